@@ -1,0 +1,16 @@
+"""Prompt Lab's entrypoint: the router and the shared sidebar."""
+
+import streamlit as st
+
+from lib.ui.common import sidebar_status
+
+st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+]
+
+page = st.navigation(PAGES)
+sidebar_status()
+page.run()

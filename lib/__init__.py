@@ -1,0 +1,1 @@
+"""Prompt Lab's library: services, providers, storage. Only lib.ui imports Streamlit."""

@@ -1,0 +1,136 @@
+"""The one SQLite database (WAL): connections and named, append-only migrations.
+
+Each operation opens its own short-lived connection: Streamlit runs every session in its own
+thread and sqlite3 connections must not cross threads. Opening one costs ~50 µs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lib.errors import StorageError
+
+# Append only: never edit or reorder a migration that has shipped; add a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_calls", """
+        CREATE TABLE calls (
+            id                 INTEGER PRIMARY KEY,
+            ts                 TEXT NOT NULL,          -- UTC ISO-8601, when the call started
+            page               TEXT NOT NULL,
+            provider           TEXT NOT NULL,
+            model              TEXT NOT NULL,
+            prompt_name        TEXT,
+            prompt_version     INTEGER,
+            conversation_id    INTEGER,
+            input_tokens       INTEGER NOT NULL DEFAULT 0,
+            output_tokens      INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            usage_estimated    INTEGER NOT NULL DEFAULT 0,
+            cost_micro         INTEGER NOT NULL DEFAULT 0,  -- micro-dollars
+            ttft_ms            REAL,
+            total_ms           REAL NOT NULL,
+            attempts           INTEGER NOT NULL,
+            status             TEXT NOT NULL CHECK (status IN
+                                   ('ok', 'error', 'incomplete', 'cancelled')),
+            error_kind         TEXT,
+            error_message      TEXT
+        );
+        CREATE INDEX calls_ts ON calls (ts);
+    """),
+    ("0002_conversations", """
+        CREATE TABLE conversations (
+            id          INTEGER PRIMARY KEY,
+            title       TEXT NOT NULL,
+            model       TEXT NOT NULL DEFAULT '',
+            system      TEXT NOT NULL DEFAULT '',
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE TABLE messages (
+            id               INTEGER PRIMARY KEY,
+            conversation_id  INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            role             TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content          TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            call_id          INTEGER,
+            status           TEXT NOT NULL DEFAULT 'ok',
+            meta             TEXT NOT NULL DEFAULT '{}'   -- JSON: model, tokens, cost, timings
+        );
+        CREATE INDEX messages_conversation ON messages (conversation_id, id);
+    """),
+]
+
+_migrated: set[Path] = set()
+_migrate_lock = threading.Lock()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; fsync on checkpoint
+    return conn
+
+
+def migrate(path: Path) -> list[str]:
+    """Apply migrations not yet applied to the database at `path`; return their names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _open(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
+        done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+        applied = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+            applied.append(name)
+        conn.execute("COMMIT")
+        return applied
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StorageError(f"Could not prepare the database at {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+@contextmanager
+def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection to a migrated database; with write=True, one IMMEDIATE transaction."""
+    if path not in _migrated:
+        with _migrate_lock:
+            if path not in _migrated:
+                migrate(path)
+                _migrated.add(path)
+    try:
+        conn = _open(path)
+    except sqlite3.Error as exc:
+        raise StorageError(f"Could not open the database at {path}: {exc}") from exc
+    try:
+        if write:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
+        yield conn
+        if write:
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StorageError(f"Database error: {exc}") from exc
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()

@@ -1,0 +1,1 @@
+"""The only Streamlit-aware helpers: session state, caching, and rendering shared by pages."""

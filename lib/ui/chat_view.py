@@ -1,0 +1,188 @@
+"""Chat page rendering: conversation sidebar, history, metrics, context bar, and streaming."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import streamlit as st
+
+from lib import conversations
+from lib.chat import ChatTurn, ContextPlan, TurnOptions
+from lib.conversations import Conversation, StoredMessage
+from lib.errors import PromptLabError, ProviderError
+from lib.ledger import format_usd
+from lib.providers.base import Error, Event, TextDelta
+from lib.settings import Settings
+
+CURSOR = "▌"
+NOTICE = "chat_notice"
+
+
+def current_conversation(settings: Settings) -> Conversation | None:
+    """The conversation in the URL (?c=ID), so a reload lands on the same chat."""
+    raw = st.query_params.get("c")
+    if raw is None or not raw.isdigit():
+        return None
+    try:
+        return conversations.get(settings.db_path, int(raw))
+    except PromptLabError:
+        del st.query_params["c"]
+        return None
+
+
+def open_conversation(conversation_id: int | None) -> None:
+    if conversation_id is None:
+        st.query_params.pop("c", None)
+    else:
+        st.query_params["c"] = str(conversation_id)
+
+
+def conversation_sidebar(settings: Settings, current: Conversation | None) -> None:
+    """New / resume / rename / delete / export, in the sidebar."""
+    path = settings.db_path
+    sidebar = st.sidebar
+    if sidebar.button("New chat", icon=":material/add:", use_container_width=True):
+        open_conversation(None)
+        st.rerun()
+    convs = conversations.list_all(path)
+    if not convs:
+        sidebar.caption("No saved conversations yet.")
+        return
+    ids = [c.id for c in convs]
+    titles = {c.id: f"{c.title}  ·  {c.updated_at[:16].replace('T', ' ')}" for c in convs}
+    chosen = sidebar.selectbox(
+        "Conversations", ids, index=ids.index(current.id) if current else None,
+        format_func=titles.__getitem__, placeholder="Resume a conversation…", key="conv_pick")
+    if chosen is not None and (current is None or chosen != current.id):
+        open_conversation(chosen)
+        st.rerun()
+    if current is None:
+        return
+    with sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
+                         use_container_width=True):
+        title = st.text_input("Title", value=current.title, key=f"title_{current.id}")
+        if st.button("Rename", key="rename") and title.strip():
+            conversations.update(path, current.id, title=title.strip())
+            st.rerun()
+        slug = "".join(ch if ch.isalnum() else "-" for ch in current.title.lower())[:40]
+        st.download_button("Export Markdown", conversations.export_markdown(path, current.id),
+                           file_name=f"{slug}.md", mime="text/markdown", key="export_md")
+        st.download_button("Export JSON", conversations.export_json(path, current.id),
+                           file_name=f"{slug}.json", mime="application/json", key="export_json")
+        if st.button("Delete conversation", type="primary", key="delete_conv"):
+            conversations.delete(path, current.id)
+            open_conversation(None)
+            st.rerun()
+
+
+def metrics_line(meta: dict) -> str:
+    parts = [meta.get("label") or meta.get("model", "")]
+    est = " (estimated)" if meta.get("estimated") else ""
+    parts.append(f"{meta.get('input_tokens', 0):,} in / {meta.get('output_tokens', 0):,} out"
+                 f"{est}")
+    parts.append(format_usd(int(meta.get("cost_micro", 0))))
+    if meta.get("ttft_ms") is not None:
+        parts.append(f"first token {meta['ttft_ms']:,.0f} ms")
+    if meta.get("total_ms") is not None:
+        parts.append(f"total {meta['total_ms'] / 1000:,.2f} s")
+    return " · ".join(p for p in parts if p)
+
+
+def render_message(message: StoredMessage) -> None:
+    with st.chat_message(message.role):
+        st.markdown(message.content)
+        if message.role == "assistant":
+            render_reply_footer(message.status, message.meta)
+
+
+def render_reply_footer(status: str, meta: dict) -> None:
+    if status == "cancelled":
+        st.caption(":material/stop_circle: Stopped by you; the partial reply is kept.")
+    elif status == "incomplete":
+        st.caption(f":material/warning: The stream broke off; the partial reply is kept. "
+                   f"{meta.get('error') or ''}")
+    if meta.get("dropped"):
+        n = meta["dropped"]
+        st.caption(f":material/content_cut: To fit the context window, the oldest {n} "
+                   f"message{'s' if n != 1 else ''} (#1–#{n}) were left out of this call.")
+    st.caption(metrics_line(meta))
+
+
+def render_history(history: Iterable[StoredMessage]) -> None:
+    for message in history:
+        render_message(message)
+
+
+def context_bar(plan: ContextPlan) -> None:
+    """How full the model's window is: system, history, reserved output."""
+    kind = "" if plan.exact else " (estimated)"
+    st.progress(plan.fraction, text=(
+        f"Context{kind}: {plan.used:,} of {plan.window:,} tokens ({plan.fraction:.0%}) — "
+        f"system {plan.system_tokens:,}, history {plan.history_tokens:,}, "
+        f"reserved for the reply {plan.reserved_output:,}"
+        + (f"; {plan.dropped} oldest messages would be left out" if plan.dropped else "")))
+
+
+def show_notice() -> None:
+    """An error left by the previous run (the page reruns after every turn)."""
+    if (notice := st.session_state.pop(NOTICE, None)) is not None:
+        st.error(notice, icon=":material/error:")
+
+
+def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
+                ) -> tuple[str, ProviderError | None]:
+    """Draw streamed text, coalescing updates so long replies stay smooth.
+
+    If Streamlit interrupts (the Stop button reruns the script), the generator is closed
+    at once, which records the turn as cancelled and saves the partial reply.
+    """
+    gen = iter(events)
+    text, error, last = "", None, 0.0
+    try:
+        for event in gen:
+            if isinstance(event, TextDelta):
+                text += event.text
+                now = time.monotonic()
+                if now - last >= min_interval:
+                    slot.markdown(text + CURSOR)
+                    last = now
+            elif isinstance(event, Error):
+                error = event.error
+    finally:
+        close = getattr(gen, "close", None)
+        if close:
+            close()
+    slot.markdown(text)
+    return text, error
+
+
+def run_turn(turn: ChatTurn) -> None:
+    """Stream one turn under a Stop button, then rerun so the saved history is redrawn."""
+    with st.chat_message("user"):
+        st.markdown(turn.user_text)
+    with st.chat_message("assistant"):
+        stop = st.empty()
+        stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")
+        body = st.empty()
+        body.markdown(CURSOR)
+        _, error = stream_into(turn, body)
+        stop.empty()
+    if error is not None:
+        st.session_state[NOTICE] = str(error)
+    st.rerun()
+
+
+def new_turn(settings: Settings, conversation: Conversation | None, model, text: str,
+             options: TurnOptions) -> ChatTurn:
+    """Plan a turn (may raise ContextOverflowError before anything is stored)."""
+    if conversation is None:
+        conv_id = conversations.create(settings.db_path, model=model.key, system=options.system)
+        try:
+            turn = ChatTurn(settings, conv_id, model, text, options)
+        except PromptLabError:
+            conversations.delete(settings.db_path, conv_id)  # leave nothing half-made behind
+            raise
+        open_conversation(conv_id)
+        return turn
+    return ChatTurn(settings, conversation.id, model, text, options)

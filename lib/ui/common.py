@@ -1,0 +1,58 @@
+"""Settings, catalog and provider status for pages, and the shared sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.catalog import PROVIDER_LABELS, Catalog, load_catalog
+from lib.errors import PromptLabError
+from lib.providers import ModelStatus, model_statuses
+from lib.settings import Settings, get_settings
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def catalog() -> Catalog:
+    return load_catalog(settings())  # a small TOML parse: cheap, and edits show at once
+
+
+def statuses(*, check_local: bool = True) -> list[ModelStatus]:
+    return model_statuses(catalog(), settings(), check_local=check_local)
+
+
+def model_label(status: ModelStatus) -> str:
+    m = status.model
+    mark = "" if status.available else "  (unavailable)"
+    return f"{PROVIDER_LABELS.get(m.provider, m.provider)} · {m.label}{mark}"
+
+
+def model_picker(key: str, *, label: str = "Model", default: str | None = None) -> ModelStatus:
+    """A model select box grouped by provider; unavailable models say how to enable them."""
+    by_key = {s.model.key: s for s in sorted(statuses(),
+                                             key=lambda s: (not s.available, s.model.provider))}
+    keys = list(by_key)
+    index = keys.index(default) if default in keys else 0
+    choice = by_key[st.selectbox(label, keys, index=index, key=key,
+                                 format_func=lambda k: model_label(by_key[k]))]
+    if not choice.available:
+        st.warning(f"{choice.model.label} is unavailable. {choice.reason}")
+    return choice
+
+
+def show_error(error: PromptLabError) -> None:
+    st.error(str(error), icon=":material/error:")
+
+
+def sidebar_status() -> None:
+    """Provider status, shown on every page; never reveals a key."""
+    by_provider: dict[str, ModelStatus] = {}
+    for s in statuses(check_local=False):
+        by_provider.setdefault(s.model.provider, s)
+    with st.sidebar.expander("Providers", expanded=False):
+        for provider, s in by_provider.items():
+            icon = ":material/check_circle:" if s.available else ":material/cancel:"
+            st.markdown(f"{icon} **{PROVIDER_LABELS.get(provider, provider)}**")
+            if not s.available:
+                st.caption(s.reason)

@@ -1,0 +1,46 @@
+import streamlit as st
+
+from lib import conversations
+from lib.chat import TurnOptions, plan_context
+from lib.errors import PromptLabError
+from lib.providers.base import Message
+from lib.tokens import counter_for
+from lib.ui import chat_view as view
+from lib.ui import common
+
+settings = common.settings()
+current = view.current_conversation(settings)
+view.conversation_sidebar(settings, current)
+
+with st.sidebar:
+    st.divider()
+    status = common.model_picker("chat_model", default=current.model if current else None)
+    model = status.model
+    system = st.text_area("System prompt", value=current.system if current else "",
+                          key=f"system_{current.id if current else 'new'}", height=100)
+    temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
+    max_tokens = st.number_input("Max output tokens", 1, model.max_output,
+                                 min(512, model.max_output), step=64)
+
+st.title(current.title if current else "Chat")
+view.show_notice()
+history = conversations.messages(settings.db_path, current.id) if current else []
+view.render_history(history)
+
+try:
+    if status.available:
+        plan = plan_context(counter_for(model, settings), model, system,
+                            [Message(m.role, m.content) for m in history], "", int(max_tokens))
+        view.context_bar(plan)
+except PromptLabError as exc:
+    common.show_error(exc)
+
+text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
+if text:
+    options = TurnOptions(system=system, temperature=temperature, max_tokens=int(max_tokens))
+    try:
+        view.run_turn(view.new_turn(settings, current, model, text, options))
+    except PromptLabError as exc:
+        common.show_error(exc)
+        st.caption("Your message was not sent; here it is to copy:")
+        st.code(text, language=None)

@@ -1,0 +1,34 @@
+import streamlit as st
+
+from lib.catalog import PROVIDER_LABELS
+from lib.errors import PromptLabError
+from lib.ledger import format_usd
+from lib.ui import common
+from lib.ui.home import overview
+
+st.title("Prompt Lab")
+st.markdown(
+    "A prompt lab and RAG playground in one: chat with models over your own documents, "
+    "version and compare prompts, watch tokens and context windows, and see what it all costs. "
+    "With no API key and no network it runs on the bundled local model.")
+
+try:
+    figures = overview(common.settings())
+    a, b, c = st.columns(3)
+    a.metric("Conversations", f"{figures.conversations:,}")
+    b.metric("Model calls recorded", f"{figures.calls:,}")
+    c.metric("Spend today (UTC)", format_usd(figures.spend_today_micro))
+except PromptLabError as exc:
+    common.show_error(exc)
+
+st.subheader("Providers")
+seen: dict[str, tuple[bool, str, int]] = {}
+for s in common.statuses(check_local=False):
+    ok, reason, n = seen.get(s.model.provider, (s.available, s.reason, 0))
+    seen[s.model.provider] = (ok, reason, n + 1)
+st.table([{"Provider": PROVIDER_LABELS.get(p, p), "Status": "ready" if ok else "unavailable",
+           "Models": n, "How to enable": reason} for p, (ok, reason, n) in seen.items()])
+
+st.subheader("Pages")
+st.page_link("pages/chat.py", label="Chat: stream replies, manage conversations, watch context",
+             icon=":material/chat:")

@@ -1,0 +1,62 @@
+"""A person's path through Chat: send, watch the reply stream in, reload, find it again."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+
+from playwright.sync_api import Page, expect
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
+        ".includes('Running')", timeout=60_000)
+
+
+def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
+    page.goto(app_url)
+    expect(page.get_by_role("heading", name="Prompt Lab")).to_be_visible()
+    page.get_by_role("link", name="Chat").first.click()
+    box = page.get_by_test_id("stChatInputTextArea")
+    expect(box).to_be_enabled()
+    box.fill("Write a short poem about the sea, in four lines.")
+    box.press("Enter")
+
+    # The reply arrives in pieces: sample its text while it streams.
+    assistant = page.get_by_test_id("stChatMessage").nth(1)
+    expect(assistant).to_be_visible()
+    lengths, stop_seen = [], False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stop_seen = stop_seen or page.get_by_role("button", name="Stop").count() > 0
+        with contextlib.suppress(Exception):
+            lengths.append(len(assistant.inner_text(timeout=1000)))
+        if page.get_by_text("first token").count():
+            break
+        time.sleep(0.03)
+    distinct = sorted({n for n in lengths if n > 1})
+    assert len(distinct) >= 3, f"the reply did not stream (lengths seen: {distinct})"
+    assert stop_seen, "a Stop button should show while streaming"
+    expect(page.get_by_text("first token")).to_be_visible()
+    reply = page.get_by_test_id("stChatMessage").nth(1).inner_text()
+    assert "SmolLM2" in reply
+
+    # Reload: the conversation is still there, in the URL and in the sidebar.
+    assert "?c=" in page.url
+    page.reload()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+    expect(page.get_by_test_id("stChatMessage").first).to_contain_text("poem about the sea")
+    picker = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Conversations")
+    expect(picker).to_have_value(re.compile("Write a short poem"))
+
+    # And from a fresh visit, it can be resumed from the sidebar.
+    page.goto(app_url + "/chat")
+    wait_idle(page)
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+    picker.click()
+    page.get_by_role("option", name=re.compile("Write a short poem")).click()
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(2)

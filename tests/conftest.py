@@ -1,0 +1,65 @@
+"""Shared fixtures. Tests never read a real secrets file, never use real keys, and keep every
+byte they write under a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Before anything imports lib.settings: no real keys or secrets may reach a test.
+for _var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL",
+             "PROMPTLAB_OPENAI_MODELS", "PROMPTLAB_DATA_DIR"):
+    os.environ.pop(_var, None)
+os.environ["PROMPTLAB_SECRETS_FILE"] = os.devnull
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from support import free_port, wait_for_http  # noqa: E402
+
+from lib.settings import Settings, get_settings, load_settings  # noqa: E402
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    monkeypatch.setenv("PROMPTLAB_DATA_DIR", str(d))
+    get_settings.cache_clear()
+    yield d
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir for slow session-wide fixtures (the local model's CPU check is cached there)."""
+    return tmp_path_factory.mktemp("shared-data")
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama-cpp-python's OpenAI-compatible server with the bundled model, on loopback."""
+    import subprocess
+    import sys
+
+    from lib.providers.local import bundled_model_path
+
+    path = bundled_model_path()
+    if path is None:
+        pytest.skip("the bundled model is not installed")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/v1/models", proc=proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,121 @@
+"""Scripted stand-ins: a fake provider for services, a fake HTTP transport for the real SDKs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+
+from lib.errors import ProviderError
+from lib.providers.base import ChatRequest, Event, Stop, TextDelta, Usage
+
+SSE = Path(__file__).parent / "fixtures" / "sse"
+
+# One attempt of a scripted provider: events to yield, then optionally an error to raise.
+Attempt = tuple[list[Event], ProviderError | None]
+
+
+DEFAULT_USAGE = Usage(10, 5)
+
+
+def ok(*chunks: str, usage: Usage | None = DEFAULT_USAGE, reason: str = "end_turn") -> Attempt:
+    events: list[Event] = [TextDelta(c) for c in chunks]
+    if usage is not None:
+        events.append(usage)
+    return [*events, Stop(reason)], None
+
+
+def fail(error: ProviderError, *chunks: str) -> Attempt:
+    return [TextDelta(c) for c in chunks], error
+
+
+@dataclass
+class FakeProvider:
+    """Plays one scripted attempt per call to `stream`; records the requests it saw."""
+
+    attempts: list[Attempt]
+    name: str = "fake"
+    requests: list[ChatRequest] = field(default_factory=list)
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        self.requests.append(request)
+        events, error = self.attempts[min(len(self.requests), len(self.attempts)) - 1]
+        yield from events
+        if error is not None:
+            raise error
+
+
+class Sleeps(list):
+    """A stand-in for time.sleep that records how long the retry loop asked to wait."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+# -- fake HTTP ---------------------------------------------------------------------------
+
+class CutStream(httpx2.SyncByteStream):
+    """Sends `body`, then the connection drops."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.body:
+            yield self.body
+        raise httpx2.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def sse(name: str) -> bytes:
+    return (SSE / name).read_bytes()
+
+
+def sse_events(name: str) -> list[bytes]:
+    """The fixture split into its events (each ends with a blank line)."""
+    return [e + b"\n\n" for e in sse(name).split(b"\n\n") if e.strip()]
+
+
+Respond = Callable[[httpx2.Request], httpx2.Response]
+EVENT_STREAM = {"content-type": "text/event-stream"}
+
+
+def stream_response(body: bytes) -> Respond:
+    return lambda request: httpx2.Response(200, headers=EVENT_STREAM, content=body)
+
+
+def cut_response(body: bytes) -> Respond:
+    return lambda request: httpx2.Response(200, headers=EVENT_STREAM, stream=CutStream(body))
+
+
+def error_response(status: int, error_type: str, message: str,
+                   headers: dict[str, str] | None = None) -> Respond:
+    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    return lambda request: httpx2.Response(status, headers=headers or {}, json=body)
+
+
+class Replay:
+    """A fake transport answering each HTTP attempt with the next scripted response.
+
+    A script entry makes a fresh response from the request, or is an exception to raise
+    (e.g. a connect timeout). The last entry repeats.
+    """
+
+    def __init__(self, *script: Respond | Exception) -> None:
+        self.script = list(script)
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        step = self.script[min(len(self.requests), len(self.script)) - 1]
+        if isinstance(step, Exception):
+            raise step
+        return step(request)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.requests)
+
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(transport=httpx2.MockTransport(self))

@@ -1,0 +1,140 @@
+"""The chat service: sliding-window context, persistence of every turn, and failures."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeProvider, fail, ok
+
+from lib import conversations, ledger
+from lib.calls import RetryPolicy
+from lib.catalog import ModelInfo
+from lib.chat import ChatTurn, TurnOptions, plan_context
+from lib.errors import ContextOverflowError, ProviderError
+from lib.providers.base import ChatRequest, Error, Message, Usage
+
+
+class WordCounter:
+    """One token per word, two per message of framing, one per request: easy to reason about."""
+
+    name, exact = "words", True
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def message_overhead(self) -> int:
+        return 2
+
+    def count_request(self, request: ChatRequest) -> int:
+        msgs = [request.system] if request.system else []
+        return 1 + sum(self.count(m) + 2 for m in [*msgs, *(m.content for m in request.messages)])
+
+
+MODEL = ModelInfo("tiny", "openai", "Tiny", context_window=100, max_output=50)
+
+
+def words(n: int) -> str:
+    return " ".join(["w"] * n)
+
+
+def test_everything_fits():
+    history = [Message("user", words(5)), Message("assistant", words(5))]
+    plan = plan_context(WordCounter(), MODEL, "sys", history, words(3), max_output=20)
+    assert plan.dropped == 0 and len(plan.messages) == 3
+    assert plan.input_tokens == 1 + 3 + 7 + 7 + 5
+    assert plan.used == plan.input_tokens + 20 and plan.fraction == plan.used / 100
+
+
+def test_oldest_turns_are_dropped_first():
+    history = []
+    for _i in range(6):
+        history += [Message("user", words(10)), Message("assistant", words(10))]
+    plan = plan_context(WordCounter(), MODEL, "", history, words(5), max_output=30)
+    # budget 70: new message 1+7 = 8; each message 12 → 5 fit (60) but we must start on a user
+    assert plan.dropped == 8
+    assert plan.messages[0].role == "user" and plan.input_tokens <= 70
+    assert plan.history_tokens == 4 * 12
+
+
+def test_a_message_that_cannot_fit_is_refused():
+    with pytest.raises(ContextOverflowError, match="window"):
+        plan_context(WordCounter(), MODEL, "", [], words(80), max_output=30)
+
+
+def test_consecutive_user_messages_are_merged():
+    history = [Message("user", "first try"), Message("user", "second try")]
+    plan = plan_context(WordCounter(), MODEL, "", history, "third", max_output=10)
+    assert [m.role for m in plan.messages] == ["user"]
+    assert plan.messages[0].content == "first try\n\nsecond try\n\nthird"
+
+
+LOCAL = "local/smollm2-135m-instruct"
+
+
+def _turn(settings, conv_id, provider, text="Hello?", **options):
+    from lib.catalog import load_catalog
+
+    model = load_catalog(settings).get(LOCAL)
+    return ChatTurn(settings, conv_id, model, text, TurnOptions(**options), provider=provider,
+                    policy=RetryPolicy(initial_wait_s=0, max_wait_s=0))
+
+
+def test_a_turn_is_saved_with_its_metrics(settings):
+    conv = conversations.create(settings.db_path)
+    turn = _turn(settings, conv, FakeProvider([ok("Hi", " there", usage=Usage(30, 2))]),
+                 system="Be kind.")
+    list(turn)
+    msgs = conversations.messages(settings.db_path, conv)
+    assert [(m.role, m.content, m.status) for m in msgs] == [
+        ("user", "Hello?", "ok"), ("assistant", "Hi there", "ok")]
+    meta = msgs[1].meta
+    assert meta["input_tokens"] == 30 and meta["output_tokens"] == 2 and meta["ttft_ms"] >= 0
+    row = ledger.get(settings.db_path, msgs[1].call_id)
+    assert row.conversation_id == conv and row.page == "chat"
+    conv_row = conversations.get(settings.db_path, conv)
+    assert conv_row.title == "Hello?" and conv_row.system == "Be kind." and conv_row.model == LOCAL
+
+
+def test_history_is_sent_on_the_next_turn(settings):
+    conv = conversations.create(settings.db_path)
+    list(_turn(settings, conv, FakeProvider([ok("Four.")]), "What is 2+2?"))
+    provider = FakeProvider([ok("Eight.")])
+    list(_turn(settings, conv, provider, "And doubled?"))
+    assert [m.content for m in provider.requests[0].messages] == [
+        "What is 2+2?", "Four.", "And doubled?"]
+
+
+def test_a_failed_turn_keeps_the_users_message(settings):
+    conv = conversations.create(settings.db_path)
+    turn = _turn(settings, conv, FakeProvider([fail(ProviderError("auth", "bad key"))]))
+    events = list(turn)
+    assert isinstance(events[-1], Error) and "API key" in str(events[-1].error)
+    assert [m.role for m in conversations.messages(settings.db_path, conv)] == ["user"]
+    assert turn.record.status == "error"
+
+
+def test_a_stopped_turn_keeps_its_partial_reply(settings):
+    conv = conversations.create(settings.db_path)
+    turn = _turn(settings, conv, FakeProvider([ok("Once", " upon", " a", " time")]))
+    stream = iter(turn)
+    next(stream), next(stream)
+    stream.close()
+    reply = conversations.messages(settings.db_path, conv)[-1]
+    assert (reply.role, reply.content, reply.status) == ("assistant", "Once upon", "cancelled")
+    assert ledger.get(settings.db_path, reply.call_id).status == "cancelled"
+
+
+def test_conversation_exports_and_delete(settings):
+    conv = conversations.create(settings.db_path)
+    list(_turn(settings, conv, FakeProvider([ok("Pong")]), "Ping", system="Echo."))
+    conversations.update(settings.db_path, conv, title="Ping pong")
+    md = conversations.export_markdown(settings.db_path, conv)
+    assert md.startswith("# Ping pong") and "## User\n\nPing" in md and "## Assistant\n\nPong" in md
+    import json
+
+    data = json.loads(conversations.export_json(settings.db_path, conv))
+    assert data["title"] == "Ping pong" and [m["content"] for m in data["messages"]] == [
+        "Ping", "Pong"]
+    conversations.delete(settings.db_path, conv)
+    assert conversations.list_all(settings.db_path) == []
+    assert conversations.messages(settings.db_path, conv) == []
+    assert ledger.count(settings.db_path) == 1  # the ledger keeps the call

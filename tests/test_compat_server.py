@@ -1,0 +1,52 @@
+"""The OpenAI adapter against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib import ledger
+from lib.calls import Call, CallContext
+from lib.catalog import load_catalog
+from lib.providers import get_provider
+from lib.providers.base import ChatRequest, Message, Stop, TextDelta
+from lib.settings import load_settings
+from lib.tokens import counter_for
+
+pytestmark = pytest.mark.server
+
+
+def test_streams_a_reply_from_a_real_server(llama_server, data_dir):
+    settings = load_settings({"PROMPTLAB_OPENAI_BASE_URL": llama_server,
+                              "PROMPTLAB_OPENAI_MODELS": "smollm2",
+                              "PROMPTLAB_OPENAI_CONTEXT_WINDOW": "2048",
+                              "PROMPTLAB_DATA_DIR": str(data_dir)})
+    model = load_catalog(settings).get("compat/smollm2")
+    provider = get_provider("compat", settings)
+    counter = counter_for(model, settings)
+    request = ChatRequest(model.id, (Message("user", "Name a fruit."),), system="Be brief.",
+                          temperature=0.0, max_tokens=20)
+    call = Call(provider, model, request, CallContext("test"), db_path=settings.db_path,
+                count_input=counter.count_request, count_output=counter.count)
+    events = list(call)
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    assert len(deltas) > 1, "the reply should arrive in several chunks"
+    assert isinstance(events[-1], Stop) and call.text.strip()
+    row = ledger.get(settings.db_path, call.record.id)
+    assert (row.status, row.attempts, row.provider) == ("ok", 1, "compat")
+    # llama.cpp's server sends no usage in streams: counted by us, and flagged as such
+    assert row.usage_estimated and row.input_tokens > 0 and row.output_tokens > 0
+    assert row.ttft_ms is not None and row.ttft_ms < row.total_ms
+
+
+def test_a_server_that_is_down_is_a_connection_error(data_dir):
+    from support import free_port
+
+    settings = load_settings({"PROMPTLAB_OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+                              "PROMPTLAB_OPENAI_MODELS": "smollm2",
+                              "PROMPTLAB_DATA_DIR": str(data_dir)})
+    model = load_catalog(settings).get("compat/smollm2")
+    call = Call(get_provider("compat", settings), model,
+                ChatRequest(model.id, (Message("user", "hi"),)), CallContext("test"),
+                db_path=settings.db_path, sleep=lambda s: None)
+    events = list(call)
+    assert events[-1].error.kind == "connection" and call.record.attempts == 3

@@ -1,0 +1,94 @@
+"""The bundled local model, run for real: streaming, limits, one generation at a time."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from lib.errors import ProviderError
+from lib.providers.base import ChatRequest, Message, Stop, TextDelta, Usage
+from lib.providers.local import LocalProvider, bundled_model_path, check_runtime, get_local_model
+
+PATH = bundled_model_path()
+pytestmark = pytest.mark.skipif(PATH is None, reason="the bundled model is not installed")
+
+
+def ask(text: str, max_tokens: int = 24) -> ChatRequest:
+    return ChatRequest("smollm2", (Message("user", text),), system="Answer briefly.",
+                       temperature=0.0, max_tokens=max_tokens)
+
+
+def test_streams_text_then_usage_then_stop():
+    events = list(LocalProvider(PATH, 4096).stream(ask("What colour is the sky?")))
+    texts = [e for e in events if isinstance(e, TextDelta)]
+    assert len(texts) > 1 and "".join(t.text for t in texts).strip()
+    usage, stop = events[-2], events[-1]
+    assert isinstance(usage, Usage) and isinstance(stop, Stop)
+    assert usage.input_tokens == len(get_local_model(PATH, 4096).prompt_tokens(
+        ask("What colour is the sky?")))
+    assert 0 < usage.output_tokens <= 24 and not usage.estimated
+
+
+def test_max_tokens_is_honoured():
+    events = list(LocalProvider(PATH, 4096).stream(ask("Count from one to fifty in words.", 5)))
+    assert events[-2].output_tokens == 5 and events[-1].reason == "max_tokens"
+
+
+def test_prompt_longer_than_the_window_is_refused_before_generating():
+    with pytest.raises(ProviderError) as info:
+        list(LocalProvider(PATH, 4096).stream(ask("word " * 5000)))
+    assert info.value.kind == "bad_request" and not info.value.retryable
+
+
+def test_one_generation_at_a_time_across_threads():
+    provider = LocalProvider(PATH, 4096)
+    spans: list[tuple[float, float]] = []
+
+    def worker(q: str) -> None:
+        times = [time.monotonic() for e in provider.stream(ask(q, 12))
+                 if isinstance(e, TextDelta)]
+        spans.append((times[0], times[-1]))
+
+    threads = [threading.Thread(target=worker, args=(f"Say a word about {x}.",))
+               for x in ("cats", "dogs", "birds")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(spans) == 3
+    spans.sort()
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start  # no two generations interleave
+    assert not get_local_model(PATH, 4096).lock.locked()
+
+
+def test_closing_a_stream_frees_the_model():
+    provider = LocalProvider(PATH, 4096)
+    stream = provider.stream(ask("Tell me a long story about a dragon.", 200))
+    next(e for e in stream if isinstance(e, TextDelta))
+    stream.close()
+    assert not get_local_model(PATH, 4096).lock.locked()
+    assert list(provider.stream(ask("Hi", 3)))[-1].reason in ("max_tokens", "end_turn")
+
+
+def test_a_busy_model_says_so(monkeypatch):
+    provider = LocalProvider(PATH, 4096, queue_timeout_s=0.1)
+    model = get_local_model(PATH, 4096)
+    with model.lock, pytest.raises(ProviderError) as info:
+        list(provider.stream(ask("Hi")))
+    assert info.value.kind == "overloaded" and "busy" in str(info.value)
+
+
+def test_cpu_check_runs_in_a_child_and_is_cached(tmp_path):
+    verdict = check_runtime(PATH, tmp_path)
+    assert verdict.ok, verdict.reason
+    assert (tmp_path / "local_model_check.json").is_file()
+    assert check_runtime(PATH, tmp_path, run=False) == verdict
+
+
+def test_cpu_check_without_a_model_file(tmp_path):
+    verdict = check_runtime(None, tmp_path)
+    assert not verdict.ok and "make install" in verdict.reason

@@ -1,0 +1,120 @@
+"""Page tests with Streamlit's AppTest: Home and Chat, on the bundled local model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib import conversations, ledger
+from lib.providers import get_provider
+from lib.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app(data_dir, monkeypatch):
+    """A fresh app per test: caches cleared, no secrets, data in a temporary folder."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    get_settings.cache_clear()
+    get_provider.cache_clear()
+
+    def make(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    yield make
+    get_settings.cache_clear()
+    get_provider.cache_clear()
+
+
+def test_home_shows_providers_and_counts(app):
+    at = app()
+    assert at.title[0].value == "Prompt Lab"
+    labels = {m.label: m.value for m in at.metric}
+    assert labels == {"Conversations": "0", "Model calls recorded": "0",
+                      "Spend today (UTC)": "$0"}
+    table = at.table[0].value
+    assert set(table["Provider"]) >= {"Local (bundled)", "Anthropic", "OpenAI"}
+    anthropic = table[table["Provider"] == "Anthropic"].iloc[0]
+    assert anthropic["Status"] == "unavailable" and "ANTHROPIC_API_KEY" in anthropic[
+        "How to enable"]
+
+
+def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
+    at = app("pages/chat.py")
+    assert at.selectbox(key="chat_model").value == "local/smollm2-135m-instruct"
+    at.chat_input[0].set_value("Hello! What is your name?").run()
+    assert not at.exception and not at.error
+    path = get_settings().db_path
+    [conv] = conversations.list_all(path)
+    msgs = conversations.messages(path, conv.id)
+    assert [m.role for m in msgs] == ["user", "assistant"] and msgs[1].content.strip()
+    assert at.query_params["c"] == str(conv.id)
+    assert any("in /" in c.value and "first token" in c.value for c in at.caption)
+    assert next(m.value for m in at.chat_message[1].markdown) == msgs[1].content
+    row = ledger.get(path, msgs[1].call_id)
+    assert row.status == "ok" and row.provider == "local" and row.cost_micro == 0
+    assert conv.title == "Hello! What is your name?"
+    assert "Context:" in at.get("progress")[0].proto.text
+
+
+def test_unavailable_model_explains_how_to_enable_it(app):
+    at = app("pages/chat.py")
+    box = at.selectbox(key="chat_model")
+    assert "Anthropic · Claude Haiku 4.5  (unavailable)" in box.options
+    box.set_value("anthropic/claude-haiku-4-5").run()
+    assert any("ANTHROPIC_API_KEY" in w.value for w in at.warning)
+    assert at.chat_input[0].disabled
+
+
+def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
+    from support import free_port
+
+    monkeypatch.setenv("PROMPTLAB_OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("PROMPTLAB_OPENAI_MODELS", "nothing-here")
+    monkeypatch.setenv("PROMPTLAB_DEADLINE", "5")
+    at = app("pages/chat.py")
+    at.selectbox(key="chat_model").set_value("compat/nothing-here").run()
+    at.chat_input[0].set_value("Are you there?").run()
+    assert not at.exception
+    assert any("connection" in e.value.lower() and "network" in e.value for e in at.error)
+    path = get_settings().db_path
+    [conv] = conversations.list_all(path)
+    assert [m.content for m in conversations.messages(path, conv.id)] == ["Are you there?"]
+
+
+def test_overlong_message_is_refused_and_given_back(app):
+    at = app("pages/chat.py")
+    text = "lorem ipsum " * 3000
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception
+    assert any("window" in e.value for e in at.error)
+    assert at.code[0].value == text
+    assert conversations.list_all(get_settings().db_path) == []
+
+
+def test_rename_resume_and_delete(app):
+    path = get_settings().db_path
+    conv = conversations.create(path, title="Old name")
+    conversations.add_message(path, conv, "user", "remember me")
+    at = app("pages/chat.py")
+    at.selectbox(key="conv_pick").set_value(conv).run()
+    assert at.query_params["c"] == str(conv)
+    assert at.title[0].value == "Old name"
+    assert "remember me" in [m.value for m in at.chat_message[0].markdown]
+    at.text_input(key=f"title_{conv}").set_value("New name").run()
+    at.button(key="rename").click().run()
+    assert conversations.get(path, conv).title == "New name"
+    at.button(key="delete_conv").click().run()
+    assert conversations.list_all(path) == []
+    assert "c" not in at.query_params
