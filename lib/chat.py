@@ -13,7 +13,7 @@ from lib.catalog import ModelInfo
 from lib.errors import ContextOverflowError
 from lib.ledger import CallRecord
 from lib.providers import get_provider
-from lib.providers.base import ChatRequest, Error, Event, Message, Provider
+from lib.providers.base import ChatRequest, Event, Message, Provider
 from lib.settings import Settings
 from lib.tokens import Counter, counter_for
 
@@ -134,9 +134,8 @@ class ChatTurn:
 
     def __iter__(self) -> Iterator[Event]:
         path = self.settings.db_path
-        conversations.add_message(path, self.conversation_id, "user", self.user_text)
-        conversations.update(path, self.conversation_id, model=self.model.key,
-                             system=self.options.system)
+        conversations.add_message(path, self.conversation_id, "user", self.user_text,
+                                  model=self.model.key, system=self.options.system)
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
         self.call = Call(provider, self.model, self.request,
@@ -172,5 +171,12 @@ def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[
             "error": record.error_message, "error_kind": record.error_kind}
 
 
-def error_of(events: Sequence[Event]) -> Error | None:
-    return next((e for e in events if isinstance(e, Error)), None)
+def provider_count(settings: Settings, model: ModelInfo, plan: ContextPlan,
+                   system: str) -> int | None:
+    """The provider's own count of this plan's input, where it offers one (Anthropic)."""
+    provider = get_provider(model.provider, settings)
+    count = getattr(provider, "count_tokens", None)
+    messages = tuple(m for m in plan.messages if m.content)  # the API refuses empty turns
+    if count is None or not messages:
+        return None
+    return count(ChatRequest(model.id, messages, system=system))

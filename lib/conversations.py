@@ -81,15 +81,18 @@ def delete(path: Path, conversation_id: int) -> None:
 
 def add_message(path: Path, conversation_id: int, role: str, content: str, *,
                 status: str = "ok", call_id: int | None = None,
-                meta: dict[str, Any] | None = None) -> int:
+                meta: dict[str, Any] | None = None, model: str | None = None,
+                system: str | None = None) -> int:
+    """Append a message; `model` / `system` also record the settings it was sent with."""
     now = now_iso()
     with db.connect(path, write=True) as conn:
         cur = conn.execute(
             "INSERT INTO messages (conversation_id, role, content, created_at, call_id, status, "
             "meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, role, content, now, call_id, status, json.dumps(meta or {})))
-        conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
-                     (now, conversation_id))
+        conn.execute("UPDATE conversations SET updated_at = ?, model = COALESCE(?, model), "
+                      "system = COALESCE(?, system) WHERE id = ?",
+                      (now, model, system, conversation_id))
         # Name a new chat after its first message.
         if role == "user":
             conn.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ?",

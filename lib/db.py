@@ -1,7 +1,9 @@
 """The one SQLite database (WAL): connections and named, append-only migrations.
 
-Each operation opens its own short-lived connection: Streamlit runs every session in its own
-thread and sqlite3 connections must not cross threads. Opening one costs ~50 µs.
+Each thread keeps its own connection per database (Streamlit runs sessions in their own
+threads, and a sqlite3 connection must not be shared between them). Connections stay open:
+closing the last one to a WAL database checkpoints and deletes the WAL, which costs
+milliseconds on every write when done per operation.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
+_local = threading.local()
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -108,16 +111,19 @@ def migrate(path: Path) -> list[str]:
 
 @contextmanager
 def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-    """A connection to a migrated database; with write=True, one IMMEDIATE transaction."""
+    """This thread's connection to a migrated database; write=True: one IMMEDIATE transaction."""
     if path not in _migrated:
         with _migrate_lock:
             if path not in _migrated:
                 migrate(path)
                 _migrated.add(path)
-    try:
-        conn = _open(path)
-    except sqlite3.Error as exc:
-        raise StorageError(f"Could not open the database at {path}: {exc}") from exc
+    conns: dict[Path, sqlite3.Connection] = _local.__dict__.setdefault("conns", {})
+    conn = conns.get(path)
+    if conn is None:
+        try:
+            conn = conns[path] = _open(path)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Could not open the database at {path}: {exc}") from exc
     try:
         if write:
             conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no upgrade deadlocks
@@ -132,5 +138,3 @@ def connect(path: Path, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    finally:
-        conn.close()

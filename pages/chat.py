@@ -14,7 +14,7 @@ view.conversation_sidebar(settings, current)
 
 with st.sidebar:
     st.divider()
-    status = common.model_picker("chat_model", default=current.model if current else None)
+    status = common.model_picker(view.MODEL_KEY, default=current.model if current else None)
     model = status.model
     system = st.text_area("System prompt", value=current.system if current else "",
                           key=f"system_{current.id if current else 'new'}", height=100)
@@ -32,6 +32,7 @@ try:
         plan = plan_context(counter_for(model, settings), model, system,
                             [Message(m.role, m.content) for m in history], "", int(max_tokens))
         view.context_bar(plan)
+        view.exact_count(settings, model, plan, system)
 except PromptLabError as exc:
     common.show_error(exc)
 

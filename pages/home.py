@@ -23,11 +23,15 @@ except PromptLabError as exc:
 
 st.subheader("Providers")
 seen: dict[str, tuple[bool, str, int]] = {}
-for s in common.statuses(check_local=False):
+# The local model is tried once in a child process the first time (then cached on disk).
+for s in common.statuses():
     ok, reason, n = seen.get(s.model.provider, (s.available, s.reason, 0))
     seen[s.model.provider] = (ok, reason, n + 1)
-st.table([{"Provider": PROVIDER_LABELS.get(p, p), "Status": "ready" if ok else "unavailable",
-           "Models": n, "How to enable": reason} for p, (ok, reason, n) in seen.items()])
+# A Markdown table: st.table would import pandas, which alone takes longer than this page.
+rows = ["| Provider | Status | Models | How to enable |", "|---|---|---|---|"]
+rows += [f"| {PROVIDER_LABELS.get(p, p)} | {'ready' if ok else 'unavailable'} | {n} | {reason} |"
+         for p, (ok, reason, n) in seen.items()]
+st.markdown("\n".join(rows))
 
 st.subheader("Pages")
 st.page_link("pages/chat.py", label="Chat: stream replies, manage conversations, watch context",

@@ -264,3 +264,15 @@ def test_stream_without_usage_is_estimated_and_flagged(kind, settings):
     counter = counter_for(CLAUDE if kind == "anthropic" else GPT, settings)
     assert row.input_tokens == counter.count_request(call.request)
     assert row.output_tokens == counter.count(call.text) > 0
+
+
+def test_anthropic_exact_count_on_request():
+    import json
+
+    replay = Replay(lambda r: httpx2.Response(200, json={"input_tokens": 42}))
+    provider = provider_for("anthropic", replay)
+    request = ChatRequest(CLAUDE.id, (Message("user", REQUEST_TEXT),), system="Be brief.")
+    assert provider.count_tokens(request) == 42
+    sent = replay.requests[0]
+    assert sent.url.path == "/v1/messages/count_tokens"
+    assert json.loads(sent.content)["system"][0]["text"] == "Be brief."

@@ -43,11 +43,11 @@ def test_home_shows_providers_and_counts(app):
     labels = {m.label: m.value for m in at.metric}
     assert labels == {"Conversations": "0", "Model calls recorded": "0",
                       "Spend today (UTC)": "$0"}
-    table = at.table[0].value
-    assert set(table["Provider"]) >= {"Local (bundled)", "Anthropic", "OpenAI"}
-    anthropic = table[table["Provider"] == "Anthropic"].iloc[0]
-    assert anthropic["Status"] == "unavailable" and "ANTHROPIC_API_KEY" in anthropic[
-        "How to enable"]
+    table = next(m.value for m in at.markdown if m.value.startswith("| Provider |"))
+    rows = {r.split("|")[1].strip(): r for r in table.splitlines()[2:]}
+    assert set(rows) >= {"Local (bundled)", "Anthropic", "OpenAI"}
+    assert "| ready |" in rows["Local (bundled)"]
+    assert "| unavailable |" in rows["Anthropic"] and "ANTHROPIC_API_KEY" in rows["Anthropic"]
 
 
 def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
@@ -118,3 +118,45 @@ def test_rename_resume_and_delete(app):
     at.button(key="delete_conv").click().run()
     assert conversations.list_all(path) == []
     assert "c" not in at.query_params
+
+
+def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeypatch):
+    """The estimate is labelled; Anthropic's count endpoint is called only on a click."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    hits = []
+
+    class CountTokens(BaseHTTPRequestHandler):
+        def do_POST(self):
+            hits.append(self.path)
+            self.rfile.read(int(self.headers["content-length"]))
+            body = json.dumps({"input_tokens": 42}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), CountTokens)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
+    path = get_settings().db_path
+    conv = conversations.create(path, model="anthropic/claude-haiku-4-5")
+    conversations.add_message(path, conv, "user", "How many tokens is this?")
+    try:
+        at = app("pages/chat.py")
+        at.selectbox(key="conv_pick").set_value(conv).run()
+        assert at.selectbox(key="chat_model").value == "anthropic/claude-haiku-4-5"
+        assert "Context (estimated)" in at.get("progress")[0].proto.text
+        assert hits == []  # nothing on the hot path
+        at.button(key="exact_count").click().run()
+        assert hits == ["/v1/messages/count_tokens"]
+        assert any("Anthropic counts 42 input tokens" in c.value for c in at.caption)
+    finally:
+        server.shutdown()

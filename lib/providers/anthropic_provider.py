@@ -37,6 +37,16 @@ class AnthropicProvider:
             params["system"] = [block]
         return params
 
+    def count_tokens(self, request: ChatRequest) -> int:
+        """Anthropic's exact input count: a network call, made only when a user asks."""
+        params = self._params(request)
+        params.pop("max_tokens")
+        params.pop("extra_body", None)
+        try:
+            return self._client.messages.count_tokens(**params).input_tokens
+        except Exception as exc:
+            raise translate(exc, self._sdk, "Anthropic") from exc
+
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         usage = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
         reported = False

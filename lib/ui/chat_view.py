@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import streamlit as st
 
 from lib import conversations
-from lib.chat import ChatTurn, ContextPlan, TurnOptions
+from lib.chat import ChatTurn, ContextPlan, TurnOptions, provider_count
 from lib.conversations import Conversation, StoredMessage
 from lib.errors import PromptLabError, ProviderError
 from lib.ledger import format_usd
@@ -31,11 +31,17 @@ def current_conversation(settings: Settings) -> Conversation | None:
         return None
 
 
-def open_conversation(conversation_id: int | None) -> None:
+MODEL_KEY = "chat_model"
+
+
+def open_conversation(conversation_id: int | None, model: str = "") -> None:
+    """Point the URL at a conversation; the model picker follows the conversation's model."""
     if conversation_id is None:
         st.query_params.pop("c", None)
     else:
         st.query_params["c"] = str(conversation_id)
+    if model:
+        st.session_state[MODEL_KEY] = model
 
 
 def conversation_sidebar(settings: Settings, current: Conversation | None) -> None:
@@ -55,7 +61,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
         "Conversations", ids, index=ids.index(current.id) if current else None,
         format_func=titles.__getitem__, placeholder="Resume a conversation…", key="conv_pick")
     if chosen is not None and (current is None or chosen != current.id):
-        open_conversation(chosen)
+        open_conversation(chosen, next(c.model for c in convs if c.id == chosen))
         st.rerun()
     if current is None:
         return
@@ -122,6 +128,21 @@ def context_bar(plan: ContextPlan) -> None:
         f"system {plan.system_tokens:,}, history {plan.history_tokens:,}, "
         f"reserved for the reply {plan.reserved_output:,}"
         + (f"; {plan.dropped} oldest messages would be left out" if plan.dropped else "")))
+
+
+def exact_count(settings: Settings, model, plan: ContextPlan, system: str) -> None:
+    """For estimated counts, the provider's exact figure, fetched only when asked for."""
+    if plan.exact or model.provider != "anthropic" or not plan.history_tokens:
+        return
+    if st.button("Ask Anthropic for the exact count", key="exact_count",
+                 icon=":material/calculate:"):
+        try:
+            exact = provider_count(settings, model, plan, system)
+        except PromptLabError as exc:
+            st.error(str(exc))
+        else:
+            st.caption(f"Anthropic counts {exact:,} input tokens for this conversation so far "
+                       f"(estimated {plan.input_tokens:,}).")
 
 
 def show_notice() -> None:

@@ -33,6 +33,8 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None) 
     by_key = {s.model.key: s for s in sorted(statuses(),
                                              key=lambda s: (not s.available, s.model.provider))}
     keys = list(by_key)
+    if st.session_state.get(key) not in (None, *keys):
+        del st.session_state[key]  # a model that left the catalog
     index = keys.index(default) if default in keys else 0
     choice = by_key[st.selectbox(label, keys, index=index, key=key,
                                  format_func=lambda k: model_label(by_key[k]))]

@@ -36,10 +36,15 @@ def browser():
 
 
 @pytest.fixture
-def app_url(tmp_path):
+def app_data(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def app_url(tmp_path, app_data):
     """A fresh app with its own empty data directory, serving on loopback only."""
     port = free_port()
-    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(tmp_path / "data"),
+    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
            "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
         env.pop(var, None)
@@ -65,6 +70,9 @@ def app_url(tmp_path):
 
 @pytest.fixture
 def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)  # first loads warm the model and tokenizers
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(60_000)

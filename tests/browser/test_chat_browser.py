@@ -9,6 +9,14 @@ import time
 from playwright.sync_api import Page, expect
 
 
+def reply_text(page: Page) -> str:
+    """The assistant's words so far, without its avatar, Stop button or cursor."""
+    text = page.get_by_test_id("stChatMessage").nth(1).inner_text()
+    for noise in ("smart_toy", "stop_circle", "Stop", "▌"):
+        text = text.replace(noise, "")
+    return text.strip()
+
+
 def wait_idle(page: Page) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_function(
@@ -60,3 +68,24 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
     picker.click()
     page.get_by_role("option", name=re.compile("Write a short poem")).click()
     expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
+
+
+def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str, app_data):
+    from lib import conversations, ledger
+
+    page.goto(app_url + "/chat")
+    box = page.get_by_test_id("stChatInputTextArea")
+    expect(box).to_be_enabled()
+    box.fill("Tell me a very long story about a dragon who learns to bake bread.")
+    box.press("Enter")
+    deadline = time.monotonic() + 60
+    while len(reply_text(page)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text("Stopped by you")).to_be_visible()
+    db = app_data / "promptlab.sqlite3"
+    [conv] = conversations.list_all(db)
+    reply = conversations.messages(db, conv.id)[-1]
+    assert reply.role == "assistant" and reply.status == "cancelled" and reply.content
+    row = ledger.get(db, reply.call_id)
+    assert row.status == "cancelled" and 0 < row.output_tokens < 512

@@ -1,0 +1,65 @@
+"""Shared bench helpers: percentiles, a loopback llama.cpp server, a scratch data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(
+        values) > 1 else values[0]
+
+
+def summary(name: str, values_ms: list[float]) -> str:
+    return (f"{name:<28} n={len(values_ms):<4} p50={pct(values_ms, 50):8.2f} ms  "
+            f"p95={pct(values_ms, 95):8.2f} ms")
+
+
+@contextlib.contextmanager
+def scratch_data_dir() -> Iterator[Path]:
+    """Benchmarks never touch a user's data."""
+    with tempfile.TemporaryDirectory(prefix="promptlab-bench-") as d:
+        os.environ["PROMPTLAB_DATA_DIR"] = d
+        os.environ["PROMPTLAB_SECRETS_FILE"] = os.devnull
+        yield Path(d)
+
+
+@contextlib.contextmanager
+def llama_server(n_ctx: int = 2048) -> Iterator[str]:
+    from lib.providers.local import bundled_model_path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+         "--model_alias", "smollm2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/models", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("llama.cpp server did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
