@@ -9,6 +9,8 @@ st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layo
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+    st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 
 page = st.navigation(PAGES)

@@ -32,6 +32,9 @@ class Settings:
     local_threads: int = 0                      # 0: let llama.cpp choose
     embedding_model: str | None = None          # None: the bundled all-MiniLM-L6-v2
     max_upload_mb: int = 50
+    prompts_dir: Path = ROOT / "prompts"
+    confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
+    compare_concurrency: int = 4
 
     @property
     def db_path(self) -> Path:
@@ -56,6 +59,9 @@ _FIELDS = {
     "PROMPTLAB_LOCAL_THREADS": ("local_threads", int),
     "PROMPTLAB_EMBEDDING_MODEL": ("embedding_model", str),
     "PROMPTLAB_MAX_UPLOAD_MB": ("max_upload_mb", int),
+    "PROMPTLAB_PROMPTS_DIR": ("prompts_dir", Path),
+    "PROMPTLAB_CONFIRM_ABOVE_USD": ("confirm_above_usd", float),
+    "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
 }
 
 
@@ -92,8 +98,9 @@ def load_settings(environ: dict[str, str] | None = None,
         except ValueError:
             raise ConfigError(f"Setting {name} has an invalid value.") from None
     settings = Settings(**values)  # type: ignore[arg-type]
-    if not settings.data_dir.is_absolute():
-        settings = Settings(**{**settings.__dict__, "data_dir": ROOT / settings.data_dir})
+    for attr in ("data_dir", "prompts_dir"):
+        if not getattr(settings, attr).is_absolute():
+            settings = Settings(**{**settings.__dict__, attr: ROOT / getattr(settings, attr)})
     return settings
 
 

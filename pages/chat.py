@@ -6,7 +6,7 @@ from lib.errors import PromptLabError
 from lib.providers.base import Message
 from lib.tokens import counter_for
 from lib.ui import chat_view as view
-from lib.ui import common
+from lib.ui import common, prompts_view
 
 settings = common.settings()
 current = view.current_conversation(settings)
@@ -16,8 +16,14 @@ with st.sidebar:
     st.divider()
     status = common.model_picker(view.MODEL_KEY, default=current.model if current else None)
     model = status.model
-    system = st.text_area("System prompt", value=current.system if current else "",
-                          key=f"system_{current.id if current else 'new'}", height=100)
+    key = f"system_{current.id if current else 'new'}"
+    if current and f"{key}_text" not in st.session_state:
+        st.session_state[f"{key}_text"] = current.system
+    try:
+        system, prompt_name, prompt_version = prompts_view.system_from_prompt(key)
+    except PromptLabError as exc:
+        common.show_error(exc)
+        system, prompt_name, prompt_version = "", None, None
     temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
@@ -38,7 +44,8 @@ except PromptLabError as exc:
 
 text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
 if text:
-    options = TurnOptions(system=system, temperature=temperature, max_tokens=int(max_tokens))
+    options = TurnOptions(system=system, temperature=temperature, max_tokens=int(max_tokens),
+                          prompt_name=prompt_name, prompt_version=prompt_version)
     try:
         view.run_turn(view.new_turn(settings, current, model, text, options))
     except PromptLabError as exc:

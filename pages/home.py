@@ -36,3 +36,7 @@ st.markdown("\n".join(rows))
 st.subheader("Pages")
 st.page_link("pages/chat.py", label="Chat: stream replies, manage conversations, watch context",
              icon=":material/chat:")
+st.page_link("pages/prompts.py", label="Prompts: versioned templates, preview, edit, diff, labels",
+             icon=":material/edit_note:")
+st.page_link("pages/compare.py", label="Compare: 2-4 variants side by side, votes, win rates",
+             icon=":material/compare:")

@@ -18,7 +18,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from support import free_port, wait_for_http  # noqa: E402
 
-from lib.settings import Settings, get_settings, load_settings  # noqa: E402
+from lib.settings import ROOT, Settings, get_settings, load_settings  # noqa: E402
 
 
 @pytest.fixture
@@ -31,7 +31,48 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path) -> Settings:
+def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped prompts: tests may save versions without touching the repo."""
+    import shutil
+
+    d = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", d)
+    monkeypatch.setenv("PROMPTLAB_PROMPTS_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def app(data_dir, prompts_dir):
+    """A fresh AppTest per test: caches cleared, no secrets, data in a temporary folder.
+
+    `app()` opens Home; `app("pages/chat.py")` switches to a page after that.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from lib.providers import get_provider
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    get_settings.cache_clear()
+    get_provider.cache_clear()
+
+    def make(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    yield make
+    get_settings.cache_clear()
+    get_provider.cache_clear()
+
+
+@pytest.fixture
+def settings(data_dir: Path, prompts_dir: Path) -> Settings:
     return load_settings()
 
 

@@ -2,39 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
-
 from lib import conversations, ledger
-from lib.providers import get_provider
 from lib.settings import get_settings
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def app(data_dir, monkeypatch):
-    """A fresh app per test: caches cleared, no secrets, data in a temporary folder."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    get_settings.cache_clear()
-    get_provider.cache_clear()
-
-    def make(page: str | None = None) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=90)
-        at.run()
-        if page:
-            at.switch_page(page)
-            at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    yield make
-    get_settings.cache_clear()
-    get_provider.cache_clear()
 
 
 def test_home_shows_providers_and_counts(app):

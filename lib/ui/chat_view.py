@@ -48,7 +48,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     """New / resume / rename / delete / export, in the sidebar."""
     path = settings.db_path
     sidebar = st.sidebar
-    if sidebar.button("New chat", icon=":material/add:", use_container_width=True):
+    if sidebar.button("New chat", icon=":material/add:", width="stretch"):
         open_conversation(None)
         st.rerun()
     convs = conversations.list_all(path)
@@ -66,7 +66,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     if current is None:
         return
     with sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
-                         use_container_width=True):
+                         width="stretch"):
         title = st.text_input("Title", value=current.title, key=f"title_{current.id}")
         if st.button("Rename", key="rename") and title.strip():
             conversations.update(path, current.id, title=title.strip())

@@ -44,7 +44,9 @@ def app_data(tmp_path) -> Path:
 def app_url(tmp_path, app_data):
     """A fresh app with its own empty data directory, serving on loopback only."""
     port = free_port()
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
     env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
+           "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
            "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
         env.pop(var, None)

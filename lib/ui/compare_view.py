@@ -1,0 +1,217 @@
+"""Compare page pieces: variant editors, input, forecast, the live grid and saved results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import streamlit as st
+
+from lib import compare, datasets
+from lib.checks import KINDS, Check
+from lib.compare import LETTERS, OUTCOMES, Forecast, ResolvedVariant, Run, Variant
+from lib.errors import PromptLabError
+from lib.ledger import format_usd
+from lib.settings import Settings
+from lib.ui import common
+from lib.ui import prompts_view as pv
+
+LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
+
+
+def variant_editor(index: int, names: list[str]) -> Variant:
+    name = st.selectbox("Prompt", names, key=f"cv{index}_prompt",
+                        index=names.index("classifier") if "classifier" in names else 0)
+    prompt = pv.store().get(name)
+    refs = pv.ref_options(prompt)
+    ref = st.selectbox("Version", refs, key=f"cv{index}_ref",
+                       index=min(index, len(refs) - 1),
+                       format_func=lambda r: pv.ref_label(prompt, r))
+    status = common.model_picker(f"cv{index}_model", default=prompt.model)
+    temperature = st.slider("Temperature", 0.0, 2.0, float(prompt.temperature), 0.05,
+                            key=f"cv{index}_temp", disabled=not status.model.temperature)
+    max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
+                                 min(prompt.max_tokens, status.model.max_output),
+                                 key=f"cv{index}_max")
+    if not status.available:
+        raise PromptLabError(f"Variant {LETTERS[index]} uses an unavailable model.",
+                             hint=status.reason)
+    return Variant(name, ref, status.model.key, temperature, int(max_tokens))
+
+
+def checks_editor() -> list[Check]:
+    with st.expander("Automated checks (optional)"):
+        rows = st.data_editor(
+            [], key="cmp_checks", num_rows="dynamic", width="stretch",
+            column_config={
+                "kind": st.column_config.SelectboxColumn("check", options=list(KINDS),
+                                                         required=True),
+                "value": st.column_config.TextColumn(
+                    "value (text, regex, JSON schema or N tokens)")},
+            column_order=["kind", "value"])
+    return [Check(r["kind"], r.get("value") or "").validate() for r in rows if r.get("kind")]
+
+
+def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None, Any]:
+    """Rows from an uploaded CSV (saved when the run starts) or a saved dataset."""
+    saved = datasets.list_all(settings.db_path)
+    upload = st.file_uploader("CSV whose columns are the prompt's variables", type=["csv"],
+                              key="cmp_csv")
+    if upload is not None:
+        ds = datasets.parse_csv(upload.getvalue(), upload.name)
+        st.caption(f"{upload.name}: {len(ds.rows)} rows, columns {', '.join(ds.columns)}")
+        st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
+        return list(ds.rows), None, ds
+    if saved:
+        choice = st.selectbox("…or a saved dataset", [d[0] for d in saved], index=None,
+                              key="cmp_saved_ds",
+                              format_func=lambda i: next(f"{n} ({k} rows)" for d, n, k in saved
+                                                         if d == i))
+        if choice is not None:
+            ds = datasets.load(settings.db_path, choice)
+            st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
+            return list(ds.rows), choice, None
+    return [], None, None
+
+
+def signature(variants: list[Variant], rows: list[dict[str, Any]], checks: list[Check]) -> str:
+    blob = json.dumps([[v.__dict__ for v in variants], rows, [c.__dict__ for c in checks]],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
+    st.dataframe([{"variant": resolved[v].label(v), "rows": p["rows"],
+                   "input tokens": p["input_tokens"], "at most": format_usd(p["max_cost_micro"]),
+                   "over window": p["over_window"], "render errors": p["errors"]}
+                  for v, p in enumerate(plan.per_variant())], hide_index=True,
+                 width="stretch")
+    st.markdown(f"**Forecast:** {plan.input_tokens:,} input tokens; at most "
+                f"**{format_usd(plan.max_cost_micro)}** (input plus every cell's maximum "
+                "output).")
+    for cell in plan.problems[:10]:
+        why = cell.error or "input plus max output exceeds the context window"
+        st.warning(f"Row {cell.row + 1}, variant {LETTERS[cell.variant]}: {why} — it will be "
+                   "skipped.")
+    if len(plan.problems) > 10:
+        st.warning(f"…and {len(plan.problems) - 10} more cells will be skipped.")
+
+
+def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
+             rows: list[dict[str, Any]], plan: Forecast, checks: list[Check]) -> None:
+    """Stream every cell into a grid under a Stop button and a progress bar."""
+    st.button("Stop", icon=":material/stop_circle:", key="cmp_stop")
+    progress = st.progress(0.0, text=f"0 of {len(rows)} rows")
+    slots: dict[tuple[int, int], Any] = {}
+    for i, row in enumerate(rows[:LIVE_ROWS]):
+        st.caption(f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:60]!r}" for k, v in row.items()))
+        cols = st.columns(len(resolved))
+        for v, col in enumerate(cols):
+            col.markdown(f"**{LETTERS[v]}**")
+            slots[(i, v)] = col.empty()
+    if len(rows) > LIVE_ROWS:
+        st.caption(f"Showing the first {LIVE_ROWS} rows live; all {len(rows)} are in the "
+                   "results.")
+    texts: dict[tuple[int, int], str] = {}
+    done_cells: dict[int, int] = {}
+    rows_done, last = 0, 0.0
+    for event in compare.execute(settings, run_id, resolved, plan, checks,
+                                 concurrency=settings.compare_concurrency):
+        key = (event.row, event.variant)
+        if event.result is None:
+            texts[key] = texts.get(key, "") + event.delta
+            now = time.monotonic()
+            if key in slots and now - last > 0.08:
+                slots[key].markdown(texts[key] + "▌")
+                last = now
+            continue
+        if key in slots:
+            slots[key].markdown(cell_markdown(event.result))
+        done_cells[event.row] = done_cells.get(event.row, 0) + 1
+        if done_cells[event.row] == len(resolved):
+            rows_done += 1
+            progress.progress(rows_done / len(rows), text=f"{rows_done} of {len(rows)} rows")
+
+
+def cell_markdown(cell: compare.CellResult) -> str:
+    body = cell.output or "_(no output)_"
+    status = "" if cell.status == "ok" else f"\n\n:orange[{cell.status}] {cell.error}"
+    ttft = f"{cell.ttft_ms:,.0f} ms" if cell.ttft_ms is not None else "–"
+    total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
+    checks = "  ".join(f"{'✅' if ok else '❌'} {label}" for label, ok in cell.checks.items())
+    return (f"{body}{status}\n\n:gray[{cell.input_tokens:,} in / {cell.output_tokens:,} out · "
+            f"{format_usd(cell.cost_micro)} · first token {ttft} · total {total}]"
+            + (f"\n\n{checks}" if checks else ""))
+
+
+def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
+    outcome = st.session_state.get(key)
+    if outcome is not None:
+        compare.vote(path, run_id, row, a, b, outcome)
+
+
+def show_run(settings: Settings, run: Run) -> None:
+    st.subheader(f"Run {run.id}: {run.title}")
+    st.caption(f"{run.created_at[:19].replace('T', ' ')} UTC · {len(run.rows)} rows · "
+               f"{len(run.variants)} variants · {run.status}")
+    summary(run)
+    st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
+                       mime="text/csv", icon=":material/download:", key="cmp_csv_download")
+    pairs = run.pairs()
+    for i, row in enumerate(run.rows):
+        with st.container(border=True):
+            st.caption(f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:80]!r}"
+                                                    for k, v in row.items()))
+            cols = st.columns(len(run.variants))
+            for v, col in enumerate(cols):
+                col.markdown(f"**{run.variant_label(v)}**")
+                cell = run.cells.get((i, v))
+                col.markdown(cell_markdown(cell) if cell else "_not run_")
+            for a, b in pairs:
+                key = f"vote_{run.id}_{i}_{a}_{b}"
+                if key not in st.session_state and (i, a, b) in run.votes:
+                    st.session_state[key] = run.votes[(i, a, b)]
+                names = {"left": f"{LETTERS[a]} better", "right": f"{LETTERS[b]} better",
+                         "tie": "Tie", "both_bad": "Both bad"}
+                st.radio(f"Row {i + 1}: {LETTERS[a]} vs {LETTERS[b]}", list(OUTCOMES),
+                         format_func=names.__getitem__, horizontal=True, index=None, key=key,
+                         on_change=_save_vote,
+                         args=(settings.db_path, run.id, i, a, b, key))
+
+
+def summary(run: Run) -> None:
+    rates = run.pass_rates()
+    table = []
+    for s in run.scores():
+        low, high = s.interval
+        cells = [c for (_, v), c in run.cells.items() if v == s.variant]
+        ttfts = sorted(c.ttft_ms for c in cells if c.ttft_ms is not None)
+        needed = s.more_needed
+        table.append({
+            "variant": run.variant_label(s.variant),
+            "win rate": "–" if s.win_rate is None else f"{s.win_rate:.0%}",
+            "95% CI (Wilson)": "–" if not s.decisive else f"{low:.0%}–{high:.0%}",
+            "wins / losses / ties / both bad": f"{s.wins} / {s.losses} / {s.ties} / "
+                                               f"{s.both_bad}",
+            "votes to significance": ("significant" if needed == 0 else
+                                      "–" if needed is None else f"~{needed} more"),
+            "cost": format_usd(sum(c.cost_micro for c in cells)),
+            "median first token": f"{ttfts[len(ttfts) // 2]:,.0f} ms" if ttfts else "–",
+            **{f"pass: {k}": f"{v:.0%}" for k, v in rates[s.variant].items()},
+        })
+    st.table(table)  # a real table, not a canvas: readable by screen readers and tests
+    scored = [s for s in run.scores() if s.decisive]
+    if scored:
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Bar(
+            x=[LETTERS[s.variant] for s in scored], y=[s.win_rate for s in scored],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [s.interval[1] - s.win_rate for s in scored],
+                     "arrayminus": [s.win_rate - s.interval[0] for s in scored]}))
+        fig.add_hline(y=0.5, line_dash="dot")
+        fig.update_layout(height=260, margin={"t": 10, "b": 10}, yaxis_tickformat=".0%",
+                          yaxis_range=[0, 1], yaxis_title="win rate (95% CI)")
+        st.plotly_chart(fig, width="stretch")

@@ -1,0 +1,139 @@
+"""Prompt widgets shared by the Prompts, Compare and Chat pages."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import streamlit as st
+
+from lib.errors import TemplateError
+from lib.prompts import Prompt, PromptStore
+from lib.templating import VARIABLE_TYPES, Variable, _coerce
+from lib.ui.common import settings
+
+
+def store() -> PromptStore:
+    return PromptStore(settings().prompts_dir)
+
+
+def ref_options(prompt: Prompt) -> list[str]:
+    """Labels first (production, staging, ...), then every version, newest first."""
+    return [*sorted(prompt.labels), *(f"v{v.version}" for v in reversed(prompt.versions))]
+
+
+def ref_label(prompt: Prompt, ref: str) -> str:
+    if ref in prompt.labels:
+        return f"{ref} → v{prompt.labels[ref]}"
+    version = int(ref[1:])
+    tags = prompt.labels_of(version)
+    return f"{ref}" + (f" ({', '.join(tags)})" if tags else "")
+
+
+def _widget_default(var: Variable) -> Any:
+    if var.default is None:
+        return None
+    if var.type == "list":
+        return "\n".join(str(x) for x in var.default)
+    if var.type == "json":
+        return json.dumps(var.default, indent=2, ensure_ascii=False)
+    return var.default
+
+
+def variable_form(variables: list[Variable] | tuple[Variable, ...], key: str) -> dict[str, Any]:
+    """One widget per declared variable, typed; values are returned raw for `validate`."""
+    values: dict[str, Any] = {}
+    for var in variables:
+        label = f"{var.name} ({var.type}{'' if var.required else ', optional'})"
+        k = f"{key}_{var.name}"
+        default = _widget_default(var)
+        if var.type == "bool":
+            values[var.name] = st.checkbox(label, value=bool(default), key=k, help=var.description)
+        elif var.type == "int":
+            values[var.name] = st.number_input(label, value=int(default or 0), step=1, key=k,
+                                               help=var.description)
+        elif var.type == "float":
+            values[var.name] = st.number_input(label, value=float(default or 0.0), key=k,
+                                               help=var.description)
+        else:
+            hint = {"list": "One item per line, or a JSON list.", "json": "JSON."}.get(var.type, "")
+            values[var.name] = st.text_area(label, value=default or "", key=k, height=100,
+                                            help=f"{var.description} {hint}".strip())
+    return values
+
+
+def variables_editor(variables: tuple[Variable, ...], key: str) -> tuple[Variable, ...]:
+    """Declared variables as an editable table; defaults are typed like the variable."""
+    rows = [{"name": v.name, "type": v.type, "required": v.required,
+             "default": "" if v.default is None else (
+                 json.dumps(v.default) if v.type in ("list", "json") else str(v.default)),
+             "description": v.description} for v in variables]
+    edited = st.data_editor(
+        rows, key=key, num_rows="dynamic", width="stretch",
+        column_config={
+            "name": st.column_config.TextColumn("name", required=True),
+            "type": st.column_config.SelectboxColumn("type", options=VARIABLE_TYPES,
+                                                     required=True, default="str"),
+            "required": st.column_config.CheckboxColumn("required", default=True),
+            "default": st.column_config.TextColumn("default (JSON for list / json)"),
+            "description": st.column_config.TextColumn("description"),
+        })
+    out = []
+    for row in edited:
+        if not row.get("name"):
+            continue
+        var = Variable(str(row["name"]).strip(), row.get("type") or "str",
+                       bool(row.get("required", True)), None, row.get("description") or "")
+        raw = row.get("default")
+        if raw not in (None, ""):
+            try:
+                parsed = json.loads(raw) if var.type in ("list", "json") else raw
+                var = Variable(var.name, var.type, var.required, _coerce(var, parsed),
+                               var.description)
+            except (ValueError, TypeError) as exc:
+                raise TemplateError(f"The default of '{var.name}' is invalid: {exc}") from None
+        out.append(var)
+    return tuple(out)
+
+
+def system_from_prompt(key: str) -> tuple[str, str | None, int | None]:
+    """A system prompt typed by hand, or rendered from a stored prompt by label or version.
+
+    Returns (text, prompt name, version); the name and version go to the ledger.
+    """
+    names = store().names()
+    source = st.radio("System prompt", ["Write my own", "From a prompt"], horizontal=True,
+                      key=f"{key}_source", disabled=not names)
+    if source == "Write my own":
+        return st.text_area("System prompt text", key=f"{key}_text", height=100,
+                            label_visibility="collapsed"), None, None
+    name = st.selectbox("Prompt", names, key=f"{key}_prompt",
+                        index=names.index("assistant") if "assistant" in names else 0)
+    prompt = store().get(name)
+    ref = st.selectbox("Version", ref_options(prompt), key=f"{key}_ref",
+                       format_func=lambda r: ref_label(prompt, r))
+    with st.expander("Variables", expanded=False):
+        values = variable_form(prompt.variables, key=f"{key}_{name}")
+    version, text = store().render(name, ref, values)
+    st.caption(f"{name} v{version}: {text[:300]}{'…' if len(text) > 300 else ''}")
+    return text, name, version
+
+
+_DIFF_COLOURS = {"=": "transparent", "-": "#fde2e1", "+": "#dcfce7", "~": "#fef3c7"}
+
+
+def diff_html(rows: list[tuple[str, str, str]], left: str, right: str) -> str:
+    """A side-by-side diff table; every line is escaped."""
+    cells = []
+    for kind, a, b in rows:
+        colour = _DIFF_COLOURS[kind]
+        cells.append(f'<tr style="background:{colour}"><td class="k">{html.escape(kind)}</td>'
+                     f"<td><pre>{html.escape(a)}</pre></td><td><pre>{html.escape(b)}</pre></td>"
+                     "</tr>")
+    return ('<style>.pl-diff{width:100%;border-collapse:collapse;font-size:0.85rem}'
+            ".pl-diff td{vertical-align:top;border-bottom:1px solid #eee;padding:0 .4rem}"
+            ".pl-diff pre{margin:0;white-space:pre-wrap;font-family:monospace}"
+            ".pl-diff .k{width:1.2rem;color:#888}</style>"
+            f'<table class="pl-diff"><tr><th></th><th>{html.escape(left)}</th>'
+            f"<th>{html.escape(right)}</th></tr>{''.join(cells)}</table>")

@@ -1,0 +1,99 @@
+import streamlit as st
+
+from lib import compare, datasets
+from lib.errors import PromptLabError
+from lib.ledger import format_usd
+from lib.ui import common
+from lib.ui import compare_view as view
+from lib.ui import prompts_view as pv
+
+settings = common.settings()
+st.title("Compare")
+
+runs = compare.list_runs(settings.db_path)
+if runs:
+    open_id = st.query_params.get("run")
+    ids = [r[0] for r in runs]
+    picked = st.sidebar.selectbox(
+        "Past runs", ids, index=ids.index(int(open_id)) if open_id and open_id.isdigit()
+        and int(open_id) in ids else None, placeholder="Reopen a run…", key="cmp_run_pick",
+        format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
+                                   for r, t, c, s in runs if r == i))
+    if picked is not None and str(picked) != open_id:
+        st.query_params["run"] = str(picked)
+        st.rerun()
+    if picked is not None:
+        if st.sidebar.button("New comparison", icon=":material/add:"):
+            st.query_params.pop("run", None)
+            st.session_state.pop("cmp_run_pick", None)
+            st.rerun()
+        try:
+            view.show_run(settings, compare.load_run(settings.db_path, picked))
+        except PromptLabError as exc:
+            common.show_error(exc)
+        st.stop()
+
+names = pv.store().names()
+if not names:
+    st.info("Create a prompt on the Prompts page first.")
+    st.stop()
+
+try:
+    n = st.segmented_control("Variants", [2, 3, 4], default=2, key="cmp_n") or 2
+    variants = []
+    for i, col in enumerate(st.columns(n)):
+        with col, st.container(border=True):
+            st.markdown(f"**Variant {compare.LETTERS[i]}**")
+            variants.append(view.variant_editor(i, names))
+    resolved = compare.resolve(pv.store(), common.catalog(), variants)
+
+    mode = st.radio("Input", ["One input", "Dataset (CSV)"], horizontal=True, key="cmp_mode")
+    dataset_id, new_dataset = None, None
+    if mode == "One input":
+        rows = [pv.variable_form(compare.variables_of(resolved), key="cmp_form")]
+    else:
+        rows, dataset_id, new_dataset = view.dataset_input(settings)
+    checks = view.checks_editor()
+    title = st.text_input("Run title", value=" vs ".join(
+        f"{v.prompt}@{v.ref}" for v in variants), key="cmp_title")
+except PromptLabError as exc:
+    common.show_error(exc)
+    st.stop()
+
+if not rows:
+    st.info("Upload a CSV or pick a saved dataset to continue.")
+    st.stop()
+
+sig = view.signature(variants, rows, checks)
+if st.button("Forecast cost", icon=":material/calculate:", key="cmp_forecast_btn"):
+    try:
+        with st.spinner("Rendering and counting every cell…"):
+            st.session_state["cmp_forecast"] = (sig, compare.forecast(settings, resolved, rows))
+    except PromptLabError as exc:
+        common.show_error(exc)
+
+saved = st.session_state.get("cmp_forecast")
+if saved is None or saved[0] != sig:
+    st.caption("Forecast the cost before running: every row is rendered for every variant "
+               "and counted with that model's tokenizer.")
+    st.stop()
+
+plan = saved[1]
+view.show_forecast(plan, resolved)
+needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
+confirmed = not needs_ok or st.checkbox(
+    f"I accept spending up to {format_usd(plan.max_cost_micro)} on this run.",
+    key="cmp_confirm")
+if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
+             disabled=not confirmed):
+    try:
+        if new_dataset is not None:
+            dataset_id = datasets.save(settings.db_path, new_dataset)
+        run_id = compare.create_run(settings, title or "Untitled", resolved, rows, checks,
+                                    dataset_id)
+        st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
+        view.run_live(settings, run_id, resolved, rows, plan, checks)
+        st.session_state.pop("cmp_forecast", None)
+        st.rerun()
+    except PromptLabError as exc:
+        common.show_error(exc)

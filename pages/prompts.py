@@ -1,0 +1,111 @@
+import streamlit as st
+
+from lib.errors import PromptLabError
+from lib.tokens import counter_for
+from lib.ui import common
+from lib.ui import prompts_view as view
+
+st.title("Prompts")
+prompts = view.store()
+names = prompts.names()
+
+with st.sidebar.popover("New prompt", icon=":material/add:", width="stretch"):
+    try:
+        new_name = st.text_input("Name", placeholder="release-notes", key="new_name")
+        new_desc = st.text_input("Description", key="new_desc")
+        new_source = st.text_area("Template (Jinja)", key="new_source", height=150,
+                                  value="Write release notes for:\n{{ changes | untrusted }}")
+        new_vars = view.variables_editor((), key="new_vars")
+        if st.button("Create", type="primary", key="create_prompt"):
+            prompts.create(new_name.strip(), new_source, description=new_desc,
+                           variables=new_vars, note="First version")
+            st.session_state["prompt_pick"] = new_name.strip()
+            st.rerun()
+    except PromptLabError as exc:
+        common.show_error(exc)
+
+if not names:
+    st.info("No prompts yet: create one from the sidebar.")
+    st.stop()
+
+name = st.sidebar.selectbox("Prompt", names, key="prompt_pick")
+try:
+    prompt = prompts.get(name)
+except PromptLabError as exc:
+    common.show_error(exc)
+    st.stop()
+st.caption(prompt.description)
+
+versions_tab, preview_tab, edit_tab, diff_tab = st.tabs(
+    ["Versions", "Preview", "Edit", "Diff"])
+
+with versions_tab:
+    st.dataframe([{"version": v.version, "labels": ", ".join(prompt.labels_of(v.version)),
+                   "note": v.note, "author": v.author, "saved": v.created_at[:19]}
+                  for v in reversed(prompt.versions)], hide_index=True,
+                 width="stretch")
+    st.markdown("**Move a label** — point it at any version; pointing `production` at an older "
+                "version rolls back.")
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    label = c1.text_input("Label", value="production", key="label_name")
+    target = c2.selectbox("Version", [v.version for v in reversed(prompt.versions)],
+                          key="label_version", format_func=lambda v: f"v{v}")
+    if c3.button("Point label", key="set_label"):
+        try:
+            prompts.set_label(name, label.strip(), target)
+            st.toast(f"{label} → v{target}")
+            st.rerun()
+        except PromptLabError as exc:
+            common.show_error(exc)
+
+with preview_tab:
+    refs = view.ref_options(prompt)
+    ref = st.selectbox("Version or label", refs, key="preview_ref",
+                       format_func=lambda r: view.ref_label(prompt, r))
+    values = view.variable_form(prompt.variables, key=f"pv_{name}")
+    model = common.model_picker("preview_model", label="Count tokens for",
+                                default=prompt.model).model
+    try:
+        version, text = prompts.render(name, ref, values)
+        counter = counter_for(model, common.settings())
+        kind = "" if counter.exact else " (estimated)"
+        st.markdown(f"**v{version}** renders to **{counter.count(text):,} tokens**{kind} "
+                    f"for {model.label} — {counter.name}, {len(text):,} characters.")
+        st.code(text, language=None, wrap_lines=True)
+    except PromptLabError as exc:
+        common.show_error(exc)
+
+with edit_tab:
+    base = st.selectbox("Start from", [v.version for v in reversed(prompt.versions)],
+                        key="edit_base", format_func=lambda v: f"v{v}")
+    source = st.text_area("Template", value=prompts.source(name, base), height=260,
+                          key=f"edit_source_{name}_{base}")
+    try:
+        variables = view.variables_editor(prompt.variables, key=f"edit_vars_{name}")
+    except PromptLabError as exc:
+        common.show_error(exc)
+        variables = None
+    note = st.text_input("What changed", key="edit_note")
+    author = st.text_input("Author", key="edit_author")
+    if st.button("Save as new version", type="primary", key="save_version",
+                 disabled=variables is None):
+        try:
+            saved = prompts.save_version(name, source, note=note, author=author,
+                                         variables=variables)
+            st.session_state["saved_notice"] = f"Saved {name} v{saved}."
+            st.rerun()
+        except PromptLabError as exc:
+            common.show_error(exc)
+    if notice := st.session_state.pop("saved_notice", None):
+        st.success(notice)
+
+with diff_tab:
+    if len(prompt.versions) < 2:
+        st.info("Save a second version to compare two.")
+    else:
+        nums = [v.version for v in reversed(prompt.versions)]
+        d1, d2 = st.columns(2)
+        left = d1.selectbox("Left", nums, index=1, key="diff_left", format_func=lambda v: f"v{v}")
+        right = d2.selectbox("Right", nums, index=0, key="diff_right",
+                             format_func=lambda v: f"v{v}")
+        st.html(view.diff_html(prompts.diff(name, left, right), f"v{left}", f"v{right}"))

@@ -1,0 +1,72 @@
+"""A person's path through Prompts and Compare: a new version, a two-variant run over a
+three-row CSV on the local model, a vote on every row, win rates, and the CSV download."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from playwright.sync_api import Page, expect
+
+CSV_ROWS = ["The app crashes when I press save.", "Please add a dark mode.",
+            "How do I reset my password?"]
+
+
+def pick(page: Page, scope, label: str, option: str, nth: int = 0) -> None:
+    scope.get_by_role("combobox", name=label).nth(nth).click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+
+
+def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_path):
+    # 1. A new version of the classifier prompt.
+    page.goto(app_url + "/prompts")
+    sidebar = page.get_by_test_id("stSidebar")
+    pick(page, sidebar, "Prompt", "classifier")
+    page.get_by_role("tab", name="Edit").click()
+    template = page.get_by_role("textbox", name="Template")
+    expect(template).to_contain_text("Classify the text")
+    template.fill(template.input_value() + "\nAnswer in lowercase.")
+    page.get_by_role("textbox", name="What changed").fill("lowercase answers")
+    page.get_by_role("button", name="Save as new version").click()
+    expect(page.get_by_text("Saved classifier v2.")).to_be_visible()
+
+    # 2. Compare production (v1) against v2 over a three-row CSV.
+    page.get_by_role("link", name="Compare").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("Variant B")).to_be_visible()
+    pick(page, main, "Version", "v2", nth=1)
+    for i in range(2):
+        box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
+        box.fill("6")
+        box.press("Enter")
+    main.get_by_text("Dataset (CSV)").click()
+    data = tmp_path / "tickets.csv"
+    data.write_text("text\n" + "\n".join(f'"{r}"' for r in CSV_ROWS) + "\n")
+    page.locator("input[type=file]").set_input_files(str(data))
+    expect(main.get_by_text("tickets.csv: 3 rows")).to_be_visible()
+    main.get_by_role("button", name="Forecast cost").click()
+    expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
+    main.get_by_role("button", name="Run", exact=True).click()
+
+    # 3. Results: vote on every row, see win rates.
+    expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
+        timeout=120_000)
+    for i, choice in enumerate(["A better", "A better", "B better"]):
+        group = main.get_by_test_id("stRadio").filter(has_text=f"Row {i + 1}: A vs B")
+        group.get_by_text(choice, exact=True).click()
+        expect(group.get_by_role("radio", name=choice)).to_be_checked()
+    table = main.get_by_test_id("stTable")
+    expect(table).to_contain_text("win rate")
+    expect(table).to_contain_text("67%")   # A: 2 of 3
+    expect(table).to_contain_text("33%")   # B: 1 of 3
+
+    # 4. The CSV download holds inputs, outputs and votes.
+    with page.expect_download() as download:
+        main.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    assert len(rows) == 6
+    assert [r["text"] for r in rows[::2]] == CSV_ROWS
+    assert {r["version"] for r in rows} == {"1", "2"}
+    assert all(r["status"] == "ok" and r["output"] for r in rows)
+    assert rows[0]["votes"] == "A vs B: A better" and rows[5]["votes"] == "A vs B: B better"

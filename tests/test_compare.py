@@ -1,0 +1,176 @@
+"""The compare service: forecast, parallel runs, cancel, votes, export, datasets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+
+import pytest
+from fakes import FakeProvider, ok
+
+from lib import compare, datasets, ledger
+from lib.calls import RetryPolicy
+from lib.catalog import load_catalog
+from lib.checks import Check
+from lib.compare import Variant
+from lib.errors import PromptLabError
+from lib.prompts import PromptStore
+from lib.providers.base import TextDelta, Usage
+
+LOCAL = "local/smollm2-135m-instruct"
+ROWS = [{"text": "The app crashes when I click save."},
+        {"text": "Please add a dark mode."},
+        {"text": "How do I export my data?"}]
+
+
+@pytest.fixture
+def store(prompts_dir) -> PromptStore:
+    s = PromptStore(prompts_dir)
+    s.save_version("classifier", s.source("classifier", 1) + "\nOne or two words only.")
+    return s
+
+
+def variants(model: str = LOCAL, max_tokens: int = 8) -> list[Variant]:
+    return [Variant("classifier", "production", model, 0.0, max_tokens),
+            Variant("classifier", "v2", model, 0.0, max_tokens)]
+
+
+def test_forecast_renders_counts_and_prices_every_cell(settings, store):
+    catalog = load_catalog(settings)
+    resolved = compare.resolve(store, catalog, variants("openai/gpt-4o-mini", 100))
+    plan = compare.forecast(settings, resolved, ROWS)
+    assert len(plan.cells) == 6 and not plan.problems
+    cell = plan.cells[0]
+    assert "The app crashes" in cell.text and cell.input_tokens > 30
+    model = catalog.get("openai/gpt-4o-mini")
+    assert cell.max_cost_micro == model.cost_micro(cell.input_tokens, 100)
+    assert plan.max_cost_micro == sum(c.max_cost_micro for c in plan.cells)
+    per = plan.per_variant()
+    assert [p["rows"] for p in per] == [3, 3]
+    assert per[1]["input_tokens"] > per[0]["input_tokens"]  # v2 adds a sentence
+
+
+def test_forecast_flags_rows_over_the_window_and_bad_rows(settings, store):
+    resolved = compare.resolve(store, load_catalog(settings), variants())
+    rows = [{"text": "word " * 5000}, {"label_only": "no text"}]
+    plan = compare.forecast(settings, resolved, rows)
+    assert [c.over_window for c in plan.cells if c.row == 0] == [True, True]
+    assert all("Variable 'text' is required" in c.error for c in plan.cells if c.row == 1)
+    assert len(plan.problems) == 4
+
+
+def test_forecast_matches_a_real_local_run(settings, store):
+    """The forecast's input-token total equals what the ledger records (within 1%)."""
+    resolved = compare.resolve(store, load_catalog(settings), variants(max_tokens=4))
+    plan = compare.forecast(settings, resolved, ROWS)
+    run_id = compare.create_run(settings, "local", resolved, ROWS, [])
+    results = [e.result for e in compare.execute(settings, run_id, resolved, plan, [],
+                                                 concurrency=2) if e.result]
+    assert {r.status for r in results} == {"ok"}
+    recorded = sum(ledger.get(settings.db_path, r.call_id).input_tokens for r in results)
+    assert abs(recorded - plan.input_tokens) <= 0.01 * plan.input_tokens
+    assert recorded == plan.input_tokens  # the local tokenizer is exact
+
+
+class SlowFake(FakeProvider):
+    """Counts how many streams run at once."""
+
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def stream(self, request):
+        with SlowFake.lock:
+            SlowFake.active += 1
+            SlowFake.peak = max(SlowFake.peak, SlowFake.active)
+        try:
+            for word in ("one", " two", " three"):
+                time.sleep(0.02)
+                yield TextDelta(word)
+            yield Usage(10, 3)
+        finally:
+            with SlowFake.lock:
+                SlowFake.active -= 1
+        from lib.providers.base import Stop
+
+        yield Stop("end_turn")
+
+
+def test_execute_streams_in_parallel_under_the_limit(settings, store):
+    resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
+    rows = ROWS * 3
+    plan = compare.forecast(settings, resolved, rows)
+    checks = [Check("contains", "two"), Check("max_tokens", "2")]
+    run_id = compare.create_run(settings, "fake", resolved, rows, checks)
+    SlowFake.peak = 0
+    events = list(compare.execute(settings, run_id, resolved, plan, checks, concurrency=3,
+                                  provider_for=lambda m: SlowFake([])))
+    assert 1 < SlowFake.peak <= 3
+    deltas = [e for e in events if e.delta]
+    assert len(deltas) == 3 * len(plan.cells)
+    run = compare.load_run(settings.db_path, run_id)
+    assert run.status == "done" and len(run.cells) == 18
+    assert all(c.output == "one two three" and c.status == "ok" for c in run.cells.values())
+    assert run.pass_rates() == [{'contains "two"': 1.0, "at most 2 tokens": 0.0}] * 2
+
+
+def test_cancel_stops_the_run_and_records_it(settings, store):
+    resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
+    rows = ROWS * 4
+    plan = compare.forecast(settings, resolved, rows)
+    run_id = compare.create_run(settings, "stop me", resolved, rows, [])
+    stream = compare.execute(settings, run_id, resolved, plan, [], concurrency=2,
+                             provider_for=lambda m: SlowFake([]))
+    finished = 0
+    for event in stream:
+        finished += event.result is not None
+        if finished == 2:
+            break
+    stream.close()
+    run = compare.load_run(settings.db_path, run_id)
+    assert run.status == "cancelled"
+    statuses = [c.status for c in run.cells.values()]
+    assert statuses.count("ok") >= 2 and "cancelled" in statuses
+    assert len(run.cells) == len(plan.cells)  # every cell has a row, none left half-written
+
+
+def test_votes_summary_and_csv_export(settings, store):
+    resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
+    plan = compare.forecast(settings, resolved, ROWS)
+    run_id = compare.create_run(settings, "votes", resolved, ROWS, [Check("json")])
+    list(compare.execute(settings, run_id, resolved, plan, [Check("json")],
+                         provider_for=lambda m: FakeProvider([ok("bug report")]),
+                         policy=RetryPolicy()))
+    compare.vote(settings.db_path, run_id, 0, 0, 1, "left")
+    compare.vote(settings.db_path, run_id, 1, 0, 1, "left")
+    compare.vote(settings.db_path, run_id, 2, 0, 1, "right")
+    compare.vote(settings.db_path, run_id, 2, 0, 1, "tie")  # a changed mind replaces the vote
+    run = compare.load_run(settings.db_path, run_id)
+    a, b = run.scores()
+    assert (a.wins, a.losses, a.ties, b.wins, b.losses) == (2, 0, 1, 0, 2)
+    exported = list(csv.DictReader(io.StringIO(compare.export_csv(run))))
+    assert len(exported) == 6
+    first = exported[0]
+    assert first["variant"] == "A" and first["text"] == ROWS[0]["text"]
+    assert first["output"] == "bug report" and first["status"] == "ok"
+    assert first["votes"] == "A vs B: A better" and first["check: is valid JSON"] == "False"
+    assert exported[5]["votes"] == "A vs B: Tie"
+    with pytest.raises(PromptLabError):
+        compare.vote(settings.db_path, run_id, 0, 1, 1, "left")
+
+
+def test_datasets_round_trip_and_refuse_bad_csv(settings):
+    data = b"text,lang\nhello,en\nbonjour,fr\n"
+    ds = datasets.parse_csv(data, "greetings.csv")
+    ds_id = datasets.save(settings.db_path, ds)
+    loaded = datasets.load(settings.db_path, ds_id)
+    assert loaded.columns == ("text", "lang") and loaded.rows[1] == {"text": "bonjour",
+                                                                      "lang": "fr"}
+    assert datasets.list_all(settings.db_path) == [(ds_id, "greetings.csv", 2)]
+    for bad, message in [(b"\xff\xfe\x00bad", "UTF-8"), (b"text\n", "no rows"),
+                         (b"a,a\n1,2\n", "duplicate"), (b"a,b\n1,2,3\n", "more cells"),
+                         (b"x\x00y\n1\n", "binary")]:
+        with pytest.raises(PromptLabError, match=message):
+            datasets.parse_csv(bad, "bad.csv")

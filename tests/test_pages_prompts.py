@@ -1,0 +1,133 @@
+"""AppTest for the Prompts and Compare pages, and the chat page's prompt-as-system."""
+
+from __future__ import annotations
+
+from lib import compare, conversations, datasets, ledger
+from lib.prompts import PromptStore
+from lib.settings import get_settings
+
+
+def test_preview_renders_and_counts(app):
+    at = app("pages/prompts.py")
+    at.selectbox(key="prompt_pick").set_value("summarizer").run()
+    at.text_area(key="pv_summarizer_text").input("Cats sleep sixteen hours a day.").run()
+    at.number_input(key="pv_summarizer_max_words").set_value(12).run()
+    assert not at.exception and not at.error
+    preview = at.code[0].value
+    assert "at most 12 words" in preview and "Cats sleep sixteen hours a day." in preview
+    assert any("renders to" in m.value and "tokens" in m.value for m in at.markdown)
+
+
+def test_a_bad_value_names_the_variable(app):
+    at = app("pages/prompts.py")
+    at.selectbox(key="prompt_pick").set_value("json-extractor").run()
+    at.text_area(key="pv_json-extractor_text").input("Ada, ada@example.com").run()
+    at.text_area(key="pv_json-extractor_schema").input("{not json").run()
+    assert any("Variable 'schema' (json) is not valid JSON" in e.value for e in at.error)
+
+
+def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
+    at = app("pages/prompts.py")
+    at.selectbox(key="prompt_pick").set_value("classifier").run()
+    source = at.text_area(key="edit_source_classifier_1")
+    source.input(source.value + "\nThink step by step.").run()
+    at.text_input(key="edit_note").input("think first").run()
+    at.button(key="save_version").click().run()
+    assert any("Saved classifier v2" in s.value for s in at.success)
+    store = PromptStore(prompts_dir)
+    assert store.get("classifier").latest == 2
+    assert store.source("classifier", 2).endswith("Think step by step.")
+
+    at.selectbox(key="edit_base").set_value(2).run()
+    at.text_area(key="edit_source_classifier_2").input("{% for x in %}broken").run()
+    at.button(key="save_version").click().run()
+    assert any(e.value.startswith("Line 1:") for e in at.error)
+    assert store.get("classifier").latest == 2  # nothing saved
+
+
+def test_move_label_and_diff(app, prompts_dir):
+    store = PromptStore(prompts_dir)
+    store.save_version("classifier", store.source("classifier", 1).replace("exactly one",
+                                                                           "one"))
+    at = app("pages/prompts.py")
+    at.selectbox(key="prompt_pick").set_value("classifier").run()
+    at.text_input(key="label_name").input("staging").run()
+    at.selectbox(key="label_version").set_value(2).run()
+    at.button(key="set_label").click().run()
+    assert store.get("classifier").labels == {"production": 1, "staging": 2}
+    html = [e for e in at.get("html")]
+    assert html and "exactly one" in html[0].proto.body and "#fef3c7" in html[0].proto.body
+
+
+def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
+    store = PromptStore(prompts_dir)
+    store.save_version("classifier", store.source("classifier", 1) + "\nOne word.")
+    at = app("pages/compare.py")
+    at.selectbox(key="cv1_ref").set_value("v2").run()
+    at.number_input(key="cv0_max").set_value(6).run()
+    at.number_input(key="cv1_max").set_value(6).run()
+    at.text_area(key="cmp_form_text").input("The export button does nothing.").run()
+    assert not at.exception
+    at.button(key="cmp_forecast_btn").click().run()
+    assert any(m.value.startswith("**Forecast:**") for m in at.markdown)
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    path = get_settings().db_path
+    [(run_id, *_)] = compare.list_runs(path)
+    run = compare.load_run(path, run_id)
+    assert run.status == "done" and len(run.cells) == 2
+    assert all(c.status == "ok" for c in run.cells.values())
+    assert at.query_params["run"] == str(run_id)
+    vote = at.radio(key=f"vote_{run_id}_0_0_1")
+    vote.set_value("right").run()
+    assert compare.load_run(path, run_id).votes == {(0, 0, 1): "right"}
+    summary = at.table[0].value
+    assert "win rate" in summary.columns and summary["win rate"].tolist() == ["0%", "100%"]
+    rows = [ledger.get(path, c.call_id) for c in run.cells.values()]
+    assert {(r.page, r.prompt_name) for r in rows} == {("compare", "classifier")}
+    assert sorted(r.prompt_version for r in rows) == [1, 2]
+
+
+def test_compare_over_a_saved_dataset(app):
+    path = get_settings().db_path
+    ds = datasets.parse_csv(b"text\nI love it\nIt broke\nHow do I log in?\n", "three.csv")
+    ds_id = datasets.save(path, ds)
+    at = app("pages/compare.py")
+    at.radio(key="cmp_mode").set_value("Dataset (CSV)").run()
+    at.selectbox(key="cmp_saved_ds").set_value(ds_id).run()
+    at.number_input(key="cv0_max").set_value(4).run()
+    at.number_input(key="cv1_max").set_value(4).run()
+    at.button(key="cmp_forecast_btn").click().run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception
+    [(run_id, *_)] = compare.list_runs(path)
+    run = compare.load_run(path, run_id)
+    assert len(run.rows) == 3 and len(run.cells) == 6
+    assert at.get("download_button")
+
+
+def test_expensive_runs_need_confirmation(app, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("PROMPTLAB_CONFIRM_ABOVE_USD", "0")
+    get_settings.cache_clear()
+    at = app("pages/compare.py")
+    at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
+    at.text_area(key="cmp_form_text").input("hello").run()
+    at.button(key="cmp_forecast_btn").click().run()
+    assert at.button(key="cmp_run").disabled
+    at.checkbox(key="cmp_confirm").check().run()
+    assert not at.button(key="cmp_run").disabled
+
+
+def test_chat_system_prompt_from_a_stored_prompt(app):
+    at = app("pages/chat.py")
+    at.radio(key="system_new_source").set_value("From a prompt").run()
+    at.text_area(key="system_new_assistant_team").input("the payments team").run()
+    assert any("assistant v1" in c.value and "payments team" in c.value for c in at.caption)
+    at.chat_input[0].set_value("Hi!").run()
+    path = get_settings().db_path
+    [conv] = conversations.list_all(path)
+    assert "payments team" in conv.system
+    reply = conversations.messages(path, conv.id)[-1]
+    row = ledger.get(path, reply.call_id)
+    assert (row.prompt_name, row.prompt_version) == ("assistant", 1)
