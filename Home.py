@@ -11,6 +11,8 @@ PAGES = [
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
     st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/documents.py", title="Documents", icon=":material/folder_open:"),
+    st.Page("pages/retrieval.py", title="Retrieval", icon=":material/manage_search:"),
 ]
 
 page = st.navigation(PAGES)

@@ -5,24 +5,20 @@ for how long and how much memory they may take.
   no undefined names; no loader, so include / import / extends find nothing.
 - Arithmetic that would build huge values (`'a' * 10**9`, `9**9**9`, `'%999999999s' % x`)
   is refused before it runs; globals are trimmed to `range` and our helpers.
-- Every render runs in a long-lived worker process with an address-space limit; a render
-  that passes the time limit is killed with its worker, which is restarted on next use.
+- Every render runs in a lib.worker process with an address-space limit; a render that
+  passes the time limit is killed with its worker, which is restarted on next use.
 - Values are data: they are passed as the render context and never compiled.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import subprocess
-import sys
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from lib.errors import TemplateError
+from lib.worker import Worker, WorkerError
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 1_000_000
@@ -161,77 +157,18 @@ def _render_here(env, source: str, values: dict[str, Any]) -> tuple[bool, str]:
         return False, message
 
 
-def serve() -> None:  # pragma: no cover - runs in the child process
-    """The worker loop: one JSON request per line in, one JSON reply per line out."""
-    import resource
-
-    with contextlib.suppress(ValueError, OSError):  # some sandboxes forbid lowering it
-        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
-    env = _environment()
-    out = sys.stdout
-    out.write('"ready"\n')
-    out.flush()
-    for line in sys.stdin:
-        source, values = json.loads(line)
-        out.write(json.dumps(_render_here(env, source, values)) + "\n")
-        out.flush()
+_ENV = None
 
 
-class _Worker:
-    """One render process per app process; a lock lets one render through at a time.
-
-    A plain subprocess (not multiprocessing): spawn would re-import Streamlit's __main__.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-
-    def _start(self) -> None:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from lib.templating import serve; serve()"], cwd=root,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1)
-        # Startup (a fresh interpreter importing jinja2) is not charged to the first render.
-        if not self._wait(60) or json.loads(self._proc.stdout.readline() or "null") != "ready":
-            self._stop()
-            raise TemplateError("The template render worker did not start.")
-
-    def _wait(self, timeout: float) -> bool:
-        import select
-
-        return bool(select.select([self._proc.stdout], [], [], timeout)[0])
-
-    def _stop(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(5)
-        self._proc = None
-
-    def render(self, source: str, values: dict[str, Any], timeout: float) -> tuple[bool, str]:
-        with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
-            try:
-                self._proc.stdin.write(json.dumps([source, values]) + "\n")
-                self._proc.stdin.flush()
-                if not self._wait(timeout):
-                    self._stop()
-                    return False, (f"Rendering took longer than {timeout:g} s and was "
-                                   "stopped.")
-                line = self._proc.stdout.readline()
-                if not line:
-                    raise EOFError
-                ok, text = json.loads(line)
-                return ok, text
-            except (EOFError, OSError, ValueError):
-                code = self._proc.poll() if self._proc else None
-                self._stop()
-                return False, f"Rendering crashed the render worker (exit {code})."
+def render_job(payload: list[Any]) -> tuple[bool, str]:  # pragma: no cover - in the worker
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    source, values = payload
+    return _render_here(_ENV, source, values)
 
 
-_WORKER = _Worker()
+_WORKER = Worker("lib.templating:render_job", WORKER_MEMORY_BYTES)
 
 
 def render(source: str, values: dict[str, Any], *, timeout: float = RENDER_TIMEOUT_S) -> str:
@@ -239,7 +176,10 @@ def render(source: str, values: dict[str, Any], *, timeout: float = RENDER_TIMEO
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"The template is {len(source):,} characters; the limit is "
                             f"{MAX_TEMPLATE_CHARS:,}.")
-    ok, text = _WORKER.render(source, values, timeout)
+    try:
+        ok, text = _WORKER.call([source, values], timeout)
+    except WorkerError as exc:
+        raise TemplateError(f"Rendering failed: {exc}") from None
     if not ok:
         raise TemplateError(text)
     return text

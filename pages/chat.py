@@ -1,6 +1,6 @@
 import streamlit as st
 
-from lib import conversations
+from lib import conversations, knowledge
 from lib.chat import TurnOptions, plan_context
 from lib.errors import PromptLabError
 from lib.providers.base import Message
@@ -24,6 +24,11 @@ with st.sidebar:
     except PromptLabError as exc:
         common.show_error(exc)
         system, prompt_name, prompt_version = "", None, None
+    kbs = [kb.name for kb in knowledge.list_kbs(settings)]
+    kb_name = st.selectbox("Ground in a knowledge base", kbs, index=None, key="chat_kb",
+                           placeholder="No documents" if kbs else "Add documents first",
+                           disabled=not kbs)
+    top_k = st.slider("Chunks per turn", 1, 10, 4, key="chat_top_k") if kb_name else 4
     temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
@@ -37,7 +42,9 @@ try:
     if status.available:
         plan = plan_context(counter_for(model, settings), model, system,
                             [Message(m.role, m.content) for m in history], "", int(max_tokens))
-        view.context_bar(plan)
+        last_docs = next((m.meta.get("documents_tokens", 0) for m in reversed(history)
+                          if m.role == "assistant"), 0) if kb_name else 0
+        view.context_bar(plan, last_docs)
         view.exact_count(settings, model, plan, system)
 except PromptLabError as exc:
     common.show_error(exc)
@@ -45,7 +52,8 @@ except PromptLabError as exc:
 text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
 if text:
     options = TurnOptions(system=system, temperature=temperature, max_tokens=int(max_tokens),
-                          prompt_name=prompt_name, prompt_version=prompt_version)
+                          prompt_name=prompt_name, prompt_version=prompt_version,
+                          knowledge_base=kb_name, top_k=top_k)
     try:
         view.run_turn(view.new_turn(settings, current, model, text, options))
     except PromptLabError as exc:

@@ -40,3 +40,7 @@ st.page_link("pages/prompts.py", label="Prompts: versioned templates, preview, e
              icon=":material/edit_note:")
 st.page_link("pages/compare.py", label="Compare: 2-4 variants side by side, votes, win rates",
              icon=":material/compare:")
+st.page_link("pages/documents.py", label="Documents: knowledge bases in Chroma, upload, chunks",
+             icon=":material/folder_open:")
+st.page_link("pages/retrieval.py", label="Retrieval: dense, BM25 and hybrid results side by side",
+             icon=":material/manage_search:")

@@ -25,3 +25,11 @@ def wait_for_http(url: str, timeout: float = 60.0, proc=None) -> None:
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(url)
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished running the script (no "Running..." indicator)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
+        ".includes('Running')", timeout=60_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 
@@ -99,15 +100,37 @@ def render_message(message: StoredMessage) -> None:
     with st.chat_message(message.role):
         st.markdown(message.content)
         if message.role == "assistant":
-            render_reply_footer(message.status, message.meta)
+            render_reply_footer(message.status, message.meta, message.content)
 
 
-def render_reply_footer(status: str, meta: dict) -> None:
+def cited(text: str) -> set[int]:
+    """The source numbers a reply cites as [1], [2], [1, 3] ..."""
+    return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", text)
+            for n in re.split(r"\s*,\s*", group)}
+
+
+def render_sources(sources: list[dict], body: str) -> None:
+    """Each retrieved chunk under the reply, expandable to its text, file and page."""
+    used = cited(body)
+    st.caption(f":material/library_books: {len(sources)} sources retrieved"
+               + (f", {len(used & {s['n'] for s in sources})} cited" if used else ""))
+    for src in sources:
+        where = src["source"] + (f", page {src['page']}" if src.get("page") else "") + (
+            f" — {src['heading']}" if src.get("heading") else "")
+        mark = " · cited" if src["n"] in used else ""
+        with st.expander(f"[{src['n']}] {where}{mark}"):
+            st.markdown(src["text"])
+            st.caption(f"chunk {src['chunk_id']}")
+
+
+def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
     if status == "cancelled":
         st.caption(":material/stop_circle: Stopped by you; the partial reply is kept.")
     elif status == "incomplete":
         st.caption(f":material/warning: The stream broke off; the partial reply is kept. "
                    f"{meta.get('error') or ''}")
+    if meta.get("sources"):
+        render_sources(meta["sources"], body)
     if meta.get("dropped"):
         n = meta["dropped"]
         st.caption(f":material/content_cut: To fit the context window, the oldest {n} "
@@ -120,12 +143,20 @@ def render_history(history: Iterable[StoredMessage]) -> None:
         render_message(message)
 
 
-def context_bar(plan: ContextPlan) -> None:
-    """How full the model's window is: system, history, reserved output."""
+def context_bar(plan: ContextPlan, expected_documents: int = 0) -> None:
+    """How full the model's window is: system, documents, history, reserved output.
+
+    Before a grounded turn its documents are unknown; the last turn's share stands in.
+    """
     kind = "" if plan.exact else " (estimated)"
-    st.progress(plan.fraction, text=(
-        f"Context{kind}: {plan.used:,} of {plan.window:,} tokens ({plan.fraction:.0%}) — "
-        f"system {plan.system_tokens:,}, history {plan.history_tokens:,}, "
+    used = plan.used + expected_documents
+    fraction = min(1.0, used / plan.window)
+    docs = f"documents ~{expected_documents:,} (as last turn), " if expected_documents else ""
+    st.progress(fraction, text=(
+        f"Context{kind}: {used:,} of {plan.window:,} tokens ({fraction:.0%}) — {docs}"
+        f"system {plan.system_tokens:,}, "
+        + (f"documents {plan.documents_tokens:,}, " if plan.documents_tokens else "")
+        + f"history {plan.history_tokens:,}, "
         f"reserved for the reply {plan.reserved_output:,}"
         + (f"; {plan.dropped} oldest messages would be left out" if plan.dropped else "")))
 

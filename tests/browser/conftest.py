@@ -80,3 +80,4 @@ def page(browser):
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
+

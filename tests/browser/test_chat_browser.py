@@ -7,6 +7,7 @@ import re
 import time
 
 from playwright.sync_api import Page, expect
+from support import wait_idle
 
 
 def reply_text(page: Page) -> str:
@@ -15,14 +16,6 @@ def reply_text(page: Page) -> str:
     for noise in ("smart_toy", "stop_circle", "Stop", "▌"):
         text = text.replace(noise, "")
     return text.strip()
-
-
-def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')", timeout=60_000)
 
 
 def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):

@@ -8,6 +8,7 @@ import io
 import re
 
 from playwright.sync_api import Page, expect
+from support import wait_idle
 
 CSV_ROWS = ["The app crashes when I press save.", "Please add a dark mode.",
             "How do I reset my password?"]
@@ -53,9 +54,11 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
         timeout=120_000)
     for i, choice in enumerate(["A better", "A better", "B better"]):
+        wait_idle(page)  # as a person would, after the page has redrawn
         group = main.get_by_test_id("stRadio").filter(has_text=f"Row {i + 1}: A vs B")
         group.get_by_text(choice, exact=True).click()
         expect(group.get_by_role("radio", name=choice)).to_be_checked()
+    wait_idle(page)
     table = main.get_by_test_id("stTable")
     expect(table).to_contain_text("win rate")
     expect(table).to_contain_text("67%")   # A: 2 of 3

@@ -1,0 +1,348 @@
+"""Knowledge bases: documents parsed, chunked, embedded and stored in Chroma.
+
+The SQLite registry (documents and chunk texts) is the source of truth; a Chroma collection per
+knowledge base is an index that can be rebuilt from it. Chunk ids derive from content, so the
+same file ingested twice changes nothing. A file that fails at any stage leaves no chunk behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib import db, embeddings
+from lib.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_sections
+from lib.errors import DocumentError, PromptLabError
+from lib.ledger import now_iso
+from lib.parsing import parse
+from lib.settings import Settings
+
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    id: int
+    name: str
+    collection: str
+    embedding_model: str
+    created_at: str
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    status: str
+    chunks: int
+    added_at: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One file's progress: stage is parse, chunk, embed, store, done, skipped or failed."""
+
+    file: str
+    stage: str
+    done: int = 0
+    total: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    file: str
+    status: str               # stored | skipped | failed
+    chunks: int = 0
+    message: str = ""
+    document_id: int | None = None
+
+
+# -- Chroma ---------------------------------------------------------------------------------
+
+@functools.cache
+def _client(data_dir: Path, host: str | None, port: int):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    options = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if host:
+            return chromadb.HttpClient(host=host, port=port, settings=options)
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=options)
+    except Exception as exc:
+        where = f"the Chroma server at {host}:{port}" if host else f"{data_dir / 'chroma'}"
+        raise PromptLabError(f"Could not open {where}: {exc}",
+                             hint="Check PROMPTLAB_CHROMA_HOST / PORT, or start `chroma run`."
+                             ) from None
+
+
+def client(settings: Settings):
+    return _client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+
+
+def _collection(settings: Settings, kb: KnowledgeBase):
+    # Vectors come from our own model: never let Chroma load (download) its default one.
+    return client(settings).get_or_create_collection(
+        kb.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+
+
+# -- knowledge bases ------------------------------------------------------------------------
+
+def _collection_name(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "kb"
+    return f"kb-{slug}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def create_kb(settings: Settings, name: str) -> KnowledgeBase:
+    name = name.strip()
+    if not 1 <= len(name) <= 80:
+        raise DocumentError("A knowledge base needs a name of 1 to 80 characters.")
+    model = embeddings.model_name(settings)
+    try:
+        with db.connect(settings.db_path, write=True) as conn:
+            conn.execute("INSERT INTO knowledge_bases (name, collection, embedding_model, "
+                         "created_at) VALUES (?, ?, ?, ?)",
+                         (name, _collection_name(name), model, now_iso()))
+    except PromptLabError as exc:
+        if "UNIQUE" in str(exc):
+            raise DocumentError(f"A knowledge base named {name!r} already exists.") from None
+        raise
+    return get_kb(settings, name)
+
+
+def get_kb(settings: Settings, name: str) -> KnowledgeBase:
+    with db.connect(settings.db_path) as conn:
+        row = conn.execute("SELECT * FROM knowledge_bases WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise DocumentError(f"There is no knowledge base named {name!r}.")
+    return KnowledgeBase(**dict(row))
+
+
+def list_kbs(settings: Settings) -> list[KnowledgeBase]:
+    with db.connect(settings.db_path) as conn:
+        rows = conn.execute("SELECT * FROM knowledge_bases ORDER BY name").fetchall()
+    return [KnowledgeBase(**dict(r)) for r in rows]
+
+
+def delete_kb(settings: Settings, kb: KnowledgeBase) -> None:
+    import contextlib
+
+    with contextlib.suppress(Exception):  # an index that is already gone is fine
+        client(settings).delete_collection(kb.collection)
+    with db.connect(settings.db_path, write=True) as conn:
+        conn.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb.id,))
+
+
+# -- documents ------------------------------------------------------------------------------
+
+def documents(settings: Settings, kb: KnowledgeBase) -> list[Document]:
+    with db.connect(settings.db_path) as conn:
+        rows = conn.execute("SELECT id, name, kind, size, sha256, status, chunk_count AS chunks,"
+                            " added_at FROM documents WHERE kb_id = ? ORDER BY added_at DESC",
+                            (kb.id,)).fetchall()
+    return [Document(**dict(r)) for r in rows]
+
+
+def chunks_of(settings: Settings, document_id: int) -> list[dict]:
+    with db.connect(settings.db_path) as conn:
+        rows = conn.execute("SELECT id, idx, text, tokens, page, heading FROM chunks "
+                            "WHERE document_id = ? ORDER BY idx", (document_id,)).fetchall()
+    return [dict(r) for r in rows]
+
+
+def _bump(conn, kb: KnowledgeBase) -> None:
+    """Count changes to a knowledge base's documents, so cached BM25 indexes notice."""
+    conn.execute("UPDATE knowledge_bases SET version = version + 1 WHERE id = ?", (kb.id,))
+
+
+def _remove(settings: Settings, kb: KnowledgeBase, document_id: int) -> None:
+    """Drop a document's vectors, then its registry rows (chunks go with it)."""
+    with db.connect(settings.db_path) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?",
+                                          (document_id,))]
+    collection = _collection(settings, kb)
+    for i in range(0, len(ids), 1000):
+        collection.delete(ids=ids[i:i + 1000])
+    with db.connect(settings.db_path, write=True) as conn:
+        conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+        _bump(conn, kb)
+
+
+def delete_document(settings: Settings, kb: KnowledgeBase, document_id: int) -> None:
+    _remove(settings, kb, document_id)
+
+
+def ingest(settings: Settings, kb: KnowledgeBase, files: list[tuple[str, bytes]], *,
+           size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
+           progress: Callable[[Progress], None] = lambda p: None) -> list[IngestResult]:
+    """Ingest each file; a failure is reported for that file and the batch goes on."""
+    results = []
+    for name, data in files:
+        try:
+            results.append(_ingest_one(settings, kb, name, data, size, overlap, progress))
+        except PromptLabError as exc:
+            progress(Progress(name, "failed", message=str(exc)))
+            results.append(IngestResult(name, "failed", message=str(exc)))
+    return results
+
+
+def _ingest_one(settings: Settings, kb: KnowledgeBase, name: str, data: bytes, size: int,
+                overlap: int, progress: Callable[[Progress], None]) -> IngestResult:
+    limit = settings.max_upload_mb * 1024 * 1024
+    if len(data) > limit:
+        raise DocumentError(f"{name} is {len(data) / 1e6:,.1f} MB; the limit is "
+                            f"{settings.max_upload_mb} MB.")
+    sha = hashlib.sha256(data).hexdigest()
+    with db.connect(settings.db_path) as conn:
+        existing = conn.execute("SELECT id, status, chunk_count FROM documents WHERE kb_id = ? "
+                                "AND sha256 = ?", (kb.id, sha)).fetchone()
+    if existing is not None and existing["status"] == "ready":
+        message = f"already in the knowledge base ({existing['chunk_count']} chunks)"
+        progress(Progress(name, "skipped", message=message))
+        return IngestResult(name, "skipped", existing["chunk_count"], message, existing["id"])
+    if existing is not None:  # a half-stored earlier attempt: clear it and start again
+        _remove(settings, kb, existing["id"])
+
+    progress(Progress(name, "parse"))
+    parsed = parse(data, name)
+    progress(Progress(name, "chunk", message=f"{parsed.kind}, {parsed.chars:,} characters"))
+    model = kb.embedding_model
+    chunks = chunk_sections(parsed.sections, size=size, overlap=overlap,
+                            count_embed=lambda ts: embeddings.count_tokens(model, ts),
+                            max_embed=embeddings.max_tokens(model))
+    ids = [c.chunk_id(kb.collection, sha) for c in chunks]
+    vectors = []
+    for i in range(0, len(chunks), EMBED_BATCH):
+        progress(Progress(name, "embed", i, len(chunks)))
+        vectors.extend(embeddings.embed(model, [c.text for c in chunks[i:i + EMBED_BATCH]]))
+    progress(Progress(name, "embed", len(chunks), len(chunks)))
+    document_id = _store(settings, kb, name, parsed.kind, data, sha, chunks, ids, vectors,
+                         progress)
+    progress(Progress(name, "done", len(chunks), len(chunks),
+                      f"{len(chunks)} chunks from {parsed.kind}"))
+    return IngestResult(name, "stored", len(chunks), f"{len(chunks)} chunks", document_id)
+
+
+def _store(settings: Settings, kb: KnowledgeBase, name: str, kind: str, data: bytes, sha: str,
+           chunks: list[Chunk], ids: list[str], vectors: list,
+           progress: Callable[[Progress], None]) -> int:
+    """Registry first (status 'storing'), then Chroma, then 'ready'; undo both on failure."""
+    with db.connect(settings.db_path, write=True) as conn:
+        cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
+                           "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
+                           (kb.id, name, kind, len(data), sha, len(chunks), now_iso()))
+        document_id = int(cur.lastrowid)
+        conn.executemany("INSERT INTO chunks (id, kb_id, document_id, idx, text, tokens, page, "
+                         "heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(cid, kb.id, document_id, c.index, c.text, c.tokens, c.page, c.heading)
+                          for cid, c in zip(ids, chunks, strict=True)])
+    try:
+        _upsert(settings, kb, document_id, name, chunks, ids, vectors, progress)
+        with db.connect(settings.db_path, write=True) as conn:
+            conn.execute("UPDATE documents SET status = 'ready' WHERE id = ?", (document_id,))
+            _bump(conn, kb)
+    except BaseException as exc:
+        _remove(settings, kb, document_id)
+        if isinstance(exc, Exception) and not isinstance(exc, PromptLabError):
+            raise DocumentError(f"{name}: storing its chunks failed ({exc}).") from exc
+        raise
+    return document_id
+
+
+def _upsert(settings: Settings, kb: KnowledgeBase, document_id: int, name: str,
+            chunks: list[Chunk], ids: list[str], vectors: list,
+            progress: Callable[[Progress], None]) -> None:
+    import numpy as np
+
+    collection = _collection(settings, kb)
+    matrix = np.asarray(vectors, dtype=np.float32)
+    step = client(settings).get_max_batch_size()  # one add takes at most this many items
+    for i in range(0, len(chunks), step):
+        part = chunks[i:i + step]
+        collection.upsert(
+            ids=ids[i:i + step], embeddings=matrix[i:i + step], documents=[c.text for c in part],
+            metadatas=[{"document_id": document_id, "source": name, "index": c.index,
+                        **({"page": c.page} if c.page is not None else {}),
+                        **({"heading": c.heading[:200]} if c.heading else {})} for c in part])
+        progress(Progress(name, "store", min(i + step, len(chunks)), len(chunks)))
+
+
+def rebuild_index(settings: Settings, kb: KnowledgeBase,
+                  progress: Callable[[Progress], None] = lambda p: None) -> int:
+    """Recreate the Chroma collection from the registry: same ids, same count."""
+    import contextlib
+
+    with contextlib.suppress(Exception):  # missing or damaged: either way, start afresh
+        client(settings).delete_collection(kb.collection)
+    total = 0
+    for doc in documents(settings, kb):
+        if doc.status != "ready":
+            _remove(settings, kb, doc.id)  # a half-stored leftover is not part of the index
+            continue
+        rows = chunks_of(settings, doc.id)
+        chunks = [Chunk(r["idx"], r["text"], r["tokens"], 0, r["page"], r["heading"])
+                  for r in rows]
+        vectors = []
+        for i in range(0, len(chunks), EMBED_BATCH):
+            progress(Progress(doc.name, "embed", i, len(chunks)))
+            vectors.extend(embeddings.embed(kb.embedding_model,
+                                            [c.text for c in chunks[i:i + EMBED_BATCH]]))
+        _upsert(settings, kb, doc.id, doc.name, chunks, [r["id"] for r in rows], vectors,
+                progress)
+        total += len(chunks)
+        progress(Progress(doc.name, "done", len(chunks), len(chunks)))
+    return total
+
+
+def link_call(settings: Settings, call_id: int, chunk_ids: list[str]) -> None:
+    """Record which chunks grounded a model call (the ledger row's id)."""
+    with db.connect(settings.db_path, write=True) as conn:
+        conn.executemany("INSERT OR IGNORE INTO call_chunks (call_id, chunk_id, rank) "
+                         "VALUES (?, ?, ?)",
+                         [(call_id, cid, rank) for rank, cid in enumerate(chunk_ids, 1)])
+
+
+def chunks_for_call(settings: Settings, call_id: int) -> list[str]:
+    with db.connect(settings.db_path) as conn:
+        return [r[0] for r in conn.execute("SELECT chunk_id FROM call_chunks WHERE call_id = ? "
+                                           "ORDER BY rank", (call_id,))]
+
+
+def index_count(settings: Settings, kb: KnowledgeBase) -> int:
+    return _collection(settings, kb).count()
+
+
+# -- BM25 over the registry -------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def _bm25(db_path: Path, kb_id: int, version: int):
+    """A BM25 index of a knowledge base's ready chunks; cached per version of the base."""
+    import bm25s
+
+    with db.connect(db_path) as conn:
+        rows = conn.execute("SELECT c.id, c.text FROM chunks c JOIN documents d ON "
+                            "d.id = c.document_id WHERE c.kb_id = ? AND d.status = 'ready' "
+                            "ORDER BY c.rowid", (kb_id,)).fetchall()
+    if not rows:
+        return None, []
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([r[1] for r in rows], stopwords="en", show_progress=False),
+                    show_progress=False)
+    return retriever, [r[0] for r in rows]
+
+
+def bm25_index(settings: Settings, kb: KnowledgeBase):
+    """(retriever or None, chunk ids in index order)."""
+    with db.connect(settings.db_path) as conn:
+        version = conn.execute("SELECT version FROM knowledge_bases WHERE id = ?",
+                               (kb.id,)).fetchone()[0]
+    return _bm25(settings.db_path, kb.id, version)

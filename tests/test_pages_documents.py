@@ -1,0 +1,93 @@
+"""AppTest for the Documents page, the Retrieval inspector, and grounded chat."""
+
+from __future__ import annotations
+
+from corpus import hostile, valid
+
+from lib import conversations, knowledge
+from lib.settings import get_settings
+
+
+def _with_kb(app, page: str, name: str = "Team docs"):
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kb = knowledge.create_kb(settings, name)
+    return app(page), settings, kb
+
+
+def test_create_a_knowledge_base(app):
+    at = app("pages/documents.py")
+    assert any("Create a knowledge base" in i.value for i in at.info)
+    at.text_input(key="kb_new_name").input("Support").run()
+    at.button(key="kb_create").click().run()
+    assert at.selectbox(key="kb_pick").value == "Support"
+    assert [kb.name for kb in knowledge.list_kbs(get_settings())] == ["Support"]
+
+
+def test_upload_a_batch_with_a_bad_file(app):
+    at, settings, kb = _with_kb(app, "pages/documents.py")
+    good = valid()
+    at.file_uploader(key="doc_upload").set_value([
+        ("deploy.md", good["deploy.md"], "text/markdown"),
+        ("binary.txt", hostile()["binary.txt"], "text/plain"),
+        ("faq.html", good["faq.html"], "text/html")]).run()
+    at.button(key="doc_ingest").click().run()
+    assert not at.exception
+    assert any("deploy.md: 2 chunks" in s.value for s in at.success)
+    assert any("binary.txt: The file is binary" in e.value for e in at.error)
+    bars = [p.proto.text for p in at.get("progress")]
+    assert any(t.startswith("deploy.md: done 2/2 chunks") for t in bars)
+    assert any(t.startswith("binary.txt: failed") for t in bars)
+    assert at.subheader[0].value == "2 documents"
+    assert sorted(d.name for d in knowledge.documents(settings, kb)) == ["deploy.md", "faq.html"]
+
+
+def test_inspect_delete_and_rebuild(app):
+    at, settings, kb = _with_kb(app, "pages/documents.py")
+    knowledge.ingest(settings, kb, [("deploy.md", valid()["deploy.md"]),
+                                    ("notes.txt", valid()["notes.txt"])])
+    at.run()
+    at.selectbox(key="doc_pick").set_value(
+        next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")).run()
+    assert any("2 chunks" in c.value for c in at.caption)
+    knowledge.client(settings).delete_collection(kb.collection)  # damage the index
+    at.run()
+    assert any("disagree" in w.value for w in at.warning)
+    at.button(key="doc_rebuild").click().run()
+    assert any("Rebuilt: 3 chunks" in s.value for s in at.success)
+    assert knowledge.index_count(settings, kb) == 3
+    at.button(key="doc_delete").click().run()
+    assert [d.name for d in knowledge.documents(settings, kb)] == ["notes.txt"]
+    assert knowledge.index_count(settings, kb) == 1
+
+
+def test_retrieval_inspector_side_by_side(app):
+    at, settings, kb = _with_kb(app, "pages/retrieval.py")
+    knowledge.ingest(settings, kb, list(valid().items()))
+    at.run()
+    at.text_input(key="ret_query").input("How many days of leave do employees get?").run()
+    assert not at.exception and not at.error
+    titles = [m.value for m in at.markdown if m.value.startswith("**") and m.value.endswith("**")]
+    assert titles == ["**Dense**", "**BM25**", "**Hybrid (RRF)**"]
+    firsts = [m.value for m in at.markdown if m.value.startswith("**1.**")]
+    assert len(firsts) == 3 and all("handbook.docx" in f for f in firsts)
+    assert any("in all 3" in f for f in firsts)
+    notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
+    at.multiselect(key="ret_docs").set_value([notes]).run()
+    hits = [m.value for m in at.markdown if m.value[:3] == "**1" or m.value[:4] == "**2."]
+    assert hits and all("notes.txt" in h for h in hits)
+
+
+def test_chat_with_a_knowledge_base_cites_sources(app):
+    at, settings, kb = _with_kb(app, "pages/chat.py")
+    knowledge.ingest(settings, kb, list(valid().items()))
+    at.run()
+    at.selectbox(key="chat_kb").set_value("Team docs").run()
+    at.chat_input[0].set_value("How long is the warranty?").run()
+    assert not at.exception and not at.error
+    expanders = [e.label for e in at.expander]
+    assert expanders[0].startswith("[1] guide.pdf, page 1")
+    [conv] = conversations.list_all(settings.db_path)
+    reply = conversations.messages(settings.db_path, conv.id)[-1]
+    assert reply.meta["sources"][0]["source"] == "guide.pdf"
+    assert knowledge.chunks_for_call(settings, reply.call_id)
