@@ -63,3 +63,32 @@ def llama_server(n_ctx: int = 2048) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def public_text(min_chars: int) -> list[tuple[str, str]]:
+    """Public English prose available offline: docstrings of the Python standard library
+    (PSF licence), then of installed open-source packages, as (module, text) pairs, until at
+    least `min_chars` are gathered."""
+    import ast
+    import sysconfig
+
+    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    paths = [p for root in roots for p in sorted(root.rglob("*.py"))]
+    out, total = [], 0
+    for path in paths:
+        if any(part in ("test", "tests", "idlelib", "lib2to3") for part in path.parts) or (
+                "site-packages" in path.parts and path.is_relative_to(roots[0])):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        docs = [ast.get_docstring(node) for node in ast.walk(tree)
+                if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)]
+        text = "\n\n".join(d for d in docs if d and len(d) > 80)
+        if len(text) > 200:
+            out.append((str(path).rsplit("python3.11/", 1)[-1], text))
+            total += len(text)
+        if total >= min_chars:
+            break
+    return out

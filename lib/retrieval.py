@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib import db, embeddings
-from lib.knowledge import KnowledgeBase, _collection, bm25_index
+from lib.errors import PromptLabError
+from lib.knowledge import KnowledgeBase, _collection, bm25_index, bm25_tokens
 from lib.settings import Settings
 
 MODES = ("hybrid", "dense", "bm25")
@@ -43,25 +44,34 @@ def _hits(settings: Settings, scored: list[tuple[str, float]]) -> list[Hit]:
 
 def dense(settings: Settings, kb: KnowledgeBase, query: str, k: int,
           document_ids: list[int] | None = None) -> list[tuple[str, float]]:
-    vector = embeddings.embed(kb.embedding_model, [query])
-    collection = _collection(settings, kb)
-    n = collection.count()
-    if n == 0:
-        return []
+    return dense_by_vector(settings, kb, embeddings.embed(kb.embedding_model, [query]), k,
+                           document_ids)
+
+
+def dense_by_vector(settings: Settings, kb: KnowledgeBase, vector, k: int,
+                    document_ids: list[int] | None = None) -> list[tuple[str, float]]:
+    """The k nearest chunks to an embedded query, by cosine similarity."""
     where = {"document_id": {"$in": list(document_ids)}} if document_ids else None
-    found = collection.query(query_embeddings=vector, n_results=min(k, n), where=where,
-                             include=["distances"])
+    try:
+        found = _collection(settings, kb).query(query_embeddings=vector, n_results=k,
+                                                where=where, include=["distances"])
+    except Exception:  # the collection was replaced behind our back: look it up again
+        try:
+            found = _collection(settings, kb, fresh=True).query(
+                query_embeddings=vector, n_results=k, where=where, include=["distances"])
+        except Exception as exc:
+            raise PromptLabError(f"The vector index of {kb.name!r} could not be searched: "
+                                 f"{exc}", hint="Rebuild it on the Documents page.") from None
     return [(cid, 1.0 - dist) for cid, dist in zip(found["ids"][0], found["distances"][0],
                                                    strict=True)]
 
 
 def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
          document_ids: list[int] | None = None) -> list[tuple[str, float]]:
-    import bm25s
     import numpy as np
 
     retriever, ids = bm25_index(settings, kb)
-    tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
+    tokens = bm25_tokens([query])
     if retriever is None or not tokens.vocab:
         return []
     mask = None
