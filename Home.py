@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.ui.common import sidebar_status
+from lib.ui.common import budget_banner, sidebar_status
 
 st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layout="wide")
 
@@ -13,8 +13,11 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/documents.py", title="Documents", icon=":material/folder_open:"),
     st.Page("pages/retrieval.py", title="Retrieval", icon=":material/manage_search:"),
+    st.Page("pages/tokens.py", title="Tokens", icon=":material/token:"),
+    st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
 ]
 
 page = st.navigation(PAGES)
 sidebar_status()
+budget_banner()
 page.run()

@@ -11,7 +11,7 @@ from pathlib import Path
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from lib import ledger
+from lib import budgets, ledger
 from lib.catalog import ModelInfo
 from lib.errors import ProviderError
 from lib.providers.base import ChatRequest, Error, Event, Provider, Stop, TextDelta, Usage
@@ -48,7 +48,8 @@ class Call:
                  count_input: Callable[[ChatRequest], int] | None = None,
                  count_output: Callable[[str], int] | None = None,
                  cancel: threading.Event | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, budget: bool = True,
+                 estimated_input: bool = False) -> None:
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.policy = policy or RetryPolicy()
         self.db_path = db_path
@@ -63,6 +64,9 @@ class Call:
         self.attempts = 0
         self.ttft_ms: float | None = None
         self.record: ledger.CallRecord | None = None
+        self.budget = budget
+        self.usage_estimated_input = estimated_input
+        self._reservation: int | None = None
 
     # -- retry policy -------------------------------------------------------------------
     def _should_retry(self, exc: BaseException) -> bool:
@@ -83,7 +87,21 @@ class Call:
         return time.monotonic() - self._start
 
     # -- the stream ---------------------------------------------------------------------
+    def worst_case_micro(self) -> int:
+        """Input as counted plus the full max output, at the dearest input price (a cache
+        write can cost more than plain input); estimated counts get a 10% margin."""
+        m = self.model
+        if not (m.input or m.output or m.cache_write):
+            return 0
+        tokens = self._count_input(self.request) if self._count_input else 0
+        if self.usage_estimated_input:
+            tokens = round(tokens * 1.1)
+        return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
+
     def __iter__(self) -> Iterator[Event]:
+        # A refused reservation raises BudgetExceededError before anything is sent or stored.
+        self._reservation = budgets.reserve(self.db_path, self.model.provider,
+                                            self.worst_case_micro()) if self.budget else None
         self._start = time.monotonic()
         status = "error"
         try:
@@ -166,8 +184,10 @@ class Call:
             cache_write_tokens=usage.cache_write_tokens, usage_estimated=usage.estimated,
             cost_micro=self.model.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens),
+            cache_savings_micro=round(usage.cache_read_tokens
+                                      * max(0.0, self.model.input - self.model.cache_read)),
             error_kind=err.kind if err else None, error_message=err.message if err else None)
-        ledger.record(self.db_path, self.record)
+        ledger.record(self.db_path, self.record, settles=self._reservation)
 
 
 class _Cancelled(Exception):

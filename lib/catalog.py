@@ -91,6 +91,23 @@ def load_catalog(settings: Settings) -> Catalog:
     return Catalog(tuple(models), checked)
 
 
+def save_user_catalog(settings: Settings, models: list[ModelInfo], checked: str) -> None:
+    """Write the user's catalog (validated first) atomically to the data folder."""
+    import os
+
+    import tomli_w
+
+    data = {"prices_checked": checked,
+            "model": [{k: v for k, v in m.__dict__.items()} for m in models]}
+    text = tomli_w.dumps(data)
+    _parse(text, "the edited table")  # refuse anything the loader would refuse
+    path = user_catalog_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _with_window(m: ModelInfo, window: int) -> ModelInfo:
     return ModelInfo(**{**m.__dict__, "context_window": window,
                         "max_output": min(m.max_output, window // 2)})

@@ -161,8 +161,12 @@ class ChatTurn:
         docs = grounding(self.hits)
         self.plan = plan_context(self.counter, self.model, self.options.system, history,
                                  self.user_text, max_tokens, documents=docs)
+        # Anthropic caches a prompt prefix of 1024+ tokens: mark a long system prompt (and the
+        # documents travelling with it) so repeated turns read it at a tenth of the price.
+        cache = (self.model.provider == "anthropic"
+                 and self.plan.system_tokens + self.plan.documents_tokens >= 1024)
         self.request = ChatRequest(
-            model=self.model.id, messages=self.plan.messages,
+            model=self.model.id, messages=self.plan.messages, cache_system=cache,
             system=with_documents(self.options.system, docs),
             temperature=self.options.temperature if self.model.temperature else None,
             max_tokens=max_tokens)
@@ -177,7 +181,8 @@ class ChatTurn:
                          CallContext(self.options.page, self.options.prompt_name,
                                      self.options.prompt_version, self.conversation_id),
                          db_path=path, policy=policy, count_input=self.counter.count_request,
-                         count_output=self.counter.count, cancel=self.cancel)
+                         count_output=self.counter.count, cancel=self.cancel,
+                         estimated_input=not self.counter.exact)
         try:
             yield from self.call
         finally:
@@ -212,16 +217,19 @@ def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[
             "output_tokens": record.output_tokens, "estimated": record.usage_estimated,
             "cost_micro": record.cost_micro, "ttft_ms": record.ttft_ms,
             "total_ms": record.total_ms, "dropped": plan.dropped,
+            "anatomy": {"system": plan.system_tokens, "documents": plan.documents_tokens,
+                        "history": plan.history_tokens, "new message": plan.new_tokens,
+                        "reserved output": plan.reserved_output, "window": plan.window},
             "documents_tokens": plan.documents_tokens,
             "error": record.error_message, "error_kind": record.error_kind}
 
 
-def provider_count(settings: Settings, model: ModelInfo, plan: ContextPlan,
+def provider_count(settings: Settings, model: ModelInfo, history: Sequence[Message],
                    system: str) -> int | None:
-    """The provider's own count of this plan's input, where it offers one (Anthropic)."""
+    """The provider's own count of a conversation, where it offers one (Anthropic)."""
     provider = get_provider(model.provider, settings)
     count = getattr(provider, "count_tokens", None)
-    messages = tuple(m for m in plan.messages if m.content)  # the API refuses empty turns
+    messages = tuple(m for m in _alternate(history) if m.content)  # no empty turns allowed
     if count is None or not messages:
         return None
     return count(ChatRequest(model.id, messages, system=system))

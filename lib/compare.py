@@ -235,7 +235,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                             CallContext("compare", r.variant.prompt, r.version),
                             db_path=settings.db_path, policy=policy,
                             count_input=counter.count_request, count_output=counter.count,
-                            cancel=cancel)
+                            cancel=cancel, estimated_input=not counter.exact)
                 for event in call:
                     if isinstance(event, TextDelta):
                         events.put(CellEvent(cell.row, cell.variant, delta=event.text))

@@ -8,16 +8,52 @@ milliseconds on every write when done per operation.
 
 from __future__ import annotations
 
+import math
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from lib.errors import StorageError
 
+LOG_STEP = math.log(1.02)
+
+
+def latency_bucket(ms: float | None) -> int | None:
+    """Latency histogram bucket: b covers [1.02^b, 1.02^(b+1)) ms, so the bucket's geometric
+    middle is within 1% of any value in it; -1 holds [0, 1) ms."""
+    if ms is None:
+        return None
+    return -1 if ms < 1 else math.floor(math.log(ms) / LOG_STEP)
+
+
+def _backfill_rollups(conn: sqlite3.Connection) -> None:
+    """Bucket the latencies of calls recorded before 0005, then roll every call up."""
+    rows = conn.execute("SELECT id, ttft_ms, total_ms FROM calls").fetchall()
+    conn.executemany("UPDATE calls SET ttft_bucket = ?, total_bucket = ? WHERE id = ?",
+                     [(latency_bucket(r[1]), latency_bucket(r[2]), r[0]) for r in rows])
+    dims = ("substr(ts, 1, 10), provider, model, page, COALESCE(prompt_name, ''), "
+            "COALESCE(prompt_version, 0), status")
+    conn.execute(f"INSERT INTO calls_daily SELECT {dims}, COUNT(*), SUM(cost_micro), "
+                 "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
+                 f"SUM(cache_write_tokens), SUM(cache_savings_micro) FROM calls GROUP BY {dims}")
+    for metric in ("ttft", "total"):
+        conn.execute(f"INSERT INTO calls_latency SELECT substr(ts, 1, 10), provider, model, "
+                     f"'{metric}', {metric}_bucket, COUNT(*) FROM calls WHERE {metric}_bucket "
+                     f"IS NOT NULL GROUP BY substr(ts, 1, 10), provider, model, {metric}_bucket")
+
+
+_DIMS = ("substr(NEW.ts, 1, 10), NEW.provider, NEW.model, NEW.page, "
+         "COALESCE(NEW.prompt_name, ''), COALESCE(NEW.prompt_version, 0), NEW.status")
+_KEY = "day, provider, model, page, prompt_name, prompt_version, status"
+_LATENCY_DIMS = "substr(NEW.ts, 1, 10), NEW.provider, NEW.model"
+_LATENCY_KEY = "day, provider, model, metric, bucket"
+
 # Append only: never edit or reorder a migration that has shipped; add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
+# A migration is SQL, or a function given the connection inside the migration's transaction.
+MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
     ("0001_calls", """
         CREATE TABLE calls (
             id                 INTEGER PRIMARY KEY,
@@ -150,7 +186,79 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (call_id, chunk_id)
         );
     """),
+    ("0005_rollups_and_budgets", f"""
+        ALTER TABLE calls ADD COLUMN cache_savings_micro INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE calls ADD COLUMN ttft_bucket INTEGER;
+        ALTER TABLE calls ADD COLUMN total_bucket INTEGER;
+        CREATE INDEX calls_cost ON calls (cost_micro);
+        -- Daily totals per dimension, kept by a trigger: dashboards read these, not calls.
+        CREATE TABLE calls_daily (
+            day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, page TEXT NOT NULL,
+            prompt_name TEXT NOT NULL, prompt_version INTEGER NOT NULL, status TEXT NOT NULL,
+            calls INTEGER NOT NULL, cost_micro INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL, cache_savings_micro INTEGER NOT NULL,
+            PRIMARY KEY ({_KEY})
+        ) WITHOUT ROWID;
+        -- Latency histograms (2%-wide buckets, see latency_bucket) for p50 / p95 over any
+        -- range, per day and model only: finer dimensions made this table nearly as large
+        -- as the ledger (bench/bench_costs.py).
+        CREATE TABLE calls_latency (
+            day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+            metric TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY ({_LATENCY_KEY})
+        ) WITHOUT ROWID;
+        CREATE TRIGGER calls_rollup AFTER INSERT ON calls BEGIN
+            INSERT INTO calls_daily VALUES ({_DIMS}, 1, NEW.cost_micro, NEW.input_tokens,
+                NEW.output_tokens, NEW.cache_read_tokens, NEW.cache_write_tokens,
+                NEW.cache_savings_micro)
+            ON CONFLICT ({_KEY}) DO UPDATE SET calls = calls + 1,
+                cost_micro = cost_micro + excluded.cost_micro,
+                input_tokens = input_tokens + excluded.input_tokens,
+                output_tokens = output_tokens + excluded.output_tokens,
+                cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                cache_savings_micro = cache_savings_micro + excluded.cache_savings_micro;
+            INSERT INTO calls_latency SELECT {_LATENCY_DIMS}, 'ttft', NEW.ttft_bucket, 1
+                WHERE NEW.ttft_bucket IS NOT NULL
+            ON CONFLICT ({_LATENCY_KEY}) DO UPDATE SET n = n + 1;
+            INSERT INTO calls_latency SELECT {_LATENCY_DIMS}, 'total', NEW.total_bucket, 1
+                WHERE NEW.total_bucket IS NOT NULL
+            ON CONFLICT ({_LATENCY_KEY}) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TABLE budgets (
+            scope        TEXT NOT NULL,            -- 'all' or a provider
+            period       TEXT NOT NULL CHECK (period IN ('day', 'month')),
+            limit_micro  INTEGER NOT NULL CHECK (limit_micro >= 0),
+            PRIMARY KEY (scope, period)
+        );
+        -- Worst-case costs of calls in flight, held until the ledger row settles them.
+        CREATE TABLE reservations (
+            id            INTEGER PRIMARY KEY,
+            provider      TEXT NOT NULL,
+            amount_micro  INTEGER NOT NULL,
+            created_at    TEXT NOT NULL
+        );
+    """),
+    ("0006_backfill_rollups", _backfill_rollups),
 ]
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping a trigger's BEGIN ... END; body whole."""
+    out, current = [], []
+    for part in sql.split(";"):
+        current.append(part)
+        joined = ";".join(current)
+        if not joined.strip():
+            current = []
+            continue
+        if re.search(r"\bCREATE\s+TRIGGER\b", joined, re.IGNORECASE) and not re.search(
+                r"\bEND\s*$", joined.strip(), re.IGNORECASE):
+            continue
+        out.append(joined.strip())
+        current = []
+    return [s for s in out if s]
+
 
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
@@ -176,11 +284,13 @@ def migrate(path: Path) -> list[str]:
                      "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
         done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
         applied = []
-        for name, sql in MIGRATIONS:
+        for name, step in MIGRATIONS:
             if name in done:
                 continue
-            for statement in sql.split(";"):
-                if statement.strip():
+            if callable(step):
+                step(conn)
+            else:  # statement by statement: executescript would COMMIT mid-transaction
+                for statement in _statements(step):
                     conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
             applied.append(name)

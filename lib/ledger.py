@@ -30,23 +30,33 @@ class CallRecord:
     cost_micro: int = 0
     error_kind: str | None = None
     error_message: str | None = None
+    cache_savings_micro: int = 0          # what the cache reads saved against full price
     id: int | None = None
 
 
+# Latency buckets are derived on insert (for the rollups), not carried on the record.
 _COLUMNS = [f.name for f in fields(CallRecord) if f.name != "id"]
+_INSERT = (f"INSERT INTO calls ({', '.join(_COLUMNS)}, ttft_bucket, total_bucket) "
+           f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})")
 
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-def record(db_path: Path, call: CallRecord) -> int:
-    """Insert one call; returns its id and sets `call.id`."""
+def record(db_path: Path, call: CallRecord, *, settles: int | None = None) -> int:
+    """Insert one call; returns its id and sets `call.id`.
+
+    `settles` names the budget reservation this call held: it is released in the same
+    transaction, so spend is never counted twice nor missed.
+    """
     values = asdict(call)
+    row = [int(values[c]) if isinstance(values[c], bool) else values[c] for c in _COLUMNS]
+    row += [db.latency_bucket(call.ttft_ms), db.latency_bucket(call.total_ms)]
     with db.connect(db_path, write=True) as conn:
-        cur = conn.execute(
-            f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            [int(values[c]) if isinstance(values[c], bool) else values[c] for c in _COLUMNS])
+        cur = conn.execute(_INSERT, row)
+        if settles is not None:
+            conn.execute("DELETE FROM reservations WHERE id = ?", (settles,))
     call.id = cur.lastrowid
     return call.id
 
@@ -56,7 +66,7 @@ def get(db_path: Path, call_id: int) -> CallRecord | None:
         row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
     if row is None:
         return None
-    data = dict(row)
+    data = {k: v for k, v in dict(row).items() if k not in ("ttft_bucket", "total_bucket")}
     data["usage_estimated"] = bool(data["usage_estimated"])
     return CallRecord(**data)
 
@@ -66,16 +76,20 @@ def count(db_path: Path) -> int:
         return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
 
-def spend_since_micro(db_path: Path, since_iso: str) -> int:
+def spend_since_micro(db_path: Path, since_day: str, provider: str | None = None) -> int:
+    """Settled spend from a UTC day (YYYY-MM-DD) on, from the daily rollup."""
+    sql = "SELECT COALESCE(SUM(cost_micro), 0) FROM calls_daily WHERE day >= ?"
+    args: list[str] = [since_day]
+    if provider:
+        sql += " AND provider = ?"
+        args.append(provider)
     with db.connect(db_path) as conn:
-        return conn.execute("SELECT COALESCE(SUM(cost_micro), 0) FROM calls WHERE ts >= ?",
-                            (since_iso,)).fetchone()[0]
+        return conn.execute(sql, args).fetchone()[0]
 
 
-def today_start_iso() -> str:
-    """Midnight UTC today, in the same format as `ts`."""
-    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today.isoformat(timespec="milliseconds")
+def today() -> str:
+    """Today's UTC date, YYYY-MM-DD: the ledger's days are UTC days."""
+    return dt.datetime.now(dt.UTC).date().isoformat()
 
 
 def format_usd(micro: int) -> str:

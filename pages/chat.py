@@ -36,16 +36,24 @@ with st.sidebar:
 st.title(current.title if current else "Chat")
 view.show_notice()
 history = conversations.messages(settings.db_path, current.id) if current else []
-view.render_history(history)
-
+turns = [Message(m.role, m.content) for m in history]
+plan = None
 try:
     if status.available:
-        plan = plan_context(counter_for(model, settings), model, system,
-                            [Message(m.role, m.content) for m in history], "", int(max_tokens))
+        # The next call, if the next message is as long as the last one.
+        typical = next((m.content for m in reversed(history) if m.role == "user"), "")
+        plan = plan_context(counter_for(model, settings), model, system, turns, typical,
+                            int(max_tokens))
+except PromptLabError as exc:
+    common.show_error(exc)
+view.render_history(history, plan.dropped if plan else 0)
+
+try:
+    if plan is not None:
         last_docs = next((m.meta.get("documents_tokens", 0) for m in reversed(history)
                           if m.role == "assistant"), 0) if kb_name else 0
         view.context_bar(plan, last_docs)
-        view.exact_count(settings, model, plan, system)
+        view.exact_count(settings, model, plan, turns, system)
 except PromptLabError as exc:
     common.show_error(exc)
 

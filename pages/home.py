@@ -44,3 +44,7 @@ st.page_link("pages/documents.py", label="Documents: knowledge bases in Chroma, 
              icon=":material/folder_open:")
 st.page_link("pages/retrieval.py", label="Retrieval: dense, BM25 and hybrid results side by side",
              icon=":material/manage_search:")
+st.page_link("pages/tokens.py", label="Tokens: how text turns into tokens, cost and window fill",
+             icon=":material/token:")
+st.page_link("pages/costs.py", label="Costs: spend, tokens, latency, errors, caching, budgets",
+             icon=":material/payments:")

@@ -13,7 +13,7 @@ from lib.chat import ChatTurn, ContextPlan, TurnOptions, provider_count
 from lib.conversations import Conversation, StoredMessage
 from lib.errors import PromptLabError, ProviderError
 from lib.ledger import format_usd
-from lib.providers.base import Error, Event, TextDelta
+from lib.providers.base import Error, Event, Message, TextDelta
 from lib.settings import Settings
 
 CURSOR = "▌"
@@ -131,6 +131,9 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
                    f"{meta.get('error') or ''}")
     if meta.get("sources"):
         render_sources(meta["sources"], body)
+    if meta.get("anatomy"):
+        with st.expander("Context anatomy", icon=":material/stacked_bar_chart:"):
+            st.html(anatomy_html(meta["anatomy"]))
     if meta.get("dropped"):
         n = meta["dropped"]
         st.caption(f":material/content_cut: To fit the context window, the oldest {n} "
@@ -138,9 +141,39 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
     st.caption(metrics_line(meta))
 
 
-def render_history(history: Iterable[StoredMessage]) -> None:
-    for message in history:
+_PARTS = {"system": "#94a3b8", "documents": "#86efac", "history": "#c4b5fd",
+          "new message": "#fdba74", "reserved output": "#e2e8f0"}
+
+
+def anatomy_html(anatomy: dict) -> str:
+    """One call's context as a stacked bar against the model's window."""
+    window = anatomy["window"] or 1
+    segments, legend = [], []
+    for part, colour in _PARTS.items():
+        tokens = anatomy.get(part, 0)
+        if not tokens:
+            continue
+        width = 100 * tokens / window
+        segments.append(f'<div title="{part}: {tokens:,} tokens" style="width:{width:.2f}%;'
+                        f'background:{colour}"></div>')
+        legend.append(f'<span><i style="background:{colour}"></i>{part} {tokens:,}</span>')
+    used = sum(anatomy.get(p, 0) for p in _PARTS)
+    return ('<style>.pl-bar{display:flex;height:18px;border:1px solid #cbd5e1;border-radius:4px;'
+            "overflow:hidden}.pl-legend{font-size:.8rem;color:#475569;margin-top:4px}"
+            ".pl-legend span{margin-right:12px}.pl-legend i{display:inline-block;width:10px;"
+            "height:10px;margin-right:4px;border-radius:2px}</style>"
+            f'<div class="pl-bar">{"".join(segments)}</div><div class="pl-legend">'
+            f'{"".join(legend)}<span>of a {window:,}-token window '
+            f"({used / window:.0%})</span></div>")
+
+
+def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
+    """The conversation; the `leaving` oldest messages will not fit into the next call."""
+    for i, message in enumerate(history):
         render_message(message)
+        if i < leaving:
+            st.caption(":material/content_cut: This message will be left out of the next call "
+                       "to fit the context window.")
 
 
 def context_bar(plan: ContextPlan, expected_documents: int = 0) -> None:
@@ -157,18 +190,19 @@ def context_bar(plan: ContextPlan, expected_documents: int = 0) -> None:
         f"system {plan.system_tokens:,}, "
         + (f"documents {plan.documents_tokens:,}, " if plan.documents_tokens else "")
         + f"history {plan.history_tokens:,}, "
-        f"reserved for the reply {plan.reserved_output:,}"
+        f"next message ~{plan.new_tokens:,}, reserved for the reply {plan.reserved_output:,}"
         + (f"; {plan.dropped} oldest messages would be left out" if plan.dropped else "")))
 
 
-def exact_count(settings: Settings, model, plan: ContextPlan, system: str) -> None:
+def exact_count(settings: Settings, model, plan: ContextPlan, history: list[Message],
+                system: str) -> None:
     """For estimated counts, the provider's exact figure, fetched only when asked for."""
-    if plan.exact or model.provider != "anthropic" or not plan.history_tokens:
+    if plan.exact or model.provider != "anthropic" or not history:
         return
     if st.button("Ask Anthropic for the exact count", key="exact_count",
                  icon=":material/calculate:"):
         try:
-            exact = provider_count(settings, model, plan, system)
+            exact = provider_count(settings, model, history, system)
         except PromptLabError as exc:
             st.error(str(exc))
         else:

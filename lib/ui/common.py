@@ -47,6 +47,21 @@ def show_error(error: PromptLabError) -> None:
     st.error(str(error), icon=":material/error:")
 
 
+def budget_banner() -> None:
+    """A warning from 80% of any budget, an error at 100%: shown on every page."""
+    from lib import budgets
+    from lib.ledger import format_usd
+
+    for s in budgets.statuses(settings().db_path):
+        if s.fraction >= 1:
+            st.error(f"{s.label} is used up ({format_usd(s.used)} of "
+                     f"{format_usd(s.limit_micro)}): paid calls are refused; the local model "
+                     "still works.", icon=":material/block:")
+        elif s.fraction >= budgets.WARN_AT:
+            st.warning(f"{s.label} is {s.fraction:.0%} used ({format_usd(s.used)} of "
+                       f"{format_usd(s.limit_micro)}).", icon=":material/warning:")
+
+
 def sidebar_status() -> None:
     """Provider status, shown on every page; never reveals a key."""
     by_provider: dict[str, ModelStatus] = {}

@@ -18,4 +18,4 @@ class Overview:
 def overview(settings: Settings) -> Overview:
     path = settings.db_path
     return Overview(conversations.count(path), ledger.count(path),
-                    ledger.spend_since_micro(path, ledger.today_start_iso()))
+                    ledger.spend_since_micro(path, ledger.today()))

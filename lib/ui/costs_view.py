@@ -1,0 +1,144 @@
+"""Costs page pieces: filters, charts, tables with CSV downloads, budgets and prices."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from lib import budgets, costs
+from lib.catalog import ModelInfo, save_user_catalog
+from lib.costs import Filters
+from lib.errors import PromptLabError
+from lib.ledger import format_usd
+from lib.settings import Settings
+from lib.ui import common
+
+
+def filters(settings: Settings) -> Filters | None:
+    opts = costs.options(settings.db_path)
+    if not opts["days"]:
+        return None
+    today = dt.datetime.now(dt.UTC).date()
+    first = dt.date.fromisoformat(opts["days"][0])
+    with st.sidebar:
+        picked = st.date_input("Days (UTC)", (max(first, today - dt.timedelta(days=29)), today),
+                               min_value=first, max_value=max(today, first), key="cost_days")
+        start, end = (picked if isinstance(picked, tuple) and len(picked) == 2
+                      else (picked[0] if isinstance(picked, tuple) else picked,) * 2)
+        chosen = {dim: tuple(st.multiselect(dim.replace("_", " ").capitalize(), opts[dim],
+                                            key=f"cost_{dim}"))
+                  for dim in costs.DIMENSIONS}
+    return Filters(start.isoformat(), end.isoformat(), **chosen)
+
+
+def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
+    st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+    st.download_button(f"Download {name} (CSV)", df.to_csv(index=False),
+                       file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}",
+                       icon=":material/download:")
+
+
+def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Micro-dollar columns as dollars, for display and download."""
+    out = df.copy()
+    for c in columns:
+        out[c.replace("_micro", "_usd")] = out.pop(c) / 1e6
+    return out
+
+
+def dashboard(settings: Settings, f: Filters) -> None:
+    import plotly.express as px
+
+    data = costs.dashboard(settings.db_path, f)
+    t = data["totals"]
+    a, b, c, d = st.columns(4)
+    a.metric("Spend", format_usd(t["cost_micro"]))
+    b.metric("Calls", f"{t['calls']:,}")
+    c.metric("Tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}")
+    seen = t["input_tokens"] + t["cache_read_tokens"] + t["cache_write_tokens"]
+    d.metric("Cache hit rate", f"{t['cache_read_tokens'] / seen:.0%}" if seen else "–",
+             help=f"Cache reads saved {format_usd(t['cache_savings_micro'])}.")
+
+    st.subheader("Spend per day, by model")
+    spend = usd(data["spend"], "cost_micro")
+    st.plotly_chart(px.bar(spend, x="day", y="cost_usd", color="model",
+                           labels={"cost_usd": "USD"}), width="stretch", key="chart_spend")
+    table(spend, "spend per day", "spend_by_day")
+
+    st.subheader("Tokens per day")
+    tokens = data["tokens"]
+    long = tokens.melt(id_vars="day", var_name="kind", value_name="tokens")
+    st.plotly_chart(px.bar(long, x="day", y="tokens", color="kind"), width="stretch",
+                    key="chart_tokens")
+    table(tokens, "tokens per day", "tokens_by_day")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Latency per model")
+        st.caption("p50 / p95 in ms, within 1% (read from latency histograms); the page, "
+                   "prompt and status filters do not apply here.")
+        table(data["latency"].round(0), "latency", "latency")
+    with right:
+        st.subheader("Errors per provider")
+        table(data["errors"], "errors", "errors",
+              column_config={"error_rate": st.column_config.NumberColumn(format="percent")})
+
+    st.subheader("Prompt caching")
+    cache = usd(data["cache"], "savings_micro")
+    table(cache, "cache", "cache",
+          column_config={"hit_rate": st.column_config.NumberColumn(format="percent")})
+
+    st.subheader("The 20 most expensive calls")
+    table(usd(data["top"], "cost_micro"), "top calls", "top_calls")
+
+    st.subheader("Spend by prompt version")
+    table(usd(data["prompts"], "cost_micro"), "spend by prompt", "spend_by_prompt")
+
+
+def budgets_editor(settings: Settings) -> None:
+    st.caption("A call's worst case (input plus its maximum output) is held against every "
+               "budget it falls under until its real cost is recorded; at 100% calls are "
+               "refused. The local model is free and never blocked.")
+    current = {(s.scope, s.period): s for s in budgets.statuses(settings.db_path)}
+    for s in current.values():
+        st.progress(min(1.0, s.fraction), text=f"{s.label}: {format_usd(s.used)} of "
+                    f"{format_usd(s.limit_micro)} ({s.fraction:.0%})")
+    scopes = ["all", "anthropic", "openai", "compat"]
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
+    scope = c1.selectbox("Scope", scopes, key="budget_scope",
+                         format_func=lambda s: "All providers" if s == "all" else s)
+    period = c2.selectbox("Period", budgets.PERIODS, key="budget_period")
+    existing = current.get((scope, period))
+    limit = c3.number_input("Limit (USD, 0 blocks all paid calls)", 0.0, 1e6,
+                            existing.limit_micro / 1e6 if existing else 10.0, 1.0,
+                            key="budget_limit")
+    if c4.button("Save", key="budget_save"):
+        budgets.set_budget(settings.db_path, scope, period, limit)
+        st.rerun()
+    if existing and st.button(f"Remove the {scope} {period} budget", key="budget_remove"):
+        budgets.set_budget(settings.db_path, scope, period, None)
+        st.rerun()
+
+
+def prices_editor(settings: Settings) -> None:
+    catalog = common.catalog()
+    st.caption(f"Prices last checked: **{catalog.prices_checked}**. US dollars per million "
+               "tokens. Saving writes your copy to the data folder (the shipped list stays as "
+               "it is) and marks the prices as checked today.")
+    rows = [m.__dict__ for m in catalog.models]
+    edited = st.data_editor(rows, key="prices", num_rows="dynamic", width="stretch",
+                            column_config={
+                                "provider": st.column_config.SelectboxColumn(
+                                    options=["local", "anthropic", "openai", "compat"],
+                                    required=True),
+                                "temperature": st.column_config.CheckboxColumn(default=True)})
+    if st.button("Save prices", type="primary", key="prices_save"):
+        try:
+            models = [ModelInfo(**{k: v for k, v in row.items() if v is not None})
+                      for row in edited if row.get("id")]
+            save_user_catalog(settings, models, dt.date.today().isoformat())
+            st.success("Saved.")
+        except (PromptLabError, TypeError, ValueError) as exc:
+            st.error(f"Not saved: {exc}")

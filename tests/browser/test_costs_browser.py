@@ -1,0 +1,34 @@
+"""A person's path: a few chats on the local model, then the Costs page shows them."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+from support import wait_idle
+
+
+def test_chats_show_up_on_the_costs_page(page: Page, app_url: str):
+    page.goto(app_url + "/chat")
+    sidebar = page.get_by_test_id("stSidebar")
+    tokens = sidebar.get_by_role("spinbutton", name="Max output tokens")
+    tokens.fill("24")
+    tokens.press("Enter")
+    wait_idle(page)
+    for question in ("Name a fruit.", "Name a colour.", "Name an animal."):
+        box = page.get_by_test_id("stChatInputTextArea")
+        expect(box).to_be_enabled()
+        box.fill(question)
+        box.press("Enter")
+        expect(page.get_by_text(question, exact=True).first).to_be_visible()
+        wait_idle(page)
+    expect(page.get_by_text("first token")).to_have_count(3, timeout=60_000)
+
+    page.get_by_role("link", name="Costs").click()
+    expect(page.get_by_role("heading", name="Spend per day, by model")).to_be_visible()
+    calls = page.get_by_test_id("stMetric").filter(has_text="Calls")
+    expect(calls).to_contain_text("3")
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts).to_have_count(2)
+    # The local model's calls are in the spend chart's legend and the tokens chart's bars.
+    expect(charts.first).to_contain_text("smollm2-135m-instruct")
+    expect(charts.nth(1)).to_contain_text("output_tokens")
+    expect(page.get_by_role("heading", name="The 20 most expensive calls")).to_be_visible()

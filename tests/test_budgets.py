@@ -1,0 +1,92 @@
+"""Budgets: atomic worst-case reservations that concurrent calls cannot overshoot."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from fakes import FakeProvider, fail, ok
+
+from lib import budgets, db, ledger
+from lib.calls import Call, CallContext
+from lib.catalog import ModelInfo
+from lib.errors import BudgetExceededError, ProviderError
+from lib.providers.base import ChatRequest, Message, Usage
+
+# $100 per million output tokens: 500 max tokens reserve $0.05; 400 used cost $0.04.
+PAID = ModelInfo("pricey", "openai", "Pricey", 10_000, 1000, input=0.0, output=100.0)
+FREE = ModelInfo("smollm2", "local", "Local", 4096, 1024)
+REQUEST = ChatRequest("pricey", (Message("user", "hi"),), max_tokens=500)
+
+
+def paid_call(settings, model=PAID) -> Call:
+    provider = FakeProvider([ok("x" * 10, usage=Usage(0, 400))])
+    return Call(provider, model, REQUEST, CallContext("test"), db_path=settings.db_path,
+                count_input=lambda r: 0)
+
+
+def test_fifty_concurrent_calls_never_overshoot_a_one_dollar_budget(settings):
+    budgets.set_budget(settings.db_path, "all", "day", 1.00)
+    refused, done, errors = [], [], []
+    barrier = threading.Barrier(50)
+
+    def one() -> None:
+        call = paid_call(settings)
+        barrier.wait()
+        try:
+            list(call)
+            done.append(call.record.cost_micro)
+        except BudgetExceededError as exc:
+            refused.append(str(exc))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    spent = ledger.spend_since_micro(settings.db_path, ledger.today())
+    assert spent == sum(done) <= 1_000_000
+    assert refused and len(done) + len(refused) == 50
+    assert len(done) >= 20  # every reservation that fitted was allowed
+    assert "$1.00" in refused[0] and "could cost up to $0.0500" in refused[0]
+    with db.connect(settings.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+
+
+def test_provider_budgets_only_bind_their_provider(settings):
+    budgets.set_budget(settings.db_path, "anthropic", "month", 0.01)
+    list(paid_call(settings))  # openai: not under the anthropic budget
+    claude = ModelInfo("c", "anthropic", "C", 10_000, 1000, output=100.0)
+    with pytest.raises(BudgetExceededError, match="This month's anthropic budget"):
+        list(paid_call(settings, claude))
+
+
+def test_local_models_are_never_blocked(settings):
+    budgets.set_budget(settings.db_path, "all", "day", 0.0)
+    call = Call(FakeProvider([ok("free")]), FREE, REQUEST, CallContext("test"),
+                db_path=settings.db_path, count_input=lambda r: 10)
+    list(call)
+    assert call.record.status == "ok" and call.record.cost_micro == 0
+
+
+def test_status_warns_at_80_percent(settings):
+    budgets.set_budget(settings.db_path, "all", "day", 0.05)
+    list(paid_call(settings))  # $0.04 of $0.05
+    [status] = budgets.statuses(settings.db_path)
+    assert status.fraction == pytest.approx(0.8) and status.fraction >= budgets.WARN_AT
+    assert budgets.remaining_micro(settings.db_path, "openai") == 10_000
+    with pytest.raises(BudgetExceededError):
+        list(paid_call(settings))  # would reserve $0.05 with $0.01 left
+
+
+def test_a_failed_call_releases_its_reservation(settings):
+    budgets.set_budget(settings.db_path, "all", "day", 1.0)
+    call = Call(FakeProvider([fail(ProviderError("auth", "no"))]), PAID, REQUEST,
+                CallContext("test"), db_path=settings.db_path, count_input=lambda r: 0)
+    list(call)
+    with db.connect(settings.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+    assert budgets.statuses(settings.db_path)[0].used == 0

@@ -1,0 +1,145 @@
+"""AppTest for the Tokens and Costs pages, budgets in the app, and context anatomy in chat."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+from lib import budgets, conversations, ledger
+from lib.catalog import load_catalog, user_catalog_path
+from lib.settings import get_settings
+from lib.tokens import encoding
+
+
+def _calls(n: int = 6) -> None:
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    for i in range(n):
+        ledger.record(path, ledger.CallRecord(
+            ts=(now - dt.timedelta(days=i % 3)).isoformat(timespec="milliseconds"),
+            page="chat", provider="openai" if i % 2 else "local",
+            model="gpt-4.1" if i % 2 else "smollm2-135m-instruct", attempts=1,
+            status="ok" if i != 3 else "error", total_ms=800.0 + i, ttft_ms=120.0 + i,
+            input_tokens=100 * (i + 1), output_tokens=20, cost_micro=1000 * i))
+
+
+def test_tokens_for_pasted_text(app):
+    text = "Hello world, tokens!\nSecond line."
+    ids = encoding("o200k_base").encode(text)  # real tiktoken, seeded offline
+    at = app("pages/tokens.py")
+    at.text_area(key="tok_text").input(text).run()
+    assert not at.exception
+    summary = next(m.value for m in at.markdown if "tokens**" in m.value)
+    assert summary.startswith(f"**{len(ids)} tokens**")
+    html = at.get("html")[0].proto.body
+    assert html.count('class="tok"') == len(ids) and "·" in html and "↵" in html
+    at.toggle(key="tok_ids").set_value(True).run()
+    assert f"<sub>{ids[0]}</sub>" in at.get("html")[0].proto.body
+    at.selectbox(key="tok_name").set_value("WordPiece (embedding model)").run()
+    assert "tokens**" in next(m.value for m in at.markdown if "tokens**" in m.value)
+    side = at.dataframe[0].value
+    assert list(side["tokenizer"]) == ["o200k_base", "cl100k_base", "SmolLM2 (local model)",
+                                       "WordPiece (embedding model)"]
+    models = at.dataframe[1].value
+    assert len(models) == len(load_catalog(get_settings()).models)
+
+
+def test_a_hundred_thousand_tokens_are_paged(app):
+    at = app("pages/tokens.py")
+    at.text_area(key="tok_text").input(("word " * 100_000).strip()).run()
+    assert not at.exception
+    assert next(m.value for m in at.markdown if "tokens**" in m.value).startswith(
+        "**100,000 tokens**")
+    assert at.get("html")[0].proto.body.count('class="tok"') == 2000
+    at.number_input(key="tok_page").set_value(50).run()
+    assert any("Showing pieces 98,001–100,000" in c.value for c in at.caption)
+
+
+def test_tokens_of_a_prompt_version_and_a_conversation(app):
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conv = conversations.create(path, title="Greeting")
+    conversations.add_message(path, conv, "user", "Hi there")
+    at = app("pages/tokens.py")
+    at.segmented_control(key="tok_source").set_value("A prompt version").run()
+    at.selectbox(key="tok_prompt").set_value("classifier").run()
+    assert "Classify the text" in shown(at)
+    at.segmented_control(key="tok_source").set_value("A conversation").run()
+    assert shown(at).startswith("user: Hi there")
+
+
+def shown(at) -> str:
+    """The text the token spans draw, with whitespace markers turned back."""
+    body = at.get("html")[0].proto.body.split('<div class="pl-tokens">', 1)[1]
+    text = html.unescape(re.sub(r"<[^>]+>", "", body))
+    return text.replace("·", " ").replace("↵\n", "\n").replace("→\t", "\t")
+
+
+def test_costs_empty_then_with_calls(app):
+    at = app("pages/costs.py")
+    assert any("No model calls recorded yet" in i.value for i in at.info)
+    _calls()
+    at.run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Calls"] == "6" and metrics["Spend"] == "$0.0150"
+    assert len(at.get("plotly_chart")) == 2
+    downloads = at.get("download_button")
+    assert len(downloads) == 7
+    errors = next(df.value for df in at.dataframe if "error_rate" in df.value.columns)
+    assert errors.set_index("provider").loc["openai", "errors"] == 1
+    at.multiselect(key="cost_provider").set_value(["local"]).run()
+    assert {m.label: m.value for m in at.metric}["Spend"] == "$0.0060"
+
+
+def test_budgets_set_in_the_app_warn_and_refuse(app):
+    _calls()
+    at = app("pages/costs.py")
+    at.selectbox(key="budget_scope").set_value("openai").run()
+    at.number_input(key="budget_limit").set_value(0.0035).run()
+    at.button(key="budget_save").click().run()
+    [status] = budgets.statuses(get_settings().db_path)
+    assert (status.scope, status.period, status.limit_micro) == ("openai", "day", 3500)
+    # The banner lives in the entrypoint, on every page (AppTest runs it on the first run).
+    home = app()  # today's openai spend is $0.003 of $0.0035: 86%
+    assert any("Today's openai budget is 86% used" in w.value for w in home.warning)
+    budgets.set_budget(get_settings().db_path, "openai", "day", 0.003)
+    home = app()
+    assert any("Today's openai budget is used up" in e.value for e in home.error)
+
+
+def test_prices_are_edited_in_the_app(app):
+    at = app("pages/costs.py")
+    assert any("Prices last checked" in c.value for c in at.caption)
+    from lib.catalog import save_user_catalog
+
+    settings = get_settings()
+    catalog = load_catalog(settings)
+    models = [m if m.id != "gpt-4.1" else m.__class__(**{**m.__dict__, "input": 1.5})
+              for m in catalog.models]
+    save_user_catalog(settings, models, dt.date.today().isoformat())
+    assert user_catalog_path(settings).is_file()
+    at.run()
+    assert any(dt.date.today().isoformat() in c.value for c in at.caption)
+    assert load_catalog(settings).get("openai/gpt-4.1").input == 1.5
+
+
+def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
+    monkeypatch.setenv("PROMPTLAB_LOCAL_CONTEXT", "600")
+    get_settings.cache_clear()
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conv = conversations.create(path, title="Long")
+    for i in range(6):
+        conversations.add_message(path, conv, "user", f"question {i} " + "word " * 40)
+        conversations.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
+    at = app("pages/chat.py")
+    at.selectbox(key="conv_pick").set_value(conv).run()
+    at.number_input(key=at.number_input[0].key).set_value(64).run()
+    assert any("will be left out of the next call" in c.value for c in at.caption)
+    at.chat_input[0].set_value("A short one").run()
+    assert not at.exception
+    anatomy = [h.proto.body for h in at.get("html") if "pl-bar" in h.proto.body]
+    assert anatomy and "history" in anatomy[-1] and "reserved output" in anatomy[-1]
