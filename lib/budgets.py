@@ -113,6 +113,18 @@ def release(path: Path, reservation: int | None) -> None:
             conn.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
 
 
+def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
+    """Why a planned batch of calls (e.g. a compare run) would break a budget, or None."""
+    for s in statuses(path):
+        planned = sum(cost for provider, cost in cost_by_provider.items()
+                      if s.scope in ("all", provider))
+        if planned and s.used + planned > s.limit_micro:
+            left = max(0, s.limit_micro - s.used)
+            return (f"This run could cost up to {format_usd(planned)}, but {s.label.lower()} "
+                    f"of {format_usd(s.limit_micro)} has {format_usd(left)} left.")
+    return None
+
+
 def remaining_micro(path: Path, provider: str) -> int | None:
     """The least room left under any budget over `provider`; None when none applies."""
     rooms = [s.limit_micro - s.used for s in statuses(path) if s.scope in ("all", provider)]

@@ -113,6 +113,14 @@ class Forecast:
     def problems(self) -> list[CellPlan]:
         return [c for c in self.cells if c.error or c.over_window]
 
+    def cost_by_provider(self, resolved: list[ResolvedVariant]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            if not (c.error or c.over_window):
+                provider = resolved[c.variant].model.provider
+                out[provider] = out.get(provider, 0) + c.max_cost_micro
+        return out
+
     def per_variant(self) -> list[dict[str, Any]]:
         out = []
         for v in range(self.n_variants):

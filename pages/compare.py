@@ -1,6 +1,6 @@
 import streamlit as st
 
-from lib import compare, datasets
+from lib import budgets, compare, datasets
 from lib.errors import PromptLabError
 from lib.ledger import format_usd
 from lib.ui import common
@@ -80,10 +80,15 @@ if saved is None or saved[0] != sig:
 
 plan = saved[1]
 view.show_forecast(plan, resolved)
+refused = budgets.refusal(settings.db_path, plan.cost_by_provider(resolved))
+if refused:
+    st.error(refused, icon=":material/block:")
+    st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
+               "compare on the local model, which is free.")
 needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
-confirmed = not needs_ok or st.checkbox(
+confirmed = not refused and (not needs_ok or st.checkbox(
     f"I accept spending up to {format_usd(plan.max_cost_micro)} on this run.",
-    key="cmp_confirm")
+    key="cmp_confirm"))
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
              disabled=not confirmed):
     try:

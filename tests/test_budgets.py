@@ -90,3 +90,10 @@ def test_a_failed_call_releases_its_reservation(settings):
     with db.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
     assert budgets.statuses(settings.db_path)[0].used == 0
+
+
+def test_a_planned_batch_is_checked_against_every_budget(settings):
+    budgets.set_budget(settings.db_path, "all", "month", 0.10)
+    assert budgets.refusal(settings.db_path, {"openai": 50_000, "local": 0}) is None
+    message = budgets.refusal(settings.db_path, {"openai": 60_000, "anthropic": 50_000})
+    assert message and "up to $0.1100" in message and "this month's overall budget" in message

@@ -131,3 +131,22 @@ def test_chat_system_prompt_from_a_stored_prompt(app):
     reply = conversations.messages(path, conv.id)[-1]
     row = ledger.get(path, reply.call_id)
     assert (row.prompt_name, row.prompt_version) == ("assistant", 1)
+
+
+def test_a_run_over_budget_is_refused(app, monkeypatch):
+    from lib import budgets
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    get_settings.cache_clear()
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    budgets.set_budget(path, "openai", "day", 0.0001)
+    at = app("pages/compare.py")
+    at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
+    at.text_area(key="cmp_form_text").input("hello").run()
+    at.button(key="cmp_forecast_btn").click().run()
+    assert any("today's openai budget" in e.value for e in at.error)
+    assert at.button(key="cmp_run").disabled
+    budgets.set_budget(path, "openai", "day", None)
+    at.run()
+    assert not at.error and not at.button(key="cmp_run").disabled
