@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from lib.ui.common import budget_banner, sidebar_status
+from lib.errors import PromptLabError
+from lib.ui.common import budget_banner, show_error, sidebar_status
 
 st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layout="wide")
 
@@ -18,6 +19,10 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-sidebar_status()
-budget_banner()
-page.run()
+# Pages catch what they can explain in place; anything else of ours still reads as a message.
+try:
+    sidebar_status()
+    budget_banner()
+    page.run()
+except PromptLabError as exc:
+    show_error(exc)

@@ -41,9 +41,8 @@ test: test-deps
 
 lint: test-deps
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check . || true
 
-bench: install
+bench: test-deps  # bench_tokens drives Chromium
 	$(PY) bench/run_all.py
 
 rebuild-llama:

@@ -64,9 +64,13 @@ def set_budget(path: Path, scope: str, period: str, limit_usd: float | None) -> 
                      "excluded.limit_micro", (scope, period, round(limit_usd * 1_000_000)))
 
 
+def _stale_cutoff() -> str:
+    return (dt.datetime.now(dt.UTC) - STALE_AFTER).isoformat(timespec="milliseconds")
+
+
 def _status(conn, scope: str, period: str, limit_micro: int) -> BudgetStatus:
     start = _period_start(period)
-    cutoff = (dt.datetime.now(dt.UTC) - STALE_AFTER).isoformat(timespec="milliseconds")
+    cutoff = _stale_cutoff()
     where, args = ("", []) if scope == "all" else (" AND provider = ?", [scope])
     spent = conn.execute(f"SELECT COALESCE(SUM(cost_micro), 0) FROM calls_daily WHERE day >= ?"
                          f"{where}", [start, *args]).fetchone()[0]
@@ -87,8 +91,7 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
     if amount_micro <= 0:
         return None
     with db.connect(path, write=True) as conn:  # IMMEDIATE: one reserver at a time
-        cutoff = (dt.datetime.now(dt.UTC) - STALE_AFTER).isoformat(timespec="milliseconds")
-        conn.execute("DELETE FROM reservations WHERE created_at < ?", (cutoff,))
+        conn.execute("DELETE FROM reservations WHERE created_at < ?", (_stale_cutoff(),))
         for scope, period, limit_micro in conn.execute(
                 "SELECT scope, period, limit_micro FROM budgets WHERE scope IN ('all', ?)",
                 (provider,)).fetchall():
@@ -107,12 +110,6 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
         return int(cur.lastrowid)
 
 
-def release(path: Path, reservation: int | None) -> None:
-    if reservation is not None:
-        with db.connect(path, write=True) as conn:
-            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
-
-
 def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
     """Why a planned batch of calls (e.g. a compare run) would break a budget, or None."""
     for s in statuses(path):
@@ -123,9 +120,3 @@ def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
             return (f"This run could cost up to {format_usd(planned)}, but {s.label.lower()} "
                     f"of {format_usd(s.limit_micro)} has {format_usd(left)} left.")
     return None
-
-
-def remaining_micro(path: Path, provider: str) -> int | None:
-    """The least room left under any budget over `provider`; None when none applies."""
-    rooms = [s.limit_micro - s.used for s in statuses(path) if s.scope in ("all", provider)]
-    return max(0, min(rooms)) if rooms else None

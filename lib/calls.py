@@ -67,6 +67,7 @@ class Call:
         self.budget = budget
         self.usage_estimated_input = estimated_input
         self._reservation: int | None = None
+        self._reserved = False
 
     # -- retry policy -------------------------------------------------------------------
     def _should_retry(self, exc: BaseException) -> bool:
@@ -98,11 +99,17 @@ class Call:
             tokens = round(tokens * 1.1)
         return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
 
+    def reserve(self) -> None:
+        """Hold the worst case against the budgets now; raises BudgetExceededError."""
+        if self.budget and not self._reserved:
+            self._reservation = budgets.reserve(self.db_path, self.model.provider,
+                                                self.worst_case_micro())
+            self._reserved = True
+
     def __iter__(self) -> Iterator[Event]:
-        # A refused reservation raises BudgetExceededError before anything is sent or stored.
-        self._reservation = budgets.reserve(self.db_path, self.model.provider,
-                                            self.worst_case_micro()) if self.budget else None
+        self.reserve()  # a refusal raises before anything is sent or stored
         self._start = time.monotonic()
+        self._started_at = ledger.now_iso()
         status = "error"
         try:
             retrying = Retrying(stop=stop_after_attempt(self.policy.max_attempts),
@@ -174,7 +181,7 @@ class Call:
         self.usage = usage
         err = self.error
         self.record = ledger.CallRecord(
-            ts=ledger.now_iso(), page=self.context.page, provider=self.model.provider,
+            ts=self._started_at, page=self.context.page, provider=self.model.provider,
             model=self.model.id, attempts=max(self.attempts, 1), status=status,
             total_ms=self._elapsed() * 1000, ttft_ms=self.ttft_ms,
             prompt_name=self.context.prompt_name, prompt_version=self.context.prompt_version,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.errors import ConfigError
+from lib.files import atomic_write
 from lib.settings import Settings
 
 SHIPPED = Path(__file__).with_name("models.toml")
@@ -93,19 +94,11 @@ def load_catalog(settings: Settings) -> Catalog:
 
 def save_user_catalog(settings: Settings, models: list[ModelInfo], checked: str) -> None:
     """Write the user's catalog (validated first) atomically to the data folder."""
-    import os
-
     import tomli_w
 
-    data = {"prices_checked": checked,
-            "model": [{k: v for k, v in m.__dict__.items()} for m in models]}
-    text = tomli_w.dumps(data)
+    text = tomli_w.dumps({"prices_checked": checked, "model": [dict(m.__dict__) for m in models]})
     _parse(text, "the edited table")  # refuse anything the loader would refuse
-    path = user_catalog_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(user_catalog_path(settings), text)
 
 
 def _with_window(m: ModelInfo, window: int) -> ModelInfo:

@@ -146,7 +146,6 @@ class ChatTurn:
     cancel: threading.Event = field(default_factory=threading.Event)
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
-    reply_id: int | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -173,8 +172,6 @@ class ChatTurn:
 
     def __iter__(self) -> Iterator[Event]:
         path = self.settings.db_path
-        conversations.add_message(path, self.conversation_id, "user", self.user_text,
-                                  model=self.model.key, system=self.options.system)
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
         self.call = Call(provider, self.model, self.request,
@@ -183,6 +180,10 @@ class ChatTurn:
                          db_path=path, policy=policy, count_input=self.counter.count_request,
                          count_output=self.counter.count, cancel=self.cancel,
                          estimated_input=not self.counter.exact)
+        # Reserve before storing: a refused call leaves no message behind to be resent.
+        self.call.reserve()
+        conversations.add_message(path, self.conversation_id, "user", self.user_text,
+                                  model=self.model.key, system=self.options.system)
         try:
             yield from self.call
         finally:
@@ -202,7 +203,7 @@ class ChatTurn:
             meta["sources"] = [{"n": n, "chunk_id": h.chunk_id, "source": h.source,
                                 "page": h.page, "heading": h.heading, "text": h.text}
                                for n, h in enumerate(self.hits, 1)]
-        self.reply_id = conversations.add_message(
+        conversations.add_message(
             self.settings.db_path, self.conversation_id, "assistant", call.text,
             status=call.record.status, call_id=call.record.id, meta=meta)
 

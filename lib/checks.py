@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lib.errors import TemplateError
 
+REGEX_TIMEOUT_S = 1.0
 KINDS = {
     "contains": "contains",
     "not_contains": "does not contain",
@@ -66,7 +67,12 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> 
     if check.kind == "not_contains":
         return check.value not in output
     if check.kind == "regex":
-        return re.search(check.value, output) is not None
+        import regex  # like re, but a runaway pattern stops at its timeout
+
+        try:
+            return regex.search(check.value, output, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            return False
     if check.kind == "max_tokens":
         return count_tokens(output) <= int(check.value)
     try:

@@ -32,7 +32,13 @@ from lib.templating import render, validate
 from lib.tokens import counter_for
 
 LETTERS = "ABCD"
-OUTCOMES = {"left": "A better", "right": "B better", "tie": "Tie", "both_bad": "Both bad"}
+OUTCOMES = ("left", "right", "tie", "both_bad")
+
+
+def outcome_label(left: int, right: int, outcome: str) -> str:
+    """A vote in words, for the pair it was cast on ("C better", not "A better")."""
+    return {"left": f"{LETTERS[left]} better", "right": f"{LETTERS[right]} better",
+            "tie": "Tie", "both_bad": "Both bad"}[outcome]
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,15 @@ class ResolvedVariant:
     model: ModelInfo
 
     def label(self, index: int) -> str:
-        v = self.variant
-        return (f"{LETTERS[index]}: {v.prompt} v{self.version} · {self.model.label} · "
-                f"t={v.temperature:g}")
+        return variant_label(index, self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self.variant), "version": self.version}
+
+
+def variant_label(index: int, v: dict[str, Any]) -> str:
+    return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
+            f"t={v['temperature']:g}")
 
 
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
@@ -236,32 +245,38 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             elif cancel.is_set():
                 result.status = "cancelled"
             else:
-                provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(
-                    r.model)
-                counter = counter_for(r.model, settings)
-                call = Call(provider, r.model, request_for(r, cell.text),
-                            CallContext("compare", r.variant.prompt, r.version),
-                            db_path=settings.db_path, policy=policy,
-                            count_input=counter.count_request, count_output=counter.count,
-                            cancel=cancel, estimated_input=not counter.exact)
-                for event in call:
-                    if isinstance(event, TextDelta):
-                        events.put(CellEvent(cell.row, cell.variant, delta=event.text))
-                    elif isinstance(event, Error):
-                        result.error = str(event.error)
-                rec = call.record
-                result.output, result.status = call.text, rec.status
-                result.input_tokens, result.output_tokens = rec.input_tokens, rec.output_tokens
-                result.cost_micro, result.ttft_ms = rec.cost_micro, rec.ttft_ms
-                result.total_ms, result.call_id = rec.total_ms, rec.id
-                if rec.status == "ok":
-                    result.checks = run_checks(checks, call.text, counter.count)
+                _run_cell(cell, r, result)
         except PromptLabError as exc:
             result.status, result.error = "error", str(exc)
         except Exception as exc:  # a bug must not hang the page: report it on the cell
             result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
-        _save_cell(settings, run_id, result)
-        events.put(CellEvent(cell.row, cell.variant, result=result))
+        finally:
+            try:
+                _save_cell(settings, run_id, result)
+            except PromptLabError as exc:
+                result.status, result.error = "error", f"Not saved: {exc}"
+            events.put(CellEvent(cell.row, cell.variant, result=result))  # always: see below
+
+    def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
+        provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(r.model)
+        counter = counter_for(r.model, settings)
+        call = Call(provider, r.model, request_for(r, cell.text),
+                    CallContext("compare", r.variant.prompt, r.version),
+                    db_path=settings.db_path, policy=policy,
+                    count_input=counter.count_request, count_output=counter.count,
+                    cancel=cancel, estimated_input=not counter.exact)
+        for event in call:
+            if isinstance(event, TextDelta):
+                events.put(CellEvent(cell.row, cell.variant, delta=event.text))
+            elif isinstance(event, Error):
+                result.error = str(event.error)
+        rec = call.record
+        result.output, result.status = call.text, rec.status
+        result.input_tokens, result.output_tokens = rec.input_tokens, rec.output_tokens
+        result.cost_micro, result.ttft_ms = rec.cost_micro, rec.ttft_ms
+        result.total_ms, result.call_id = rec.total_ms, rec.id
+        if rec.status == "ok":
+            result.checks = run_checks(checks, call.text, counter.count)
 
     # Row by row, so the progress bar moves and early rows finish first.
     ordered = sorted(plan.cells, key=lambda c: (c.row, c.variant))
@@ -270,7 +285,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         for cell in ordered:
             pool.submit(run_cell, cell)
         done = 0
-        while done < len(ordered):
+        while done < len(ordered):  # every cell posts exactly one result, even on failure
             event = events.get()
             if event.result is not None:
                 done += 1
@@ -313,9 +328,7 @@ class Run:
         return [(a, b) for a in range(n) for b in range(a + 1, n)]
 
     def variant_label(self, i: int) -> str:
-        v = self.variants[i]
-        return (f"{LETTERS[i]}: {v['prompt']} v{v['version']} · {v['model']} · "
-                f"t={v['temperature']:g}")
+        return variant_label(i, self.variants[i])
 
     def scores(self) -> list[VariantScore]:
         return scores([(a, b, o) for (_, a, b), o in self.votes.items()], len(self.variants))
@@ -371,6 +384,11 @@ def vote(path: Path, run_id: int, row: int, left: int, right: int, outcome: str)
                      (run_id, row, left, right, outcome, now_iso()))
 
 
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula is prefixed with a quote (OWASP's advice)."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
 def export_csv(run: Run) -> str:
     """One line per row and variant: inputs, output, metrics, checks and that row's votes."""
     columns = sorted({k for row in run.rows for k in row})
@@ -384,14 +402,14 @@ def export_csv(run: Run) -> str:
         for v, spec in enumerate(run.variants):
             cell = run.cells.get((i, v), CellResult(i, v))
             votes = "; ".join(
-                f"{LETTERS[a]} vs {LETTERS[b]}: {OUTCOMES[o]}"
+                f"{LETTERS[a]} vs {LETTERS[b]}: {outcome_label(a, b, o)}"
                 for (r, a, b), o in sorted(run.votes.items()) if r == i and v in (a, b))
-            writer.writerow([
+            writer.writerow([_cell(x) for x in (
                 i + 1, LETTERS[v], spec["prompt"], spec["version"], spec["model"],
                 spec["temperature"], *(row.get(c, "") for c in columns), cell.output,
                 cell.status, cell.input_tokens, cell.output_tokens,
                 f"{cell.cost_micro / 1e6:.6f}",
                 "" if cell.ttft_ms is None else f"{cell.ttft_ms:.0f}",
                 "" if cell.total_ms is None else f"{cell.total_ms:.0f}", cell.error,
-                *(cell.checks.get(c, "") for c in check_labels), votes])
+                *(cell.checks.get(c, "") for c in check_labels), votes)])
     return out.getvalue()

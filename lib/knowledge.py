@@ -175,6 +175,20 @@ def chunks_of(settings: Settings, document_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+ABANDONED_AFTER_S = 600  # a document still 'storing' after this was left by a crash
+
+
+def _abandoned(settings: Settings, document_id: int) -> bool:
+    import datetime as dt
+
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ABANDONED_AFTER_S)).isoformat(
+        timespec="milliseconds")
+    with db.connect(settings.db_path) as conn:
+        row = conn.execute("SELECT added_at FROM documents WHERE id = ?",
+                           (document_id,)).fetchone()
+    return row is None or row[0] < cutoff
+
+
 def _bump(conn, kb: KnowledgeBase) -> None:
     """Count changes to a knowledge base's documents, so cached BM25 indexes notice."""
     conn.execute("UPDATE knowledge_bases SET version = version + 1 WHERE id = ?", (kb.id,))
@@ -205,9 +219,11 @@ def ingest(settings: Settings, kb: KnowledgeBase, files: list[tuple[str, bytes]]
     for name, data in files:
         try:
             results.append(_ingest_one(settings, kb, name, data, size, overlap, progress))
-        except PromptLabError as exc:
-            progress(Progress(name, "failed", message=str(exc)))
-            results.append(IngestResult(name, "failed", message=str(exc)))
+        except Exception as exc:  # any failure belongs to this file; the batch goes on
+            message = str(exc) if isinstance(exc, PromptLabError) else (
+                f"{name}: could not be added ({type(exc).__name__}: {exc}).")
+            progress(Progress(name, "failed", message=message))
+            results.append(IngestResult(name, "failed", message=message))
     return results
 
 
@@ -225,8 +241,11 @@ def _ingest_one(settings: Settings, kb: KnowledgeBase, name: str, data: bytes, s
         message = f"already in the knowledge base ({existing['chunk_count']} chunks)"
         progress(Progress(name, "skipped", message=message))
         return IngestResult(name, "skipped", existing["chunk_count"], message, existing["id"])
-    if existing is not None:  # a half-stored earlier attempt: clear it and start again
-        _remove(settings, kb, existing["id"])
+    if existing is not None:
+        if not _abandoned(settings, existing["id"]):
+            raise DocumentError(f"{name} is being added right now (by another session).",
+                                hint="Wait for it to finish.")
+        _remove(settings, kb, existing["id"])  # a crash left it half-stored: start again
 
     progress(Progress(name, "parse"))
     parsed = parse(data, name)
@@ -245,16 +264,23 @@ def index_parsed(settings: Settings, kb: KnowledgeBase, name: str, parsed: Parse
                             count_embed=lambda ts: embeddings.count_tokens(model, ts),
                             max_embed=embeddings.max_tokens(model))
     ids = [c.chunk_id(kb.collection, sha) for c in chunks]
-    vectors = []
-    for i in range(0, len(chunks), EMBED_BATCH):
-        progress(Progress(name, "embed", i, len(chunks)))
-        vectors.extend(embeddings.embed(model, [c.text for c in chunks[i:i + EMBED_BATCH]]))
-    progress(Progress(name, "embed", len(chunks), len(chunks)))
+    vectors = _embed(model, name, [c.text for c in chunks], progress)
     document_id = _store(settings, kb, name, parsed.kind, byte_size, sha, chunks, ids, vectors,
                          progress)
     progress(Progress(name, "done", len(chunks), len(chunks),
                       f"{len(chunks)} chunks from {parsed.kind}"))
     return IngestResult(name, "stored", len(chunks), f"{len(chunks)} chunks", document_id)
+
+
+def _embed(model: str, name: str, texts: list[str],
+           progress: Callable[[Progress], None]) -> list:
+    """Embed in batches, reporting progress after each."""
+    vectors: list = []
+    for i in range(0, len(texts), EMBED_BATCH):
+        progress(Progress(name, "embed", i, len(texts)))
+        vectors.extend(embeddings.embed(model, texts[i:i + EMBED_BATCH]))
+    progress(Progress(name, "embed", len(texts), len(texts)))
+    return vectors
 
 
 def _store(settings: Settings, kb: KnowledgeBase, name: str, kind: str, byte_size: int, sha: str,
@@ -308,16 +334,13 @@ def rebuild_index(settings: Settings, kb: KnowledgeBase,
     total = 0
     for doc in documents(settings, kb):
         if doc.status != "ready":
-            _remove(settings, kb, doc.id)  # a half-stored leftover is not part of the index
+            if _abandoned(settings, doc.id):  # a crash's leftover is not part of the index
+                _remove(settings, kb, doc.id)
             continue
         rows = chunks_of(settings, doc.id)
         chunks = [Chunk(r["idx"], r["text"], r["tokens"], 0, r["page"], r["heading"])
                   for r in rows]
-        vectors = []
-        for i in range(0, len(chunks), EMBED_BATCH):
-            progress(Progress(doc.name, "embed", i, len(chunks)))
-            vectors.extend(embeddings.embed(kb.embedding_model,
-                                            [c.text for c in chunks[i:i + EMBED_BATCH]]))
+        vectors = _embed(kb.embedding_model, doc.name, [c.text for c in chunks], progress)
         _upsert(settings, kb, doc.id, doc.name, chunks, [r["id"] for r in rows], vectors,
                 progress)
         total += len(chunks)
@@ -340,17 +363,29 @@ def chunks_for_call(settings: Settings, call_id: int) -> list[str]:
 
 
 def index_count(settings: Settings, kb: KnowledgeBase) -> int:
+    return _with_collection(settings, kb, lambda c: c.count())
+
+
+def _with_collection(settings: Settings, kb: KnowledgeBase, use: Callable[[Any], Any]) -> Any:
+    """Use the collection; if it was replaced behind our back, look it up once more."""
     try:
-        return _collection(settings, kb).count()
-    except Exception:  # deleted behind our back (or damaged): look again once
-        return _collection(settings, kb, fresh=True).count()
+        return use(_collection(settings, kb))
+    except Exception:
+        try:
+            return use(_collection(settings, kb, fresh=True))
+        except Exception as exc:
+            raise PromptLabError(f"The vector index of {kb.name!r} could not be read: {exc}",
+                                 hint="Rebuild it on the Documents page.") from None
 
 
 # -- BM25 over the registry -------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=8)
-def _bm25(db_path: Path, kb_id: int, version: int):
-    """A BM25 index of a knowledge base's ready chunks; cached per version of the base."""
+def _bm25(db_path: Path, kb_id: int, collection: str, version: int):
+    """A BM25 index of a knowledge base's ready chunks; cached per version of the base.
+
+    The collection name is in the key because SQLite may give a new base a deleted one's id.
+    """
     import bm25s
 
     with db.connect(db_path) as conn:
@@ -384,4 +419,4 @@ def bm25_index(settings: Settings, kb: KnowledgeBase):
     with db.connect(settings.db_path) as conn:
         version = conn.execute("SELECT version FROM knowledge_bases WHERE id = ?",
                                (kb.id,)).fetchone()[0]
-    return _bm25(settings.db_path, kb.id, version)
+    return _bm25(settings.db_path, kb.id, kb.collection, version)

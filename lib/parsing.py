@@ -25,7 +25,6 @@ PARSE_TIMEOUT_S = 30.0
 PARSE_MEMORY_BYTES = 1536 << 20          # 1.5 GiB of address space for the parser
 MAX_UNZIPPED_BYTES = 200 << 20           # a DOCX that inflates past this is refused
 MAX_ZIP_RATIO = 200                      # ... and so is one that inflates 200x or more
-TYPES = ("pdf", "docx", "html", "csv", "markdown", "text")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
-import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.errors import TemplateError
+from lib.files import atomic_write
 from lib.ledger import now_iso
 from lib.templating import VARIABLE_TYPES, Variable, declared_names, render, validate
 
@@ -69,8 +69,6 @@ class Prompt:
     def labels_of(self, version: int) -> list[str]:
         return sorted(label for label, v in self.labels.items() if v == version)
 
-    def defaults(self) -> dict[str, Any]:
-        return {v.name: v.default for v in self.variables if v.default is not None}
 
 
 def _check_name(name: str) -> str:
@@ -181,9 +179,7 @@ class PromptStore:
     def _write_manifest(self, folder: Path, prompt: Prompt) -> None:
         import tomli_w
 
-        tmp = folder / f".manifest.{os.getpid()}.tmp"
-        tmp.write_text(tomli_w.dumps(_manifest_dict(prompt)), encoding="utf-8")
-        os.replace(tmp, folder / "manifest.toml")  # readers see the old or the new, never half
+        atomic_write(folder / "manifest.toml", tomli_w.dumps(_manifest_dict(prompt)))
 
     def check(self, source: str, variables: tuple[Variable, ...]) -> str:
         """Compile and render with the defaults (or sample values); returns the preview."""
@@ -204,8 +200,7 @@ class PromptStore:
         with self._locked(name) as folder:
             if (folder / "manifest.toml").exists():
                 raise TemplateError(f"A prompt named '{name}' already exists.")
-            with open(folder / "v1.j2", "x", encoding="utf-8") as f:
-                f.write(source)
+            _write_new(folder / "v1.j2", source)
             prompt = Prompt(name, description, variables, {},
                             (VersionInfo(1, note or "First version", author, now_iso()),),
                             model, temperature, max_tokens)
@@ -220,9 +215,10 @@ class PromptStore:
         self.check(source, variables)
         with self._locked(name) as folder:
             prompt = self.get(name)  # re-read under the lock: another session may have saved
-            version = prompt.latest + 1
-            with open(folder / f"v{version}.j2", "x", encoding="utf-8") as f:  # never overwrite
-                f.write(source)
+            # Past any file a crashed save left behind, too: nothing is ever overwritten.
+            version = max([prompt.latest, *(int(m.group(1)) for p in folder.glob("v*.j2")
+                                             if (m := VERSION_REF.match(p.stem)))]) + 1
+            _write_new(folder / f"v{version}.j2", source)
             info = VersionInfo(version, note, author, now_iso())
             self._write_manifest(folder, replace(prompt, variables=variables,
                                                  versions=(*prompt.versions, info)))
@@ -241,11 +237,14 @@ class PromptStore:
             self._write_manifest(folder, replace(prompt, labels={**prompt.labels,
                                                                  label: version}))
 
-    def remove_label(self, name: str, label: str) -> None:
-        with self._locked(name) as folder:
-            prompt = self.get(name)
-            labels = {k: v for k, v in prompt.labels.items() if k != label}
-            self._write_manifest(folder, replace(prompt, labels=labels))
+
+def _write_new(path: Path, source: str) -> None:
+    """Create a version file; an existing file is never replaced."""
+    try:
+        with open(path, "x", encoding="utf-8") as f:
+            f.write(source)
+    except OSError as exc:
+        raise TemplateError(f"Could not save {path.name}: {exc.strerror or exc}.") from None
 
 
 def _sample_values(variables: tuple[Variable, ...]) -> dict[str, Any]:

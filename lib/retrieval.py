@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lib import db, embeddings
 from lib.errors import PromptLabError
-from lib.knowledge import KnowledgeBase, _collection, bm25_index, bm25_tokens
+from lib.knowledge import KnowledgeBase, _with_collection, bm25_index, bm25_tokens
 from lib.settings import Settings
 
 MODES = ("hybrid", "dense", "bm25")
@@ -52,16 +52,8 @@ def dense_by_vector(settings: Settings, kb: KnowledgeBase, vector, k: int,
                     document_ids: list[int] | None = None) -> list[tuple[str, float]]:
     """The k nearest chunks to an embedded query, by cosine similarity."""
     where = {"document_id": {"$in": list(document_ids)}} if document_ids else None
-    try:
-        found = _collection(settings, kb).query(query_embeddings=vector, n_results=k,
-                                                where=where, include=["distances"])
-    except Exception:  # the collection was replaced behind our back: look it up again
-        try:
-            found = _collection(settings, kb, fresh=True).query(
-                query_embeddings=vector, n_results=k, where=where, include=["distances"])
-        except Exception as exc:
-            raise PromptLabError(f"The vector index of {kb.name!r} could not be searched: "
-                                 f"{exc}", hint="Rebuild it on the Documents page.") from None
+    found = _with_collection(settings, kb, lambda c: c.query(
+        query_embeddings=vector, n_results=k, where=where, include=["distances"]))
     return [(cid, 1.0 - dist) for cid, dist in zip(found["ids"][0], found["distances"][0],
                                                    strict=True)]
 
@@ -97,6 +89,8 @@ def fuse(*rankings: list[tuple[str, float]], k: int, rrf_k: int = RRF_K) -> list
 
 def search(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5, mode: str = "hybrid",
            document_ids: list[int] | None = None) -> list[Hit]:
+    if mode not in MODES:
+        raise PromptLabError(f"Unknown retrieval mode {mode!r}.")
     if not query.strip():
         return []
     if mode == "dense":

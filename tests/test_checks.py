@@ -48,3 +48,11 @@ def test_invalid_checks_are_refused_up_front(check):
 def test_run_checks_labels():
     result = run_checks([Check("contains", "a"), Check("json")], "a", words)
     assert result == {'contains "a"': True, "is valid JSON": False}
+
+
+def test_a_runaway_regex_stops_at_its_timeout():
+    import time
+
+    start = time.monotonic()
+    assert run_check(Check("regex", r"(a+)+$"), "a" * 40 + "!", words) is False
+    assert time.monotonic() - start < 3

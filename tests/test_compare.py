@@ -174,3 +174,22 @@ def test_datasets_round_trip_and_refuse_bad_csv(settings):
                          (b"x\x00y\n1\n", "binary")]:
         with pytest.raises(PromptLabError, match=message):
             datasets.parse_csv(bad, "bad.csv")
+
+
+def test_votes_on_later_pairs_are_labelled_with_their_letters(settings, store):
+    catalog = load_catalog(settings)
+    resolved = compare.resolve(store, catalog, [variants("openai/gpt-4o-mini")[0]] * 4)
+    run_id = compare.create_run(settings, "four", resolved, ROWS[:1], [])
+    compare.vote(settings.db_path, run_id, 0, 2, 3, "right")
+    exported = list(csv.DictReader(io.StringIO(compare.export_csv(
+        compare.load_run(settings.db_path, run_id)))))
+    assert exported[3]["votes"] == "C vs D: D better"
+    assert compare.outcome_label(2, 3, "left") == "C better"
+
+
+def test_csv_export_defuses_spreadsheet_formulas(settings, store):
+    resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
+    run_id = compare.create_run(settings, "csv", resolved, [{"text": "=HYPERLINK(1)"}], [])
+    exported = list(csv.DictReader(io.StringIO(compare.export_csv(
+        compare.load_run(settings.db_path, run_id)))))
+    assert exported[0]["text"] == "'=HYPERLINK(1)"

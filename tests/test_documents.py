@@ -138,3 +138,19 @@ def test_chat_turn_is_grounded_and_linked(settings, kb):
     linked = knowledge.chunks_for_call(settings, reply.call_id)
     assert linked == [s["chunk_id"] for s in sources]
     assert ledger.get(settings.db_path, reply.call_id).status == "ok"
+
+
+def test_a_file_being_stored_by_another_session_is_left_alone(settings, kb, monkeypatch):
+    good = valid()
+    knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
+    doc = knowledge.documents(settings, kb)[0]
+    from lib import db
+
+    with db.connect(settings.db_path, write=True) as conn:  # as if mid-ingest elsewhere
+        conn.execute("UPDATE documents SET status = 'storing' WHERE id = ?", (doc.id,))
+    [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
+    assert result.status == "failed" and "being added right now" in result.message
+    assert knowledge.chunks_of(settings, doc.id)  # nothing of the other session's was removed
+    monkeypatch.setattr(knowledge, "ABANDONED_AFTER_S", -1)  # ...until it is abandoned
+    [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
+    assert result.status == "stored"

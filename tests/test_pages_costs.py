@@ -143,3 +143,19 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     assert not at.exception
     anatomy = [h.proto.body for h in at.get("html") if "pl-bar" in h.proto.body]
     assert anatomy and "history" in anatomy[-1] and "reserved output" in anatomy[-1]
+
+
+def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    get_settings.cache_clear()
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    budgets.set_budget(path, "all", "day", 0.0)
+    at = app("pages/chat.py")
+    at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()
+    at.chat_input[0].set_value("Will this be sent?").run()
+    assert not at.exception
+    assert any("budget" in e.value and "was not sent" in e.value for e in at.error)
+    assert at.code[0].value == "Will this be sent?"
+    assert conversations.list_all(path) == []
+    assert ledger.count(path) == 0

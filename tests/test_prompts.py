@@ -113,3 +113,10 @@ def test_concurrent_saves_lose_no_version(store):
     prompt = store.get("classifier")
     assert [v.version for v in prompt.versions] == list(range(1, 8))
     assert sorted(v.note for v in prompt.versions[1:]) == [str(i) for i in range(6)]
+
+
+def test_a_file_left_by_a_crashed_save_is_never_overwritten(store):
+    orphan = store.root / "classifier" / "v2.j2"
+    orphan.write_text("left behind")
+    version = store.save_version("classifier", store.source("classifier", 1) + "\nAgain.")
+    assert version == 3 and orphan.read_text() == "left behind"

@@ -162,6 +162,9 @@ def check_runtime(path: Path | None, cache_dir: Path, *, run: bool = True) -> Ru
     """
     if path is None:
         return RuntimeCheck(False, "The bundled model file was not found: run `make install`.")
+    if not path.is_file():
+        return RuntimeCheck(False, f"The local model file {path} does not exist: fix "
+                                   "PROMPTLAB_LOCAL_MODEL.")
     if importlib.util.find_spec("llama_cpp") is None:
         return RuntimeCheck(False, "llama-cpp-python is not installed: run `make install`.")
     cache = cache_dir / "local_model_check.json"

@@ -102,4 +102,6 @@ def translate(exc: BaseException, sdk: ModuleType, provider: str) -> ProviderErr
     if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError):
         return ProviderError("invalid_response",
                              f"{provider} sent a stream that could not be parsed ({exc}).")
-    raise exc
+    # Anything else came out of the SDK on a reply it did not expect: say so, not a traceback.
+    return ProviderError("invalid_response", f"{provider} sent a reply this app could not read "
+                         f"({type(exc).__name__}: {exc}).")

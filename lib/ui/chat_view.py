@@ -15,9 +15,11 @@ from lib.errors import PromptLabError, ProviderError
 from lib.ledger import format_usd
 from lib.providers.base import Error, Event, Message, TextDelta
 from lib.settings import Settings
+from lib.ui.common import inert_markdown
 
 CURSOR = "▌"
 NOTICE = "chat_notice"
+NEW_CONVERSATION = "chat_new_conversation"
 
 
 def current_conversation(settings: Settings) -> Conversation | None:
@@ -98,7 +100,7 @@ def metrics_line(meta: dict) -> str:
 
 def render_message(message: StoredMessage) -> None:
     with st.chat_message(message.role):
-        st.markdown(message.content)
+        st.markdown(inert_markdown(message.content))
         if message.role == "assistant":
             render_reply_footer(message.status, message.meta, message.content)
 
@@ -119,7 +121,7 @@ def render_sources(sources: list[dict], body: str) -> None:
             f" — {src['heading']}" if src.get("heading") else "")
         mark = " · cited" if src["n"] in used else ""
         with st.expander(f"[{src['n']}] {where}{mark}"):
-            st.markdown(src["text"])
+            st.markdown(inert_markdown(src["text"]))
             st.caption(f"chunk {src['chunk_id']}")
 
 
@@ -231,7 +233,7 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
                 text += event.text
                 now = time.monotonic()
                 if now - last >= min_interval:
-                    slot.markdown(text + CURSOR)
+                    slot.markdown(inert_markdown(text) + CURSOR)
                     last = now
             elif isinstance(event, Error):
                 error = event.error
@@ -239,7 +241,7 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
         close = getattr(gen, "close", None)
         if close:
             close()
-    slot.markdown(text)
+    slot.markdown(inert_markdown(text))
     return text, error
 
 
@@ -252,7 +254,15 @@ def run_turn(turn: ChatTurn) -> None:
         stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")
         body = st.empty()
         body.markdown(CURSOR)
-        _, error = stream_into(turn, body)
+        try:
+            _, error = stream_into(turn, body)
+        except PromptLabError:
+            # Refused before anything was stored (a budget): drop a chat this turn created.
+            if st.session_state.pop(NEW_CONVERSATION, None) == turn.conversation_id and not \
+                    conversations.messages(turn.settings.db_path, turn.conversation_id):
+                conversations.delete(turn.settings.db_path, turn.conversation_id)
+                open_conversation(None)
+            raise
         stop.empty()
     if error is not None:
         st.session_state[NOTICE] = str(error)
@@ -270,5 +280,6 @@ def new_turn(settings: Settings, conversation: Conversation | None, model, text:
             conversations.delete(settings.db_path, conv_id)  # leave nothing half-made behind
             raise
         open_conversation(conv_id)
+        st.session_state[NEW_CONVERSATION] = conv_id
         return turn
     return ChatTurn(settings, conversation.id, model, text, options)

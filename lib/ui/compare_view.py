@@ -106,7 +106,7 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
     progress = st.progress(0.0, text=f"0 of {len(rows)} rows")
     slots: dict[tuple[int, int], Any] = {}
     for i, row in enumerate(rows[:LIVE_ROWS]):
-        st.caption(f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:60]!r}" for k, v in row.items()))
+        st.caption(row_caption(i, row))
         cols = st.columns(len(resolved))
         for v, col in enumerate(cols):
             col.markdown(f"**{LETTERS[v]}**")
@@ -124,7 +124,7 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
             texts[key] = texts.get(key, "") + event.delta
             now = time.monotonic()
             if key in slots and now - last > 0.08:
-                slots[key].markdown(texts[key] + "▌")
+                slots[key].markdown(common.inert_markdown(texts[key]) + "▌")
                 last = now
             continue
         if key in slots:
@@ -135,8 +135,12 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
             progress.progress(rows_done / len(rows), text=f"{rows_done} of {len(rows)} rows")
 
 
+def row_caption(i: int, row: dict[str, Any]) -> str:
+    return f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:80]!r}" for k, v in row.items())
+
+
 def cell_markdown(cell: compare.CellResult) -> str:
-    body = cell.output or "_(no output)_"
+    body = common.inert_markdown(cell.output) if cell.output else "_(no output)_"
     status = "" if cell.status == "ok" else f"\n\n:orange[{cell.status}] {cell.error}"
     ttft = f"{cell.ttft_ms:,.0f} ms" if cell.ttft_ms is not None else "–"
     total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
@@ -162,8 +166,7 @@ def show_run(settings: Settings, run: Run) -> None:
     pairs = run.pairs()
     for i, row in enumerate(run.rows):
         with st.container(border=True):
-            st.caption(f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:80]!r}"
-                                                    for k, v in row.items()))
+            st.caption(row_caption(i, row))
             cols = st.columns(len(run.variants))
             for v, col in enumerate(cols):
                 col.markdown(f"**{run.variant_label(v)}**")
@@ -173,10 +176,9 @@ def show_run(settings: Settings, run: Run) -> None:
                 key = f"vote_{run.id}_{i}_{a}_{b}"
                 if key not in st.session_state and (i, a, b) in run.votes:
                     st.session_state[key] = run.votes[(i, a, b)]
-                names = {"left": f"{LETTERS[a]} better", "right": f"{LETTERS[b]} better",
-                         "tie": "Tie", "both_bad": "Both bad"}
-                st.radio(f"Row {i + 1}: {LETTERS[a]} vs {LETTERS[b]}", list(OUTCOMES),
-                         format_func=names.__getitem__, horizontal=True, index=None, key=key,
+                st.radio(f"Row {i + 1}: {LETTERS[a]} vs {LETTERS[b]}", OUTCOMES,
+                         format_func=lambda o, a=a, b=b: compare.outcome_label(a, b, o),
+                         horizontal=True, index=None, key=key,
                          on_change=_save_vote,
                          args=(settings.db_path, run.id, i, a, b, key))
 

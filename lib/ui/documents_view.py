@@ -12,7 +12,7 @@ from lib.errors import PromptLabError
 from lib.knowledge import KnowledgeBase, Progress
 from lib.retrieval import Hit
 from lib.settings import Settings
-from lib.ui.common import show_error
+from lib.ui.common import inert_markdown, show_error
 
 STAGES = {"parse": 0.05, "chunk": 0.15, "embed": 0.2, "store": 0.85, "done": 1.0}
 KB_KEY = "kb_pick"
@@ -95,7 +95,7 @@ def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int]) -> None:
         where = h.source + (f" p.{h.page}" if h.page else "") + f" #{h.index}"
         with st.container(border=True):
             st.markdown(f"**{h.rank}.** `{h.score:.3f}` {where}{badge}")
-            st.caption(h.text[:400] + ("…" if len(h.text) > 400 else ""))
+            st.caption(inert_markdown(h.text[:400]) + ("…" if len(h.text) > 400 else ""))
 
 
 def overlap_counts(*rankings: list[Hit]) -> dict[str, int]:
