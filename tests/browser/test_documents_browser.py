@@ -30,6 +30,16 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     expect(main.get_by_text("handbook.docx: 2 chunks.")).to_be_visible()
     expect(main.get_by_role("heading", name="2 documents")).to_be_visible()
 
+    # The retrieval inspector: three retrievers side by side, the answer on top of each.
+    page.get_by_role("link", name="Retrieval").click()
+    query = page.get_by_role("textbox", name="Query")
+    query.fill("How many days of leave do employees get?")
+    query.press("Enter")
+    for title in ("Dense", "BM25", "Hybrid (RRF)"):
+        expect(page.get_by_text(title, exact=True)).to_be_visible()
+    firsts = page.locator("p").filter(has_text=re.compile(r"^1\.\s.*handbook\.docx"))
+    expect(firsts).to_have_count(3)
+
     page.get_by_role("link", name="Chat").click()
     sidebar.get_by_role("combobox", name="Ground in a knowledge base").click()
     page.get_by_role("option", name="Company").click()
