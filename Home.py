@@ -3,22 +3,13 @@
 import streamlit as st
 
 from lib.errors import PromptLabError
-from lib.ui.common import budget_banner, show_error, sidebar_status
+from lib.ui.common import PAGES, budget_banner, show_error, sidebar_status
 
 st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layout="wide")
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
-    st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("pages/documents.py", title="Documents", icon=":material/folder_open:"),
-    st.Page("pages/retrieval.py", title="Retrieval", icon=":material/manage_search:"),
-    st.Page("pages/tokens.py", title="Tokens", icon=":material/token:"),
-    st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
-]
+page = st.navigation([st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+                      for path, title, icon, _ in PAGES])
 
-page = st.navigation(PAGES)
 # Pages catch what they can explain in place; anything else of ours still reads as a message.
 try:
     sidebar_status()

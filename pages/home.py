@@ -34,17 +34,5 @@ rows += [f"| {PROVIDER_LABELS.get(p, p)} | {'ready' if ok else 'unavailable'} | 
 st.markdown("\n".join(rows))
 
 st.subheader("Pages")
-st.page_link("pages/chat.py", label="Chat: stream replies, manage conversations, watch context",
-             icon=":material/chat:")
-st.page_link("pages/prompts.py", label="Prompts: versioned templates, preview, edit, diff, labels",
-             icon=":material/edit_note:")
-st.page_link("pages/compare.py", label="Compare: 2-4 variants side by side, votes, win rates",
-             icon=":material/compare:")
-st.page_link("pages/documents.py", label="Documents: knowledge bases in Chroma, upload, chunks",
-             icon=":material/folder_open:")
-st.page_link("pages/retrieval.py", label="Retrieval: dense, BM25 and hybrid results side by side",
-             icon=":material/manage_search:")
-st.page_link("pages/tokens.py", label="Tokens: how text turns into tokens, cost and window fill",
-             icon=":material/token:")
-st.page_link("pages/costs.py", label="Costs: spend, tokens, latency, errors, caching, budgets",
-             icon=":material/payments:")
+for path, title, icon, blurb in common.PAGES[1:]:
+    st.page_link(path, label=f"{title}: {blurb}", icon=icon)

@@ -9,6 +9,25 @@ from lib.errors import PromptLabError
 from lib.providers import ModelStatus, model_statuses
 from lib.settings import Settings, get_settings
 
+# (file, title, icon, what it is for): the router and the Home page's links both read this.
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:", ""),
+    ("pages/chat.py", "Chat", ":material/chat:",
+     "stream replies, manage conversations, watch context"),
+    ("pages/prompts.py", "Prompts", ":material/edit_note:",
+     "versioned templates, preview, edit, diff, labels"),
+    ("pages/compare.py", "Compare", ":material/compare:",
+     "2-4 variants side by side, votes, win rates"),
+    ("pages/documents.py", "Documents", ":material/folder_open:",
+     "knowledge bases in Chroma, upload, chunks"),
+    ("pages/retrieval.py", "Retrieval", ":material/manage_search:",
+     "dense, BM25 and hybrid results side by side"),
+    ("pages/tokens.py", "Tokens", ":material/token:",
+     "how text turns into tokens, cost and window fill"),
+    ("pages/costs.py", "Costs", ":material/payments:",
+     "spend, tokens, latency, errors, caching, budgets"),
+]
+
 
 def settings() -> Settings:
     return get_settings()
