@@ -46,7 +46,7 @@ if docs:
                   for d in docs], hide_index=True, width="stretch")
     st.download_button("Download list (CSV)", view.documents_csv(docs),
                        file_name=f"{kb.collection}-documents.csv", mime="text/csv",
-                       key="doc_csv")
+                       key="doc_csv", on_click="ignore")
     doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")
     chunks = knowledge.chunks_of(settings, doc.id)
     st.caption(f"{len(chunks)} chunks, {sum(c['tokens'] for c in chunks):,} tokens")

@@ -76,9 +76,11 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
             st.rerun()
         slug = "".join(ch if ch.isalnum() else "-" for ch in current.title.lower())[:40]
         st.download_button("Export Markdown", conversations.export_markdown(path, current.id),
-                           file_name=f"{slug}.md", mime="text/markdown", key="export_md")
+                           file_name=f"{slug}.md", mime="text/markdown", key="export_md",
+                           on_click="ignore")
         st.download_button("Export JSON", conversations.export_json(path, current.id),
-                           file_name=f"{slug}.json", mime="application/json", key="export_json")
+                           file_name=f"{slug}.json", mime="application/json",
+                           key="export_json", on_click="ignore")
         if st.button("Delete conversation", type="primary", key="delete_conv"):
             conversations.delete(path, current.id)
             open_conversation(None)

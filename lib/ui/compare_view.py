@@ -162,7 +162,8 @@ def show_run(settings: Settings, run: Run) -> None:
                f"{len(run.variants)} variants · {run.status}")
     summary(run)
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
-                       mime="text/csv", icon=":material/download:", key="cmp_csv_download")
+                       mime="text/csv", icon=":material/download:", key="cmp_csv_download",
+                       on_click="ignore")  # no rerun: it would retire the file mid-download
     pairs = run.pairs()
     for i, row in enumerate(run.rows):
         with st.container(border=True):

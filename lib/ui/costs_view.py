@@ -36,7 +36,7 @@ def filters(settings: Settings) -> Filters | None:
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
     st.download_button(f"Download {name} (CSV)", df.to_csv(index=False),
-                       file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}",
+                       file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
 
 
