@@ -63,6 +63,12 @@ def options(path: Path) -> dict[str, list[str]]:
     return out
 
 
+def hit_rate(cache_read: int, input_tokens: int, cache_write: int) -> float | None:
+    """Cache reads as a share of all input tokens; None when there was no input."""
+    seen = input_tokens + cache_read + cache_write
+    return cache_read / seen if seen else None
+
+
 def totals(path: Path, f: Filters) -> dict[str, int]:
     where, args = f.where()
     with db.connect(path) as conn:
@@ -146,8 +152,8 @@ def cache_by_model(path: Path, f: Filters) -> pd.DataFrame:
                 "SUM(cache_write_tokens) AS cache_write_tokens, SUM(input_tokens) AS "
                 "input_tokens, SUM(cache_savings_micro) AS savings_micro FROM calls_daily "
                 f"WHERE {where} GROUP BY model ORDER BY model", args)
-    seen = df["input_tokens"] + df["cache_read_tokens"] + df["cache_write_tokens"]
-    df["hit_rate"] = (df["cache_read_tokens"] / seen.where(seen > 0)).fillna(0.0)
+    df["hit_rate"] = [hit_rate(r, i, w) or 0.0 for r, i, w in zip(
+        df["cache_read_tokens"], df["input_tokens"], df["cache_write_tokens"], strict=True)]
     return df
 
 

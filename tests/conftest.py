@@ -72,6 +72,16 @@ def app(data_dir, prompts_dir):
 
 
 @pytest.fixture
+def openai_key(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A (fake) OpenAI key is configured; returns the database path, its folder made."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    get_settings.cache_clear()
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
 def settings(data_dir: Path, prompts_dir: Path) -> Settings:
     return load_settings()
 

@@ -145,11 +145,8 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     assert anatomy and "history" in anatomy[-1] and "reserved output" in anatomy[-1]
 
 
-def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    get_settings.cache_clear()
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_key):
+    path = openai_key
     budgets.set_budget(path, "all", "day", 0.0)
     at = app("pages/chat.py")
     at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()

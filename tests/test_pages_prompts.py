@@ -106,8 +106,7 @@ def test_compare_over_a_saved_dataset(app):
     assert at.get("download_button")
 
 
-def test_expensive_runs_need_confirmation(app, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+def test_expensive_runs_need_confirmation(app, openai_key, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_CONFIRM_ABOVE_USD", "0")
     get_settings.cache_clear()
     at = app("pages/compare.py")
@@ -133,13 +132,10 @@ def test_chat_system_prompt_from_a_stored_prompt(app):
     assert (row.prompt_name, row.prompt_version) == ("assistant", 1)
 
 
-def test_a_run_over_budget_is_refused(app, monkeypatch):
+def test_a_run_over_budget_is_refused(app, openai_key):
     from lib import budgets
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    get_settings.cache_clear()
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = openai_key
     budgets.set_budget(path, "openai", "day", 0.0001)
     at = app("pages/compare.py")
     at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()

@@ -57,8 +57,8 @@ def dashboard(settings: Settings, f: Filters) -> None:
     a.metric("Spend", format_usd(t["cost_micro"]))
     b.metric("Calls", f"{t['calls']:,}")
     c.metric("Tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}")
-    seen = t["input_tokens"] + t["cache_read_tokens"] + t["cache_write_tokens"]
-    d.metric("Cache hit rate", f"{t['cache_read_tokens'] / seen:.0%}" if seen else "–",
+    rate = costs.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
+    d.metric("Cache hit rate", "–" if rate is None else f"{rate:.0%}",
              help=f"Cache reads saved {format_usd(t['cache_savings_micro'])}.")
 
     st.subheader("Spend per day, by model")
