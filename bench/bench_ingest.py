@@ -11,10 +11,11 @@ from common import public_text, scratch_data_dir
 
 
 def main() -> None:
-    from lib import embeddings, knowledge
     from lib.chunking import chunk_sections
-    from lib.parsing import Parsed, Section
-    from lib.settings import load_settings
+
+    from lib import knowledge
+    from lib.core import load_settings
+    from lib.knowledge import Parsed, Section
 
     with scratch_data_dir():
         settings = load_settings()
@@ -22,15 +23,15 @@ def main() -> None:
         docs = public_text(2_100_000)
         total = sum(len(t) for _, t in docs)
         print(f"corpus: {len(docs)} stdlib modules' docstrings, {total / 1e6:.2f} MB")
-        name = embeddings.model_name(settings)
-        model = embeddings.load(name)
-        embeddings.embed(name, ["warm up"] * 8)
+        name = knowledge.model_name(settings)
+        model = knowledge.embedding_model(name)
+        knowledge.embed(name, ["warm up"] * 8)
 
         kb = knowledge.create_kb(settings, "bench")
         parsed = [Parsed("text", (Section(text),)) for _, text in docs]
         chunk_texts = [c.text for p in parsed for c in chunk_sections(
-            p.sections, count_embed=lambda ts: embeddings.count_tokens(name, ts),
-            max_embed=embeddings.max_tokens(name))]
+            p.sections, count_embed=lambda ts: knowledge.count_tokens(name, ts),
+            max_embed=knowledge.max_tokens(name))]
         print(f"chunks: {len(chunk_texts):,}")
 
         start = time.perf_counter()  # sentence-transformers alone, same chunks, same batches

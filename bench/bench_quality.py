@@ -73,9 +73,9 @@ def ndcg_and_recall(ranked_sources: list[str], relevant: str) -> tuple[float, fl
 
 
 def main() -> None:
-    from lib import knowledge, retrieval
-    from lib.parsing import Parsed, Section
-    from lib.settings import load_settings
+    from lib import knowledge
+    from lib.core import load_settings
+    from lib.knowledge import Parsed, Section
 
     modules = sorted({m for _, m in QUESTIONS} | set(DISTRACTORS))
     with scratch_data_dir():
@@ -92,7 +92,7 @@ def main() -> None:
               f"{len(QUESTIONS)} labelled questions")
         results = {}
         for mode in ("dense", "bm25", "hybrid"):
-            scores = [ndcg_and_recall([h.source for h in retrieval.search(settings, kb, q, 10,
+            scores = [ndcg_and_recall([h.source for h in knowledge.search(settings, kb, q, 10,
                                                                             mode)], module)
                       for q, module in QUESTIONS]
             results[mode] = (sum(s[0] for s in scores) / len(scores),

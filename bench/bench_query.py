@@ -14,8 +14,8 @@ DIM = 384
 
 
 def main(n: int, queries: int) -> None:
-    from lib import db, knowledge, retrieval
-    from lib.settings import load_settings
+    from lib import knowledge, storage
+    from lib.core import load_settings
 
     rng = np.random.default_rng(7)
     # Text embeddings cluster by topic: n vectors around n / 50 topic centres. (Uniformly
@@ -34,27 +34,28 @@ def main(n: int, queries: int) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         kb = knowledge.create_kb(settings, "latency")
         ids = [f"c{i:07d}" for i in range(n)]
-        with db.connect(settings.db_path, write=True) as conn:
+        with storage.connect(settings.db_path, write=True) as conn:
             doc = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                                "chunk_count, added_at) VALUES (?, 'synthetic', 'text', 0, 'x', "
                                "'ready', ?, '')", (kb.id, n)).lastrowid
             conn.executemany("INSERT INTO chunks (id, kb_id, document_id, idx, text, tokens) "
                              "VALUES (?, ?, ?, ?, ?, 10)",
                              [(cid, kb.id, doc, i, f"chunk {i}") for i, cid in enumerate(ids)])
-        collection = knowledge._collection(settings, kb)
-        step = knowledge.client(settings).get_max_batch_size()
         start = time.perf_counter()
-        for i in range(0, n, step):
-            collection.add(ids=ids[i:i + step], embeddings=vectors[i:i + step],
-                           metadatas=[{"document_id": doc}] * len(ids[i:i + step]))
+        knowledge.store_vectors(settings, kb, ids, vectors, [f"chunk {i}" for i in range(n)],
+                                [{"document_id": doc}] * n)
         print(f"indexed {n:,} vectors in {time.perf_counter() - start:.1f} s")
+
+        def search(q):
+            return knowledge.fill_hits(settings,
+                                       knowledge.dense_by_vector(settings, kb, q[None], 10))
 
         ours, brute, recall, first = [], [], [], []
         for q in qs[:20]:  # warm both
-            retrieval._hits(settings, retrieval.dense_by_vector(settings, kb, q[None], 10))
+            search(q)
         for q in qs:
             t = time.perf_counter()
-            hits = retrieval._hits(settings, retrieval.dense_by_vector(settings, kb, q[None], 10))
+            hits = search(q)
             ours.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             scores = vectors @ q

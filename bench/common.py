@@ -39,7 +39,7 @@ def scratch_data_dir() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def llama_server(n_ctx: int = 2048) -> Iterator[str]:
-    from lib.providers.local import bundled_model_path
+    from lib.llm import bundled_model_path
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

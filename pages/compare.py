@@ -1,13 +1,12 @@
 import streamlit as st
 
-from lib import budgets, compare, datasets
-from lib.errors import PromptLabError
-from lib.ledger import format_usd
-from lib.ui import common
+from lib import compare, spend
+from lib.core import PromptLabError, format_usd
+from lib.ui import app, widgets
 from lib.ui import compare_view as view
 from lib.ui import prompts_view as pv
 
-settings = common.settings()
+settings = app.settings()
 st.title("Compare")
 
 runs = compare.list_runs(settings.db_path)
@@ -30,7 +29,7 @@ if runs:
         try:
             view.show_run(settings, compare.load_run(settings.db_path, picked))
         except PromptLabError as exc:
-            common.show_error(exc)
+            widgets.show_error(exc)
         st.stop()
 
 names = pv.store().names()
@@ -45,7 +44,7 @@ try:
         with col, st.container(border=True):
             st.markdown(f"**Variant {compare.LETTERS[i]}**")
             variants.append(view.variant_editor(i, names))
-    resolved = compare.resolve(pv.store(), common.catalog(), variants)
+    resolved = compare.resolve(pv.store(), app.catalog(), variants)
 
     mode = st.radio("Input", ["One input", "Dataset (CSV)"], horizontal=True, key="cmp_mode")
     dataset_id, new_dataset = None, None
@@ -57,7 +56,7 @@ try:
     title = st.text_input("Run title", value=" vs ".join(
         f"{v.prompt}@{v.ref}" for v in variants), key="cmp_title")
 except PromptLabError as exc:
-    common.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 
 if not rows:
@@ -70,7 +69,7 @@ if st.button("Forecast cost", icon=":material/calculate:", key="cmp_forecast_btn
         with st.spinner("Rendering and counting every cell…"):
             st.session_state["cmp_forecast"] = (sig, compare.forecast(settings, resolved, rows))
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)
 
 saved = st.session_state.get("cmp_forecast")
 if saved is None or saved[0] != sig:
@@ -80,7 +79,7 @@ if saved is None or saved[0] != sig:
 
 plan = saved[1]
 view.show_forecast(plan, resolved)
-refused = budgets.refusal(settings.db_path, plan.cost_by_provider(resolved))
+refused = spend.refusal(settings.db_path, plan.cost_by_provider(resolved))
 if refused:
     st.error(refused, icon=":material/block:")
     st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
@@ -93,7 +92,7 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
              disabled=not confirmed):
     try:
         if new_dataset is not None:
-            dataset_id = datasets.save(settings.db_path, new_dataset)
+            dataset_id = compare.save_dataset(settings.db_path, new_dataset)
         run_id = compare.create_run(settings, title or "Untitled", resolved, rows, checks,
                                     dataset_id)
         st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
@@ -101,4 +100,4 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
         st.session_state.pop("cmp_forecast", None)
         st.rerun()
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)

@@ -1,9 +1,9 @@
 import streamlit as st
 
-from lib.ui import common
+from lib.ui import app
 from lib.ui import costs_view as view
 
-settings = common.settings()
+settings = app.settings()
 st.title("Costs")
 dashboard_tab, budgets_tab, prices_tab = st.tabs(["Dashboard", "Budgets", "Prices"])
 with dashboard_tab:

@@ -1,12 +1,12 @@
 import streamlit as st
 
 from lib import knowledge
-from lib.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE
-from lib.errors import PromptLabError
-from lib.ui import common
+from lib.core import PromptLabError
+from lib.knowledge import DEFAULT_OVERLAP, DEFAULT_SIZE
+from lib.ui import app, widgets
 from lib.ui import documents_view as view
 
-settings = common.settings()
+settings = app.settings()
 st.title("Documents")
 kb = view.kb_picker(settings, allow_create=True)
 if kb is None:
@@ -14,7 +14,7 @@ if kb is None:
     st.stop()
 
 st.caption(f"Knowledge base **{kb.name}** · Chroma collection `{kb.collection}` · "
-           f"embeddings: {view.model_label(kb.embedding_model)}")
+           f"embeddings: {knowledge.model_label(kb.embedding_model)}")
 uploads = st.file_uploader("Add files: PDF, Word, HTML, CSV, Markdown or text (the type is "
                            "read from the content)", accept_multiple_files=True,
                            key="doc_upload")
@@ -36,7 +36,7 @@ if uploads and st.button("Add to knowledge base", type="primary", key="doc_inges
             else:
                 st.error(r.message)
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)
 
 docs = knowledge.documents(settings, kb)
 st.subheader(f"{len(docs)} documents")
@@ -58,15 +58,12 @@ if docs:
         st.rerun()
 
 with st.expander("Index health"):
-    registry = sum(d.chunks for d in docs if d.status == "ready")
-    try:
-        indexed = knowledge.index_count(settings, kb)
-    except PromptLabError as exc:  # a damaged index is exactly what this panel is for
-        indexed = None
-        st.warning(str(exc))
-    st.markdown(f"Registry: **{registry:,}** chunks · Chroma index: "
-                f"**{'?' if indexed is None else f'{indexed:,}'}** vectors")
-    if indexed != registry:
+    health = knowledge.index_health(settings, kb)
+    if health.error:  # a damaged index is exactly what this panel is for
+        st.warning(health.error)
+    st.markdown(f"Registry: **{health.registry:,}** chunks · Chroma index: "
+                f"**{'?' if health.indexed is None else f'{health.indexed:,}'}** vectors")
+    if not health.agrees:
         st.warning("The index and the registry disagree: rebuild the index.")
     if st.button("Rebuild index from the registry", key="doc_rebuild"):
         bar = st.progress(0.0, text="Rebuilding…")

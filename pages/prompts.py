@@ -1,8 +1,8 @@
 import streamlit as st
 
-from lib.errors import PromptLabError
-from lib.tokens import counter_for
-from lib.ui import common
+from lib.core import PromptLabError
+from lib.llm import counter_for
+from lib.ui import app, widgets
 from lib.ui import prompts_view as view
 
 st.title("Prompts")
@@ -22,7 +22,7 @@ with st.sidebar.popover("New prompt", icon=":material/add:", width="stretch"):
             st.session_state["prompt_pick"] = new_name.strip()
             st.rerun()
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)
 
 if not names:
     st.info("No prompts yet: create one from the sidebar.")
@@ -32,7 +32,7 @@ name = st.sidebar.selectbox("Prompt", names, key="prompt_pick")
 try:
     prompt = prompts.get(name)
 except PromptLabError as exc:
-    common.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 st.caption(prompt.description)
 
@@ -56,24 +56,24 @@ with versions_tab:
             st.toast(f"{label} → v{target}")
             st.rerun()
         except PromptLabError as exc:
-            common.show_error(exc)
+            widgets.show_error(exc)
 
 with preview_tab:
     refs = view.ref_options(prompt)
     ref = st.selectbox("Version or label", refs, key="preview_ref",
                        format_func=lambda r: view.ref_label(prompt, r))
     values = view.variable_form(prompt.variables, key=f"pv_{name}")
-    model = common.model_picker("preview_model", label="Count tokens for",
+    model = widgets.model_picker("preview_model", label="Count tokens for",
                                 default=prompt.model).model
     try:
         version, text = prompts.render(name, ref, values)
-        counter = counter_for(model, common.settings())
+        counter = counter_for(model, app.settings())
         kind = "" if counter.exact else " (estimated)"
         st.markdown(f"**v{version}** renders to **{counter.count(text):,} tokens**{kind} "
                     f"for {model.label} — {counter.name}, {len(text):,} characters.")
         st.code(text, language=None, wrap_lines=True)
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)
 
 with edit_tab:
     base = st.selectbox("Start from", [v.version for v in reversed(prompt.versions)],
@@ -83,7 +83,7 @@ with edit_tab:
     try:
         variables = view.variables_editor(prompt.variables, key=f"edit_vars_{name}")
     except PromptLabError as exc:
-        common.show_error(exc)
+        widgets.show_error(exc)
         variables = None
     note = st.text_input("What changed", key="edit_note")
     author = st.text_input("Author", key="edit_author")
@@ -95,7 +95,7 @@ with edit_tab:
             st.session_state["saved_notice"] = f"Saved {name} v{saved}."
             st.rerun()
         except PromptLabError as exc:
-            common.show_error(exc)
+            widgets.show_error(exc)
     if notice := st.session_state.pop("saved_notice", None):
         st.success(notice)
 

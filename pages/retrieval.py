@@ -1,11 +1,11 @@
 import streamlit as st
 
-from lib import knowledge, retrieval
-from lib.errors import PromptLabError
-from lib.ui import common
+from lib import knowledge
+from lib.core import PromptLabError
+from lib.ui import app, widgets
 from lib.ui import documents_view as view
 
-settings = common.settings()
+settings = app.settings()
 st.title("Retrieval")
 kb = view.kb_picker(settings, allow_create=False)
 if kb is None:
@@ -25,10 +25,10 @@ if not query.strip():
 ids = [d.id for d in only] or None
 try:
     with st.spinner("Searching…"):
-        results = {mode: retrieval.search(settings, kb, query, k, mode, ids)
+        results = {mode: knowledge.search(settings, kb, query, k, mode, ids)
                    for mode in ("dense", "bm25", "hybrid")}
 except PromptLabError as exc:
-    common.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 seen = view.overlap_counts(*results.values())
 shared = sum(1 for n in seen.values() if n == 3)

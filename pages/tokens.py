@@ -1,11 +1,11 @@
 import streamlit as st
 
-from lib import conversations, tokenviz
-from lib.errors import PromptLabError
-from lib.ui import common
+from lib import chat, tokenviz
+from lib.core import PromptLabError
+from lib.ui import app, widgets
 from lib.ui import prompts_view as pv
 
-settings = common.settings()
+settings = app.settings()
 st.title("Tokens")
 
 source = st.segmented_control("Text from", ["Paste", "A prompt version", "A conversation"],
@@ -25,16 +25,16 @@ try:
             values = pv.variable_form(prompt.variables, key=f"tok_{name}")
         text = pv.store().render(name, ref, values)[1]
     else:
-        convs = conversations.list_all(settings.db_path)
+        convs = chat.list_conversations(settings.db_path)
         if not convs:
             st.info("No conversations yet.")
         else:
             conv = st.selectbox("Conversation", convs, key="tok_conv",
                                 format_func=lambda c: c.title)
             text = "\n\n".join(f"{m.role}: {m.content}"
-                               for m in conversations.messages(settings.db_path, conv.id))
+                               for m in chat.list_messages(settings.db_path, conv.id))
 except PromptLabError as exc:
-    common.show_error(exc)
+    widgets.show_error(exc)
 
 if not text:
     st.stop()
@@ -45,7 +45,7 @@ show_ids = c2.toggle("Show token ids", key="tok_ids")
 try:
     pieces = tokenviz.pieces(name, text, settings)
 except PromptLabError as exc:
-    common.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 n = tokenviz.count(pieces)
 st.markdown(f"**{n:,} tokens**, {len(text):,} characters "
@@ -65,7 +65,7 @@ st.subheader("Side by side")
 st.dataframe(tokenviz.tokenizer_table(text, settings), hide_index=True, width="stretch")
 
 st.subheader("As input to each model")
-rows = tokenviz.model_table(text, common.catalog(), settings)
+rows = tokenviz.model_table(text, app.catalog(), settings)
 st.dataframe(rows, hide_index=True, width="stretch", column_config={
     "input cost (USD)": st.column_config.NumberColumn(format="$%.6f"),
     "window used": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,

@@ -18,7 +18,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from support import free_port, wait_for_http  # noqa: E402
 
-from lib.settings import ROOT, Settings, get_settings, load_settings  # noqa: E402
+from lib.core import ROOT, Settings, get_settings, load_settings  # noqa: E402
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def app(data_dir, prompts_dir):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from lib.providers import get_provider
+    from lib.llm import get_provider
 
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -98,7 +98,7 @@ def llama_server():
     import subprocess
     import sys
 
-    from lib.providers.local import bundled_model_path
+    from lib.llm import bundled_model_path
 
     path = bundled_model_path()
     if path is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx2
 
-from lib.errors import ProviderError
-from lib.providers.base import ChatRequest, Event, Stop, TextDelta, Usage
+from lib.core import ProviderError
+from lib.llm import ChatRequest, Event, Stop, TextDelta, Usage
 
 SSE = Path(__file__).parent / "fixtures" / "sse"
 

@@ -7,13 +7,21 @@ import httpx2
 import pytest
 from fakes import Replay, Sleeps, cut_response, error_response, sse, sse_events, stream_response
 
-from lib import ledger
-from lib.calls import Call, CallContext, RetryPolicy
-from lib.catalog import ModelInfo
-from lib.providers.anthropic_provider import AnthropicProvider
-from lib.providers.base import ChatRequest, Error, Message, Stop, TextDelta
-from lib.providers.openai_provider import OpenAIProvider
-from lib.tokens import counter_for
+from lib import spend
+from lib.llm import (
+    AnthropicProvider,
+    Call,
+    CallContext,
+    ChatRequest,
+    Error,
+    Message,
+    ModelInfo,
+    OpenAIProvider,
+    RetryPolicy,
+    Stop,
+    TextDelta,
+    counter_for,
+)
 
 CLAUDE = ModelInfo("claude-haiku-4-5", "anthropic", "Claude Haiku 4.5", 200_000, 64_000,
                    input=3.0, output=15.0, cache_read=0.30, cache_write=3.75)
@@ -40,7 +48,7 @@ def run(kind: str, replay: Replay, settings, **policy):
                 db_path=settings.db_path, policy=RetryPolicy(**policy), sleep=sleeps,
                 count_input=counter.count_request, count_output=counter.count)
     events = list(call)
-    row = ledger.get(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db_path, call.record.id)
     return call, events, row, sleeps
 
 

@@ -7,11 +7,9 @@ import threading
 import pytest
 from fakes import FakeProvider, fail, ok
 
-from lib import budgets, db, ledger
-from lib.calls import Call, CallContext
-from lib.catalog import ModelInfo
-from lib.errors import BudgetExceededError, ProviderError
-from lib.providers.base import ChatRequest, Message, Usage
+from lib import spend, storage
+from lib.core import BudgetExceededError, ProviderError, today
+from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage
 
 # $100 per million output tokens: 500 max tokens reserve $0.05; 400 used cost $0.04.
 PAID = ModelInfo("pricey", "openai", "Pricey", 10_000, 1000, input=0.0, output=100.0)
@@ -26,7 +24,7 @@ def paid_call(settings, model=PAID) -> Call:
 
 
 def test_fifty_concurrent_calls_never_overshoot_a_one_dollar_budget(settings):
-    budgets.set_budget(settings.db_path, "all", "day", 1.00)
+    spend.set_budget(settings.db_path, "all", "day", 1.00)
     refused, done, errors = [], [], []
     barrier = threading.Barrier(50)
 
@@ -47,17 +45,17 @@ def test_fifty_concurrent_calls_never_overshoot_a_one_dollar_budget(settings):
     for t in threads:
         t.join(60)
     assert errors == []
-    spent = ledger.spend_since_micro(settings.db_path, ledger.today())
+    spent = spend.spend_since_micro(settings.db_path, today())
     assert spent == sum(done) <= 1_000_000
     assert refused and len(done) + len(refused) == 50
     assert len(done) >= 20  # every reservation that fitted was allowed
     assert "$1.00" in refused[0] and "could cost up to $0.0500" in refused[0]
-    with db.connect(settings.db_path) as conn:
+    with storage.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
 
 
 def test_provider_budgets_only_bind_their_provider(settings):
-    budgets.set_budget(settings.db_path, "anthropic", "month", 0.01)
+    spend.set_budget(settings.db_path, "anthropic", "month", 0.01)
     list(paid_call(settings))  # openai: not under the anthropic budget
     claude = ModelInfo("c", "anthropic", "C", 10_000, 1000, output=100.0)
     with pytest.raises(BudgetExceededError, match="This month's anthropic budget"):
@@ -65,7 +63,7 @@ def test_provider_budgets_only_bind_their_provider(settings):
 
 
 def test_local_models_are_never_blocked(settings):
-    budgets.set_budget(settings.db_path, "all", "day", 0.0)
+    spend.set_budget(settings.db_path, "all", "day", 0.0)
     call = Call(FakeProvider([ok("free")]), FREE, REQUEST, CallContext("test"),
                 db_path=settings.db_path, count_input=lambda r: 10)
     list(call)
@@ -73,28 +71,28 @@ def test_local_models_are_never_blocked(settings):
 
 
 def test_status_warns_at_80_percent(settings):
-    budgets.set_budget(settings.db_path, "all", "day", 0.05)
+    spend.set_budget(settings.db_path, "all", "day", 0.05)
     list(paid_call(settings))  # $0.04 of $0.05
-    [status] = budgets.statuses(settings.db_path)
-    assert status.fraction == pytest.approx(0.8) and status.fraction >= budgets.WARN_AT
-    assert budgets.refusal(settings.db_path, {"openai": 10_000}) is None
-    assert budgets.refusal(settings.db_path, {"openai": 10_001})
+    [status] = spend.statuses(settings.db_path)
+    assert status.fraction == pytest.approx(0.8) and status.fraction >= spend.WARN_AT
+    assert spend.refusal(settings.db_path, {"openai": 10_000}) is None
+    assert spend.refusal(settings.db_path, {"openai": 10_001})
     with pytest.raises(BudgetExceededError):
         list(paid_call(settings))  # would reserve $0.05 with $0.01 left
 
 
 def test_a_failed_call_releases_its_reservation(settings):
-    budgets.set_budget(settings.db_path, "all", "day", 1.0)
+    spend.set_budget(settings.db_path, "all", "day", 1.0)
     call = Call(FakeProvider([fail(ProviderError("auth", "no"))]), PAID, REQUEST,
                 CallContext("test"), db_path=settings.db_path, count_input=lambda r: 0)
     list(call)
-    with db.connect(settings.db_path) as conn:
+    with storage.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
-    assert budgets.statuses(settings.db_path)[0].used == 0
+    assert spend.statuses(settings.db_path)[0].used == 0
 
 
 def test_a_planned_batch_is_checked_against_every_budget(settings):
-    budgets.set_budget(settings.db_path, "all", "month", 0.10)
-    assert budgets.refusal(settings.db_path, {"openai": 50_000, "local": 0}) is None
-    message = budgets.refusal(settings.db_path, {"openai": 60_000, "anthropic": 50_000})
+    spend.set_budget(settings.db_path, "all", "month", 0.10)
+    assert spend.refusal(settings.db_path, {"openai": 50_000, "local": 0}) is None
+    message = spend.refusal(settings.db_path, {"openai": 60_000, "anthropic": 50_000})
     assert message and "up to $0.1100" in message and "this month's overall budget" in message

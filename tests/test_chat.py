@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 from fakes import FakeProvider, fail, ok
 
-from lib import conversations, ledger
-from lib.calls import RetryPolicy
-from lib.catalog import ModelInfo
+from lib import chat, spend
 from lib.chat import ChatTurn, TurnOptions, plan_context
-from lib.errors import ContextOverflowError, ProviderError
-from lib.providers.base import ChatRequest, Error, Message, Usage
+from lib.core import ContextOverflowError, ProviderError
+from lib.llm import ChatRequest, Error, Message, ModelInfo, RetryPolicy, Usage
 
 
 class WordCounter:
@@ -71,7 +69,7 @@ LOCAL = "local/smollm2-135m-instruct"
 
 
 def _turn(settings, conv_id, provider, text="Hello?", **options):
-    from lib.catalog import load_catalog
+    from lib.llm import load_catalog
 
     model = load_catalog(settings).get(LOCAL)
     return ChatTurn(settings, conv_id, model, text, TurnOptions(**options), provider=provider,
@@ -79,23 +77,23 @@ def _turn(settings, conv_id, provider, text="Hello?", **options):
 
 
 def test_a_turn_is_saved_with_its_metrics(settings):
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     turn = _turn(settings, conv, FakeProvider([ok("Hi", " there", usage=Usage(30, 2))]),
                  system="Be kind.")
     list(turn)
-    msgs = conversations.messages(settings.db_path, conv)
+    msgs = chat.list_messages(settings.db_path, conv)
     assert [(m.role, m.content, m.status) for m in msgs] == [
         ("user", "Hello?", "ok"), ("assistant", "Hi there", "ok")]
     meta = msgs[1].meta
     assert meta["input_tokens"] == 30 and meta["output_tokens"] == 2 and meta["ttft_ms"] >= 0
-    row = ledger.get(settings.db_path, msgs[1].call_id)
+    row = spend.get_call(settings.db_path, msgs[1].call_id)
     assert row.conversation_id == conv and row.page == "chat"
-    conv_row = conversations.get(settings.db_path, conv)
+    conv_row = chat.get_conversation(settings.db_path, conv)
     assert conv_row.title == "Hello?" and conv_row.system == "Be kind." and conv_row.model == LOCAL
 
 
 def test_history_is_sent_on_the_next_turn(settings):
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     list(_turn(settings, conv, FakeProvider([ok("Four.")]), "What is 2+2?"))
     provider = FakeProvider([ok("Eight.")])
     list(_turn(settings, conv, provider, "And doubled?"))
@@ -104,37 +102,37 @@ def test_history_is_sent_on_the_next_turn(settings):
 
 
 def test_a_failed_turn_keeps_the_users_message(settings):
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     turn = _turn(settings, conv, FakeProvider([fail(ProviderError("auth", "bad key"))]))
     events = list(turn)
     assert isinstance(events[-1], Error) and "API key" in str(events[-1].error)
-    assert [m.role for m in conversations.messages(settings.db_path, conv)] == ["user"]
+    assert [m.role for m in chat.list_messages(settings.db_path, conv)] == ["user"]
     assert turn.record.status == "error"
 
 
 def test_a_stopped_turn_keeps_its_partial_reply(settings):
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     turn = _turn(settings, conv, FakeProvider([ok("Once", " upon", " a", " time")]))
     stream = iter(turn)
     next(stream), next(stream)
     stream.close()
-    reply = conversations.messages(settings.db_path, conv)[-1]
+    reply = chat.list_messages(settings.db_path, conv)[-1]
     assert (reply.role, reply.content, reply.status) == ("assistant", "Once upon", "cancelled")
-    assert ledger.get(settings.db_path, reply.call_id).status == "cancelled"
+    assert spend.get_call(settings.db_path, reply.call_id).status == "cancelled"
 
 
 def test_conversation_exports_and_delete(settings):
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     list(_turn(settings, conv, FakeProvider([ok("Pong")]), "Ping", system="Echo."))
-    conversations.update(settings.db_path, conv, title="Ping pong")
-    md = conversations.export_markdown(settings.db_path, conv)
+    chat.update_conversation(settings.db_path, conv, title="Ping pong")
+    md = chat.export_markdown(settings.db_path, conv)
     assert md.startswith("# Ping pong") and "## User\n\nPing" in md and "## Assistant\n\nPong" in md
     import json
 
-    data = json.loads(conversations.export_json(settings.db_path, conv))
+    data = json.loads(chat.export_json(settings.db_path, conv))
     assert data["title"] == "Ping pong" and [m["content"] for m in data["messages"]] == [
         "Ping", "Pong"]
-    conversations.delete(settings.db_path, conv)
-    assert conversations.list_all(settings.db_path) == []
-    assert conversations.messages(settings.db_path, conv) == []
-    assert ledger.count(settings.db_path) == 1  # the ledger keeps the call
+    chat.delete_conversation(settings.db_path, conv)
+    assert chat.list_conversations(settings.db_path) == []
+    assert chat.list_messages(settings.db_path, conv) == []
+    assert spend.count_calls(settings.db_path) == 1  # the ledger keeps the call

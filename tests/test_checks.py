@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lib.checks import Check, run_check, run_checks
-from lib.errors import TemplateError
+from lib.compare import Check, run_check, run_checks
+from lib.core import CheckError
 
 SCHEMA = json.dumps({"type": "object", "required": ["name"],
                      "properties": {"name": {"type": "string"}}})
@@ -41,7 +41,7 @@ def test_checks(check, output, passed):
                                    Check("json_schema", '{"type": 5}'),
                                    Check("max_tokens", "many"), Check("nope", "")])
 def test_invalid_checks_are_refused_up_front(check):
-    with pytest.raises(TemplateError):
+    with pytest.raises(CheckError):
         check.validate()
 
 

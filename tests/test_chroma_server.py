@@ -12,8 +12,8 @@ import pytest
 from corpus import valid
 from support import free_port, wait_for_http
 
-from lib import knowledge, retrieval
-from lib.settings import load_settings
+from lib import knowledge
+from lib.core import load_settings
 
 pytestmark = pytest.mark.server
 
@@ -47,7 +47,7 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server, data_dir):
     stored = sum(r.chunks for r in results)
     assert knowledge.index_count(settings, kb) == stored
     assert not (data_dir / "chroma").exists()  # the vectors live in the server, not here
-    hits = retrieval.search(settings, kb, "When does the office open?", 3, "hybrid")
+    hits = knowledge.search(settings, kb, "When does the office open?", 3, "hybrid")
     assert hits[0].source == "faq.html"
     # The registry can rebuild the server's index too.
     assert knowledge.rebuild_index(settings, kb) == stored

@@ -10,14 +10,11 @@ import time
 import pytest
 from fakes import FakeProvider, ok
 
-from lib import compare, datasets, ledger
-from lib.calls import RetryPolicy
-from lib.catalog import load_catalog
-from lib.checks import Check
-from lib.compare import Variant
-from lib.errors import PromptLabError
+from lib import compare, spend
+from lib.compare import Check, Variant
+from lib.core import PromptLabError
+from lib.llm import RetryPolicy, TextDelta, Usage, load_catalog
 from lib.prompts import PromptStore
-from lib.providers.base import TextDelta, Usage
 
 LOCAL = "local/smollm2-135m-instruct"
 ROWS = [{"text": "The app crashes when I click save."},
@@ -69,7 +66,7 @@ def test_forecast_matches_a_real_local_run(settings, store):
     results = [e.result for e in compare.execute(settings, run_id, resolved, plan, [],
                                                  concurrency=2) if e.result]
     assert {r.status for r in results} == {"ok"}
-    recorded = sum(ledger.get(settings.db_path, r.call_id).input_tokens for r in results)
+    recorded = sum(spend.get_call(settings.db_path, r.call_id).input_tokens for r in results)
     assert abs(recorded - plan.input_tokens) <= 0.01 * plan.input_tokens
     assert recorded == plan.input_tokens  # the local tokenizer is exact
 
@@ -93,7 +90,7 @@ class SlowFake(FakeProvider):
         finally:
             with SlowFake.lock:
                 SlowFake.active -= 1
-        from lib.providers.base import Stop
+        from lib.llm import Stop
 
         yield Stop("end_turn")
 
@@ -163,17 +160,17 @@ def test_votes_summary_and_csv_export(settings, store):
 
 def test_datasets_round_trip_and_refuse_bad_csv(settings):
     data = b"text,lang\nhello,en\nbonjour,fr\n"
-    ds = datasets.parse_csv(data, "greetings.csv")
-    ds_id = datasets.save(settings.db_path, ds)
-    loaded = datasets.load(settings.db_path, ds_id)
+    ds = compare.parse_csv(data, "greetings.csv")
+    ds_id = compare.save_dataset(settings.db_path, ds)
+    loaded = compare.load_dataset(settings.db_path, ds_id)
     assert loaded.columns == ("text", "lang") and loaded.rows[1] == {"text": "bonjour",
                                                                       "lang": "fr"}
-    assert datasets.list_all(settings.db_path) == [(ds_id, "greetings.csv", 2)]
+    assert compare.list_datasets(settings.db_path) == [(ds_id, "greetings.csv", 2)]
     for bad, message in [(b"\xff\xfe\x00bad", "UTF-8"), (b"text\n", "no rows"),
                          (b"a,a\n1,2\n", "duplicate"), (b"a,b\n1,2,3\n", "more cells"),
                          (b"x\x00y\n1\n", "binary")]:
         with pytest.raises(PromptLabError, match=message):
-            datasets.parse_csv(bad, "bad.csv")
+            compare.parse_csv(bad, "bad.csv")
 
 
 def test_votes_on_later_pairs_are_labelled_with_their_letters(settings, store):

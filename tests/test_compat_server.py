@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from lib import ledger
-from lib.calls import Call, CallContext
-from lib.catalog import load_catalog
-from lib.providers import get_provider
-from lib.providers.base import ChatRequest, Message, Stop, TextDelta
-from lib.settings import load_settings
-from lib.tokens import counter_for
+from lib import spend
+from lib.core import load_settings
+from lib.llm import (
+    Call,
+    CallContext,
+    ChatRequest,
+    Message,
+    Stop,
+    TextDelta,
+    counter_for,
+    get_provider,
+    load_catalog,
+)
 
 pytestmark = pytest.mark.server
 
@@ -31,7 +37,7 @@ def test_streams_a_reply_from_a_real_server(llama_server, data_dir):
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 1, "the reply should arrive in several chunks"
     assert isinstance(events[-1], Stop) and call.text.strip()
-    row = ledger.get(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db_path, call.record.id)
     assert (row.status, row.attempts, row.provider) == ("ok", 1, "compat")
     # llama.cpp's server sends no usage in streams: counted by us, and flagged as such
     assert row.usage_estimated and row.input_tokens > 0 and row.output_tokens > 0

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import costs, db, ledger
-from lib.costs import Filters
+from lib import spend, storage
+from lib.spend import Filters
 
 MODELS = {"local": ["smollm2"], "anthropic": ["claude-haiku-4-5", "claude-sonnet-4-5"],
           "openai": ["gpt-4.1", "gpt-5-mini"]}
@@ -25,7 +25,7 @@ def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
         provider = rng.choice(list(MODELS))
         when = start + dt.timedelta(seconds=rng.randrange(0, 40 * 86400))
         prompt = rng.choice([None, "classifier", "summarizer"])
-        rec = ledger.CallRecord(
+        rec = spend.CallRecord(
             ts=when.isoformat(timespec="milliseconds"), page=rng.choice(["chat", "compare"]),
             provider=provider, model=rng.choice(MODELS[provider]), attempts=1,
             status=rng.choices(["ok", "error", "incomplete", "cancelled"], [80, 8, 7, 5])[0],
@@ -37,7 +37,7 @@ def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
             cache_write_tokens=rng.choice([0, rng.randint(0, 2000)]),
             cost_micro=0 if provider == "local" else rng.randint(0, 90_000),
             cache_savings_micro=rng.randint(0, 5000))
-        ledger.record(path, rec)
+        spend.record(path, rec)
         rows.append({**rec.__dict__, "day": rec.ts[:10],
                      "prompt_name": prompt or "", "prompt_version": rec.prompt_version or 0})
     return pd.DataFrame(rows)
@@ -60,7 +60,7 @@ FILTERS = [
 
 def select(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
     m = (df["day"] >= f.start) & (df["day"] <= f.end)
-    for dim in costs.DIMENSIONS:
+    for dim in spend.DIMENSIONS:
         if getattr(f, dim):
             m &= df[dim].isin(getattr(f, dim))
     return df[m]
@@ -70,39 +70,40 @@ def select(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
 def test_sums_match_a_direct_computation(ledger_db, f):
     path, df = ledger_db
     raw = select(df, f)
-    t = costs.totals(path, f)
+    data = spend.dashboard(path, f)
+    t = data["totals"]
     assert t["calls"] == len(raw)
     assert t["cost_micro"] == raw["cost_micro"].sum()
     assert t["input_tokens"] == raw["input_tokens"].sum()
     assert t["cache_savings_micro"] == raw["cache_savings_micro"].sum()
     assert t["errors"] == (raw["status"] == "error").sum()
 
-    spend = costs.spend_by_day_model(path, f)
+    by_day = data["spend"]
     expected = raw.groupby(["day", "model"])["cost_micro"].sum()
-    assert dict(zip(zip(spend["day"], spend["model"], strict=True), spend["cost_micro"],
+    assert dict(zip(zip(by_day["day"], by_day["model"], strict=True), by_day["cost_micro"],
                     strict=True)) == expected.to_dict()
 
-    tokens = costs.tokens_by_day(path, f).set_index("day")
+    tokens = data["tokens"].set_index("day")
     for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
         assert tokens[col].to_dict() == raw.groupby("day")[col].sum().to_dict()
 
-    errs = costs.errors_by_provider(path, f).set_index("provider")
+    errs = data["errors"].set_index("provider")
     for provider, group in raw.groupby("provider"):
         assert errs.loc[provider, "calls"] == len(group)
         assert errs.loc[provider, "error_rate"] == pytest.approx(
             (group["status"] == "error").mean())
 
-    cache = costs.cache_by_model(path, f).set_index("model")
+    cache = data["cache"].set_index("model")
     for model, group in raw.groupby("model"):
         seen = group[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].sum().sum()
         assert cache.loc[model, "hit_rate"] == pytest.approx(
             group["cache_read_tokens"].sum() / seen if seen else 0.0)
         assert cache.loc[model, "savings_micro"] == group["cache_savings_micro"].sum()
 
-    top = costs.top_calls(path, f)
+    top = data["top"]
     assert list(top["cost_micro"]) == sorted(raw["cost_micro"], reverse=True)[:20]
 
-    prompts = costs.spend_by_prompt(path, f)
+    prompts = data["prompts"]
     expected = raw[raw["prompt_name"] != ""].groupby(["prompt_name", "prompt_version"])[
         "cost_micro"].sum()
     assert {(r.prompt_name, r.prompt_version): r.cost_micro for r in prompts.itertuples()} == \
@@ -121,7 +122,7 @@ LATENCY_FILTERS = [*FILTERS[:2], Filters("2026-10-01", "2026-11-30", model=("gpt
 def test_latency_percentiles_are_within_one_percent(ledger_db, f):
     path, df = ledger_db
     raw = select(df, f)  # date, provider and model filters: what latency honours
-    lat = costs.latency_by_model(path, f).set_index("model")
+    lat = spend.dashboard(path, f)["latency"].set_index("model")
     for model, group in raw.groupby("model"):
         for metric, column in (("ttft", "ttft_ms"), ("total", "total_ms")):
             values = group[column].dropna().to_numpy()
@@ -133,24 +134,24 @@ def test_latency_percentiles_are_within_one_percent(ledger_db, f):
 
 def test_options_list_what_is_in_the_ledger(ledger_db):
     path, df = ledger_db
-    opts = costs.options(path)
+    opts = spend.options(path)
     assert opts["model"] == sorted(df["model"].unique())
     assert opts["days"] == [df["day"].min(), df["day"].max()]
 
 
-def test_rollups_are_backfilled_for_calls_recorded_before_them(tmp_path, monkeypatch):
+def test_rollups_are_backfilled_for_calls_recorded_before_them(tmp_path):
+    import sqlite3
+
     path = tmp_path / "old.sqlite3"
-    early = [m for m in db.MIGRATIONS if m[0] < "0005"]
-    monkeypatch.setattr(db, "MIGRATIONS", early)
-    db.migrate(path)
-    with db._open(path) as conn:
+    storage.migrate(path, until="0004_knowledge")
+    with sqlite3.connect(path) as conn:  # a call recorded by a version before the rollups
         conn.execute("INSERT INTO calls (ts, page, provider, model, input_tokens, cost_micro, "
                      "ttft_ms, total_ms, attempts, status) VALUES ('2026-09-01T10:00:00', "
                      "'chat', 'openai', 'gpt-4.1', 100, 250, 300.0, 900.0, 1, 'ok')")
-        conn.commit()
-    monkeypatch.undo()
-    assert db.migrate(path) == ["0005_rollups_and_budgets", "0006_backfill_rollups"]
-    f = Filters("2026-09-01", "2026-09-01")
-    assert costs.totals(path, f)["cost_micro"] == 250
-    lat = costs.latency_by_model(path, f).iloc[0]
+    applied = storage.migrate(path)
+    assert applied[:2] == ["0005_rollups_and_budgets", "0006_backfill_rollups"]
+    assert applied == [name for name, _ in storage.MIGRATIONS if name > "0004_knowledge"]
+    data = spend.dashboard(path, Filters("2026-09-01", "2026-09-01"))
+    assert data["totals"]["cost_micro"] == 250
+    lat = data["latency"].iloc[0]
     assert abs(lat["ttft_p50_ms"] - 300) / 300 <= 0.01

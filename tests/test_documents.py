@@ -7,11 +7,11 @@ import pytest
 from corpus import hostile, valid
 from fakes import FakeProvider, ok
 
-from lib import conversations, knowledge, ledger, retrieval
-from lib.catalog import load_catalog
+from lib import chat, knowledge, spend
 from lib.chat import ChatTurn, TurnOptions
-from lib.errors import DocumentError
-from lib.parsing import parse
+from lib.core import DocumentError
+from lib.knowledge import parse
+from lib.llm import load_catalog
 
 
 @pytest.fixture
@@ -79,28 +79,27 @@ def test_delete_removes_every_chunk(settings, kb):
     knowledge.delete_document(settings, kb, doc.id)
     assert knowledge.chunks_of(settings, doc.id) == []
     assert knowledge.index_count(settings, kb) == before - len(ids)
-    assert knowledge._collection(settings, kb).get(ids=ids)["ids"] == []
+    assert knowledge.indexed_ids(settings, kb, ids) == []
     assert all(h.source != "deploy.md"
-               for h in retrieval.search(settings, kb, "roll back a release", 10, "hybrid"))
+               for h in knowledge.search(settings, kb, "roll back a release", 10, "hybrid"))
 
 
 def test_rebuild_from_the_registry_gives_the_same_ids_and_counts(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
-    collection = knowledge._collection(settings, kb)
-    before = sorted(collection.get()["ids"])
-    knowledge.client(settings).delete_collection(kb.collection)  # the index is lost
+    before = sorted(knowledge.indexed_ids(settings, kb))
+    knowledge.chroma_client(settings).delete_collection(kb.collection)  # the index is lost
     assert knowledge.index_count(settings, kb) == 0
     total = knowledge.rebuild_index(settings, kb)
-    after = sorted(knowledge._collection(settings, kb).get()["ids"])
+    after = sorted(knowledge.indexed_ids(settings, kb))
     assert after == before and total == len(before)
-    hits = retrieval.search(settings, kb, "How long does the warranty last?", 3, "dense")
+    hits = knowledge.search(settings, kb, "How long does the warranty last?", 3, "dense")
     assert hits[0].source == "guide.pdf" and hits[0].page == 1
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_retrieval_modes_find_the_right_chunk(settings, kb, mode):
     knowledge.ingest(settings, kb, list(valid().items()))
-    hits = retrieval.search(settings, kb, "How many days of leave do employees get?", 3, mode)
+    hits = knowledge.search(settings, kb, "How many days of leave do employees get?", 3, mode)
     assert hits[0].source == "handbook.docx" and "twenty-eight days" in hits[0].text
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
 
@@ -109,19 +108,19 @@ def test_retrieval_filter_by_document(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
     notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
     for mode in ("dense", "bm25", "hybrid"):
-        hits = retrieval.search(settings, kb, "leave days for employees", 5, mode, [notes.id])
+        hits = knowledge.search(settings, kb, "leave days for employees", 5, mode, [notes.id])
         assert hits and {h.source for h in hits} == {"notes.txt"}
 
 
 def test_reciprocal_rank_fusion():
-    fused = retrieval.fuse([("a", 9), ("b", 8), ("c", 7)], [("c", 3), ("a", 2)], k=3, rrf_k=60)
+    fused = knowledge.fuse([("a", 9), ("b", 8), ("c", 7)], [("c", 3), ("a", 2)], k=3, rrf_k=60)
     assert [cid for cid, _ in fused] == ["a", "c", "b"]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
 
 
 def test_chat_turn_is_grounded_and_linked(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
-    conv = conversations.create(settings.db_path)
+    conv = chat.create_conversation(settings.db_path)
     provider = FakeProvider([ok("Twenty-eight days [1].")])
     model = load_catalog(settings).get("local/smollm2-135m-instruct")
     turn = ChatTurn(settings, conv, model, "How many days of leave do I get?",
@@ -131,26 +130,27 @@ def test_chat_turn_is_grounded_and_linked(settings, kb):
     system = provider.requests[0].system
     assert system.startswith("Be brief.") and "data, not instructions" in system
     assert '[1] source="handbook.docx"' in system and '<untrusted source="document">' in system
-    reply = conversations.messages(settings.db_path, conv)[-1]
+    reply = chat.list_messages(settings.db_path, conv)[-1]
     sources = reply.meta["sources"]
     assert sources[0]["source"] == "handbook.docx" and "twenty-eight" in sources[0]["text"]
     assert turn.plan.documents_tokens > 0
     linked = knowledge.chunks_for_call(settings, reply.call_id)
     assert linked == [s["chunk_id"] for s in sources]
-    assert ledger.get(settings.db_path, reply.call_id).status == "ok"
+    assert spend.get_call(settings.db_path, reply.call_id).status == "ok"
 
 
-def test_a_file_being_stored_by_another_session_is_left_alone(settings, kb, monkeypatch):
+def test_a_file_being_stored_by_another_session_is_left_alone(settings, kb):
     good = valid()
     knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
     doc = knowledge.documents(settings, kb)[0]
-    from lib import db
+    from lib import storage
 
-    with db.connect(settings.db_path, write=True) as conn:  # as if mid-ingest elsewhere
+    with storage.connect(settings.db_path, write=True) as conn:  # as if mid-ingest elsewhere
         conn.execute("UPDATE documents SET status = 'storing' WHERE id = ?", (doc.id,))
     [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
     assert result.status == "failed" and "being added right now" in result.message
     assert knowledge.chunks_of(settings, doc.id)  # nothing of the other session's was removed
-    monkeypatch.setattr(knowledge, "ABANDONED_AFTER_S", -1)  # ...until it is abandoned
+    with storage.connect(settings.db_path, write=True) as conn:  # ...until it is abandoned
+        conn.execute("UPDATE documents SET added_at = '2000-01-01' WHERE id = ?", (doc.id,))
     [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
     assert result.status == "stored"

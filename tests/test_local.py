@@ -8,9 +8,18 @@ import time
 
 import pytest
 
-from lib.errors import ProviderError
-from lib.providers.base import ChatRequest, Message, Stop, TextDelta, Usage
-from lib.providers.local import LocalProvider, bundled_model_path, check_runtime, get_local_model
+from lib.core import ProviderError
+from lib.llm import (
+    ChatRequest,
+    LocalProvider,
+    Message,
+    Stop,
+    TextDelta,
+    Usage,
+    bundled_model_path,
+    check_runtime,
+    get_local_model,
+)
 
 PATH = bundled_model_path()
 pytestmark = pytest.mark.skipif(PATH is None, reason="the bundled model is not installed")

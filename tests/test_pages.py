@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lib import conversations, ledger
-from lib.settings import get_settings
+from lib import chat, spend
+from lib.core import get_settings
 
 
 def test_home_shows_providers_and_counts(app):
@@ -25,13 +25,13 @@ def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
     at.chat_input[0].set_value("Hello! What is your name?").run()
     assert not at.exception and not at.error
     path = get_settings().db_path
-    [conv] = conversations.list_all(path)
-    msgs = conversations.messages(path, conv.id)
+    [conv] = chat.list_conversations(path)
+    msgs = chat.list_messages(path, conv.id)
     assert [m.role for m in msgs] == ["user", "assistant"] and msgs[1].content.strip()
     assert at.query_params["c"] == str(conv.id)
     assert any("in /" in c.value and "first token" in c.value for c in at.caption)
     assert next(m.value for m in at.chat_message[1].markdown) == msgs[1].content
-    row = ledger.get(path, msgs[1].call_id)
+    row = spend.get_call(path, msgs[1].call_id)
     assert row.status == "ok" and row.provider == "local" and row.cost_micro == 0
     assert conv.title == "Hello! What is your name?"
     assert "Context:" in at.get("progress")[0].proto.text
@@ -58,8 +58,8 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
     assert not at.exception
     assert any("connection" in e.value.lower() and "network" in e.value for e in at.error)
     path = get_settings().db_path
-    [conv] = conversations.list_all(path)
-    assert [m.content for m in conversations.messages(path, conv.id)] == ["Are you there?"]
+    [conv] = chat.list_conversations(path)
+    assert [m.content for m in chat.list_messages(path, conv.id)] == ["Are you there?"]
 
 
 def test_overlong_message_is_refused_and_given_back(app):
@@ -69,13 +69,13 @@ def test_overlong_message_is_refused_and_given_back(app):
     assert not at.exception
     assert any("window" in e.value for e in at.error)
     assert at.code[0].value == text
-    assert conversations.list_all(get_settings().db_path) == []
+    assert chat.list_conversations(get_settings().db_path) == []
 
 
 def test_rename_resume_and_delete(app):
     path = get_settings().db_path
-    conv = conversations.create(path, title="Old name")
-    conversations.add_message(path, conv, "user", "remember me")
+    conv = chat.create_conversation(path, title="Old name")
+    chat.add_message(path, conv, "user", "remember me")
     at = app("pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     assert at.query_params["c"] == str(conv)
@@ -83,9 +83,9 @@ def test_rename_resume_and_delete(app):
     assert "remember me" in [m.value for m in at.chat_message[0].markdown]
     at.text_input(key=f"title_{conv}").set_value("New name").run()
     at.button(key="rename").click().run()
-    assert conversations.get(path, conv).title == "New name"
+    assert chat.get_conversation(path, conv).title == "New name"
     at.button(key="delete_conv").click().run()
-    assert conversations.list_all(path) == []
+    assert chat.list_conversations(path) == []
     assert "c" not in at.query_params
 
 
@@ -116,8 +116,8 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
     path = get_settings().db_path
-    conv = conversations.create(path, model="anthropic/claude-haiku-4-5")
-    conversations.add_message(path, conv, "user", "How many tokens is this?")
+    conv = chat.create_conversation(path, model="anthropic/claude-haiku-4-5")
+    chat.add_message(path, conv, "user", "How many tokens is this?")
     try:
         at = app("pages/chat.py")
         at.selectbox(key="conv_pick").set_value(conv).run()

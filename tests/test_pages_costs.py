@@ -6,10 +6,9 @@ import datetime as dt
 import html
 import re
 
-from lib import budgets, conversations, ledger
-from lib.catalog import load_catalog, user_catalog_path
-from lib.settings import get_settings
-from lib.tokens import encoding
+from lib import chat, spend
+from lib.core import get_settings
+from lib.llm import encoding, load_catalog, user_catalog_path
 
 
 def _calls(n: int = 6) -> None:
@@ -17,7 +16,7 @@ def _calls(n: int = 6) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     for i in range(n):
-        ledger.record(path, ledger.CallRecord(
+        spend.record(path, spend.CallRecord(
             ts=(now - dt.timedelta(days=i % 3)).isoformat(timespec="milliseconds"),
             page="chat", provider="openai" if i % 2 else "local",
             model="gpt-4.1" if i % 2 else "smollm2-135m-instruct", attempts=1,
@@ -60,8 +59,8 @@ def test_a_hundred_thousand_tokens_are_paged(app):
 def test_tokens_of_a_prompt_version_and_a_conversation(app):
     path = get_settings().db_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    conv = conversations.create(path, title="Greeting")
-    conversations.add_message(path, conv, "user", "Hi there")
+    conv = chat.create_conversation(path, title="Greeting")
+    chat.add_message(path, conv, "user", "Hi there")
     at = app("pages/tokens.py")
     at.segmented_control(key="tok_source").set_value("A prompt version").run()
     at.selectbox(key="tok_prompt").set_value("classifier").run()
@@ -100,12 +99,12 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
     at.selectbox(key="budget_scope").set_value("openai").run()
     at.number_input(key="budget_limit").set_value(0.0035).run()
     at.button(key="budget_save").click().run()
-    [status] = budgets.statuses(get_settings().db_path)
+    [status] = spend.statuses(get_settings().db_path)
     assert (status.scope, status.period, status.limit_micro) == ("openai", "day", 3500)
     # The banner lives in the entrypoint, on every page (AppTest runs it on the first run).
     home = app()  # today's openai spend is $0.003 of $0.0035: 86%
     assert any("Today's openai budget is 86% used" in w.value for w in home.warning)
-    budgets.set_budget(get_settings().db_path, "openai", "day", 0.003)
+    spend.set_budget(get_settings().db_path, "openai", "day", 0.003)
     home = app()
     assert any("Today's openai budget is used up" in e.value for e in home.error)
 
@@ -113,7 +112,7 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
 def test_prices_are_edited_in_the_app(app):
     at = app("pages/costs.py")
     assert any("Prices last checked" in c.value for c in at.caption)
-    from lib.catalog import save_user_catalog
+    from lib.llm import save_user_catalog
 
     settings = get_settings()
     catalog = load_catalog(settings)
@@ -131,10 +130,10 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     get_settings.cache_clear()
     path = get_settings().db_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    conv = conversations.create(path, title="Long")
+    conv = chat.create_conversation(path, title="Long")
     for i in range(6):
-        conversations.add_message(path, conv, "user", f"question {i} " + "word " * 40)
-        conversations.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
+        chat.add_message(path, conv, "user", f"question {i} " + "word " * 40)
+        chat.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
     at = app("pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     at.number_input(key=at.number_input[0].key).set_value(64).run()
@@ -147,12 +146,12 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
 
 def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_key):
     path = openai_key
-    budgets.set_budget(path, "all", "day", 0.0)
+    spend.set_budget(path, "all", "day", 0.0)
     at = app("pages/chat.py")
     at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()
     at.chat_input[0].set_value("Will this be sent?").run()
     assert not at.exception
     assert any("budget" in e.value and "was not sent" in e.value for e in at.error)
     assert at.code[0].value == "Will this be sent?"
-    assert conversations.list_all(path) == []
-    assert ledger.count(path) == 0
+    assert chat.list_conversations(path) == []
+    assert spend.count_calls(path) == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from corpus import hostile, valid
 
-from lib import conversations, knowledge
-from lib.settings import get_settings
+from lib import chat, knowledge
+from lib.core import get_settings
 
 
 def _with_kb(app, page: str, name: str = "Team docs"):
@@ -50,7 +50,7 @@ def test_inspect_delete_and_rebuild(app):
     at.selectbox(key="doc_pick").set_value(
         next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")).run()
     assert any("2 chunks" in c.value for c in at.caption)
-    knowledge.client(settings).delete_collection(kb.collection)  # damage the index
+    knowledge.chroma_client(settings).delete_collection(kb.collection)  # damage the index
     at.run()
     assert any("disagree" in w.value for w in at.warning)
     at.button(key="doc_rebuild").click().run()
@@ -87,7 +87,7 @@ def test_chat_with_a_knowledge_base_cites_sources(app):
     assert not at.exception and not at.error
     expanders = [e.label for e in at.expander]
     assert expanders[0].startswith("[1] guide.pdf, page 1")
-    [conv] = conversations.list_all(settings.db_path)
-    reply = conversations.messages(settings.db_path, conv.id)[-1]
+    [conv] = chat.list_conversations(settings.db_path)
+    reply = chat.list_messages(settings.db_path, conv.id)[-1]
     assert reply.meta["sources"][0]["source"] == "guide.pdf"
     assert knowledge.chunks_for_call(settings, reply.call_id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lib import compare, conversations, datasets, ledger
+from lib import chat, compare, spend
+from lib.core import get_settings
 from lib.prompts import PromptStore
-from lib.settings import get_settings
 
 
 def test_preview_renders_and_counts(app):
@@ -83,15 +83,15 @@ def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
     assert compare.load_run(path, run_id).votes == {(0, 0, 1): "right"}
     summary = at.table[0].value
     assert "win rate" in summary.columns and summary["win rate"].tolist() == ["0%", "100%"]
-    rows = [ledger.get(path, c.call_id) for c in run.cells.values()]
+    rows = [spend.get_call(path, c.call_id) for c in run.cells.values()]
     assert {(r.page, r.prompt_name) for r in rows} == {("compare", "classifier")}
     assert sorted(r.prompt_version for r in rows) == [1, 2]
 
 
 def test_compare_over_a_saved_dataset(app):
     path = get_settings().db_path
-    ds = datasets.parse_csv(b"text\nI love it\nIt broke\nHow do I log in?\n", "three.csv")
-    ds_id = datasets.save(path, ds)
+    ds = compare.parse_csv(b"text\nI love it\nIt broke\nHow do I log in?\n", "three.csv")
+    ds_id = compare.save_dataset(path, ds)
     at = app("pages/compare.py")
     at.radio(key="cmp_mode").set_value("Dataset (CSV)").run()
     at.selectbox(key="cmp_saved_ds").set_value(ds_id).run()
@@ -125,24 +125,24 @@ def test_chat_system_prompt_from_a_stored_prompt(app):
     assert any("assistant v1" in c.value and "payments team" in c.value for c in at.caption)
     at.chat_input[0].set_value("Hi!").run()
     path = get_settings().db_path
-    [conv] = conversations.list_all(path)
+    [conv] = chat.list_conversations(path)
     assert "payments team" in conv.system
-    reply = conversations.messages(path, conv.id)[-1]
-    row = ledger.get(path, reply.call_id)
+    reply = chat.list_messages(path, conv.id)[-1]
+    row = spend.get_call(path, reply.call_id)
     assert (row.prompt_name, row.prompt_version) == ("assistant", 1)
 
 
 def test_a_run_over_budget_is_refused(app, openai_key):
-    from lib import budgets
+    from lib import spend
 
     path = openai_key
-    budgets.set_budget(path, "openai", "day", 0.0001)
+    spend.set_budget(path, "openai", "day", 0.0001)
     at = app("pages/compare.py")
     at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
     assert any("today's openai budget" in e.value for e in at.error)
     assert at.button(key="cmp_run").disabled
-    budgets.set_budget(path, "openai", "day", None)
+    spend.set_budget(path, "openai", "day", None)
     at.run()
     assert not at.error and not at.button(key="cmp_run").disabled

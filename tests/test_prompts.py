@@ -6,9 +6,8 @@ import threading
 
 import pytest
 
-from lib.errors import TemplateError
-from lib.prompts import PromptStore
-from lib.templating import Variable
+from lib.core import PromptStoreError, RenderError, VariableError
+from lib.prompts import PromptStore, Variable
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def test_render_by_label_validates_values(store):
     version, text = store.render("summarizer", "production", {"text": "Cats sleep a lot.",
                                                                "max_words": "20"})
     assert version == 1 and "at most 20 words" in text and "Cats sleep a lot." in text
-    with pytest.raises(TemplateError, match="Variable 'max_words'"):
+    with pytest.raises(VariableError, match="Variable 'max_words'"):
         store.render("summarizer", "production", {"text": "x", "max_words": "many"})
 
 
@@ -48,9 +47,9 @@ def test_saving_makes_a_new_version_and_overwrites_nothing(store):
 
 
 def test_a_broken_edit_is_refused_with_its_line(store):
-    with pytest.raises(TemplateError, match="Line 2"):
+    with pytest.raises(RenderError, match="Line 2"):
         store.save_version("classifier", "fine\n{% if %}\n")
-    with pytest.raises(TemplateError, match="undeclared variables: colour"):
+    with pytest.raises(VariableError, match="undeclared variables: colour"):
         store.save_version("classifier", "Pick {{ colour }}")
     assert store.get("classifier").latest == 1
     assert sorted(p.name for p in (store.root / "classifier").glob("v*.j2")) == ["v1.j2"]
@@ -65,9 +64,9 @@ def test_labels_move_and_roll_back(store):
     prompt = store.get("summarizer")
     assert prompt.resolve("production") == 1 and prompt.resolve("staging") == 2
     assert prompt.labels_of(2) == ["staging"]
-    with pytest.raises(TemplateError, match="no version 9"):
+    with pytest.raises(PromptStoreError, match="no version 9"):
         store.set_label("summarizer", "production", 9)
-    with pytest.raises(TemplateError, match="reserved"):
+    with pytest.raises(PromptStoreError, match="reserved"):
         store.set_label("summarizer", "latest", 1)
 
 
@@ -84,13 +83,13 @@ def test_create_a_prompt(store):
     store.create("greeter", "Hello {{ who }}!", description="Greets",
                  variables=(Variable("who", "str", default="world"),), author="ana")
     assert store.render("greeter", "v1", {})[1] == "Hello world!"
-    with pytest.raises(TemplateError, match="already exists"):
+    with pytest.raises(PromptStoreError, match="already exists"):
         store.create("greeter", "Hi")
 
 
 @pytest.mark.parametrize("name", ["../etc", "a", "Upper", "has space", "x/y", ""])
 def test_names_come_from_the_store_only(store, name):
-    with pytest.raises(TemplateError):
+    with pytest.raises(PromptStoreError, match="not a valid prompt name"):
         store.get(name)
 
 

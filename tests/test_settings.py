@@ -7,14 +7,18 @@ from pathlib import Path
 import pytest
 from fakes import Replay, error_response
 
-from lib import ledger
-from lib.calls import Call, CallContext
-from lib.catalog import load_catalog, user_catalog_path
-from lib.errors import ConfigError
-from lib.providers import model_statuses
-from lib.providers.anthropic_provider import AnthropicProvider
-from lib.providers.base import ChatRequest, Message
-from lib.settings import load_settings
+from lib import spend
+from lib.core import ConfigError, load_settings
+from lib.llm import (
+    AnthropicProvider,
+    Call,
+    CallContext,
+    ChatRequest,
+    Message,
+    load_catalog,
+    model_statuses,
+    user_catalog_path,
+)
 
 SECRET = "sk-ant-api03-VERY-SECRET-KEY"
 
@@ -80,7 +84,7 @@ def test_a_failed_call_stores_no_key(settings):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes()
     assert SECRET not in str(call.error)
-    assert ledger.count(settings.db_path) == 1
+    assert spend.count_calls(settings.db_path) == 1
 
 
 def test_user_catalog_overrides_shipped_prices(settings):

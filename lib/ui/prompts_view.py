@@ -8,10 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from lib.errors import TemplateError
-from lib.prompts import Prompt, PromptStore
-from lib.templating import VARIABLE_TYPES, Variable, _coerce
-from lib.ui.common import settings
+from lib.core import VariableError
+from lib.prompts import VARIABLE_TYPES, Prompt, PromptStore, Variable, coerce
+from lib.ui.app import settings
 
 
 def store() -> PromptStore:
@@ -89,10 +88,10 @@ def variables_editor(variables: tuple[Variable, ...], key: str) -> tuple[Variabl
         if raw not in (None, ""):
             try:
                 parsed = json.loads(raw) if var.type in ("list", "json") else raw
-                var = Variable(var.name, var.type, var.required, _coerce(var, parsed),
+                var = Variable(var.name, var.type, var.required, coerce(var, parsed),
                                var.description)
             except (ValueError, TypeError) as exc:
-                raise TemplateError(f"The default of '{var.name}' is invalid: {exc}") from None
+                raise VariableError(f"The default of '{var.name}' is invalid: {exc}") from None
         out.append(var)
     return tuple(out)
 

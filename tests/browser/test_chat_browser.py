@@ -64,7 +64,7 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
 
 
 def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str, app_data):
-    from lib import conversations, ledger
+    from lib import chat, spend
 
     page.goto(app_url + "/chat")
     box = page.get_by_test_id("stChatInputTextArea")
@@ -77,8 +77,8 @@ def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str,
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text("Stopped by you")).to_be_visible()
     db = app_data / "promptlab.sqlite3"
-    [conv] = conversations.list_all(db)
-    reply = conversations.messages(db, conv.id)[-1]
+    [conv] = chat.list_conversations(db)
+    reply = chat.list_messages(db, conv.id)[-1]
     assert reply.role == "assistant" and reply.status == "cancelled" and reply.content
-    row = ledger.get(db, reply.call_id)
+    row = spend.get_call(db, reply.call_id)
     assert row.status == "cancelled" and 0 < row.output_tokens < 512

@@ -1,0 +1,92 @@
+"""Context planning: which history fits the model's window beside the system prompt, the
+documents, the new message and the reserved output (a sliding window)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lib.core import ContextOverflowError
+from lib.llm import ChatRequest, Counter, Message, ModelInfo
+
+
+@dataclass(frozen=True)
+class ContextPlan:
+    """What one call will send, and how full it leaves the model's window."""
+
+    messages: tuple[Message, ...]    # kept history plus the new message
+    dropped: int                     # oldest history messages left out to fit
+    system_tokens: int
+    documents_tokens: int            # retrieved chunks, sent with the system prompt
+    history_tokens: int
+    new_tokens: int
+    reserved_output: int
+    window: int
+    input_tokens: int                # the whole request as the counter sees it
+    exact: bool
+    counter: str
+
+    @property
+    def used(self) -> int:
+        return self.input_tokens + self.reserved_output
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.used / self.window) if self.window else 1.0
+
+
+def alternate(messages: Sequence[Message]) -> list[Message]:
+    """Merge neighbours with the same role (a failed turn leaves two user messages in a row)."""
+    out: list[Message] = []
+    for m in messages:
+        if out and out[-1].role == m.role:
+            out[-1] = Message(m.role, f"{out[-1].content}\n\n{m.content}")
+        else:
+            out.append(m)
+    return out
+
+
+def with_documents(system: str, documents: str) -> str:
+    return f"{system}\n\n{documents}".strip() if documents else system
+
+
+def plan_context(counter: Counter, model: ModelInfo, system: str, history: Sequence[Message],
+                 new: str, max_output: int, documents: str = "") -> ContextPlan:
+    """Keep the newest turns that fit `window - max_output` (a sliding window).
+
+    `documents` (retrieved chunks) travel with the system prompt and are counted apart.
+    """
+    overhead = counter.message_overhead()
+    base_system, system = system, with_documents(system, documents)
+    budget = model.context_window - max_output
+    fixed = counter.count_request(ChatRequest(model.id, (Message("user", new),), system=system))
+    if fixed > budget:
+        raise ContextOverflowError(
+            f"The system prompt{', documents' if documents else ''} and your message take "
+            f"about {fixed:,} tokens; with "
+            f"{max_output:,} reserved for the reply that exceeds {model.label}'s "
+            f"{model.context_window:,}-token window.",
+            hint="Shorten the message or the system prompt, or lower max tokens.")
+    costs = [counter.count(m.content) + overhead for m in history]
+    keep_from, room = len(history), budget - fixed
+    while keep_from > 0 and costs[keep_from - 1] <= room:
+        room -= costs[keep_from - 1]
+        keep_from -= 1
+
+    def build(start: int) -> tuple[int, list[Message], int]:
+        # Never start on an assistant message: providers expect the user to speak first.
+        while start < len(history) and history[start].role != "user":
+            start += 1
+        msgs = alternate([*history[start:], Message("user", new)])
+        return start, msgs, counter.count_request(ChatRequest(model.id, tuple(msgs), system))
+
+    keep_from, msgs, total = build(keep_from)
+    while total > budget and keep_from < len(history):  # per-message sums can undercount
+        keep_from, msgs, total = build(keep_from + 1)
+    system_tokens = counter.count(base_system) + overhead if base_system else 0
+    return ContextPlan(
+        messages=tuple(msgs), dropped=keep_from, system_tokens=system_tokens,
+        documents_tokens=counter.count(documents) if documents else 0,
+        history_tokens=sum(costs[keep_from:]), new_tokens=counter.count(new) + overhead,
+        reserved_output=max_output, window=model.context_window, input_tokens=total,
+        exact=counter.exact, counter=counter.name)

@@ -1,0 +1,129 @@
+"""Conversations and their messages, stored beside the ledger."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lib.core import NotFoundError, now_iso
+from lib.storage import connect
+
+NEW_TITLE = "New chat"
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    model: str
+    system: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class StoredMessage:
+    id: int
+    role: str
+    content: str
+    created_at: str
+    status: str = "ok"                 # ok | incomplete | cancelled
+    call_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def create_conversation(path: Path, *, model: str = "", system: str = "",
+                        title: str = NEW_TITLE) -> int:
+    now = now_iso()
+    with connect(path, write=True) as conn:
+        cur = conn.execute("INSERT INTO conversations (title, model, system, created_at, "
+                           "updated_at) VALUES (?, ?, ?, ?, ?)", (title, model, system, now, now))
+    return int(cur.lastrowid)
+
+
+def get_conversation(path: Path, conversation_id: int) -> Conversation:
+    with connect(path) as conn:
+        row = conn.execute("SELECT * FROM conversations WHERE id = ?",
+                           (conversation_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"Conversation {conversation_id} no longer exists.")
+    return Conversation(**dict(row))
+
+
+def list_conversations(path: Path) -> list[Conversation]:
+    with connect(path) as conn:
+        rows = conn.execute("SELECT * FROM conversations ORDER BY updated_at DESC, id DESC")
+        return [Conversation(**dict(r)) for r in rows]
+
+
+def count_conversations(path: Path) -> int:
+    with connect(path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+
+
+def update_conversation(path: Path, conversation_id: int, *, title: str | None = None,
+                        model: str | None = None, system: str | None = None) -> None:
+    """Change the title, model or system prompt; None leaves a field as it is."""
+    with connect(path, write=True) as conn:
+        conn.execute("UPDATE conversations SET title = COALESCE(?, title), model = "
+                     "COALESCE(?, model), system = COALESCE(?, system), updated_at = ? "
+                     "WHERE id = ?", (title, model, system, now_iso(), conversation_id))
+
+
+def delete_conversation(path: Path, conversation_id: int) -> None:
+    with connect(path, write=True) as conn:
+        conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+
+def add_message(path: Path, conversation_id: int, role: str, content: str, *,
+                status: str = "ok", call_id: int | None = None,
+                meta: dict[str, Any] | None = None, model: str | None = None,
+                system: str | None = None) -> int:
+    """Append a message; `model` / `system` also record the settings it was sent with."""
+    now = now_iso()
+    with connect(path, write=True) as conn:
+        cur = conn.execute(
+            "INSERT INTO messages (conversation_id, role, content, created_at, call_id, status, "
+            "meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, role, content, now, call_id, status, json.dumps(meta or {})))
+        conn.execute("UPDATE conversations SET updated_at = ?, model = COALESCE(?, model), "
+                      "system = COALESCE(?, system) WHERE id = ?",
+                      (now, model, system, conversation_id))
+        # Name a new chat after its first message.
+        if role == "user":
+            conn.execute("UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                         (_title_from(content), conversation_id, NEW_TITLE))
+    return int(cur.lastrowid)
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:57].rstrip() + "…"
+
+
+def list_messages(path: Path, conversation_id: int) -> list[StoredMessage]:
+    with connect(path) as conn:
+        rows = conn.execute("SELECT id, role, content, created_at, status, call_id, meta "
+                            "FROM messages WHERE conversation_id = ? ORDER BY id",
+                            (conversation_id,)).fetchall()
+    return [StoredMessage(**{**dict(r), "meta": json.loads(r["meta"])}) for r in rows]
+
+
+def export_json(path: Path, conversation_id: int) -> str:
+    conv = get_conversation(path, conversation_id)
+    data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(path, conversation_id)]}
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def export_markdown(path: Path, conversation_id: int) -> str:
+    conv = get_conversation(path, conversation_id)
+    out = [f"# {conv.title}", "", f"*Model:* `{conv.model}`  ", f"*Started:* {conv.created_at}",
+           ""]
+    if conv.system:
+        out += ["## System", "", conv.system, ""]
+    for m in list_messages(path, conversation_id):
+        note = "" if m.status == "ok" else f" ({m.status})"
+        out += [f"## {m.role.capitalize()}{note}", "", m.content, ""]
+    return "\n".join(out)

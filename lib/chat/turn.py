@@ -1,0 +1,158 @@
+"""One chat turn's lifecycle: plan it, begin it (reserve, store the message), stream, save."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib import knowledge
+from lib.chat.context import ContextPlan, plan_context, with_documents
+from lib.chat.conversations import (
+    add_message,
+    create_conversation,
+    list_messages,
+)
+from lib.chat.grounding import grounding, sources_meta
+from lib.core import Settings
+from lib.knowledge import Hit
+from lib.llm import (
+    Call,
+    CallContext,
+    ChatRequest,
+    Event,
+    Message,
+    ModelInfo,
+    Provider,
+    RetryPolicy,
+    counter_for,
+    get_provider,
+)
+from lib.spend import CallRecord
+
+
+@dataclass
+class TurnOptions:
+    system: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 512
+    page: str = "chat"
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    knowledge_base: str | None = None   # ground each turn in this knowledge base
+    top_k: int = 4
+
+
+@dataclass
+class ChatTurn:
+    """One user message and the streamed reply.
+
+    Creating a turn plans it (retrieval, context window) and stores nothing; it may raise
+    ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
+    there is none yet and stores the user's message, so a refused call leaves nothing behind
+    and a failed one never loses the message. Iterating streams events (beginning first if
+    needed); the reply is stored with its status (ok, incomplete, cancelled) whenever any
+    text arrived.
+    """
+
+    settings: Settings
+    conversation_id: int | None
+    model: ModelInfo
+    user_text: str
+    options: TurnOptions = field(default_factory=TurnOptions)
+    provider: Provider | None = None
+    policy: RetryPolicy | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    plan: ContextPlan = field(init=False)
+    call: Call | None = field(init=False, default=None)
+    hits: list[Hit] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        path = self.settings.db_path
+        history = [Message(m.role, m.content)  # type: ignore[arg-type]
+                   for m in list_messages(path, self.conversation_id)
+                   ] if self.conversation_id is not None else []
+        self.counter = counter_for(self.model, self.settings)
+        max_tokens = min(self.options.max_tokens, self.model.max_output)
+        if self.options.knowledge_base:
+            kb = knowledge.get_kb(self.settings, self.options.knowledge_base)
+            self.hits = knowledge.search(self.settings, kb, self.user_text, self.options.top_k)
+        docs = grounding(self.hits)
+        self.plan = plan_context(self.counter, self.model, self.options.system, history,
+                                 self.user_text, max_tokens, documents=docs)
+        # Anthropic caches a prompt prefix of 1024+ tokens: mark a long system prompt (and the
+        # documents travelling with it) so repeated turns read it at a tenth of the price.
+        cache = (self.model.provider == "anthropic"
+                 and self.plan.system_tokens + self.plan.documents_tokens >= 1024)
+        self.request = ChatRequest(
+            model=self.model.id, messages=self.plan.messages, cache_system=cache,
+            system=with_documents(self.options.system, docs),
+            temperature=self.options.temperature if self.model.temperature else None,
+            max_tokens=max_tokens)
+
+    def begin(self) -> int:
+        """Reserve, then store the user's message (in a new conversation if needed).
+
+        Returns the conversation id. Raises BudgetExceededError with nothing stored.
+        """
+        if self.call is not None:
+            return self.conversation_id  # type: ignore[return-value]
+        path = self.settings.db_path
+        provider = self.provider or get_provider(self.model.provider, self.settings)
+        policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
+        call = Call(provider, self.model, self.request,
+                    CallContext(self.options.page, self.options.prompt_name,
+                                self.options.prompt_version, self.conversation_id),
+                    db_path=path, policy=policy, count_input=self.counter.count_request,
+                    count_output=self.counter.count, cancel=self.cancel,
+                    estimated_input=not self.counter.exact)
+        call.reserve()  # a refusal raises here, before anything is stored
+        if self.conversation_id is None:
+            self.conversation_id = create_conversation(path, model=self.model.key,
+                                                       system=self.options.system)
+            call.context = CallContext(self.options.page, self.options.prompt_name,
+                                       self.options.prompt_version, self.conversation_id)
+        add_message(path, self.conversation_id, "user", self.user_text, model=self.model.key,
+                    system=self.options.system)
+        self.call = call
+        return self.conversation_id
+
+    def __iter__(self) -> Iterator[Event]:
+        self.begin()
+        try:
+            yield from self.call  # type: ignore[misc]
+        finally:
+            self._save_reply()
+
+    def _save_reply(self) -> None:
+        call = self.call
+        if call is None or call.record is None or self.conversation_id is None:
+            return
+        if self.hits:
+            knowledge.link_call(self.settings, call.record.id, [h.chunk_id for h in self.hits])
+        if not call.text:
+            return
+        meta = reply_meta(self.model, call.record, self.plan)
+        if self.hits:
+            meta["knowledge_base"] = self.options.knowledge_base
+            meta["sources"] = sources_meta(self.hits)
+        add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
+                    status=call.record.status, call_id=call.record.id, meta=meta)
+
+    @property
+    def record(self) -> CallRecord | None:
+        return self.call.record if self.call else None
+
+
+def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[str, Any]:
+    """What is shown under a reply: model, tokens, cost, timings, and what was left out."""
+    return {"model": model.key, "label": model.label, "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens, "estimated": record.usage_estimated,
+            "cost_micro": record.cost_micro, "ttft_ms": record.ttft_ms,
+            "total_ms": record.total_ms, "dropped": plan.dropped,
+            "anatomy": {"system": plan.system_tokens, "documents": plan.documents_tokens,
+                        "history": plan.history_tokens, "new message": plan.new_tokens,
+                        "reserved output": plan.reserved_output, "window": plan.window},
+            "documents_tokens": plan.documents_tokens,
+            "error": record.error_message, "error_kind": record.error_kind}

@@ -1,0 +1,93 @@
+"""Automated checks on a compare cell's output, and pass rates."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lib.core import CheckError
+
+REGEX_TIMEOUT_S = 1.0
+KINDS = {
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "regex": "matches regular expression",
+    "json": "is valid JSON",
+    "json_schema": "is JSON matching schema",
+    "max_tokens": "is at most N tokens",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    value: str = ""
+
+    @property
+    def label(self) -> str:
+        v = self.value
+        return {"contains": f'contains "{v}"', "not_contains": f'does not contain "{v}"',
+                "regex": f"matches /{v}/", "json": "is valid JSON",
+                "json_schema": f"matches JSON schema {v[:40]}", "max_tokens": f"at most {v} tokens",
+                }.get(self.kind, self.kind)
+
+    def validate(self) -> Check:
+        """Refuse a check that cannot run (bad regex, schema or number) before a run starts."""
+        if self.kind not in KINDS:
+            raise CheckError(f"Unknown check {self.kind!r}.")
+        try:
+            if self.kind == "regex":
+                re.compile(self.value)
+            elif self.kind == "json_schema":
+                import jsonschema
+
+                jsonschema.Draft202012Validator.check_schema(json.loads(self.value))
+            elif self.kind == "max_tokens" and int(self.value) < 1:
+                raise CheckError(f"The check '{self.label}' is invalid: N must be at least 1.")
+        except CheckError:
+            raise
+        except (re.error, ValueError, TypeError) as exc:
+            raise CheckError(f"The check '{self.label}' is invalid: {exc}") from None
+        except Exception as exc:  # jsonschema.SchemaError
+            raise CheckError(f"The check '{self.label}' has an invalid schema: "
+                             f"{getattr(exc, 'message', exc)}") from None
+        return self
+
+
+def _parse_json(text: str):
+    """JSON from a model's reply, tolerating a ```json fence around it."""
+    body = text.strip()
+    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", body, re.DOTALL)
+    return json.loads(fenced.group(1) if fenced else body)
+
+
+def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> bool:
+    if check.kind == "contains":
+        return check.value in output
+    if check.kind == "not_contains":
+        return check.value not in output
+    if check.kind == "regex":
+        import regex  # like re, but a runaway pattern stops at its timeout
+
+        try:
+            return regex.search(check.value, output, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            return False
+    if check.kind == "max_tokens":
+        return count_tokens(output) <= int(check.value)
+    try:
+        data = _parse_json(output)
+    except ValueError:
+        return False
+    if check.kind == "json":
+        return True
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(check.value)).is_valid(data)
+
+
+def run_checks(checks: list[Check], output: str,
+               count_tokens: Callable[[str], int]) -> dict[str, bool]:
+    return {c.label: run_check(c, output, count_tokens) for c in checks}

@@ -1,0 +1,116 @@
+"""Running a comparison: every cell streamed in parallel under a concurrency limit, each
+cell's call in the ledger and its result saved as it finishes."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from lib.compare.checks import Check, run_checks
+from lib.compare.forecast import CellPlan, Forecast
+from lib.compare.runs import CellResult, run_status, save_cell, set_status
+from lib.compare.variants import ResolvedVariant, request_for
+from lib.core import PromptLabError, Settings
+from lib.llm import (
+    Call,
+    CallContext,
+    Error,
+    ModelInfo,
+    Provider,
+    RetryPolicy,
+    TextDelta,
+    counter_for,
+    get_provider,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellEvent:
+    row: int
+    variant: int
+    delta: str = ""
+    result: CellResult | None = None   # set once, when the cell is finished
+
+
+def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
+            checks: list[Check], *, concurrency: int = 4,
+            cancel: threading.Event | None = None,
+            provider_for: Callable[[ModelInfo], Provider] | None = None,
+            policy: RetryPolicy | None = None) -> Iterator[CellEvent]:
+    """Stream every cell, row by row, at most `concurrency` calls at once.
+
+    Closing the iterator (or setting `cancel`) stops the calls in flight, which are recorded
+    as cancelled, and marks cells not yet started as cancelled too.
+    """
+    cancel = cancel or threading.Event()
+    events: queue.Queue[CellEvent] = queue.Queue()
+    policy = policy or RetryPolicy(deadline_s=settings.deadline_s)
+
+    def run_cell(cell: CellPlan) -> None:
+        r = resolved[cell.variant]
+        result = CellResult(cell.row, cell.variant, prompt_text=cell.text)
+        try:
+            if cell.error or cell.over_window:
+                result.status = "skipped"
+                result.error = cell.error or "The input does not fit the model's window."
+            elif cancel.is_set():
+                result.status = "cancelled"
+            else:
+                _run_cell(cell, r, result)
+        except PromptLabError as exc:
+            result.status, result.error = "error", str(exc)
+        except Exception as exc:  # a bug must not hang the page: report it on the cell
+            log.exception("compare run %s: cell (%d, %d) failed", run_id, cell.row, cell.variant)
+            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            try:
+                save_cell(settings, run_id, result)
+            except PromptLabError as exc:
+                result.status, result.error = "error", f"Not saved: {exc}"
+            events.put(CellEvent(cell.row, cell.variant, result=result))  # always: see below
+
+    def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
+        provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(r.model)
+        counter = counter_for(r.model, settings)
+        call = Call(provider, r.model, request_for(r, cell.text),
+                    CallContext("compare", r.variant.prompt, r.version),
+                    db_path=settings.db_path, policy=policy,
+                    count_input=counter.count_request, count_output=counter.count,
+                    cancel=cancel, estimated_input=not counter.exact)
+        for event in call:
+            if isinstance(event, TextDelta):
+                events.put(CellEvent(cell.row, cell.variant, delta=event.text))
+            elif isinstance(event, Error):
+                result.error = str(event.error)
+        rec = call.record
+        result.output, result.status = call.text, rec.status
+        result.input_tokens, result.output_tokens = rec.input_tokens, rec.output_tokens
+        result.cost_micro, result.ttft_ms = rec.cost_micro, rec.ttft_ms
+        result.total_ms, result.call_id = rec.total_ms, rec.id
+        if rec.status == "ok":
+            result.checks = run_checks(checks, call.text, counter.count)
+
+    # Row by row, so the progress bar moves and early rows finish first.
+    ordered = sorted(plan.cells, key=lambda c: (c.row, c.variant))
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="compare")
+    try:
+        for cell in ordered:
+            pool.submit(run_cell, cell)
+        done = 0
+        while done < len(ordered):  # every cell posts exactly one result, even on failure
+            event = events.get()
+            if event.result is not None:
+                done += 1
+            yield event
+        set_status(settings, run_id, "done")
+    finally:
+        cancel.set()      # no-op after a full run; stops calls in flight otherwise
+        pool.shutdown(wait=True)
+        if run_status(settings, run_id) == "running":
+            set_status(settings, run_id, "cancelled")

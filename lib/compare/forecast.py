@@ -1,0 +1,84 @@
+"""The forecast: every row rendered for every variant, counted and priced before anything is
+spent; cells that cannot run (a render error, an overflowing window) are flagged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lib.compare.variants import LETTERS, ResolvedVariant, request_for
+from lib.core import Settings, TemplateError
+from lib.llm import counter_for
+from lib.prompts import render, validate
+
+
+@dataclass
+class CellPlan:
+    row: int
+    variant: int
+    text: str = ""
+    error: str = ""
+    input_tokens: int = 0
+    max_cost_micro: int = 0
+    over_window: bool = False
+
+
+@dataclass
+class Forecast:
+    cells: list[CellPlan]
+    n_rows: int
+    n_variants: int
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(c.input_tokens for c in self.cells)
+
+    @property
+    def max_cost_micro(self) -> int:
+        return sum(c.max_cost_micro for c in self.cells)
+
+    @property
+    def problems(self) -> list[CellPlan]:
+        return [c for c in self.cells if c.error or c.over_window]
+
+    def cost_by_provider(self, resolved: list[ResolvedVariant]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            if not (c.error or c.over_window):
+                provider = resolved[c.variant].model.provider
+                out[provider] = out.get(provider, 0) + c.max_cost_micro
+        return out
+
+    def per_variant(self) -> list[dict[str, Any]]:
+        out = []
+        for v in range(self.n_variants):
+            cells = [c for c in self.cells if c.variant == v]
+            out.append({"variant": LETTERS[v], "rows": len(cells),
+                        "input_tokens": sum(c.input_tokens for c in cells),
+                        "max_cost_micro": sum(c.max_cost_micro for c in cells),
+                        "over_window": sum(c.over_window for c in cells),
+                        "errors": sum(bool(c.error) for c in cells)})
+        return out
+
+
+def forecast(settings: Settings, resolved: list[ResolvedVariant],
+             rows: list[dict[str, Any]]) -> Forecast:
+    """Render every row for every variant, count its input with that model's tokenizer, and
+    price it at input plus the maximum output. Nothing is sent anywhere."""
+    cells = []
+    for v, r in enumerate(resolved):
+        counter = counter_for(r.model, settings)
+        for i, row in enumerate(rows):
+            cell = CellPlan(i, v)
+            try:
+                cell.text = render(r.source, validate(r.prompt.variables, row))
+            except TemplateError as exc:
+                cell.error = str(exc)
+                cells.append(cell)
+                continue
+            request = request_for(r, cell.text)
+            cell.input_tokens = counter.count_request(request)
+            cell.max_cost_micro = r.model.cost_micro(cell.input_tokens, request.max_tokens)
+            cell.over_window = cell.input_tokens + request.max_tokens > r.model.context_window
+            cells.append(cell)
+    return Forecast(cells, len(rows), len(resolved))

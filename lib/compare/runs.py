@@ -1,0 +1,146 @@
+"""Stored compare runs: their cells, votes, and the statistics drawn from them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lib.compare.checks import Check
+from lib.compare.stats import VariantScore, scores
+from lib.compare.variants import LETTERS, ResolvedVariant, variant_label
+from lib.core import CompareError, NotFoundError, Settings, now_iso
+from lib.storage import connect
+
+OUTCOMES = ("left", "right", "tie", "both_bad")
+
+
+def outcome_label(left: int, right: int, outcome: str) -> str:
+    """A vote in words, for the pair it was cast on ("C better", not "A better")."""
+    return {"left": f"{LETTERS[left]} better", "right": f"{LETTERS[right]} better",
+            "tie": "Tie", "both_bad": "Both bad"}[outcome]
+
+
+@dataclass
+class CellResult:
+    row: int
+    variant: int
+    output: str = ""
+    status: str = "pending"          # ok | error | incomplete | cancelled | skipped
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micro: int = 0
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    call_id: int | None = None
+    error: str = ""
+    checks: dict[str, bool] = field(default_factory=dict)
+    prompt_text: str = ""
+
+
+def create_run(settings: Settings, title: str, resolved: list[ResolvedVariant],
+               rows: list[dict[str, Any]], checks: list[Check],
+               dataset_id: int | None = None) -> int:
+    with connect(settings.db_path, write=True) as conn:
+        cur = conn.execute(
+            "INSERT INTO compare_runs (created_at, title, dataset_id, variants, inputs, checks) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (now_iso(), title, dataset_id, json.dumps([r.as_dict() for r in resolved]),
+             json.dumps(rows), json.dumps([asdict(c) for c in checks])))
+    return int(cur.lastrowid)
+
+
+def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
+    with connect(settings.db_path, write=True) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO compare_cells (run_id, row_index, variant_index, prompt_text,"
+            " output, status, input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, call_id,"
+            " error, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
+             cell.input_tokens, cell.output_tokens, cell.cost_micro, cell.ttft_ms,
+             cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks)))
+
+
+def set_status(settings: Settings, run_id: int, status: str) -> None:
+    with connect(settings.db_path, write=True) as conn:
+        conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?", (status, run_id))
+
+
+def run_status(settings: Settings, run_id: int) -> str:
+    with connect(settings.db_path) as conn:
+        row = conn.execute("SELECT status FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else "missing"
+
+
+@dataclass
+class Run:
+    id: int
+    title: str
+    created_at: str
+    status: str
+    variants: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+    checks: list[Check]
+    cells: dict[tuple[int, int], CellResult]
+    votes: dict[tuple[int, int, int], str]     # (row, left, right) -> outcome
+
+    def pairs(self) -> list[tuple[int, int]]:
+        n = len(self.variants)
+        return [(a, b) for a in range(n) for b in range(a + 1, n)]
+
+    def variant_label(self, i: int) -> str:
+        return variant_label(i, self.variants[i])
+
+    def scores(self) -> list[VariantScore]:
+        return scores([(a, b, o) for (_, a, b), o in self.votes.items()], len(self.variants))
+
+    def pass_rates(self) -> list[dict[str, float]]:
+        """Per variant, the share of finished cells passing each check."""
+        out = []
+        for v in range(len(self.variants)):
+            cells = [c for (_, vi), c in self.cells.items() if vi == v and c.status == "ok"]
+            out.append({c.label: (sum(cell.checks.get(c.label, False) for cell in cells)
+                                  / len(cells)) if cells else 0.0 for c in self.checks})
+        return out
+
+
+def list_runs(path: Path) -> list[tuple[int, str, str, str]]:
+    """(id, title, created_at, status), newest first."""
+    with connect(path) as conn:
+        return [tuple(r) for r in conn.execute(
+            "SELECT id, title, created_at, status FROM compare_runs ORDER BY id DESC")]
+
+
+def load_run(path: Path, run_id: int) -> Run:
+    with connect(path) as conn:
+        row = conn.execute("SELECT * FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"Compare run {run_id} no longer exists.")
+        cells = conn.execute("SELECT * FROM compare_cells WHERE run_id = ?", (run_id,)).fetchall()
+        votes = conn.execute("SELECT row_index, left_variant, right_variant, outcome FROM votes "
+                             "WHERE run_id = ?", (run_id,)).fetchall()
+    results = {}
+    for c in cells:
+        results[(c["row_index"], c["variant_index"])] = CellResult(
+            c["row_index"], c["variant_index"], c["output"], c["status"], c["input_tokens"],
+            c["output_tokens"], c["cost_micro"], c["ttft_ms"], c["total_ms"], c["call_id"],
+            c["error"] or "", json.loads(c["checks"]), c["prompt_text"])
+    return Run(row["id"], row["title"], row["created_at"], row["status"],
+               json.loads(row["variants"]), json.loads(row["inputs"]),
+               [Check(**c) for c in json.loads(row["checks"])], results,
+               {(v[0], v[1], v[2]): v[3] for v in votes})
+
+
+def vote(path: Path, run_id: int, row: int, left: int, right: int, outcome: str) -> None:
+    """Record (or change) the vote for one pair on one row."""
+    if outcome not in OUTCOMES:
+        raise CompareError(f"Unknown vote {outcome!r}.")
+    if not 0 <= left < right <= 3:
+        raise CompareError("A vote compares two different variants, left before right.")
+    with connect(path, write=True) as conn:
+        conn.execute("INSERT INTO votes (run_id, row_index, left_variant, right_variant, outcome,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, row_index, "
+                     "left_variant, right_variant) DO UPDATE SET outcome = excluded.outcome, "
+                     "created_at = excluded.created_at",
+                     (run_id, row, left, right, outcome, now_iso()))

@@ -1,0 +1,68 @@
+"""Compare variants: a prompt version x a model x parameters, resolved against the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lib.core import CompareError
+from lib.llm import Catalog, ChatRequest, Message, ModelInfo
+from lib.prompts import Prompt, PromptStore, Variable
+
+LETTERS = "ABCD"
+
+
+@dataclass(frozen=True)
+class Variant:
+    prompt: str
+    ref: str                 # a label or "v3"
+    model: str               # catalog key
+    temperature: float = 0.7
+    max_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class ResolvedVariant:
+    variant: Variant
+    prompt: Prompt
+    version: int
+    source: str
+    model: ModelInfo
+
+    def label(self, index: int) -> str:
+        return variant_label(index, self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self.variant), "version": self.version}
+
+
+def variant_label(index: int, v: dict[str, Any]) -> str:
+    return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
+            f"t={v['temperature']:g}")
+
+
+def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
+    if not 2 <= len(variants) <= 4:
+        raise CompareError("Compare needs two to four variants.")
+    out = []
+    for v in variants:
+        prompt = store.get(v.prompt)
+        version = prompt.resolve(v.ref)
+        model = catalog.get(v.model)
+        out.append(ResolvedVariant(v, prompt, version, store.source(v.prompt, version), model))
+    return out
+
+
+def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
+    """The union of the variants' declared variables, first declaration wins."""
+    seen: dict[str, Any] = {}
+    for r in resolved:
+        for var in r.prompt.variables:
+            seen.setdefault(var.name, var)
+    return list(seen.values())
+
+
+def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
+    return ChatRequest(r.model.id, (Message("user", text),),
+                       temperature=r.variant.temperature if r.model.temperature else None,
+                       max_tokens=min(r.variant.max_tokens, r.model.max_output))

@@ -1,0 +1,50 @@
+"""Core: the error tree, settings, time and money helpers, logging, load-once caches and
+bounded worker processes. Everything else builds on this; it imports nothing of ours."""
+
+from lib.core.clock import ago_iso, now_iso, today
+from lib.core.errors import (
+    BudgetError,
+    BudgetExceededError,
+    CatalogError,
+    CheckError,
+    ChunkingError,
+    CompareError,
+    ConfigError,
+    ConflictError,
+    ContextOverflowError,
+    DatasetError,
+    DocumentError,
+    EmbeddingError,
+    KnowledgeBaseError,
+    NotFoundError,
+    ParseError,
+    PromptLabError,
+    PromptStoreError,
+    ProviderError,
+    RenderError,
+    StorageError,
+    TemplateError,
+    TokenizerError,
+    VariableError,
+    VectorIndexError,
+    WorkerError,
+)
+from lib.core.files import atomic_write
+from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
+from lib.core.logs import log_path, setup_logging
+from lib.core.money import MICRO, format_usd, to_micro
+from lib.core.once import Once, once
+from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
+from lib.core.workers import WorkerPool
+
+__all__ = [
+    "LOG_STEP", "MICRO", "ROOT", "BudgetError", "BudgetExceededError", "CatalogError",
+    "CheckError", "ChunkingError", "CompareError", "ConfigError", "ConflictError",
+    "ContextOverflowError", "DatasetError", "DocumentError", "EmbeddingError",
+    "KnowledgeBaseError", "NotFoundError", "Once", "ParseError", "PromptLabError",
+    "PromptStoreError", "ProviderError", "RenderError", "Settings", "StorageError",
+    "TemplateError", "TokenizerError", "VariableError", "VectorIndexError", "WorkerError",
+    "WorkerPool", "ago_iso", "atomic_write", "bucket_value", "format_usd", "get_settings",
+    "latency_bucket", "load_settings", "log_path", "now_iso", "once", "secrets_path",
+    "setup_logging", "to_micro", "today",
+]

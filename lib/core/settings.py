@@ -1,0 +1,121 @@
+"""One settings object, read once: environment, then .streamlit/secrets.toml, then defaults."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lib.core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    # Keys are kept out of repr so they never reach a log or a page by accident.
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None          # an OpenAI-compatible server (Ollama, vLLM, ...)
+    openai_compat_api_key: str | None = field(default=None, repr=False)
+    openai_compat_models: tuple[str, ...] = ()
+    openai_compat_context_window: int = 8192
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    read_timeout_s: float = 60.0                # longest silence between two stream chunks
+    deadline_s: float = 300.0                   # longest a whole call may take
+    local_model_path: Path | None = None
+    local_context_window: int = 4096
+    local_threads: int = 0                      # 0: let llama.cpp choose
+    embedding_model: str | None = None          # None: the bundled all-MiniLM-L6-v2
+    max_upload_mb: int = 50
+    prompts_dir: Path = ROOT / "prompts"
+    confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
+    compare_concurrency: int = 4
+    log_level: str = "INFO"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "promptlab.sqlite3"
+
+
+_FIELDS = {
+    "ANTHROPIC_API_KEY": ("anthropic_api_key", str),
+    "OPENAI_API_KEY": ("openai_api_key", str),
+    "PROMPTLAB_DATA_DIR": ("data_dir", Path),
+    "PROMPTLAB_OPENAI_BASE_URL": ("openai_base_url", str),
+    "PROMPTLAB_OPENAI_API_KEY": ("openai_compat_api_key", str),
+    "PROMPTLAB_OPENAI_MODELS": ("openai_compat_models",
+                                lambda v: tuple(m.strip() for m in v.split(",") if m.strip())),
+    "PROMPTLAB_OPENAI_CONTEXT_WINDOW": ("openai_compat_context_window", int),
+    "PROMPTLAB_CHROMA_HOST": ("chroma_host", str),
+    "PROMPTLAB_CHROMA_PORT": ("chroma_port", int),
+    "PROMPTLAB_READ_TIMEOUT": ("read_timeout_s", float),
+    "PROMPTLAB_DEADLINE": ("deadline_s", float),
+    "PROMPTLAB_LOCAL_MODEL": ("local_model_path", Path),
+    "PROMPTLAB_LOCAL_CONTEXT": ("local_context_window", int),
+    "PROMPTLAB_LOCAL_THREADS": ("local_threads", int),
+    "PROMPTLAB_EMBEDDING_MODEL": ("embedding_model", str),
+    "PROMPTLAB_MAX_UPLOAD_MB": ("max_upload_mb", int),
+    "PROMPTLAB_PROMPTS_DIR": ("prompts_dir", Path),
+    "PROMPTLAB_CONFIRM_ABOVE_USD": ("confirm_above_usd", float),
+    "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
+    "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
+}
+
+
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(value)
+    return value
+
+
+def secrets_path() -> Path:
+    """Where secrets.toml is read from; tests point PROMPTLAB_SECRETS_FILE elsewhere."""
+    return Path(os.environ.get("PROMPTLAB_SECRETS_FILE", ROOT / ".streamlit" / "secrets.toml"))
+
+
+def _read_secrets(path: Path) -> dict[str, object]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        # Never echo the file's contents: it holds keys.
+        raise ConfigError(f"{path} could not be read as TOML ({type(exc).__name__}).",
+                          hint="Fix or remove the file and reload.") from None
+
+
+def load_settings(environ: dict[str, str] | None = None,
+                  secrets_file: Path | None = None) -> Settings:
+    """Build settings from environment variables over secrets.toml over defaults."""
+    env = os.environ if environ is None else environ
+    secrets = _read_secrets(secrets_file or secrets_path())
+    values: dict[str, object] = {"data_dir": ROOT / "data"}
+    for name, (attr, convert) in _FIELDS.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            raw = secrets.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[attr] = convert(str(raw)) if not isinstance(raw, list) else tuple(raw)
+        except ValueError:
+            raise ConfigError(f"Setting {name} has an invalid value.") from None
+    settings = Settings(**values)  # type: ignore[arg-type]
+    for attr in ("data_dir", "prompts_dir"):
+        if not getattr(settings, attr).is_absolute():
+            settings = Settings(**{**settings.__dict__, attr: ROOT / getattr(settings, attr)})
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; `get_settings.cache_clear()` re-reads them."""
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

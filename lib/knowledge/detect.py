@@ -1,0 +1,60 @@
+"""Which kind of document an upload is, read from its bytes (never from its name)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+from lib.core import ParseError
+
+_HTML = re.compile(rb"<!doctype html|<html[\s>]|<(head|body|div|p|script|style|h[1-6]|table)"
+                   rb"[\s>]", re.IGNORECASE)
+_MD = re.compile(r"^(#{1,6} \S|```|\s*[-*+] \S|\s*\d+\. \S|>\s)|\[[^\]]+\]\([^)]+\)",
+                 re.MULTILINE)
+
+
+def detect(data: bytes) -> str:
+    """The document type, from content; raises ParseError for what we cannot read."""
+    if not data.strip():
+        raise ParseError("The file is empty.")
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return "pdf"
+    if data[:4] == b"PK\x03\x04":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            raise ParseError("The file is a damaged ZIP archive.") from None
+        if "word/document.xml" in names:
+            return "docx"
+        raise ParseError("The file is a ZIP archive, not a Word document.")
+    if b"\x00" in data[:65536]:
+        raise ParseError("The file is binary, not text (it contains NUL bytes).",
+                            hint="Upload PDF, DOCX, HTML, CSV, Markdown or plain text.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"The file is not valid UTF-8 text (bad byte at {exc.start}).",
+                            hint="Save it as UTF-8 and upload it again.") from None
+    if len(_HTML.findall(data[:65536])) >= 2 or re.match(rb"\s*<(!doctype|html)", head,
+                                                          re.IGNORECASE):
+        return "html"
+    if _looks_like_csv(text):
+        return "csv"
+    if len(_MD.findall(text[:65536])) >= 2:
+        return "markdown"
+    return "text"
+
+
+def _looks_like_csv(text: str) -> bool:
+    lines = [line for line in text[:8192].splitlines() if line.strip()][:20]
+    if len(lines) < 2:
+        return False
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t")
+    except csv.Error:
+        return False
+    widths = {len(row) for row in csv.reader(lines, dialect)}
+    return len(widths) == 1 and widths.pop() >= 2

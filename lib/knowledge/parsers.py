@@ -1,0 +1,197 @@
+"""Parsers for each document type, run inside a bounded worker process (lib.knowledge.parsing).
+
+Each returns text sections; caps on pages and characters stop early, and any failure is a
+ParseError with a plain message.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lib.core import ParseError
+from lib.knowledge.detect import detect
+
+MAX_PAGES = 2000
+MAX_CHARS = 5_000_000
+MAX_UNZIPPED_BYTES = 200 << 20           # a DOCX that inflates past this is refused
+MAX_ZIP_RATIO = 200                      # ... and so is one that inflates 200x or more
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    page: int | None = None
+    heading: str | None = None
+
+
+def _pdf(data: bytes) -> list[Section]:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError("The PDF is password-protected.",
+                                hint="Remove the password and upload it again.")
+        pages = reader.pages
+        if len(pages) > MAX_PAGES:
+            raise ParseError(f"The PDF has {len(pages):,} pages; the limit is {MAX_PAGES:,}.")
+        out, total = [], 0
+        for number, page in enumerate(pages, 1):
+            text = page.extract_text() or ""
+            total += len(text)
+            if total > MAX_CHARS:
+                raise ParseError(f"The PDF has more than {MAX_CHARS:,} characters of text.")
+            if text.strip():
+                out.append(Section(text, page=number))
+        return out
+    except ParseError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            OSError) as exc:
+        raise ParseError(f"The PDF is damaged or unreadable ({type(exc).__name__}: "
+                            f"{str(exc)[:120]}).") from None
+
+
+def _docx(data: bytes) -> list[Section]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    packed = sum(i.compress_size for i in archive.infolist()) or 1
+    unpacked = sum(i.file_size for i in archive.infolist())
+    if unpacked > MAX_UNZIPPED_BYTES or unpacked / packed > MAX_ZIP_RATIO:
+        raise ParseError(f"The Word file would inflate to {unpacked / 1e6:,.0f} MB "
+                            f"({unpacked / packed:,.0f}x): refused as a possible zip bomb.")
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        raise ParseError(f"The Word file is damaged ({type(exc).__name__}).") from None
+    except Exception as exc:  # lxml's XMLSyntaxError and friends
+        raise ParseError(f"The Word file's XML is invalid ({type(exc).__name__}).") from None
+    out: list[Section] = []
+    heading, buffer, total = None, [], 0
+
+    def flush() -> None:
+        if any(b.strip() for b in buffer):
+            out.append(Section("\n\n".join(buffer), heading=heading))
+        buffer.clear()
+
+    for para in document.paragraphs:
+        text = para.text
+        total += len(text)
+        if total > MAX_CHARS:
+            raise ParseError(f"The Word file has more than {MAX_CHARS:,} characters.")
+        style = (para.style.name if para.style is not None else "") or ""
+        if style.lower().startswith(("heading", "title")) and text.strip():
+            flush()
+            heading = text.strip()
+        elif text.strip():
+            buffer.append(text)
+    flush()
+    for table in document.tables:
+        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+        if any(r.strip(" |") for r in rows):
+            out.append(Section("\n".join(rows), heading=heading))
+    return out
+
+
+def _html(text: str) -> list[Section]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "embed",
+                     "svg", "canvas", "head"]):
+        tag.decompose()
+    out: list[Section] = []
+    heading, buffer = None, []
+    body = soup.body or soup
+    for element in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre",
+                                  "td", "th", "blockquote", "dd", "dt"]):
+        if element.find_parent(["p", "li", "td", "th", "blockquote", "pre"]) is not None:
+            continue  # its text is already in its parent's
+        content = element.get_text(" ", strip=True)
+        if not content:
+            continue
+        if element.name.startswith("h") and element.name[1:].isdigit():
+            if buffer:
+                out.append(Section("\n\n".join(buffer), heading=heading))
+                buffer = []
+            heading = content
+        else:
+            buffer.append(content)
+    if buffer:
+        out.append(Section("\n\n".join(buffer), heading=heading))
+    if not out:  # no block elements: take the loose text
+        loose = body.get_text("\n", strip=True)
+        if loose:
+            out.append(Section(loose))
+    return out
+
+
+def _markdown(text: str) -> list[Section]:
+    out: list[Section] = []
+    heading, buffer, fenced = None, [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        match = None if fenced else re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if match:
+            if "".join(buffer).strip():
+                out.append(Section("\n".join(buffer).strip(), heading=heading))
+            heading, buffer = match.group(2), []
+        else:
+            buffer.append(line)
+    if "".join(buffer).strip():
+        out.append(Section("\n".join(buffer).strip(), heading=heading))
+    return out
+
+
+def _csv(text: str) -> list[Section]:
+    lines = text.splitlines()
+    dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t")
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader)
+    rows = []
+    for number, row in enumerate(reader, 2):
+        if any(cell.strip() for cell in row):
+            rows.append(f"Row {number}: " + "; ".join(
+                f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()))
+    # Rows are grouped into sections of ~50 so a chunk holds whole rows.
+    return [Section("\n".join(rows[i:i + 50])) for i in range(0, len(rows), 50)]
+
+
+def parse_job(payload: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - in the worker
+    """The worker's entry point: parse the file at payload["path"]."""
+    try:
+        data = Path(payload["path"]).read_bytes()
+        kind = detect(data)
+        if kind in ("pdf", "docx"):
+            sections = _pdf(data) if kind == "pdf" else _docx(data)
+        else:
+            text = data.decode("utf-8-sig")
+            if len(text) > MAX_CHARS:
+                raise ParseError(f"The file has {len(text):,} characters; the limit is "
+                                    f"{MAX_CHARS:,}.")
+            sections = {"html": _html, "csv": _csv, "markdown": _markdown}.get(
+                kind, lambda t: [Section(t)])(text)
+        sections = [s for s in sections if s.text.strip()]
+        if not sections:
+            raise ParseError(f"No text could be extracted from this {kind.upper()} file.",
+                                hint=_NO_TEXT_HINTS.get(kind, ""))
+        if sum(len(s.text) for s in sections) > MAX_CHARS:
+            raise ParseError(f"The file has more than {MAX_CHARS:,} characters of text.")
+        return {"kind": kind, "sections": [s.__dict__ for s in sections]}
+    except ParseError as exc:
+        return {"error": str(exc)}
+
+
+_NO_TEXT_HINTS = {"pdf": "A scanned PDF needs OCR first.",
+                  "html": "Scripts, styles and frames are dropped; nothing else was left.",
+                  "markdown": "It has headings but no text under them."}

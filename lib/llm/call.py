@@ -1,0 +1,214 @@
+"""One model call: the one retry loop around a provider, timing, usage, cost and its ledger row."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from lib import spend
+from lib.core import ProviderError, now_iso
+from lib.llm.catalog import ModelInfo
+from lib.llm.protocol import ChatRequest, Error, Event, Provider, Stop, TextDelta, Usage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_wait_s: float = 0.5
+    max_wait_s: float = 8.0
+    max_retry_after_s: float = 60.0   # a longer retry-after fails at once, with the wait shown
+    deadline_s: float = 300.0         # the whole call, retries included
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who made the call: stored with the ledger row."""
+
+    page: str
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    conversation_id: int | None = None
+
+
+class Call:
+    """Iterate to stream events; afterwards `text`, `usage` and `record` hold the outcome.
+
+    The final event is a Stop (success) or an Error. Closing the iterator early, or setting
+    `cancel`, ends the call as cancelled; the ledger row is written in every case.
+    """
+
+    def __init__(self, provider: Provider, model: ModelInfo, request: ChatRequest,
+                 context: CallContext, *, db_path: Path, policy: RetryPolicy | None = None,
+                 count_input: Callable[[ChatRequest], int] | None = None,
+                 count_output: Callable[[str], int] | None = None,
+                 cancel: threading.Event | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, budget: bool = True,
+                 estimated_input: bool = False) -> None:
+        self.provider, self.model, self.request, self.context = provider, model, request, context
+        self.policy = policy or RetryPolicy()
+        self.db_path = db_path
+        self._count_input = count_input
+        self._count_output = count_output
+        self.cancel = cancel or threading.Event()
+        self._sleep = sleep
+        self._clock = clock
+        self.text = ""
+        self.usage: Usage | None = None
+        self.stop_reason: str | None = None
+        self.error: ProviderError | None = None
+        self.attempts = 0
+        self.ttft_ms: float | None = None
+        self.record: spend.CallRecord | None = None
+        self.budget = budget
+        self.usage_estimated_input = estimated_input
+        self._reservation: int | None = None
+        self._reserved = False
+
+    # -- retry policy -------------------------------------------------------------------
+    def _should_retry(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ProviderError) or not exc.retryable or self.text:
+            return False  # once output began, a retry would duplicate it: keep the partial
+        if exc.retry_after is not None and exc.retry_after > self.policy.max_retry_after_s:
+            return False
+        return self._elapsed() + (exc.retry_after or 0) < self.policy.deadline_s
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_exponential_jitter(multiplier=self.policy.initial_wait_s,
+                                          max=self.policy.max_wait_s)(state)
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return max(backoff, asked) if asked is not None else backoff
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._start
+
+    # -- the stream ---------------------------------------------------------------------
+    def worst_case_micro(self) -> int:
+        """Input as counted plus the full max output, at the dearest input price (a cache
+        write can cost more than plain input); estimated counts get a 10% margin."""
+        m = self.model
+        if not (m.input or m.output or m.cache_write):
+            return 0
+        tokens = self._count_input(self.request) if self._count_input else 0
+        if self.usage_estimated_input:
+            tokens = round(tokens * 1.1)
+        return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
+
+    def reserve(self) -> None:
+        """Hold the worst case against the budgets now; raises BudgetExceededError."""
+        if self.budget and not self._reserved:
+            self._reservation = spend.reserve(self.db_path, self.model.provider,
+                                                self.worst_case_micro())
+            self._reserved = True
+
+    def __iter__(self) -> Iterator[Event]:
+        self.reserve()  # a refusal raises before anything is sent or stored
+        self._start = self._clock()
+        self._started_at = now_iso()
+        status = "error"
+        try:
+            retrying = Retrying(stop=stop_after_attempt(self.policy.max_attempts),
+                                wait=self._wait, retry=retry_if_exception(self._should_retry),
+                                sleep=self._sleep, reraise=True)
+            for attempt in retrying:
+                with attempt:
+                    self.attempts = attempt.retry_state.attempt_number
+                    yield from self._one_attempt()
+            status = "ok"
+            yield Stop(self.stop_reason or "end_turn")
+        except ProviderError as exc:
+            self.error = self._explain(exc)
+            status = "incomplete" if self.text else "error"
+            yield Error(self.error, partial=bool(self.text))
+        except GeneratorExit:
+            status = "cancelled"
+            raise
+        except _Cancelled:
+            status = "cancelled"
+        except BaseException as exc:
+            # A bug or an interrupt from the host (e.g. Streamlit's rerun): keep the row honest.
+            status = "cancelled" if not isinstance(exc, Exception) else "error"
+            self.error = ProviderError("internal", f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Exception):
+                log.exception("%s/%s: the call failed inside the app", self.model.provider,
+                              self.model.id)
+            raise
+        finally:
+            self._finish(status)
+
+    def _one_attempt(self) -> Iterator[Event]:
+        for event in self.provider.stream(self.request):
+            if self.cancel.is_set():
+                raise _Cancelled
+            if isinstance(event, TextDelta):
+                if self.ttft_ms is None:
+                    self.ttft_ms = self._elapsed() * 1000
+                self.text += event.text
+                yield event
+            elif isinstance(event, Usage):
+                self.usage = event
+            elif isinstance(event, Stop):
+                self.stop_reason = event.reason
+            if self._elapsed() > self.policy.deadline_s:
+                raise ProviderError("deadline", f"The call passed the {self.policy.deadline_s:g} s"
+                                    " deadline.")
+
+    def _explain(self, exc: ProviderError) -> ProviderError:
+        """Say how long to wait when a provider asked for longer than we retry."""
+        if exc.retry_after is not None and exc.retry_after > self.policy.max_retry_after_s:
+            return ProviderError(exc.kind, exc.message, status=exc.status,
+                                 retry_after=exc.retry_after,
+                                 hint=f"The provider asks to wait {exc.retry_after:.0f} s before "
+                                      "trying again.")
+        return exc
+
+    def _final_usage(self, status: str) -> Usage:
+        u = self.usage
+        if u is not None and (u.output_tokens or not self.text or status == "ok"):
+            return u
+        out = self._count_output(self.text) if self._count_output and self.text else 0
+        if u is not None:  # input reported, output cut off before the provider counted it
+            return Usage(u.input_tokens, out, u.cache_read_tokens, u.cache_write_tokens, True)
+        if status == "error":  # nothing was generated, nothing is billed
+            return Usage(0, 0)
+        inp = self._count_input(self.request) if self._count_input else 0
+        return Usage(inp, out, estimated=True)
+
+    def _finish(self, status: str) -> None:
+        usage = self._final_usage(status)
+        self.usage = usage
+        err = self.error
+        self.record = spend.CallRecord(
+            ts=self._started_at, page=self.context.page, provider=self.model.provider,
+            model=self.model.id, attempts=max(self.attempts, 1), status=status,
+            total_ms=self._elapsed() * 1000, ttft_ms=self.ttft_ms,
+            prompt_name=self.context.prompt_name, prompt_version=self.context.prompt_version,
+            conversation_id=self.context.conversation_id,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens, usage_estimated=usage.estimated,
+            cost_micro=self.model.cost_micro(usage.input_tokens, usage.output_tokens,
+                                             usage.cache_read_tokens, usage.cache_write_tokens),
+            cache_savings_micro=round(usage.cache_read_tokens
+                                      * max(0.0, self.model.input - self.model.cache_read)),
+            error_kind=err.kind if err else None, error_message=err.message if err else None)
+        spend.record(self.db_path, self.record, settles=self._reservation)
+        log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s",
+                 self.record.id, self.model.provider, self.model.id, self.context.page, status,
+                 self.record.attempts, usage.input_tokens, usage.output_tokens,
+                 "-" if self.ttft_ms is None else f"{self.ttft_ms:.0f}ms", self.record.total_ms,
+                 f" error={err.kind}" if err else "")
+
+
+class _Cancelled(Exception):
+    pass

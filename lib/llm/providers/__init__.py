@@ -1,0 +1,1 @@
+"""Adapters behind the provider protocol; callers use lib.llm, not these modules."""

