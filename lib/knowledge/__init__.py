@@ -1,6 +1,7 @@
 """Knowledge: documents parsed, chunked, embedded and stored in Chroma; the SQLite registry
 as the source of truth; dense, BM25 and hybrid retrieval."""
 
+from lib.knowledge.bm25 import tokens as keyword_tokens
 from lib.knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_sections
 from lib.knowledge.detect import detect
 from lib.knowledge.embeddings import (
@@ -52,7 +53,7 @@ __all__ = [
     "Section", "bm25", "chroma_client", "chunk_sections", "chunks_for_call", "chunks_of",
     "count_tokens", "create_kb", "delete_document", "delete_kb", "dense", "dense_by_vector",
     "detect", "documents", "embed", "embedding_model", "fill_hits", "fuse", "get_kb",
-    "index_count", "index_health", "index_parsed", "indexed_ids", "ingest", "link_call",
-    "list_kbs", "max_tokens", "model_label", "model_name", "parse", "rebuild_index", "search",
-    "store_vectors", "wordpiece",
+    "index_count", "index_health", "index_parsed", "indexed_ids", "ingest", "keyword_tokens",
+    "link_call", "list_kbs", "max_tokens", "model_label", "model_name", "parse",
+    "rebuild_index", "search", "store_vectors", "wordpiece",
 ]

@@ -1,0 +1,185 @@
+"""Shared, process-wide resources under several sessions at once: heavy things load once,
+one slow job does not stall other users, and index handles never go stale."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lib import knowledge, prompts
+from lib.core import Once, ParseError, RenderError, WorkerError, WorkerPool
+
+SESSIONS = 8
+
+
+def together(fn, n: int = SESSIONS) -> list:
+    """Run fn(i) in n threads released at the same instant; return results or exceptions."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as exc:  # reported to the caller, which asserts on it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results
+
+
+def test_a_load_once_cache_builds_once_when_sessions_ask_together():
+    built = []
+
+    def load(name: str, size: int = 1) -> object:
+        time.sleep(0.2)  # long enough for every thread to miss the cache at once
+        built.append(name)
+        return object()
+
+    cached = Once(load)
+    results = together(lambda i: cached("model"))
+    assert built == ["model"]
+    assert all(r is results[0] for r in results)
+    assert cached("model", 1) is results[0]  # a default spelled out is the same call
+
+
+def test_a_failed_load_is_not_cached():
+    attempts = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("disk hiccup")
+        return "loaded"
+
+    cached = Once(flaky)
+    with pytest.raises(OSError):
+        cached()
+    assert cached() == "loaded" and len(attempts) == 2
+
+
+def test_the_embedding_model_is_one_object_for_every_session(settings):
+    name = knowledge.model_name(settings)
+    results = together(lambda i: knowledge.embedding_model(name), n=4)
+    assert all(r is results[0] for r in results)
+
+
+def test_keyword_tokens_are_the_same_when_sessions_tokenize_together():
+    texts = [f"Serialized objects are serializing {i} times; running runners ran." * 20
+             for i in range(SESSIONS)]
+    alone = [knowledge.keyword_tokens([t]).vocab for t in texts]
+    for _ in range(5):
+        assert together(lambda i: knowledge.keyword_tokens([texts[i]]).vocab) == alone
+
+
+def in_background(fn) -> tuple[threading.Thread, list[Exception]]:
+    """Start fn in a thread; the list collects what it raised."""
+    raised: list[Exception] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:  # asserted on by the caller
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, raised
+
+
+def slow_html(paragraphs: int) -> bytes:
+    return ("<html><body>" + "".join(
+        f"<div><p>Paragraph {i} of a long page.</p></div>" for i in range(paragraphs))
+        + "</body></html>").encode()
+
+
+def test_a_slow_parse_does_not_delay_another_users_small_upload():
+    big = slow_html(100_000)  # about five seconds of HTML parsing, under the size caps
+    small = b"A small note.\n\nIt has two paragraphs."
+    knowledge.parse(small, "warm.txt")  # the pool is warm, as on a running server
+    done: dict[str, float] = {}
+
+    def parse_big() -> None:
+        knowledge.parse(big, "big.html")
+        done["big"] = time.monotonic()
+
+    slow = threading.Thread(target=parse_big)
+    slow.start()
+    time.sleep(0.5)  # the big file is being parsed now
+    start = time.monotonic()
+    parsed = knowledge.parse(small, "small.txt")
+    done["small"] = time.monotonic()
+    slow.join(60)
+    assert parsed.kind == "text"
+    assert done["small"] - start < 1.0, f"small upload took {done['small'] - start:.2f} s"
+    assert done["small"] < done["big"], "the big parse should still have been running"
+
+
+def test_a_pool_with_every_worker_busy_says_so(tmp_path):
+    import os
+
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)  # opening it blocks until a writer comes: the one worker stays busy
+    pool = WorkerPool("lib.knowledge.parsers:parse_job", 1 << 30, size=1, queue_timeout_s=0.2)
+    try:
+        hold, raised = in_background(lambda: pool.call({"path": str(fifo)}, 2.0))
+        time.sleep(0.5)
+        with pytest.raises(WorkerError) as info:
+            pool.call({"path": "/dev/null"}, 1.0)
+        assert info.value.busy
+        hold.join(10)
+        assert len(raised) == 1 and raised[0].timed_out  # the stuck job was stopped
+    finally:
+        pool.close()
+
+
+def test_renders_go_on_while_one_template_runs_away():
+    endless = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    prompts.render("warm {{ x }}", {"x": 1})
+    runaway, raised = in_background(lambda: prompts.render(endless, {}))
+    time.sleep(0.2)
+    start = time.monotonic()
+    assert prompts.render("Hello {{ name }}", {"name": "Ada"}) == "Hello Ada"
+    assert time.monotonic() - start < 1.0
+    runaway.join(10)
+    assert [e.reason for e in raised if isinstance(e, RenderError)] == ["timeout"]
+
+
+def test_searches_never_see_a_stale_index_while_another_session_rebuilds(settings):
+    kb = knowledge.create_kb(settings, "busy")
+    knowledge.ingest(settings, kb, [(f"note{i}.md", f"# Note {i}\n\nThe lighthouse keeper "
+                                     f"wrote entry {i} about the storm.".encode())
+                                    for i in range(6)])
+    before = [h.chunk_id for h in knowledge.search(settings, kb, "lighthouse storm", 3,
+                                                   "dense")]
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def searching() -> None:
+        while not stop.is_set():
+            try:
+                knowledge.search(settings, kb, "lighthouse storm", 3, "hybrid")
+            except Exception as exc:  # collected: the assertion below reports them
+                errors.append(exc)
+
+    reader = threading.Thread(target=searching)
+    reader.start()
+    for _ in range(3):
+        assert knowledge.rebuild_index(settings, kb) == 6
+    stop.set()
+    reader.join(30)
+    assert errors == []
+    after = [h.chunk_id for h in knowledge.search(settings, kb, "lighthouse storm", 3, "dense")]
+    assert after == before
+    assert knowledge.index_health(settings, kb).agrees
+
+
+def test_parse_errors_name_the_file():
+    with pytest.raises(ParseError, match=r"empty\.txt"):
+        knowledge.parse(b"   ", "empty.txt")
