@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from lib.llm import (
     get_provider,
 )
 from lib.spend import CallRecord
+from lib.storage import defer
 
 
 @dataclass
@@ -51,9 +53,11 @@ class ChatTurn:
     Creating a turn plans it (retrieval, context window) and stores nothing; it may raise
     ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
     there is none yet and stores the user's message, so a refused call leaves nothing behind
-    and a failed one never loses the message. Iterating streams events (beginning first if
-    needed); the reply is stored with its status (ok, incomplete, cancelled) whenever any
-    text arrived.
+    and a failed one never loses the message. The message is written on the background
+    writer while the call goes out (so the write is not in the time to first token) and is
+    joined before the reply is saved. Iterating streams events (beginning first if needed),
+    once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
+    arrived.
     """
 
     settings: Settings
@@ -67,6 +71,8 @@ class ChatTurn:
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
+    _stored: Future | None = field(init=False, default=None, repr=False)
+    _streamed: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         path = self.settings.db_path
@@ -113,16 +119,20 @@ class ChatTurn:
                                                        system=self.options.system)
             call.context = CallContext(self.options.page, self.options.prompt_name,
                                        self.options.prompt_version, self.conversation_id)
-        add_message(path, self.conversation_id, "user", self.user_text, model=self.model.key,
-                    system=self.options.system)
+        self._stored = defer(add_message, path, self.conversation_id, "user", self.user_text,
+                             model=self.model.key, system=self.options.system)
         self.call = call
         return self.conversation_id
 
     def __iter__(self) -> Iterator[Event]:
         self.begin()
+        if self._streamed:
+            return  # a turn is sent once; iterating it again yields nothing
+        self._streamed = True
         try:
             yield from self.call  # type: ignore[misc]
         finally:
+            self._stored.result()  # the user's message is in before the reply
             self._save_reply()
 
     def _save_reply(self) -> None:

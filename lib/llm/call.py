@@ -105,11 +105,17 @@ class Call:
         return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
 
     def reserve(self) -> None:
-        """Hold the worst case against the budgets now; raises BudgetExceededError."""
-        if self.budget and not self._reserved:
-            self._reservation = spend.reserve(self.db_path, self.model.provider,
-                                                self.worst_case_micro())
-            self._reserved = True
+        """Hold the worst case against the budgets now; raises BudgetExceededError.
+
+        Free models and providers without a budget reserve nothing (and count nothing).
+        """
+        if self._reserved:
+            return
+        self._reserved = True
+        m = self.model
+        if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
+                self.db_path, m.provider):
+            self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro())
 
     def __iter__(self) -> Iterator[Event]:
         self.reserve()  # a refusal raises before anything is sent or stored

@@ -4,6 +4,7 @@ from lib.spend.budgets import (
     PERIODS,
     WARN_AT,
     BudgetStatus,
+    applies,
     refusal,
     reserve,
     set_budget,
@@ -21,7 +22,7 @@ from lib.spend.ledger import (
 )
 
 __all__ = [
-    "DIMENSIONS", "PERIODS", "WARN_AT", "BudgetStatus", "CallRecord", "Filters", "count_calls",
-    "dashboard", "get_call", "hit_rate", "options", "record", "record_many", "refusal", "reserve",
-    "set_budget", "spend_since_micro", "spend_today_micro", "statuses",
+    "DIMENSIONS", "PERIODS", "WARN_AT", "BudgetStatus", "CallRecord", "Filters", "applies",
+    "count_calls", "dashboard", "get_call", "hit_rate", "options", "record", "record_many",
+    "refusal", "reserve", "set_budget", "spend_since_micro", "spend_today_micro", "statuses",
 ]

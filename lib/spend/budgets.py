@@ -85,6 +85,17 @@ def statuses(path: Path) -> list[BudgetStatus]:
         return [_status(conn, *r) for r in rows]
 
 
+def applies(path: Path, provider: str) -> bool:
+    """Whether any budget covers calls to `provider` (a read: no lock is taken).
+
+    A call with no budget over it reserves nothing, so its first token is not held up by a
+    write. A budget created while such a call is in flight applies from the next call.
+    """
+    with connect(path) as conn:
+        return conn.execute("SELECT 1 FROM budgets WHERE scope IN ('all', ?) LIMIT 1",
+                            (provider,)).fetchone() is not None
+
+
 def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
     """Hold `amount_micro` against every budget over `provider`, or refuse the call."""
     if amount_micro <= 0:
