@@ -24,6 +24,7 @@ from lib.llm.registry import (
     ModelStatus,
     ProviderSpec,
     ProviderSummary,
+    counter_for,
     get_provider,
     local_model,
     local_model_path,
@@ -33,7 +34,7 @@ from lib.llm.registry import (
     provider_status,
     provider_summary,
 )
-from lib.llm.tokens import BLOBS, Counter, counter_for, encoding, encoding_name, seed_tiktoken
+from lib.llm.tokens import BLOBS, Counter, encoding, encoding_name, seed_tiktoken
 
 __all__ = [
     "BLOBS", "PROVIDERS", "AnthropicProvider", "Call", "CallContext", "Catalog", "ChatRequest",

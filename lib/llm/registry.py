@@ -11,6 +11,13 @@ from pathlib import Path
 from lib.core import ProviderError, Settings, TokenizerError
 from lib.llm.catalog import Catalog, ModelInfo
 from lib.llm.protocol import Provider
+from lib.llm.tokens import (
+    Counter,
+    claude_counter,
+    estimate_counter,
+    local_counter,
+    openai_counter,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,7 @@ class ProviderSpec:
     paid: bool                                            # calls cost money: budgets apply
     check: Callable[[Settings, bool], tuple[bool, str]]   # (available, how to enable it)
     factory: Callable[[Settings], Provider]
+    counter: Callable[[ModelInfo, Settings], Counter]     # counts its models' tokens
 
 
 def local_model_path(settings: Settings) -> Path | None:
@@ -77,16 +85,24 @@ def _local(s: Settings) -> Provider:
 
 
 PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in (
-    ProviderSpec("local", "Local (bundled)", False, _local_check, _local),
+    ProviderSpec("local", "Local (bundled)", False, _local_check, _local,
+                 lambda m, s: local_counter(m, s, local_model_path(s))),
     ProviderSpec("anthropic", "Anthropic", True,
-                 _key_check("anthropic_api_key", "ANTHROPIC_API_KEY"), _anthropic),
+                 _key_check("anthropic_api_key", "ANTHROPIC_API_KEY"), _anthropic,
+                 claude_counter),
     ProviderSpec("openai", "OpenAI", True, _key_check("openai_api_key", "OPENAI_API_KEY"),
-                 _openai),
+                 _openai, openai_counter),
     ProviderSpec("compat", "OpenAI-compatible server", True,
                  lambda s, _run: (bool(s.openai_base_url),
                                   "Set PROMPTLAB_OPENAI_BASE_URL to your server's /v1 URL."),
-                 _compat),
+                 _compat, estimate_counter),
 )}
+
+
+def counter_for(model: ModelInfo, settings: Settings) -> Counter:
+    """The counter for a model; a tokenizer loads once per process."""
+    spec = PROVIDERS.get(model.provider)
+    return (spec.counter if spec else estimate_counter)(model, settings)
 
 
 def provider_label(name: str) -> str:

