@@ -87,7 +87,9 @@ def use(settings: Settings, collection: str, action: Callable[[Any], T], *,
         return action(_handle(settings, collection))
     except VectorIndexError:
         raise
-    except Exception:
+    except Exception:  # replaced or deleted behind our back: look it up once more
+        log.info("chroma: %s %s failed; retrying with a fresh handle", what, collection,
+                 exc_info=True)
         _forget(settings, collection)
         try:
             return action(_handle(settings, collection))
@@ -103,11 +105,14 @@ def drop(settings: Settings, collection: str) -> None:
         conn.execute("UPDATE knowledge_bases SET index_generation = index_generation + 1 "
                      "WHERE collection = ?", (collection,))
     _forget(settings, collection)
+    from chromadb.errors import NotFoundError
+
     try:
         client(settings).delete_collection(collection)
-    except Exception as exc:  # missing is what we want; anything else is worth a log line
-        if "does not exist" not in str(exc).lower():
-            log.warning("chroma: dropping %s: %s", collection, exc)
+    except NotFoundError:
+        pass  # missing is what we want
+    except Exception:  # damaged: the registry is the truth, and a rebuild starts afresh
+        log.warning("chroma: dropping %s failed", collection, exc_info=True)
 
 
 def upsert(settings: Settings, collection: str, ids: Sequence[str], vectors: Any,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import time
 from types import ModuleType
 from typing import Any
 
 from lib.core import ProviderError
+
+log = logging.getLogger(__name__)
 
 _BY_STATUS = {400: "bad_request", 401: "auth", 403: "permission", 404: "not_found",
               408: "timeout", 409: "conflict", 413: "bad_request", 422: "bad_request",
@@ -103,5 +106,6 @@ def translate(exc: BaseException, sdk: ModuleType, provider: str) -> ProviderErr
         return ProviderError("invalid_response",
                              f"{provider} sent a stream that could not be parsed ({exc}).")
     # Anything else came out of the SDK on a reply it did not expect: say so, not a traceback.
+    log.warning("%s: unexpected %s from the SDK", provider, type(exc).__name__, exc_info=exc)
     return ProviderError("invalid_response", f"{provider} sent a reply this app could not read "
                          f"({type(exc).__name__}: {exc}).")
