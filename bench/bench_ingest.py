@@ -11,11 +11,9 @@ from common import public_text, scratch_data_dir
 
 
 def main() -> None:
-    from lib.chunking import chunk_sections
-
     from lib import knowledge
     from lib.core import load_settings
-    from lib.knowledge import Parsed, Section
+    from lib.knowledge import Parsed, Section, chunk_sections
 
     with scratch_data_dir():
         settings = load_settings()

@@ -129,7 +129,7 @@ def test_the_base_error_is_raised_only_in_core():
 
 def test_lib_raises_only_errors_of_the_tree():
     """No bare ValueError / RuntimeError / KeyError for a caller to be surprised by."""
-    allowed_builtin = {"NotImplementedError"}
+    allowed_builtin = {"NotImplementedError", "AttributeError"}  # the latter: PEP 562 faces
     # Converters that raise ValueError by contract, caught one level up and turned into an
     # error naming the variable or setting.
     converters = {"lib.prompts.variables", "lib.core.settings"}
@@ -162,3 +162,18 @@ def test_importing_every_package_stays_light():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_no_face_exports_a_name_that_is_also_one_of_its_modules():
+    """Importing lib.P.x sets attribute x on lib.P: a function x exported by the face would
+    then be shadowed by the module."""
+    import importlib
+
+    found = []
+    for init in ROOT.glob("lib/*/__init__.py"):
+        package = importlib.import_module(module_name(init.parent / "x")[:-2])
+        modules = {p.stem for p in init.parent.glob("*.py")} | {
+            p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()}
+        found += [f"{package.__name__}.{n}" for n in getattr(package, "__all__", [])
+                  if n in modules]
+    assert found == []

@@ -15,7 +15,7 @@ from lib.chat.conversations import (
     create_conversation,
     list_messages,
 )
-from lib.chat.grounding import grounding, sources_meta
+from lib.chat.grounded import grounding, sources_meta
 from lib.core import Settings
 from lib.knowledge import Hit
 from lib.llm import (

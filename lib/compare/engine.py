@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lib.compare.checks import Check, run_checks
-from lib.compare.forecast import CellPlan, Forecast
+from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_status, save_cell, set_status
 from lib.compare.variants import ResolvedVariant, request_for
 from lib.core import PromptLabError, Settings

@@ -1,6 +1,7 @@
 """Core: the error tree, settings, time and money helpers, logging, load-once caches and
 bounded worker processes. Everything else builds on this; it imports nothing of ours."""
 
+from lib.core.caches import Once, once
 from lib.core.clock import ago_iso, now_iso, today
 from lib.core.errors import (
     BudgetError,
@@ -31,9 +32,9 @@ from lib.core.errors import (
 )
 from lib.core.files import atomic_write
 from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
+from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.money import MICRO, format_usd, to_micro
-from lib.core.once import Once, once
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
 from lib.core.workers import WorkerPool
 
@@ -45,6 +46,6 @@ __all__ = [
     "PromptStoreError", "ProviderError", "RenderError", "Settings", "StorageError",
     "TemplateError", "TokenizerError", "VariableError", "VectorIndexError", "WorkerError",
     "WorkerPool", "ago_iso", "atomic_write", "bucket_value", "format_usd", "get_settings",
-    "latency_bucket", "load_settings", "log_path", "now_iso", "once", "secrets_path",
+    "latency_bucket", "lazy_face", "load_settings", "log_path", "now_iso", "once", "secrets_path",
     "setup_logging", "to_micro", "today",
 ]

@@ -31,7 +31,7 @@ def model_label(name: str) -> str:
 
 
 @once
-def load(name: str) -> Any:  # -> SentenceTransformer
+def embedding_model(name: str) -> Any:  # -> SentenceTransformer
     """The model, loaded once per process even when two sessions ask at the same moment."""
     # Nothing may download at run time: the bundled model is a local folder.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,7 +57,7 @@ def max_tokens(name: str) -> int:
     config = Path(name) / "sentence_bert_config.json"
     if config.is_file():
         return int(json.loads(config.read_text())["max_seq_length"])
-    return int(load(name).max_seq_length)
+    return int(embedding_model(name).max_seq_length)
 
 
 @once
@@ -70,7 +70,7 @@ def wordpiece(name: str) -> Any:  # -> tokenizers.Tokenizer
 
             tok = Tokenizer.from_file(str(path))
         else:
-            tok = load(name).tokenizer.backend_tokenizer
+            tok = embedding_model(name).tokenizer.backend_tokenizer
     except EmbeddingError:
         raise
     except Exception as exc:  # tokenizers raises its own Exception subclass
@@ -92,7 +92,7 @@ def embed(name: str, texts: list[str], batch_size: int = 64) -> Any:  # -> np.nd
 
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    model = load(name)
+    model = embedding_model(name)
     try:
         with _encode_lock:  # one encode at a time: torch already uses every core
             vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,

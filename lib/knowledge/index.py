@@ -40,7 +40,7 @@ def _client(data_dir: Path, host: str | None, port: int) -> Any:
                                ) from None
 
 
-def client(settings: Settings) -> Any:
+def chroma_client(settings: Settings) -> Any:
     return _client(settings.data_dir, settings.chroma_host, settings.chroma_port)
 
 
@@ -58,7 +58,7 @@ def _generation(settings: Settings, collection: str) -> int:
 def _handle(settings: Settings, collection: str) -> Any:
     """The collection at its current generation, created on first use (asking Chroma for it
     costs ~0.7 ms, a fifth of a query, so it is cached)."""
-    c = client(settings)
+    c = chroma_client(settings)
     key = (id(c), collection, _generation(settings, collection))
     with _handles_lock:
         handle = _handles.get(key)
@@ -74,7 +74,7 @@ def _handle(settings: Settings, collection: str) -> Any:
 
 
 def _forget(settings: Settings, collection: str) -> None:
-    c = client(settings)
+    c = chroma_client(settings)
     with _handles_lock:
         for k in [k for k in _handles if k[:2] == (id(c), collection)]:
             del _handles[k]
@@ -108,7 +108,7 @@ def drop(settings: Settings, collection: str) -> None:
     from chromadb.errors import NotFoundError
 
     try:
-        client(settings).delete_collection(collection)
+        chroma_client(settings).delete_collection(collection)
     except NotFoundError:
         pass  # missing is what we want
     except Exception:  # damaged: the registry is the truth, and a rebuild starts afresh
@@ -122,7 +122,7 @@ def upsert(settings: Settings, collection: str, ids: Sequence[str], vectors: Any
     import numpy as np
 
     matrix = np.asarray(vectors, dtype=np.float32)
-    step = use(settings, collection, lambda c: client(settings).get_max_batch_size(),
+    step = use(settings, collection, lambda c: chroma_client(settings).get_max_batch_size(),
                what="written")
     for i in range(0, len(ids), step):
         use(settings, collection, lambda c, i=i: c.upsert(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.core import ParseError
-from lib.knowledge.detect import detect
+from lib.knowledge.filetype import detect
 
 MAX_PAGES = 2000
 MAX_CHARS = 5_000_000

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.core import KnowledgeBaseError, Settings
-from lib.knowledge import bm25 as keyword
-from lib.knowledge import embeddings, index
+from lib.knowledge import embeddings, index, keyword
 from lib.knowledge.registry import KnowledgeBase, chunk_ids_of, chunk_rows
 
 MODES = ("hybrid", "dense", "bm25")
@@ -52,7 +51,7 @@ def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
     import numpy as np
 
     retriever, ids = keyword.index_for(settings, kb)
-    tokens = keyword.tokens([query])
+    tokens = keyword.keyword_tokens([query])
     if retriever is None or not tokens.vocab:
         return []
     mask = None

@@ -2,48 +2,27 @@
 its one retry loop. Adapters (Anthropic, OpenAI and compatible servers, the bundled model) sit
 behind `get_provider`; their SDKs are imported only when a provider is first used."""
 
-from lib.llm.call import Call, CallContext, RetryPolicy
-from lib.llm.catalog import Catalog, ModelInfo, load_catalog, save_user_catalog, user_catalog_path
-from lib.llm.protocol import (
-    ChatRequest,
-    Error,
-    Event,
-    Message,
-    Provider,
-    Stop,
-    TextDelta,
-    Usage,
-)
-from lib.llm.providers.anthropic_provider import AnthropicProvider
-from lib.llm.providers.local import LocalModel, LocalProvider, bundled_model_path, get_local_model
-from lib.llm.providers.local_runtime import check_runtime
-from lib.llm.providers.openai_provider import OpenAIProvider
-from lib.llm.providers.sdk import retry_after, translate
-from lib.llm.registry import (
-    PROVIDERS,
-    ModelStatus,
-    ProviderSpec,
-    ProviderSummary,
-    counter_for,
-    get_provider,
-    local_model,
-    local_model_path,
-    model_statuses,
-    paid_providers,
-    provider_label,
-    provider_status,
-    provider_summary,
-)
-from lib.llm.tokens import BLOBS, Counter, encoding, encoding_name, seed_tiktoken
+from lib.core import lazy_face
 
-__all__ = [
-    "BLOBS", "PROVIDERS", "AnthropicProvider", "Call", "CallContext", "Catalog", "ChatRequest",
-    "Counter", "Error", "Event", "LocalModel", "LocalProvider", "Message", "ModelInfo",
-    "ModelStatus", "OpenAIProvider", "Provider", "ProviderSpec", "ProviderSummary", "RetryPolicy",
-    "Stop", "TextDelta", "Usage", "bundled_model_path", "check_runtime", "counter_for", "encoding",
-    "encoding_name", "get_local_model", "get_provider", "load_catalog", "local_model",
-    "local_model_path", "model_statuses", "paid_providers", "provider_label", "provider_status",
-    "provider_summary", "retry_after", "save_user_catalog", "seed_tiktoken", "translate",
-    "user_catalog_path",
-]
-
+__getattr__, __dir__, __all__ = lazy_face(__name__, {
+    "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
+    "lib.llm.catalog": (
+        "Catalog", "ModelInfo", "load_catalog", "save_user_catalog", "user_catalog_path"
+    ),
+    "lib.llm.protocol": (
+        "ChatRequest", "Error", "Event", "Message", "Provider", "Stop", "TextDelta", "Usage"
+    ),
+    "lib.llm.providers.anthropic_provider": ("AnthropicProvider",),
+    "lib.llm.providers.local": (
+        "LocalModel", "LocalProvider", "bundled_model_path", "get_local_model"
+    ),
+    "lib.llm.providers.local_runtime": ("check_runtime",),
+    "lib.llm.providers.openai_provider": ("OpenAIProvider",),
+    "lib.llm.providers.sdk": ("retry_after", "translate"),
+    "lib.llm.registry": (
+        "PROVIDERS", "ModelStatus", "ProviderSpec", "ProviderSummary", "counter_for",
+        "get_provider", "local_model", "local_model_path", "model_statuses", "paid_providers",
+        "provider_label", "provider_status", "provider_summary"
+    ),
+    "lib.llm.tokens": ("BLOBS", "Counter", "encoding", "encoding_name", "seed_tiktoken"),
+})

@@ -23,7 +23,7 @@ def _stemmer() -> Any:
     return stemmer
 
 
-def tokens(texts: list[str]) -> Any:
+def keyword_tokens(texts: list[str]) -> Any:
     """English stop words out, words stemmed ("serialized" and "serialize" match)."""
     import bm25s
 
@@ -43,7 +43,7 @@ def _build(settings: Settings, kb_id: int, collection: str, version: int
     if not rows:
         return None, []
     retriever = bm25s.BM25()
-    retriever.index(tokens([text for _, text in rows]), show_progress=False)
+    retriever.index(keyword_tokens([text for _, text in rows]), show_progress=False)
     return retriever, [cid for cid, _ in rows]
 
 
