@@ -177,3 +177,27 @@ def test_no_face_exports_a_name_that_is_also_one_of_its_modules():
         found += [f"{package.__name__}.{n}" for n in getattr(package, "__all__", [])
                   if n in modules]
     assert found == []
+
+
+def test_names_used_through_a_face_are_exported():
+    """`knowledge.X` must be in lib.knowledge's face: a lazy face fails only when X is used."""
+    import importlib
+
+    faces = {p.parent.name: set(importlib.import_module(f"lib.{p.parent.name}").__all__)
+             for p in ROOT.glob("lib/*/__init__.py") if p.parent.name != "ui"}
+    found = []
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "lib":
+                bound |= {a.asname or a.name: a.name for a in node.names if a.name in faces}
+        if not bound:
+            continue
+        mine = package_of(module_name(path))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in bound and bound[node.value.id] != mine
+                    and node.attr not in faces[bound[node.value.id]]):
+                found.append(f"{module_name(path)}:{node.lineno} {node.value.id}.{node.attr}")
+    assert found == []

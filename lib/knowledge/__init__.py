@@ -13,7 +13,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.knowledge.index": ("chroma_client",),
     "lib.knowledge.pipeline": (
-        "IngestResult", "Progress", "index_parsed", "ingest", "rebuild_index"
+        "EMBED_BATCH", "IngestResult", "Progress", "index_parsed", "ingest", "rebuild_index"
     ),
     "lib.knowledge.parsers": ("MAX_CHARS", "MAX_PAGES", "Section"),
     "lib.knowledge.parsing": ("Parsed", "parse"),

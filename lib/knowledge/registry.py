@@ -3,8 +3,8 @@ texts, and which chunks grounded which model call. Chroma is an index rebuilt fr
 
 from __future__ import annotations
 
-import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +49,10 @@ class Document:
 # -- knowledge bases ------------------------------------------------------------------------
 
 def _collection_name(name: str) -> str:
+    """Unique per creation: a collection left behind by a failed drop is never reused by a
+    later base of the same name."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "kb"
-    return f"kb-{slug}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return f"kb-{slug}-{uuid.uuid4().hex[:12]}"
 
 
 def create_kb(settings: Settings, name: str) -> KnowledgeBase:
