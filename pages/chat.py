@@ -6,6 +6,7 @@ from lib.ui import app, prompts_view, widgets
 from lib.ui import chat_messages as messages
 from lib.ui import chat_sidebar as sidebar
 from lib.ui import chat_stream as stream
+from lib.ui.text import plain
 
 settings = app.settings()
 current = sidebar.current_conversation(settings)
@@ -32,7 +33,7 @@ with st.sidebar:
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
 
-st.title(current.title if current else "Chat")
+st.title(plain(current.title) if current else "Chat")
 messages.show_notice()
 history = chat.list_messages(settings.db_path, current.id) if current else []
 estimate = None

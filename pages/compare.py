@@ -5,6 +5,7 @@ from lib.core import PromptLabError, format_usd
 from lib.ui import app, widgets
 from lib.ui import compare_view as view
 from lib.ui import prompts_view as pv
+from lib.ui.text import md, plain
 
 settings = app.settings()
 st.title("Compare")
@@ -42,7 +43,7 @@ try:
     variants = []
     for i, col in enumerate(st.columns(n)):
         with col, st.container(border=True):
-            st.markdown(f"**Variant {compare.LETTERS[i]}**")
+            st.markdown(md("**Variant {}**", compare.LETTERS[i]))
             variants.append(view.variant_editor(i, names))
     resolved = compare.resolve(pv.store(), app.catalog(), variants)
 
@@ -81,12 +82,12 @@ plan = saved[1]
 view.show_forecast(plan, resolved)
 refused = spend.refusal(settings.db_path, plan.cost_by_provider(resolved))
 if refused:
-    st.error(refused, icon=":material/block:")
+    st.error(plain(refused), icon=":material/block:")
     st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
                "compare on the local model, which is free.")
 needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
 confirmed = not refused and (not needs_ok or st.checkbox(
-    f"I accept spending up to {format_usd(plan.max_cost_micro)} on this run.",
+    md("I accept spending up to {} on this run.", format_usd(plan.max_cost_micro)),
     key="cmp_confirm"))
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
              disabled=not confirmed):

@@ -5,6 +5,7 @@ from lib.core import PromptLabError
 from lib.knowledge import DEFAULT_OVERLAP, DEFAULT_SIZE
 from lib.ui import app, widgets
 from lib.ui import documents_view as view
+from lib.ui.text import md, plain
 
 settings = app.settings()
 st.title("Documents")
@@ -13,8 +14,8 @@ if kb is None:
     st.info("Create a knowledge base from the sidebar, then add documents to it.")
     st.stop()
 
-st.caption(f"Knowledge base **{kb.name}** · Chroma collection `{kb.collection}` · "
-           f"embeddings: {knowledge.model_label(kb.embedding_model)}")
+st.caption(md("Knowledge base **{}** · Chroma collection `{}` · embeddings: {}", kb.name,
+              kb.collection, knowledge.model_label(kb.embedding_model)))
 uploads = st.file_uploader("Add files: PDF, Word, HTML, CSV, Markdown or text (the type is "
                            "read from the content)", accept_multiple_files=True,
                            key="doc_upload")
@@ -30,16 +31,16 @@ if uploads and st.button("Add to knowledge base", type="primary", key="doc_inges
         for r in knowledge.ingest(settings, kb, files, size=size, overlap=overlap,
                                   progress=progress):
             if r.status == "stored":
-                st.success(f"{r.file}: {r.message}.")
+                st.success(md("{}: {}.", r.file, r.message))
             elif r.status == "skipped":
-                st.info(f"{r.file}: {r.message}.")
+                st.info(md("{}: {}.", r.file, r.message))
             else:
-                st.error(r.message)
+                st.error(plain(r.message))
     except PromptLabError as exc:
         widgets.show_error(exc)
 
 docs = knowledge.documents(settings, kb)
-st.subheader(f"{len(docs)} documents")
+st.subheader(md("{} documents", len(docs)))
 if docs:
     st.dataframe([{"name": d.name, "type": d.kind, "size": f"{d.size / 1024:,.1f} KB",
                    "chunks": d.chunks, "status": d.status, "added": d.added_at[:19]}
@@ -49,25 +50,25 @@ if docs:
                        key="doc_csv", on_click="ignore")
     doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")
     chunks = knowledge.chunks_of(settings, doc.id)
-    st.caption(f"{len(chunks)} chunks, {sum(c['tokens'] for c in chunks):,} tokens")
+    st.caption(md("{} chunks, {:,} tokens", len(chunks), sum(c["tokens"] for c in chunks)))
     st.dataframe([{"#": c["idx"], "tokens": c["tokens"], "page": c["page"],
                    "heading": c["heading"], "text": c["text"]} for c in chunks[:500]],
                  hide_index=True, width="stretch", height=300)
-    if st.button(f"Delete {doc.name}", icon=":material/delete:", key="doc_delete"):
+    if st.button(md("Delete {}", doc.name), icon=":material/delete:", key="doc_delete"):
         knowledge.delete_document(settings, kb, doc.id)
         st.rerun()
 
 with st.expander("Index health"):
     health = knowledge.index_health(settings, kb)
     if health.error:  # a damaged index is exactly what this panel is for
-        st.warning(health.error)
-    st.markdown(f"Registry: **{health.registry:,}** chunks · Chroma index: "
-                f"**{'?' if health.indexed is None else f'{health.indexed:,}'}** vectors")
+        st.warning(plain(health.error))
+    st.markdown(md("Registry: **{:,}** chunks · Chroma index: **{}** vectors", health.registry,
+                   "?" if health.indexed is None else f"{health.indexed:,}"))
     if not health.agrees:
         st.warning("The index and the registry disagree: rebuild the index.")
     if st.button("Rebuild index from the registry", key="doc_rebuild"):
         bar = st.progress(0.0, text="Rebuilding…")
         total = knowledge.rebuild_index(
             settings, kb, progress=lambda p: bar.progress(
-                p.done / p.total if p.total else 0.0, text=f"{p.file}: {p.stage}"))
-        st.success(f"Rebuilt: {total:,} chunks re-embedded with the same ids.")
+                p.done / p.total if p.total else 0.0, text=md("{}: {}", p.file, p.stage)))
+        st.success(md("Rebuilt: {:,} chunks re-embedded with the same ids.", total))

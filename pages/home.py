@@ -4,6 +4,7 @@ from lib import chat, spend
 from lib.core import PromptLabError, format_usd
 from lib.llm import provider_summary
 from lib.ui import app, widgets
+from lib.ui.text import Markdown, join, md, plain
 
 st.title("Prompt Lab")
 st.markdown(
@@ -14,20 +15,20 @@ st.markdown(
 try:
     path = app.settings().db_path
     a, b, c = st.columns(3)
-    a.metric("Conversations", f"{chat.count_conversations(path):,}")
-    b.metric("Model calls recorded", f"{spend.count_calls(path):,}")
-    c.metric("Spend today (UTC)", format_usd(spend.spend_today_micro(path)))
+    a.metric("Conversations", md("{:,}", chat.count_conversations(path)))
+    b.metric("Model calls recorded", md("{:,}", spend.count_calls(path)))
+    c.metric("Spend today (UTC)", plain(format_usd(spend.spend_today_micro(path))))
 except PromptLabError as exc:
     widgets.show_error(exc)
 
 st.subheader("Providers")
 # The local model is tried once in a child process the first time (then cached on disk).
 # A Markdown table: st.table would import pandas, which alone takes longer than this page.
-rows = ["| Provider | Status | Models | How to enable |", "|---|---|---|---|"]
-rows += [f"| {p.label} | {'ready' if p.available else 'unavailable'} | {p.models} | {p.reason} |"
-         for p in provider_summary(app.statuses())]
-st.markdown("\n".join(rows))
+rows = [Markdown("| Provider | Status | Models | How to enable |"), Markdown("|---|---|---|---|")]
+rows += [md("| {} | {} | {} | {} |", p.label, "ready" if p.available else "unavailable", p.models,
+            p.reason) for p in provider_summary(app.statuses())]
+st.markdown(join("\n", rows))
 
 st.subheader("Pages")
 for path, title, icon, blurb in app.PAGES[1:]:
-    st.page_link(path, label=f"{title}: {blurb}", icon=icon)
+    st.page_link(path, label=md("{}: {}", title, blurb), icon=icon)

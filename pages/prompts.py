@@ -4,6 +4,7 @@ from lib.core import PromptLabError
 from lib.llm import counter_for
 from lib.ui import app, widgets
 from lib.ui import prompts_view as view
+from lib.ui.text import md, plain
 
 st.title("Prompts")
 prompts = view.store()
@@ -34,7 +35,7 @@ try:
 except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()
-st.caption(prompt.description)
+st.caption(plain(prompt.description))
 
 versions_tab, preview_tab, edit_tab, diff_tab = st.tabs(
     ["Versions", "Preview", "Edit", "Diff"])
@@ -53,7 +54,7 @@ with versions_tab:
     if c3.button("Point label", key="set_label"):
         try:
             prompts.set_label(name, label.strip(), target)
-            st.toast(f"{label} → v{target}")
+            st.toast(md("{} → v{}", label, target))
             st.rerun()
         except PromptLabError as exc:
             widgets.show_error(exc)
@@ -69,8 +70,9 @@ with preview_tab:
         version, text = prompts.render(name, ref, values)
         counter = counter_for(model, app.settings())
         kind = "" if counter.exact else " (estimated)"
-        st.markdown(f"**v{version}** renders to **{counter.count(text):,} tokens**{kind} "
-                    f"for {model.label} — {counter.name}, {len(text):,} characters.")
+        st.markdown(md("**v{}** renders to **{:,} tokens**{} for {} — {}, {:,} characters.",
+                       version, counter.count(text), kind, model.label, counter.name,
+                       len(text)))
         st.code(text, language=None, wrap_lines=True)
     except PromptLabError as exc:
         widgets.show_error(exc)
@@ -97,7 +99,7 @@ with edit_tab:
         except PromptLabError as exc:
             widgets.show_error(exc)
     if notice := st.session_state.pop("saved_notice", None):
-        st.success(notice)
+        st.success(plain(notice))
 
 with diff_tab:
     if len(prompt.versions) < 2:

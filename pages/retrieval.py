@@ -4,6 +4,7 @@ from lib import knowledge
 from lib.core import PromptLabError
 from lib.ui import app, widgets
 from lib.ui import documents_view as view
+from lib.ui.text import md
 
 settings = app.settings()
 st.title("Retrieval")
@@ -32,7 +33,7 @@ except PromptLabError as exc:
     st.stop()
 seen = view.overlap_counts(*results.values())
 shared = sum(1 for n in seen.values() if n == 3)
-st.caption(f"{len(seen)} distinct chunks; {shared} found by all three.")
+st.caption(md("{} distinct chunks; {} found by all three.", len(seen), shared))
 for col, (mode, title) in zip(st.columns(3), [("dense", "Dense"), ("bm25", "BM25"),
                                               ("hybrid", "Hybrid (RRF)")], strict=True):
     with col:

@@ -4,6 +4,7 @@ from lib import chat, tokenviz
 from lib.core import PromptLabError
 from lib.ui import app, widgets
 from lib.ui import prompts_view as pv
+from lib.ui.text import md
 
 settings = app.settings()
 st.title("Tokens")
@@ -48,18 +49,18 @@ except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()
 n = tokenviz.count(pieces)
-st.markdown(f"**{n:,} tokens**, {len(text):,} characters "
-            f"({len(text) / n if n else 0:.2f} characters per token)")
+st.markdown(md("**{:,} tokens**, {:,} characters ({:.2f} characters per token)", n, len(text),
+               len(text) / n if n else 0))
 pages = max(1, -(-len(pieces) // tokenviz.PAGE_SIZE))
 page = 1
 if pages > 1:
-    page = st.number_input(f"Page (of {pages}; {tokenviz.PAGE_SIZE:,} tokens drawn at a time so "
-                           "long texts stay fast)", 1, pages, 1, key="tok_page")
+    page = st.number_input(md("Page (of {}; {:,} tokens drawn at a time so long texts stay "
+                              "fast)", pages, tokenviz.PAGE_SIZE), 1, pages, 1, key="tok_page")
 start = (page - 1) * tokenviz.PAGE_SIZE
 st.html(tokenviz.spans_html(pieces, start, start + tokenviz.PAGE_SIZE, show_ids=show_ids))
 if pages > 1:
-    st.caption(f"Showing pieces {start + 1:,}–{min(len(pieces), start + tokenviz.PAGE_SIZE):,} "
-               f"of {len(pieces):,}.")
+    st.caption(md("Showing pieces {:,}–{:,} of {:,}.", start + 1,
+                  min(len(pieces), start + tokenviz.PAGE_SIZE), len(pieces)))
 
 st.subheader("Side by side")
 st.dataframe(tokenviz.tokenizer_table(text, settings), hide_index=True, width="stretch")
@@ -72,4 +73,4 @@ st.dataframe(rows, hide_index=True, width="stretch", column_config={
                                                    format="percent")})
 over = [r["model"] for r in rows if r["window used"] > 1]
 if over:
-    st.warning(f"Too long for: {', '.join(over)}.")
+    st.warning(md("Too long for: {}.", ", ".join(over)))

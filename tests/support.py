@@ -33,3 +33,10 @@ def wait_idle(page) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
         ".includes('Running')", timeout=60_000)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown text that lib.ui.text escaped: the backslashes go."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from support import shown
+
 from lib import chat, spend
 from lib.core import get_settings
 
@@ -9,11 +11,11 @@ from lib.core import get_settings
 def test_home_shows_providers_and_counts(app):
     at = app()
     assert at.title[0].value == "Prompt Lab"
-    labels = {m.label: m.value for m in at.metric}
+    labels = {m.label: shown(m.value) for m in at.metric}
     assert labels == {"Conversations": "0", "Model calls recorded": "0",
                       "Spend today (UTC)": "$0"}
-    table = next(m.value for m in at.markdown if m.value.startswith("| Provider |"))
-    rows = {r.split("|")[1].strip(): r for r in table.splitlines()[2:]}
+    table = next(m.value for m in at.markdown if shown(m.value).startswith("| Provider |"))
+    rows = {r.split("|")[1].strip(): r for r in shown(table).splitlines()[2:]}
     assert set(rows) >= {"Local (bundled)", "Anthropic", "OpenAI"}
     assert "| ready |" in rows["Local (bundled)"]
     assert "| unavailable |" in rows["Anthropic"] and "ANTHROPIC_API_KEY" in rows["Anthropic"]
@@ -29,7 +31,7 @@ def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
     msgs = chat.list_messages(path, conv.id)
     assert [m.role for m in msgs] == ["user", "assistant"] and msgs[1].content.strip()
     assert at.query_params["c"] == str(conv.id)
-    assert any("in /" in c.value and "first token" in c.value for c in at.caption)
+    assert any("in /" in shown(c.value) and "first token" in shown(c.value) for c in at.caption)
     assert next(m.value for m in at.chat_message[1].markdown) == msgs[1].content
     row = spend.get_call(path, msgs[1].call_id)
     assert row.status == "ok" and row.provider == "local" and row.cost_micro == 0
@@ -42,7 +44,7 @@ def test_unavailable_model_explains_how_to_enable_it(app):
     box = at.selectbox(key="chat_model")
     assert "Anthropic · Claude Haiku 4.5  (unavailable)" in box.options
     box.set_value("anthropic/claude-haiku-4-5").run()
-    assert any("ANTHROPIC_API_KEY" in w.value for w in at.warning)
+    assert any("ANTHROPIC_API_KEY" in shown(w.value) for w in at.warning)
     assert at.chat_input[0].disabled
 
 
@@ -56,7 +58,8 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
     at.selectbox(key="chat_model").set_value("compat/nothing-here").run()
     at.chat_input[0].set_value("Are you there?").run()
     assert not at.exception
-    assert any("connection" in e.value.lower() and "network" in e.value for e in at.error)
+    assert any("connection" in shown(e.value).lower() and "network" in shown(e.value)
+               for e in at.error)
     path = get_settings().db_path
     [conv] = chat.list_conversations(path)
     assert [m.content for m in chat.list_messages(path, conv.id)] == ["Are you there?"]
@@ -67,7 +70,7 @@ def test_overlong_message_is_refused_and_given_back(app):
     text = "lorem ipsum " * 3000
     at.chat_input[0].set_value(text).run()
     assert not at.exception
-    assert any("window" in e.value for e in at.error)
+    assert any("window" in shown(e.value) for e in at.error)
     assert at.code[0].value == text
     assert chat.list_conversations(get_settings().db_path) == []
 
@@ -126,6 +129,6 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
         assert hits == []  # nothing on the hot path
         at.button(key="exact_count").click().run()
         assert hits == ["/v1/messages/count_tokens"]
-        assert any("Anthropic counts 42 input tokens" in c.value for c in at.caption)
+        assert any("Anthropic counts 42 input tokens" in shown(c.value) for c in at.caption)
     finally:
         server.shutdown()

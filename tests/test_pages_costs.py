@@ -6,6 +6,8 @@ import datetime as dt
 import html
 import re
 
+from support import shown as reads
+
 from lib import chat, spend
 from lib.core import get_settings
 from lib.llm import encoding, load_catalog, user_catalog_path
@@ -30,14 +32,14 @@ def test_tokens_for_pasted_text(app):
     at = app("pages/tokens.py")
     at.text_area(key="tok_text").input(text).run()
     assert not at.exception
-    summary = next(m.value for m in at.markdown if "tokens**" in m.value)
+    summary = next(m.value for m in at.markdown if "tokens**" in reads(m.value))
     assert summary.startswith(f"**{len(ids)} tokens**")
     html = at.get("html")[0].proto.body
     assert html.count('class="tok"') == len(ids) and "·" in html and "↵" in html
     at.toggle(key="tok_ids").set_value(True).run()
     assert f"<sub>{ids[0]}</sub>" in at.get("html")[0].proto.body
     at.selectbox(key="tok_name").set_value("WordPiece (embedding model)").run()
-    assert "tokens**" in next(m.value for m in at.markdown if "tokens**" in m.value)
+    assert "tokens**" in next(m.value for m in at.markdown if "tokens**" in reads(m.value))
     side = at.dataframe[0].value
     assert list(side["tokenizer"]) == ["o200k_base", "cl100k_base", "SmolLM2 (local model)",
                                        "WordPiece (embedding model)"]
@@ -49,11 +51,11 @@ def test_a_hundred_thousand_tokens_are_paged(app):
     at = app("pages/tokens.py")
     at.text_area(key="tok_text").input(("word " * 100_000).strip()).run()
     assert not at.exception
-    assert next(m.value for m in at.markdown if "tokens**" in m.value).startswith(
+    assert next(m.value for m in at.markdown if "tokens**" in reads(m.value)).startswith(
         "**100,000 tokens**")
     assert at.get("html")[0].proto.body.count('class="tok"') == 2000
     at.number_input(key="tok_page").set_value(50).run()
-    assert any("Showing pieces 98,001–100,000" in c.value for c in at.caption)
+    assert any("Showing pieces 98,001–100,000" in reads(c.value) for c in at.caption)
 
 
 def test_tokens_of_a_prompt_version_and_a_conversation(app):
@@ -78,11 +80,11 @@ def shown(at) -> str:
 
 def test_costs_empty_then_with_calls(app):
     at = app("pages/costs.py")
-    assert any("No model calls recorded yet" in i.value for i in at.info)
+    assert any("No model calls recorded yet" in reads(i.value) for i in at.info)
     _calls()
     at.run()
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: reads(m.value) for m in at.metric}
     assert metrics["Calls"] == "6" and metrics["Spend"] == "$0.0150"
     assert len(at.get("plotly_chart")) == 2
     downloads = at.get("download_button")
@@ -90,7 +92,7 @@ def test_costs_empty_then_with_calls(app):
     errors = next(df.value for df in at.dataframe if "error_rate" in df.value.columns)
     assert errors.set_index("provider").loc["openai", "errors"] == 1
     at.multiselect(key="cost_provider").set_value(["local"]).run()
-    assert {m.label: m.value for m in at.metric}["Spend"] == "$0.0060"
+    assert {m.label: reads(m.value) for m in at.metric}["Spend"] == "$0.0060"
 
 
 def test_budgets_set_in_the_app_warn_and_refuse(app):
@@ -103,15 +105,15 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
     assert (status.scope, status.period, status.limit_micro) == ("openai", "day", 3500)
     # The banner lives in the entrypoint, on every page (AppTest runs it on the first run).
     home = app()  # today's openai spend is $0.003 of $0.0035: 86%
-    assert any("Today's openai budget is 86% used" in w.value for w in home.warning)
+    assert any("Today's openai budget is 86% used" in reads(w.value) for w in home.warning)
     spend.set_budget(get_settings().db_path, "openai", "day", 0.003)
     home = app()
-    assert any("Today's openai budget is used up" in e.value for e in home.error)
+    assert any("Today's openai budget is used up" in reads(e.value) for e in home.error)
 
 
 def test_prices_are_edited_in_the_app(app):
     at = app("pages/costs.py")
-    assert any("Prices last checked" in c.value for c in at.caption)
+    assert any("Prices last checked" in reads(c.value) for c in at.caption)
     from lib.llm import save_user_catalog
 
     settings = get_settings()
@@ -121,7 +123,7 @@ def test_prices_are_edited_in_the_app(app):
     save_user_catalog(settings, models, dt.date.today().isoformat())
     assert user_catalog_path(settings).is_file()
     at.run()
-    assert any(dt.date.today().isoformat() in c.value for c in at.caption)
+    assert any(dt.date.today().isoformat() in reads(c.value) for c in at.caption)
     assert load_catalog(settings).get("openai/gpt-4.1").input == 1.5
 
 
@@ -137,7 +139,7 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     at = app("pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     at.number_input(key=at.number_input[0].key).set_value(64).run()
-    assert any("will be left out of the next call" in c.value for c in at.caption)
+    assert any("will be left out of the next call" in reads(c.value) for c in at.caption)
     at.chat_input[0].set_value("A short one").run()
     assert not at.exception
     anatomy = [h.proto.body for h in at.get("html") if "pl-bar" in h.proto.body]
@@ -151,7 +153,7 @@ def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_ke
     at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()
     at.chat_input[0].set_value("Will this be sent?").run()
     assert not at.exception
-    assert any("budget" in e.value and "was not sent" in e.value for e in at.error)
+    assert any("budget" in reads(e.value) and "was not sent" in reads(e.value) for e in at.error)
     assert at.code[0].value == "Will this be sent?"
     assert chat.list_conversations(path) == []
     assert spend.count_calls(path) == 0

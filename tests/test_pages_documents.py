@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corpus import hostile, valid
+from support import shown
 
 from lib import chat, knowledge
 from lib.core import get_settings
@@ -17,7 +18,7 @@ def _with_kb(app, page: str, name: str = "Team docs"):
 
 def test_create_a_knowledge_base(app):
     at = app("pages/documents.py")
-    assert any("Create a knowledge base" in i.value for i in at.info)
+    assert any("Create a knowledge base" in shown(i.value) for i in at.info)
     at.text_input(key="kb_new_name").input("Support").run()
     at.button(key="kb_create").click().run()
     assert at.selectbox(key="kb_pick").value == "Support"
@@ -33,8 +34,8 @@ def test_upload_a_batch_with_a_bad_file(app):
         ("faq.html", good["faq.html"], "text/html")]).run()
     at.button(key="doc_ingest").click().run()
     assert not at.exception
-    assert any("deploy.md: 2 chunks" in s.value for s in at.success)
-    assert any("binary.txt: The file is binary" in e.value for e in at.error)
+    assert any("deploy.md: 2 chunks" in shown(s.value) for s in at.success)
+    assert any("binary.txt: The file is binary" in shown(e.value) for e in at.error)
     bars = [p.proto.text for p in at.get("progress")]
     assert any(t.startswith("deploy.md: done 2/2 chunks") for t in bars)
     assert any(t.startswith("binary.txt: failed") for t in bars)
@@ -49,12 +50,12 @@ def test_inspect_delete_and_rebuild(app):
     at.run()
     at.selectbox(key="doc_pick").set_value(
         next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")).run()
-    assert any("2 chunks" in c.value for c in at.caption)
+    assert any("2 chunks" in shown(c.value) for c in at.caption)
     knowledge.chroma_client(settings).delete_collection(kb.collection)  # damage the index
     at.run()
-    assert any("disagree" in w.value for w in at.warning)
+    assert any("disagree" in shown(w.value) for w in at.warning)
     at.button(key="doc_rebuild").click().run()
-    assert any("Rebuilt: 3 chunks" in s.value for s in at.success)
+    assert any("Rebuilt: 3 chunks" in shown(s.value) for s in at.success)
     assert knowledge.index_count(settings, kb) == 3
     at.button(key="doc_delete").click().run()
     assert [d.name for d in knowledge.documents(settings, kb)] == ["notes.txt"]
@@ -67,9 +68,10 @@ def test_retrieval_inspector_side_by_side(app):
     at.run()
     at.text_input(key="ret_query").input("How many days of leave do employees get?").run()
     assert not at.exception and not at.error
-    titles = [m.value for m in at.markdown if m.value.startswith("**") and m.value.endswith("**")]
+    titles = [m.value for m in at.markdown
+              if shown(m.value).startswith("**") and m.value.endswith("**")]
     assert titles == ["**Dense**", "**BM25**", "**Hybrid (RRF)**"]
-    firsts = [m.value for m in at.markdown if m.value.startswith("**1.**")]
+    firsts = [m.value for m in at.markdown if shown(m.value).startswith("**1.**")]
     assert len(firsts) == 3 and all("handbook.docx" in f for f in firsts)
     assert any("in all 3" in f for f in firsts)
     notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
@@ -85,7 +87,7 @@ def test_chat_with_a_knowledge_base_cites_sources(app):
     at.selectbox(key="chat_kb").set_value("Team docs").run()
     at.chat_input[0].set_value("How long is the warranty?").run()
     assert not at.exception and not at.error
-    expanders = [e.label for e in at.expander]
+    expanders = [shown(e.label) for e in at.expander]
     assert expanders[0].startswith("[1] guide.pdf, page 1")
     [conv] = chat.list_conversations(settings.db_path)
     reply = chat.list_messages(settings.db_path, conv.id)[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from support import shown
+
 from lib import chat, compare, spend
 from lib.core import get_settings
 from lib.prompts import PromptStore
@@ -15,7 +17,7 @@ def test_preview_renders_and_counts(app):
     assert not at.exception and not at.error
     preview = at.code[0].value
     assert "at most 12 words" in preview and "Cats sleep sixteen hours a day." in preview
-    assert any("renders to" in m.value and "tokens" in m.value for m in at.markdown)
+    assert any("renders to" in shown(m.value) and "tokens" in shown(m.value) for m in at.markdown)
 
 
 def test_a_bad_value_names_the_variable(app):
@@ -23,7 +25,7 @@ def test_a_bad_value_names_the_variable(app):
     at.selectbox(key="prompt_pick").set_value("json-extractor").run()
     at.text_area(key="pv_json-extractor_text").input("Ada, ada@example.com").run()
     at.text_area(key="pv_json-extractor_schema").input("{not json").run()
-    assert any("Variable 'schema' (json) is not valid JSON" in e.value for e in at.error)
+    assert any("Variable 'schema' (json) is not valid JSON" in shown(e.value) for e in at.error)
 
 
 def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
@@ -33,7 +35,7 @@ def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
     source.input(source.value + "\nThink step by step.").run()
     at.text_input(key="edit_note").input("think first").run()
     at.button(key="save_version").click().run()
-    assert any("Saved classifier v2" in s.value for s in at.success)
+    assert any("Saved classifier v2" in shown(s.value) for s in at.success)
     store = PromptStore(prompts_dir)
     assert store.get("classifier").latest == 2
     assert store.source("classifier", 2).endswith("Think step by step.")
@@ -41,7 +43,7 @@ def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
     at.selectbox(key="edit_base").set_value(2).run()
     at.text_area(key="edit_source_classifier_2").input("{% for x in %}broken").run()
     at.button(key="save_version").click().run()
-    assert any(e.value.startswith("Line 1:") for e in at.error)
+    assert any(shown(e.value).startswith("Line 1:") for e in at.error)
     assert store.get("classifier").latest == 2  # nothing saved
 
 
@@ -69,7 +71,7 @@ def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
     at.text_area(key="cmp_form_text").input("The export button does nothing.").run()
     assert not at.exception
     at.button(key="cmp_forecast_btn").click().run()
-    assert any(m.value.startswith("**Forecast:**") for m in at.markdown)
+    assert any(shown(m.value).startswith("**Forecast:**") for m in at.markdown)
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     path = get_settings().db_path
@@ -122,7 +124,8 @@ def test_chat_system_prompt_from_a_stored_prompt(app):
     at = app("pages/chat.py")
     at.radio(key="system_new_source").set_value("From a prompt").run()
     at.text_area(key="system_new_assistant_team").input("the payments team").run()
-    assert any("assistant v1" in c.value and "payments team" in c.value for c in at.caption)
+    assert any("assistant v1" in shown(c.value) and "payments team" in shown(c.value)
+               for c in at.caption)
     at.chat_input[0].set_value("Hi!").run()
     path = get_settings().db_path
     [conv] = chat.list_conversations(path)
@@ -141,7 +144,7 @@ def test_a_run_over_budget_is_refused(app, openai_key):
     at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
-    assert any("today's openai budget" in e.value for e in at.error)
+    assert any("today's openai budget" in shown(e.value) for e in at.error)
     assert at.button(key="cmp_run").disabled
     spend.set_budget(path, "openai", "day", None)
     at.run()

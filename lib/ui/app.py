@@ -11,6 +11,7 @@ import streamlit as st
 from lib import spend
 from lib.core import PromptLabError, Settings, format_usd, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
+from lib.ui.text import Markdown, md, plain
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,13 @@ def budget_banner() -> None:
     """A warning from 80% of any budget, an error at 100%: shown on every page."""
     for s in spend.statuses(settings().db_path):
         if s.fraction >= 1:
-            st.error(f"{s.label} is used up ({format_usd(s.used)} of "
-                     f"{format_usd(s.limit_micro)}): paid calls are refused; the local model "
-                     "still works.", icon=":material/block:")
+            st.error(md("{} is used up ({} of {}): paid calls are refused; the local model "
+                        "still works.", s.label, format_usd(s.used), format_usd(s.limit_micro)),
+                     icon=":material/block:")
         elif s.fraction >= spend.WARN_AT:
-            st.warning(f"{s.label} is {s.fraction:.0%} used ({format_usd(s.used)} of "
-                       f"{format_usd(s.limit_micro)}).", icon=":material/warning:")
+            st.warning(md("{} is {:.0%} used ({} of {}).", s.label, s.fraction,
+                          format_usd(s.used), format_usd(s.limit_micro)),
+                       icon=":material/warning:")
 
 
 def sidebar_status() -> None:
@@ -65,9 +67,9 @@ def sidebar_status() -> None:
     with st.sidebar.expander("Providers", expanded=False):
         for p in provider_summary(statuses(check_local=False)):
             icon = ":material/check_circle:" if p.available else ":material/cancel:"
-            st.markdown(f"{icon} **{p.label}**")
+            st.markdown(md("{} **{}**", Markdown(icon), p.label))
             if not p.available:
-                st.caption(p.reason)
+                st.caption(plain(p.reason))
 
 
 def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
@@ -80,9 +82,10 @@ def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
         page.run()
     except PromptLabError as exc:
         log.warning("page %s: %s", page.title, exc.message)
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
     except Exception:  # the last resort: Streamlit's rerun and stop are not Exceptions
         ref = uuid.uuid4().hex[:8]
         log.exception("page %s failed [ref %s]", page.title, ref)
-        st.error(f"Something went wrong on this page, and it was not your input. The details "
-                 f"are in the app's log under reference **{ref}**.", icon=":material/error:")
+        st.error(md("Something went wrong on this page, and it was not your input. The details "
+                    "are in the app's log under reference **{}**.", ref),
+                 icon=":material/error:")

@@ -10,53 +10,59 @@ import streamlit as st
 from lib.chat import NextCall, StoredMessage, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
-from lib.ui.widgets import inert_markdown
+from lib.ui.text import Markdown, inert, join, md, plain
 
 NOTICE = "chat_notice"
 
 
-def metrics_line(meta: dict) -> str:
-    parts = [meta.get("label") or meta.get("model", "")]
+def metrics_line(meta: dict) -> Markdown:
+    parts = [plain(meta.get("label") or meta.get("model", ""))]
     est = " (estimated)" if meta.get("estimated") else ""
-    parts.append(f"{meta.get('input_tokens', 0):,} in / {meta.get('output_tokens', 0):,} out"
-                 f"{est}")
-    parts.append(format_usd(int(meta.get("cost_micro", 0))))
+    parts.append(md("{:,} in / {:,} out{}", meta.get("input_tokens", 0),
+                    meta.get("output_tokens", 0), est))
+    parts.append(plain(format_usd(int(meta.get("cost_micro", 0)))))
     if meta.get("ttft_ms") is not None:
-        parts.append(f"first token {meta['ttft_ms']:,.0f} ms")
+        parts.append(md("first token {:,.0f} ms", meta["ttft_ms"]))
     if meta.get("total_ms") is not None:
-        parts.append(f"total {meta['total_ms'] / 1000:,.2f} s")
-    return " · ".join(p for p in parts if p)
+        parts.append(md("total {:,.2f} s", meta["total_ms"] / 1000))
+    return join(" · ", (p for p in parts if p))
+
+
 
 def render_message(message: StoredMessage) -> None:
     with st.chat_message(message.role):
-        st.markdown(inert_markdown(message.content))
+        st.markdown(inert(message.content))
         if message.role == "assistant":
             render_reply_footer(message.status, message.meta, message.content)
+
 
 def cited(text: str) -> set[int]:
     """The source numbers a reply cites as [1], [2], [1, 3] ..."""
     return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", text)
             for n in re.split(r"\s*,\s*", group)}
 
+
 def render_sources(sources: list[dict], body: str) -> None:
     """Each retrieved chunk under the reply, expandable to its text, file and page."""
     used = cited(body)
-    st.caption(f":material/library_books: {len(sources)} sources retrieved"
-               + (f", {len(used & {s['n'] for s in sources})} cited" if used else ""))
+    st.caption(md(":material/library_books: {} sources retrieved{}", len(sources),
+                  md(", {} cited", len(used & {s["n"] for s in sources})) if used else ""))
     for src in sources:
-        where = src["source"] + (f", page {src['page']}" if src.get("page") else "") + (
-            f" — {src['heading']}" if src.get("heading") else "")
+        where = plain(src["source"]) + (md(", page {}", src["page"]) if src.get("page")
+                                        else Markdown()) + (
+            md(" — {}", src["heading"]) if src.get("heading") else Markdown())
         mark = " · cited" if src["n"] in used else ""
-        with st.expander(f"[{src['n']}] {where}{mark}"):
-            st.markdown(inert_markdown(src["text"]))
-            st.caption(f"chunk {src['chunk_id']}")
+        with st.expander(md("\\[{}\\] {}{}", src["n"], where, mark)):
+            st.markdown(inert(src["text"]))
+            st.caption(md("chunk `{}`", src["chunk_id"]))
+
 
 def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
     if status == "cancelled":
         st.caption(":material/stop_circle: Stopped by you; the partial reply is kept.")
     elif status == "incomplete":
-        st.caption(f":material/warning: The stream broke off; the partial reply is kept. "
-                   f"{meta.get('error') or ''}")
+        st.caption(md(":material/warning: The stream broke off; the partial reply is kept. {}",
+                      meta.get("error") or ""))
     if meta.get("sources"):
         render_sources(meta["sources"], body)
     if meta.get("anatomy"):
@@ -64,12 +70,15 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
             st.html(anatomy_html(meta["anatomy"]))
     if meta.get("dropped"):
         n = meta["dropped"]
-        st.caption(f":material/content_cut: To fit the context window, the oldest {n} "
-                   f"message{'s' if n != 1 else ''} (#1–#{n}) were left out of this call.")
+        st.caption(md(":material/content_cut: To fit the context window, the oldest {} "
+                      "message{} (#1–#{}) were left out of this call.", n,
+                      "s" if n != 1 else "", n))
     st.caption(metrics_line(meta))
+
 
 _PARTS = {"system": "#94a3b8", "documents": "#86efac", "history": "#c4b5fd",
           "new message": "#fdba74", "reserved output": "#e2e8f0"}
+
 
 def anatomy_html(anatomy: dict) -> str:
     """One call's context as a stacked bar against the model's window."""
@@ -92,6 +101,7 @@ def anatomy_html(anatomy: dict) -> str:
             f'{"".join(legend)}<span>of a {window:,}-token window '
             f"({used / window:.0%})</span></div>")
 
+
 def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
     """The conversation; the `leaving` oldest messages will not fit into the next call."""
     for i, message in enumerate(history):
@@ -99,6 +109,7 @@ def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
         if i < leaving:
             st.caption(":material/content_cut: This message will be left out of the next call "
                        "to fit the context window.")
+
 
 def context_bar(estimate: NextCall) -> None:
     """How full the model's window is: system, documents, history, reserved output.
@@ -109,14 +120,18 @@ def context_bar(estimate: NextCall) -> None:
     kind = "" if plan.exact else " (estimated)"
     used = estimate.used
     fraction = min(1.0, used / plan.window)
-    docs = f"documents ~{expected_documents:,} (as last turn), " if expected_documents else ""
+    docs = md("documents ~{:,} (as last turn), ", expected_documents) if expected_documents \
+        else Markdown()
     st.progress(fraction, text=(
-        f"Context{kind}: {used:,} of {plan.window:,} tokens ({fraction:.0%}) — {docs}"
-        f"system {plan.system_tokens:,}, "
-        + (f"documents {plan.documents_tokens:,}, " if plan.documents_tokens else "")
-        + f"history {plan.history_tokens:,}, "
-        f"next message ~{plan.new_tokens:,}, reserved for the reply {plan.reserved_output:,}"
-        + (f"; {plan.dropped} oldest messages would be left out" if plan.dropped else "")))
+        md("Context{}: {:,} of {:,} tokens ({:.0%}) — {}system {:,}, ", kind, used, plan.window,
+           fraction, docs, plan.system_tokens)
+        + (md("documents {:,}, ", plan.documents_tokens) if plan.documents_tokens
+           else Markdown())
+        + md("history {:,}, next message ~{:,}, reserved for the reply {:,}",
+             plan.history_tokens, plan.new_tokens, plan.reserved_output)
+        + (md("; {} oldest messages would be left out", plan.dropped) if plan.dropped
+           else Markdown())))
+
 
 def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
                 history: list[StoredMessage], system: str) -> None:
@@ -127,15 +142,16 @@ def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
     if st.button("Ask Anthropic for the exact count", key="exact_count",
                  icon=":material/calculate:"):
         try:
-            exact = provider_count(settings, model, [Message(m.role, m.content)  # type: ignore[arg-type]
-                                                      for m in history], system)
+            turns = [Message(m.role, m.content) for m in history]  # type: ignore[arg-type]
+            exact = provider_count(settings, model, turns, system)
         except PromptLabError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
-            st.caption(f"Anthropic counts {exact:,} input tokens for this conversation so far "
-                       f"(estimated {plan.input_tokens:,}).")
+            st.caption(md("Anthropic counts {:,} input tokens for this conversation so far "
+                          "(estimated {:,}).", exact, plan.input_tokens))
+
 
 def show_notice() -> None:
     """An error left by the previous run (the page reruns after every turn)."""
     if (notice := st.session_state.pop(NOTICE, None)) is not None:
-        st.error(notice, icon=":material/error:")
+        st.error(plain(notice), icon=":material/error:")

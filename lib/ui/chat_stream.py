@@ -12,7 +12,7 @@ from lib.core import ProviderError
 from lib.llm import Error, Event, TextDelta
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
-from lib.ui.widgets import inert_markdown
+from lib.ui.text import inert
 
 CURSOR = "▌"
 
@@ -32,7 +32,7 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
                 text += event.text
                 now = time.monotonic()
                 if now - last >= min_interval:
-                    slot.markdown(inert_markdown(text) + CURSOR)
+                    slot.markdown(inert(text) + CURSOR)
                     last = now
             elif isinstance(event, Error):
                 error = event.error
@@ -40,8 +40,9 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
         close = getattr(gen, "close", None)
         if close:
             close()
-    slot.markdown(inert_markdown(text))
+    slot.markdown(inert(text))
     return text, error
+
 
 def run_turn(turn: ChatTurn) -> None:
     """Begin the turn (nothing is stored if it is refused), point the URL at its conversation,
@@ -49,7 +50,7 @@ def run_turn(turn: ChatTurn) -> None:
     conversation_id = turn.begin()
     open_conversation(conversation_id)
     with st.chat_message("user"):
-        st.markdown(inert_markdown(turn.user_text))
+        st.markdown(inert(turn.user_text))
     with st.chat_message("assistant"):
         stop = st.empty()
         stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")

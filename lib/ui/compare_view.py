@@ -23,6 +23,7 @@ from lib.compare import (
 from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
 from lib.ui import widgets
+from lib.ui.text import Markdown, inert, join, md, plain, plain_table
 
 LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
 
@@ -67,7 +68,8 @@ def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None,
                               key="cmp_csv")
     if upload is not None:
         ds = compare.parse_csv(upload.getvalue(), upload.name)
-        st.caption(f"{upload.name}: {len(ds.rows)} rows, columns {', '.join(ds.columns)}")
+        st.caption(md("{}: {} rows, columns {}", upload.name, len(ds.rows),
+                      ", ".join(ds.columns)))
         st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
         return list(ds.rows), None, ds
     if saved:
@@ -94,32 +96,32 @@ def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
                    "over window": p["over_window"], "render errors": p["errors"]}
                   for v, p in enumerate(plan.per_variant())], hide_index=True,
                  width="stretch")
-    st.markdown(f"**Forecast:** {plan.input_tokens:,} input tokens; at most "
-                f"**{format_usd(plan.max_cost_micro)}** (input plus every cell's maximum "
-                "output).")
+    st.markdown(md("**Forecast:** {:,} input tokens; at most **{}** (input plus every "
+                   "cell's maximum output).", plan.input_tokens,
+                   format_usd(plan.max_cost_micro)))
     for cell in plan.problems[:10]:
         why = cell.error or "input plus max output exceeds the context window"
-        st.warning(f"Row {cell.row + 1}, variant {LETTERS[cell.variant]}: {why} — it will be "
-                   "skipped.")
+        st.warning(md("Row {}, variant {}: {} — it will be skipped.", cell.row + 1,
+                      LETTERS[cell.variant], why))
     if len(plan.problems) > 10:
-        st.warning(f"…and {len(plan.problems) - 10} more cells will be skipped.")
+        st.warning(md("…and {} more cells will be skipped.", len(plan.problems) - 10))
 
 
 def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
              rows: list[dict[str, Any]], plan: Forecast, checks: list[Check]) -> None:
     """Stream every cell into a grid under a Stop button and a progress bar."""
     st.button("Stop", icon=":material/stop_circle:", key="cmp_stop")
-    progress = st.progress(0.0, text=f"0 of {len(rows)} rows")
+    progress = st.progress(0.0, text=md("0 of {} rows", len(rows)))
     slots: dict[tuple[int, int], Any] = {}
     for i, row in enumerate(rows[:LIVE_ROWS]):
         st.caption(row_caption(i, row))
         cols = st.columns(len(resolved))
         for v, col in enumerate(cols):
-            col.markdown(f"**{LETTERS[v]}**")
+            col.markdown(md("**{}**", LETTERS[v]))
             slots[(i, v)] = col.empty()
     if len(rows) > LIVE_ROWS:
-        st.caption(f"Showing the first {LIVE_ROWS} rows live; all {len(rows)} are in the "
-                   "results.")
+        st.caption(md("Showing the first {} rows live; all {} are in the results.", LIVE_ROWS,
+                      len(rows)))
     texts: dict[tuple[int, int], str] = {}
     done_cells: dict[int, int] = {}
     rows_done, last = 0, 0.0
@@ -130,7 +132,7 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
             texts[key] = texts.get(key, "") + event.delta
             now = time.monotonic()
             if key in slots and now - last > 0.08:
-                slots[key].markdown(widgets.inert_markdown(texts[key]) + "▌")
+                slots[key].markdown(inert(texts[key]) + "▌")
                 last = now
             continue
         if key in slots:
@@ -138,22 +140,33 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
         done_cells[event.row] = done_cells.get(event.row, 0) + 1
         if done_cells[event.row] == len(resolved):
             rows_done += 1
-            progress.progress(rows_done / len(rows), text=f"{rows_done} of {len(rows)} rows")
+            progress.progress(rows_done / len(rows), text=md("{} of {} rows", rows_done,
+                                                             len(rows)))
 
 
-def row_caption(i: int, row: dict[str, Any]) -> str:
-    return f"Row {i + 1}: " + ", ".join(f"{k}={str(v)[:80]!r}" for k, v in row.items())
+def row_caption(i: int, row: dict[str, Any]) -> Markdown:
+    """Row 2 — text: “The parcel…”; expected: 1889 (each value cut at 80 characters)."""
+    values = "; ".join(f"{k}: {_short(v)}" for k, v in row.items())
+    return md("**Row {}** — {}", i + 1, values)
 
 
-def cell_markdown(cell: compare.CellResult) -> str:
-    body = widgets.inert_markdown(cell.output) if cell.output else "_(no output)_"
-    status = "" if cell.status == "ok" else f"\n\n:orange[{cell.status}] {cell.error}"
+def _short(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def cell_markdown(cell: compare.CellResult) -> Markdown:
+    body = inert(cell.output) if cell.output else Markdown("_(no output)_")
+    status = Markdown() if cell.status == "ok" else md("\n\n:orange[{}] {}", cell.status,
+                                                       cell.error)
     ttft = f"{cell.ttft_ms:,.0f} ms" if cell.ttft_ms is not None else "–"
     total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
-    checks = "  ".join(f"{'✅' if ok else '❌'} {label}" for label, ok in cell.checks.items())
-    return (f"{body}{status}\n\n:gray[{cell.input_tokens:,} in / {cell.output_tokens:,} out · "
-            f"{format_usd(cell.cost_micro)} · first token {ttft} · total {total}]"
-            + (f"\n\n{checks}" if checks else ""))
+    checks = join("  ", (md("{} {}", "✅" if ok else "❌", label)
+                         for label, ok in cell.checks.items()))
+    return (body + status + md("\n\n:gray[{:,} in / {:,} out · {} · first token {} · total "
+                               "{}]", cell.input_tokens, cell.output_tokens,
+                               format_usd(cell.cost_micro), ttft, total)
+            + (Markdown("\n\n") + checks if checks else Markdown()))
 
 
 def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
@@ -163,9 +176,9 @@ def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
 
 
 def show_run(settings: Settings, run: Run) -> None:
-    st.subheader(f"Run {run.id}: {run.title}")
-    st.caption(f"{run.created_at[:19].replace('T', ' ')} UTC · {len(run.rows)} rows · "
-               f"{len(run.variants)} variants · {run.status}")
+    st.subheader(md("Run {}: {}", run.id, run.title))
+    st.caption(md("{} UTC · {} rows · {} variants · {}", run.created_at[:19].replace("T", " "),
+                  len(run.rows), len(run.variants), run.status))
     summary(run)
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
                        mime="text/csv", icon=":material/download:", key="cmp_csv_download",
@@ -176,15 +189,15 @@ def show_run(settings: Settings, run: Run) -> None:
             st.caption(row_caption(i, row))
             cols = st.columns(len(run.variants))
             for v, col in enumerate(cols):
-                col.markdown(f"**{run.variant_label(v)}**")
+                col.markdown(md("**{}**", run.variant_label(v)))
                 cell = run.cells.get((i, v))
                 col.markdown(cell_markdown(cell) if cell else "_not run_")
             for a, b in pairs:
                 key = f"vote_{run.id}_{i}_{a}_{b}"
                 if key not in st.session_state and (i, a, b) in run.votes:
                     st.session_state[key] = run.votes[(i, a, b)]
-                st.radio(f"Row {i + 1}: {LETTERS[a]} vs {LETTERS[b]}", OUTCOMES,
-                         format_func=lambda o, a=a, b=b: compare.outcome_label(a, b, o),
+                st.radio(md("Row {}: {} vs {}", i + 1, LETTERS[a], LETTERS[b]), OUTCOMES,
+                         format_func=lambda o, a=a, b=b: plain(compare.outcome_label(a, b, o)),
                          horizontal=True, index=None, key=key,
                          on_change=_save_vote,
                          args=(settings.db_path, run.id, i, a, b, key))
@@ -210,7 +223,7 @@ def summary(run: Run) -> None:
             "median first token": f"{ttfts[len(ttfts) // 2]:,.0f} ms" if ttfts else "–",
             **{f"pass: {k}": f"{v:.0%}" for k, v in rates[s.variant].items()},
         })
-    st.table(table)  # a real table, not a canvas: readable by screen readers and tests
+    st.table(plain_table(table))  # a real table, not a canvas: readable by screen readers
     scored = [s for s in run.scores() if s.decisive]
     if scored:
         import plotly.graph_objects as go

@@ -12,6 +12,7 @@ from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
 from lib.spend import Filters
 from lib.ui import app
+from lib.ui.text import md, plain
 
 
 def filters(settings: Settings) -> Filters | None:
@@ -25,15 +26,15 @@ def filters(settings: Settings) -> Filters | None:
                                min_value=first, max_value=max(today, first), key="cost_days")
         start, end = (picked if isinstance(picked, tuple) and len(picked) == 2
                       else (picked[0] if isinstance(picked, tuple) else picked,) * 2)
-        chosen = {dim: tuple(st.multiselect(dim.replace("_", " ").capitalize(), opts[dim],
-                                            key=f"cost_{dim}"))
+        chosen = {dim: tuple(st.multiselect(plain(dim.replace("_", " ").capitalize()),
+                                            opts[dim], key=f"cost_{dim}"))
                   for dim in spend.DIMENSIONS}
     return Filters(start.isoformat(), end.isoformat(), **chosen)
 
 
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
-    st.download_button(f"Download {name} (CSV)", df.to_csv(index=False),
+    st.download_button(md("Download {} (CSV)", name), df.to_csv(index=False),
                        file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
 
@@ -52,12 +53,12 @@ def dashboard(settings: Settings, f: Filters) -> None:
     data = spend.dashboard(settings.db_path, f)
     t = data["totals"]
     a, b, c, d = st.columns(4)
-    a.metric("Spend", format_usd(t["cost_micro"]))
-    b.metric("Calls", f"{t['calls']:,}")
-    c.metric("Tokens in / out", f"{t['input_tokens']:,} / {t['output_tokens']:,}")
+    a.metric("Spend", plain(format_usd(t["cost_micro"])))
+    b.metric("Calls", md("{:,}", t["calls"]))
+    c.metric("Tokens in / out", md("{:,} / {:,}", t["input_tokens"], t["output_tokens"]))
     rate = spend.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
-    d.metric("Cache hit rate", "–" if rate is None else f"{rate:.0%}",
-             help=f"Cache reads saved {format_usd(t['cache_savings_micro'])}.")
+    d.metric("Cache hit rate", "–" if rate is None else md("{:.0%}", rate),
+             help=md("Cache reads saved {}.", format_usd(t["cache_savings_micro"])))
 
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
@@ -101,8 +102,9 @@ def budgets_editor(settings: Settings) -> None:
                "refused. The local model is free and never blocked.")
     current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path)}
     for s in current.values():
-        st.progress(min(1.0, s.fraction), text=f"{s.label}: {format_usd(s.used)} of "
-                    f"{format_usd(s.limit_micro)} ({s.fraction:.0%})")
+        st.progress(min(1.0, s.fraction), text=md("{}: {} of {} ({:.0%})", s.label,
+                                                  format_usd(s.used),
+                                                  format_usd(s.limit_micro), s.fraction))
     scopes = ["all", *paid_providers()]
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     scope = c1.selectbox("Scope", scopes, key="budget_scope",
@@ -115,16 +117,17 @@ def budgets_editor(settings: Settings) -> None:
     if c4.button("Save", key="budget_save"):
         spend.set_budget(settings.db_path, scope, period, limit)
         st.rerun()
-    if existing and st.button(f"Remove the {scope} {period} budget", key="budget_remove"):
+    if existing and st.button(md("Remove the {} {} budget", scope, period),
+                              key="budget_remove"):
         spend.set_budget(settings.db_path, scope, period, None)
         st.rerun()
 
 
 def prices_editor(settings: Settings) -> None:
     catalog = app.catalog()
-    st.caption(f"Prices last checked: **{catalog.prices_checked}**. US dollars per million "
-               "tokens. Saving writes your copy to the data folder (the shipped list stays as "
-               "it is) and marks the prices as checked today.")
+    st.caption(md("Prices last checked: **{}**. US dollars per million tokens. Saving writes "
+                  "your copy to the data folder (the shipped list stays as it is) and marks "
+                  "the prices as checked today.", catalog.prices_checked))
     rows = [m.__dict__ for m in catalog.models]
     edited = st.data_editor(rows, key="prices", num_rows="dynamic", width="stretch",
                             column_config={
@@ -139,4 +142,4 @@ def prices_editor(settings: Settings) -> None:
             save_user_catalog(settings, models, dt.date.today().isoformat())
             st.success("Saved.")
         except (PromptLabError, TypeError, ValueError) as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(md("Not saved: {}", exc))

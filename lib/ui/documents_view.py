@@ -10,7 +10,8 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError, Settings
 from lib.knowledge import Hit, KnowledgeBase, Progress
-from lib.ui.widgets import inert_markdown, show_error
+from lib.ui.text import Markdown, inert, md
+from lib.ui.widgets import show_error
 
 STAGES = {"parse": 0.05, "chunk": 0.15, "embed": 0.2, "store": 0.85, "done": 1.0}
 KB_KEY = "kb_pick"
@@ -38,7 +39,7 @@ def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None
     if allow_create:
         with st.sidebar.popover("Delete knowledge base", icon=":material/delete:",
                                 width="stretch"):
-            st.warning(f"This deletes {kb.name!r}, its documents and its index.")
+            st.warning(md("This deletes **{}**, its documents and its index.", kb.name))
             if st.button("Delete it", type="primary", key="kb_delete"):
                 knowledge.delete_kb(settings, kb)
                 st.session_state.pop(KB_KEY, None)
@@ -52,20 +53,21 @@ class UploadProgress:
     def __init__(self, names: list[str]) -> None:
         self.bars = {}
         for name in names:
-            self.bars[name] = st.progress(0.0, text=f"{name}: waiting")
+            self.bars[name] = st.progress(0.0, text=md("{}: waiting", name))
 
     def __call__(self, p: Progress) -> None:
         bar = self.bars.get(p.file)
         if bar is None:
             return
         if p.stage in ("failed", "skipped"):
-            bar.progress(1.0, text=f"{p.file}: {p.stage} — {p.message}")
+            bar.progress(1.0, text=md("{}: {} — {}", p.file, p.stage, p.message))
             return
         base = STAGES.get(p.stage, 0.0)
         span = {"embed": 0.65, "store": 0.15}.get(p.stage, 0.0)
         fraction = base + (span * p.done / p.total if p.total else 0.0)
         counts = f" {p.done:,}/{p.total:,} chunks" if p.total else ""
-        bar.progress(min(1.0, fraction), text=f"{p.file}: {p.stage}{counts} {p.message}".strip())
+        bar.progress(min(1.0, fraction), text=md("{}: {}{} {}", p.file, p.stage, counts,
+                                                 p.message))
 
 
 def documents_csv(docs: list[knowledge.Document]) -> str:
@@ -79,16 +81,17 @@ def documents_csv(docs: list[knowledge.Document]) -> str:
 
 def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int]) -> None:
     """One retriever's hits; a chunk found by several retrievers is marked."""
-    st.markdown(f"**{title}**")
+    st.markdown(md("**{}**", title))
     if not hits:
         st.caption("No results.")
     for h in hits:
         n = seen_in.get(h.chunk_id, 1)
-        badge = {3: " :green-badge[in all 3]", 2: " :blue-badge[in 2]"}.get(n, "")
+        badge = (Markdown(" :green-badge[in all 3]") if n == 3 else
+                 Markdown(" :blue-badge[in 2]") if n == 2 else Markdown())
         where = h.source + (f" p.{h.page}" if h.page else "") + f" #{h.index}"
         with st.container(border=True):
-            st.markdown(f"**{h.rank}.** `{h.score:.3f}` {where}{badge}")
-            st.caption(inert_markdown(h.text[:400]) + ("…" if len(h.text) > 400 else ""))
+            st.markdown(md("**{}.** `{:.3f}` {}{}", h.rank, h.score, where, badge))
+            st.caption(inert(h.text[:400]) + ("…" if len(h.text) > 400 else ""))
 
 
 def overlap_counts(*rankings: list[Hit]) -> dict[str, int]:

