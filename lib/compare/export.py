@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from lib.compare.runs import CellResult, Run, outcome_label
 from lib.compare.variants import LETTERS
-
-
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula is prefixed with a quote (OWASP's advice)."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+from lib.core import csv_text
 
 
 def export_csv(run: Run) -> str:
     """One line per row and variant: inputs, output, metrics, checks and that row's votes."""
     columns = sorted({k for row in run.rows for k in row})
     check_labels = [c.label for c in run.checks]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "variant", "prompt", "version", "model", "temperature", *columns,
-                     "output", "status", "input_tokens", "output_tokens", "cost_usd", "ttft_ms",
-                     "total_ms", "error", *(f"check: {c}" for c in check_labels), "votes"])
+    header = ["row", "variant", "prompt", "version", "model", "temperature", *columns, "output",
+              "status", "input_tokens", "output_tokens", "cost_usd", "ttft_ms", "total_ms",
+              "error", *(f"check: {c}" for c in check_labels), "votes"]
+    lines: list[list[Any]] = []
     for i, row in enumerate(run.rows):
         for v, spec in enumerate(run.variants):
             cell = run.cells.get((i, v), CellResult(i, v))
             votes = "; ".join(
                 f"{LETTERS[a]} vs {LETTERS[b]}: {outcome_label(a, b, o)}"
                 for (r, a, b), o in sorted(run.votes.items()) if r == i and v in (a, b))
-            writer.writerow([_cell(x) for x in (
+            lines.append([
                 i + 1, LETTERS[v], spec["prompt"], spec["version"], spec["model"],
                 spec["temperature"], *(row.get(c, "") for c in columns), cell.output,
-                cell.status, cell.input_tokens, cell.output_tokens,
-                f"{cell.cost_micro / 1e6:.6f}",
-                "" if cell.ttft_ms is None else f"{cell.ttft_ms:.0f}",
-                "" if cell.total_ms is None else f"{cell.total_ms:.0f}", cell.error,
-                *(cell.checks.get(c, "") for c in check_labels), votes)])
-    return out.getvalue()
+                cell.status, cell.input_tokens, cell.output_tokens, cell.cost_micro / 1e6,
+                None if cell.ttft_ms is None else round(cell.ttft_ms),
+                None if cell.total_ms is None else round(cell.total_ms), cell.error,
+                *(cell.checks.get(c, "") for c in check_labels), votes])
+    return csv_text(header, lines)

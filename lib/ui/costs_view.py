@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import spend
-from lib.core import PromptLabError, Settings, format_usd
+from lib.core import PromptLabError, Settings, format_usd, frame_csv
 from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
 from lib.spend import Filters
 from lib.ui import app
@@ -34,7 +34,7 @@ def filters(settings: Settings) -> Filters | None:
 
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
-    st.download_button(md("Download {} (CSV)", name), df.to_csv(index=False),
+    st.download_button(md("Download {} (CSV)", name), frame_csv(df),
                        file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
 

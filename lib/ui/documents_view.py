@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import streamlit as st
 
 from lib import knowledge
-from lib.core import PromptLabError, Settings
+from lib.core import PromptLabError, Settings, csv_text
 from lib.knowledge import Hit, KnowledgeBase, Progress
 from lib.ui.text import Markdown, inert, md
 from lib.ui.widgets import show_error
@@ -71,12 +68,9 @@ class UploadProgress:
 
 
 def documents_csv(docs: list[knowledge.Document]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "type", "bytes", "chunks", "status", "added", "sha256"])
-    for d in docs:
-        writer.writerow([d.name, d.kind, d.size, d.chunks, d.status, d.added_at, d.sha256])
-    return out.getvalue()
+    return csv_text(["name", "type", "bytes", "chunks", "status", "added", "sha256"],
+                    ([d.name, d.kind, d.size, d.chunks, d.status, d.added_at, d.sha256]
+                     for d in docs))
 
 
 def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int]) -> None:
