@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.core import CheckError
+from lib.core import CheckError, json_loads
 
 REGEX_TIMEOUT_S = 1.0
 KINDS = {
@@ -43,7 +42,7 @@ class Check:
             elif self.kind == "json_schema":
                 import jsonschema
 
-                jsonschema.Draft202012Validator.check_schema(json.loads(self.value))
+                jsonschema.Draft202012Validator.check_schema(json_loads(self.value))
             elif self.kind == "max_tokens" and int(self.value) < 1:
                 raise CheckError(f"The check '{self.label}' is invalid: N must be at least 1.")
         except CheckError:
@@ -60,7 +59,7 @@ def _parse_json(text: str):
     """JSON from a model's reply, tolerating a ```json fence around it."""
     body = text.strip()
     fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", body, re.DOTALL)
-    return json.loads(fenced.group(1) if fenced else body)
+    return json_loads(fenced.group(1) if fenced else body)  # nesting bounded: model output
 
 
 def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> bool:
@@ -85,7 +84,7 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> 
         return True
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(check.value)).is_valid(data)
+    return jsonschema.Draft202012Validator(json_loads(check.value)).is_valid(data)
 
 
 def run_checks(checks: list[Check], output: str,

@@ -33,6 +33,7 @@ from lib.core.errors import (
 from lib.core.exports import csv_text, frame_csv, safe_cell
 from lib.core.files import atomic_write
 from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
+from lib.core.jsontext import loads as json_loads
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.money import MICRO, format_usd, to_micro
@@ -78,6 +79,7 @@ __all__ = [
     "format_usd",
     "frame_csv",
     "get_settings",
+    "json_loads",
     "latency_bucket",
     "lazy_face",
     "load_settings",

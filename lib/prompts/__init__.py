@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.prompts.sandbox": (
         "MAX_TEMPLATE_CHARS", "RENDER_TIMEOUT_S", "declared_names", "render"
     ),
-    "lib.prompts.store": ("LABEL", "NAME", "Prompt", "PromptStore", "VersionInfo"),
+    "lib.prompts.manifest": ("LABEL", "NAME", "Prompt", "VersionInfo"),
+    "lib.prompts.store": ("PromptStore",),
     "lib.prompts.variables": ("VARIABLE_TYPES", "Variable", "coerce", "validate"),
 })

@@ -10,95 +10,25 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
-import re
-import tomllib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lib.core import PromptStoreError, VariableError, atomic_write, now_iso
+from lib.prompts import manifest
+from lib.prompts.manifest import (
+    NAME,
+    VERSION_REF,
+    Prompt,
+    VersionInfo,
+    check_label,
+    check_name,
+    check_text,
+    check_variables,
+)
 from lib.prompts.sandbox import declared_names, render
-from lib.prompts.variables import VARIABLE_TYPES, Variable, validate
-
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
-LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
-VERSION_REF = re.compile(r"^v?(\d+)$")
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: int
-    note: str = ""
-    author: str = ""
-    created_at: str = ""
-
-
-@dataclass(frozen=True)
-class Prompt:
-    name: str
-    description: str = ""
-    variables: tuple[Variable, ...] = ()
-    labels: dict[str, int] = field(default_factory=dict)
-    versions: tuple[VersionInfo, ...] = ()
-    model: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 512
-
-    @property
-    def latest(self) -> int:
-        return max(v.version for v in self.versions)
-
-    def resolve(self, ref: str | int) -> int:
-        """A version number from 3, "v3", "latest" or a label such as "production"."""
-        if isinstance(ref, int):
-            version = ref
-        elif ref == "latest":
-            version = self.latest
-        elif ref in self.labels:
-            version = self.labels[ref]
-        elif m := VERSION_REF.match(str(ref)):
-            version = int(m.group(1))
-        else:
-            raise PromptStoreError(f"Prompt '{self.name}' has no label or version {ref!r}.")
-        if version not in {v.version for v in self.versions}:
-            raise PromptStoreError(f"Prompt '{self.name}' has no version {version}.")
-        return version
-
-    def labels_of(self, version: int) -> list[str]:
-        return sorted(label for label, v in self.labels.items() if v == version)
-
-
-
-def _check_name(name: str) -> str:
-    if not NAME.match(name or ""):
-        raise PromptStoreError(f"{name!r} is not a valid prompt name.",
-                            hint="Use 2-63 lowercase letters, digits, - or _.")
-    return name
-
-
-def _variables_from(raw: list[dict[str, Any]]) -> tuple[Variable, ...]:
-    out = []
-    for item in raw:
-        var = Variable(**item)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", var.name):
-            raise VariableError(f"{var.name!r} is not a valid variable name.")
-        if var.type not in VARIABLE_TYPES:
-            raise VariableError(f"Variable '{var.name}' has unknown type {var.type!r}; "
-                                f"use one of {', '.join(VARIABLE_TYPES)}.")
-        out.append(var)
-    return tuple(out)
-
-
-def _manifest_dict(p: Prompt) -> dict[str, Any]:
-    """TOML has no null: drop None fields."""
-    def clean(d: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in d.items() if v is not None}
-
-    return {"description": p.description, "model": p.model, "temperature": p.temperature,
-            "max_tokens": p.max_tokens, "labels": dict(sorted(p.labels.items())),
-            "variables": [clean(asdict(v)) for v in p.variables],
-            "versions": [asdict(v) for v in p.versions]}
+from lib.prompts.variables import Variable, validate
 
 
 class PromptStore:
@@ -110,29 +40,20 @@ class PromptStore:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if (p / "manifest.toml").is_file() and NAME.match(p.name))
+                      if (p / "manifest.toml").is_file() and NAME.fullmatch(p.name))
 
     def get(self, name: str) -> Prompt:
-        folder = self.root / _check_name(name)
+        folder = self.root / check_name(name)
         try:
-            data = tomllib.loads((folder / "manifest.toml").read_text(encoding="utf-8"))
+            text = (folder / "manifest.toml").read_text(encoding="utf-8")
         except FileNotFoundError:
             raise PromptStoreError(f"There is no prompt named '{name}'.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
-        try:
-            return Prompt(
-                name=name, description=data.get("description", ""),
-                variables=_variables_from(data.get("variables", [])),
-                labels={str(k): int(v) for k, v in data.get("labels", {}).items()},
-                versions=tuple(VersionInfo(**v) for v in data.get("versions", [])),
-                model=data.get("model", ""), temperature=float(data.get("temperature", 0.7)),
-                max_tokens=int(data.get("max_tokens", 512)))
-        except (TypeError, ValueError) as exc:
-            raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PromptStoreError(f"The manifest of '{name}' cannot be read: {exc}") from None
+        return manifest.parse(name, text)
 
     def source(self, name: str, version: int) -> str:
-        path = self.root / _check_name(name) / f"v{int(version)}.j2"
+        path = self.root / check_name(name) / f"v{int(version)}.j2"
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -166,7 +87,7 @@ class PromptStore:
     # -- writing ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[Path]:
-        folder = self.root / _check_name(name)
+        folder = self.root / check_name(name)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -175,13 +96,11 @@ class PromptStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _write_manifest(self, folder: Path, prompt: Prompt) -> None:
-        import tomli_w
-
-        atomic_write(folder / "manifest.toml", tomli_w.dumps(_manifest_dict(prompt)))
-
     def check(self, source: str, variables: tuple[Variable, ...]) -> str:
-        """Compile and render with the defaults (or sample values); returns the preview."""
+        """Everything a save requires, before anything is written: storable text, valid
+        variables, a template that compiles and renders with the defaults (or samples)."""
+        check_text("template", source)
+        check_variables(variables)
         undeclared = declared_names(source) - {v.name for v in variables}
         if undeclared:
             raise VariableError("The template uses undeclared variables: "
@@ -192,18 +111,18 @@ class PromptStore:
     def create(self, name: str, source: str, *, description: str = "",
                variables: tuple[Variable, ...] = (), author: str = "", note: str = "",
                model: str = "", temperature: float = 0.7, max_tokens: int = 512) -> Prompt:
-        _check_name(name)
+        check_name(name)
         if (self.root / name / "manifest.toml").exists():
             raise PromptStoreError(f"A prompt named '{name}' already exists.")
         self.check(source, variables)
+        prompt = Prompt(name, description, variables, {},
+                        (VersionInfo(1, note or "First version", author, now_iso()),),
+                        model, temperature, max_tokens)
+        text = manifest.dump(prompt)  # refused here, before anything is written
         with self._locked(name) as folder:
             if (folder / "manifest.toml").exists():
                 raise PromptStoreError(f"A prompt named '{name}' already exists.")
-            _write_new(folder / "v1.j2", source)
-            prompt = Prompt(name, description, variables, {},
-                            (VersionInfo(1, note or "First version", author, now_iso()),),
-                            model, temperature, max_tokens)
-            self._write_manifest(folder, prompt)
+            _write_version(folder, 1, source, text)
         return prompt
 
     def save_version(self, name: str, source: str, *, note: str = "", author: str = "",
@@ -216,34 +135,47 @@ class PromptStore:
             prompt = self.get(name)  # re-read under the lock: another session may have saved
             # Past any file a crashed save left behind, too: nothing is ever overwritten.
             version = max([prompt.latest, *(int(m.group(1)) for p in folder.glob("v*.j2")
-                                             if (m := VERSION_REF.match(p.stem)))]) + 1
-            _write_new(folder / f"v{version}.j2", source)
+                                             if (m := VERSION_REF.fullmatch(p.stem)))]) + 1
             info = VersionInfo(version, note, author, now_iso())
-            self._write_manifest(folder, replace(prompt, variables=variables,
-                                                 versions=(*prompt.versions, info)))
+            text = manifest.dump(replace(prompt, variables=variables,
+                                         versions=(*prompt.versions, info)))
+            _write_version(folder, version, source, text)
         return version
 
     def set_label(self, name: str, label: str, version: int) -> None:
         """Point a label at a version (moving it, or rolling back to an older one)."""
-        if not LABEL.match(label):
-            raise PromptStoreError(f"{label!r} is not a valid label.",
-                                hint="Use lowercase letters, digits, - or _.")
-        if label in ("latest",):
-            raise PromptStoreError("'latest' is reserved: it always means the newest version.")
+        check_label(label)
         with self._locked(name) as folder:
             prompt = self.get(name)
             prompt.resolve(version)
-            self._write_manifest(folder, replace(prompt, labels={**prompt.labels,
-                                                                 label: version}))
+            text = manifest.dump(replace(prompt, labels={**prompt.labels, label: version}))
+            _write_manifest(folder, text)
 
 
-def _write_new(path: Path, source: str) -> None:
-    """Create a version file; an existing file is never replaced."""
+def _write_version(folder: Path, version: int, source: str, manifest_text: str) -> None:
+    """The version file, then the manifest that lists it; if the manifest cannot be written,
+    the version file goes again: a failed save changes nothing on disk."""
+    path = folder / f"v{version}.j2"
     try:
-        with open(path, "x", encoding="utf-8") as f:
+        with open(path, "x", encoding="utf-8") as f:  # "x": an existing file is never replaced
             f.write(source)
     except OSError as exc:
+        if not isinstance(exc, FileExistsError):  # half-written by us: not left behind
+            path.unlink(missing_ok=True)
         raise PromptStoreError(f"Could not save {path.name}: {exc.strerror or exc}.") from None
+    try:
+        _write_manifest(folder, manifest_text)
+    except PromptStoreError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _write_manifest(folder: Path, text: str) -> None:
+    try:
+        atomic_write(folder / "manifest.toml", text)
+    except OSError as exc:
+        raise PromptStoreError(f"Could not save the manifest: {exc.strerror or exc}.") \
+            from None
 
 
 def _sample_values(variables: tuple[Variable, ...]) -> dict[str, Any]:

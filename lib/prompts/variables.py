@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from lib.core import VariableError
+from lib.core import VariableError, json_loads
 
 VARIABLE_TYPES = ("str", "int", "float", "bool", "list", "json")
 
@@ -55,9 +54,9 @@ def coerce(var: Variable, value: Any) -> Any:
             text = value.strip()
             if text.startswith("["):
                 try:
-                    parsed = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"is not a valid JSON list ({exc.msg})") from None
+                    parsed = json_loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"is not a valid JSON list ({_why(exc)})") from None
                 if isinstance(parsed, list):
                     return parsed
             return [line.strip() for line in text.splitlines() if line.strip()]
@@ -65,9 +64,9 @@ def coerce(var: Variable, value: Any) -> Any:
     if t == "json":
         if isinstance(value, str):
             try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+                return json_loads(value)
+            except ValueError as exc:
+                raise ValueError(f"is not valid JSON ({_why(exc)})") from None
         return value
     raise ValueError(f"has an unknown type {t!r}")
 
@@ -91,3 +90,9 @@ def validate(variables: tuple[Variable, ...], values: dict[str, Any]) -> dict[st
         except ValueError as exc:
             raise VariableError(f"Variable '{var.name}' ({var.type}) {exc}.") from None
     return out
+
+
+def _why(exc: ValueError) -> str:
+    """json's message with its position, or ours (nesting too deep)."""
+    msg, line = getattr(exc, "msg", None), getattr(exc, "lineno", None)
+    return f"{msg} at line {line}" if msg and line else str(exc)
