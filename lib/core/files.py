@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -18,5 +19,6 @@ def atomic_write(path: Path, data: str | bytes) -> None:
             tmp.write_bytes(data)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the original error is the one to report
+            tmp.unlink(missing_ok=True)
         raise
