@@ -92,6 +92,22 @@ def test_rename_resume_and_delete(app):
     assert "c" not in at.query_params
 
 
+def test_new_chat_leaves_the_current_conversation(app):
+    path = get_settings().db_path
+    conv = chat.create_conversation(path, title="Kept")
+    chat.add_message(path, conv, "user", "first question")
+    chat.add_message(path, conv, "assistant", "first answer")
+    at = app("pages/chat.py")
+    at.selectbox(key="conv_pick").set_value(conv).run()
+    assert at.query_params["c"] == str(conv) and len(at.chat_message) == 2
+    at.button(key="new_chat").click().run()
+    assert "c" not in at.query_params
+    assert len(at.chat_message) == 0 and at.title[0].value == "Chat"
+    at.run()  # and it stays new on the next run
+    assert "c" not in at.query_params and len(at.chat_message) == 0
+    assert at.selectbox(key="conv_pick").value is None
+
+
 def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeypatch):
     """The estimate is labelled; Anthropic's count endpoint is called only on a click."""
     import json

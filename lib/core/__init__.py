@@ -36,6 +36,7 @@ from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
 from lib.core.jsontext import loads as json_loads
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
+from lib.core.memory import MemoryGuard, rss_mb
 from lib.core.money import MICRO, format_usd, to_micro
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
 from lib.core.workers import WorkerPool
@@ -57,6 +58,7 @@ __all__ = [
     "DocumentError",
     "EmbeddingError",
     "KnowledgeBaseError",
+    "MemoryGuard",
     "NotFoundError",
     "Once",
     "ParseError",
@@ -86,6 +88,7 @@ __all__ = [
     "log_path",
     "now_iso",
     "once",
+    "rss_mb",
     "safe_cell",
     "secrets_path",
     "setup_logging",

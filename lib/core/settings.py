@@ -33,6 +33,8 @@ class Settings:
     local_threads: int = 0                      # 0: let llama.cpp choose
     embedding_model: str | None = None          # None: the bundled all-MiniLM-L6-v2
     max_upload_mb: int = 50
+    max_chunks: int = 2000                      # per document: bounds one upload's embedding
+    ingest_memory_mb: int = 1024                # how much one ingest may grow the app process
     prompts_dir: Path = ROOT / "prompts"
     confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
     compare_concurrency: int = 4
@@ -61,6 +63,8 @@ _FIELDS = {
     "PROMPTLAB_LOCAL_THREADS": ("local_threads", int),
     "PROMPTLAB_EMBEDDING_MODEL": ("embedding_model", str),
     "PROMPTLAB_MAX_UPLOAD_MB": ("max_upload_mb", int),
+    "PROMPTLAB_MAX_CHUNKS": ("max_chunks", int),
+    "PROMPTLAB_INGEST_MEMORY_MB": ("ingest_memory_mb", int),
     "PROMPTLAB_PROMPTS_DIR": ("prompts_dir", Path),
     "PROMPTLAB_CONFIRM_ABOVE_USD": ("confirm_above_usd", float),
     "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from lib.core import EmbeddingError, Settings, TokenizerError, once
 
 log = logging.getLogger(__name__)
 _encode_lock = threading.Lock()
+# Texts per second the model has managed here, smoothed; seeded with what the bundled model
+# does on two cores, and updated by every embed.
+_rate: dict[str, float] = {}
+DEFAULT_RATE = 30.0
 
 
 def model_name(settings: Settings) -> str:
@@ -86,6 +91,11 @@ def count_tokens(name: str, texts: list[str]) -> list[int]:
     return [len(e.ids) for e in wordpiece(name).encode_batch(texts, add_special_tokens=True)]
 
 
+def estimate_seconds(name: str, texts: int) -> float:
+    """How long embedding `texts` texts should take, from the rate measured so far."""
+    return texts / _rate.get(name, DEFAULT_RATE)
+
+
 def embed(name: str, texts: list[str], batch_size: int = 64) -> Any:  # -> np.ndarray
     """Unit-length float32 vectors, one per text."""
     import numpy as np
@@ -95,8 +105,11 @@ def embed(name: str, texts: list[str], batch_size: int = 64) -> Any:  # -> np.nd
     model = embedding_model(name)
     try:
         with _encode_lock:  # one encode at a time: torch already uses every core
+            start = time.perf_counter()
             vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                    convert_to_numpy=True, show_progress_bar=False)
+            rate = len(texts) / max(time.perf_counter() - start, 1e-6)
+            _rate[name] = 0.7 * _rate.get(name, rate) + 0.3 * rate
     except (RuntimeError, ValueError) as exc:  # torch's errors
         log.exception("embedding failed for %d texts", len(texts))
         raise EmbeddingError(f"Embedding failed ({type(exc).__name__}).") from None

@@ -20,7 +20,7 @@ def detect(data: bytes) -> str:
     if not data.strip():
         raise ParseError("The file is empty.")
     head = data[:1024]
-    if b"%PDF-" in head:
+    if _is_pdf(data):
         return "pdf"
     if data[:4] == b"PK\x03\x04":
         try:
@@ -46,6 +46,29 @@ def detect(data: bytes) -> str:
     if len(_MD.findall(text[:65536])) >= 2:
         return "markdown"
     return "text"
+
+
+def _is_pdf(data: bytes) -> bool:
+    """A PDF by its structure: the header at the start (after a BOM or whitespace at most),
+    or within the first kilobyte after binary junk, as some generators write it, when the
+    file also ends the way a PDF does. Text that merely mentions %PDF- is not one."""
+    start = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"%PDF-"):
+        return True
+    at = data.find(b"%PDF-", 0, 1024)
+    if at <= 0 or _HTML.search(data[:at]) or _printable(data[:at]):
+        return False
+    tail = data[-2048:]
+    return b"%%EOF" in tail or b"startxref" in tail
+
+
+def _printable(prefix: bytes) -> bool:
+    """Whether the bytes before a header read as text (then the header is just quoted)."""
+    try:
+        text = prefix.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch.isspace() for ch in text)
 
 
 def _looks_like_csv(text: str) -> bool:

@@ -1,8 +1,10 @@
 """Ingest: parse, chunk, embed and store each uploaded file, with progress; rebuild an index.
 
-The registry row goes in first (status 'storing'), then the vectors, then 'ready'. A file that
-fails at any stage leaves no chunk behind, and the rest of the batch goes on. Chunk ids derive
-from content, so the same file ingested twice changes nothing.
+The registry rows go in first (status 'storing'), then the vectors batch by batch, then
+'ready'. A file that fails at any stage leaves no chunk behind, and the rest of the batch goes
+on. A document may not become more chunks than a setting allows (checked before anything is
+embedded), nor grow the app's memory past another. Chunk ids derive from content, so the same
+file ingested twice changes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.core import DocumentError, PromptLabError, Settings, now_iso
+from lib.core import DocumentError, MemoryGuard, PromptLabError, Settings, now_iso
 from lib.knowledge import embeddings, index
 from lib.knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_sections
 from lib.knowledge.parsing import Parsed, parse
@@ -28,7 +30,7 @@ from lib.knowledge.registry import (
 from lib.storage import connect
 
 log = logging.getLogger(__name__)
-EMBED_BATCH = 64
+EMBED_BATCH = 32  # chunks embedded and stored at once: progress moves, memory stays low
 
 
 @dataclass(frozen=True)
@@ -102,35 +104,46 @@ def index_parsed(settings: Settings, kb: KnowledgeBase, name: str, parsed: Parse
                  byte_size: int, sha: str, chunk_size: int = DEFAULT_SIZE,
                  overlap: int = DEFAULT_OVERLAP,
                  progress: ProgressFn = lambda p: None) -> IngestResult:
-    """From extracted text to persisted: chunk, embed, store (what bench_ingest times)."""
+    """From extracted text to persisted: chunk, check the bounds, then embed and store batch
+    by batch (what bench_ingest times)."""
     progress(Progress(name, "chunk", message=f"{parsed.kind}, {parsed.chars:,} characters"))
     model = kb.embedding_model
     chunks = chunk_sections(parsed.sections, size=chunk_size, overlap=overlap,
                             count_embed=lambda ts: embeddings.count_tokens(model, ts),
                             max_embed=embeddings.max_tokens(model))
+    if len(chunks) > settings.max_chunks:
+        raise DocumentError(f"{name} would become {len(chunks):,} chunks; the limit is "
+                            f"{settings.max_chunks:,} per document, so nothing was embedded.",
+                            hint="Split the file, use larger chunks, or raise "
+                                 "PROMPTLAB_MAX_CHUNKS.")
     ids = [c.chunk_id(kb.collection, sha) for c in chunks]
-    vectors = _embed(model, name, [c.text for c in chunks], progress)
-    document_id = _store(settings, kb, name, parsed.kind, byte_size, sha, chunks, ids, vectors,
-                         progress)
+    document_id = _register(settings, kb, name, parsed.kind, byte_size, sha, chunks, ids)
+    try:
+        _embed_and_store(settings, kb, document_id, name, chunks, ids, progress)
+        with connect(settings.db_path, write=True) as conn:
+            conn.execute("UPDATE documents SET status = 'ready' WHERE id = ?", (document_id,))
+            bump(conn, kb)
+    except BaseException as exc:
+        delete_document(settings, kb, document_id)  # nothing half-stored is left behind
+        if isinstance(exc, Exception) and not isinstance(exc, PromptLabError):
+            log.exception("storing %s failed", name)
+            raise DocumentError(f"{name}: storing its chunks failed ({exc}).") from exc
+        raise
     progress(Progress(name, "done", len(chunks), len(chunks),
                       f"{len(chunks)} chunks from {parsed.kind}"))
     log.info("ingested %s into %s: %s, %d chunks", name, kb.name, parsed.kind, len(chunks))
     return IngestResult(name, "stored", len(chunks), f"{len(chunks)} chunks", document_id)
 
 
-def _embed(model: str, name: str, texts: list[str], progress: ProgressFn) -> list:
-    """Embed in batches, reporting progress after each."""
-    vectors: list = []
-    for i in range(0, len(texts), EMBED_BATCH):
-        progress(Progress(name, "embed", i, len(texts)))
-        vectors.extend(embeddings.embed(model, texts[i:i + EMBED_BATCH]))
-    progress(Progress(name, "embed", len(texts), len(texts)))
-    return vectors
+def forecast(model: str, chunks: int) -> str:
+    """"about 40 s" for embedding this many chunks, at the rate measured so far."""
+    seconds = embeddings.estimate_seconds(model, chunks)
+    return f"about {seconds:,.0f} s" if seconds < 90 else f"about {seconds / 60:,.0f} min"
 
 
-def _store(settings: Settings, kb: KnowledgeBase, name: str, kind: str, byte_size: int, sha: str,
-           chunks: list[Chunk], ids: list[str], vectors: list, progress: ProgressFn) -> int:
-    """Registry first (status 'storing'), then Chroma, then 'ready'; undo both on failure."""
+def _register(settings: Settings, kb: KnowledgeBase, name: str, kind: str, byte_size: int,
+              sha: str, chunks: list[Chunk], ids: list[str]) -> int:
+    """The document and its chunk texts, marked 'storing' until every vector is in."""
     with connect(settings.db_path, write=True) as conn:
         cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                            "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
@@ -140,27 +153,32 @@ def _store(settings: Settings, kb: KnowledgeBase, name: str, kind: str, byte_siz
                          "heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          [(cid, kb.id, document_id, c.index, c.text, c.tokens, c.page, c.heading)
                           for cid, c in zip(ids, chunks, strict=True)])
-    try:
-        _upsert(settings, kb, document_id, name, chunks, ids, vectors, progress)
-        with connect(settings.db_path, write=True) as conn:
-            conn.execute("UPDATE documents SET status = 'ready' WHERE id = ?", (document_id,))
-            bump(conn, kb)
-    except BaseException as exc:
-        delete_document(settings, kb, document_id)
-        if isinstance(exc, Exception) and not isinstance(exc, PromptLabError):
-            log.exception("storing %s failed", name)
-            raise DocumentError(f"{name}: storing its chunks failed ({exc}).") from exc
-        raise
     return document_id
 
 
-def _upsert(settings: Settings, kb: KnowledgeBase, document_id: int, name: str,
-            chunks: list[Chunk], ids: list[str], vectors: list, progress: ProgressFn) -> None:
-    metadatas = [{"document_id": document_id, "source": name, "index": c.index,
-                  **({"page": c.page} if c.page is not None else {}),
-                  **({"heading": c.heading[:200]} if c.heading else {})} for c in chunks]
-    index.upsert(settings, kb.collection, ids, vectors, [c.text for c in chunks], metadatas,
-                 progress=lambda done: progress(Progress(name, "store", done, len(chunks))))
+def _embed_and_store(settings: Settings, kb: KnowledgeBase, document_id: int, name: str,
+                     chunks: list[Chunk], ids: list[str], progress: ProgressFn) -> None:
+    """Embed a batch, write it to the index, report, and let it go: memory stays bounded by
+    the batch, and the guard stops an ingest that grows the process past its setting."""
+    model, total = kb.embedding_model, len(chunks)
+    guard = MemoryGuard(settings.ingest_memory_mb)
+    progress(Progress(name, "embed", 0, total, forecast(model, total)))
+    for start in range(0, total, EMBED_BATCH):
+        part = chunks[start:start + EMBED_BATCH]
+        vectors = embeddings.embed(model, [c.text for c in part])
+        metadatas = [{"document_id": document_id, "source": name, "index": c.index,
+                      **({"page": c.page} if c.page is not None else {}),
+                      **({"heading": c.heading[:200]} if c.heading else {})} for c in part]
+        index.upsert(settings, kb.collection, ids[start:start + EMBED_BATCH], vectors,
+                     [c.text for c in part], metadatas)
+        done = start + len(part)
+        if guard.over():
+            raise DocumentError(
+                f"{name}: the ingest grew the app by {guard.grown():,.0f} MB, past the "
+                f"{settings.ingest_memory_mb:,} MB limit, and was stopped.",
+                hint="Split the file, or raise PROMPTLAB_INGEST_MEMORY_MB.")
+        progress(Progress(name, "embed", done, total,
+                          f"{forecast(model, total - done)} left" if done < total else ""))
 
 
 def rebuild_index(settings: Settings, kb: KnowledgeBase,
@@ -176,9 +194,8 @@ def rebuild_index(settings: Settings, kb: KnowledgeBase,
         rows = chunks_of(settings, doc.id)
         chunks = [Chunk(r["idx"], r["text"], r["tokens"], 0, r["page"], r["heading"])
                   for r in rows]
-        vectors = _embed(kb.embedding_model, doc.name, [c.text for c in chunks], progress)
-        _upsert(settings, kb, doc.id, doc.name, chunks, [r["id"] for r in rows], vectors,
-                progress)
+        _embed_and_store(settings, kb, doc.id, doc.name, chunks, [r["id"] for r in rows],
+                         progress)
         total += len(chunks)
         progress(Progress(doc.name, "done", len(chunks), len(chunks)))
     log.info("rebuilt the index of %s: %d chunks", kb.name, total)

@@ -10,6 +10,7 @@ from lib.chat import Conversation
 from lib.core import NotFoundError, Settings
 
 MODEL_KEY = "chat_model"
+PICK_KEY = "conv_pick"
 
 
 def current_conversation(settings: Settings) -> Conversation | None:
@@ -32,13 +33,20 @@ def open_conversation(conversation_id: int | None, model: str = "") -> None:
     if model:
         st.session_state[MODEL_KEY] = model
 
+
+def new_chat() -> None:
+    """Leave the current conversation: the URL and the picker both forget it (the picker's
+    remembered choice would otherwise reopen it on the next run)."""
+    st.query_params.pop("c", None)
+    st.session_state.pop(PICK_KEY, None)
+
+
 def conversation_sidebar(settings: Settings, current: Conversation | None) -> None:
     """New / resume / rename / delete / export, in the sidebar."""
     path = settings.db_path
     sidebar = st.sidebar
-    if sidebar.button("New chat", icon=":material/add:", width="stretch"):
-        open_conversation(None)
-        st.rerun()
+    sidebar.button("New chat", icon=":material/add:", width="stretch", key="new_chat",
+                   on_click=new_chat)
     convs = chat.list_conversations(path)
     if not convs:
         sidebar.caption("No saved conversations yet.")
@@ -47,7 +55,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     titles = {c.id: f"{c.title}  ·  {c.updated_at[:16].replace('T', ' ')}" for c in convs}
     chosen = sidebar.selectbox(
         "Conversations", ids, index=ids.index(current.id) if current else None,
-        format_func=titles.__getitem__, placeholder="Resume a conversation…", key="conv_pick")
+        format_func=titles.__getitem__, placeholder="Resume a conversation…", key=PICK_KEY)
     if chosen is not None and (current is None or chosen != current.id):
         open_conversation(chosen, next(c.model for c in convs if c.id == chosen))
         st.rerun()
@@ -68,5 +76,5 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
                            key="export_json", on_click="ignore")
         if st.button("Delete conversation", type="primary", key="delete_conv"):
             chat.delete_conversation(path, current.id)
-            open_conversation(None)
+            new_chat()
             st.rerun()
