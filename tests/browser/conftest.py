@@ -41,15 +41,22 @@ def app_data(tmp_path) -> Path:
 
 
 @pytest.fixture
-def app_url(tmp_path, app_data):
+def app_env() -> dict[str, str]:
+    """Extra settings for the app under test; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app_url(tmp_path, app_data, app_env):
     """A fresh app with its own empty data directory, serving on loopback only."""
     port = free_port()
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
     env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
            "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
-           "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
+           "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1", **app_env}
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
-        env.pop(var, None)
+        if var not in app_env:
+            env.pop(var, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -81,3 +88,63 @@ def page(browser):
     yield pg
     context.close()
 
+
+
+class Beacon:
+    """A loopback listener that records every request: an image fetched from untrusted text
+    would reach it."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.hits: list[str] = []
+        beacon = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                beacon.hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, tag: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{tag}"
+
+    def marker(self, tag: str) -> str:
+        """The end of a payload's URL, which reads the same however it was escaped."""
+        return f"{self.port}/{tag}"
+
+    def payloads(self, tag: str, *, one_line: bool = False,
+                 in_name: bool = False) -> dict[str, str]:
+        """A Markdown image, a reference-style one, an HTML image and an autolink."""
+        def url(kind: str) -> str:
+            return self.url(f"{tag}-{kind}")
+
+        ref = (f"![b][r{tag}] [r{tag}]: {url('ref')}" if one_line else
+               f"![b][r{tag}]\n\n[r{tag}]: {url('ref')}")
+        quote = "" if in_name else '"'  # an upload's name carries " as %22
+        return {"md": f"![a]({url('md')})", "ref": ref,
+                "html": f"<img src={quote}{url('html')}{quote}>", "auto": f"<{url('auto')}>"}
+
+
+@pytest.fixture
+def beacon():
+    b = Beacon()
+    yield b
+    b.server.shutdown()
+    b.server.server_close()
+
+
+@pytest.fixture
+def dialogs(page) -> list[str]:
+    """Every alert, confirm or prompt a page raises (none should)."""
+    seen: list[str] = []
+    page.on("dialog", lambda d: (seen.append(d.message), d.dismiss()))
+    return seen

@@ -1,0 +1,145 @@
+"""Untrusted text never makes the browser fetch anything: for each surface the probe found,
+a Markdown image, a reference-style image, an HTML image and an autolink to a loopback port
+we listen on. Zero requests may reach it and zero dialogs may fire; each payload is also
+shown to be on the page as text (else the test would prove nothing)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fake_openai import MODEL, FakeOpenAI, broken, http_error, reply, serving
+from playwright.sync_api import Page, expect
+from support import wait_idle
+
+COMPAT = f"OpenAI-compatible server · {MODEL} (server)"
+
+
+@pytest.fixture
+def fake():
+    server = FakeOpenAI(reply("Fine."))
+    with serving(server) as url:
+        server.url = url
+        yield server
+
+
+@pytest.fixture
+def app_env(fake) -> dict[str, str]:
+    return {"PROMPTLAB_OPENAI_BASE_URL": fake.url, "PROMPTLAB_OPENAI_MODELS": MODEL}
+
+
+def pick(page: Page, combobox: str, option: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name=combobox).click()
+    page.get_by_role("option", name=option).click()
+    wait_idle(page)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    expect(box).to_be_enabled()
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def shows(page: Page, text: str) -> None:
+    """The payload is on the page, as text."""
+    expect(page.get_by_text(text, exact=False).first).to_be_attached()
+
+
+def no_fetch(page: Page, beacon, dialogs) -> None:
+    page.wait_for_timeout(1500)  # time for any image request to be made
+    assert beacon.hits == [], f"the browser fetched {beacon.hits}"
+    assert dialogs == []
+
+
+def test_chat_messages_titles_and_provider_errors(page: Page, app_url: str, fake, beacon,
+                                                  dialogs):
+    said = beacon.payloads("msg")
+    message = "\n\n".join([said["md"], said["ref"], said["html"], said["auto"]])
+    err = beacon.payloads("err", one_line=True)
+    error_text = " ".join(err.values())
+    cut = beacon.payloads("cut", one_line=True)
+    cut_text = " ".join(cut.values())
+    fake.script = [reply("Fine."), http_error(400, error_text), broken("Partial", cut_text)]
+
+    page.goto(app_url + "/chat")
+    pick(page, "Model", COMPAT)
+    send(page, message)  # the user's own message, and the title built from it
+    expect(page.get_by_text("first token")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(beacon.marker("msg-md"))
+    send(page, "Second question")  # the provider refuses with a hostile error text
+    for kind in ("md", "html", "auto"):
+        shows(page, beacon.marker(f"err-{kind}"))
+    send(page, "Third question")  # the stream breaks with a hostile in-stream error
+    expect(page.get_by_text("The stream broke off")).to_be_visible(timeout=60_000)
+    shows(page, beacon.marker("cut-html"))
+
+    page.reload()  # the stored error and title are drawn again
+    expect(page.get_by_text("The stream broke off")).to_be_visible(timeout=60_000)
+    shows(page, beacon.marker("cut-md"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(beacon.marker("msg-md"))
+    shows(page, beacon.marker("msg-auto"))  # the user's own message
+    no_fetch(page, beacon, dialogs)
+
+
+def test_documents_retrieval_and_grounded_sources(page: Page, app_url: str, tmp_path, beacon,
+                                                  dialogs):
+    name_parts = beacon.payloads("name", one_line=True, in_name=True)
+    name = f"{name_parts['md']} {name_parts['html']}.md"  # "/" in a name: a browser File
+    head = beacon.payloads("head", one_line=True)
+    heading = f"{head['md']} {head['html']} {head['auto']}"
+    document = {"name": name, "mimeType": "text/markdown", "buffer": (
+        f"# Notes {heading}\n\nThe lighthouse keeper logs the storm every night, and the log "
+        "is kept in the tower.\n").encode()}
+
+    page.goto(app_url + "/documents")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="New knowledge base").click()
+    page.get_by_role("textbox", name="Name").fill("Beacons")
+    page.get_by_role("button", name="Create").click()
+    expect(sidebar.get_by_role("combobox", name="Knowledge base")).to_have_value(
+        re.compile("Beacons"))
+    page.locator("input[type=file]").set_input_files([document])
+    page.get_by_role("button", name="Add to knowledge base").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("1 chunks.")).to_be_visible(timeout=120_000)  # success message
+    shows(page, beacon.marker("name-md"))
+    expect(main.get_by_role("button", name=re.compile("^Delete "))).to_contain_text(
+        beacon.marker("name-html"))
+
+    page.get_by_role("link", name="Retrieval").click()
+    query = page.get_by_role("textbox", name="Query")
+    query.fill("Who logs the storm?")
+    query.press("Enter")
+    expect(page.get_by_text("Hybrid (RRF)", exact=True)).to_be_visible(timeout=60_000)
+    shows(page, beacon.marker("name-html"))  # in the hit headers
+
+    page.get_by_role("link", name="Chat").click()
+    pick(page, "Model", COMPAT)
+    pick(page, "Ground in a knowledge base", "Beacons")
+    send(page, "Who logs the storm?")
+    source = page.get_by_test_id("stExpander").filter(has_text="[1]")
+    expect(source).to_be_visible(timeout=120_000)
+    expect(source).to_contain_text(beacon.marker("head-md"))  # the heading, in the label
+    expect(source).to_contain_text(beacon.marker("name-md"))  # the file name
+    source.get_by_text("[1]").first.click()
+    no_fetch(page, beacon, dialogs)
+
+    page.get_by_role("link", name="Documents").click()
+    page.get_by_test_id("stMain").get_by_role("button", name=re.compile("^Delete ")).click()
+    expect(page.get_by_role("heading", name="0 documents")).to_be_visible()
+    no_fetch(page, beacon, dialogs)
+
+
+def test_compare_dataset_columns(page: Page, app_url: str, tmp_path, beacon, dialogs):
+    cols = beacon.payloads("col", one_line=True)
+    header = ",".join(['text', *(f'"{v}"' for v in cols.values())])
+    (tmp_path / "rows.csv").write_text(header + "\nA parcel arrived late,a,b,c,d\n")
+
+    page.goto(app_url + "/compare")
+    page.get_by_text("Dataset (CSV)").click()
+    page.locator("input[type=file]").set_input_files(str(tmp_path / "rows.csv"))
+    expect(page.get_by_text("rows.csv: 1 rows, columns")).to_be_visible(timeout=60_000)
+    shows(page, beacon.marker("col-md"))
+    no_fetch(page, beacon, dialogs)

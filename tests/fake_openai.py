@@ -1,0 +1,115 @@
+"""A scripted OpenAI-compatible server on loopback, for tests that drive the real app.
+
+Each POST /v1/chat/completions takes the next scripted reply (the last one repeats):
+`reply("text")`, `http_error(status, message)` or `broken("partial", message)` (a stream
+that sends some text, then an in-stream error event). GET /v1/models lists one model.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODEL = "fake-model"
+
+
+@dataclass
+class Reply:
+    chunks: list[str] = field(default_factory=list)
+    status: int = 200
+    error: str | None = None          # HTTP error body, or an in-stream error after chunks
+
+
+def reply(*chunks: str) -> Reply:
+    return Reply(list(chunks))
+
+
+def http_error(status: int, message: str) -> Reply:
+    return Reply(status=status, error=message)
+
+
+def broken(partial: str, message: str) -> Reply:
+    return Reply([partial], error=message)
+
+
+class FakeOpenAI:
+    def __init__(self, *script: Reply) -> None:
+        self.script = list(script) or [reply("Hello.")]
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+
+    def next(self, body: dict) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            return self.script[min(len(self.requests), len(self.script)) - 1]
+
+
+def _event(data: dict) -> bytes:
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:
+            body = json.dumps({"object": "list", "data": [
+                {"id": MODEL, "object": "model", "owned_by": "test"}]}).encode()
+            self._send(200, body, "application/json")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            step = fake.next(body)
+            if step.status != 200:
+                error = {"error": {"message": step.error, "type": "invalid_request_error"}}
+                self._send(step.status, json.dumps(error).encode(), "application/json")
+                return
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("connection", "close")
+            self.end_headers()
+            base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                    "model": MODEL}
+            for text in step.chunks:
+                self.wfile.write(_event({**base, "choices": [
+                    {"index": 0, "delta": {"content": text}, "finish_reason": None}]}))
+                self.wfile.flush()
+            if step.error is not None:
+                self.wfile.write(_event({"error": {"message": step.error,
+                                                   "type": "server_error"}}))
+            else:
+                self.wfile.write(_event({**base, "choices": [
+                    {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+                self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@contextmanager
+def serving(fake: FakeOpenAI) -> Iterator[str]:
+    """Serve `fake` on 127.0.0.1; yields its /v1 base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
