@@ -6,6 +6,6 @@ from lib.ui.app import PAGES, run_page
 
 st.set_page_config(page_title="Prompt Lab", page_icon=":material/science:", layout="wide")
 
-page = st.navigation([st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+page = st.navigation([st.Page(path, title=title, icon=icon, default=path == "app_pages/home.py")
                       for path, title, icon, _ in PAGES])
 run_page(page)

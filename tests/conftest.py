@@ -45,7 +45,7 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def app(data_dir, prompts_dir):
     """A fresh AppTest per test: caches cleared, no secrets, data in a temporary folder.
 
-    `app()` opens Home; `app("pages/chat.py")` switches to a page after that.
+    `app()` opens Home; `app("app_pages/chat.py")` switches to a page after that.
     """
     import streamlit as st
     from streamlit.testing.v1 import AppTest

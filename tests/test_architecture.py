@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = sorted([*ROOT.glob("lib/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "Home.py",
+SOURCES = sorted([*ROOT.glob("lib/**/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "Home.py",
                   *ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/*.py")])
 
 # Lower packages never import higher ones; packages of the same rank never import each other.

@@ -90,7 +90,7 @@ def test_no_csv_is_written_around_the_helper():
 
     root = Path(__file__).resolve().parents[1]
     found = [f"{p.relative_to(root)}:{n}" for p in [*root.glob("lib/**/*.py"),
-                                                    *root.glob("pages/*.py")]
+                                                    *root.glob("app_pages/*.py")]
              if p.name != "exports.py"
              for n, line in enumerate(p.read_text().splitlines(), 1)
              if ".to_csv(" in line or "csv.writer(" in line or "csv.DictWriter(" in line]
@@ -114,7 +114,7 @@ def test_the_costs_tables_download_through_the_helper(openai_key):
     try:
         at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "Home.py"))
         at.run()
-        at.switch_page("pages/costs.py").run()
+        at.switch_page("app_pages/costs.py").run()
     finally:
         costs_view.frame_csv = real
     assert not at.exception

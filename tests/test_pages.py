@@ -22,7 +22,7 @@ def test_home_shows_providers_and_counts(app):
 
 
 def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     assert at.selectbox(key="chat_model").value == "local/smollm2-135m-instruct"
     at.chat_input[0].set_value("Hello! What is your name?").run()
     assert not at.exception and not at.error
@@ -40,7 +40,7 @@ def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
 
 
 def test_unavailable_model_explains_how_to_enable_it(app):
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     box = at.selectbox(key="chat_model")
     assert "Anthropic · Claude Haiku 4.5  (unavailable)" in box.options
     box.set_value("anthropic/claude-haiku-4-5").run()
@@ -54,7 +54,7 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("PROMPTLAB_OPENAI_MODELS", "nothing-here")
     monkeypatch.setenv("PROMPTLAB_DEADLINE", "5")
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.selectbox(key="chat_model").set_value("compat/nothing-here").run()
     at.chat_input[0].set_value("Are you there?").run()
     assert not at.exception
@@ -66,7 +66,7 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
 
 
 def test_overlong_message_is_refused_and_given_back(app):
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     text = "lorem ipsum " * 3000
     at.chat_input[0].set_value(text).run()
     assert not at.exception
@@ -79,7 +79,7 @@ def test_rename_resume_and_delete(app):
     path = get_settings().db_path
     conv = chat.create_conversation(path, title="Old name")
     chat.add_message(path, conv, "user", "remember me")
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     assert at.query_params["c"] == str(conv)
     assert at.title[0].value == "Old name"
@@ -97,7 +97,7 @@ def test_new_chat_leaves_the_current_conversation(app):
     conv = chat.create_conversation(path, title="Kept")
     chat.add_message(path, conv, "user", "first question")
     chat.add_message(path, conv, "assistant", "first answer")
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     assert at.query_params["c"] == str(conv) and len(at.chat_message) == 2
     at.button(key="new_chat").click().run()
@@ -138,7 +138,7 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
     conv = chat.create_conversation(path, model="anthropic/claude-haiku-4-5")
     chat.add_message(path, conv, "user", "How many tokens is this?")
     try:
-        at = app("pages/chat.py")
+        at = app("app_pages/chat.py")
         at.selectbox(key="conv_pick").set_value(conv).run()
         assert at.selectbox(key="chat_model").value == "anthropic/claude-haiku-4-5"
         assert "Context (estimated)" in at.get("progress")[0].proto.text

@@ -29,7 +29,7 @@ def _calls(n: int = 6) -> None:
 def test_tokens_for_pasted_text(app):
     text = "Hello world, tokens!\nSecond line."
     ids = encoding("o200k_base").encode(text)  # real tiktoken, seeded offline
-    at = app("pages/tokens.py")
+    at = app("app_pages/tokens.py")
     at.text_area(key="tok_text").input(text).run()
     assert not at.exception
     summary = next(m.value for m in at.markdown if "tokens**" in reads(m.value))
@@ -48,7 +48,7 @@ def test_tokens_for_pasted_text(app):
 
 
 def test_a_hundred_thousand_tokens_are_paged(app):
-    at = app("pages/tokens.py")
+    at = app("app_pages/tokens.py")
     at.text_area(key="tok_text").input(("word " * 100_000).strip()).run()
     assert not at.exception
     assert next(m.value for m in at.markdown if "tokens**" in reads(m.value)).startswith(
@@ -63,7 +63,7 @@ def test_tokens_of_a_prompt_version_and_a_conversation(app):
     path.parent.mkdir(parents=True, exist_ok=True)
     conv = chat.create_conversation(path, title="Greeting")
     chat.add_message(path, conv, "user", "Hi there")
-    at = app("pages/tokens.py")
+    at = app("app_pages/tokens.py")
     at.segmented_control(key="tok_source").set_value("A prompt version").run()
     at.selectbox(key="tok_prompt").set_value("classifier").run()
     assert "Classify the text" in shown(at)
@@ -79,7 +79,7 @@ def shown(at) -> str:
 
 
 def test_costs_empty_then_with_calls(app):
-    at = app("pages/costs.py")
+    at = app("app_pages/costs.py")
     assert any("No model calls recorded yet" in reads(i.value) for i in at.info)
     _calls()
     at.run()
@@ -97,7 +97,7 @@ def test_costs_empty_then_with_calls(app):
 
 def test_budgets_set_in_the_app_warn_and_refuse(app):
     _calls()
-    at = app("pages/costs.py")
+    at = app("app_pages/costs.py")
     at.selectbox(key="budget_scope").set_value("openai").run()
     at.number_input(key="budget_limit").set_value(0.0035).run()
     at.button(key="budget_save").click().run()
@@ -112,7 +112,7 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
 
 
 def test_prices_are_edited_in_the_app(app):
-    at = app("pages/costs.py")
+    at = app("app_pages/costs.py")
     assert any("Prices last checked" in reads(c.value) for c in at.caption)
     from lib.llm import save_user_catalog
 
@@ -136,7 +136,7 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     for i in range(6):
         chat.add_message(path, conv, "user", f"question {i} " + "word " * 40)
         chat.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.selectbox(key="conv_pick").set_value(conv).run()
     at.number_input(key=at.number_input[0].key).set_value(64).run()
     assert any("will be left out of the next call" in reads(c.value) for c in at.caption)
@@ -149,7 +149,7 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
 def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_key):
     path = openai_key
     spend.set_budget(path, "all", "day", 0.0)
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()
     at.chat_input[0].set_value("Will this be sent?").run()
     assert not at.exception

@@ -17,7 +17,7 @@ def _with_kb(app, page: str, name: str = "Team docs"):
 
 
 def test_create_a_knowledge_base(app):
-    at = app("pages/documents.py")
+    at = app("app_pages/documents.py")
     assert any("Create a knowledge base" in shown(i.value) for i in at.info)
     at.text_input(key="kb_new_name").input("Support").run()
     at.button(key="kb_create").click().run()
@@ -26,7 +26,7 @@ def test_create_a_knowledge_base(app):
 
 
 def test_upload_a_batch_with_a_bad_file(app):
-    at, settings, kb = _with_kb(app, "pages/documents.py")
+    at, settings, kb = _with_kb(app, "app_pages/documents.py")
     good = valid()
     at.file_uploader(key="doc_upload").set_value([
         ("deploy.md", good["deploy.md"], "text/markdown"),
@@ -44,7 +44,7 @@ def test_upload_a_batch_with_a_bad_file(app):
 
 
 def test_inspect_delete_and_rebuild(app):
-    at, settings, kb = _with_kb(app, "pages/documents.py")
+    at, settings, kb = _with_kb(app, "app_pages/documents.py")
     knowledge.ingest(settings, kb, [("deploy.md", valid()["deploy.md"]),
                                     ("notes.txt", valid()["notes.txt"])])
     at.run()
@@ -63,7 +63,7 @@ def test_inspect_delete_and_rebuild(app):
 
 
 def test_retrieval_inspector_side_by_side(app):
-    at, settings, kb = _with_kb(app, "pages/retrieval.py")
+    at, settings, kb = _with_kb(app, "app_pages/retrieval.py")
     knowledge.ingest(settings, kb, list(valid().items()))
     at.run()
     at.text_input(key="ret_query").input("How many days of leave do employees get?").run()
@@ -81,7 +81,7 @@ def test_retrieval_inspector_side_by_side(app):
 
 
 def test_chat_with_a_knowledge_base_cites_sources(app):
-    at, settings, kb = _with_kb(app, "pages/chat.py")
+    at, settings, kb = _with_kb(app, "app_pages/chat.py")
     knowledge.ingest(settings, kb, list(valid().items()))
     at.run()
     at.selectbox(key="chat_kb").set_value("Team docs").run()

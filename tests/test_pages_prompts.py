@@ -10,7 +10,7 @@ from lib.prompts import PromptStore
 
 
 def test_preview_renders_and_counts(app):
-    at = app("pages/prompts.py")
+    at = app("app_pages/prompts.py")
     at.selectbox(key="prompt_pick").set_value("summarizer").run()
     at.text_area(key="pv_summarizer_text").input("Cats sleep sixteen hours a day.").run()
     at.number_input(key="pv_summarizer_max_words").set_value(12).run()
@@ -21,7 +21,7 @@ def test_preview_renders_and_counts(app):
 
 
 def test_a_bad_value_names_the_variable(app):
-    at = app("pages/prompts.py")
+    at = app("app_pages/prompts.py")
     at.selectbox(key="prompt_pick").set_value("json-extractor").run()
     at.text_area(key="pv_json-extractor_text").input("Ada, ada@example.com").run()
     at.text_area(key="pv_json-extractor_schema").input("{not json").run()
@@ -29,7 +29,7 @@ def test_a_bad_value_names_the_variable(app):
 
 
 def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
-    at = app("pages/prompts.py")
+    at = app("app_pages/prompts.py")
     at.selectbox(key="prompt_pick").set_value("classifier").run()
     source = at.text_area(key="edit_source_classifier_1")
     source.input(source.value + "\nThink step by step.").run()
@@ -51,7 +51,7 @@ def test_move_label_and_diff(app, prompts_dir):
     store = PromptStore(prompts_dir)
     store.save_version("classifier", store.source("classifier", 1).replace("exactly one",
                                                                            "one"))
-    at = app("pages/prompts.py")
+    at = app("app_pages/prompts.py")
     at.selectbox(key="prompt_pick").set_value("classifier").run()
     at.text_input(key="label_name").input("staging").run()
     at.selectbox(key="label_version").set_value(2).run()
@@ -64,7 +64,7 @@ def test_move_label_and_diff(app, prompts_dir):
 def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
     store = PromptStore(prompts_dir)
     store.save_version("classifier", store.source("classifier", 1) + "\nOne word.")
-    at = app("pages/compare.py")
+    at = app("app_pages/compare.py")
     at.selectbox(key="cv1_ref").set_value("v2").run()
     at.number_input(key="cv0_max").set_value(6).run()
     at.number_input(key="cv1_max").set_value(6).run()
@@ -94,7 +94,7 @@ def test_compare_over_a_saved_dataset(app):
     path = get_settings().db_path
     ds = compare.parse_csv(b"text\nI love it\nIt broke\nHow do I log in?\n", "three.csv")
     ds_id = compare.save_dataset(path, ds)
-    at = app("pages/compare.py")
+    at = app("app_pages/compare.py")
     at.radio(key="cmp_mode").set_value("Dataset (CSV)").run()
     at.selectbox(key="cmp_saved_ds").set_value(ds_id).run()
     at.number_input(key="cv0_max").set_value(4).run()
@@ -111,7 +111,7 @@ def test_compare_over_a_saved_dataset(app):
 def test_expensive_runs_need_confirmation(app, openai_key, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_CONFIRM_ABOVE_USD", "0")
     get_settings.cache_clear()
-    at = app("pages/compare.py")
+    at = app("app_pages/compare.py")
     at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
@@ -121,7 +121,7 @@ def test_expensive_runs_need_confirmation(app, openai_key, monkeypatch):
 
 
 def test_chat_system_prompt_from_a_stored_prompt(app):
-    at = app("pages/chat.py")
+    at = app("app_pages/chat.py")
     at.radio(key="system_new_source").set_value("From a prompt").run()
     at.text_area(key="system_new_assistant_team").input("the payments team").run()
     assert any("assistant v1" in shown(c.value) and "payments team" in shown(c.value)
@@ -140,7 +140,7 @@ def test_a_run_over_budget_is_refused(app, openai_key):
 
     path = openai_key
     spend.set_budget(path, "openai", "day", 0.0001)
-    at = app("pages/compare.py")
+    at = app("app_pages/compare.py")
     at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()

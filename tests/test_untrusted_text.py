@@ -11,7 +11,7 @@ import pytest
 from lib.ui.text import Markdown, inert, md, plain, plain_table
 
 ROOT = Path(__file__).resolve().parents[1]
-UI = sorted([*ROOT.glob("lib/ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "Home.py"])
+UI = sorted([*ROOT.glob("lib/ui/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "Home.py"])
 HELPERS = {"md", "plain", "inert", "join"}
 LABELLED = {"checkbox", "toggle", "radio", "selectbox", "multiselect", "text_input",
             "text_area", "number_input", "slider", "select_slider", "file_uploader",
@@ -147,7 +147,7 @@ def scan(paths: list[Path]) -> list[str]:
 
 
 def test_the_scan_reads_every_page_and_ui_module():
-    assert len(UI) >= 20 and ROOT / "pages" / "chat.py" in UI
+    assert len(UI) >= 20 and ROOT / "app_pages" / "chat.py" in UI
 
 
 def test_no_rendering_call_bypasses_the_text_helpers():

@@ -17,20 +17,20 @@ log = logging.getLogger(__name__)
 
 # (file, title, icon, what it is for): the router and the Home page's links both read this.
 PAGES = [
-    ("pages/home.py", "Home", ":material/home:", ""),
-    ("pages/chat.py", "Chat", ":material/chat:",
+    ("app_pages/home.py", "Home", ":material/home:", ""),
+    ("app_pages/chat.py", "Chat", ":material/chat:",
      "stream replies, manage conversations, watch context"),
-    ("pages/prompts.py", "Prompts", ":material/edit_note:",
+    ("app_pages/prompts.py", "Prompts", ":material/edit_note:",
      "versioned templates, preview, edit, diff, labels"),
-    ("pages/compare.py", "Compare", ":material/compare:",
+    ("app_pages/compare.py", "Compare", ":material/compare:",
      "2-4 variants side by side, votes, win rates"),
-    ("pages/documents.py", "Documents", ":material/folder_open:",
+    ("app_pages/documents.py", "Documents", ":material/folder_open:",
      "knowledge bases in Chroma, upload, chunks"),
-    ("pages/retrieval.py", "Retrieval", ":material/manage_search:",
+    ("app_pages/retrieval.py", "Retrieval", ":material/manage_search:",
      "dense, BM25 and hybrid results side by side"),
-    ("pages/tokens.py", "Tokens", ":material/token:",
+    ("app_pages/tokens.py", "Tokens", ":material/token:",
      "how text turns into tokens, cost and window fill"),
-    ("pages/costs.py", "Costs", ":material/payments:",
+    ("app_pages/costs.py", "Costs", ":material/payments:",
      "spend, tokens, latency, errors, caching, budgets"),
 ]
 

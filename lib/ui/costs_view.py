@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
 from lib import spend
@@ -13,6 +13,9 @@ from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
 from lib.spend import Filters
 from lib.ui import app
 from lib.ui.text import md, plain
+
+if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table is drawn
+    import pandas as pd
 
 
 def filters(settings: Settings) -> Filters | None:

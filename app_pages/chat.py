@@ -10,6 +10,7 @@ from lib.ui.text import plain
 
 settings = app.settings()
 current = sidebar.current_conversation(settings)
+st.title(plain(current.title) if current else "Chat")  # first: the page shows at once
 sidebar.conversation_sidebar(settings, current)
 
 with st.sidebar:
@@ -33,7 +34,6 @@ with st.sidebar:
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
 
-st.title(plain(current.title) if current else "Chat")
 messages.show_notice()
 history = chat.list_messages(settings.db_path, current.id) if current else []
 estimate = None

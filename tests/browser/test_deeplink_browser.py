@@ -1,0 +1,25 @@
+"""Every page URL works as a first visit on a fresh server (a bookmark, a tab left open): the
+app's own navigation, the page's heading, the shared sidebar and the wide layout."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+PAGES = {"chat": "Chat", "prompts": "Prompts", "compare": "Compare", "documents": "Documents",
+         "retrieval": "Retrieval", "tokens": "Tokens", "costs": "Costs"}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_a_bookmarked_page_opens_as_itself(page: Page, app_url: str, path: str):
+    page.goto(f"{app_url}/{path}")  # the server's very first request
+    expect(page.get_by_role("heading", level=1)).to_have_text(PAGES[path])
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link")).to_have_count(len(PAGES) + 1)
+    for title in ("Home", *PAGES.values()):  # the router's titles, not file names
+        expect(nav.get_by_role("link", name=title, exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="home", exact=True)).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar").get_by_text("Providers")).to_be_visible()
+    width = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]')"
+                          ".getBoundingClientRect().width")
+    assert width > 900, f"the layout should be wide, not {width:.0f} px"
