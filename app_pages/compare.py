@@ -54,8 +54,11 @@ try:
     else:
         rows, dataset_id, new_dataset = view.dataset_input(settings)
     checks = view.checks_editor()
-    title = st.text_input("Run title", value=" vs ".join(
-        f"{v.prompt}@{v.ref}" for v in variants), key="cmp_title")
+    default_title = " vs ".join(f"{v.prompt}@{v.ref}" for v in variants)
+    if st.session_state.get("cmp_title") in (None, st.session_state.get("cmp_title_default")):
+        st.session_state["cmp_title"] = default_title  # follows the variants until edited
+    st.session_state["cmp_title_default"] = default_title
+    title = st.text_input("Run title", key="cmp_title")
 except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()

@@ -62,7 +62,7 @@ with versions_tab:
 with preview_tab:
     refs = view.ref_options(prompt)
     ref = st.selectbox("Version or label", refs, key="preview_ref",
-                       format_func=lambda r: view.ref_label(prompt, r))
+                       help=view.REF_HELP, format_func=lambda r: view.ref_label(prompt, r))
     values = view.variable_form(prompt.variables, key=f"pv_{name}")
     model = widgets.model_picker("preview_model", label="Count tokens for",
                                 default=prompt.model).model

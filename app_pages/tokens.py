@@ -21,7 +21,7 @@ try:
         name = st.selectbox("Prompt", names, key="tok_prompt")
         prompt = pv.store().get(name)
         ref = st.selectbox("Version", pv.ref_options(prompt), key="tok_ref",
-                           format_func=lambda r: pv.ref_label(prompt, r))
+                           help=pv.REF_HELP, format_func=lambda r: pv.ref_label(prompt, r))
         with st.expander("Variables"):
             values = pv.variable_form(prompt.variables, key=f"tok_{name}")
         text = pv.store().render(name, ref, values)[1]

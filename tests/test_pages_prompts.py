@@ -65,9 +65,9 @@ def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
     store = PromptStore(prompts_dir)
     store.save_version("classifier", store.source("classifier", 1) + "\nOne word.")
     at = app("app_pages/compare.py")
-    at.selectbox(key="cv1_ref").set_value("v2").run()
-    at.number_input(key="cv0_max").set_value(6).run()
-    at.number_input(key="cv1_max").set_value(6).run()
+    at.selectbox(key="cv1_ref_classifier").set_value("v2").run()
+    at.number_input(key="cv0_max_classifier").set_value(6).run()
+    at.number_input(key="cv1_max_classifier").set_value(6).run()
     at.text_area(key="cmp_form_text").input("The export button does nothing.").run()
     assert not at.exception
     at.button(key="cmp_forecast_btn").click().run()
@@ -97,8 +97,8 @@ def test_compare_over_a_saved_dataset(app):
     at = app("app_pages/compare.py")
     at.radio(key="cmp_mode").set_value("Dataset (CSV)").run()
     at.selectbox(key="cmp_saved_ds").set_value(ds_id).run()
-    at.number_input(key="cv0_max").set_value(4).run()
-    at.number_input(key="cv1_max").set_value(4).run()
+    at.number_input(key="cv0_max_classifier").set_value(4).run()
+    at.number_input(key="cv1_max_classifier").set_value(4).run()
     at.button(key="cmp_forecast_btn").click().run()
     at.button(key="cmp_run").click().run()
     assert not at.exception
@@ -112,7 +112,7 @@ def test_expensive_runs_need_confirmation(app, openai_key, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_CONFIRM_ABOVE_USD", "0")
     get_settings.cache_clear()
     at = app("app_pages/compare.py")
-    at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
+    at.selectbox(key="cv0_model_classifier").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
     assert at.button(key="cmp_run").disabled
@@ -141,7 +141,7 @@ def test_a_run_over_budget_is_refused(app, openai_key):
     path = openai_key
     spend.set_budget(path, "openai", "day", 0.0001)
     at = app("app_pages/compare.py")
-    at.selectbox(key="cv0_model").set_value("openai/gpt-4.1").run()
+    at.selectbox(key="cv0_model_classifier").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
     assert any("today's openai budget" in shown(e.value) for e in at.error)

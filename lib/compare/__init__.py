@@ -4,7 +4,7 @@ forecast, parallel runs, votes and their statistics, automated checks, CSV expor
 from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
-    "lib.compare.checks": ("KINDS", "Check", "run_check", "run_checks"),
+    "lib.compare.checks": ("KINDS", "NEEDS_VALUE", "Check", "run_check", "run_checks"),
     "lib.compare.datasets": (
         "MAX_COLUMNS", "MAX_ROWS", "Dataset", "list_datasets", "load_dataset", "parse_csv",
         "save_dataset"

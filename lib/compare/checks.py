@@ -19,6 +19,11 @@ KINDS = {
 }
 
 
+NEEDS_VALUE = {"contains": "some text", "not_contains": "some text",
+               "regex": "a regular expression", "json_schema": "a JSON schema",
+               "max_tokens": "a number of tokens"}
+
+
 @dataclass(frozen=True)
 class Check:
     kind: str
@@ -36,6 +41,8 @@ class Check:
         """Refuse a check that cannot run (bad regex, schema or number) before a run starts."""
         if self.kind not in KINDS:
             raise CheckError(f"Unknown check {self.kind!r}.")
+        if self.kind in NEEDS_VALUE and not self.value.strip():
+            raise CheckError(f"The check '{KINDS[self.kind]}' needs {NEEDS_VALUE[self.kind]}.")
         try:
             if self.kind == "regex":
                 re.compile(self.value)
@@ -43,8 +50,10 @@ class Check:
                 import jsonschema
 
                 jsonschema.Draft202012Validator.check_schema(json_loads(self.value))
-            elif self.kind == "max_tokens" and int(self.value) < 1:
-                raise CheckError(f"The check '{self.label}' is invalid: N must be at least 1.")
+            elif self.kind == "max_tokens" and (not self.value.strip().isdigit()
+                                                or int(self.value) < 1):
+                raise CheckError(f"The check '{self.label}' needs a whole number of tokens, "
+                                 "1 or more.")
         except CheckError:
             raise
         except (re.error, ValueError, TypeError) as exc:

@@ -13,6 +13,7 @@ from lib import compare
 from lib.compare import (
     KINDS,
     LETTERS,
+    NEEDS_VALUE,
     OUTCOMES,
     Check,
     Forecast,
@@ -33,32 +34,58 @@ def variant_editor(index: int, names: list[str]) -> Variant:
                         index=names.index("classifier") if "classifier" in names else 0)
     prompt = pv.store().get(name)
     refs = pv.ref_options(prompt)
-    ref = st.selectbox("Version", refs, key=f"cv{index}_ref",
-                       index=min(index, len(refs) - 1),
+    # Keys carry the prompt's name: picking another prompt starts from its own defaults.
+    ref = st.selectbox("Version", refs, key=f"cv{index}_ref_{name}",
+                       index=min(index, len(refs) - 1), help=pv.REF_HELP,
                        format_func=lambda r: pv.ref_label(prompt, r))
-    status = widgets.model_picker(f"cv{index}_model", default=prompt.model)
+    status = widgets.model_picker(f"cv{index}_model_{name}", default=prompt.model)
     temperature = st.slider("Temperature", 0.0, 2.0, float(prompt.temperature), 0.05,
-                            key=f"cv{index}_temp", disabled=not status.model.temperature)
+                            key=f"cv{index}_temp_{name}", disabled=not status.model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
-                                 key=f"cv{index}_max")
+                                 key=f"cv{index}_max_{name}")
     if not status.available:
         raise CompareError(f"Variant {LETTERS[index]} uses an unavailable model.",
                              hint=status.reason)
     return Variant(name, ref, status.model.key, temperature, int(max_tokens))
 
 
+CHECKS_KEY = "cmp_checks"
+
+
+def _add_check() -> None:
+    kind, value = st.session_state["cmp_check_kind"], st.session_state.get("cmp_check_value", "")
+    try:
+        check = Check(kind, value if kind in NEEDS_VALUE else "").validate()
+    except CompareError as exc:
+        st.session_state["cmp_check_error"] = exc.message
+        return
+    st.session_state.setdefault(CHECKS_KEY, []).append(check)
+    st.session_state["cmp_check_value"] = ""
+    st.session_state.pop("cmp_check_error", None)
+
+
+def _remove_check(i: int) -> None:
+    st.session_state[CHECKS_KEY].pop(i)
+
+
 def checks_editor() -> list[Check]:
+    """Checks run on every finished cell: pick a kind, give its value, add; remove any."""
+    checks: list[Check] = st.session_state.setdefault(CHECKS_KEY, [])
     with st.expander("Automated checks (optional)"):
-        rows = st.data_editor(
-            [], key="cmp_checks", num_rows="dynamic", width="stretch",
-            column_config={
-                "kind": st.column_config.SelectboxColumn("check", options=list(KINDS),
-                                                         required=True),
-                "value": st.column_config.TextColumn(
-                    "value (text, regex, JSON schema or N tokens)")},
-            column_order=["kind", "value"])
-    return [Check(r["kind"], r.get("value") or "").validate() for r in rows if r.get("kind")]
+        for i, check in enumerate(checks):
+            left, right = st.columns([6, 1], vertical_alignment="center")
+            left.markdown(md("✓ output {}", check.label))
+            right.button("Remove", key=f"cmp_check_rm_{i}", on_click=_remove_check, args=(i,))
+        kind_col, value_col, add_col = st.columns([2, 3, 1], vertical_alignment="bottom")
+        kind = kind_col.selectbox("Check that the output", list(KINDS), key="cmp_check_kind",
+                                  format_func=KINDS.__getitem__)
+        value_col.text_input(plain(NEEDS_VALUE.get(kind, "(no value needed)").capitalize()),
+                             key="cmp_check_value", disabled=kind not in NEEDS_VALUE)
+        add_col.button("Add check", key="cmp_check_add", on_click=_add_check)
+        if error := st.session_state.get("cmp_check_error"):
+            st.error(plain(error))
+    return list(checks)
 
 
 def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None, Any]:

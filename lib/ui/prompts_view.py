@@ -23,12 +23,17 @@ def ref_options(prompt: Prompt) -> list[str]:
     return [*sorted(prompt.labels), *(f"v{v.version}" for v in reversed(prompt.versions))]
 
 
+REF_HELP = ("A label such as production follows whichever version it points to; a version "
+            "number (v3) is fixed.")
+
+
 def ref_label(prompt: Prompt, ref: str) -> str:
+    """An option of a version select box: "production · label, now v2" or "v2 · production"."""
     if ref in prompt.labels:
-        return f"{ref} → v{prompt.labels[ref]}"
+        return f"{ref} · label, now v{prompt.labels[ref]}"
     version = int(ref[1:])
     tags = prompt.labels_of(version)
-    return f"{ref}" + (f" ({', '.join(tags)})" if tags else "")
+    return f"{ref}" + (f" · {', '.join(tags)}" if tags else "")
 
 
 def _widget_default(var: Variable) -> Any:
@@ -113,7 +118,7 @@ def system_from_prompt(key: str) -> tuple[str, str | None, int | None]:
                         index=names.index("assistant") if "assistant" in names else 0)
     prompt = store().get(name)
     ref = st.selectbox("Version", ref_options(prompt), key=f"{key}_ref",
-                       format_func=lambda r: ref_label(prompt, r))
+                       help=REF_HELP, format_func=lambda r: ref_label(prompt, r))
     with st.expander("Variables", expanded=False):
         values = variable_form(prompt.variables, key=f"{key}_{name}")
     version, text = store().render(name, ref, values)

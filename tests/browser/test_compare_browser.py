@@ -19,6 +19,22 @@ def pick(page: Page, scope, label: str, option: str, nth: int = 0) -> None:
     page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
 
 
+def add_check(page: Page, main, kind: str, value: str) -> None:
+    """As a person does: open the checks, pick a kind, type its value, press Add check."""
+    main.get_by_text("Automated checks (optional)").click()
+    box = main.get_by_role("combobox", name="Check that the output")
+    expect(box).to_be_visible()
+    box.click()
+    page.keyboard.type(kind)  # the list filters as one types
+    option = page.get_by_role("option", name=kind)
+    expect(option).to_have_count(1)
+    option.click(force=True)
+    wait_idle(page)
+    main.get_by_role("textbox", name="A number of tokens").fill(value)
+    main.get_by_role("button", name="Add check").click()
+    expect(main.get_by_text(f"output at most {value} tokens")).to_be_visible()
+
+
 def download_text(page: Page, button: str, tries: int = 3) -> str:
     """Click a download button and read the file. Headless Chromium now and then cancels a
     download whose blob URL the page revokes at once (about 1 in 7 here); a person would
@@ -53,6 +69,7 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
         box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
         box.fill("6")
         box.press("Enter")
+    add_check(page, main, "is at most N tokens", "6")
     main.get_by_text("Dataset (CSV)").click()
     data = tmp_path / "tickets.csv"
     data.write_text("text\n" + "\n".join(f'"{r}"' for r in CSV_ROWS) + "\n")
@@ -75,6 +92,8 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     expect(table).to_contain_text("win rate")
     expect(table).to_contain_text("67%")   # A: 2 of 3
     expect(table).to_contain_text("33%")   # B: 1 of 3
+    expect(table).to_contain_text("pass: at most 6 tokens")  # the check set in the grid
+    expect(table).to_contain_text("100%")
 
     # 4. The CSV download holds inputs, outputs and votes. (Each redraw re-fetches the
     # button's file; let that settle as a person's eyes would.)
