@@ -62,7 +62,9 @@ class Checker:
                 name is not None and name.endswith("_html"))  # escaping HTML builders
         if isinstance(node, ast.Name):
             return self.safe_name(node, seen)
-        return False  # f-strings, str(), attributes, subscripts: not escaped
+        # A module's constant (view.REF_HELP) is ours; f-strings, str(), other attributes and
+        # subscripts are not escaped.
+        return isinstance(node, ast.Attribute) and node.attr.isupper()
 
     def safe_name(self, node: ast.Name, seen: frozenset[str]) -> bool:
         if node.id.isupper() or node.id in seen:
