@@ -102,36 +102,59 @@ def _docx(data: bytes) -> list[Section]:
     return out
 
 
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = _HEADINGS | {
+    "address", "article", "aside", "blockquote", "body", "caption", "dd", "details", "div",
+    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "html", "li",
+    "main", "nav", "ol", "p", "pre", "section", "summary", "table", "td", "th", "tr", "ul"}
+_DROPPED = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "nav",
+            "canvas", "head"]
+
+
 def _html(text: str) -> list[Section]:
-    from bs4 import BeautifulSoup
+    """Each piece of text once, in order: text nodes grouped by their nearest block element
+    (so a <p> inside a <div> inside an <li> is not read three times, and loose text in a
+    <div> is not lost); a heading starts a new section."""
+    from bs4 import BeautifulSoup, NavigableString
+    from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 
     soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "embed",
-                     "svg", "canvas", "head"]):
+    for tag in soup(_DROPPED):
         tag.decompose()
     out: list[Section] = []
-    heading, buffer = None, []
-    body = soup.body or soup
-    for element in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre",
-                                  "td", "th", "blockquote", "dd", "dt"]):
-        if element.find_parent(["p", "li", "td", "th", "blockquote", "pre"]) is not None:
-            continue  # its text is already in its parent's
-        content = element.get_text(" ", strip=True)
+    heading: str | None = None
+    paragraphs: list[str] = []
+    block, parts = None, []
+
+    def end_block() -> None:
+        nonlocal heading
+        if block is None:
+            return
+        joined = "".join(parts)
+        content = joined.strip() if block.name == "pre" else " ".join(joined.split())
+        parts.clear()
         if not content:
-            continue
-        if element.name.startswith("h") and element.name[1:].isdigit():
-            if buffer:
-                out.append(Section("\n\n".join(buffer), heading=heading))
-                buffer = []
+            return
+        if block.name in _HEADINGS:
+            if paragraphs:
+                out.append(Section("\n\n".join(paragraphs), heading=heading))
+                paragraphs.clear()
             heading = content
         else:
-            buffer.append(content)
-    if buffer:
-        out.append(Section("\n\n".join(buffer), heading=heading))
-    if not out:  # no block elements: take the loose text
-        loose = body.get_text("\n", strip=True)
-        if loose:
-            out.append(Section(loose))
+            paragraphs.append(content)
+
+    skip = (Comment, Declaration, Doctype, ProcessingInstruction)
+    for node in (soup.body or soup).descendants:
+        if not isinstance(node, NavigableString) or isinstance(node, skip):
+            continue
+        owner = next((p for p in node.parents if p.name in _BLOCKS), None)
+        if owner is not block:
+            end_block()
+            block = owner
+        parts.append(str(node))
+    end_block()
+    if paragraphs:
+        out.append(Section("\n\n".join(paragraphs), heading=heading))
     return out
 
 
