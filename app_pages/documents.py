@@ -16,9 +16,12 @@ if kb is None:
 
 st.caption(md("Knowledge base **{}** · Chroma collection `{}` · embeddings: {}", kb.name,
               kb.collection, knowledge.model_label(kb.embedding_model)))
+view.show_last_results()
+# A new key after each batch empties the uploader (Streamlit cannot clear one otherwise).
+batch = st.session_state.setdefault("doc_upload_batch", 0)
 uploads = st.file_uploader("Add files: PDF, Word, HTML, CSV, Markdown or text (the type is "
                            "read from the content)", accept_multiple_files=True,
-                           key="doc_upload")
+                           key=f"doc_upload_{batch}")
 with st.expander("Chunking"):
     size = st.slider("Chunk size (tokens)", 32, 240, DEFAULT_SIZE, 8, key="chunk_size",
                      help="Chunks are also kept within the embedding model's 256-token input.")
@@ -28,16 +31,14 @@ if uploads and st.button("Add to knowledge base", type="primary", key="doc_inges
     files = [(u.name, u.getvalue()) for u in uploads]
     progress = view.UploadProgress([name for name, _ in files])
     try:
-        for r in knowledge.ingest(settings, kb, files, size=size, overlap=overlap,
-                                  progress=progress):
-            if r.status == "stored":
-                st.success(md("{}: {}.", r.file, r.message))
-            elif r.status == "skipped":
-                st.info(md("{}: {}.", r.file, r.message))
-            else:
-                st.error(plain(r.message))
+        results = knowledge.ingest(settings, kb, files, size=size, overlap=overlap,
+                                   progress=progress)
     except PromptLabError as exc:
         widgets.show_error(exc)
+    else:
+        st.session_state[view.RESULTS_KEY] = results
+        st.session_state["doc_upload_batch"] = batch + 1
+        st.rerun()
 
 docs = knowledge.documents(settings, kb)
 st.subheader(md("{} documents", len(docs)))

@@ -92,3 +92,28 @@ def public_text(min_chars: int) -> list[tuple[str, str]]:
         if total >= min_chars:
             break
     return out
+
+
+CISI = ROOT.parent / "shared" / "data" / "cisi"
+
+
+def cisi_documents() -> dict[int, tuple[str, str]]:
+    """CISI's abstracts: {id: (title, text)} from CISI.ALL (fields .T title, .W text)."""
+    docs: dict[int, tuple[str, str]] = {}
+    current, field, parts = None, None, {"T": [], "W": []}
+
+    def keep() -> None:
+        if current is not None:
+            docs[current] = (" ".join(" ".join(parts["T"]).split()),
+                             " ".join(" ".join(parts["W"]).split()))
+
+    for line in (CISI / "CISI.ALL").read_text(encoding="latin-1").splitlines():
+        if line.startswith(".I "):
+            keep()
+            current, field, parts = int(line.split()[1]), None, {"T": [], "W": []}
+        elif line[:2] in (".T", ".A", ".W", ".X", ".B") and len(line.strip()) == 2:
+            field = line[1]
+        elif field in parts:
+            parts[field].append(line)
+    keep()
+    return docs

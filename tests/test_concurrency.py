@@ -128,10 +128,10 @@ def test_a_pool_with_every_worker_busy_says_so(tmp_path):
     os.mkfifo(fifo)  # opening it blocks until a writer comes: the one worker stays busy
     pool = WorkerPool("lib.knowledge.parsers:parse_job", 1 << 30, size=1, queue_timeout_s=0.2)
     try:
-        hold, raised = in_background(lambda: pool.call({"path": str(fifo)}, 2.0))
+        hold, raised = in_background(lambda: pool.call({"files": [{"path": str(fifo)}]}, 2.0))
         time.sleep(0.5)
         with pytest.raises(WorkerError) as info:
-            pool.call({"path": "/dev/null"}, 1.0)
+            pool.call({"files": [{"path": "/dev/null"}]}, 1.0)
         assert info.value.busy
         hold.join(10)
         assert len(raised) == 1 and raised[0].timed_out  # the stuck job was stopped

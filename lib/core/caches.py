@@ -47,6 +47,10 @@ class Once(Generic[P, T]):
             value = self._fast[fast] = self._values[key]
             return value
 
+    def ready(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Whether this call's value is already built (so using it will not wait)."""
+        return (args, tuple(sorted(kwargs.items()))) in self._fast
+
     def cached(self) -> list[Any]:
         """The values built so far (for clean-up at exit)."""
         return list(self._values.values())

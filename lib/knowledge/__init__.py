@@ -13,10 +13,11 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.knowledge.index": ("chroma_client",),
     "lib.knowledge.pipeline": (
-        "EMBED_BATCH", "IngestResult", "Progress", "index_parsed", "ingest", "rebuild_index"
+        "IngestResult", "Progress", "index_parsed", "ingest", "rebuild_index"
     ),
+    "lib.knowledge.storing": ("EMBED_BATCH",),
     "lib.knowledge.parsers": ("MAX_CHARS", "MAX_PAGES", "Section"),
-    "lib.knowledge.parsing": ("Parsed", "parse"),
+    "lib.knowledge.parsing": ("Parsed", "parse", "parse_many"),
     "lib.knowledge.registry": (
         "Document", "IndexHealth", "KnowledgeBase", "chunks_for_call", "chunks_of", "create_kb",
         "delete_document", "delete_kb", "documents", "get_kb", "index_count", "index_health",

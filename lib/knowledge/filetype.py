@@ -15,8 +15,15 @@ _MD = re.compile(r"^(#{1,6} \S|```|\s*[-*+] \S|\s*\d+\. \S|>\s)|\[[^\]]+\]\([^)]
                  re.MULTILINE)
 
 
-def detect(data: bytes) -> str:
-    """The document type, from content; raises ParseError for what we cannot read."""
+# Among texts, a name's extension says what its author meant: a .txt with a few "- " lines is
+# a text, not Markdown. Binary formats are always read from the bytes.
+_TEXT_KINDS = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+               ".html": "html", ".htm": "html"}
+
+
+def detect(data: bytes, name: str = "") -> str:
+    """The document type, from content (and, among text kinds, the name's extension); raises
+    ParseError for what we cannot read."""
     if not data.strip():
         raise ParseError("The file is empty.")
     head = data[:1024]
@@ -38,6 +45,9 @@ def detect(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise ParseError(f"The file is not valid UTF-8 text (bad byte at {exc.start}).",
                             hint="Save it as UTF-8 and upload it again.") from None
+    declared = _TEXT_KINDS.get(name[name.rfind("."):].lower()) if "." in name else None
+    if declared:
+        return declared
     if len(_HTML.findall(data[:65536])) >= 2 or re.match(rb"\s*<(!doctype|html)", head,
                                                           re.IGNORECASE):
         return "html"

@@ -190,11 +190,16 @@ def _csv(text: str) -> list[Section]:
     return [Section("\n".join(rows[i:i + 50])) for i in range(0, len(rows), 50)]
 
 
-def parse_job(payload: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - in the worker
-    """The worker's entry point: parse the file at payload["path"]."""
+def parse_job(payload: dict[str, Any]) -> list[dict[str, Any]]:  # pragma: no cover - worker
+    """The worker's entry point: parse each {"path", "name"} of payload["files"] in turn (small
+    files travel together: one round trip for many)."""
+    return [_parse_one(Path(f["path"]), f.get("name", "")) for f in payload["files"]]
+
+
+def _parse_one(path: Path, name: str) -> dict[str, Any]:
     try:
-        data = Path(payload["path"]).read_bytes()
-        kind = detect(data)
+        data = path.read_bytes()
+        kind = detect(data, name)
         if kind in ("pdf", "docx"):
             sections = _pdf(data) if kind == "pdf" else _docx(data)
         else:

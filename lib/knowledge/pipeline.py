@@ -1,10 +1,13 @@
-"""Ingest: parse, chunk, embed and store each uploaded file, with progress; rebuild an index.
+"""Ingest: parse, chunk, embed and store uploaded files, with progress; rebuild an index.
 
-The registry rows go in first (status 'storing'), then the vectors batch by batch, then
-'ready'. A file that fails at any stage leaves no chunk behind, and the rest of the batch goes
-on. A document may not become more chunks than a setting allows (checked before anything is
-embedded), nor grow the app's memory past another. Chunk ids derive from content, so the same
-file ingested twice changes nothing.
+A batch of uploads goes through in three steps: each file is screened (size, duplicate), the
+files are parsed (small ones several to a worker round trip) and chunked, and every
+document's chunks are embedded and stored in batches that span files (lib.knowledge.storing).
+The registry rows go in first (status 'storing'), then the vectors, then 'ready'. A file that
+fails at any stage leaves no chunk behind, and the rest of the batch goes on. A document may
+not become more chunks than a setting allows (checked before anything is embedded), nor the
+ingest grow the app's memory past another. Chunk ids derive from content, so the same file
+ingested twice changes nothing. Progress is reported per upload, by its place in the batch.
 """
 
 from __future__ import annotations
@@ -14,29 +17,30 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.core import DocumentError, MemoryGuard, PromptLabError, Settings, now_iso
+from lib.core import DocumentError, PromptLabError, Settings, now_iso
 from lib.knowledge import embeddings, index
 from lib.knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_sections
-from lib.knowledge.parsing import Parsed, parse
+from lib.knowledge.parsing import Parsed, parse_many
 from lib.knowledge.registry import (
     KnowledgeBase,
     abandoned,
-    bump,
     chunks_of,
     delete_document,
     documents,
     find_document,
 )
+from lib.knowledge.storing import Pending, embed_and_store
 from lib.storage import connect
 
 log = logging.getLogger(__name__)
-EMBED_BATCH = 32  # chunks embedded and stored at once: progress moves, memory stays low
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One file's progress: stage is parse, chunk, embed, store, done, skipped or failed."""
+    """One upload's progress. stage: parse, chunk, load, embed, done, skipped or failed;
+    `index` is the upload's place in the batch (two files may share a name)."""
 
+    index: int
     file: str
     stage: str
     done: int = 0
@@ -59,25 +63,47 @@ ProgressFn = Callable[[Progress], None]
 def ingest(settings: Settings, kb: KnowledgeBase, files: list[tuple[str, bytes]], *,
            size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP,
            progress: ProgressFn = lambda p: None) -> list[IngestResult]:
-    """Ingest each file; a failure is reported for that file and the batch goes on."""
-    results = []
-    for name, data in files:
+    """Ingest every file; one result per file, in order. Failures belong to their file."""
+    results: list[IngestResult | None] = [None] * len(files)
+
+    def failed(i: int, exc: Exception) -> None:
+        name = files[i][0]
+        if isinstance(exc, PromptLabError):
+            message = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+            log.info("ingest %s into %s failed: %s", name, kb.name, exc.message)
+        else:
+            message = f"{name}: could not be added ({type(exc).__name__}: {exc})."
+            log.error("ingest %s into %s failed", name, kb.name, exc_info=exc)
+        progress(Progress(i, name, "failed", message=message))
+        results[i] = IngestResult(name, "failed", message=message)
+
+    screened: list[tuple[int, str]] = []  # (upload index, sha) of files to parse
+    for i, (name, data) in enumerate(files):
         try:
-            results.append(_ingest_one(settings, kb, name, data, size, overlap, progress))
+            sha = _screen(settings, kb, i, name, data, progress, results)
         except Exception as exc:  # any failure belongs to this file; the batch goes on
-            if isinstance(exc, PromptLabError):
-                message = str(exc)
-                log.info("ingest %s into %s failed: %s", name, kb.name, exc.message)
-            else:
-                message = f"{name}: could not be added ({type(exc).__name__}: {exc})."
-                log.exception("ingest %s into %s failed", name, kb.name)
-            progress(Progress(name, "failed", message=message))
-            results.append(IngestResult(name, "failed", message=message))
-    return results
+            failed(i, exc)
+            continue
+        if sha:
+            screened.append((i, sha))
+    parsed = parse_many([files[i] for i, _ in screened])
+    pending: list[Pending] = []
+    for (i, sha), outcome in zip(screened, parsed, strict=True):
+        name, data = files[i]
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            pending.append(_prepare(settings, kb, i, name, outcome, len(data), sha, size,
+                                    overlap, progress))
+        except Exception as exc:
+            failed(i, exc)
+    _store_all(settings, kb, pending, progress, results)
+    return results  # type: ignore[return-value]
 
 
-def _ingest_one(settings: Settings, kb: KnowledgeBase, name: str, data: bytes, size: int,
-                overlap: int, progress: ProgressFn) -> IngestResult:
+def _screen(settings: Settings, kb: KnowledgeBase, i: int, name: str, data: bytes,
+            progress: ProgressFn, results: list) -> str | None:
+    """The file's sha256 if it is to be parsed; None if it is already stored (skipped)."""
     limit = settings.max_upload_mb * 1024 * 1024
     if len(data) > limit:
         raise DocumentError(f"{name} is {len(data) / 1e6:,.1f} MB; the limit is "
@@ -86,29 +112,25 @@ def _ingest_one(settings: Settings, kb: KnowledgeBase, name: str, data: bytes, s
     existing = find_document(settings, kb, sha)
     if existing is not None and existing.status == "ready":
         message = f"already in the knowledge base ({existing.chunks} chunks)"
-        progress(Progress(name, "skipped", message=message))
-        return IngestResult(name, "skipped", existing.chunks, message, existing.id)
+        progress(Progress(i, name, "skipped", message=message))
+        results[i] = IngestResult(name, "skipped", existing.chunks, message, existing.id)
+        return None
     if existing is not None:
         if not abandoned(settings, existing.id):
             raise DocumentError(f"{name} is being added right now (by another session).",
                                 hint="Wait for it to finish.")
         delete_document(settings, kb, existing.id)  # a crash left it half-stored: start again
-
-    progress(Progress(name, "parse"))
-    parsed = parse(data, name)
-    return index_parsed(settings, kb, name, parsed, byte_size=len(data), sha=sha,
-                        chunk_size=size, overlap=overlap, progress=progress)
+    progress(Progress(i, name, "parse"))
+    return sha
 
 
-def index_parsed(settings: Settings, kb: KnowledgeBase, name: str, parsed: Parsed, *,
-                 byte_size: int, sha: str, chunk_size: int = DEFAULT_SIZE,
-                 overlap: int = DEFAULT_OVERLAP,
-                 progress: ProgressFn = lambda p: None) -> IngestResult:
-    """From extracted text to persisted: chunk, check the bounds, then embed and store batch
-    by batch (what bench_ingest times)."""
-    progress(Progress(name, "chunk", message=f"{parsed.kind}, {parsed.chars:,} characters"))
+def _prepare(settings: Settings, kb: KnowledgeBase, i: int, name: str, parsed: Parsed,
+             byte_size: int, sha: str, size: int, overlap: int,
+             progress: ProgressFn) -> Pending:
+    """Chunk a parsed document, check its bounds, and register it ('storing')."""
+    progress(Progress(i, name, "chunk", message=f"{parsed.kind}, {parsed.chars:,} characters"))
     model = kb.embedding_model
-    chunks = chunk_sections(parsed.sections, size=chunk_size, overlap=overlap,
+    chunks = chunk_sections(parsed.sections, size=size, overlap=overlap,
                             count_embed=lambda ts: embeddings.count_tokens(model, ts),
                             max_embed=embeddings.max_tokens(model))
     if len(chunks) > settings.max_chunks:
@@ -117,76 +139,59 @@ def index_parsed(settings: Settings, kb: KnowledgeBase, name: str, parsed: Parse
                             hint="Split the file, use larger chunks, or raise "
                                  "PROMPTLAB_MAX_CHUNKS.")
     ids = [c.chunk_id(kb.collection, sha) for c in chunks]
-    document_id = _register(settings, kb, name, parsed.kind, byte_size, sha, chunks, ids)
-    try:
-        _embed_and_store(settings, kb, document_id, name, chunks, ids, progress)
-        with connect(settings.db_path, write=True) as conn:
-            conn.execute("UPDATE documents SET status = 'ready' WHERE id = ?", (document_id,))
-            bump(conn, kb)
-    except BaseException as exc:
-        delete_document(settings, kb, document_id)  # nothing half-stored is left behind
-        if isinstance(exc, Exception) and not isinstance(exc, PromptLabError):
-            log.exception("storing %s failed", name)
-            raise DocumentError(f"{name}: storing its chunks failed ({exc}).") from exc
-        raise
-    progress(Progress(name, "done", len(chunks), len(chunks),
-                      f"{len(chunks)} chunks from {parsed.kind}"))
-    log.info("ingested %s into %s: %s, %d chunks", name, kb.name, parsed.kind, len(chunks))
-    return IngestResult(name, "stored", len(chunks), f"{len(chunks)} chunks", document_id)
-
-
-def forecast(model: str, chunks: int) -> str:
-    """"about 40 s" for embedding this many chunks, at the rate measured so far."""
-    seconds = embeddings.estimate_seconds(model, chunks)
-    return f"about {seconds:,.0f} s" if seconds < 90 else f"about {seconds / 60:,.0f} min"
-
-
-def _register(settings: Settings, kb: KnowledgeBase, name: str, kind: str, byte_size: int,
-              sha: str, chunks: list[Chunk], ids: list[str]) -> int:
-    """The document and its chunk texts, marked 'storing' until every vector is in."""
     with connect(settings.db_path, write=True) as conn:
         cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                            "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
-                           (kb.id, name, kind, byte_size, sha, len(chunks), now_iso()))
+                           (kb.id, name, parsed.kind, byte_size, sha, len(chunks), now_iso()))
         document_id = int(cur.lastrowid)
         conn.executemany("INSERT INTO chunks (id, kb_id, document_id, idx, text, tokens, page, "
                          "heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          [(cid, kb.id, document_id, c.index, c.text, c.tokens, c.page, c.heading)
                           for cid, c in zip(ids, chunks, strict=True)])
-    return document_id
+    return Pending(i, name, parsed.kind, document_id, chunks, ids)
 
 
-def _embed_and_store(settings: Settings, kb: KnowledgeBase, document_id: int, name: str,
-                     chunks: list[Chunk], ids: list[str], progress: ProgressFn) -> None:
-    """Embed a batch, write it to the index, report, and let it go: memory stays bounded by
-    the batch, and the guard stops an ingest that grows the process past its setting."""
-    model, total = kb.embedding_model, len(chunks)
-    guard = MemoryGuard(settings.ingest_memory_mb)
-    progress(Progress(name, "embed", 0, total, forecast(model, total)))
-    for start in range(0, total, EMBED_BATCH):
-        part = chunks[start:start + EMBED_BATCH]
-        vectors = embeddings.embed(model, [c.text for c in part])
-        metadatas = [{"document_id": document_id, "source": name, "index": c.index,
-                      **({"page": c.page} if c.page is not None else {}),
-                      **({"heading": c.heading[:200]} if c.heading else {})} for c in part]
-        index.upsert(settings, kb.collection, ids[start:start + EMBED_BATCH], vectors,
-                     [c.text for c in part], metadatas)
-        done = start + len(part)
-        if guard.over():
-            raise DocumentError(
-                f"{name}: the ingest grew the app by {guard.grown():,.0f} MB, past the "
-                f"{settings.ingest_memory_mb:,} MB limit, and was stopped.",
-                hint="Split the file, or raise PROMPTLAB_INGEST_MEMORY_MB.")
-        progress(Progress(name, "embed", done, total,
-                          f"{forecast(model, total - done)} left" if done < total else ""))
+def _store_all(settings: Settings, kb: KnowledgeBase, pending: list[Pending],
+               progress: ProgressFn, results: list) -> None:
+    def report(d: Pending, stage: str, message: str) -> None:
+        progress(Progress(d.index, d.name, stage, d.stored, len(d.chunks), message))
+        if stage == "done":
+            results[d.index] = IngestResult(d.name, "stored", len(d.chunks),
+                                            f"{len(d.chunks)} chunks", d.document_id)
+            log.info("ingested %s into %s: %s, %d chunks", d.name, kb.name, d.kind,
+                     len(d.chunks))
+        elif stage == "failed":
+            results[d.index] = IngestResult(d.name, "failed", message=message)
+
+    try:
+        embed_and_store(settings, kb, pending, report)
+    finally:  # an interrupt (Stop, a closed tab) leaves nothing half-stored
+        for d in pending:
+            if not d.done and not d.error:
+                delete_document(settings, kb, d.document_id)
+
+
+def index_parsed(settings: Settings, kb: KnowledgeBase, name: str, parsed: Parsed, *,
+                 byte_size: int, sha: str, chunk_size: int = DEFAULT_SIZE,
+                 overlap: int = DEFAULT_OVERLAP,
+                 progress: ProgressFn = lambda p: None) -> IngestResult:
+    """One already-parsed document to persisted (what bench_ingest times)."""
+    results: list[IngestResult | None] = [None]
+    pending = _prepare(settings, kb, 0, name, parsed, byte_size, sha, chunk_size, overlap,
+                       progress)
+    _store_all(settings, kb, [pending], progress, results)
+    result = results[0]
+    if result is None or result.status != "stored":
+        raise DocumentError(result.message if result else f"{name}: not stored.")
+    return result
 
 
 def rebuild_index(settings: Settings, kb: KnowledgeBase,
                   progress: ProgressFn = lambda p: None) -> int:
     """Recreate the Chroma collection from the registry: same ids, same count."""
     index.drop(settings, kb.collection)
-    total = 0
-    for doc in documents(settings, kb):
+    pending = []
+    for i, doc in enumerate(documents(settings, kb)):
         if doc.status != "ready":
             if abandoned(settings, doc.id):  # a crash's leftover is not part of the index
                 delete_document(settings, kb, doc.id)
@@ -194,9 +199,12 @@ def rebuild_index(settings: Settings, kb: KnowledgeBase,
         rows = chunks_of(settings, doc.id)
         chunks = [Chunk(r["idx"], r["text"], r["tokens"], 0, r["page"], r["heading"])
                   for r in rows]
-        _embed_and_store(settings, kb, doc.id, doc.name, chunks, [r["id"] for r in rows],
-                         progress)
-        total += len(chunks)
-        progress(Progress(doc.name, "done", len(chunks), len(chunks)))
+        pending.append(Pending(i, doc.name, doc.kind, doc.id, chunks, [r["id"] for r in rows]))
+
+    def report(d: Pending, stage: str, message: str) -> None:
+        progress(Progress(d.index, d.name, stage, d.stored, len(d.chunks), message))
+
+    embed_and_store(settings, kb, pending, report, new=False)
+    total = sum(len(d.chunks) for d in pending if d.done)
     log.info("rebuilt the index of %s: %d chunks", kb.name, total)
     return total

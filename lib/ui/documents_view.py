@@ -7,10 +7,9 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError, Settings, csv_text
 from lib.knowledge import Hit, KnowledgeBase, Progress
-from lib.ui.text import Markdown, inert, md
+from lib.ui.text import Markdown, inert, md, plain
 from lib.ui.widgets import show_error
 
-STAGES = {"parse": 0.05, "chunk": 0.15, "embed": 0.2, "store": 0.85, "done": 1.0}
 KB_KEY = "kb_pick"
 
 
@@ -44,27 +43,50 @@ def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None
     return kb
 
 
+_WORDS = {"parse": "reading", "chunk": "cutting into chunks", "load": "preparing",
+          "embed": "embedding and storing"}
+_SHARE = {"parse": 0.05, "chunk": 0.1, "load": 0.12, "embed": 0.15}  # of the bar, at start
+RESULTS_KEY = "doc_last_ingest"
+
+
 class UploadProgress:
-    """A progress bar per file through parse, chunk, embed and store, with counts."""
+    """A row per upload (by its place in the batch: two files may share a name) that moves
+    through reading, chunking and embedding, and ends as a plain stored / skipped / failed
+    line, never as a full bar that looks like success."""
 
     def __init__(self, names: list[str]) -> None:
-        self.bars = {}
+        self.slots = []
         for name in names:
-            self.bars[name] = st.progress(0.0, text=md("{}: waiting", name))
+            slot = st.empty()
+            slot.progress(0.0, text=md("{}: waiting", name))
+            self.slots.append(slot)
 
     def __call__(self, p: Progress) -> None:
-        bar = self.bars.get(p.file)
-        if bar is None:
-            return
-        if p.stage in ("failed", "skipped"):
-            bar.progress(1.0, text=md("{}: {} — {}", p.file, p.stage, p.message))
-            return
-        base = STAGES.get(p.stage, 0.0)
-        span = {"embed": 0.65, "store": 0.15}.get(p.stage, 0.0)
-        fraction = base + (span * p.done / p.total if p.total else 0.0)
-        counts = f" {p.done:,}/{p.total:,} chunks" if p.total else ""
-        bar.progress(min(1.0, fraction), text=md("{}: {}{} {}", p.file, p.stage, counts,
-                                                 p.message))
+        slot = self.slots[p.index]
+        if p.stage == "failed":
+            slot.error(plain(p.message), icon=":material/error:")
+        elif p.stage == "skipped":
+            slot.info(md("{}: {}", p.file, p.message), icon=":material/check:")
+        elif p.stage == "done":
+            slot.success(md("{}: {}", p.file, p.message), icon=":material/check_circle:")
+        else:
+            start = _SHARE.get(p.stage, 0.0)
+            fraction = start + ((1 - start) * p.done / p.total if p.total else 0.0)
+            counts = f" {p.done:,}/{p.total:,} chunks" if p.total else ""
+            bar_text = md("{}: {}{} {}", p.file, _WORDS.get(p.stage, p.stage), counts,
+                          f"· {p.message}" if p.message else "")
+            slot.progress(min(0.99, fraction), text=bar_text)
+
+
+def show_last_results() -> None:
+    """What the last batch did, kept across the rerun that clears the uploader."""
+    for r in st.session_state.pop(RESULTS_KEY, []):
+        if r.status == "stored":
+            st.success(md("{}: {}.", r.file, r.message), icon=":material/check_circle:")
+        elif r.status == "skipped":
+            st.info(md("{}: {}.", r.file, r.message), icon=":material/check:")
+        else:
+            st.error(plain(r.message), icon=":material/error:")
 
 
 def documents_csv(docs: list[knowledge.Document]) -> str:

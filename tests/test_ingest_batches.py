@@ -1,0 +1,60 @@
+"""Many files in one upload: progress per upload (names may repeat), small files parsed
+together, chunks of several files embedded together, one bad file failing alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib import knowledge
+
+
+@pytest.fixture
+def kb(settings):
+    return knowledge.create_kb(settings, "batches")
+
+
+def note(i: int) -> bytes:
+    return f"# Note {i}\n\nThe keeper wrote entry {i} about the storm and the lamp.".encode()
+
+
+def test_two_uploads_with_the_same_name_are_both_stored_and_reported(settings, kb):
+    seen: list[knowledge.Progress] = []
+    results = knowledge.ingest(settings, kb, [("notes.md", note(1)), ("notes.md", note(2))],
+                               progress=seen.append)
+    assert [r.status for r in results] == ["stored", "stored"]
+    done = [p for p in seen if p.stage == "done"]
+    assert sorted(p.index for p in done) == [0, 1]
+    assert len(knowledge.documents(settings, kb)) == 2
+
+
+def test_a_small_file_that_sinks_its_parse_group_fails_alone():
+    slow = ("<html><body>" + "<p>x</p>" * 30_000 + "</body></html>").encode()
+    assert len(slow) < 256 << 10  # small: parsed in the same round trip as the others
+    files = [("a.md", note(1)), ("slow.html", slow), ("b.md", note(2))]
+    # A limit the slow file (~0.5 s) passes neither in its group (3 x 0.15 s) nor alone; the
+    # group times out, each file is tried on its own, and only the slow one fails.
+    results = knowledge.parse_many(files, timeout=0.15)
+    assert [type(r).__name__ for r in results] == ["Parsed", "ParseError", "Parsed"]
+    assert "slow.html" in str(results[1]) and "longer than 0.15 s" in str(results[1])
+
+
+def test_many_small_files_share_embedding_batches(settings, kb, monkeypatch):
+    from lib.knowledge import embeddings
+
+    sizes: list[int] = []
+    real = embeddings.embed
+    monkeypatch.setattr(embeddings, "embed", lambda name, texts, **kw: (
+        sizes.append(len(texts)), real(name, texts, **kw))[1])
+    files = [(f"note{i}.md", note(i)) for i in range(40)]  # one chunk each
+    results = knowledge.ingest(settings, kb, files)
+    assert all(r.status == "stored" for r in results)
+    assert sum(sizes) == 40 and len(sizes) == 2  # 32 + 8, not 40 calls of one
+    assert knowledge.index_count(settings, kb) == 40
+
+
+def test_a_txt_file_is_text_and_an_md_file_markdown(settings, kb):
+    listy = b"Shopping\n\n- eggs\n- milk\n1. first\n2. second\n"
+    results = knowledge.ingest(settings, kb, [("list.txt", listy), ("list.md", listy + b"!")])
+    assert [r.status for r in results] == ["stored", "stored"]
+    kinds = {d.name: d.kind for d in knowledge.documents(settings, kb)}
+    assert kinds == {"list.txt": "text", "list.md": "markdown"}
