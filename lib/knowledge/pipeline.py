@@ -156,8 +156,8 @@ def _store_all(settings: Settings, kb: KnowledgeBase, pending: list[Pending],
     def report(d: Pending, stage: str, message: str) -> None:
         progress(Progress(d.index, d.name, stage, d.stored, len(d.chunks), message))
         if stage == "done":
-            results[d.index] = IngestResult(d.name, "stored", len(d.chunks),
-                                            f"{len(d.chunks)} chunks", d.document_id)
+            results[d.index] = IngestResult(d.name, "stored", len(d.chunks), message,
+                                            d.document_id)
             log.info("ingested %s into %s: %s, %d chunks", d.name, kb.name, d.kind,
                      len(d.chunks))
         elif stage == "failed":

@@ -141,7 +141,8 @@ def _mark_ready(settings: Settings, kb: KnowledgeBase, ready: list[Pending],
         bump(conn, kb)
     for d in ready:
         d.done = True
-        report(d, "done", f"{len(d.chunks)} chunks from {d.kind}")
+        n = len(d.chunks)
+        report(d, "done", f"{n} chunk{'s' if n != 1 else ''} from {d.kind}")
 
 
 def _fail(settings: Settings, kb: KnowledgeBase, d: Pending, message: str,

@@ -26,8 +26,8 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     page.locator("input[type=file]").set_input_files(paths)
     page.get_by_role("button", name="Add to knowledge base").click()
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("guide.pdf: 2 chunks.")).to_be_visible(timeout=120_000)
-    expect(main.get_by_text("handbook.docx: 2 chunks.")).to_be_visible()
+    expect(main.get_by_text("guide.pdf: 2 chunks from pdf.")).to_be_visible(timeout=120_000)
+    expect(main.get_by_text("handbook.docx: 2 chunks from docx.")).to_be_visible()
     expect(main.get_by_role("heading", name="2 documents")).to_be_visible()
 
     # The retrieval inspector: three retrievers side by side, the answer on top of each.

@@ -103,7 +103,7 @@ def test_documents_retrieval_and_grounded_sources(page: Page, app_url: str, tmp_
     page.locator("input[type=file]").set_input_files([document])
     page.get_by_role("button", name="Add to knowledge base").click()
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("1 chunks.")).to_be_visible(timeout=120_000)  # success message
+    expect(main.get_by_text("1 chunk from markdown.")).to_be_visible(timeout=120_000)
     shows(page, beacon.marker("name-md"))
     expect(main.get_by_role("button", name=re.compile("^Delete "))).to_contain_text(
         beacon.marker("name-html"))
