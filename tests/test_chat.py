@@ -42,6 +42,15 @@ def test_everything_fits():
     assert plan.used == plan.input_tokens + 20 and plan.fraction == plan.used / 100
 
 
+def test_the_bands_add_up_to_the_whole_call():
+    history = [Message("user", words(5)), Message("assistant", words(5))]
+    plan = plan_context(WordCounter(), MODEL, "sys", history, words(3), max_output=20,
+                        documents="doc " * 4)
+    bands = plan.bands()
+    assert sum(bands.values()) == plan.used == plan.input_tokens + 20
+    assert bands["history"] == 10 and bands["new message"] == 3 and bands["framing"] > 0
+
+
 def test_oldest_turns_are_dropped_first():
     history = []
     for _i in range(6):
@@ -50,7 +59,8 @@ def test_oldest_turns_are_dropped_first():
     # budget 70: new message 1+7 = 8; each message 12 → 5 fit (60) but we must start on a user
     assert plan.dropped == 8
     assert plan.messages[0].role == "user" and plan.input_tokens <= 70
-    assert plan.history_tokens == 4 * 12
+    assert plan.history_tokens == 4 * 10  # the texts; the framing around them is its own band
+    assert sum(plan.bands().values()) == plan.used
 
 
 def test_a_message_that_cannot_fit_is_refused():
@@ -136,3 +146,14 @@ def test_conversation_exports_and_delete(settings):
     assert chat.list_conversations(settings.db_path) == []
     assert chat.list_messages(settings.db_path, conv) == []
     assert spend.count_calls(settings.db_path) == 1  # the ledger keeps the call
+
+
+def test_the_bands_add_up_with_the_local_models_own_template(settings):
+    from lib.llm import counter_for, load_catalog
+
+    model = load_catalog(settings).get("local/smollm2-135m-instruct")
+    plan = plan_context(counter_for(model, settings), model, "Be brief.",
+                        [Message("user", "Hi there"), Message("assistant", "Hello!")],
+                        "How are you today?", 64)
+    assert plan.exact and sum(plan.bands().values()) == plan.used
+    assert plan.framing_tokens > 0  # the chat template's role markers, counted, not lost

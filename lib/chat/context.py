@@ -16,19 +16,26 @@ class ContextPlan:
 
     messages: tuple[Message, ...]    # kept history plus the new message
     dropped: int                     # oldest history messages left out to fit
-    system_tokens: int
+    system_tokens: int               # the system prompt's text
     documents_tokens: int            # retrieved chunks, sent with the system prompt
-    history_tokens: int
-    new_tokens: int
+    history_tokens: int              # the kept history's text
+    new_tokens: int                  # the new message's text
+    framing_tokens: int              # roles, separators, the reply's priming: the rest
     reserved_output: int
     window: int
-    input_tokens: int                # the whole request as the counter sees it
+    input_tokens: int                # the whole request as the counter sees it: the sum
     exact: bool
     counter: str
 
     @property
     def used(self) -> int:
         return self.input_tokens + self.reserved_output
+
+    def bands(self) -> dict[str, int]:
+        """Every part of the window, named; they add up to `used`."""
+        return {"system": self.system_tokens, "documents": self.documents_tokens,
+                "history": self.history_tokens, "new message": self.new_tokens,
+                "framing": self.framing_tokens, "reserved output": self.reserved_output}
 
     @property
     def fraction(self) -> float:
@@ -83,10 +90,16 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
     keep_from, msgs, total = build(keep_from)
     while total > budget and keep_from < len(history):  # per-message sums can undercount
         keep_from, msgs, total = build(keep_from + 1)
-    system_tokens = counter.count(base_system) + overhead if base_system else 0
+    # The bands are the texts as counted alone; framing is what the request adds around
+    # them (roles, separators, priming), so the parts add up to the whole request.
+    system_tokens = counter.count(base_system) if base_system else 0
+    documents_tokens = counter.count(system) - system_tokens if documents else 0
+    history_tokens = sum(counter.count(m.content) for m in msgs[:-1])
+    new_tokens = counter.count(msgs[-1].content)
+    content = system_tokens + documents_tokens + history_tokens + new_tokens
     return ContextPlan(
         messages=tuple(msgs), dropped=keep_from, system_tokens=system_tokens,
-        documents_tokens=counter.count(documents) if documents else 0,
-        history_tokens=sum(costs[keep_from:]), new_tokens=counter.count(new) + overhead,
-        reserved_output=max_output, window=model.context_window, input_tokens=total,
-        exact=counter.exact, counter=counter.name)
+        documents_tokens=documents_tokens, history_tokens=history_tokens,
+        new_tokens=new_tokens, framing_tokens=max(0, total - content),
+        reserved_output=max_output, window=model.context_window,
+        input_tokens=max(total, content), exact=counter.exact, counter=counter.name)

@@ -161,8 +161,7 @@ def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[
             "output_tokens": record.output_tokens, "estimated": record.usage_estimated,
             "cost_micro": record.cost_micro, "ttft_ms": record.ttft_ms,
             "total_ms": record.total_ms, "dropped": plan.dropped,
-            "anatomy": {"system": plan.system_tokens, "documents": plan.documents_tokens,
-                        "history": plan.history_tokens, "new message": plan.new_tokens,
-                        "reserved output": plan.reserved_output, "window": plan.window},
+            "anatomy": {**plan.bands(), "window": plan.window, "input": plan.input_tokens,
+                        "counter": plan.counter},
             "documents_tokens": plan.documents_tokens,
             "error": record.error_message, "error_kind": record.error_kind}

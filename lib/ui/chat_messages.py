@@ -3,6 +3,7 @@ context bar, and the provider's exact count on request."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import streamlit as st
@@ -67,7 +68,7 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
         render_sources(meta["sources"], body)
     if meta.get("anatomy"):
         with st.expander("Context anatomy", icon=":material/stacked_bar_chart:"):
-            st.html(anatomy_html(meta["anatomy"]))
+            st.html(anatomy_html(meta["anatomy"], meta.get("input_tokens")))
     if meta.get("dropped"):
         n = meta["dropped"]
         st.caption(md(":material/content_cut: To fit the context window, the oldest {} "
@@ -76,30 +77,43 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
     st.caption(metrics_line(meta))
 
 
-_PARTS = {"system": "#94a3b8", "documents": "#86efac", "history": "#c4b5fd",
-          "new message": "#fdba74", "reserved output": "#e2e8f0"}
+# Each band of the window, its colour and what it means (shown on hover and in the legend).
+_PARTS = {"system": ("#94a3b8", "the system prompt"),
+          "documents": ("#86efac", "retrieved chunks, sent with the system prompt"),
+          "history": ("#c4b5fd", "earlier messages kept in the call"),
+          "new message": ("#fdba74", "the message being sent"),
+          "framing": ("#fcd34d", "roles, separators and the reply's priming around each "
+                                 "message"),
+          "reserved output": ("#cbd5e1", "room kept for the reply (max output tokens)")}
 
 
-def anatomy_html(anatomy: dict) -> str:
-    """One call's context as a stacked bar against the model's window."""
+def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
+    """One call's context as a stacked bar against the model's window: every band named, and
+    they add up to the total. `reported` is the provider's own input count, if it differs."""
     window = anatomy["window"] or 1
     segments, legend = [], []
-    for part, colour in _PARTS.items():
-        tokens = anatomy.get(part, 0)
+    for part, (colour, meaning) in _PARTS.items():
+        tokens = int(anatomy.get(part, 0))
         if not tokens:
             continue
         width = 100 * tokens / window
-        segments.append(f'<div title="{part}: {tokens:,} tokens" style="width:{width:.2f}%;'
-                        f'background:{colour}"></div>')
-        legend.append(f'<span><i style="background:{colour}"></i>{part} {tokens:,}</span>')
-    used = sum(anatomy.get(p, 0) for p in _PARTS)
-    return ('<style>.pl-bar{display:flex;height:18px;border:1px solid #cbd5e1;border-radius:4px;'
-            "overflow:hidden}.pl-legend{font-size:.8rem;color:#475569;margin-top:4px}"
-            ".pl-legend span{margin-right:12px}.pl-legend i{display:inline-block;width:10px;"
-            "height:10px;margin-right:4px;border-radius:2px}</style>"
+        segments.append(f'<div title="{part}: {tokens:,} tokens — {meaning}" '
+                        f'style="width:{width:.2f}%;background:{colour}"></div>')
+        legend.append(f'<span title="{meaning}"><i style="background:{colour}"></i>{part} '
+                      f"{tokens:,}</span>")
+    used = sum(int(anatomy.get(p, 0)) for p in _PARTS)
+    sent = used - int(anatomy.get("reserved output", 0))
+    counted = html.escape(str(anatomy.get("counter", "")))
+    note = f" as counted by {counted}" if counted else ""
+    if reported is not None and anatomy.get("counter") and reported != sent:
+        note += f"; the provider counted {reported:,} input tokens"
+    return ('<style>.pl-bar{display:flex;height:18px;border:1px solid rgba(128,128,128,.4);'
+            "border-radius:4px;overflow:hidden}.pl-legend{font-size:.8rem;opacity:.85;"
+            "margin-top:4px}.pl-legend span{margin-right:12px}.pl-legend i{display:inline-block;"
+            "width:10px;height:10px;margin-right:4px;border-radius:2px}</style>"
             f'<div class="pl-bar">{"".join(segments)}</div><div class="pl-legend">'
-            f'{"".join(legend)}<span>of a {window:,}-token window '
-            f"({used / window:.0%})</span></div>")
+            f'{"".join(legend)}<span>= {used:,} of a {window:,}-token window '
+            f"({used / window:.0%}): {sent:,} sent{note}</span></div>")
 
 
 def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
@@ -112,25 +126,28 @@ def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
 
 
 def context_bar(estimate: NextCall) -> None:
-    """How full the model's window is: system, documents, history, reserved output.
+    """How full the model's window is, every band named; the bands add up to the total.
 
-    Before a grounded turn its documents are unknown; the last turn's share stands in.
+    Before a grounded turn its documents are unknown: the last turn's share stands in. The
+    next message is not typed yet: the last one's length stands in, and the bar says so.
     """
     plan, expected_documents = estimate.plan, estimate.expected_documents
     kind = "" if plan.exact else " (estimated)"
     used = estimate.used
     fraction = min(1.0, used / plan.window)
-    docs = md("documents ~{:,} (as last turn), ", expected_documents) if expected_documents \
-        else Markdown()
-    st.progress(fraction, text=(
-        md("Context{}: {:,} of {:,} tokens ({:.0%}) — {}system {:,}, ", kind, used, plan.window,
-           fraction, docs, plan.system_tokens)
-        + (md("documents {:,}, ", plan.documents_tokens) if plan.documents_tokens
-           else Markdown())
-        + md("history {:,}, next message ~{:,}, reserved for the reply {:,}",
-             plan.history_tokens, plan.new_tokens, plan.reserved_output)
-        + (md("; {} oldest messages would be left out", plan.dropped) if plan.dropped
-           else Markdown())))
+    parts = []
+    for band, tokens in plan.bands().items():
+        if band == "documents":
+            tokens += expected_documents
+        if band == "new message":
+            parts.append(md("next message ~{:,} (as long as your last)", tokens) if tokens
+                         else md("next message: not typed yet"))
+        elif tokens or band in ("system", "history"):
+            parts.append(md("{} {:,}", band, tokens))
+    dropped = (md("; {} oldest messages would be left out", plan.dropped) if plan.dropped
+               else Markdown())
+    st.progress(fraction, text=md("Context{}: {:,} of {:,} tokens ({:.0%}) = {}", kind, used,
+                                  plan.window, fraction, join(" + ", parts)) + dropped)
 
 
 def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
