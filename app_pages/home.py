@@ -22,12 +22,31 @@ except PromptLabError as exc:
     widgets.show_error(exc)
 
 st.subheader("Providers")
-# The local model is tried once in a child process the first time (then cached on disk).
-# A Markdown table: st.table would import pandas, which alone takes longer than this page.
-rows = [Markdown("| Provider | Status | Models | How to enable |"), Markdown("|---|---|---|---|")]
-rows += [md("| {} | {} | {} | {} |", p.label, "ready" if p.available else "unavailable", p.models,
-            p.reason) for p in provider_summary(app.statuses())]
-st.markdown(join("\n", rows))
+
+
+def providers_table() -> bool:
+    """The table; True while the local model's first check is still running."""
+    # A Markdown table: st.table would import pandas, which alone takes longer than this page.
+    summary = provider_summary(app.statuses(check_local=False))
+    rows = [Markdown("| Provider | Status | Models | How to enable |"),
+            Markdown("|---|---|---|---|")]
+    rows += [md("| {} | {} | {} | {} |", p.label, p.state, p.models,
+                "" if p.checking else p.reason) for p in summary]
+    st.markdown(join("\n", rows))
+    return any(p.checking for p in summary)
+
+
+# The local model is tried once, in a child process, in the background (then cached on disk):
+# the page shows at once, says "checking…", and redraws itself (sidebar too) when it is done.
+if any(p.checking for p in provider_summary(app.statuses(check_local=False))):
+    @st.fragment(run_every=1.0)
+    def watch() -> None:
+        if not providers_table():
+            st.rerun()  # the whole page: the sidebar's Providers panel says "ready" too
+
+    watch()
+else:
+    providers_table()
 
 st.subheader("Pages")
 for path, title, icon, blurb in app.PAGES[1:]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from support import shown
 
 from lib import chat, spend
@@ -14,11 +16,28 @@ def test_home_shows_providers_and_counts(app):
     labels = {m.label: shown(m.value) for m in at.metric}
     assert labels == {"Conversations": "0", "Model calls recorded": "0",
                       "Spend today (UTC)": "$0"}
-    table = next(m.value for m in at.markdown if shown(m.value).startswith("| Provider |"))
-    rows = {r.split("|")[1].strip(): r for r in shown(table).splitlines()[2:]}
-    assert set(rows) >= {"Local (bundled)", "Anthropic", "OpenAI"}
-    assert "| ready |" in rows["Local (bundled)"]
-    assert "| unavailable |" in rows["Anthropic"] and "ANTHROPIC_API_KEY" in rows["Anthropic"]
+
+    def rows(at) -> dict[str, str]:
+        table = next(m.value for m in at.markdown if shown(m.value).startswith("| Provider |"))
+        return {r.split("|")[1].strip(): r for r in shown(table).splitlines()[2:]}
+
+    def sidebar_says(at) -> str:
+        return " ".join(shown(c.value) for c in at.sidebar.caption)
+
+    # A fresh data folder: the page shows at once, and the local model is being checked in
+    # the background: the table and the sidebar say the same thing.
+    first = rows(at)["Local (bundled)"]
+    assert "| checking… |" in first
+    assert "Checking that the local model runs" in sidebar_says(at)
+    deadline = time.monotonic() + 120
+    while "| checking… |" in rows(at)["Local (bundled)"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    found = rows(at)
+    assert set(found) >= {"Local (bundled)", "Anthropic", "OpenAI"}
+    assert "| ready |" in found["Local (bundled)"]
+    assert "Checking" not in sidebar_says(at)  # and the sidebar agrees
+    assert "| unavailable |" in found["Anthropic"] and "ANTHROPIC_API_KEY" in found["Anthropic"]
 
 
 def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):

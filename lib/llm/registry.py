@@ -11,6 +11,7 @@ from pathlib import Path
 from lib.core import ProviderError, Settings, TokenizerError
 from lib.llm.catalog import Catalog, ModelInfo
 from lib.llm.protocol import Provider
+from lib.llm.providers.local_runtime import CHECKING
 from lib.llm.tokens import (
     Counter,
     claude_counter,
@@ -149,6 +150,15 @@ class ProviderSummary:
     available: bool
     reason: str
     models: int
+
+    @property
+    def checking(self) -> bool:
+        """Its availability is being found out right now (the local model's first check)."""
+        return self.reason == CHECKING
+
+    @property
+    def state(self) -> str:
+        return "ready" if self.available else "checking…" if self.checking else "unavailable"
 
 
 def provider_summary(statuses: list[ModelStatus]) -> list[ProviderSummary]:

@@ -66,7 +66,8 @@ def sidebar_status() -> None:
     """Provider status, shown on every page; never reveals a key."""
     with st.sidebar.expander("Providers", expanded=False):
         for p in provider_summary(statuses(check_local=False)):
-            icon = ":material/check_circle:" if p.available else ":material/cancel:"
+            icon = (":material/check_circle:" if p.available else
+                    ":material/hourglass_top:" if p.checking else ":material/cancel:")
             st.markdown(md("{} **{}**", Markdown(icon), p.label))
             if not p.available:
                 st.caption(plain(p.reason))

@@ -11,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,23 @@ from lib.core import atomic_write
 
 log = logging.getLogger(__name__)
 
+CHECKING = "Checking that the local model runs on this CPU (once, a few seconds)…"
+
+
 @dataclass(frozen=True)
 class RuntimeCheck:
     ok: bool
     reason: str
+    checking: bool = False   # the verdict is being made in the background right now
+
+
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_guard = threading.Lock()
+
+
+def _lock(path: Path, cache_dir: Path) -> threading.Lock:
+    with _guard:
+        return _locks.setdefault((str(path), str(cache_dir)), threading.Lock())
 
 
 def _fingerprint(path: Path) -> str:
@@ -39,7 +53,9 @@ def _fingerprint(path: Path) -> str:
 def check_runtime(path: Path | None, cache_dir: Path, *, run: bool = True) -> RuntimeCheck:
     """Whether the local model decodes on this CPU; the verdict is cached per build and CPU.
 
-    With run=False only a cached verdict is read (fast enough for the Home page).
+    With run=False the call never waits: it returns the cached verdict, or starts the check
+    in the background (once per process) and says it is checking. With run=True it waits for
+    the verdict; one check runs at a time however many sessions ask.
     """
     if path is None:
         return RuntimeCheck(False, "The bundled model file was not found: run `make install`.")
@@ -50,14 +66,30 @@ def check_runtime(path: Path | None, cache_dir: Path, *, run: bool = True) -> Ru
         return RuntimeCheck(False, "llama-cpp-python is not installed: run `make install`.")
     cache = cache_dir / "local_model_check.json"
     key = _fingerprint(path)
+    if (cached := _cached(cache, key)) is not None:
+        return cached
+    lock = _lock(path, cache_dir)
+    if not run:
+        if lock.acquire(blocking=False):  # nobody is checking: start, without waiting
+            lock.release()
+            threading.Thread(target=check_runtime, args=(path, cache_dir), daemon=True,
+                             name="local-model-check").start()
+        return RuntimeCheck(False, CHECKING, checking=True)
+    with lock:
+        return _cached(cache, key) or _run_check(path, cache, key)
+
+
+def _cached(cache: Path, key: str) -> RuntimeCheck | None:
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:
             return RuntimeCheck(cached["ok"], cached["reason"])
     except (OSError, ValueError, KeyError):
         pass
-    if not run:
-        return RuntimeCheck(False, "Not checked yet: it is checked when first used.")
+    return None
+
+
+def _run_check(path: Path, cache: Path, key: str) -> RuntimeCheck:
     code = ("import sys; from lib.llm.providers.local import LocalModel; from pathlib import Path;"
             "m = LocalModel(Path(sys.argv[1]), 256, 1);"
             "t = m.llm.tokenize(b'Hello', add_bos=False);"
