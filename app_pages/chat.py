@@ -59,8 +59,7 @@ if text:
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k)
     try:
-        stream.run_turn(chat.ChatTurn(settings, current.id if current else None, model, text,
-                                      options))
+        stream.send(settings, current.id if current else None, model, text, options)
     except PromptLabError as exc:
         widgets.show_error(exc)
         st.caption("Your message was not sent; here it is to copy:")

@@ -24,4 +24,5 @@ def grounding(hits: Sequence[Hit]) -> str:
 def sources_meta(hits: Sequence[Hit]) -> list[dict]:
     """What a stored reply keeps of each source, to show and expand under it."""
     return [{"n": n, "chunk_id": h.chunk_id, "source": h.source, "page": h.page,
-             "heading": h.heading, "text": h.text} for n, h in enumerate(hits, 1)]
+             "heading": h.heading, "index": h.index, "text": h.text}
+            for n, h in enumerate(hits, 1)]

@@ -49,9 +49,11 @@ def render_sources(sources: list[dict], body: str) -> None:
     st.caption(md(":material/library_books: {} sources retrieved{}", len(sources),
                   md(", {} cited", len(used & {s["n"] for s in sources})) if used else ""))
     for src in sources:
+        # Four chunks of one file must read apart: page, heading and chunk number.
         where = plain(src["source"]) + (md(", page {}", src["page"]) if src.get("page")
                                         else Markdown()) + (
-            md(" — {}", src["heading"]) if src.get("heading") else Markdown())
+            md(" — {}", src["heading"]) if src.get("heading") else Markdown()) + (
+            md(" · chunk {}", src["index"] + 1) if src.get("index") is not None else Markdown())
         mark = " · cited" if src["n"] in used else ""
         with st.expander(md("\\[{}\\] {}{}", src["n"], where, mark)):
             st.markdown(inert(src["text"]))

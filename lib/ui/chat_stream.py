@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import streamlit as st
 
-from lib.chat import ChatTurn
-from lib.core import ProviderError
-from lib.llm import Error, Event, TextDelta
+from lib import knowledge
+from lib.chat import ChatTurn, TurnOptions
+from lib.core import ProviderError, Settings
+from lib.llm import Error, Event, ModelInfo, TextDelta
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
-from lib.ui.text import inert
+from lib.ui.text import inert, md
 
 CURSOR = "▌"
 
 
-def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
+def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05,
+                on_first: Callable[[], object] = lambda: None
                 ) -> tuple[str, ProviderError | None]:
-    """Draw streamed text, coalescing updates so long replies stay smooth.
+    """Draw streamed text, coalescing updates so long replies stay smooth; `on_first` runs
+    when the first text arrives.
 
     If Streamlit interrupts (the Stop button reruns the script), the generator is closed
     at once, which records the turn as cancelled and saves the partial reply.
@@ -29,6 +32,8 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
     try:
         for event in gen:
             if isinstance(event, TextDelta):
+                if not text:
+                    on_first()
                 text += event.text
                 now = time.monotonic()
                 if now - last >= min_interval:
@@ -44,19 +49,35 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05
     return text, error
 
 
-def run_turn(turn: ChatTurn) -> None:
-    """Begin the turn (nothing is stored if it is refused), point the URL at its conversation,
-    stream it under a Stop button, then rerun so the saved history is redrawn."""
-    conversation_id = turn.begin()
+def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
+         options: TurnOptions) -> None:
+    """Plan the turn (retrieval included) with a line saying what is happening, begin it
+    (nothing is stored if it is refused), point the URL at its conversation, stream it under
+    a Stop button, then rerun so the saved history is redrawn."""
+    note = st.empty()
+    kb = options.knowledge_base
+    if kb:
+        first_use = not knowledge.embedding_model.ready(knowledge.model_name(settings))
+        note.caption(md(":material/search: Searching {}{}…", kb,
+                        " (loading the embedding model: first use)" if first_use else ""))
+    turn = ChatTurn(settings, conversation_id, model, text, options)  # may refuse: nothing
+    conversation_id = turn.begin()                                      # drawn, nothing kept
+    note.empty()
     open_conversation(conversation_id)
     with st.chat_message("user"):
         st.markdown(inert(turn.user_text))
     with st.chat_message("assistant"):
         stop = st.empty()
         stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")
+        waiting = st.empty()
+        if turn.hits:
+            waiting.caption(md(":material/menu_book: Reading {} chunks from {}…",
+                               len(turn.hits), kb))
+        elif kb:
+            waiting.caption(md("Nothing in {} matched; answering without documents.", kb))
         body = st.empty()
         body.markdown(CURSOR)
-        _, error = stream_into(turn, body)
+        _, error = stream_into(turn, body, on_first=waiting.empty)
         stop.empty()
     if error is not None:
         st.session_state[NOTICE] = str(error)

@@ -46,8 +46,13 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill("How long does the warranty last?")
     box.press("Enter")
+    # Before the first token, the reply says what it is doing, not just a cursor.
+    expect(page.get_by_text(re.compile(r"Reading \d chunks from Company"))).to_be_visible()
     # (The chat page's main area has no stMain test id: search the whole page.)
     expect(page.get_by_text("first token")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"Reading \d chunks"))).to_have_count(0)
+    # Sources read apart: file, page and chunk number.
+    expect(page.get_by_test_id("stExpander").filter(has_text="· chunk ")).not_to_have_count(0)
     source = page.get_by_test_id("stExpander").filter(has_text="[1] guide.pdf, page 1")
     expect(source).to_be_visible()
     source.get_by_text("[1] guide.pdf, page 1").click()
