@@ -5,14 +5,27 @@ from lib.ui import costs_view as view
 
 settings = app.settings()
 st.title("Costs")
-dashboard_tab, budgets_tab, prices_tab = st.tabs(["Dashboard", "Budgets", "Prices"])
-with dashboard_tab:
+# A view switch kept in the URL: Save reruns the page without leaving Budgets, and a link to
+# /costs?view=Budgets opens there.
+VIEWS = ["Dashboard", "Budgets", "Prices"]
+if st.query_params.get("view") not in VIEWS:
+    st.query_params["view"] = VIEWS[0]
+st.session_state["cost_view"] = st.query_params["view"]  # the URL decides
+
+
+def switch() -> None:
+    st.query_params["view"] = st.session_state["cost_view"] or st.query_params["view"]
+
+
+st.segmented_control("View", VIEWS, label_visibility="collapsed", key="cost_view",
+                     on_change=switch)
+if st.query_params["view"] == "Dashboard":
     f = view.filters(settings)
     if f is None:
         st.info("No model calls recorded yet: chat or compare first.")
     else:
         view.dashboard(settings, f)
-with budgets_tab:
+elif st.query_params["view"] == "Budgets":
     view.budgets_editor(settings)
-with prices_tab:
+else:
     view.prices_editor(settings)

@@ -89,8 +89,10 @@ def test_costs_empty_then_with_calls(app):
     assert len(at.get("plotly_chart")) == 2
     downloads = at.get("download_button")
     assert len(downloads) == 7
-    errors = next(df.value for df in at.dataframe if "error_rate" in df.value.columns)
-    assert errors.set_index("provider").loc["openai", "errors"] == 1
+    errors = next(df.value for df in at.dataframe if "Error rate" in df.value.columns)
+    assert errors.set_index("Provider").loc["openai", "Errors"] == 1  # readable headers
+    top = next(df.value for df in at.dataframe if "Started (UTC)" in df.value.columns)
+    assert "None" not in top.astype(str).to_numpy().ravel().tolist()  # "–" for missing
     at.multiselect(key="cost_provider").set_value(["local"]).run()
     assert {m.label: reads(m.value) for m in at.metric}["Spend"] == "$0.0060"
 
@@ -98,11 +100,16 @@ def test_costs_empty_then_with_calls(app):
 def test_budgets_set_in_the_app_warn_and_refuse(app):
     _calls()
     at = app("app_pages/costs.py")
+    at.query_params["view"] = "Budgets"  # as a bookmark of /costs?view=Budgets
+    at.run()
     at.selectbox(key="budget_scope").set_value("openai").run()
     at.number_input(key="budget_limit").set_value(0.0035).run()
     at.button(key="budget_save").click().run()
     [status] = spend.statuses(get_settings().db_path)
     assert (status.scope, status.period, status.limit_micro) == ("openai", "day", 3500)
+    assert at.query_params["view"] == "Budgets"  # saving stays on the budgets
+    bars = [reads(p.proto.text) for p in at.get("progress")]
+    assert any("$0.0030 of $0.0035" in t for t in bars), bars
     # The banner lives in the entrypoint, on every page (AppTest runs it on the first run).
     home = app()  # today's openai spend is $0.003 of $0.0035: 86%
     assert any("Today's openai budget is 86% used" in reads(w.value) for w in home.warning)
@@ -113,6 +120,8 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
 
 def test_prices_are_edited_in_the_app(app):
     at = app("app_pages/costs.py")
+    at.query_params["view"] = "Prices"
+    at.run()
     assert any("Prices last checked" in reads(c.value) for c in at.caption)
     from lib.llm import save_user_catalog
 

@@ -131,8 +131,9 @@ class Checker:
             if name in OPTIONS_RENDERED:
                 fmt = self.arg(node, None, "format_func")
                 options = self.arg(node, 1, "options")
-                literal = isinstance(options, ast.List) and all(
-                    isinstance(e, ast.Constant) for e in options.elts)
+                literal = (isinstance(options, ast.List) and all(
+                    isinstance(e, ast.Constant) for e in options.elts)) or (
+                    isinstance(options, ast.Name) and options.id.isupper())  # a constant
                 if not self.safe(fmt) if fmt is not None else not literal:
                     self.flag(node, f"{name} options shown unescaped")
             for position, keyword in checks:

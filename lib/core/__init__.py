@@ -37,7 +37,7 @@ from lib.core.jsontext import loads as json_loads
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
-from lib.core.money import MICRO, format_usd, to_micro
+from lib.core.money import MICRO, format_usd, format_usd_pair, to_micro
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
 from lib.core.workers import WorkerPool
 
@@ -79,6 +79,7 @@ __all__ = [
     "bucket_value",
     "csv_text",
     "format_usd",
+    "format_usd_pair",
     "frame_csv",
     "get_settings",
     "json_loads",

@@ -5,12 +5,23 @@ from __future__ import annotations
 MICRO = 1_000_000
 
 
-def format_usd(micro: int) -> str:
-    """A price for people: four decimals under a dollar, so a tiny budget never reads "$0"."""
-    if micro == 0:
+def format_usd(micro: int, *, like: int | None = None) -> str:
+    """A price for people: four decimals under a dollar, so a tiny budget never reads "$0".
+
+    `like`: format with the precision another amount needs, so "0 of 0.01" reads
+    "$0.0000 of $0.0100" rather than "$0 of $0.0100".
+    """
+    scale = abs(micro if like is None else max(abs(micro), abs(like)))
+    if scale == 0:
         return "$0"
     dollars = micro / MICRO
-    return f"${dollars:,.4f}" if abs(dollars) < 1 else f"${dollars:,.2f}"
+    return f"${dollars:,.4f}" if scale < MICRO else f"${dollars:,.2f}"
+
+
+def format_usd_pair(used: int, limit: int) -> tuple[str, str]:
+    """Two amounts read together ("$0.0000 of $0.0100"), at one precision."""
+    like = max(abs(used), abs(limit))
+    return format_usd(used, like=like), format_usd(limit, like=like)
 
 
 def to_micro(dollars: float) -> int:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.core import BudgetError, BudgetExceededError, format_usd, to_micro
+from lib.core import BudgetError, BudgetExceededError, format_usd, format_usd_pair, to_micro
 from lib.storage import connect
 
 PERIODS = ("day", "month")
@@ -107,10 +107,10 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
                 (provider,)).fetchall():
             s = _status(conn, scope, period, limit_micro)
             if s.used + amount_micro > limit_micro:
-                left = max(0, limit_micro - s.used)
+                limit, left = format_usd_pair(limit_micro, max(0, limit_micro - s.used))
                 raise BudgetExceededError(
-                    f"{s.label} of {format_usd(limit_micro)} has {format_usd(left)} left; this "
-                    f"call could cost up to {format_usd(amount_micro)}, so it was not sent.",
+                    f"{s.label} of {limit} has {left} left; this call could cost up to "
+                    f"{format_usd(amount_micro)}, so it was not sent.",
                     hint="Raise the budget on the Costs page, lower max tokens, or use the "
                          "local model, which is free.")
         cur = conn.execute("INSERT INTO reservations (provider, amount_micro, created_at) "
@@ -126,7 +126,7 @@ def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
         planned = sum(cost for provider, cost in cost_by_provider.items()
                       if s.scope in ("all", provider))
         if planned and s.used + planned > s.limit_micro:
-            left = max(0, s.limit_micro - s.used)
+            limit, left = format_usd_pair(s.limit_micro, max(0, s.limit_micro - s.used))
             return (f"This run could cost up to {format_usd(planned)}, but {s.label.lower()} "
-                    f"of {format_usd(s.limit_micro)} has {format_usd(left)} left.")
+                    f"of {limit} has {left} left.")
     return None

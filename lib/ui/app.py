@@ -9,7 +9,7 @@ import uuid
 import streamlit as st
 
 from lib import spend
-from lib.core import PromptLabError, Settings, format_usd, get_settings, setup_logging
+from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
 from lib.ui.text import Markdown, md, plain
 
@@ -54,11 +54,11 @@ def budget_banner() -> None:
     for s in spend.statuses(settings().db_path):
         if s.fraction >= 1:
             st.error(md("{} is used up ({} of {}): paid calls are refused; the local model "
-                        "still works.", s.label, format_usd(s.used), format_usd(s.limit_micro)),
+                        "still works.", s.label, *format_usd_pair(s.used, s.limit_micro)),
                      icon=":material/block:")
         elif s.fraction >= spend.WARN_AT:
             st.warning(md("{} is {:.0%} used ({} of {}).", s.label, s.fraction,
-                          format_usd(s.used), format_usd(s.limit_micro)),
+                          *format_usd_pair(s.used, s.limit_micro)),
                        icon=":material/warning:")
 
 

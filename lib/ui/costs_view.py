@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from lib import spend
-from lib.core import PromptLabError, Settings, format_usd, frame_csv
+from lib.core import PromptLabError, Settings, format_usd, format_usd_pair, frame_csv
 from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
 from lib.spend import Filters
 from lib.ui import app
@@ -35,11 +35,38 @@ def filters(settings: Settings) -> Filters | None:
     return Filters(start.isoformat(), end.isoformat(), **chosen)
 
 
+# Column names as people read them (downloads keep the snake_case names, for scripts).
+HEADERS = {
+    "day": "Day", "model": "Model", "provider": "Provider", "calls": "Calls",
+    "cost_usd": "Cost (USD)", "input_tokens": "Input tokens", "output_tokens": "Output tokens",
+    "cache_read_tokens": "Cache reads (tokens)", "cache_write_tokens": "Cache writes (tokens)",
+    "ttft_p50_ms": "First token p50 (ms)", "ttft_p95_ms": "First token p95 (ms)",
+    "total_p50_ms": "Total p50 (ms)", "total_p95_ms": "Total p95 (ms)", "errors": "Errors",
+    "incomplete": "Incomplete", "error_rate": "Error rate", "hit_rate": "Cache hit rate",
+    "savings_usd": "Saved by the cache (USD)", "id": "Call", "ts": "Started (UTC)",
+    "page": "Page", "prompt_name": "Prompt", "prompt_version": "Version",
+    "ttft_ms": "First token (ms)", "total_ms": "Total (ms)", "status": "Status"}
+
+
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
-    st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+    """A table with readable headers and "–" for what is missing, and its CSV download."""
+    shown = df.rename(columns=HEADERS).astype(object)
+    shown = shown.where(shown.notna(), "–")
+    st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
     st.download_button(md("Download {} (CSV)", name), frame_csv(df),
                        file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
+
+
+def day_chart(fig, values, *, money: bool = False):
+    """Days as categories (one day must not become a time axis ending in 23:59:59.9996) and
+    amounts from zero (an empty day must not draw an axis from -1 to 1)."""
+    fig.update_xaxes(type="category", title=None)
+    fig.update_yaxes(rangemode="tozero", tickprefix="$" if money else "")
+    if values.empty or values.max() <= 0:
+        fig.update_yaxes(range=[0, 1])
+    fig.update_layout(margin={"t": 10, "b": 10}, legend_title_text="")
+    return fig
 
 
 def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -65,15 +92,19 @@ def dashboard(settings: Settings, f: Filters) -> None:
 
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
-    st.plotly_chart(px.bar(by_day, x="day", y="cost_usd", color="model",
-                           labels={"cost_usd": "USD"}), width="stretch", key="chart_spend")
+    st.plotly_chart(day_chart(px.bar(by_day, x="day", y="cost_usd", color="model",
+                                     labels={"cost_usd": "USD", "model": "Model"}),
+                              by_day["cost_usd"], money=True),
+                    width="stretch", key="chart_spend")
     table(by_day, "spend per day", "spend_by_day")
 
     st.subheader("Tokens per day")
     tokens = data["tokens"]
     long = tokens.melt(id_vars="day", var_name="kind", value_name="tokens")
-    st.plotly_chart(px.bar(long, x="day", y="tokens", color="kind"), width="stretch",
-                    key="chart_tokens")
+    long["kind"] = long["kind"].map(HEADERS)
+    st.plotly_chart(day_chart(px.bar(long, x="day", y="tokens", color="kind",
+                                     labels={"kind": ""}), long["tokens"]),
+                    width="stretch", key="chart_tokens")
     table(tokens, "tokens per day", "tokens_by_day")
 
     left, right = st.columns(2)
@@ -84,13 +115,13 @@ def dashboard(settings: Settings, f: Filters) -> None:
         table(data["latency"].round(0), "latency", "latency")
     with right:
         st.subheader("Errors per provider")
-        table(data["errors"], "errors", "errors",
-              column_config={"error_rate": st.column_config.NumberColumn(format="percent")})
+        table(data["errors"], "errors", "errors", column_config={
+            HEADERS["error_rate"]: st.column_config.NumberColumn(format="percent")})
 
     st.subheader("Prompt caching")
     cache = usd(data["cache"], "savings_micro")
-    table(cache, "cache", "cache",
-          column_config={"hit_rate": st.column_config.NumberColumn(format="percent")})
+    table(cache, "cache", "cache", column_config={
+        HEADERS["hit_rate"]: st.column_config.NumberColumn(format="percent")})
 
     st.subheader("The 20 most expensive calls")
     table(usd(data["top"], "cost_micro"), "top calls", "top_calls")
@@ -106,8 +137,8 @@ def budgets_editor(settings: Settings) -> None:
     current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path)}
     for s in current.values():
         st.progress(min(1.0, s.fraction), text=md("{}: {} of {} ({:.0%})", s.label,
-                                                  format_usd(s.used),
-                                                  format_usd(s.limit_micro), s.fraction))
+                                                  *format_usd_pair(s.used, s.limit_micro),
+                                                  s.fraction))
     scopes = ["all", *paid_providers()]
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     scope = c1.selectbox("Scope", scopes, key="budget_scope",
@@ -119,6 +150,8 @@ def budgets_editor(settings: Settings) -> None:
                             key="budget_limit")
     if c4.button("Save", key="budget_save"):
         spend.set_budget(settings.db_path, scope, period, limit)
+        st.toast(md("Saved: {} budget for {}.", period, "all providers" if scope == "all"
+                    else scope))
         st.rerun()
     if existing and st.button(md("Remove the {} {} budget", scope, period),
                               key="budget_remove"):

@@ -30,5 +30,24 @@ def test_chats_show_up_on_the_costs_page(page: Page, app_url: str):
     expect(charts).to_have_count(2)
     # The local model's calls are in the spend chart's legend and the tokens chart's bars.
     expect(charts.first).to_contain_text("smollm2-135m-instruct")
-    expect(charts.nth(1)).to_contain_text("output_tokens")
+    expect(charts.nth(1)).to_contain_text("Output tokens")
+    # One day of calls: the x-axis reads as that day, not as hours ending in 23:59:59.9996,
+    # and a $0 day's axis starts at $0.
+    for chart in (charts.first, charts.nth(1)):
+        ticks = chart.locator(".xtick text").all_text_contents()
+        assert ticks and all(":" not in t for t in ticks), ticks
+    assert "−1" not in " ".join(charts.first.locator(".ytick text").all_text_contents())
     expect(page.get_by_role("heading", name="The 20 most expensive calls")).to_be_visible()
+
+    # Budgets: a tiny one, saved, and the page stays on the budgets (and in the URL).
+    page.get_by_test_id("stButtonGroup").get_by_text("Budgets", exact=True).click()
+    wait_idle(page)
+    assert "view=Budgets" in page.url
+    limit = page.get_by_role("spinbutton", name="Limit (USD, 0 blocks all paid calls)")
+    limit.fill("0.01")
+    limit.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Save", exact=True).click()
+    wait_idle(page)
+    assert "view=Budgets" in page.url
+    expect(page.get_by_text("Today's overall budget: $0.0000 of $0.0100")).to_be_visible()
