@@ -157,3 +157,20 @@ def test_the_bands_add_up_with_the_local_models_own_template(settings):
                         "How are you today?", 64)
     assert plan.exact and sum(plan.bands().values()) == plan.used
     assert plan.framing_tokens > 0  # the chat template's role markers, counted, not lost
+
+
+def test_a_reply_cut_inside_a_code_block_does_not_swallow_the_export(settings):
+    from lib import chat
+
+    path = settings.db_path
+    conv = chat.create_conversation(path, title="Code")
+    chat.add_message(path, conv, "user", "Show me a loop")
+    chat.add_message(path, conv, "assistant", "Here:\n```python\nfor i in range(3):\n",
+                     status="incomplete")
+    chat.add_message(path, conv, "user", "Thanks! And in Rust?")
+    exported = chat.export_markdown(path, conv)
+    after = exported.split("## User", 2)[2]  # the second user message is a heading again
+    assert after.startswith("\n\nThanks! And in Rust?")
+    assert exported.count("```") % 2 == 0
+    assert chat.closed_fences("~~~~\ncode\n~~~") == "~~~~\ncode\n~~~\n~~~~"
+    assert chat.closed_fences("```\nclosed\n```") == "```\nclosed\n```"

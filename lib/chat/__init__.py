@@ -5,7 +5,8 @@ from lib.core import lazy_face
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.chat.context": ("ContextPlan", "alternate", "plan_context", "with_documents"),
     "lib.chat.conversations": (
-        "NEW_TITLE", "Conversation", "StoredMessage", "add_message", "count_conversations",
+        "NEW_TITLE", "Conversation", "StoredMessage", "add_message", "closed_fences",
+        "count_conversations",
         "create_conversation", "delete_conversation", "export_json", "export_markdown",
         "get_conversation", "list_conversations", "list_messages", "update_conversation"
     ),

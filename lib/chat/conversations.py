@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,27 @@ def export_markdown(path: Path, conversation_id: int) -> str:
     out = [f"# {conv.title}", "", f"*Model:* `{conv.model}`  ", f"*Started:* {conv.created_at}",
            ""]
     if conv.system:
-        out += ["## System", "", conv.system, ""]
+        out += ["## System", "", closed_fences(conv.system), ""]
     for m in list_messages(path, conversation_id):
         note = "" if m.status == "ok" else f" ({m.status})"
-        out += [f"## {m.role.capitalize()}{note}", "", m.content, ""]
+        out += [f"## {m.role.capitalize()}{note}", "", closed_fences(m.content), ""]
     return "\n".join(out)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def closed_fences(text: str) -> str:
+    """The text with a code fence it left open closed (a reply cut off mid-block would
+    otherwise swallow the rest of an exported file)."""
+    opened: str | None = None
+    for line in text.splitlines():
+        m = _FENCE.match(line)
+        if not m:
+            continue
+        fence, rest = m.groups()
+        if opened is None:
+            opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
+            opened = None
+    return text if opened is None else f"{text.rstrip()}\n{opened}"
