@@ -174,3 +174,58 @@ def test_a_reply_cut_inside_a_code_block_does_not_swallow_the_export(settings):
     assert exported.count("```") % 2 == 0
     assert chat.closed_fences("~~~~\ncode\n~~~") == "~~~~\ncode\n~~~\n~~~~"
     assert chat.closed_fences("```\nclosed\n```") == "```\nclosed\n```"
+
+
+def test_an_edit_replaces_the_later_turns_and_the_ledger_keeps_both_calls(settings):
+    from fakes import FakeProvider, ok
+
+    from lib import chat, spend
+    from lib.llm import ModelInfo
+
+    model = ModelInfo("fake", "local", "Fake", 4096, 256)
+    first = chat.ChatTurn(settings, None, model, "What is 2+2?",
+                          provider=FakeProvider([ok("5")]))
+    list(first)
+    conv = first.conversation_id
+    [asked, _reply] = chat.list_messages(settings.db_path, conv)
+    edited = chat.ChatTurn(settings, conv, model, "What is 2+2? Think.", replace_from=asked.id,
+                           provider=FakeProvider([ok("4")]))
+    assert edited.plan.messages == (Message("user", "What is 2+2? Think."),)  # no old turn
+    list(edited)
+    assert [(m.role, m.content) for m in chat.list_messages(settings.db_path, conv)] == [
+        ("user", "What is 2+2? Think."), ("assistant", "4")]
+    assert spend.count_calls(settings.db_path) == 2  # both calls stay in the ledger
+
+
+def test_a_refused_resend_replaces_nothing(settings):
+    from fakes import FakeProvider, ok
+
+    from lib import chat, spend
+    from lib.core import BudgetExceededError
+    from lib.llm import ModelInfo
+
+    free = ModelInfo("fake", "local", "Fake", 4096, 256)
+    paid = ModelInfo("gpt-4.1", "openai", "GPT", 4096, 256, input=2.0, output=8.0)
+    first = chat.ChatTurn(settings, None, free, "Hello", provider=FakeProvider([ok("Hi")]))
+    list(first)
+    before = chat.list_messages(settings.db_path, first.conversation_id)
+    spend.set_budget(settings.db_path, "all", "day", 0.0)
+    again = chat.ChatTurn(settings, first.conversation_id, paid, "Hello",
+                          replace_from=before[0].id, provider=FakeProvider([ok("Hey")]))
+    with pytest.raises(BudgetExceededError):
+        list(again)
+    assert chat.list_messages(settings.db_path, first.conversation_id) == before
+
+
+def test_conversations_are_found_by_title_or_by_what_was_said(settings):
+    from lib import chat
+
+    path = settings.db_path
+    a = chat.create_conversation(path, title="Lighthouse notes")
+    b = chat.create_conversation(path, title="Other")
+    chat.add_message(path, b, "user", "the keeper logs 100% of storms_")
+    chat.create_conversation(path, title="Unrelated")
+    assert [c.id for c in chat.search_conversations(path, "lighthouse")] == [a]
+    assert [c.id for c in chat.search_conversations(path, "100% of storms_")] == [b]
+    assert chat.search_conversations(path, "_") == [c for c in chat.search_conversations(
+        path, "storms_")]  # _ and % are literal, not wildcards

@@ -8,7 +8,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "NEW_TITLE", "Conversation", "StoredMessage", "add_message", "closed_fences",
         "count_conversations",
         "create_conversation", "delete_conversation", "export_json", "export_markdown",
-        "get_conversation", "list_conversations", "list_messages", "update_conversation"
+        "get_conversation", "list_conversations", "list_messages", "rewind",
+        "search_conversations", "update_conversation",
     ),
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),

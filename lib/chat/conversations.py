@@ -112,6 +112,25 @@ def list_messages(path: Path, conversation_id: int) -> list[StoredMessage]:
     return [StoredMessage(**{**dict(r), "meta": json.loads(r["meta"])}) for r in rows]
 
 
+def rewind(path: Path, conversation_id: int, message_id: int) -> int:
+    """Remove a message and every later one (an edit or a regenerate replaces them). The
+    ledger keeps every call they came from. Returns how many were removed."""
+    with connect(path, write=True) as conn:
+        return conn.execute("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                            (conversation_id, message_id)).rowcount
+
+
+def search_conversations(path: Path, query: str) -> list[Conversation]:
+    """Conversations whose title or any message contains `query` (any case), newest first."""
+    like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with connect(path) as conn:
+        rows = conn.execute(
+            "SELECT * FROM conversations c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS ("
+            "SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? "
+            "ESCAPE '\\') ORDER BY updated_at DESC, id DESC", (like, like)).fetchall()
+    return [Conversation(**dict(r)) for r in rows]
+
+
 def export_json(path: Path, conversation_id: int) -> str:
     conv = get_conversation(path, conversation_id)
     data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(path, conversation_id)]}

@@ -14,6 +14,7 @@ from lib.chat.conversations import (
     add_message,
     create_conversation,
     list_messages,
+    rewind,
 )
 from lib.chat.grounded import grounding, sources_meta
 from lib.core import Settings
@@ -68,6 +69,7 @@ class ChatTurn:
     provider: Provider | None = None
     policy: RetryPolicy | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    replace_from: int | None = None  # edit / regenerate: this message and later ones go
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
@@ -78,6 +80,7 @@ class ChatTurn:
         path = self.settings.db_path
         history = [Message(m.role, m.content)  # type: ignore[arg-type]
                    for m in list_messages(path, self.conversation_id)
+                   if self.replace_from is None or m.id < self.replace_from
                    ] if self.conversation_id is not None else []
         self.counter = counter_for(self.model, self.settings)
         max_tokens = min(self.options.max_tokens, self.model.max_output)
@@ -119,6 +122,8 @@ class ChatTurn:
                                                        system=self.options.system)
             call.context = CallContext(self.options.page, self.options.prompt_name,
                                        self.options.prompt_version, self.conversation_id)
+        if self.replace_from is not None:  # only now: a refused call replaces nothing
+            rewind(path, self.conversation_id, self.replace_from)
         self._stored = defer(add_message, path, self.conversation_id, "user", self.user_text,
                              model=self.model.key, system=self.options.system)
         self.call = call
