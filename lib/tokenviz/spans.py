@@ -73,7 +73,8 @@ def spans_html(ps: list[Piece], start: int, stop: int, *, show_ids: bool) -> str
                    f'title="id {p.id}">{_visible(p.text)}{ident}</span>')
         colour += 1
     return ('<style>.pl-tokens{font-family:monospace;white-space:pre-wrap;line-height:1.9;'
-            "word-break:break-all}.pl-tokens .tok{border-radius:3px;padding:1px 0;margin:0 1px}"
+            "word-break:break-all}"
+            ".pl-tokens .tok{border-radius:3px;padding:1px 0;margin:0 1px;color:#111}"
             ".pl-tokens sub{color:#555;font-size:.65em;margin-left:1px}.pl-tokens .gap{color:#999}"
             f'</style><div class="pl-tokens">{"".join(out)}</div>')
 

@@ -134,11 +134,13 @@ def diff_html(rows: list[tuple[str, str, str]], left: str, right: str) -> str:
     cells = []
     for kind, a, b in rows:
         colour = _DIFF_COLOURS[kind]
-        cells.append(f'<tr style="background:{colour}"><td class="k">{html.escape(kind)}</td>'
+        ink = "" if kind == "=" else ";color:#111"  # pastel rows stay readable in dark mode
+        cells.append(f'<tr style="background:{colour}{ink}"><td class="k">{html.escape(kind)}</td>'
                      f"<td><pre>{html.escape(a)}</pre></td><td><pre>{html.escape(b)}</pre></td>"
                      "</tr>")
     return ('<style>.pl-diff{width:100%;border-collapse:collapse;font-size:0.85rem}'
-            ".pl-diff td{vertical-align:top;border-bottom:1px solid #eee;padding:0 .4rem}"
+            ".pl-diff td{vertical-align:top;padding:0 .4rem;"
+            "border-bottom:1px solid rgba(128,128,128,.25)}"
             ".pl-diff pre{margin:0;white-space:pre-wrap;font-family:monospace}"
             ".pl-diff .k{width:1.2rem;color:#888}</style>"
             f'<table class="pl-diff"><tr><th></th><th>{html.escape(left)}</th>'
