@@ -40,3 +40,26 @@ def shown(markdown: str) -> str:
     import re
 
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def pick_in_sidebar(page, combobox: str, option: str) -> None:
+    """Choose `option` in the sidebar's `combobox`, and wait for the rerun."""
+    page.get_by_test_id("stSidebar").get_by_role("combobox", name=combobox).click()
+    page.get_by_role("option", name=option).click()
+    wait_idle(page)
+
+
+def send_chat(page, text: str) -> None:
+    """Type a chat message and press Enter, as a person would."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    expect(box).to_be_enabled()
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def picker(at):
+    """The Chat sidebar's conversation picker in an AppTest run."""
+    return next(s for s in at.sidebar.selectbox if s.label == "Conversations")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from support import shown
+from support import picker, shown
 
 from lib import chat, spend
 from lib.core import get_settings
@@ -99,16 +99,33 @@ def test_rename_resume_and_delete(app):
     conv = chat.create_conversation(path, title="Old name")
     chat.add_message(path, conv, "user", "remember me")
     at = app("app_pages/chat.py")
-    at.selectbox(key="conv_pick").set_value(conv).run()
+    picker(at).set_value(conv).run()
     assert at.query_params["c"] == str(conv)
     assert at.title[0].value == "Old name"
     assert "remember me" in [m.value for m in at.chat_message[0].markdown]
     at.text_input(key=f"title_{conv}").set_value("New name").run()
     at.button(key="rename").click().run()
     assert chat.get_conversation(path, conv).title == "New name"
+    shown_now = picker(at)
+    assert shown_now.value == conv and shown_now.format_func(conv).startswith("New name")
+    assert at.button(key="delete_conv").disabled  # not at one click
+    at.checkbox(key=f"delete_sure_{conv}").check().run()
     at.button(key="delete_conv").click().run()
     assert chat.list_conversations(path) == []
     assert "c" not in at.query_params
+
+
+def test_the_conversation_list_is_searched_by_what_was_said(app):
+    path = get_settings().db_path
+    lighthouse = chat.create_conversation(path, title="Coastal trip")
+    chat.add_message(path, lighthouse, "user", "Who keeps the lighthouse?")
+    chat.create_conversation(path, title="Taxes")
+    at = app("app_pages/chat.py")
+    assert len(picker(at).options) == 2
+    at.text_input(key="conv_search").set_value("LIGHTHOUSE").run()
+    assert [o for o in picker(at).options] == [
+        picker(at).format_func(lighthouse)]
+    assert any("1 of 2 conversations match" in c.value for c in at.sidebar.caption)
 
 
 def test_new_chat_leaves_the_current_conversation(app):
@@ -117,14 +134,14 @@ def test_new_chat_leaves_the_current_conversation(app):
     chat.add_message(path, conv, "user", "first question")
     chat.add_message(path, conv, "assistant", "first answer")
     at = app("app_pages/chat.py")
-    at.selectbox(key="conv_pick").set_value(conv).run()
+    picker(at).set_value(conv).run()
     assert at.query_params["c"] == str(conv) and len(at.chat_message) == 2
     at.button(key="new_chat").click().run()
     assert "c" not in at.query_params
     assert len(at.chat_message) == 0 and at.title[0].value == "Chat"
     at.run()  # and it stays new on the next run
     assert "c" not in at.query_params and len(at.chat_message) == 0
-    assert at.selectbox(key="conv_pick").value is None
+    assert picker(at).value is None
 
 
 def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeypatch):
@@ -158,7 +175,7 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
     chat.add_message(path, conv, "user", "How many tokens is this?")
     try:
         at = app("app_pages/chat.py")
-        at.selectbox(key="conv_pick").set_value(conv).run()
+        picker(at).set_value(conv).run()
         assert at.selectbox(key="chat_model").value == "anthropic/claude-haiku-4-5"
         assert "Context (estimated)" in at.get("progress")[0].proto.text
         assert hits == []  # nothing on the hot path

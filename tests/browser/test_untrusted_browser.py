@@ -10,7 +10,7 @@ import re
 import pytest
 from fake_openai import MODEL, FakeOpenAI, broken, http_error, reply, serving
 from playwright.sync_api import Page, expect
-from support import wait_idle
+from support import pick_in_sidebar, send_chat
 
 COMPAT = f"OpenAI-compatible server · {MODEL} (server)"
 
@@ -26,20 +26,6 @@ def fake():
 @pytest.fixture
 def app_env(fake) -> dict[str, str]:
     return {"PROMPTLAB_OPENAI_BASE_URL": fake.url, "PROMPTLAB_OPENAI_MODELS": MODEL}
-
-
-def pick(page: Page, combobox: str, option: str) -> None:
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name=combobox).click()
-    page.get_by_role("option", name=option).click()
-    wait_idle(page)
-
-
-def send(page: Page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled()
-    box.fill(text)
-    box.press("Enter")
-    wait_idle(page)
 
 
 def shows(page: Page, text: str) -> None:
@@ -64,14 +50,14 @@ def test_chat_messages_titles_and_provider_errors(page: Page, app_url: str, fake
     fake.script = [reply("Fine."), http_error(400, error_text), broken("Partial", cut_text)]
 
     page.goto(app_url + "/chat")
-    pick(page, "Model", COMPAT)
-    send(page, message)  # the user's own message, and the title built from it
+    pick_in_sidebar(page, "Model", COMPAT)
+    send_chat(page, message)  # the user's own message, and the title built from it
     expect(page.get_by_text("first token")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", level=1)).to_contain_text(beacon.marker("msg-md"))
-    send(page, "Second question")  # the provider refuses with a hostile error text
+    send_chat(page, "Second question")  # the provider refuses with a hostile error text
     for kind in ("md", "html", "auto"):
         shows(page, beacon.marker(f"err-{kind}"))
-    send(page, "Third question")  # the stream breaks with a hostile in-stream error
+    send_chat(page, "Third question")  # the stream breaks with a hostile in-stream error
     expect(page.get_by_text("The stream broke off")).to_be_visible(timeout=60_000)
     shows(page, beacon.marker("cut-html"))
 
@@ -116,9 +102,9 @@ def test_documents_retrieval_and_grounded_sources(page: Page, app_url: str, tmp_
     shows(page, beacon.marker("name-html"))  # in the hit headers
 
     page.get_by_role("link", name="Chat").click()
-    pick(page, "Model", COMPAT)
-    pick(page, "Ground in a knowledge base", "Beacons")
-    send(page, "Who logs the storm?")
+    pick_in_sidebar(page, "Model", COMPAT)
+    pick_in_sidebar(page, "Ground in a knowledge base", "Beacons")
+    send_chat(page, "Who logs the storm?")
     source = page.get_by_test_id("stExpander").filter(has_text="[1]")
     expect(source).to_be_visible(timeout=120_000)
     expect(source).to_contain_text(beacon.marker("head-md"))  # the heading, in the label
