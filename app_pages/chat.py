@@ -3,6 +3,7 @@ import streamlit as st
 from lib import chat, knowledge
 from lib.core import PromptLabError
 from lib.ui import app, prompts_view, widgets
+from lib.ui import chat_actions as actions
 from lib.ui import chat_messages as messages
 from lib.ui import chat_sidebar as sidebar
 from lib.ui import chat_stream as stream
@@ -35,7 +36,10 @@ with st.sidebar:
                                  min(512, model.max_output), step=64)
 
 messages.show_notice()
+resend = actions.pending(current.id if current else None)
 history = chat.list_messages(settings.db_path, current.id) if current else []
+if resend:  # an edit or a regenerate: the turns it replaces are not drawn
+    history = [m for m in history if m.id < resend.replace_from]
 estimate = None
 try:
     if status.available:
@@ -43,7 +47,9 @@ try:
                                   grounded=bool(kb_name))
 except PromptLabError as exc:
     widgets.show_error(exc)
-messages.render_history(history, estimate.plan.dropped if estimate else 0)
+if current:
+    messages.render_history(current.id, history, estimate.plan.dropped if estimate else 0,
+                            enabled=status.available)
 
 try:
     if estimate is not None:
@@ -53,14 +59,18 @@ except PromptLabError as exc:
     widgets.show_error(exc)
 
 text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
+if resend:
+    text = resend.text
 if text:
     options = chat.TurnOptions(system=system, temperature=temperature,
                                max_tokens=int(max_tokens), prompt_name=prompt_name,
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k)
     try:
-        stream.send(settings, current.id if current else None, model, text, options)
+        stream.send(settings, current.id if current else None, model, text, options,
+                    replace_from=resend.replace_from if resend else None)
     except PromptLabError as exc:
         widgets.show_error(exc)
-        st.caption("Your message was not sent; here it is to copy:")
+        st.caption("Nothing was replaced; your edited message is here to copy:" if resend
+                   else "Your message was not sent; here it is to copy:")
         st.code(text, language=None)

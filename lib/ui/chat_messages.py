@@ -11,6 +11,7 @@ import streamlit as st
 from lib.chat import NextCall, StoredMessage, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
+from lib.ui.chat_actions import message_actions
 from lib.ui.text import Markdown, inert, join, md, plain
 
 NOTICE = "chat_notice"
@@ -29,12 +30,14 @@ def metrics_line(meta: dict) -> Markdown:
     return join(" · ", (p for p in parts if p))
 
 
-
-def render_message(message: StoredMessage) -> None:
+def render_message(conversation_id: int, message: StoredMessage,
+                   asked: StoredMessage | None = None, *, last: bool = False,
+                   enabled: bool = True) -> None:
     with st.chat_message(message.role):
         st.markdown(inert(message.content))
         if message.role == "assistant":
             render_reply_footer(message.status, message.meta, message.content)
+        message_actions(conversation_id, message, asked, last=last, enabled=enabled)
 
 
 def cited(text: str) -> set[int]:
@@ -118,10 +121,15 @@ def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
             f"({used / window:.0%}): {sent:,} sent{note}</span></div>")
 
 
-def render_history(history: list[StoredMessage], leaving: int = 0) -> None:
-    """The conversation; the `leaving` oldest messages will not fit into the next call."""
+def render_history(conversation_id: int, history: list[StoredMessage],
+                   leaving: int = 0, *, enabled: bool = True) -> None:
+    """The conversation; the `leaving` oldest messages will not fit into the next call.
+    `enabled`: whether edit and regenerate can send (the model is available)."""
+    asked = None
     for i, message in enumerate(history):
-        render_message(message)
+        render_message(conversation_id, message, asked, last=i == len(history) - 1,
+                       enabled=enabled)
+        asked = message if message.role == "user" else asked
         if i < leaving:
             st.caption(":material/content_cut: This message will be left out of the next call "
                        "to fit the context window.")

@@ -50,18 +50,20 @@ def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05,
 
 
 def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
-         options: TurnOptions) -> None:
+         options: TurnOptions, *, replace_from: int | None = None) -> None:
     """Plan the turn (retrieval included) with a line saying what is happening, begin it
     (nothing is stored if it is refused), point the URL at its conversation, stream it under
-    a Stop button, then rerun so the saved history is redrawn."""
+    a Stop button, then rerun so the saved history is redrawn. `replace_from`: an edit or a
+    regenerate, which replaces that message and the later ones once the call is allowed."""
     note = st.empty()
     kb = options.knowledge_base
     if kb:
         first_use = not knowledge.embedding_model.ready(knowledge.model_name(settings))
         note.caption(md(":material/search: Searching {}{}…", kb,
                         " (loading the embedding model: first use)" if first_use else ""))
-    turn = ChatTurn(settings, conversation_id, model, text, options)  # may refuse: nothing
-    conversation_id = turn.begin()                                      # drawn, nothing kept
+    turn = ChatTurn(settings, conversation_id, model, text, options,  # may refuse: nothing
+                    replace_from=replace_from)                        # drawn, nothing kept
+    conversation_id = turn.begin()
     note.empty()
     open_conversation(conversation_id)
     with st.chat_message("user"):
