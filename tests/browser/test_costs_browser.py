@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 from support import wait_idle
 
@@ -41,13 +43,13 @@ def test_chats_show_up_on_the_costs_page(page: Page, app_url: str):
 
     # Budgets: a tiny one, saved, and the page stays on the budgets (and in the URL).
     page.get_by_test_id("stButtonGroup").get_by_text("Budgets", exact=True).click()
-    wait_idle(page)
-    assert "view=Budgets" in page.url
+    # The click's rerun may not have started yet when the page looks idle: wait on the URL.
+    expect(page).to_have_url(re.compile(r"view=Budgets"))
     limit = page.get_by_role("spinbutton", name="Limit (USD, 0 blocks all paid calls)")
     limit.fill("0.01")
     limit.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Save", exact=True).click()
     wait_idle(page)
-    assert "view=Budgets" in page.url
+    expect(page).to_have_url(re.compile(r"view=Budgets"))
     expect(page.get_by_text("Today's overall budget: $0.0000 of $0.0100")).to_be_visible()
