@@ -183,3 +183,23 @@ def test_searches_never_see_a_stale_index_while_another_session_rebuilds(setting
 def test_parse_errors_name_the_file():
     with pytest.raises(ParseError, match=r"empty\.txt"):
         knowledge.parse(b"   ", "empty.txt")
+
+
+def test_workers_start_when_the_process_has_many_files_open(tmp_path):
+    """A long-lived server holds many sockets and files: select() refused descriptors > 1023."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows too few open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    pool = WorkerPool("lib.prompts.sandbox:render_job", 512 << 20, size=1)
+    try:
+        assert pool.call(["{{ 1 + 1 }}", {}], 30) == [True, "2"]
+    finally:
+        pool.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

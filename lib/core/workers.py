@@ -16,7 +16,7 @@ import importlib
 import json
 import logging
 import queue
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -52,7 +52,11 @@ class Worker:
             raise WorkerError(f"The worker for {self.handler} did not start.")
 
     def _readable(self, timeout: float) -> bool:
-        return bool(select.select([self._proc.stdout], [], [], timeout)[0])
+        # A selector, not select.select: that refuses file descriptors above 1023, which a
+        # long-lived server with many open files and sockets reaches.
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._proc.stdout, selectors.EVENT_READ)
+            return bool(sel.select(timeout))
 
     def stop(self) -> None:
         if self._proc is not None:
