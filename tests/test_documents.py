@@ -112,10 +112,6 @@ def test_retrieval_filter_by_document(settings, kb):
         assert hits and {h.source for h in hits} == {"notes.txt"}
 
 
-def test_reciprocal_rank_fusion():
-    fused = knowledge.fuse([("a", 9), ("b", 8), ("c", 7)], [("c", 3), ("a", 2)], k=3, rrf_k=60)
-    assert [cid for cid, _ in fused] == ["a", "c", "b"]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
 
 
 def test_chat_turn_is_grounded_and_linked(settings, kb):

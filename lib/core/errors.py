@@ -27,7 +27,8 @@ PromptLabError               anything a user should read in plain words
     ├── ChunkingError        chunking settings are invalid or a text cannot be chunked
     ├── EmbeddingError       the embedding model cannot be loaded or used
     ├── VectorIndexError     the Chroma index cannot be opened, read or written
-    └── KnowledgeBaseError   a knowledge base name is invalid, taken, or unknown
+    ├── KnowledgeBaseError   a knowledge base name is invalid, taken, or unknown
+    └── SearchError          a search mode or a base's search settings are invalid
 """
 
 from __future__ import annotations
@@ -144,6 +145,10 @@ class VectorIndexError(DocumentError):
 
 
 class KnowledgeBaseError(DocumentError):
+    pass
+
+
+class SearchError(DocumentError):
     pass
 
 

@@ -8,8 +8,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.knowledge.chunking": ("DEFAULT_OVERLAP", "DEFAULT_SIZE", "Chunk", "chunk_sections"),
     "lib.knowledge.filetype": ("detect",),
     "lib.knowledge.embeddings": (
-        "count_tokens", "embed", "embedding_model", "max_tokens", "model_label", "model_name",
-        "wordpiece",
+        "count_tokens", "embed", "embed_query", "embedding_model", "max_tokens", "model_label",
+        "model_name", "wordpiece",
     ),
     "lib.knowledge.index": ("chroma_client",),
     "lib.knowledge.pipeline": (
@@ -24,6 +24,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "indexed_ids", "link_call", "list_kbs", "store_vectors"
     ),
     "lib.knowledge.retrieval": (
-        "MODES", "RRF_K", "Hit", "bm25", "dense", "dense_by_vector", "fill_hits", "fuse", "search"
+        "MODES", "Hit", "bm25", "dense", "dense_by_vector", "fill_hits", "save_search_settings",
+        "search", "search_settings",
     ),
+    "lib.knowledge.fusion": ("METHODS", "Evidence", "FusionSettings", "fuse", "single", "spread"),
 })

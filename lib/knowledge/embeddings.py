@@ -3,6 +3,7 @@ model by name or folder. Loaded once per process (torch takes ~8 s to import), b
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -114,3 +115,16 @@ def embed(name: str, texts: list[str], batch_size: int = 64) -> Any:  # -> np.nd
         log.exception("embedding failed for %d texts", len(texts))
         raise EmbeddingError(f"Embedding failed ({type(exc).__name__}).") from None
     return vectors.astype(np.float32, copy=False)
+
+
+def embed_query(name: str, text: str) -> Any:  # -> np.ndarray, shape (1, dim), read-only
+    """One query's vector. Cached: Streamlit reruns a page on every click, and a chat turn and
+    its Retrieval check ask the same question again; the model is the same for a given name."""
+    return _query_vector(name, text)
+
+
+@functools.lru_cache(maxsize=512)
+def _query_vector(name: str, text: str) -> Any:
+    vector = embed(name, [text])
+    vector.flags.writeable = False  # shared by every caller
+    return vector

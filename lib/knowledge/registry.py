@@ -128,12 +128,21 @@ def chunks_of(settings: Settings, document_id: int) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str]]:
-    """(chunk id, text) of every chunk of a ready document, in insertion order."""
+def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str, str | None]]:
+    """(chunk id, text, heading) of every chunk of a ready document, in insertion order."""
     with connect(settings.db_path) as conn:
-        return [(r[0], r[1]) for r in conn.execute(
-            "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+        return [(r[0], r[1], r[2]) for r in conn.execute(
+            "SELECT c.id, c.text, c.heading FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE c.kb_id = ? AND d.status = 'ready' ORDER BY c.rowid", (kb_id,))]
+
+
+def chunk_documents(settings: Settings, ids: Sequence[str]) -> dict[str, int]:
+    """The document of each chunk id (ids no longer in the registry are left out)."""
+    if not ids:
+        return {}
+    with connect(settings.db_path) as conn:
+        return dict(conn.execute(f"SELECT id, document_id FROM chunks WHERE id IN "
+                                 f"({','.join('?' * len(ids))})", list(ids)).fetchall())
 
 
 def chunk_ids_of(settings: Settings, document_ids: Sequence[int]) -> set[str]:

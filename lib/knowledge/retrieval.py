@@ -1,42 +1,51 @@
-"""Retrieval over a knowledge base: dense (Chroma), BM25 (bm25s) and hybrid (reciprocal rank
-fusion), optionally limited to some documents."""
+"""Retrieval over a knowledge base: dense (Chroma), BM25 (bm25s) and hybrid (the two fused,
+lib.knowledge.fusion), optionally limited to some documents; each base keeps its own fusion
+settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.core import KnowledgeBaseError, Settings
+from lib.core import SearchError, Settings
 from lib.knowledge import embeddings, index, keyword
-from lib.knowledge.registry import KnowledgeBase, chunk_ids_of, chunk_rows
+from lib.knowledge.fusion import Evidence, FusionSettings, fuse, single, spread
+from lib.knowledge.registry import KnowledgeBase, chunk_documents, chunk_ids_of, chunk_rows
+from lib.storage import connect
 
 MODES = ("hybrid", "dense", "bm25")
-RRF_K = 60
+POOL = 100  # candidates taken from each list: fusion and spreading need more than k
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk_id: str
     rank: int                 # 1-based
-    score: float
+    score: float              # the list's own score, or the fused one for hybrid
     text: str
     document_id: int
     source: str
     page: int | None
     heading: str | None
     index: int
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
 
 
-def fill_hits(settings: Settings, scored: list[tuple[str, float]]) -> list[Hit]:
+def fill_hits(settings: Settings, ranked: list[Evidence]) -> list[Hit]:
     """Fill texts and metadata from the registry, the source of truth."""
-    rows = chunk_rows(settings, [cid for cid, _ in scored])
-    return [Hit(cid, rank, score, rows[cid]["text"], rows[cid]["document_id"], rows[cid]["name"],
-                rows[cid]["page"], rows[cid]["heading"], rows[cid]["idx"])
-            for rank, (cid, score) in enumerate((s for s in scored if s[0] in rows), 1)]
+    rows = chunk_rows(settings, [e.chunk_id for e in ranked])
+    return [Hit(e.chunk_id, rank, e.score, rows[e.chunk_id]["text"],
+                rows[e.chunk_id]["document_id"], rows[e.chunk_id]["name"],
+                rows[e.chunk_id]["page"], rows[e.chunk_id]["heading"], rows[e.chunk_id]["idx"],
+                e.dense_rank, e.dense_score, e.bm25_rank, e.bm25_score)
+            for rank, e in enumerate((e for e in ranked if e.chunk_id in rows), 1)]
 
 
 def dense(settings: Settings, kb: KnowledgeBase, query: str, k: int,
           document_ids: list[int] | None = None) -> list[tuple[str, float]]:
-    return dense_by_vector(settings, kb, embeddings.embed(kb.embedding_model, [query]), k,
+    return dense_by_vector(settings, kb, embeddings.embed_query(kb.embedding_model, query), k,
                            document_ids)
 
 
@@ -63,25 +72,42 @@ def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
     return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
 
 
-def fuse(*rankings: list[tuple[str, float]], k: int, rrf_k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion: each list adds 1 / (rrf_k + rank) for every chunk it ranks."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, (cid, _) in enumerate(ranking, 1):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank)
-    return sorted(scores.items(), key=lambda kv: -kv[1])[:k]
-
-
 def search(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5, mode: str = "hybrid",
-           document_ids: list[int] | None = None) -> list[Hit]:
+           document_ids: list[int] | None = None,
+           fusion: FusionSettings | None = None) -> list[Hit]:
+    """The top k chunks for a query, by the base's fusion settings unless others are given."""
     if mode not in MODES:
-        raise KnowledgeBaseError(f"Unknown retrieval mode {mode!r}.")
+        raise SearchError(f"Unknown retrieval mode {mode!r}.")
     if not query.strip():
         return []
+    fs = (fusion or search_settings(settings, kb)).checked()
+    pool = max(POOL, 10 * k)
     if mode == "dense":
-        return fill_hits(settings, dense(settings, kb, query, k, document_ids))
-    if mode == "bm25":
-        return fill_hits(settings, bm25(settings, kb, query, k, document_ids))
-    pool = max(k * 4, 40)  # fuse deeper lists than we return
-    return fill_hits(settings, fuse(dense(settings, kb, query, pool, document_ids),
-                                bm25(settings, kb, query, pool, document_ids), k=k))
+        ranked = single(dense(settings, kb, query, pool, document_ids), "dense")
+    elif mode == "bm25":
+        ranked = single(bm25(settings, kb, query, pool, document_ids), "bm25")
+    else:
+        keyword = bm25(settings, kb, query, pool, document_ids)
+        ranked = fuse(dense(settings, kb, query, pool, document_ids), keyword, fs,
+                      bm25_complete=len(keyword) < pool)
+    owner = chunk_documents(settings, [e.chunk_id for e in ranked])
+    return fill_hits(settings, spread(ranked, lambda cid: owner.get(cid, -1), k,
+                                      fs.per_document))
+
+
+def search_settings(settings: Settings, kb: KnowledgeBase) -> FusionSettings:
+    """The base's fusion settings; the defaults until someone saves others."""
+    with connect(settings.db_path) as conn:
+        row = conn.execute("SELECT method, dense_weight, rrf_k, per_document FROM "
+                           "search_settings WHERE kb_id = ?", (kb.id,)).fetchone()
+    return FusionSettings(*row) if row else FusionSettings()
+
+
+def save_search_settings(settings: Settings, kb: KnowledgeBase, fs: FusionSettings) -> None:
+    fs.checked()
+    with connect(settings.db_path, write=True) as conn:
+        conn.execute("INSERT INTO search_settings VALUES (?, ?, ?, ?, ?) ON CONFLICT (kb_id) DO "
+                     "UPDATE SET method = excluded.method, dense_weight = excluded.dense_weight, "
+                     "rrf_k = excluded.rrf_k, per_document = excluded.per_document",
+                     (kb.id, fs.method, float(fs.dense_weight), int(fs.rrf_k),
+                      int(fs.per_document)))
