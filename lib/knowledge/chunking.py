@@ -15,6 +15,7 @@ from lib.llm import encoding
 ENCODING = "cl100k_base"
 DEFAULT_SIZE = 160
 DEFAULT_OVERLAP = 24
+HEADING_CHARS = 100  # of a heading carried into each chunk: the chunk's own text must fit too
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+")
 
 
@@ -27,11 +28,25 @@ class Chunk:
     page: int | None = None
     heading: str | None = None
 
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and keyword-indexed (see `contextual`)."""
+        return contextual(self.text, self.heading)
+
     def chunk_id(self, collection: str, document_sha: str) -> str:
         """Deterministic: the same file in the same knowledge base gives the same ids."""
         digest = hashlib.sha256(self.text.encode()).hexdigest()
         return hashlib.sha256(f"{collection}:{document_sha}:{self.index}:{digest}".encode()
                               ).hexdigest()[:32]
+
+
+def contextual(text: str, heading: str | None) -> str:
+    """The chunk with its section heading (or document title) ahead of it: a later chunk of a
+    document is still found by what the document is about, not only the first one."""
+    heading = (heading or "")[:HEADING_CHARS]
+    if heading and not text.startswith(heading):
+        return f"{heading}\n\n{text}"
+    return text
 
 
 def _units(text: str, size: int) -> list[tuple[str, int]]:
@@ -84,20 +99,21 @@ def chunk_sections(sections: tuple[Section, ...] | list[Section], *, size: int =
                             "than it.")
     out: list[Chunk] = []
 
-    def fit(pieces: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    def fit(pieces: list[tuple[str, int]], heading: str | None) -> list[tuple[str, int, int]]:
         fitted = []
-        for (text, n), m in zip(pieces, count_embed([t for t, _ in pieces]), strict=True):
+        counts = count_embed([contextual(t, heading) for t, _ in pieces])
+        for (text, n), m in zip(pieces, counts, strict=True):
             if m <= max_embed:
                 fitted.append((text, n, m))
             elif n > 1:  # too long for the embedder: split it finer, in place
                 half = max(1, n // 2)
-                fitted.extend(fit(_pack(_units(text, half), half, 0)))
+                fitted.extend(fit(_pack(_units(text, half), half, 0), heading))
             else:
                 raise ChunkingError(f"A single token needs {m} embedding tokens; the embedding "
                                     "model cannot take it.")
         return fitted
 
     for section in sections:
-        for text, n, m in fit(_pack(_units(section.text, size), size, overlap)):
+        for text, n, m in fit(_pack(_units(section.text, size), size, overlap), section.heading):
             out.append(Chunk(len(out), text, n, m, section.page, section.heading))
     return out

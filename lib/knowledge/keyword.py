@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from lib.core import Settings
+from lib.knowledge.chunking import contextual
 from lib.knowledge.registry import KnowledgeBase, kb_version, ready_chunks
 
 _local = threading.local()
@@ -43,8 +44,11 @@ def _build(settings: Settings, kb_id: int, collection: str, version: int
     if not rows:
         return None, []
     retriever = bm25s.BM25()
-    retriever.index(keyword_tokens([text for _, text in rows]), show_progress=False)
-    return retriever, [cid for cid, _ in rows]
+    # The same text the embedding sees: a chunk's heading (or its document's title) is a field
+    # every chunk of that section matches on.
+    retriever.index(keyword_tokens([contextual(text, heading) for _, text, heading in rows]),
+                    show_progress=False)
+    return retriever, [cid for cid, _, _ in rows]
 
 
 def index_for(settings: Settings, kb: KnowledgeBase) -> tuple[Any, list[str]]:

@@ -19,6 +19,7 @@ from lib.knowledge.filetype import detect
 
 MAX_PAGES = 2000
 MAX_CHARS = 5_000_000
+TITLE_CHARS = 120                        # a plain-text first line longer than this is prose
 MAX_UNZIPPED_BYTES = 200 << 20           # a DOCX that inflates past this is refused
 MAX_ZIP_RATIO = 200                      # ... and so is one that inflates 200x or more
 
@@ -176,6 +177,17 @@ def _markdown(text: str) -> list[Section]:
     return out
 
 
+def _plain(text: str) -> list[Section]:
+    """Plain text; a short first line standing alone (no sentence punctuation at its end)
+    is taken as the document's title, the heading of what follows."""
+    first, sep, rest = text.strip().partition("\n\n")
+    line = first.strip()
+    if (sep and rest.strip() and "\n" not in line and len(line) <= TITLE_CHARS
+            and not line.endswith((".", ",", ";", ":"))):
+        return [Section(rest.strip(), heading=line)]
+    return [Section(text)]
+
+
 def _csv(text: str) -> list[Section]:
     lines = text.splitlines()
     dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t")
@@ -208,7 +220,7 @@ def _parse_one(path: Path, name: str) -> dict[str, Any]:
                 raise ParseError(f"The file has {len(text):,} characters; the limit is "
                                     f"{MAX_CHARS:,}.")
             sections = {"html": _html, "csv": _csv, "markdown": _markdown}.get(
-                kind, lambda t: [Section(t)])(text)
+                kind, _plain)(text)
         sections = [s for s in sections if s.text.strip()]
         if not sections:
             raise ParseError(f"No text could be extracted from this {kind.upper()} file.",

@@ -122,7 +122,7 @@ def _batches(queue: list[tuple[Pending, int]], batch: int) -> list[list[tuple[Pe
 
 def _store(settings: Settings, kb: KnowledgeBase, part: list[tuple[Pending, int]]) -> None:
     chunks = [d.chunks[i] for d, i in part]
-    vectors = embeddings.embed(kb.embedding_model, [c.text for c in chunks])
+    vectors = embeddings.embed(kb.embedding_model, [c.indexed_text for c in chunks])
     metadatas = [{"document_id": d.document_id, "source": d.name, "index": c.index,
                   **({"page": c.page} if c.page is not None else {}),
                   **({"heading": c.heading[:200]} if c.heading else {})}

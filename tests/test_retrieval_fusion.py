@@ -1,0 +1,127 @@
+"""Hybrid retrieval: fusion by scores and ranks, spreading across documents, per-base settings,
+titles carried into every chunk, and the query-vector cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib import knowledge
+from lib.core import SearchError
+from lib.knowledge import FusionSettings, fuse, parse, spread
+
+DENSE = [("a", 0.62), ("b", 0.60), ("c", 0.59), ("d", 0.58)]
+BM25 = [("c", 9.0), ("e", 2.0), ("a", 1.5)]
+
+
+def ids(evidence) -> list[str]:
+    return [e.chunk_id for e in evidence]
+
+
+def test_scores_fusion_lets_one_clear_keyword_match_lead():
+    fused = fuse(DENSE, BM25, FusionSettings())
+    assert ids(fused)[0] == "c"  # far ahead in BM25, near the top of dense
+    c = fused[0]
+    assert (c.dense_rank, c.bm25_rank, c.dense_score, c.bm25_score) == (3, 1, 0.59, 9.0)
+    assert fused[ids(fused).index("b")].bm25_rank is None
+    # Ranks cannot tell a landslide from a photo finish: RRF puts "a" (1st and 3rd) first.
+    assert ids(fuse(DENSE, BM25, FusionSettings(method="ranks")))[0] == "a"
+
+
+def test_rank_fusion_with_equal_weights_is_plain_rrf():
+    fused = fuse(DENSE, BM25, FusionSettings(method="ranks", rrf_k=60))
+    a = next(e for e in fused if e.chunk_id == "a")
+    assert a.score == pytest.approx(1 / 61 + 1 / 63)
+
+
+@pytest.mark.parametrize("method", ["scores", "ranks"])
+def test_a_weight_of_one_or_zero_is_that_list_alone(method):
+    assert ids(fuse(DENSE, BM25, FusionSettings(method, dense_weight=1.0)))[:4] == ids(
+        knowledge.single(DENSE, "dense"))
+    assert ids(fuse(DENSE, BM25, FusionSettings(method, dense_weight=0.0)))[:3] == ["c", "e", "a"]
+
+
+def test_a_chunk_sharing_no_word_with_the_query_is_neutral_not_worst():
+    dense = [("glob", 0.56), ("x", 0.37), ("y", 0.34), ("z", 0.31)]
+    bm25 = [("x", 4.3), ("w", 2.8), ("y", 2.7), ("v", 2.6)]
+    # A complete keyword list: "glob" shares no word with the query, so keywords are silent.
+    assert ids(fuse(dense, bm25, FusionSettings(), bm25_complete=True))[0] == "glob"
+    # Cut off at the pool size: "glob" may have matched weakly, below the last one kept.
+    assert ids(fuse(dense, bm25, FusionSettings()))[0] == "x"
+
+
+def test_spread_gives_other_documents_a_turn_then_fills():
+    ranked = fuse([("a1", 0.9), ("a2", 0.8), ("b1", 0.7), ("a3", 0.6), ("c1", 0.5)], [],
+                  FusionSettings())
+    doc = {"a1": 1, "a2": 1, "a3": 1, "b1": 2, "c1": 3}.get
+    assert ids(spread(ranked, doc, 4, 1)) == ["a1", "b1", "c1", "a2"]
+    assert ids(spread(ranked, doc, 4, 2)) == ["a1", "a2", "b1", "c1"]
+    one_doc = {c: 1 for c in doc.__self__}.get  # a base of one document: order kept
+    assert ids(spread(ranked, one_doc, 5, 1)) == ["a1", "a2", "b1", "a3", "c1"]
+
+
+@pytest.mark.parametrize("bad", [FusionSettings(method="max"), FusionSettings(dense_weight=1.5),
+                                 FusionSettings(rrf_k=0), FusionSettings(per_document=0)])
+def test_bad_settings_are_refused_in_plain_words(settings, bad):
+    kb = knowledge.create_kb(settings, "kb")
+    with pytest.raises(SearchError):
+        knowledge.save_search_settings(settings, kb, bad)
+    with pytest.raises(SearchError):
+        knowledge.search(settings, kb, "anything", fusion=bad)
+    assert knowledge.search_settings(settings, kb) == FusionSettings()
+
+
+def test_settings_belong_to_one_base_and_go_with_it(settings):
+    one, two = knowledge.create_kb(settings, "one"), knowledge.create_kb(settings, "two")
+    knowledge.save_search_settings(settings, one, FusionSettings("ranks", 0.3, 20, 3))
+    assert knowledge.search_settings(settings, one) == FusionSettings("ranks", 0.3, 20, 3)
+    assert knowledge.search_settings(settings, two) == FusionSettings()
+    knowledge.delete_kb(settings, one)
+    again = knowledge.create_kb(settings, "one")  # SQLite may reuse the id
+    assert knowledge.search_settings(settings, again) == FusionSettings()
+
+
+def test_plain_text_title_line_becomes_the_heading():
+    titled = parse(b"Use Made of Technical Libraries\n\nThis report describes a study.\n",
+                   "a.txt")
+    assert [(s.heading, s.text) for s in titled.sections] == [
+        ("Use Made of Technical Libraries", "This report describes a study.")]
+    for prose in (b"This is a sentence.\n\nAnd another one.", b"Only one paragraph here",
+                  b"Dear team,\n\nthe office is closed.", b"x" * 200 + b"\n\nbody"):
+        assert parse(prose, "b.txt").sections[0].heading is None
+
+
+def test_every_chunk_is_found_by_its_document_title(settings):
+    kb = knowledge.create_kb(settings, "kb")
+    body = "\n\n".join(f"Paragraph {i} talks about feeding schedules, enclosures and the "
+                       f"veterinary checks that keep the animals healthy in winter." for i in
+                       range(30))
+    knowledge.ingest(settings, kb, [("zoo.txt", f"Zebra husbandry\n\n{body}\n".encode()),
+                                    ("other.txt", b"Tax forms\n\nFile them in April.\n")])
+    [doc] = [d for d in knowledge.documents(settings, kb) if d.name == "zoo.txt"]
+    chunks = knowledge.chunks_of(settings, doc.id)
+    assert len(chunks) >= 3 and all(c["heading"] == "Zebra husbandry" for c in chunks)
+    hits = knowledge.search(settings, kb, "zebra", 10, "bm25",
+                            fusion=FusionSettings(per_document=10))
+    assert {h.index for h in hits} == {c["idx"] for c in chunks}  # the last one too
+    limit = knowledge.max_tokens(kb.embedding_model)
+    long_title = "Q" * 500
+    long = knowledge.chunk_sections([knowledge.Section("word " * 400, heading=long_title)],
+                                    count_embed=lambda ts: knowledge.count_tokens(
+                                        kb.embedding_model, ts), max_embed=limit)
+    assert all(c.embed_tokens <= limit for c in long)
+    assert all(c.indexed_text.startswith("Q" * 100 + "\n\n") for c in long)
+
+
+def test_a_query_is_embedded_once_across_reruns(settings, monkeypatch):
+    name = knowledge.model_name(settings)
+    calls = []
+    real = knowledge.embed
+
+    def counting(model, texts, **kw):
+        calls.append(texts)
+        return real(model, texts, **kw)
+
+    monkeypatch.setattr("lib.knowledge.embeddings.embed", counting)
+    first = knowledge.embed_query(name, "a question asked twice, never before")
+    second = knowledge.embed_query(name, "a question asked twice, never before")
+    assert len(calls) == 1 and second is first and not first.flags.writeable
