@@ -3,16 +3,19 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError
 from lib.ui import app, widgets
-from lib.ui import documents_view as view
+from lib.ui import documents_view as docs_view
+from lib.ui import retrieval_view as view
 from lib.ui.text import md
 
 settings = app.settings()
 st.title("Retrieval")
-kb = view.kb_picker(settings, allow_create=False)
+kb = docs_view.kb_picker(settings, allow_create=False)
 if kb is None:
     st.info("Add documents on the Documents page first.")
     st.stop()
 
+view.settings_form(settings, kb)
+fusion = knowledge.search_settings(settings, kb)
 query = st.text_input("Query", key="ret_query", placeholder="What does the ledger record?")
 c1, c2 = st.columns([1, 3])
 k = c1.slider("Top k", 1, 20, 5, key="ret_k")
@@ -20,21 +23,25 @@ docs = knowledge.documents(settings, kb)
 only = c2.multiselect("Only these documents", docs, format_func=lambda d: d.name,
                       key="ret_docs")
 if not query.strip():
-    st.caption("Dense (embeddings in Chroma), BM25 (bm25s) and hybrid (reciprocal rank fusion) "
-               "side by side; chunks found by more than one are marked.")
+    st.caption("Dense (embeddings in Chroma), BM25 (bm25s) and hybrid (the two fused) side by "
+               "side; each hit shows where it stood in each list, and chunks found by more "
+               "than one are marked.")
+    st.caption(view.describe(fusion))
     st.stop()
 ids = [d.id for d in only] or None
 try:
     with st.spinner("Searching…"):
-        results = {mode: knowledge.search(settings, kb, query, k, mode, ids)
+        results = {mode: knowledge.search(settings, kb, query, k, mode, ids, fusion=fusion)
                    for mode in ("dense", "bm25", "hybrid")}
 except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()
 seen = view.overlap_counts(*results.values())
 shared = sum(1 for n in seen.values() if n == 3)
-st.caption(md("{} distinct chunks; {} found by all three.", len(seen), shared))
+st.caption(md("{} distinct chunks; {} found by all three. {}", len(seen), shared,
+              view.describe(fusion)))
+hybrid = "Hybrid (scores)" if fusion.method == "scores" else "Hybrid (RRF)"
 for col, (mode, title) in zip(st.columns(3), [("dense", "Dense"), ("bm25", "BM25"),
-                                              ("hybrid", "Hybrid (RRF)")], strict=True):
+                                              ("hybrid", hybrid)], strict=True):
     with col:
-        view.hit_list(title, results[mode], seen)
+        view.hit_list(title, results[mode], seen, fused=mode == "hybrid")

@@ -69,10 +69,13 @@ def test_retrieval_inspector_side_by_side(app):
     assert not at.exception and not at.error
     titles = [m.value for m in at.markdown
               if shown(m.value).startswith("**") and m.value.endswith("**")]
-    assert titles == ["**Dense**", "**BM25**", "**Hybrid (RRF)**"]
+    assert titles == ["**Dense**", "**BM25**", "**Hybrid (scores)**"]
     firsts = [m.value for m in at.markdown if shown(m.value).startswith("**1.**")]
     assert len(firsts) == 3 and all("handbook.docx" in f for f in firsts)
     assert any("in all 3" in f for f in firsts)
+    # Why each ranked: the hybrid top hit was near the top of both lists, with a fused score.
+    whys = [shown(c.value) for c in at.caption if shown(c.value).startswith("dense ")]
+    assert any(w.startswith("dense #") and "BM25 #" in w and "fused " in w for w in whys), whys
     notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
     at.multiselect(key="ret_docs").set_value([notes]).run()
     hits = [m.value for m in at.markdown if m.value[:3] == "**1" or m.value[:4] == "**2."]
@@ -92,3 +95,24 @@ def test_chat_with_a_knowledge_base_cites_sources(app):
     reply = chat.list_messages(settings.db_path, conv.id)[-1]
     assert reply.meta["sources"][0]["source"] == "guide.pdf"
     assert knowledge.chunks_for_call(settings, reply.call_id)
+
+
+def test_retrieval_fusion_settings_are_saved_per_knowledge_base(app):
+    at, settings, kb = _with_kb(app, "app_pages/retrieval.py")
+    knowledge.ingest(settings, kb, list(valid().items()))
+    at.run()
+    assert any("Hybrid fuses z-scores, dense weight 0.50" in shown(c.value) for c in at.caption)
+    at.radio(key=f"fs_method_{kb.id}").set_value("ranks")
+    at.slider(key=f"fs_weight_{kb.id}").set_value(0.7)
+    at.number_input(key=f"fs_per_{kb.id}").set_value(2)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    saved = knowledge.search_settings(settings, kb)
+    assert (saved.method, saved.dense_weight, saved.per_document) == ("ranks", 0.7, 2)
+    at.text_input(key="ret_query").input("How many days of leave do employees get?").run()
+    titles = [m.value for m in at.markdown if m.value == "**Hybrid (RRF)**"]
+    assert titles
+    assert any("reciprocal ranks (k = 60), dense weight 0.70" in shown(c.value)
+               for c in at.caption)
+    at.button(key=f"fs_reset_{kb.id}").click().run()
+    assert knowledge.search_settings(settings, kb) == knowledge.FusionSettings()

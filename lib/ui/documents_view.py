@@ -1,4 +1,5 @@
-"""Documents and Retrieval page pieces: knowledge base picker, upload progress, hit lists."""
+"""Documents page pieces: the knowledge base picker (Retrieval and Chat use it too), upload
+progress."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import streamlit as st
 
 from lib import knowledge
 from lib.core import PromptLabError, Settings, csv_text
-from lib.knowledge import Hit, KnowledgeBase, Progress
-from lib.ui.text import Markdown, inert, md, plain
+from lib.knowledge import KnowledgeBase, Progress
+from lib.ui.text import md, plain
 from lib.ui.widgets import show_error
 
 KB_KEY = "kb_pick"
@@ -93,26 +94,3 @@ def documents_csv(docs: list[knowledge.Document]) -> str:
     return csv_text(["name", "type", "bytes", "chunks", "status", "added", "sha256"],
                     ([d.name, d.kind, d.size, d.chunks, d.status, d.added_at, d.sha256]
                      for d in docs))
-
-
-def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int]) -> None:
-    """One retriever's hits; a chunk found by several retrievers is marked."""
-    st.markdown(md("**{}**", title))
-    if not hits:
-        st.caption("No results.")
-    for h in hits:
-        n = seen_in.get(h.chunk_id, 1)
-        badge = (Markdown(" :green-badge[in all 3]") if n == 3 else
-                 Markdown(" :blue-badge[in 2]") if n == 2 else Markdown())
-        where = h.source + (f" p.{h.page}" if h.page else "") + f" #{h.index}"
-        with st.container(border=True):
-            st.markdown(md("**{}.** `{:.3f}` {}{}", h.rank, h.score, where, badge))
-            st.caption(inert(h.text[:400]) + ("…" if len(h.text) > 400 else ""))
-
-
-def overlap_counts(*rankings: list[Hit]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for ranking in rankings:
-        for cid in {h.chunk_id for h in ranking}:
-            counts[cid] = counts.get(cid, 0) + 1
-    return counts

@@ -35,10 +35,26 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     query = page.get_by_role("textbox", name="Query")
     query.fill("How many days of leave do employees get?")
     query.press("Enter")
-    for title in ("Dense", "BM25", "Hybrid (RRF)"):
+    for title in ("Dense", "BM25", "Hybrid (scores)"):
         expect(page.get_by_text(title, exact=True)).to_be_visible()
     firsts = page.locator("p").filter(has_text=re.compile(r"^1\.\s.*handbook\.docx"))
     expect(firsts).to_have_count(3)
+    # Why the hybrid top hit ranked: its place in each list and the fused score.
+    expect(page.get_by_text(re.compile(r"^dense #\d+ \(0\.\d{3}\) · BM25 #\d+ \([\d.]+\) · "
+                                       r"fused -?[\d.]+$")).first).to_be_visible()
+
+    # This base's fusion: ranks instead of scores, saved, and the inspector follows.
+    page.get_by_text("Search settings for this knowledge base").click()
+    page.get_by_text("Ranks (reciprocal rank fusion)").click()
+    expect(page.get_by_role("radio", name="Ranks (reciprocal rank fusion)")).to_be_checked()
+    page.get_by_role("button", name="Save search settings").click()
+    expect(page.get_by_text("Hybrid (RRF)", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Hybrid fuses reciprocal ranks \(k = 60\)"))
+           ).to_be_visible()
+    page.reload()  # saved with the base, not the session
+    page.get_by_role("textbox", name="Query").fill("How many days of leave do employees get?")
+    page.get_by_role("textbox", name="Query").press("Enter")
+    expect(page.get_by_text("Hybrid (RRF)", exact=True)).to_be_visible()
 
     page.get_by_role("link", name="Chat").click()
     sidebar.get_by_role("combobox", name="Ground in a knowledge base").click()

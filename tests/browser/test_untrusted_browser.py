@@ -98,7 +98,7 @@ def test_documents_retrieval_and_grounded_sources(page: Page, app_url: str, tmp_
     query = page.get_by_role("textbox", name="Query")
     query.fill("Who logs the storm?")
     query.press("Enter")
-    expect(page.get_by_text("Hybrid (RRF)", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Hybrid (scores)", exact=True)).to_be_visible(timeout=60_000)
     shows(page, beacon.marker("name-html"))  # in the hit headers
 
     page.get_by_role("link", name="Chat").click()
