@@ -47,8 +47,8 @@ def main(n: int, queries: int) -> None:
         print(f"indexed {n:,} vectors in {time.perf_counter() - start:.1f} s")
 
         def search(q):
-            return knowledge.fill_hits(settings,
-                                       knowledge.dense_by_vector(settings, kb, q[None], 10))
+            return knowledge.fill_hits(settings, knowledge.single(
+                knowledge.dense_by_vector(settings, kb, q[None], 10), "dense"))
 
         ours, brute, recall, first = [], [], [], []
         for q in qs[:20]:  # warm both
