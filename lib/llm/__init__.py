@@ -10,8 +10,10 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "Catalog", "ModelInfo", "load_catalog", "save_user_catalog", "user_catalog_path"
     ),
     "lib.llm.protocol": (
-        "ChatRequest", "Error", "Event", "Message", "Provider", "Stop", "TextDelta", "Usage"
+        "STOP_REASONS", "ChatRequest", "Error", "Event", "Message", "Provider", "Stop",
+        "TextDelta", "ToolCall", "ToolResult", "ToolSpec", "ToolUse", "Usage", "stop_reason"
     ),
+    "lib.llm.toolcalls": ("ToolCallParts",),
     "lib.llm.providers.anthropic_provider": ("AnthropicProvider",),
     "lib.llm.providers.local": (
         "LocalModel", "LocalProvider", "bundled_model_path", "get_local_model"

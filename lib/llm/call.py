@@ -15,7 +15,16 @@ from tenacity.wait import wait_exponential_jitter
 from lib import spend
 from lib.core import ProviderError, now_iso
 from lib.llm.catalog import ModelInfo
-from lib.llm.protocol import ChatRequest, Error, Event, Provider, Stop, TextDelta, Usage
+from lib.llm.protocol import (
+    ChatRequest,
+    Error,
+    Event,
+    Provider,
+    Stop,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ class Call:
         self._sleep = sleep
         self._clock = clock
         self.text = ""
+        self.tool_calls: list[ToolCall] = []
         self.usage: Usage | None = None
         self.stop_reason: str | None = None
         self.error: ProviderError | None = None
@@ -76,11 +86,16 @@ class Call:
 
     # -- retry policy -------------------------------------------------------------------
     def _should_retry(self, exc: BaseException) -> bool:
-        if not isinstance(exc, ProviderError) or not exc.retryable or self.text:
+        if not isinstance(exc, ProviderError) or not exc.retryable or self.began:
             return False  # once output began, a retry would duplicate it: keep the partial
         if exc.retry_after is not None and exc.retry_after > self.policy.max_retry_after_s:
             return False
         return self._elapsed() + (exc.retry_after or 0) < self.policy.deadline_s
+
+    @property
+    def began(self) -> bool:
+        """Output has reached the caller: text, or a tool call (which may have run)."""
+        return bool(self.text or self.tool_calls)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(multiplier=self.policy.initial_wait_s,
@@ -134,8 +149,8 @@ class Call:
             yield Stop(self.stop_reason or "end_turn")
         except ProviderError as exc:
             self.error = self._explain(exc)
-            status = "incomplete" if self.text else "error"
-            yield Error(self.error, partial=bool(self.text))
+            status = "incomplete" if self.began else "error"
+            yield Error(self.error, partial=self.began)
         except GeneratorExit:
             status = "cancelled"
             raise
@@ -161,6 +176,11 @@ class Call:
                     self.ttft_ms = self._elapsed() * 1000
                 self.text += event.text
                 yield event
+            elif isinstance(event, ToolCall):
+                if self.ttft_ms is None:
+                    self.ttft_ms = self._elapsed() * 1000
+                self.tool_calls.append(event)
+                yield event
             elif isinstance(event, Usage):
                 self.usage = event
             elif isinstance(event, Stop):
@@ -180,9 +200,10 @@ class Call:
 
     def _final_usage(self, status: str) -> Usage:
         u = self.usage
-        if u is not None and (u.output_tokens or not self.text or status == "ok"):
+        if u is not None and (u.output_tokens or not self.began or status == "ok"):
             return u
-        out = self._count_output(self.text) if self._count_output and self.text else 0
+        written = self.text + "".join(c.raw for c in self.tool_calls)
+        out = self._count_output(written) if self._count_output and written else 0
         if u is not None:  # input reported, output cut off before the provider counted it
             return Usage(u.input_tokens, out, u.cache_read_tokens, u.cache_write_tokens, True)
         if status == "error":  # nothing was generated, nothing is billed

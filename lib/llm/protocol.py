@@ -4,15 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from lib.core import ProviderError
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """A tool call the model made, as a block of its message in the history."""
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool call gave back, as a block of the next user message."""
+    call_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
 class Message:
     role: Literal["user", "assistant"]
-    content: str
+    content: str                     # the text; may be empty when blocks carry the message
+    blocks: tuple[ToolUse | ToolResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model: its parameters as a JSON Schema object."""
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+# auto: the model decides; none: no tool; required: some tool; any other value: that tool.
+ToolChoice = str
 
 
 @dataclass(frozen=True)
@@ -23,6 +52,8 @@ class ChatRequest:
     temperature: float | None = 0.7  # None: the model takes no temperature
     max_tokens: int = 512
     cache_system: bool = False       # ask the provider to cache the system prompt (Anthropic)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"
 
 
 @dataclass(frozen=True)
@@ -40,8 +71,31 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call whose arguments are complete. `invalid` says why they cannot be used (not
+    JSON, not an object); `raw` is the JSON text as the model wrote it."""
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw: str
+    invalid: str = ""
+
+
+# One vocabulary for why a reply ended, whatever each provider calls it.
+STOP_REASONS = ("end_turn", "max_tokens", "tool_use", "stop_sequence", "refusal")
+_STOP_ALIASES = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                 "function_call": "tool_use", "content_filter": "refusal",
+                 "pause_turn": "end_turn", "model_context_window_exceeded": "max_tokens"}
+
+
+def stop_reason(provider_reason: str | None) -> str:
+    reason = _STOP_ALIASES.get(provider_reason or "end_turn", provider_reason or "end_turn")
+    return reason if reason in STOP_REASONS else "end_turn"
+
+
+@dataclass(frozen=True)
 class Stop:
-    reason: str                      # the provider's stop reason: end_turn, max_tokens, stop, ...
+    reason: str                      # one of STOP_REASONS
 
 
 @dataclass(frozen=True)
@@ -50,11 +104,12 @@ class Error:
     partial: bool                    # output had begun before the failure
 
 
-Event = TextDelta | Usage | Stop | Error
+Event = TextDelta | ToolCall | Usage | Stop | Error
 
 
 class Provider(Protocol):
-    """Adapters yield TextDelta / Usage / Stop and raise ProviderError on failure.
+    """Adapters yield TextDelta / ToolCall / Usage / Stop and raise ProviderError on failure.
+    A ToolCall comes out only once its arguments are complete.
 
     The retry layer (lib.calls) turns those exceptions into a final Error event.
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -20,7 +21,7 @@ from typing import Protocol
 
 from lib.core import Settings, TokenizerError, atomic_write, once
 from lib.llm.catalog import ModelInfo
-from lib.llm.protocol import ChatRequest, Message
+from lib.llm.protocol import ChatRequest, Message, ToolUse
 
 BLOBS = {
     "o200k_base": ("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -116,7 +117,24 @@ class TiktokenCounter:
     def count_request(self, request: ChatRequest) -> int:
         msgs = ([Message("user", request.system)] if request.system else []) + list(
             request.messages)
-        return self.per_request + sum(self.count(m.content) + self.per_message for m in msgs)
+        return self.per_request + self.count(tools_text(request)) + sum(
+            self.count(message_text(m)) + self.per_message for m in msgs)
+
+
+def message_text(m: Message) -> str:
+    """A message as the model reads it, tool calls and results included, for counting."""
+    if not m.blocks:
+        return m.content
+    return m.content + "".join(
+        f"\n{b.name}({json.dumps(b.arguments)})" if isinstance(b, ToolUse) else f"\n{b.content}"
+        for b in m.blocks)
+
+
+def tools_text(request: ChatRequest) -> str:
+    """Tool definitions as the provider sends them to the model (names, descriptions,
+    schemas): they take room in the window like any text."""
+    return "".join(json.dumps({"name": t.name, "description": t.description,
+                               "parameters": t.parameters}) for t in request.tools)
 
 
 class LocalCounter:

@@ -6,8 +6,40 @@ from collections.abc import Iterator
 from typing import Any
 
 from lib.core import ProviderError
-from lib.llm.protocol import ChatRequest, Event, Stop, TextDelta, Usage
+from lib.llm.protocol import (
+    ChatRequest,
+    Event,
+    Message,
+    Stop,
+    TextDelta,
+    ToolResult,
+    ToolUse,
+    Usage,
+    stop_reason,
+)
 from lib.llm.providers.sdk import client_options, translate
+from lib.llm.toolcalls import ToolCallParts
+
+
+def _message(m: Message) -> dict[str, Any]:
+    """One of our messages as Anthropic content blocks (plain text stays a string)."""
+    if not m.blocks:
+        return {"role": m.role, "content": m.content}
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+    for b in m.blocks:
+        if isinstance(b, ToolUse):
+            blocks.append({"type": "tool_use", "id": b.id, "name": b.name, "input": b.arguments})
+        elif isinstance(b, ToolResult):
+            blocks.append({"type": "tool_result", "tool_use_id": b.call_id, "content": b.content,
+                           "is_error": b.is_error})
+    # Anthropic wants tool results first in their user message.
+    blocks.sort(key=lambda d: d["type"] != "tool_result")
+    return {"role": m.role, "content": blocks}
+
+
+def _tool_choice(choice: str) -> dict[str, str]:
+    return {"auto": {"type": "auto"}, "none": {"type": "none"},
+            "required": {"type": "any"}}.get(choice, {"type": "tool", "name": choice})
 
 
 class AnthropicProvider:
@@ -25,8 +57,12 @@ class AnthropicProvider:
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
         }
+        if request.tools:
+            params["tools"] = [{"name": t.name, "description": t.description,
+                                "input_schema": t.parameters} for t in request.tools]
+            params["tool_choice"] = _tool_choice(request.tool_choice)
         if request.temperature is not None:
             # The current SDK has no temperature argument; older models still take one.
             params["extra_body"] = {"temperature": request.temperature}
@@ -50,8 +86,9 @@ class AnthropicProvider:
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         usage = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
         reported = False
-        stop_reason: str | None = None
+        reason: str | None = None
         finished = False
+        calls = ToolCallParts()
         try:
             stream = self._client.messages.create(stream=True, **self._params(request))
             with stream:
@@ -67,11 +104,20 @@ class AnthropicProvider:
                         usage["cache_write"] = getattr(u, "cache_creation_input_tokens", 0) or 0
                         # Report input usage at once, so a stream cut later still has it.
                         yield Usage(usage["input"], 0, usage["cache_read"], usage["cache_write"])
+                    elif kind == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            calls.add(event.index, id=block.id, name=block.name)
                     elif kind == "content_block_delta":
                         if event.delta.type == "text_delta" and event.delta.text:
                             yield TextDelta(event.delta.text)
+                        elif event.delta.type == "input_json_delta":
+                            calls.add(event.index, fragment=event.delta.partial_json)
+                    elif kind == "content_block_stop":
+                        if event.index in calls:  # a call's arguments are complete
+                            yield calls.finish(event.index)
                     elif kind == "message_delta":
-                        stop_reason = event.delta.stop_reason or stop_reason
+                        reason = event.delta.stop_reason or reason
                         if (u := getattr(event, "usage", None)) is not None and u.output_tokens:
                             usage["output"] = u.output_tokens
                     elif kind == "message_stop":
@@ -85,4 +131,4 @@ class AnthropicProvider:
         if reported:
             yield Usage(usage["input"], usage["output"], usage["cache_read"],
                         usage["cache_write"])
-        yield Stop(stop_reason or "end_turn")
+        yield Stop(stop_reason(reason))

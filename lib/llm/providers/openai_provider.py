@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from lib.core import ProviderError
-from lib.llm.protocol import ChatRequest, Event, Stop, TextDelta, Usage
+from lib.llm.protocol import (
+    ChatRequest,
+    Event,
+    Message,
+    Stop,
+    TextDelta,
+    ToolResult,
+    ToolUse,
+    Usage,
+    stop_reason,
+)
 from lib.llm.providers.sdk import client_options, translate
+from lib.llm.toolcalls import ToolCallParts
+
+
+def _messages(m: Message) -> list[dict[str, Any]]:
+    """One of our messages in Chat Completions' shape: tool results are messages of their own."""
+    uses = [b for b in m.blocks if isinstance(b, ToolUse)]
+    results = [b for b in m.blocks if isinstance(b, ToolResult)]
+    out: list[dict[str, Any]] = [
+        {"role": "tool", "tool_call_id": r.call_id,
+         "content": f"Error: {r.content}" if r.is_error else r.content} for r in results]
+    if uses:
+        out.append({"role": "assistant", "content": m.content or None, "tool_calls": [
+            {"id": u.id, "type": "function",
+             "function": {"name": u.name, "arguments": json.dumps(u.arguments)}} for u in uses]})
+    elif m.content or not results:
+        out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def _tool_choice(choice: str) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
 
 
 class OpenAIProvider:
@@ -28,11 +62,16 @@ class OpenAIProvider:
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        messages += [d for m in request.messages for d in _messages(m)]
         params: dict[str, Any] = {
             "model": request.model, "messages": messages, "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}}
+                for t in request.tools]
+            params["tool_choice"] = _tool_choice(request.tool_choice)
         # OpenAI's own models take max_completion_tokens; most compatible servers only the old name.
         params["max_tokens" if self._compat else "max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
@@ -42,6 +81,7 @@ class OpenAIProvider:
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         usage: Usage | None = None
         finish: str | None = None
+        calls = ToolCallParts()
         try:
             stream = self._client.chat.completions.create(**self._params(request))
             with stream:
@@ -54,10 +94,17 @@ class OpenAIProvider:
                         usage = Usage(max(0, (u.prompt_tokens or 0) - cached),
                                       u.completion_tokens or 0, cache_read_tokens=cached)
                     for choice in chunk.choices or ():
-                        if choice.delta is not None and choice.delta.content:
-                            yield TextDelta(choice.delta.content)
+                        delta = choice.delta
+                        if delta is not None and delta.content:
+                            yield TextDelta(delta.content)
+                        # Calls arrive by index, interleaved; complete only at the finish.
+                        for part in (delta.tool_calls or ()) if delta is not None else ():
+                            fn = part.function
+                            calls.add(part.index, id=part.id, name=fn and fn.name,
+                                      fragment=fn and fn.arguments)
                         if choice.finish_reason:
                             finish = choice.finish_reason
+                            yield from calls.finish_all()
         except ProviderError:
             raise
         except Exception as exc:
@@ -67,4 +114,4 @@ class OpenAIProvider:
                                 "finish reason.")
         if usage is not None:
             yield usage
-        yield Stop(finish)
+        yield Stop(stop_reason(finish))
