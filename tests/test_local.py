@@ -15,6 +15,10 @@ from lib.llm import (
     Message,
     Stop,
     TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    ToolUse,
     Usage,
     bundled_model_path,
     check_runtime,
@@ -101,3 +105,35 @@ def test_cpu_check_runs_in_a_child_and_is_cached(tmp_path):
 def test_cpu_check_without_a_model_file(tmp_path):
     verdict = check_runtime(None, tmp_path)
     assert not verdict.ok and "make install" in verdict.reason
+
+
+CALCULATOR = ToolSpec("calculator", "Evaluate an arithmetic expression.", {
+    "type": "object", "properties": {"expression": {"type": "string"}},
+    "required": ["expression"]})
+
+
+@pytest.mark.parametrize("choice", ["required", "calculator"])
+def test_the_bundled_model_writes_a_well_formed_tool_call(choice):
+    request = ChatRequest("smollm2", (Message("user", "What is 17 * 23?"),), temperature=0.0,
+                          max_tokens=96, tools=(CALCULATOR,), tool_choice=choice)
+    events = list(LocalProvider(PATH, 4096).stream(request))
+    [call] = [e for e in events if isinstance(e, ToolCall)]
+    assert call.name == "calculator" and not call.invalid
+    assert isinstance(call.arguments.get("expression"), str)  # fits the schema
+    assert not [e for e in events if isinstance(e, TextDelta)]
+    assert events[-1] == Stop("tool_use") and events[-2].input_tokens == len(
+        get_local_model(PATH, 4096).prompt_tokens(request))
+
+
+def test_a_tool_result_in_the_history_reaches_the_bundled_model():
+    history = (Message("user", "What is 17 * 23?"),
+               Message("assistant", "", (ToolUse("c1", "calculator", {"expression": "17*23"}),)),
+               Message("user", "", (ToolResult("c1", "391"),)))
+    request = ChatRequest("smollm2", history, tools=(CALCULATOR,), tool_choice="none",
+                          temperature=0.0, max_tokens=24)
+    model = get_local_model(PATH, 4096)
+    prompt = model.llm.detokenize(model.prompt_tokens(request)).decode()
+    assert '{"tool": "calculator", "arguments": {"expression": "17*23"}}' in prompt
+    assert "Result of calculator: 391" in prompt and "You can call" not in prompt
+    events = list(LocalProvider(PATH, 4096).stream(request))
+    assert isinstance(events[-1], Stop) and not [e for e in events if isinstance(e, ToolCall)]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lib.core import ProviderError, TokenizerError, once
 from lib.llm.protocol import ChatRequest, Event, Stop, TextDelta, Usage
+from lib.llm.providers import local_tools
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 log = logging.getLogger(__name__)
@@ -68,8 +69,8 @@ class LocalModel:
         return self._formatter(messages=chat).prompt
 
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
-        text = self.prompt_text(request.system,
-                                [{"role": m.role, "content": m.content} for m in request.messages])
+        text = self.prompt_text(local_tools.system_prompt(request),
+                                local_tools.messages(request))
         return self.tokenize(text, bos=self._add_bos, special=True)
 
     def tokenize(self, text: str, *, bos: bool = False, special: bool = False) -> list[int]:
@@ -123,9 +124,13 @@ class LocalProvider:
                                 hint="Wait for it to finish and send again.")
         produced, finish = 0, "max_tokens"
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # With tools, the reply is one JSON object held back until complete (see local_tools).
+        constrained = local_tools.uses_tools(request)
+        held: list[str] = []
         try:
-            tokens = model.llm.generate(prompt, temp=request.temperature or 0.0, top_k=40,
-                                        top_p=0.95, min_p=0.05, repeat_penalty=1.1)
+            tokens = model.llm.generate(
+                prompt, temp=request.temperature or 0.0, top_k=40, top_p=0.95, min_p=0.05,
+                repeat_penalty=1.1, grammar=local_tools.grammar(request) if constrained else None)
             try:
                 for token in tokens:
                     if token in model.stop_ids:
@@ -133,7 +138,9 @@ class LocalProvider:
                         break
                     produced += 1
                     text = decoder.decode(model.token_bytes(token))
-                    if text:
+                    if text and constrained:
+                        held.append(text)
+                    elif text:
                         yield TextDelta(text)
                     if produced >= request.max_tokens:
                         break
@@ -145,7 +152,14 @@ class LocalProvider:
                 from exc
         finally:
             model.lock.release()
-        if tail := decoder.decode(b"", final=True):
+        tail = decoder.decode(b"", final=True)
+        if constrained:
+            *out, stop = local_tools.events("".join(held) + tail, finish == "end_turn")
+            yield from out
+            yield Usage(len(prompt), produced)
+            yield stop
+            return
+        if tail:
             yield TextDelta(tail)
         yield Usage(len(prompt), produced)
         yield Stop(finish)
