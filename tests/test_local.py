@@ -137,3 +137,20 @@ def test_a_tool_result_in_the_history_reaches_the_bundled_model():
     assert "Result of calculator: 391" in prompt and "You can call" not in prompt
     events = list(LocalProvider(PATH, 4096).stream(request))
     assert isinstance(events[-1], Stop) and not [e for e in events if isinstance(e, ToolCall)]
+
+
+def test_the_bundled_model_runs_an_agent_loop_to_an_answer(settings):
+    from lib.agents import BUILTINS, AgentRun, RunFinished
+    from lib.llm import CallContext, ModelInfo
+
+    model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
+    request = ChatRequest("smollm2", (Message("user", "What is 17 * 23?"),), temperature=0.0,
+                          max_tokens=96, tools=(BUILTINS["calculator"].spec,),
+                          tool_choice="required")
+    agent = AgentRun(LocalProvider(PATH, 4096), model, request, CallContext("test"),
+                     {"calculator": BUILTINS["calculator"]}, db_path=settings.db_path)
+    events = list(agent)
+    assert events[-1] == RunFinished("answered"), events[-1]
+    first = agent.steps[0].calls[0]
+    assert first[0].name == "calculator" and not first[0].invalid
+    assert len(agent.steps) >= 2  # called, then answered (content not asserted)

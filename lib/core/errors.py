@@ -19,6 +19,7 @@ PromptLabError               anything a user should read in plain words
 │   ├── RenderError          rendering was refused, failed, or ran out of time or memory
 │   ├── VariableError        a declared variable or a value for it is invalid
 │   └── PromptStoreError     a prompt, version or label is missing or cannot be saved
+├── ToolError                a tool is defined wrongly, or a tool call could not run
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
 │   └── DatasetError         an uploaded dataset cannot be read
@@ -109,6 +110,10 @@ class VariableError(TemplateError):
 
 
 class PromptStoreError(TemplateError):
+    pass
+
+
+class ToolError(PromptLabError):
     pass
 
 

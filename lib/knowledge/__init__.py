@@ -19,7 +19,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.knowledge.parsers": ("MAX_CHARS", "MAX_PAGES", "Section"),
     "lib.knowledge.parsing": ("Parsed", "parse", "parse_many"),
     "lib.knowledge.registry": (
-        "Document", "IndexHealth", "KnowledgeBase", "chunks_for_call", "chunks_of", "create_kb",
+        "Document", "IndexHealth", "KnowledgeBase", "chunk_texts", "chunks_for_call", "chunks_of",
+        "create_kb",
         "delete_document", "delete_kb", "documents", "get_kb", "index_count", "index_health",
         "indexed_ids", "link_call", "list_kbs", "store_vectors"
     ),

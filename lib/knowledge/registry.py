@@ -136,6 +136,12 @@ def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str, str | N
             "WHERE c.kb_id = ? AND d.status = 'ready' ORDER BY c.rowid", (kb_id,))]
 
 
+def chunk_texts(settings: Settings, kb: KnowledgeBase, ids: Sequence[str]
+                ) -> list[dict[str, Any]]:
+    """Chunks of this base only, by id, with where they come from."""
+    return [r for r in chunk_rows(settings, ids).values() if r["kb_id"] == kb.id]
+
+
 def chunk_documents(settings: Settings, ids: Sequence[str]) -> dict[str, int]:
     """The document of each chunk id (ids no longer in the registry are left out)."""
     if not ids:
@@ -158,7 +164,8 @@ def chunk_rows(settings: Settings, ids: Sequence[str]) -> dict[str, dict[str, An
         return {}
     with connect(settings.db_path) as conn:
         return {r["id"]: dict(r) for r in conn.execute(
-            "SELECT c.id, c.text, c.document_id, d.name, c.page, c.heading, c.idx FROM chunks c "
+            "SELECT c.id, c.kb_id, c.text, c.document_id, d.name, c.page, c.heading, c.idx "
+            "FROM chunks c "
             f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
             list(ids))}
 

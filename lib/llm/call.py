@@ -46,6 +46,8 @@ class CallContext:
     prompt_name: str | None = None
     prompt_version: int | None = None
     conversation_id: int | None = None
+    run_id: str | None = None        # an agent run, and which of its steps this call is
+    step: int | None = None
 
 
 class Call:
@@ -228,7 +230,8 @@ class Call:
                                              usage.cache_read_tokens, usage.cache_write_tokens),
             cache_savings_micro=round(usage.cache_read_tokens
                                       * max(0.0, self.model.input - self.model.cache_read)),
-            error_kind=err.kind if err else None, error_message=err.message if err else None)
+            error_kind=err.kind if err else None, error_message=err.message if err else None,
+            run_id=self.context.run_id, step=self.context.step)
         spend.record(self.db_path, self.record, settles=self._reservation)
         log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s",
                  self.record.id, self.model.provider, self.model.id, self.context.page, status,

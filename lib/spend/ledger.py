@@ -31,6 +31,8 @@ class CallRecord:
     error_kind: str | None = None
     error_message: str | None = None
     cache_savings_micro: int = 0          # what the cache reads saved against full price
+    run_id: str | None = None             # an agent run's steps share one
+    step: int | None = None
     id: int | None = None
 
 

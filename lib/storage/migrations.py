@@ -237,4 +237,10 @@ MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
             per_document  INTEGER NOT NULL CHECK (per_document BETWEEN 1 AND 100)
         );
     """),
+    # An agent run is several calls: each step's row carries the run and its number.
+    ("0009_agent_steps", """
+        ALTER TABLE calls ADD COLUMN run_id TEXT;
+        ALTER TABLE calls ADD COLUMN step INTEGER;
+        CREATE INDEX calls_run ON calls (run_id, step) WHERE run_id IS NOT NULL;
+    """),
 ]

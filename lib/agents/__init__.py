@@ -1,0 +1,15 @@
+"""Agents: tools the model may call (Python functions with schemas from their type hints,
+or schemas defined in a page), the built-in ones, and the bounded agent loop."""
+
+from lib.core import lazy_face
+
+__getattr__, __dir__, __all__ = lazy_face(__name__, {
+    "lib.agents.tools": (
+        "RESULT_TOKENS", "Cited", "Outcome", "Tool", "cap", "run_tool", "schema_tool", "tool"
+    ),
+    "lib.agents.builtins": ("BUILTINS", "evaluate"),
+    "lib.agents.loop": (
+        "DEFAULT_STEPS", "AgentRun", "Limits", "RunFinished", "RunPaused", "Step",
+        "StepFinished", "ToolFinished", "ToolStarted"
+    ),
+})

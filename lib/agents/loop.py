@@ -1,0 +1,233 @@
+"""The agent loop: call the model, run the tool calls it makes (parallel ones concurrently,
+a few at a time), send the results, call again — until it answers without a tool call, the
+step limit (then the caller asks the user whether to go on), the run's cost limit, or Stop.
+
+Each step is one model call with its own ledger row (run id, step number) and its own budget
+reservation. Nothing is cut silently: every way a run ends is a RunFinished with a reason."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lib.agents.tools import Outcome, Tool, run_tool
+from lib.core import BudgetExceededError, ProviderError, ToolError
+from lib.llm import (
+    Call,
+    CallContext,
+    ChatRequest,
+    Error,
+    Message,
+    ModelInfo,
+    Provider,
+    RetryPolicy,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolUse,
+)
+
+DEFAULT_STEPS = 8
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_steps: int = DEFAULT_STEPS
+    max_cost_usd: float | None = None    # the run stops once its steps have cost this much
+    parallel: int = 4                    # tool calls of one step run at once, at most
+
+    def checked(self) -> Limits:
+        if not 1 <= self.max_steps <= 100:
+            raise ToolError("The step limit must be between 1 and 100.")
+        if self.max_cost_usd is not None and self.max_cost_usd < 0:
+            raise ToolError("The cost limit cannot be negative.")
+        if not 1 <= self.parallel <= 16:
+            raise ToolError("Parallel tool calls must be between 1 and 16.")
+        return self
+
+
+@dataclass
+class Step:
+    number: int
+    call_id: int | None = None           # its ledger row
+    text: str = ""
+    status: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micro: int = 0
+    ms: float = 0.0
+    calls: list[tuple[ToolCall, Outcome]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    step: int
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    step: int
+    call: ToolCall
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: Step
+
+
+@dataclass(frozen=True)
+class RunPaused:
+    """The step limit was reached with the model still calling tools: ask the user."""
+    steps: int
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    reason: str                          # answered, cost_limit, stopped, error, refused
+    error: ProviderError | BudgetExceededError | None = None
+
+
+RunEvent = TextDelta | ToolCall | ToolStarted | ToolFinished | StepFinished | RunPaused | \
+    RunFinished
+
+
+class AgentRun:
+    """Iterate for events; after a RunPaused, `go_on(n)` and iterate again. `messages` holds
+    what the run added to the conversation (assistant calls, tool results, the answer)."""
+
+    def __init__(self, provider: Provider, model: ModelInfo, request: ChatRequest,
+                 context: CallContext, tools: dict[str, Tool], *, db_path: Path,
+                 tool_context: dict[str, Any] | None = None, limits: Limits | None = None,
+                 cancel: threading.Event | None = None, policy: RetryPolicy | None = None,
+                 count_input: Callable[[ChatRequest], int] | None = None,
+                 count_output: Callable[[str], int] | None = None,
+                 typed: Callable[[ToolCall], str | None] | None = None) -> None:
+        self.provider, self.model, self.request, self.context = provider, model, request, context
+        self.tools, self.db_path = tools, db_path
+        self.tool_context = tool_context or {}
+        self.limits = (limits or Limits()).checked()
+        self.cancel = cancel or threading.Event()
+        self._call_options = {"policy": policy, "count_input": count_input,
+                              "count_output": count_output}
+        self._typed = typed
+        self.run_id = uuid.uuid4().hex
+        self.allowed = self.limits.max_steps
+        self.steps: list[Step] = []
+        self.messages: list[Message] = []
+        self.finished: RunFinished | None = None
+        self._choice = request.tool_choice
+        self._seen: dict[str, Outcome] = {}  # (name, arguments) already run in this run
+
+    @property
+    def cost_micro(self) -> int:
+        return sum(s.cost_micro for s in self.steps)
+
+    def go_on(self, more: int = DEFAULT_STEPS) -> None:
+        """Allow `more` steps after a RunPaused."""
+        self.allowed = len(self.steps) + max(1, more)
+
+    def __iter__(self) -> Iterator[RunEvent]:
+        while self.finished is None:
+            if self.cancel.is_set():
+                yield self._finish("stopped")
+                return
+            if len(self.steps) >= self.allowed:
+                yield RunPaused(len(self.steps))
+                return
+            yield from self._step()
+
+    def _finish(self, reason: str, error: Any = None) -> RunFinished:
+        self.finished = RunFinished(reason, error)
+        return self.finished
+
+    def _step(self) -> Iterator[RunEvent]:
+        step = Step(len(self.steps) + 1)
+        request = replace(self.request, messages=self.request.messages + tuple(self.messages),
+                          tool_choice=self._choice,
+                          tools=self.request.tools if self._choice != "none" else ())
+        call = Call(self.provider, self.model, request,
+                    replace(self.context, run_id=self.run_id, step=step.number),
+                    db_path=self.db_path, cancel=self.cancel,
+                    **{k: v for k, v in self._call_options.items() if v is not None})
+        started = time.perf_counter()
+        error = None
+        try:
+            for event in call:
+                if isinstance(event, TextDelta | ToolCall):
+                    yield event
+                elif isinstance(event, Error):
+                    error = event.error
+        except BudgetExceededError as exc:  # refused before anything was sent
+            yield self._finish("refused", exc)
+            return
+        record = call.record
+        step.call_id, step.text, step.status = record.id, call.text, record.status
+        step.input_tokens, step.output_tokens = record.input_tokens, record.output_tokens
+        step.cost_micro, step.ms = record.cost_micro, (time.perf_counter() - started) * 1000
+        self.steps.append(step)
+        if record.status == "cancelled":
+            yield StepFinished(step)
+            yield self._finish("stopped")
+            return
+        if error is not None or record.status != "ok":
+            # A cut stream may hold a finished call: nothing runs on an incomplete turn.
+            if call.text:
+                self.messages.append(Message("assistant", call.text))
+            yield StepFinished(step)
+            yield self._finish("error", error)
+            return
+        if not call.tool_calls:
+            self.messages.append(Message("assistant", call.text))
+            yield StepFinished(step)
+            yield self._finish("answered")
+            return
+        outcomes = yield from self._run_tools(step, call.tool_calls)
+        self.messages += [
+            Message("assistant", call.text, tuple(ToolUse(c.id, c.name, c.arguments)
+                                                  for c in call.tool_calls)),
+            Message("user", "", tuple(ToolResult(c.id, o.content, o.is_error)
+                                      for c, o in zip(call.tool_calls, outcomes, strict=True)))]
+        if self._choice not in ("auto", "none"):
+            self._choice = "auto"  # "required" or a named tool: once, or it never answers
+        yield StepFinished(step)
+        limit = self.limits.max_cost_usd
+        if limit is not None and self.cost_micro >= round(limit * 1_000_000):
+            yield self._finish("cost_limit")
+        elif self.cancel.is_set():
+            yield self._finish("stopped")
+
+    def _run_tools(self, step: Step, calls: list[ToolCall]
+                   ) -> Iterator[RunEvent]:  # returns the outcomes, in call order
+        outcomes: list[Outcome | None] = [None] * len(calls)
+        pending = {}
+        with concurrent.futures.ThreadPoolExecutor(self.limits.parallel) as pool:
+            for i, c in enumerate(calls):
+                yield ToolStarted(step.number, c)
+                key = f"{c.name}:{json.dumps(c.arguments, sort_keys=True)}"
+                if key in self._seen and not c.invalid:
+                    # The same call again: answer from the first, and ask for an answer now
+                    # (small models otherwise repeat a call until the step limit).
+                    seen = self._seen[key]
+                    outcomes[i] = Outcome(f"You already called {c.name} with these arguments; "
+                                          f"the result was: {seen.content}\nAnswer the user "
+                                          "now.", seen.is_error)
+                    self._choice = "none"
+                    continue
+                pending[pool.submit(run_tool, self.tools.get(c.name), c, self.tool_context,
+                                    self._typed(c) if self._typed else None)] = (i, key)
+            for future in concurrent.futures.as_completed(pending):
+                i, key = pending[future]
+                outcomes[i] = self._seen[key] = future.result()
+        for c, o in zip(calls, outcomes, strict=True):
+            step.calls.append((c, o))
+            yield ToolFinished(step.number, c, o)
+        return outcomes
