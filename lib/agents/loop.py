@@ -126,6 +126,7 @@ class AgentRun:
         self.finished: RunFinished | None = None
         self._choice = request.tool_choice
         self._seen: dict[str, Outcome] = {}  # (name, arguments) already run in this run
+        self._first: Call | None = None
 
     @property
     def cost_micro(self) -> int:
@@ -149,15 +150,31 @@ class AgentRun:
         self.finished = RunFinished(reason, error)
         return self.finished
 
-    def _step(self) -> Iterator[RunEvent]:
-        step = Step(len(self.steps) + 1)
+    def reserve_first(self) -> None:
+        """Reserve the first step's budget now: raises BudgetExceededError before the caller
+        stores anything."""
+        if self._first is None and not self.steps:
+            self._first = self._call(1)
+            self._first.reserve()
+
+    def set_context(self, context: CallContext) -> None:
+        """Who the run's calls are for (a conversation created after the reservation)."""
+        self.context = context
+        if self._first is not None:
+            self._first.context = replace(context, run_id=self.run_id, step=1)
+
+    def _call(self, number: int) -> Call:
         request = replace(self.request, messages=self.request.messages + tuple(self.messages),
                           tool_choice=self._choice,
                           tools=self.request.tools if self._choice != "none" else ())
-        call = Call(self.provider, self.model, request,
-                    replace(self.context, run_id=self.run_id, step=step.number),
+        return Call(self.provider, self.model, request,
+                    replace(self.context, run_id=self.run_id, step=number),
                     db_path=self.db_path, cancel=self.cancel,
                     **{k: v for k, v in self._call_options.items() if v is not None})
+
+    def _step(self) -> Iterator[RunEvent]:
+        step = Step(len(self.steps) + 1)
+        call, self._first = self._first or self._call(step.number), None
         started = time.perf_counter()
         error = None
         try:

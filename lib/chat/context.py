@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lib.core import ContextOverflowError
-from lib.llm import ChatRequest, Counter, Message, ModelInfo
+from lib.llm import ChatRequest, Counter, Message, ModelInfo, ToolResult, message_text
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ def alternate(messages: Sequence[Message]) -> list[Message]:
     out: list[Message] = []
     for m in messages:
         if out and out[-1].role == m.role:
-            out[-1] = Message(m.role, f"{out[-1].content}\n\n{m.content}")
+            text = "\n\n".join(t for t in (out[-1].content, m.content) if t)
+            out[-1] = Message(m.role, text, out[-1].blocks + m.blocks)
         else:
             out.append(m)
     return out
@@ -74,15 +75,17 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
             f"{max_output:,} reserved for the reply that exceeds {model.label}'s "
             f"{model.context_window:,}-token window.",
             hint="Shorten the message or the system prompt, or lower max tokens.")
-    costs = [counter.count(m.content) + overhead for m in history]
+    costs = [counter.count(message_text(m)) + overhead for m in history]
     keep_from, room = len(history), budget - fixed
     while keep_from > 0 and costs[keep_from - 1] <= room:
         room -= costs[keep_from - 1]
         keep_from -= 1
 
     def build(start: int) -> tuple[int, list[Message], int]:
-        # Never start on an assistant message: providers expect the user to speak first.
-        while start < len(history) and history[start].role != "user":
+        # Never start on an assistant message (providers expect the user to speak first),
+        # nor on tool results whose calls were left out.
+        while start < len(history) and (history[start].role != "user" or any(
+                isinstance(b, ToolResult) for b in history[start].blocks)):
             start += 1
         msgs = alternate([*history[start:], Message("user", new)])
         return start, msgs, counter.count_request(ChatRequest(model.id, tuple(msgs), system))
@@ -94,7 +97,7 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
     # them (roles, separators, priming), so the parts add up to the whole request.
     system_tokens = counter.count(base_system) if base_system else 0
     documents_tokens = counter.count(system) - system_tokens if documents else 0
-    history_tokens = sum(counter.count(m.content) for m in msgs[:-1])
+    history_tokens = sum(counter.count(message_text(m)) for m in msgs[:-1])
     new_tokens = counter.count(msgs[-1].content)
     content = system_tokens + documents_tokens + history_tokens + new_tokens
     return ContextPlan(

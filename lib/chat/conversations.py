@@ -145,7 +145,16 @@ def export_markdown(path: Path, conversation_id: int) -> str:
         out += ["## System", "", closed_fences(conv.system), ""]
     for m in list_messages(path, conversation_id):
         note = "" if m.status == "ok" else f" ({m.status})"
-        out += [f"## {m.role.capitalize()}{note}", "", closed_fences(m.content), ""]
+        out += [f"## {m.role.capitalize()}{note}", ""]
+        for step in m.meta.get("steps", ()):  # an agent run: its text and tool calls in order
+            if step.get("text") and step.get("calls"):  # the final text is the content
+                out += [closed_fences(step["text"]), ""]
+            for c in step.get("calls", ()):
+                state = "error" if c.get("is_error") else "result"
+                out += [f"**Tool call** `{c['name']}` ({c.get('ms', 0):.0f} ms)", "",
+                        "````json", c.get("raw") or json.dumps(c.get("arguments", {})), "````",
+                        "", f"*{state}:*", "", "````text", c.get("result", ""), "````", ""]
+        out += [closed_fences(m.content), ""]
     return "\n".join(out)
 
 

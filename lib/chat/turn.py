@@ -8,7 +8,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib import knowledge
+from lib import knowledge, spend
+from lib.agents import AgentRun, Limits
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import (
     add_message,
@@ -17,6 +18,7 @@ from lib.chat.conversations import (
     rewind,
 )
 from lib.chat.grounded import grounding, sources_meta
+from lib.chat.tool_turns import STATUS, expand, steps_meta
 from lib.core import Settings
 from lib.knowledge import Hit
 from lib.llm import (
@@ -24,7 +26,6 @@ from lib.llm import (
     CallContext,
     ChatRequest,
     Event,
-    Message,
     ModelInfo,
     Provider,
     RetryPolicy,
@@ -45,6 +46,10 @@ class TurnOptions:
     prompt_version: int | None = None
     knowledge_base: str | None = None   # ground each turn in this knowledge base
     top_k: int = 4
+    tools: tuple[Any, ...] = ()         # lib.agents.Tool the model may call: an agent run
+    tool_choice: str = "auto"
+    max_steps: int = 8
+    max_cost_usd: float | None = None
 
 
 @dataclass
@@ -72,21 +77,25 @@ class ChatTurn:
     replace_from: int | None = None  # edit / regenerate: this message and later ones go
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
+    run: AgentRun | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
     _stored: Future | None = field(init=False, default=None, repr=False)
     _streamed: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
         path = self.settings.db_path
-        history = [Message(m.role, m.content)  # type: ignore[arg-type]
-                   for m in list_messages(path, self.conversation_id)
+        history = [part for m in list_messages(path, self.conversation_id)
                    if self.replace_from is None or m.id < self.replace_from
+                   for part in expand(m.role, m.content, m.meta)
                    ] if self.conversation_id is not None else []
         self.counter = counter_for(self.model, self.settings)
         max_tokens = min(self.options.max_tokens, self.model.max_output)
+        self.kb = None
         if self.options.knowledge_base:
-            kb = knowledge.get_kb(self.settings, self.options.knowledge_base)
-            self.hits = knowledge.search(self.settings, kb, self.user_text, self.options.top_k)
+            self.kb = knowledge.get_kb(self.settings, self.options.knowledge_base)
+        if self.kb is not None and not self.options.tools:  # with tools, the model searches
+            self.hits = knowledge.search(self.settings, self.kb, self.user_text,
+                                         self.options.top_k)
         docs = grounding(self.hits)
         self.plan = plan_context(self.counter, self.model, self.options.system, history,
                                  self.user_text, max_tokens, documents=docs)
@@ -98,7 +107,8 @@ class ChatTurn:
             model=self.model.id, messages=self.plan.messages, cache_system=cache,
             system=with_documents(self.options.system, docs),
             temperature=self.options.temperature if self.model.temperature else None,
-            max_tokens=max_tokens)
+            max_tokens=max_tokens, tools=tuple(t.spec for t in self.options.tools),
+            tool_choice=self.options.tool_choice)
 
     def begin(self) -> int:
         """Reserve, then store the user's message (in a new conversation if needed).
@@ -116,12 +126,24 @@ class ChatTurn:
                     db_path=path, policy=policy, count_input=self.counter.count_request,
                     count_output=self.counter.count, cancel=self.cancel,
                     estimated_input=not self.counter.exact)
-        call.reserve()  # a refusal raises here, before anything is stored
+        if self.options.tools:
+            self.run = AgentRun(provider, self.model, self.request, call.context,
+                                {t.name: t for t in self.options.tools}, db_path=path,
+                                tool_context={"settings": self.settings, "kb": self.kb},
+                                limits=Limits(self.options.max_steps, self.options.max_cost_usd),
+                                cancel=self.cancel, policy=policy,
+                                count_input=self.counter.count_request,
+                                count_output=self.counter.count)
+            self.run.reserve_first()  # a refusal raises here, before anything is stored
+        else:
+            call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(path, model=self.model.key,
                                                        system=self.options.system)
             call.context = CallContext(self.options.page, self.options.prompt_name,
                                        self.options.prompt_version, self.conversation_id)
+            if self.run is not None:
+                self.run.set_context(call.context)
         if self.replace_from is not None:  # only now: a refused call replaces nothing
             rewind(path, self.conversation_id, self.replace_from)
         self._stored = defer(add_message, path, self.conversation_id, "user", self.user_text,
@@ -135,10 +157,32 @@ class ChatTurn:
             return  # a turn is sent once; iterating it again yields nothing
         self._streamed = True
         try:
-            yield from self.call  # type: ignore[misc]
+            yield from self.run if self.run is not None else self.call  # type: ignore[misc]
         finally:
             self._stored.result()  # the user's message is in before the reply
-            self._save_reply()
+            if self.run is not None:
+                self._save_run()
+            else:
+                self._save_reply()
+
+    def _save_run(self) -> None:
+        run = self.run
+        if run is None or not run.steps or self.conversation_id is None:
+            return
+        last = spend.get_call(self.settings.db_path, run.steps[-1].call_id)
+        if last is None:
+            return
+        reason = run.finished.reason if run.finished else "paused"
+        meta = reply_meta(self.model, last, self.plan)
+        meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
+                    input_tokens=sum(s.input_tokens for s in run.steps),
+                    output_tokens=sum(s.output_tokens for s in run.steps),
+                    cost_micro=run.cost_micro, total_ms=sum(s.ms for s in run.steps))
+        if run.finished is not None and run.finished.error is not None:
+            meta["error"] = str(run.finished.error)
+        text = run.steps[-1].text if reason == "answered" else ""
+        add_message(self.settings.db_path, self.conversation_id, "assistant", text,
+                    status=STATUS.get(reason, "incomplete"), call_id=last.id, meta=meta)
 
     def _save_reply(self) -> None:
         call = self.call

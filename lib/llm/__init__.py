@@ -26,5 +26,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "get_provider", "local_model", "local_model_path", "model_statuses", "paid_providers",
         "provider_label", "provider_status", "provider_summary"
     ),
-    "lib.llm.tokens": ("BLOBS", "Counter", "encoding", "encoding_name", "seed_tiktoken"),
+    "lib.llm.tokens": (
+        "BLOBS", "Counter", "encoding", "encoding_name", "message_text", "seed_tiktoken"
+    ),
 })

@@ -1,0 +1,40 @@
+"""A turn with tools is one stored reply whose meta holds its steps (text, calls, results):
+drawn inline under the reply, exported, and expanded back into calls and results, in each
+provider's format, when the conversation goes on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib.llm import Message, ToolResult, ToolUse
+
+STATUS = {"answered": "ok", "error": "incomplete", "stopped": "cancelled",
+          "cost_limit": "incomplete", "refused": "incomplete", "paused": "incomplete"}
+
+
+def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
+    """A stored message as the model saw it: each step's calls and results, then the text."""
+    out: list[Message] = []
+    for step in meta.get("steps", ()):
+        calls = step.get("calls", ())
+        if not calls:
+            continue
+        out.append(Message("assistant", step.get("text", ""), tuple(
+            ToolUse(c["id"], c["name"], c.get("arguments", {})) for c in calls)))
+        out.append(Message("user", "", tuple(
+            ToolResult(c["id"], c.get("result", ""), bool(c.get("is_error"))) for c in calls)))
+    if content or not out:
+        out.append(Message(role, content))  # type: ignore[arg-type]
+    return out
+
+
+def steps_meta(steps: list[Any]) -> list[dict[str, Any]]:
+    """The run's steps (lib.agents.Step) as plain data for the message's meta."""
+    return [{"number": s.number, "call_id": s.call_id, "text": s.text, "status": s.status,
+             "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
+             "cost_micro": s.cost_micro, "ms": round(s.ms, 1),
+             "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
+                        "invalid": c.invalid, "result": o.content, "is_error": o.is_error,
+                        "ms": round(o.ms, 1), "cut": o.cut, "sources": list(o.sources)}
+                       for c, o in s.calls]}
+            for s in steps]

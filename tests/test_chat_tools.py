@@ -1,0 +1,72 @@
+"""Chat turns with tools: the run is stored with the reply, resumes with calls and results in
+the next request, exports, and a refusal stores nothing."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeProvider, ok
+
+from lib import chat, spend
+from lib.agents import BUILTINS
+from lib.chat import ChatTurn, TurnOptions
+from lib.core import BudgetExceededError
+from lib.llm import ModelInfo, Stop, ToolCall, ToolResult, ToolUse, Usage
+
+MODEL = ModelInfo("m", "openai", "Paid", 8000, 1000, input=1.0, output=2.0)
+CALC = (BUILTINS["calculator"],)
+
+
+def calc_call(expression: str, text: str = ""):
+    from lib.llm import TextDelta
+
+    return ([*([TextDelta(text)] if text else []),
+             ToolCall("c1", "calculator", {"expression": expression}, "{}"),
+             Usage(50, 10), Stop("tool_use")], None)
+
+
+def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
+    provider = FakeProvider([calc_call("6 * 7", "Let me compute."), ok("It is 42.")])
+    turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
+                    provider=provider)
+    list(turn)
+    conv = turn.conversation_id
+    user, reply = chat.list_messages(settings.db_path, conv)
+    assert (user.content, reply.content, reply.status) == ("What is 6 * 7?", "It is 42.", "ok")
+    [first, second] = reply.meta["steps"]
+    assert first["text"] == "Let me compute."
+    assert first["calls"][0] | {"ms": 0} == first["calls"][0] | {
+        "name": "calculator", "arguments": {"expression": "6 * 7"}, "result": "42",
+        "is_error": False, "ms": 0}
+    assert reply.meta["run_end"] == "answered" and reply.meta["cost_micro"] == sum(
+        spend.get_call(settings.db_path, s["call_id"]).cost_micro for s in (first, second))
+    # The next turn sends the call and its result before the answer, in order.
+    nxt = FakeProvider([ok("You're welcome.")])
+    list(ChatTurn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC), provider=nxt))
+    sent = nxt.requests[0].messages
+    assert [m.role for m in sent] == ["user", "assistant", "user", "assistant", "user"]
+    assert sent[1].blocks == (ToolUse("c1", "calculator", {"expression": "6 * 7"}),)
+    assert sent[2].blocks == (ToolResult("c1", "42"),)
+    assert sent[3].content == "It is 42." and sent[4].content == "Thanks!"
+    md = chat.export_markdown(settings.db_path, conv)
+    assert "**Tool call** `calculator`" in md and "Let me compute." in md
+    assert md.index("*result:*") < md.index("It is 42.")
+    assert '"steps"' in chat.export_json(settings.db_path, conv)
+
+
+def test_a_refused_turn_with_tools_stores_nothing(settings):
+    spend.set_budget(settings.db_path, "all", "day", 0.0)
+    turn = ChatTurn(settings, None, MODEL, "What is 1 + 1?", TurnOptions(tools=CALC),
+                    provider=FakeProvider([ok("2")]))
+    with pytest.raises(BudgetExceededError):
+        turn.begin()
+    assert chat.list_conversations(settings.db_path) == []
+
+
+def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
+    looping = [calc_call(f"{i} + 1") for i in range(5)]
+    turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
+                    provider=FakeProvider(looping))
+    list(turn)
+    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    assert reply.status == "incomplete" and reply.meta["run_end"] == "paused"
+    assert len(reply.meta["steps"]) == 2
