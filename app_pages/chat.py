@@ -2,7 +2,7 @@ import streamlit as st
 
 from lib import chat, knowledge
 from lib.core import PromptLabError
-from lib.ui import app, prompts_view, widgets
+from lib.ui import app, chat_tools, prompts_view, widgets
 from lib.ui import chat_actions as actions
 from lib.ui import chat_messages as messages
 from lib.ui import chat_sidebar as sidebar
@@ -31,6 +31,7 @@ with st.sidebar:
                            placeholder="No documents" if kbs else "Add documents first",
                            disabled=not kbs)
     top_k = st.slider("Chunks per turn", 1, 10, 4, key="chat_top_k") if kb_name else 4
+    tools = chat_tools.tools_sidebar(kb_name)
     temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
@@ -65,7 +66,8 @@ if text:
     options = chat.TurnOptions(system=system, temperature=temperature,
                                max_tokens=int(max_tokens), prompt_name=prompt_name,
                                prompt_version=prompt_version, knowledge_base=kb_name,
-                               top_k=top_k)
+                               top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
+                               max_steps=tools.max_steps)
     try:
         stream.send(settings, current.id if current else None, model, text, options,
                     replace_from=resend.replace_from if resend else None)

@@ -148,7 +148,7 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
         chat.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
     at = app("app_pages/chat.py")
     picker(at).set_value(conv).run()
-    at.number_input(key=at.number_input[0].key).set_value(64).run()
+    next(n for n in at.number_input if n.label == "Max output tokens").set_value(64).run()
     assert any("will be left out of the next call" in reads(c.value) for c in at.caption)
     at.chat_input[0].set_value("A short one").run()
     assert not at.exception

@@ -12,6 +12,7 @@ from lib.chat import NextCall, StoredMessage, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
 from lib.ui.chat_actions import message_actions
+from lib.ui.chat_tools import render_steps, run_caption
 from lib.ui.text import Markdown, inert, join, md, plain
 
 NOTICE = "chat_notice"
@@ -34,6 +35,7 @@ def render_message(conversation_id: int, message: StoredMessage,
                    asked: StoredMessage | None = None, *, last: bool = False,
                    enabled: bool = True) -> None:
     with st.chat_message(message.role):
+        render_steps(message.meta)
         st.markdown(inert(message.content))
         if message.role == "assistant":
             render_reply_footer(message.status, message.meta, message.content)
@@ -64,11 +66,15 @@ def render_sources(sources: list[dict], body: str) -> None:
 
 
 def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
-    if status == "cancelled":
+    if meta.get("steps"):
+        pass  # a run says how it ended in its own caption
+    elif status == "cancelled":
         st.caption(":material/stop_circle: Stopped by you; the partial reply is kept.")
     elif status == "incomplete":
         st.caption(md(":material/warning: The stream broke off; the partial reply is kept. {}",
                       meta.get("error") or ""))
+    if meta.get("steps"):
+        st.caption(run_caption(meta))
     if meta.get("sources"):
         render_sources(meta["sources"], body)
     if meta.get("anatomy"):

@@ -4,42 +4,69 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import streamlit as st
 
 from lib import knowledge
+from lib.agents import RunFinished, ToolFinished, ToolStarted
 from lib.chat import ChatTurn, TurnOptions
 from lib.core import ProviderError, Settings
-from lib.llm import Error, Event, ModelInfo, TextDelta
+from lib.llm import Error, ModelInfo, TextDelta
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
+from lib.ui.chat_tools import block_label, draw_call
 from lib.ui.text import inert, md
 
 CURSOR = "▌"
 
 
-def stream_into(events: Iterable[Event], slot, *, min_interval: float = 0.05,
+def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
                 on_first: Callable[[], object] = lambda: None
                 ) -> tuple[str, ProviderError | None]:
-    """Draw streamed text, coalescing updates so long replies stay smooth; `on_first` runs
-    when the first text arrives.
+    """Draw streamed text, coalescing updates so long replies stay smooth, and each tool
+    call as a block between the texts around it; `on_first` runs at the first output.
 
     If Streamlit interrupts (the Stop button reruns the script), the generator is closed
     at once, which records the turn as cancelled and saves the partial reply.
     """
     gen = iter(events)
-    text, error, last = "", None, 0.0
+    text, error, last, started = "", None, 0.0, False
+    slot, blocks = body.empty(), {}
+    slot.markdown(CURSOR)
     try:
         for event in gen:
             if isinstance(event, TextDelta):
-                if not text:
+                if not started:
+                    started = True
                     on_first()
                 text += event.text
                 now = time.monotonic()
                 if now - last >= min_interval:
                     slot.markdown(inert(text) + CURSOR)
                     last = now
-            elif isinstance(event, Error):
+            elif isinstance(event, ToolStarted):
+                if not started:
+                    started = True
+                    on_first()
+                slot.markdown(inert(text))  # the text so far stays above the block
+                text = ""
+                blocks[event.call.id] = box = body.status(block_label(event.call.name, None,
+                                                                      False), expanded=False)
+                with box:
+                    draw_call(event.call.raw if event.call.invalid else event.call.arguments,
+                              None, False)
+                slot = body.empty()
+                slot.markdown(CURSOR)
+            elif isinstance(event, ToolFinished):
+                o = event.outcome
+                box = blocks[event.call.id]
+                with box:
+                    st.caption("Error" if o.is_error else "Result")
+                    st.code(o.content, language=None, wrap_lines=True)
+                box.update(label=block_label(event.call.name, o.ms, o.is_error),
+                           state="error" if o.is_error else "complete")
+            elif isinstance(event, Error | RunFinished) and getattr(event, "error", None):
                 error = event.error
     finally:
         close = getattr(gen, "close", None)
@@ -77,9 +104,7 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
                                len(turn.hits), kb))
         elif kb:
             waiting.caption(md("Nothing in {} matched; answering without documents.", kb))
-        body = st.empty()
-        body.markdown(CURSOR)
-        _, error = stream_into(turn, body, on_first=waiting.empty)
+        _, error = stream_into(turn, st.container(), on_first=waiting.empty)
         stop.empty()
     if error is not None:
         st.session_state[NOTICE] = str(error)

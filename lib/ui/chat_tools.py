@@ -1,0 +1,135 @@
+"""Tools in the chat: the sidebar section (built-ins to enable, tools defined by a JSON
+Schema, tool choice, step limit) and each tool call drawn as a collapsible block."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from lib.agents import BUILTINS, DEFAULT_STEPS, Tool, schema_tool
+from lib.core import PromptLabError, format_usd
+from lib.ui.text import Markdown, inert, md, plain
+from lib.ui.widgets import show_error
+
+CUSTOM = "chat_custom_tools"   # session: tools defined in the page
+LABELS = {"search_knowledge_base": "Search the knowledge base", "calculator": "Calculator",
+          "current_time": "Current date and time", "read_chunk": "Read a stored chunk"}
+ENDS = {"paused": ":material/pause_circle: Stopped at the step limit ({} steps); send "
+                  "\"go on\" to continue.",
+        "cost_limit": ":material/savings: Stopped at the run's cost limit after {} steps.",
+        "stopped": ":material/stop_circle: Stopped by you after {} steps; what ran is kept.",
+        "refused": ":material/block: A budget refused step {}: the run ends here.",
+        "error": ":material/warning: Step {} failed; the run ends here."}
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    tools: tuple[Tool, ...]
+    choice: str
+    max_steps: int
+
+
+def tools_sidebar(kb_name: str | None) -> ToolSettings:
+    """The sidebar's Tools section."""
+    with st.sidebar.expander("Tools", icon=":material/build:"):
+        names = [n for n in BUILTINS if n not in ("search_knowledge_base", "read_chunk")
+                 or kb_name]
+        chosen = st.multiselect("Built-in tools", names, format_func=lambda n: plain(LABELS[n]),
+                                key="chat_tools", placeholder="No tools",
+                                help="Knowledge-base tools need a knowledge base above.")
+        custom: dict[str, Tool] = st.session_state.setdefault(CUSTOM, {})
+        for name in list(custom):
+            c1, c2 = st.columns([4, 1])
+            c1.caption(md("`{}` (schema, canned result)", name))
+            if c2.button("", icon=":material/close:", key=f"tool_rm_{name}",
+                         help="Remove this tool"):
+                custom.pop(name)
+                st.rerun()
+        with st.popover("Define a tool", icon=":material/add:", width="stretch"):
+            _define(custom)
+        tools = tuple(BUILTINS[n] for n in chosen) + tuple(custom.values())
+        choice = st.selectbox("Tool choice", ["auto", "required", "none",
+                                              *[t.name for t in tools]],
+                              key="chat_tool_choice", disabled=not tools,
+                              help="auto: the model decides; required: it must call one "
+                                   "(first step only); none: no tools; or one named tool.")
+        steps = st.number_input("Step limit", 1, 100, DEFAULT_STEPS, key="chat_max_steps",
+                                disabled=not tools,
+                                help="Model calls per run before you are asked to go on.")
+    return ToolSettings(tools, choice if tools else "auto", int(steps))
+
+
+def _define(custom: dict[str, Tool]) -> None:
+    name = st.text_input("Name", key="tool_new_name", placeholder="get_weather")
+    description = st.text_input("Description", key="tool_new_description",
+                                placeholder="Today's weather in a city.")
+    schema = st.text_area("Parameters (JSON Schema)", key="tool_new_schema",
+                          value='{"type": "object", "properties": {"city": {"type": "string"}},'
+                                ' "required": ["city"]}')
+    canned = st.text_area("Result to give the model", key="tool_new_result",
+                          placeholder="-3 °C and snowing")
+    if st.button("Add tool", type="primary", key="tool_add"):
+        try:
+            parameters = json.loads(schema)
+        except ValueError as exc:
+            st.error(md("The parameters are not JSON: {}", str(exc)))
+            return
+        try:
+            tool = schema_tool(name, description, parameters, canned=canned)
+        except PromptLabError as exc:
+            show_error(exc)
+            return
+        custom[tool.name] = tool
+        st.rerun()
+
+
+def block_label(name: str, ms: float | None, error: bool) -> Markdown:
+    if ms is None:
+        return md(":material/build: `{}` running…", name)
+    return md(":material/{}: `{}` {} in {:,.0f} ms", "error" if error else "build", name,
+              "failed" if error else "answered", ms)
+
+
+def draw_call(arguments: dict[str, Any] | str, result: str | None, is_error: bool,
+              sources: list[dict] | tuple = ()) -> None:
+    """Inside a block: the arguments, then the result or error."""
+    st.caption("Arguments")
+    st.code(arguments if isinstance(arguments, str) else json.dumps(arguments, indent=2,
+                                                                    ensure_ascii=False),
+            language="json")
+    if result is not None:
+        st.caption("Error" if is_error else "Result")
+        st.code(result, language=None, wrap_lines=True)
+    for s in sources:
+        st.caption(md("{} · chunk {}", s["source"], (s.get("index") or 0) + 1))
+
+
+def render_steps(meta: dict) -> None:
+    """A stored run: each step's text and tool calls, in order, then its totals."""
+    for step in meta.get("steps", ()):
+        if not step.get("calls"):
+            continue
+        if step.get("text"):
+            st.markdown(inert(step["text"]))
+        for c in step["calls"]:
+            with st.expander(block_label(c["name"], c.get("ms", 0), c.get("is_error", False))):
+                draw_call(c.get("raw") if c.get("invalid") else c.get("arguments", {}),
+                          c.get("result"), c.get("is_error", False), c.get("sources", ()))
+
+
+def run_caption(meta: dict) -> Markdown:
+    """A run's totals and how it ended (call only when the reply has steps)."""
+    steps = meta.get("steps") or []
+    calls = sum(len(s.get("calls", ())) for s in steps)
+    line = md(":material/account_tree: {} step{} · {} tool call{} · {:,} in / {:,} out · {} · "
+              "{:,.1f} s", len(steps), "s" if len(steps) != 1 else "", calls,
+              "s" if calls != 1 else "", meta.get("input_tokens", 0),
+              meta.get("output_tokens", 0), format_usd(int(meta.get("cost_micro", 0))),
+              meta.get("total_ms", 0) / 1000)
+    end = meta.get("run_end", "answered")
+    if end in ENDS:
+        line = line + Markdown("  \n") + md(ENDS[end], len(steps))
+    return line
