@@ -20,7 +20,7 @@ from common import ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 from support import free_port
 
-PAGES = ["", "chat", "prompts", "compare", "documents", "retrieval", "tokens", "costs"]
+PAGES = ["", "chat", "prompts", "compare", "documents", "retrieval", "tokens", "costs", "traces"]
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 

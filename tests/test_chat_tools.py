@@ -70,3 +70,30 @@ def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert reply.status == "incomplete" and reply.meta["run_end"] == "paused"
     assert len(reply.meta["steps"]) == 2
+
+
+def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, settings):
+    from support import shown
+
+    at = app("app_pages/traces.py")
+    assert any("No agent runs yet" in shown(i.value) for i in at.info)
+    turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
+                    provider=FakeProvider([calc_call("6 * 7", "Let me compute."),
+                                           ok("It is 42.")]))
+    list(turn)
+    run_id = turn.run.run_id
+    at = app()
+    at.query_params["run"] = run_id
+    at.switch_page("app_pages/traces.py")
+    at.run()
+    assert not at.exception and not at.error
+    steps = [shown(m.value) for m in at.markdown if shown(m.value).startswith("**Step")]
+    assert len(steps) == 2 and "· ok ·" in steps[0]
+    assert any("`calculator` answered" in shown(m.value) for m in at.markdown)
+    assert [m.value for m in at.metric][:2] == ["2", "1"]
+    assert any(c.value == "42" for c in at.code)  # the tool's result
+    at.switch_page("app_pages/costs.py")
+    at.run()
+    tables = [d.value for d in at.dataframe]
+    top = next(t for t in tables if "trace" in t.columns)  # shown as a link column
+    assert f"/traces?run={run_id}" in set(top["trace"])

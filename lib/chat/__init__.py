@@ -14,4 +14,5 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),
     "lib.chat.turn": ("ChatTurn", "TurnOptions", "reply_meta"),
+    "lib.chat.runs": ("RunTrace", "StepTrace", "run_trace"),
 })

@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.spend.costs": ("DIMENSIONS", "Filters", "dashboard", "hit_rate", "options"),
     "lib.spend.ledger": (
-        "CallRecord", "count_calls", "get_call", "record", "record_many", "spend_since_micro",
-        "spend_today_micro"
+        "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",
+        "run_calls", "spend_since_micro", "spend_today_micro"
     ),
 })

@@ -160,7 +160,7 @@ def top_calls(path: Path, f: Filters, limit: int = 20) -> pd.DataFrame:
     where, args = f.where(ledger=True)
     return _frame(path, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
                   "input_tokens, output_tokens, cache_read_tokens, cost_micro, ttft_ms, "
-                  f"total_ms, status FROM calls INDEXED BY calls_cost WHERE {where} "
+                  f"total_ms, status, run_id, step FROM calls INDEXED BY calls_cost WHERE {where} "
                   "ORDER BY cost_micro DESC LIMIT ?", [*args, limit])
 
 

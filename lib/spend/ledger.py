@@ -68,14 +68,35 @@ def record_many(db_path: Path, calls: list[CallRecord]) -> None:
         conn.executemany(_INSERT, [_row(call) for call in calls])
 
 
-def get_call(db_path: Path, call_id: int) -> CallRecord | None:
-    with connect(db_path) as conn:
-        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
-    if row is None:
-        return None
+def _record(row) -> CallRecord:
     data = {k: v for k, v in dict(row).items() if k not in ("ttft_bucket", "total_bucket")}
     data["usage_estimated"] = bool(data["usage_estimated"])
     return CallRecord(**data)
+
+
+def get_call(db_path: Path, call_id: int) -> CallRecord | None:
+    with connect(db_path) as conn:
+        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def run_calls(db_path: Path, run_id: str) -> list[CallRecord]:
+    """An agent run's steps, in order."""
+    with connect(db_path) as conn:
+        rows = conn.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY step, id",
+                            (run_id,)).fetchall()
+    return [_record(r) for r in rows]
+
+
+def recent_runs(db_path: Path, limit: int = 50) -> list[dict]:
+    """The latest agent runs: id, start, steps, cost, time, and how many steps failed."""
+    with connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT run_id, MIN(ts) AS started, COUNT(*) AS steps, SUM(cost_micro) AS "
+            "cost_micro, SUM(total_ms) AS total_ms, SUM(status != 'ok') AS failed, "
+            "MIN(model) AS model FROM calls WHERE run_id IS NOT NULL GROUP BY run_id "
+            "ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+    return [dict(r) for r in rows]
 
 
 def count_calls(db_path: Path) -> int:

@@ -32,6 +32,8 @@ PAGES = [
      "how text turns into tokens, cost and window fill"),
     ("app_pages/costs.py", "Costs", ":material/payments:",
      "spend, tokens, latency, errors, caching, budgets"),
+    ("app_pages/traces.py", "Traces", ":material/account_tree:",
+     "agent runs: steps and tool calls with timings, tokens and cost"),
 ]
 
 

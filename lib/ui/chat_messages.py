@@ -75,6 +75,9 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
                       meta.get("error") or ""))
     if meta.get("steps"):
         st.caption(run_caption(meta))
+        if meta.get("run_id"):
+            st.page_link("app_pages/traces.py", label="Trace of this run",
+                         icon=":material/account_tree:", query_params={"run": meta["run_id"]})
     if meta.get("sources"):
         render_sources(meta["sources"], body)
     if meta.get("anatomy"):

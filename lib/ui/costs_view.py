@@ -37,7 +37,7 @@ def filters(settings: Settings) -> Filters | None:
 
 # Column names as people read them (downloads keep the snake_case names, for scripts).
 HEADERS = {
-    "day": "Day", "model": "Model", "provider": "Provider", "calls": "Calls",
+    "day": "Day", "model": "Model", "provider": "Provider", "calls": "Calls", "step": "Step",
     "cost_usd": "Cost (USD)", "input_tokens": "Input tokens", "output_tokens": "Output tokens",
     "cache_read_tokens": "Cache reads (tokens)", "cache_write_tokens": "Cache writes (tokens)",
     "ttft_p50_ms": "First token p50 (ms)", "ttft_p95_ms": "First token p95 (ms)",
@@ -124,7 +124,12 @@ def dashboard(settings: Settings, f: Filters) -> None:
         HEADERS["hit_rate"]: st.column_config.NumberColumn(format="percent")})
 
     st.subheader("The 20 most expensive calls")
-    table(usd(data["top"], "cost_micro"), "top calls", "top_calls")
+    top = usd(data["top"], "cost_micro")
+    # A step of an agent run links to the run's trace (a bookmarkable page).
+    top["trace"] = [f"/traces?run={r}" if isinstance(r, str) and r else ""
+                    for r in top.pop("run_id")]
+    table(top, "top calls", "top_calls", column_config={
+        "trace": st.column_config.LinkColumn("Trace", display_text="open trace")})
 
     st.subheader("Spend by prompt version")
     table(usd(data["prompts"], "cost_micro"), "spend by prompt", "spend_by_prompt")

@@ -33,3 +33,11 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     block = page.get_by_test_id("stExpander").filter(has_text=re.compile(r"calculator"))
     expect(block.first).to_be_visible(timeout=60_000)
     expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible()
+    # The run's trace, from the reply: its steps and the calculator call.
+    page.get_by_role("link", name="Trace of this run").click()
+    expect(page.get_by_role("heading", name="Traces")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Step 1 · "))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"calculator\s*(answered|failed) in"))).to_be_visible()
+    assert "run=" in page.url
+    page.reload()  # the trace's URL works as a bookmark
+    expect(page.get_by_text(re.compile(r"^Step 1 · "))).to_be_visible(timeout=60_000)

@@ -1,0 +1,26 @@
+import streamlit as st
+
+from lib import chat, spend
+from lib.ui import app
+from lib.ui import trace_view as view
+
+settings = app.settings()
+st.title("Traces")
+runs = spend.recent_runs(settings.db_path)
+wanted = st.query_params.get("run")
+ids = [r["run_id"] for r in runs]
+if wanted and wanted not in ids:
+    ids.insert(0, wanted)  # a bookmarked run older than the list still opens
+if not ids:
+    st.info("No agent runs yet: enable tools in the Chat sidebar and ask something.")
+    st.stop()
+by_id = {r["run_id"]: r for r in runs}
+run_id = st.selectbox("Agent run", ids, index=ids.index(wanted) if wanted in ids else 0,
+                      format_func=lambda i: view.run_option(by_id[i]) if i in by_id else i,
+                      key=f"trace_pick_{wanted}")
+st.query_params["run"] = run_id
+trace = chat.run_trace(settings.db_path, run_id)
+if trace is None:
+    st.warning("There is no run with this id in the ledger.")
+    st.stop()
+view.draw(trace)

@@ -1,0 +1,47 @@
+"""An agent run's trace: its steps from the ledger, each with the text and tool calls the
+reply that holds the run stored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lib import spend
+from lib.storage import connect
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    call: spend.CallRecord
+    text: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunTrace:
+    run_id: str
+    steps: list[StepTrace]
+    conversation_id: int | None
+    end: str                       # answered, paused, cost_limit, stopped, error, refused
+
+    @property
+    def tool_calls(self) -> int:
+        return sum(len(s.calls) for s in self.steps)
+
+
+def run_trace(db_path: Path, run_id: str) -> RunTrace | None:
+    calls = spend.run_calls(db_path, run_id)
+    if not calls:
+        return None
+    with connect(db_path) as conn:
+        row = conn.execute("SELECT conversation_id, meta FROM messages WHERE "
+                           "json_extract(meta, '$.run_id') = ? ORDER BY id DESC LIMIT 1",
+                           (run_id,)).fetchone()
+    meta = json.loads(row["meta"]) if row else {}
+    stored = {s.get("number"): s for s in meta.get("steps", ())}
+    steps = [StepTrace(c, stored.get(c.step, {}).get("text", ""),
+                       list(stored.get(c.step, {}).get("calls", ()))) for c in calls]
+    return RunTrace(run_id, steps, row["conversation_id"] if row else None,
+                    meta.get("run_end", "answered" if calls[-1].status == "ok" else "error"))
