@@ -22,12 +22,12 @@ def run_option(run: dict) -> str:
 def draw(trace: RunTrace) -> None:
     records = [s.call for s in trace.steps]
     c = st.columns(5)
-    c[0].metric("Steps", len(trace.steps))
-    c[1].metric("Tool calls", trace.tool_calls)
-    c[2].metric("Tokens in / out", f"{sum(r.input_tokens for r in records):,} / "
-                                   f"{sum(r.output_tokens for r in records):,}")
-    c[3].metric("Cost", format_usd(sum(r.cost_micro for r in records)))
-    c[4].metric("Model time", f"{sum(r.total_ms for r in records) / 1000:,.2f} s")
+    c[0].metric("Steps", plain(len(trace.steps)))
+    c[1].metric("Tool calls", plain(trace.tool_calls))
+    c[2].metric("Tokens in / out", md("{:,} / {:,}", sum(r.input_tokens for r in records),
+                                      sum(r.output_tokens for r in records)))
+    c[3].metric("Cost", plain(format_usd(sum(r.cost_micro for r in records))))
+    c[4].metric("Model time", md("{:,.2f} s", sum(r.total_ms for r in records) / 1000))
     if trace.end in ENDS:
         st.caption(md(ENDS[trace.end], len(trace.steps)))
     if trace.conversation_id is not None:
