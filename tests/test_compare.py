@@ -190,3 +190,56 @@ def test_csv_export_defuses_spreadsheet_formulas(settings, store):
     exported = list(csv.DictReader(io.StringIO(compare.export_csv(
         compare.load_run(settings.db_path, run_id)))))
     assert exported[0]["text"] == "'=HYPERLINK(1)"
+
+
+def test_tool_variants_run_agents_with_canned_results_and_tool_checks(settings, store):
+    from lib.llm import Stop, ToolCall
+
+    class Scripted(FakeProvider):
+        """Calls the calculator on its first step, answers on the next."""
+
+        def stream(self, request):
+            self.requests.append(request)
+            if request.tools and len(request.messages) == 1:
+                yield ToolCall("c1", "calculator", {"expression": "2 * 21"}, "{}")
+                yield Usage(20, 5)
+                yield Stop("tool_use")
+                return
+            seen = request.messages[-1].blocks[0].content if request.tools else "-"
+            yield TextDelta(f"result {seen}")
+            yield Usage(30, 5)
+            yield Stop("end_turn")
+
+    rows = [{"text": "What is 2 * 21?"},
+            {"text": "Again?", "tool_results": '{"calculator": "canned 99"}'},
+            {"text": "Bad row", "tool_results": "[1, 2"}]
+    chosen = [Variant("classifier", "production", "openai/gpt-4o-mini", 0.0, 50),
+              Variant("classifier", "production", "openai/gpt-4o-mini", 0.0, 50,
+                      ("calculator",))]
+    resolved = compare.resolve(store, load_catalog(settings), chosen)
+    plan = compare.forecast(settings, resolved, rows)
+    bad = next(c for c in plan.cells if c.row == 2 and c.variant == 1)
+    assert "tool_results column must hold a JSON object" in bad.error
+    tool_cell = next(c for c in plan.cells if c.row == 0 and c.variant == 1)
+    plain_cell = next(c for c in plan.cells if c.row == 0 and c.variant == 0)
+    assert tool_cell.max_cost_micro > 7 * plain_cell.max_cost_micro  # up to 8 steps
+    checks = [Check("called_tool", "calculator").validate(),
+              Check("arguments_match", '{"tool": "calculator", "arguments": '
+                                       '{"expression": "2 * 21"}}').validate(),
+              Check("max_steps", "2").validate(), Check("max_steps", "1").validate()]
+    run_id = compare.create_run(settings, "tools", resolved, rows, checks)
+    list(compare.execute(settings, run_id, resolved, plan, checks, policy=RetryPolicy(),
+                         provider_for=lambda m: Scripted([])))
+    run = compare.load_run(settings.db_path, run_id)
+    real, canned, plain = run.cells[(0, 1)], run.cells[(1, 1)], run.cells[(0, 0)]
+    assert real.output == "result 42" and canned.output == "result canned 99"
+    assert real.trace["steps"] == 2 and real.trace["calls"][0]["name"] == "calculator"
+    assert list(real.checks.values()) == [True, True, True, False]
+    assert list(plain.checks.values()) == [False, False, True, True]
+    steps = spend.run_calls(settings.db_path, real.trace["run_id"])
+    assert [s.step for s in steps] == [1, 2] and all(s.page == "compare" for s in steps)
+    with pytest.raises(PromptLabError):
+        Check("arguments_match", '{"arguments": {}}').validate()
+    with pytest.raises(PromptLabError):
+        compare.resolve(store, load_catalog(settings), [chosen[0], Variant(
+            "classifier", "production", "openai/gpt-4o-mini", tools=("rm_rf",))])

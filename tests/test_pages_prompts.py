@@ -149,3 +149,27 @@ def test_a_run_over_budget_is_refused(app, openai_key):
     spend.set_budget(path, "openai", "day", None)
     at.run()
     assert not at.error and not at.button(key="cmp_run").disabled
+
+
+def test_compare_a_variant_with_tools_and_a_tool_check(app, prompts_dir):
+    """A person gives variant B the calculator, adds a 'called tool' check and runs it on the
+    bundled model: B's cell is an agent run with its steps, A's a single call."""
+    at = app("app_pages/compare.py")
+    at.multiselect(key="cv1_tools").set_value(["calculator"]).run()
+    at.number_input(key="cv0_max_classifier").set_value(24).run()
+    at.number_input(key="cv1_max_classifier").set_value(48).run()
+    at.selectbox(key="cmp_check_kind").set_value("called_tool").run()
+    at.text_input(key="cmp_check_value").input("calculator").run()
+    at.button(key="cmp_check_add").click().run()
+    at.text_area(key="cmp_form_text").input("What is 12 * 12?").run()
+    at.button(key="cmp_forecast_btn").click().run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    path = get_settings().db_path
+    [(run_id, *_)] = compare.list_runs(path)
+    run = compare.load_run(path, run_id)
+    assert run.variants[1]["tools"] == ["calculator"] and not run.variants[0]["tools"]
+    a, b = run.cells[(0, 0)], run.cells[(0, 1)]
+    assert not a.trace and b.trace["steps"] >= 1
+    assert "called calculator" in a.checks and a.checks["called calculator"] is False
+    assert any("step" in shown(m.value) and "called" in shown(m.value) for m in at.markdown)

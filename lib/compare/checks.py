@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lib.core import CheckError, json_loads
 
@@ -16,12 +17,17 @@ KINDS = {
     "json": "is valid JSON",
     "json_schema": "is JSON matching schema",
     "max_tokens": "is at most N tokens",
+    "called_tool": "called tool X",
+    "arguments_match": "called a tool with arguments that include",
+    "max_steps": "took at most N steps",
 }
 
 
 NEEDS_VALUE = {"contains": "some text", "not_contains": "some text",
                "regex": "a regular expression", "json_schema": "a JSON schema",
-               "max_tokens": "a number of tokens"}
+               "max_tokens": "a number of tokens", "called_tool": "a tool name",
+               "arguments_match": 'JSON like {"tool": "calculator", "arguments": {...}}',
+               "max_steps": "a number of steps"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,8 @@ class Check:
         return {"contains": f'contains "{v}"', "not_contains": f'does not contain "{v}"',
                 "regex": f"matches /{v}/", "json": "is valid JSON",
                 "json_schema": f"matches JSON schema {v[:40]}", "max_tokens": f"at most {v} tokens",
-                }.get(self.kind, self.kind)
+                "called_tool": f"called {v}", "arguments_match": f"called with {v[:60]}",
+                "max_steps": f"at most {v} steps"}.get(self.kind, self.kind)
 
     def validate(self) -> Check:
         """Refuse a check that cannot run (bad regex, schema or number) before a run starts."""
@@ -50,10 +57,15 @@ class Check:
                 import jsonschema
 
                 jsonschema.Draft202012Validator.check_schema(json_loads(self.value))
-            elif self.kind == "max_tokens" and (not self.value.strip().isdigit()
-                                                or int(self.value) < 1):
-                raise CheckError(f"The check '{self.label}' needs a whole number of tokens, "
-                                 "1 or more.")
+            elif self.kind in ("max_tokens", "max_steps") and (
+                    not self.value.strip().isdigit() or int(self.value) < 1):
+                raise CheckError(f"The check '{self.label}' needs a whole number, 1 or more.")
+            elif self.kind == "arguments_match":
+                want = json_loads(self.value)
+                if not (isinstance(want, dict) and isinstance(want.get("tool"), str)
+                        and isinstance(want.get("arguments", {}), dict)):
+                    raise CheckError(f"The check '{self.label}' needs JSON like "
+                                     '{"tool": "calculator", "arguments": {"expression": "2+2"}}.')
         except CheckError:
             raise
         except (re.error, ValueError, TypeError) as exc:
@@ -71,7 +83,19 @@ def _parse_json(text: str):
     return json_loads(fenced.group(1) if fenced else body)  # nesting bounded: model output
 
 
-def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> bool:
+def run_check(check: Check, output: str, count_tokens: Callable[[str], int],
+              trace: dict[str, Any] | None = None) -> bool:
+    """`trace`: a tool variant's run ({"steps": n, "calls": [{"name", "arguments"}]})."""
+    calls = (trace or {}).get("calls", [])
+    if check.kind == "called_tool":
+        return any(c["name"] == check.value.strip() for c in calls)
+    if check.kind == "max_steps":
+        return int((trace or {}).get("steps", 1)) <= int(check.value)
+    if check.kind == "arguments_match":
+        want = json_loads(check.value)
+        return any(c["name"] == want["tool"] and all(
+            c.get("arguments", {}).get(k) == v for k, v in want.get("arguments", {}).items())
+            for c in calls)
     if check.kind == "contains":
         return check.value in output
     if check.kind == "not_contains":
@@ -96,6 +120,6 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int]) -> 
     return jsonschema.Draft202012Validator(json_loads(check.value)).is_valid(data)
 
 
-def run_checks(checks: list[Check], output: str,
-               count_tokens: Callable[[str], int]) -> dict[str, bool]:
-    return {c.label: run_check(c, output, count_tokens) for c in checks}
+def run_checks(checks: list[Check], output: str, count_tokens: Callable[[str], int],
+               trace: dict[str, Any] | None = None) -> dict[str, bool]:
+    return {c.label: run_check(c, output, count_tokens, trace) for c in checks}

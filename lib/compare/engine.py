@@ -8,8 +8,9 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from lib.agents import BUILTINS, AgentRun, RunFinished
 from lib.compare.checks import Check, run_checks
 from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_status, save_cell, set_status
@@ -78,6 +79,9 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
         provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(r.model)
         counter = counter_for(r.model, settings)
+        if r.variant.tools:
+            _run_agent(cell, r, result, provider, counter)
+            return
         call = Call(provider, r.model, request_for(r, cell.text),
                     CallContext("compare", r.variant.prompt, r.version),
                     db_path=settings.db_path, policy=policy,
@@ -94,7 +98,41 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         result.cost_micro, result.ttft_ms = rec.cost_micro, rec.ttft_ms
         result.total_ms, result.call_id = rec.total_ms, rec.id
         if rec.status == "ok":
-            result.checks = run_checks(checks, call.text, counter.count)
+            result.checks = run_checks(checks, call.text, counter.count, {"steps": 1})
+
+    def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult,
+                   provider: Provider, counter) -> None:
+        """A tool variant's cell: an agent run; the row's canned results stand in for tools."""
+        tools = {n: replace(BUILTINS[n], fn=None, canned=cell.canned[n])
+                 if n in cell.canned else BUILTINS[n] for n in r.variant.tools}
+        run = AgentRun(provider, r.model, request_for(r, cell.text),
+                       CallContext("compare", r.variant.prompt, r.version), tools,
+                       db_path=settings.db_path, tool_context={"settings": settings,
+                                                               "kb": None},
+                       cancel=cancel, policy=policy, count_input=counter.count_request,
+                       count_output=counter.count)
+        for event in run:
+            if isinstance(event, TextDelta):
+                events.put(CellEvent(cell.row, cell.variant, delta=event.text))
+        end = run.finished or RunFinished("paused")
+        if end.error is not None:
+            result.error = str(end.error)
+        elif end.reason != "answered":
+            result.error = f"The run ended: {end.reason.replace('_', ' ')}."
+        last = run.steps[-1] if run.steps else None
+        result.output = last.text if last else ""
+        result.status = ("ok" if end.reason == "answered" else
+                         "cancelled" if end.reason == "stopped" else "incomplete")
+        result.input_tokens = sum(s.input_tokens for s in run.steps)
+        result.output_tokens = sum(s.output_tokens for s in run.steps)
+        result.cost_micro, result.total_ms = run.cost_micro, sum(s.ms for s in run.steps)
+        result.call_id = last.call_id if last else None
+        result.trace = {"run_id": run.run_id, "steps": len(run.steps), "end": end.reason,
+                        "calls": [{"name": c.name, "arguments": c.arguments,
+                                   "result": o.content, "is_error": o.is_error}
+                                  for s in run.steps for c, o in s.calls]}
+        if result.status == "ok":
+            result.checks = run_checks(checks, result.output, counter.count, result.trace)
 
     # Row by row, so the progress bar moves and early rows finish first.
     ordered = sorted(plan.cells, key=lambda c: (c.row, c.variant))

@@ -3,11 +3,13 @@ spent; cells that cannot run (a render error, an overflowing window) are flagged
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
+from lib.agents import DEFAULT_STEPS
 from lib.compare.variants import LETTERS, ResolvedVariant, request_for
-from lib.core import Settings, TemplateError
+from lib.core import CompareError, Settings, TemplateError, json_loads
 from lib.llm import counter_for
 from lib.prompts import render, validate
 
@@ -21,6 +23,7 @@ class CellPlan:
     input_tokens: int = 0
     max_cost_micro: int = 0
     over_window: bool = False
+    canned: dict[str, str] = field(default_factory=dict)  # tool results given by the row
 
 
 @dataclass
@@ -76,9 +79,39 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
                 cell.error = str(exc)
                 cells.append(cell)
                 continue
+            if r.variant.tools:
+                try:
+                    cell.canned = canned_results(row)
+                except CompareError as exc:
+                    cell.error = str(exc)
+                    cells.append(cell)
+                    continue
             request = request_for(r, cell.text)
             cell.input_tokens = counter.count_request(request)
-            cell.max_cost_micro = r.model.cost_micro(cell.input_tokens, request.max_tokens)
+            # An agent run may take every step it is allowed, each at least this big.
+            steps = DEFAULT_STEPS if r.variant.tools else 1
+            cell.max_cost_micro = steps * r.model.cost_micro(cell.input_tokens,
+                                                             request.max_tokens)
             cell.over_window = cell.input_tokens + request.max_tokens > r.model.context_window
             cells.append(cell)
     return Forecast(cells, len(rows), len(resolved))
+
+
+TOOL_RESULTS = "tool_results"  # a dataset column: {"tool name": "result to give the model"}
+
+
+def canned_results(row: dict[str, Any]) -> dict[str, str]:
+    """The row's canned tool results, if it has the column."""
+    value = row.get(TOOL_RESULTS)
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json_loads(value)
+        except ValueError:
+            raise CompareError(f"The {TOOL_RESULTS} column must hold a JSON object keyed by "
+                               "tool name.") from None
+    if not isinstance(value, dict):
+        raise CompareError(f"The {TOOL_RESULTS} column must hold a JSON object keyed by tool "
+                           "name.")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}

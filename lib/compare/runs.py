@@ -37,6 +37,7 @@ class CellResult:
     error: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
     prompt_text: str = ""
+    trace: dict[str, Any] = field(default_factory=dict)  # tool variants: steps, calls, run id
 
 
 def create_run(settings: Settings, title: str, resolved: list[ResolvedVariant],
@@ -56,10 +57,11 @@ def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO compare_cells (run_id, row_index, variant_index, prompt_text,"
             " output, status, input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, call_id,"
-            " error, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " error, checks, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
              cell.input_tokens, cell.output_tokens, cell.cost_micro, cell.ttft_ms,
-             cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks)))
+             cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks),
+             json.dumps(cell.trace)))
 
 
 def set_status(settings: Settings, run_id: int, status: str) -> None:
@@ -125,7 +127,7 @@ def load_run(path: Path, run_id: int) -> Run:
         results[(c["row_index"], c["variant_index"])] = CellResult(
             c["row_index"], c["variant_index"], c["output"], c["status"], c["input_tokens"],
             c["output_tokens"], c["cost_micro"], c["ttft_ms"], c["total_ms"], c["call_id"],
-            c["error"] or "", json.loads(c["checks"]), c["prompt_text"])
+            c["error"] or "", json.loads(c["checks"]), c["prompt_text"], json.loads(c["trace"]))
     return Run(row["id"], row["title"], row["created_at"], row["status"],
                json.loads(row["variants"]), json.loads(row["inputs"]),
                [Check(**c) for c in json.loads(row["checks"])], results,

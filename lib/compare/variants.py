@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lib.agents import BUILTINS
 from lib.core import CompareError
 from lib.llm import Catalog, ChatRequest, Message, ModelInfo
 from lib.prompts import Prompt, PromptStore, Variable
@@ -19,6 +20,7 @@ class Variant:
     model: str               # catalog key
     temperature: float = 0.7
     max_tokens: int = 256
+    tools: tuple[str, ...] = ()  # built-in tools the model may call: each cell is an agent run
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,9 @@ class ResolvedVariant:
 
 
 def variant_label(index: int, v: dict[str, Any]) -> str:
+    tools = f" · tools: {', '.join(v['tools'])}" if v.get("tools") else ""
     return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
-            f"t={v['temperature']:g}")
+            f"t={v['temperature']:g}{tools}")
 
 
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
@@ -49,6 +52,9 @@ def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> li
         prompt = store.get(v.prompt)
         version = prompt.resolve(v.ref)
         model = catalog.get(v.model)
+        if unknown := [t for t in v.tools if t not in BUILTINS]:
+            raise CompareError(f"Unknown tool {unknown[0]!r}; built-ins are "
+                               f"{', '.join(BUILTINS)}.")
         out.append(ResolvedVariant(v, prompt, version, store.source(v.prompt, version), model))
     return out
 
@@ -65,4 +71,5 @@ def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
 def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
     return ChatRequest(r.model.id, (Message("user", text),),
                        temperature=r.variant.temperature if r.model.temperature else None,
-                       max_tokens=min(r.variant.max_tokens, r.model.max_output))
+                       max_tokens=min(r.variant.max_tokens, r.model.max_output),
+                       tools=tuple(BUILTINS[n].spec for n in r.variant.tools))

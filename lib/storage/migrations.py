@@ -243,4 +243,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
         ALTER TABLE calls ADD COLUMN step INTEGER;
         CREATE INDEX calls_run ON calls (run_id, step) WHERE run_id IS NOT NULL;
     """),
+    # A compare cell whose variant uses tools is an agent run: its steps and tool calls.
+    ("0010_compare_cell_runs", """
+        ALTER TABLE compare_cells ADD COLUMN trace TEXT NOT NULL DEFAULT '{}';
+    """),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from lib import compare
+from lib.agents import BUILTINS
 from lib.compare import (
     KINDS,
     LETTERS,
@@ -24,8 +25,10 @@ from lib.compare import (
 from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
 from lib.ui import widgets
+from lib.ui.chat_tools import LABELS
 from lib.ui.text import Markdown, inert, join, md, plain, plain_table
 
+KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
 LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
 
 
@@ -44,10 +47,16 @@ def variant_editor(index: int, names: list[str]) -> Variant:
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
                                  key=f"cv{index}_max_{name}")
+    tools = st.multiselect("Tools", [t for t in BUILTINS if t not in KB_TOOLS],
+                           key=f"cv{index}_tools", placeholder="No tools",
+                           format_func=lambda t: plain(LABELS[t]),
+                           help="With tools, each cell is an agent run (up to 8 steps); a "
+                                "dataset column tool_results ({\"tool\": \"result\"}) gives "
+                                "canned results per row.")
     if not status.available:
         raise CompareError(f"Variant {LETTERS[index]} uses an unavailable model.",
                              hint=status.reason)
-    return Variant(name, ref, status.model.key, temperature, int(max_tokens))
+    return Variant(name, ref, status.model.key, temperature, int(max_tokens), tuple(tools))
 
 
 CHECKS_KEY = "cmp_checks"
@@ -190,6 +199,12 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
     total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
     checks = join("  ", (md("{} {}", "✅" if ok else "❌", label)
                          for label, ok in cell.checks.items()))
+    if cell.trace.get("steps"):  # a tool variant: what the run called, and how long it took
+        calls = join(", ", (md("`{}`{}", c["name"], " (error)" if c.get("is_error") else "")
+                            for c in cell.trace.get("calls", ())))
+        status = status + md("\n\n:gray[:material/build: {} step{}; called ]",
+                             cell.trace["steps"], "s" if cell.trace["steps"] != 1 else ""
+                             ) + (calls if cell.trace.get("calls") else md("no tool"))
     return (body + status + md("\n\n:gray[{:,} in / {:,} out · {} · first token {} · total "
                                "{}]", cell.input_tokens, cell.output_tokens,
                                format_usd(cell.cost_micro), ttft, total)
