@@ -39,8 +39,8 @@ with st.sidebar:
 messages.show_notice()
 resend = actions.pending(current.id if current else None)
 history = chat.list_messages(settings.db_path, current.id) if current else []
-if resend:  # an edit or a regenerate: the turns it replaces are not drawn
-    history = [m for m in history if m.id < resend.replace_from]
+if resend and resend.replace_from is not None:  # an edit or a regenerate: the turns it
+    history = [m for m in history if m.id < resend.replace_from]  # replaces are not drawn
 estimate = None
 try:
     if status.available:
@@ -62,15 +62,16 @@ except PromptLabError as exc:
 text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
 if resend:
     text = resend.text
-if text:
+if text or (resend and resend.continue_from):
     options = chat.TurnOptions(system=system, temperature=temperature,
                                max_tokens=int(max_tokens), prompt_name=prompt_name,
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
                                max_steps=tools.max_steps)
     try:
-        stream.send(settings, current.id if current else None, model, text, options,
-                    replace_from=resend.replace_from if resend else None)
+        stream.send(settings, current.id if current else None, model, text or "", options,
+                    replace_from=resend.replace_from if resend else None,
+                    continue_from=resend.continue_from if resend else None)
     except PromptLabError as exc:
         widgets.show_error(exc)
         st.caption("Nothing was replaced; your edited message is here to copy:" if resend

@@ -9,7 +9,7 @@ from fakes import FakeProvider, ok
 from lib import chat, spend
 from lib.agents import BUILTINS
 from lib.chat import ChatTurn, TurnOptions
-from lib.core import BudgetExceededError
+from lib.core import BudgetExceededError, PromptLabError
 from lib.llm import ModelInfo, Stop, ToolCall, ToolResult, ToolUse, Usage
 
 MODEL = ModelInfo("m", "openai", "Paid", 8000, 1000, input=1.0, output=2.0)
@@ -97,3 +97,51 @@ def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, setting
     tables = [d.value for d in at.dataframe]
     top = next(t for t in tables if "trace" in t.columns)  # shown as a link column
     assert f"/traces?run={run_id}" in set(top["trace"])
+
+
+def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
+    looping = [calc_call(f"{i} + 1") for i in range(3)]
+    provider = FakeProvider([*looping, ok("Done counting.")])
+    turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
+                    provider=provider)
+    list(turn)
+    conv = turn.conversation_id
+    [_, paused] = chat.list_messages(settings.db_path, conv)
+    assert paused.meta["run_end"] == "paused"
+    more = ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC, max_steps=5),
+                    provider=provider, continue_from=paused.id)
+    list(more)
+    [user, reply] = chat.list_messages(settings.db_path, conv)  # no new message
+    assert reply.id == paused.id and reply.content == "Done counting."
+    assert reply.status == "ok" and reply.meta["run_end"] == "answered"
+    assert [s["number"] for s in reply.meta["steps"]] == [1, 2, 3, 4]
+    rows = spend.run_calls(settings.db_path, paused.meta["run_id"])
+    assert [r.step for r in rows] == [1, 2, 3, 4]
+    assert reply.meta["cost_micro"] == sum(r.cost_micro for r in rows)
+    # The continuation sent the paused steps' calls and results, and no empty user turn.
+    sent = provider.requests[2].messages
+    assert sent[-1].blocks and isinstance(sent[-1].blocks[0], ToolResult)
+    with pytest.raises(PromptLabError):  # only the last reply's run can go on
+        ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC), provider=provider,
+                 continue_from=user.id)
+
+
+def test_go_on_in_the_page_lets_a_paused_run_take_more_steps(app):
+    """On the bundled model: the calculator required, a step limit of one, then Go on."""
+    from lib.core import get_settings
+
+    at = app("app_pages/chat.py")
+    at.multiselect(key="chat_tools").set_value(["calculator"]).run()
+    at.selectbox(key="chat_tool_choice").set_value("required").run()
+    at.number_input(key="chat_max_steps").set_value(1).run()
+    at.chat_input[0].set_value("What is 17 * 23?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    path = get_settings().db_path
+    [conv] = chat.list_conversations(path)
+    [_, paused] = chat.list_messages(path, conv.id)
+    assert paused.meta["run_end"] == "paused" and len(paused.meta["steps"]) == 1
+    at.button(key=f"go_on_{paused.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [_, reply] = chat.list_messages(path, conv.id)
+    assert reply.id == paused.id and len(reply.meta["steps"]) == 2
+    assert [r.step for r in spend.run_calls(path, reply.meta["run_id"])] == [1, 2]

@@ -110,7 +110,9 @@ class AgentRun:
                  cancel: threading.Event | None = None, policy: RetryPolicy | None = None,
                  count_input: Callable[[ChatRequest], int] | None = None,
                  count_output: Callable[[str], int] | None = None,
-                 typed: Callable[[ToolCall], str | None] | None = None) -> None:
+                 typed: Callable[[ToolCall], str | None] | None = None,
+                 run_id: str | None = None, step_offset: int = 0) -> None:
+        """`run_id` and `step_offset`: go on with a paused run (its steps are numbered on)."""
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.tools, self.db_path = tools, db_path
         self.tool_context = tool_context or {}
@@ -119,7 +121,8 @@ class AgentRun:
         self._call_options = {"policy": policy, "count_input": count_input,
                               "count_output": count_output}
         self._typed = typed
-        self.run_id = uuid.uuid4().hex
+        self.run_id = run_id or uuid.uuid4().hex
+        self.offset = step_offset
         self.allowed = self.limits.max_steps
         self.steps: list[Step] = []
         self.messages: list[Message] = []
@@ -154,14 +157,14 @@ class AgentRun:
         """Reserve the first step's budget now: raises BudgetExceededError before the caller
         stores anything."""
         if self._first is None and not self.steps:
-            self._first = self._call(1)
+            self._first = self._call(self.offset + 1)
             self._first.reserve()
 
     def set_context(self, context: CallContext) -> None:
         """Who the run's calls are for (a conversation created after the reservation)."""
         self.context = context
         if self._first is not None:
-            self._first.context = replace(context, run_id=self.run_id, step=1)
+            self._first.context = replace(context, run_id=self.run_id, step=self.offset + 1)
 
     def _call(self, number: int) -> Call:
         request = replace(self.request, messages=self.request.messages + tuple(self.messages),
@@ -173,7 +176,7 @@ class AgentRun:
                     **{k: v for k, v in self._call_options.items() if v is not None})
 
     def _step(self) -> Iterator[RunEvent]:
-        step = Step(len(self.steps) + 1)
+        step = Step(self.offset + len(self.steps) + 1)
         call, self._first = self._first or self._call(step.number), None
         started = time.perf_counter()
         error = None

@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "count_conversations",
         "create_conversation", "delete_conversation", "export_json", "export_markdown",
         "get_conversation", "list_conversations", "list_messages", "rewind",
-        "search_conversations", "update_conversation",
+        "search_conversations", "update_conversation", "update_message",
     ),
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),

@@ -104,6 +104,14 @@ def _title_from(text: str) -> str:
     return line if len(line) <= 60 else line[:57].rstrip() + "…"
 
 
+def update_message(path: Path, message_id: int, content: str, *, status: str,
+                   meta: dict[str, Any]) -> None:
+    """Rewrite a reply in place (a paused agent run that went on)."""
+    with connect(path, write=True) as conn:
+        conn.execute("UPDATE messages SET content = ?, status = ?, meta = ? WHERE id = ?",
+                     (content, status, json.dumps(meta), message_id))
+
+
 def list_messages(path: Path, conversation_id: int) -> list[StoredMessage]:
     with connect(path) as conn:
         rows = conn.execute("SELECT id, role, content, created_at, status, call_id, meta "

@@ -16,10 +16,11 @@ from lib.chat.conversations import (
     create_conversation,
     list_messages,
     rewind,
+    update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
 from lib.chat.tool_turns import STATUS, expand, steps_meta
-from lib.core import Settings
+from lib.core import Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
     Call,
@@ -75,6 +76,7 @@ class ChatTurn:
     policy: RetryPolicy | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     replace_from: int | None = None  # edit / regenerate: this message and later ones go
+    continue_from: int | None = None  # a reply whose agent run paused: go on with it
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
     run: AgentRun | None = field(init=False, default=None)
@@ -84,10 +86,17 @@ class ChatTurn:
 
     def __post_init__(self) -> None:
         path = self.settings.db_path
-        history = [part for m in list_messages(path, self.conversation_id)
+        stored = list_messages(path, self.conversation_id) \
+            if self.conversation_id is not None else []
+        self.paused = next((m for m in stored if m.id == self.continue_from), None)
+        if self.continue_from is not None and (self.paused is None or not self.paused.meta.get(
+                "steps") or self.paused.id != stored[-1].id):
+            raise ToolError("Only the last reply's agent run can go on.")
+        if self.paused is not None and not self.options.tools:
+            raise ToolError("Enable tools in the sidebar to go on with the run.")
+        history = [part for m in stored
                    if self.replace_from is None or m.id < self.replace_from
-                   for part in expand(m.role, m.content, m.meta)
-                   ] if self.conversation_id is not None else []
+                   for part in expand(m.role, m.content, m.meta)]
         self.counter = counter_for(self.model, self.settings)
         max_tokens = min(self.options.max_tokens, self.model.max_output)
         self.kb = None
@@ -133,7 +142,10 @@ class ChatTurn:
                                 limits=Limits(self.options.max_steps, self.options.max_cost_usd),
                                 cancel=self.cancel, policy=policy,
                                 count_input=self.counter.count_request,
-                                count_output=self.counter.count)
+                                count_output=self.counter.count,
+                                **({"run_id": self.paused.meta.get("run_id"),
+                                    "step_offset": len(self.paused.meta["steps"])}
+                                   if self.paused else {}))
             self.run.reserve_first()  # a refusal raises here, before anything is stored
         else:
             call.reserve()  # a refusal raises here, before anything is stored
@@ -146,8 +158,10 @@ class ChatTurn:
                 self.run.set_context(call.context)
         if self.replace_from is not None:  # only now: a refused call replaces nothing
             rewind(path, self.conversation_id, self.replace_from)
-        self._stored = defer(add_message, path, self.conversation_id, "user", self.user_text,
-                             model=self.model.key, system=self.options.system)
+        if self.paused is None:  # going on adds no message of the user's
+            self._stored = defer(add_message, path, self.conversation_id, "user",
+                                 self.user_text, model=self.model.key,
+                                 system=self.options.system)
         self.call = call
         return self.conversation_id
 
@@ -159,7 +173,8 @@ class ChatTurn:
         try:
             yield from self.run if self.run is not None else self.call  # type: ignore[misc]
         finally:
-            self._stored.result()  # the user's message is in before the reply
+            if self._stored is not None:
+                self._stored.result()  # the user's message is in before the reply
             if self.run is not None:
                 self._save_run()
             else:
@@ -181,6 +196,14 @@ class ChatTurn:
         if run.finished is not None and run.finished.error is not None:
             meta["error"] = str(run.finished.error)
         text = run.steps[-1].text if reason == "answered" else ""
+        if self.paused is not None:  # one reply for the whole run: earlier steps first
+            before = self.paused.meta
+            meta["steps"] = before["steps"] + meta["steps"]
+            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
+                meta[key] += before.get(key, 0)
+            update_message(self.settings.db_path, self.paused.id, text,
+                           status=STATUS.get(reason, "incomplete"), meta=meta)
+            return
         add_message(self.settings.db_path, self.conversation_id, "assistant", text,
                     status=STATUS.get(reason, "incomplete"), call_id=last.id, meta=meta)
 

@@ -1,6 +1,6 @@
 """What a person does with a message once it is there: copy a reply, regenerate the last one,
-edit a sent message and resend it. A resend replaces the message and every later one; the
-ledger keeps every call."""
+edit a sent message and resend it, let a paused agent run go on. A resend replaces the message
+and every later one; the ledger keeps every call."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class Resend:
 
     conversation_id: int
     text: str
-    replace_from: int
+    replace_from: int | None
+    continue_from: int | None = None  # "Go on": a paused agent run, no new message
 
 
 def pending(conversation_id: int | None) -> Resend | None:
@@ -31,6 +32,10 @@ def pending(conversation_id: int | None) -> Resend | None:
 def _queue(conversation_id: int, text: str, replace_from: int) -> None:
     if text.strip():
         st.session_state[RESEND] = Resend(conversation_id, text, replace_from)
+
+
+def _go_on(conversation_id: int, message_id: int) -> None:
+    st.session_state[RESEND] = Resend(conversation_id, "", None, message_id)
 
 
 def _queue_edit(conversation_id: int, message_id: int) -> None:
@@ -56,6 +61,10 @@ def message_actions(conversation_id: int, message: StoredMessage,
                      key=f"copy_pop_{mid}"):
         st.caption("The whole reply as Markdown; copy it with the button in the box's corner.")
         st.code(message.content, language="markdown", wrap_lines=True)
+    if last and message.meta.get("run_end") == "paused":
+        row.button("Go on", icon=":material/play_arrow:", type="tertiary", key=f"go_on_{mid}",
+                   disabled=not enabled, on_click=_go_on, args=(conversation_id, mid),
+                   help="Let the run take more steps (the Tools section's step limit)")
     if last and asked is not None:
         row.button("Regenerate", icon=":material/refresh:", type="tertiary",
                    key=f"regen_{mid}", disabled=not enabled,

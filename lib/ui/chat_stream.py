@@ -77,7 +77,8 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
 
 
 def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
-         options: TurnOptions, *, replace_from: int | None = None) -> None:
+         options: TurnOptions, *, replace_from: int | None = None,
+         continue_from: int | None = None) -> None:
     """Plan the turn (retrieval included) with a line saying what is happening, begin it
     (nothing is stored if it is refused), point the URL at its conversation, stream it under
     a Stop button, then rerun so the saved history is redrawn. `replace_from`: an edit or a
@@ -89,12 +90,14 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
         note.caption(md(":material/search: Searching {}{}…", kb,
                         " (loading the embedding model: first use)" if first_use else ""))
     turn = ChatTurn(settings, conversation_id, model, text, options,  # may refuse: nothing
-                    replace_from=replace_from)                        # drawn, nothing kept
+                    replace_from=replace_from,                        # drawn, nothing kept
+                    continue_from=continue_from)
     conversation_id = turn.begin()
     note.empty()
     open_conversation(conversation_id)
-    with st.chat_message("user"):
-        st.markdown(inert(turn.user_text))
+    if continue_from is None:  # going on adds no message of the user's
+        with st.chat_message("user"):
+            st.markdown(inert(turn.user_text))
     with st.chat_message("assistant"):
         stop = st.empty()
         stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")

@@ -17,8 +17,8 @@ from lib.ui.widgets import show_error
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
 LABELS = {"search_knowledge_base": "Search the knowledge base", "calculator": "Calculator",
           "current_time": "Current date and time", "read_chunk": "Read a stored chunk"}
-ENDS = {"paused": ":material/pause_circle: Stopped at the step limit ({} steps); send "
-                  "\"go on\" to continue.",
+ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} steps: press "
+                  "Go on to let it take more.",
         "cost_limit": ":material/savings: Stopped at the run's cost limit after {} steps.",
         "stopped": ":material/stop_circle: Stopped by you after {} steps; what ran is kept.",
         "refused": ":material/block: A budget refused step {}: the run ends here.",
