@@ -71,7 +71,8 @@ if text or (resend and resend.continue_from):
     try:
         stream.send(settings, current.id if current else None, model, text or "", options,
                     replace_from=resend.replace_from if resend else None,
-                    continue_from=resend.continue_from if resend else None)
+                    continue_from=resend.continue_from if resend else None,
+                    typed=resend.typed if resend else None)
     except PromptLabError as exc:
         widgets.show_error(exc)
         st.caption("Nothing was replaced; your edited message is here to copy:" if resend

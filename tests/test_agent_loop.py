@@ -202,6 +202,11 @@ def test_code_less_tools_use_the_typed_or_canned_result(settings):
     outcomes = [e.outcome for e in events if isinstance(e, ToolFinished)]
     assert outcomes[0].content == "-3 °C, snow"
     assert outcomes[1].is_error and "'city' is a required property" in outcomes[1].content
+    # No typed and no canned result: the run waits for the user, nothing is made up.
+    _, events, _ = run(settings, [calls(("weather", {"city": "Oslo"})), ok("never")],
+                       {"weather": weather})
+    assert events[-1] == RunFinished("awaiting")
+    assert [e.outcome.pending for e in events if isinstance(e, ToolFinished)] == [True]
     canned = schema_tool("stock", "A price.", {"type": "object", "properties": {}}, canned="12")
     _, events, _ = run(settings, [calls(("stock", {})), ok("12.")], {"stock": canned})
     assert [e.outcome.content for e in events if isinstance(e, ToolFinished)] == ["12"]

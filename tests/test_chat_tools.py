@@ -131,6 +131,8 @@ def test_go_on_in_the_page_lets_a_paused_run_take_more_steps(app):
     from lib.core import get_settings
 
     at = app("app_pages/chat.py")
+    # Greedy decoding: the same call every time (sampling may ramble until max tokens).
+    next(s for s in at.slider if s.label == "Temperature").set_value(0.0).run()
     at.multiselect(key="chat_tools").set_value(["calculator"]).run()
     at.selectbox(key="chat_tool_choice").set_value("required").run()
     at.number_input(key="chat_max_steps").set_value(1).run()
@@ -145,3 +147,58 @@ def test_go_on_in_the_page_lets_a_paused_run_take_more_steps(app):
     [_, reply] = chat.list_messages(path, conv.id)
     assert reply.id == paused.id and len(reply.meta["steps"]) == 2
     assert [r.step for r in spend.run_calls(path, reply.meta["run_id"])] == [1, 2]
+
+
+def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
+    from lib.agents import schema_tool
+
+    weather = schema_tool("weather", "Today's weather.", {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    ask = ([ToolCall("w1", "weather", {"city": "Oslo"}, "{}"), Usage(40, 8), Stop("tool_use")],
+           None)
+    provider = FakeProvider([ask, ok("Cold in Oslo.")])
+    turn = ChatTurn(settings, None, MODEL, "Weather in Oslo?", TurnOptions(tools=(weather,)),
+                    provider=provider)
+    list(turn)
+    [_, waiting] = chat.list_messages(settings.db_path, turn.conversation_id)
+    assert waiting.meta["run_end"] == "awaiting" and len(provider.requests) == 1
+    assert waiting.meta["steps"][0]["calls"][0]["pending"] is True
+    with pytest.raises(PromptLabError):  # every waiting call needs a result
+        ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
+                 provider=provider, continue_from=waiting.id, typed={})
+    more = ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
+                    provider=provider, continue_from=waiting.id, typed={"w1": "-3 °C, snow"})
+    list(more)
+    assert provider.requests[1].messages[-1].blocks == (ToolResult("w1", "-3 °C, snow"),)
+    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    assert reply.content == "Cold in Oslo." and reply.meta["run_end"] == "answered"
+    assert reply.meta["steps"][0]["calls"][0]["result"] == "-3 °C, snow"
+
+
+def test_define_a_tool_in_the_page_and_type_its_result(app):
+    """A person defines a tool with no canned result, the bundled model calls it, the person
+    types the result under the reply and sends it, and the run goes on."""
+    from lib.core import get_settings
+
+    at = app("app_pages/chat.py")
+    next(s for s in at.slider if s.label == "Temperature").set_value(0.0).run()
+    at.text_input(key="tool_new_name").input("get_weather").run()
+    at.text_input(key="tool_new_description").input("Today's weather in a city.").run()
+    at.button(key="tool_add").click().run()
+    assert not at.exception and not at.error
+    at.multiselect(key="chat_tools").set_value([]).run()
+    at.selectbox(key="chat_tool_choice").set_value("get_weather").run()
+    at.chat_input[0].set_value("What is the weather in Oslo?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    path = get_settings().db_path
+    [conv] = chat.list_conversations(path)
+    [_, waiting] = chat.list_messages(path, conv.id)
+    assert waiting.meta["run_end"] == "awaiting"
+    [call] = waiting.meta["steps"][0]["calls"]
+    assert call["name"] == "get_weather" and call["pending"]
+    at.text_area(key=f"typed_{waiting.id}_{call['id']}").input("-3 °C and snowing").run()
+    at.button(key=f"send_typed_{waiting.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [_, reply] = chat.list_messages(path, conv.id)
+    assert reply.id == waiting.id and len(reply.meta["steps"]) >= 2
+    assert reply.meta["steps"][0]["calls"][0]["result"] == "-3 °C and snowing"

@@ -92,7 +92,7 @@ class RunPaused:
 
 @dataclass(frozen=True)
 class RunFinished:
-    reason: str                          # answered, cost_limit, stopped, error, refused
+    reason: str            # answered, cost_limit, stopped, error, refused, awaiting
     error: ProviderError | BudgetExceededError | None = None
 
 
@@ -219,6 +219,9 @@ class AgentRun:
         if self._choice not in ("auto", "none"):
             self._choice = "auto"  # "required" or a named tool: once, or it never answers
         yield StepFinished(step)
+        if any(o.pending for o in outcomes):  # the user types those results, then it goes on
+            yield self._finish("awaiting")
+            return
         limit = self.limits.max_cost_usd
         if limit is not None and self.cost_micro >= round(limit * 1_000_000):
             yield self._finish("cost_limit")

@@ -33,6 +33,7 @@ class Outcome:
     ms: float = 0.0
     cut: bool = False
     sources: tuple[dict[str, Any], ...] = ()
+    pending: bool = False     # a page-defined tool with no result yet: the user gives it
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,8 @@ def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
         return done(arguments, True)
     if t.fn is None:
         result = typed if typed is not None else t.canned
-        if result is None:
-            return done(f"No result was given for {t.name}.", True)
+        if result is None:  # the run waits for the user to type it
+            return Outcome("", ms=(time.perf_counter() - start) * 1000, pending=True)
         return done(result)
     future = _POOL.submit(t.fn, **{k: context[k] for k in t.needs}, **arguments)
     try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from lib.core import ToolError
 from lib.llm import Message, ToolResult, ToolUse
 
 STATUS = {"answered": "ok", "error": "incomplete", "stopped": "cancelled",
-          "cost_limit": "incomplete", "refused": "incomplete", "paused": "incomplete"}
+          "cost_limit": "incomplete", "refused": "incomplete", "paused": "incomplete",
+          "awaiting": "incomplete"}
 
 
 def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
@@ -22,7 +24,9 @@ def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
         out.append(Message("assistant", step.get("text", ""), tuple(
             ToolUse(c["id"], c["name"], c.get("arguments", {})) for c in calls)))
         out.append(Message("user", "", tuple(
-            ToolResult(c["id"], c.get("result", ""), bool(c.get("is_error"))) for c in calls)))
+            ToolResult(c["id"], "No result was given." if c.get("pending") else
+                       c.get("result", ""), bool(c.get("is_error") or c.get("pending")))
+            for c in calls)))
     if content or not out:
         out.append(Message(role, content))  # type: ignore[arg-type]
     return out
@@ -35,6 +39,17 @@ def steps_meta(steps: list[Any]) -> list[dict[str, Any]]:
              "cost_micro": s.cost_micro, "ms": round(s.ms, 1),
              "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
                         "invalid": c.invalid, "result": o.content, "is_error": o.is_error,
-                        "ms": round(o.ms, 1), "cut": o.cut, "sources": list(o.sources)}
+                        "ms": round(o.ms, 1), "cut": o.cut, "sources": list(o.sources),
+                        **({"pending": True} if o.pending else {})}
                        for c, o in s.calls]}
             for s in steps]
+
+
+def give_results(meta: dict[str, Any], typed: dict[str, str]) -> None:
+    """Fill the results a run waits for with what the user typed (in place)."""
+    waiting = [c for s in meta.get("steps", ()) for c in s.get("calls", ()) if c.get("pending")]
+    missing = [c["name"] for c in waiting if not str(typed.get(c["id"], "")).strip()]
+    if missing:
+        raise ToolError(f"Give a result for {', '.join(missing)} before going on.")
+    for c in waiting:
+        c["result"], c["pending"] = str(typed[c["id"]]), False

@@ -19,7 +19,7 @@ from lib.chat.conversations import (
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
-from lib.chat.tool_turns import STATUS, expand, steps_meta
+from lib.chat.tool_turns import STATUS, expand, give_results, steps_meta
 from lib.core import Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -77,6 +77,7 @@ class ChatTurn:
     cancel: threading.Event = field(default_factory=threading.Event)
     replace_from: int | None = None  # edit / regenerate: this message and later ones go
     continue_from: int | None = None  # a reply whose agent run paused: go on with it
+    typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
     plan: ContextPlan = field(init=False)
     call: Call | None = field(init=False, default=None)
     run: AgentRun | None = field(init=False, default=None)
@@ -94,6 +95,8 @@ class ChatTurn:
             raise ToolError("Only the last reply's agent run can go on.")
         if self.paused is not None and not self.options.tools:
             raise ToolError("Enable tools in the sidebar to go on with the run.")
+        if self.paused is not None and self.paused.meta.get("run_end") == "awaiting":
+            give_results(self.paused.meta, self.typed or {})  # before history is built
         history = [part for m in stored
                    if self.replace_from is None or m.id < self.replace_from
                    for part in expand(m.role, m.content, m.meta)]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from lib.chat import StoredMessage
+from lib.ui.text import md
 
 RESEND = "chat_resend"
 
@@ -21,6 +22,7 @@ class Resend:
     text: str
     replace_from: int | None
     continue_from: int | None = None  # "Go on": a paused agent run, no new message
+    typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
 
 
 def pending(conversation_id: int | None) -> Resend | None:
@@ -36,6 +38,24 @@ def _queue(conversation_id: int, text: str, replace_from: int) -> None:
 
 def _go_on(conversation_id: int, message_id: int) -> None:
     st.session_state[RESEND] = Resend(conversation_id, "", None, message_id)
+
+
+def _send_results(conversation_id: int, message_id: int, call_ids: list[str]) -> None:
+    typed = {c: st.session_state.get(f"typed_{message_id}_{c}", "") for c in call_ids}
+    st.session_state[RESEND] = Resend(conversation_id, "", None, message_id, typed)
+
+
+def typed_results(conversation_id: int, message: StoredMessage, *, enabled: bool) -> None:
+    """The calls of page-defined tools the run waits on: the user types each result."""
+    waiting = [c for s in message.meta.get("steps", ()) for c in s.get("calls", ())
+               if c.get("pending")]
+    for c in waiting:
+        st.text_area(md("Result of `{}` for the model", c["name"]),
+                     key=f"typed_{message.id}_{c['id']}",
+                     placeholder="What the tool would have returned")
+    st.button("Send results", icon=":material/send:", type="primary", disabled=not enabled,
+              key=f"send_typed_{message.id}", on_click=_send_results,
+              args=(conversation_id, message.id, [c["id"] for c in waiting]))
 
 
 def _queue_edit(conversation_id: int, message_id: int) -> None:
@@ -61,6 +81,8 @@ def message_actions(conversation_id: int, message: StoredMessage,
                      key=f"copy_pop_{mid}"):
         st.caption("The whole reply as Markdown; copy it with the button in the box's corner.")
         st.code(message.content, language="markdown", wrap_lines=True)
+    if last and message.meta.get("run_end") == "awaiting":
+        typed_results(conversation_id, message, enabled=enabled)
     if last and message.meta.get("run_end") == "paused":
         row.button("Go on", icon=":material/play_arrow:", type="tertiary", key=f"go_on_{mid}",
                    disabled=not enabled, on_click=_go_on, args=(conversation_id, mid),

@@ -61,10 +61,11 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
             elif isinstance(event, ToolFinished):
                 o = event.outcome
                 box = blocks[event.call.id]
-                with box:
-                    st.caption("Error" if o.is_error else "Result")
-                    st.code(o.content, language=None, wrap_lines=True)
-                box.update(label=block_label(event.call.name, o.ms, o.is_error),
+                if not o.pending:
+                    with box:
+                        st.caption("Error" if o.is_error else "Result")
+                        st.code(o.content, language=None, wrap_lines=True)
+                box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending),
                            state="error" if o.is_error else "complete")
             elif isinstance(event, Error | RunFinished) and getattr(event, "error", None):
                 error = event.error
@@ -78,7 +79,7 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
 
 def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
          options: TurnOptions, *, replace_from: int | None = None,
-         continue_from: int | None = None) -> None:
+         continue_from: int | None = None, typed: dict[str, str] | None = None) -> None:
     """Plan the turn (retrieval included) with a line saying what is happening, begin it
     (nothing is stored if it is refused), point the URL at its conversation, stream it under
     a Stop button, then rerun so the saved history is redrawn. `replace_from`: an edit or a
@@ -91,7 +92,7 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
                         " (loading the embedding model: first use)" if first_use else ""))
     turn = ChatTurn(settings, conversation_id, model, text, options,  # may refuse: nothing
                     replace_from=replace_from,                        # drawn, nothing kept
-                    continue_from=continue_from)
+                    continue_from=continue_from, typed=typed)
     conversation_id = turn.begin()
     note.empty()
     open_conversation(conversation_id)

@@ -22,7 +22,9 @@ ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} ste
         "cost_limit": ":material/savings: Stopped at the run's cost limit after {} steps.",
         "stopped": ":material/stop_circle: Stopped by you after {} steps; what ran is kept.",
         "refused": ":material/block: A budget refused step {}: the run ends here.",
-        "error": ":material/warning: Step {} failed; the run ends here."}
+        "error": ":material/warning: Step {} failed; the run ends here.",
+        "awaiting": ":material/edit_note: Step {} called a tool defined here: type its result "
+                    "below and send it, and the run goes on."}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
         custom: dict[str, Tool] = st.session_state.setdefault(CUSTOM, {})
         for name in list(custom):
             c1, c2 = st.columns([4, 1])
-            c1.caption(md("`{}` (schema, canned result)", name))
+            c1.caption(md("`{}` ({})", name, "canned result" if custom[name].canned is not None
+                          else "you type each result"))
             if c2.button("", icon=":material/close:", key=f"tool_rm_{name}",
                          help="Remove this tool"):
                 custom.pop(name)
@@ -69,8 +72,8 @@ def _define(custom: dict[str, Tool]) -> None:
     schema = st.text_area("Parameters (JSON Schema)", key="tool_new_schema",
                           value='{"type": "object", "properties": {"city": {"type": "string"}},'
                                 ' "required": ["city"]}')
-    canned = st.text_area("Result to give the model", key="tool_new_result",
-                          placeholder="-3 °C and snowing")
+    canned = st.text_area("Result to give the model (leave empty to type it at each call)",
+                          key="tool_new_result", placeholder="-3 °C and snowing")
     if st.button("Add tool", type="primary", key="tool_add"):
         try:
             parameters = json.loads(schema)
@@ -78,7 +81,7 @@ def _define(custom: dict[str, Tool]) -> None:
             st.error(md("The parameters are not JSON: {}", str(exc)))
             return
         try:
-            tool = schema_tool(name, description, parameters, canned=canned)
+            tool = schema_tool(name, description, parameters, canned=canned or None)
         except PromptLabError as exc:
             show_error(exc)
             return
@@ -86,7 +89,9 @@ def _define(custom: dict[str, Tool]) -> None:
         st.rerun()
 
 
-def block_label(name: str, ms: float | None, error: bool) -> Markdown:
+def block_label(name: str, ms: float | None, error: bool, pending: bool = False) -> Markdown:
+    if pending:
+        return md(":material/hourglass_empty: `{}` waits for your result", name)
     if ms is None:
         return md(":material/build: `{}` running…", name)
     return md(":material/{}: `{}` {} in {:,.0f} ms", "error" if error else "build", name,
@@ -115,9 +120,11 @@ def render_steps(meta: dict) -> None:
         if step.get("text"):
             st.markdown(inert(step["text"]))
         for c in step["calls"]:
-            with st.expander(block_label(c["name"], c.get("ms", 0), c.get("is_error", False))):
+            with st.expander(block_label(c["name"], c.get("ms", 0), c.get("is_error", False),
+                                         c.get("pending", False))):
                 draw_call(c.get("raw") if c.get("invalid") else c.get("arguments", {}),
-                          c.get("result"), c.get("is_error", False), c.get("sources", ()))
+                          None if c.get("pending") else c.get("result"),
+                          c.get("is_error", False), c.get("sources", ()))
 
 
 def run_caption(meta: dict) -> Markdown:
