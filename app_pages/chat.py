@@ -67,7 +67,7 @@ if text or (resend and resend.continue_from):
                                max_tokens=int(max_tokens), prompt_name=prompt_name,
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
-                               max_steps=tools.max_steps)
+                               max_steps=tools.max_steps, max_cost_usd=tools.max_cost_usd)
     try:
         stream.send(settings, current.id if current else None, model, text or "", options,
                     replace_from=resend.replace_from if resend else None,

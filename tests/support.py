@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 
 def free_port() -> int:
     import socket
@@ -33,6 +35,17 @@ def wait_idle(page) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
         ".includes('Running')", timeout=60_000)
+
+
+def wait_rerun(page, start_within_ms: int = 2_000) -> None:
+    """After a widget change: wait for the rerun it starts to finish (wait_idle alone can
+    return before the rerun has begun). The app's script state is on stApp."""
+    state = "document.querySelector('[data-testid=\"stApp\"]')"
+    with contextlib.suppress(Exception):  # it may have run and finished already
+        page.wait_for_function(f"() => {state}?.dataset.testScriptState === 'running'",
+                               timeout=start_within_ms)
+    page.wait_for_function(f"() => {state}?.dataset.testScriptState !== 'running'",
+                           timeout=60_000)
 
 
 def shown(markdown: str) -> str:

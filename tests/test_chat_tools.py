@@ -202,3 +202,28 @@ def test_define_a_tool_in_the_page_and_type_its_result(app):
     [_, reply] = chat.list_messages(path, conv.id)
     assert reply.id == waiting.id and len(reply.meta["steps"]) >= 2
     assert reply.meta["steps"][0]["calls"][0]["result"] == "-3 °C and snowing"
+
+
+def test_knowledge_base_search_as_a_tool_in_the_page(app):
+    """A person grounds the chat in a base, enables the search tool and asks: the bundled
+    model searches, and the reply keeps the call with the passage and its source."""
+    from lib import knowledge
+    from lib.core import get_settings
+
+    settings = get_settings()
+    kb = knowledge.create_kb(settings, "HR")
+    knowledge.ingest(settings, kb, [("leave.txt", b"Leave policy\n\nEvery employee gets "
+                                                 b"twenty-eight days of paid leave a year.\n")])
+    at = app("app_pages/chat.py")
+    next(s for s in at.slider if s.label == "Temperature").set_value(0.0).run()
+    at.selectbox(key="chat_kb").set_value("HR").run()
+    at.multiselect(key="chat_tools").set_value(["search_knowledge_base", "calculator"]).run()
+    at.selectbox(key="chat_tool_choice").set_value("search_knowledge_base").run()
+    at.chat_input[0].set_value("How many days of leave do employees get?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    [conv] = chat.list_conversations(settings.db_path)
+    [_, reply] = chat.list_messages(settings.db_path, conv.id)
+    [call] = reply.meta["steps"][0]["calls"]
+    assert call["name"] == "search_knowledge_base" and not call["is_error"]
+    assert "twenty-eight days" in call["result"] and call["sources"][0]["source"] == "leave.txt"
+    assert any("search_knowledge_base" in e.label for e in at.expander)

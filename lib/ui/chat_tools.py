@@ -32,6 +32,7 @@ class ToolSettings:
     tools: tuple[Tool, ...]
     choice: str
     max_steps: int
+    max_cost_usd: float | None = None
 
 
 def tools_sidebar(kb_name: str | None) -> ToolSettings:
@@ -62,7 +63,10 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
         steps = st.number_input("Step limit", 1, 100, DEFAULT_STEPS, key="chat_max_steps",
                                 disabled=not tools,
                                 help="Model calls per run before you are asked to go on.")
-    return ToolSettings(tools, choice if tools else "auto", int(steps))
+        cost = st.number_input("Cost limit per run (USD, 0 for none)", 0.0, 100.0, 0.0, 0.01,
+                               format="%.2f", key="chat_max_cost", disabled=not tools,
+                               help="The run stops once its steps have cost this much.")
+    return ToolSettings(tools, choice if tools else "auto", int(steps), float(cost) or None)
 
 
 def _define(custom: dict[str, Tool]) -> None:
