@@ -60,10 +60,21 @@ def greedy(page: Page) -> None:
 def choose(page: Page, box, option: str) -> None:
     """Pick an option of a select box or multiselect by typing part of it, as a person does,
     then close the list and let the rerun finish."""
-    expect(box).to_be_enabled()
-    box.click()
-    box.type(option[:8])
-    expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
-    page.keyboard.press("Enter")  # the one option left by the filter
-    page.keyboard.press("Escape")
-    wait_rerun(page)
+    for attempt in range(4):  # a rerun that redraws the box closes its list: open it again
+        expect(box).to_be_enabled()
+        box.click()
+        box.type(option[:8])
+        try:
+            expect(page.get_by_role("option", name=option, exact=True)).to_be_visible(
+                timeout=5_000)
+        except AssertionError:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+            wait_rerun(page)
+            box.fill("")
+            continue
+        page.keyboard.press("Enter")  # the one option left by the filter
+        page.keyboard.press("Escape")
+        wait_rerun(page)
+        return
