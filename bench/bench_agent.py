@@ -22,29 +22,6 @@ from common import llama_server, pct, scratch_data_dir, summary
 PROMPT = "Name one colour."
 
 
-class TimedToEnd(Timed):
-    """Also notes the last byte: a step is a whole call, not only its first token."""
-
-    def handle_request(self, request):
-        response = super().handle_request(request)
-        inner, timed = response.stream, self
-
-        class Stream(type(inner)):  # type: ignore[misc]
-            def __iter__(self):
-                for chunk in inner:
-                    timed.last_byte = time.perf_counter()
-                    yield chunk
-
-            def close(self) -> None:
-                inner.close()
-
-        response.stream = Stream()
-        return response
-
-    def server_total_ms(self) -> float:
-        return (self.last_byte - self.sent) * 1000
-
-
 def step_overhead(n: int) -> float:
     import httpx2
     import openai
@@ -64,7 +41,7 @@ def step_overhead(n: int) -> float:
         settings = load_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         model = load_catalog(settings).get("compat/smollm2")
-        raw_net, our_net = TimedToEnd(), TimedToEnd()
+        raw_net, our_net = Timed(), Timed()
         client = openai.OpenAI(api_key="x", base_url=url, max_retries=0,
                                http_client=httpx2.Client(transport=raw_net))
         provider = OpenAIProvider(None, base_url=url, compat=True,

@@ -22,8 +22,8 @@ SYSTEM = "Answer in one word."
 
 
 class Timed:
-    """A transport that notes when a request is handed to the network and when the first
-    response bytes come back, so the time spent in the server can be taken out."""
+    """A transport that notes when a request is handed to the network and when the first and
+    the last response bytes come back, so the time spent in the server can be taken out."""
 
     def __init__(self) -> None:
         import httpx2
@@ -35,14 +35,15 @@ class Timed:
         import httpx2
 
         self.sent, self.first_byte = time.perf_counter(), 0.0
+        self.last_byte = self.sent
         response = self._inner.handle_request(request)
         inner, timed = response.stream, self
 
         class Stream(httpx2.SyncByteStream):
             def __iter__(self):
                 for chunk in inner:
-                    if not timed.first_byte:
-                        timed.first_byte = time.perf_counter()
+                    timed.last_byte = time.perf_counter()
+                    timed.first_byte = timed.first_byte or timed.last_byte
                     yield chunk
 
             def close(self) -> None:
@@ -56,6 +57,10 @@ class Timed:
 
     def server_ms(self) -> float:
         return (self.first_byte - self.sent) * 1000
+
+    def server_total_ms(self) -> float:
+        """Request sent to last byte: a whole call's time in the server."""
+        return (self.last_byte - self.sent) * 1000
 
 
 def ttft(n: int) -> tuple[float, float]:
