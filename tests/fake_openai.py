@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "fake-model"
+COMPAT = f"OpenAI-compatible server · {MODEL} (server)"  # its label in the model picker
 
 
 @dataclass
@@ -40,6 +41,7 @@ class FakeOpenAI:
     def __init__(self, *script: Reply) -> None:
         self.script = list(script) or [reply("Hello.")]
         self.requests: list[dict] = []
+        self.url = ""  # set while served
         self._lock = threading.Lock()
 
     def next(self, body: dict) -> Reply:
@@ -104,12 +106,18 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def serving(fake: FakeOpenAI) -> Iterator[str]:
-    """Serve `fake` on 127.0.0.1; yields its /v1 base URL."""
+    """Serve `fake` on 127.0.0.1; yields its /v1 base URL (also kept as `fake.url`)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        yield fake.url
     finally:
         server.shutdown()
         server.server_close()
+
+
+def app_env_for(fake: FakeOpenAI) -> dict[str, str]:
+    """Settings that point the app under test at a served fake."""
+    return {"PROMPTLAB_OPENAI_BASE_URL": fake.url, "PROMPTLAB_OPENAI_MODELS": MODEL}

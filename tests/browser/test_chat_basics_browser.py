@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from fake_openai import MODEL, FakeOpenAI, reply, serving
+from fake_openai import COMPAT, FakeOpenAI, app_env_for, reply, serving
 from playwright.sync_api import Page, expect
 from support import pick_in_sidebar, send_chat, wait_idle
 
-COMPAT = f"OpenAI-compatible server · {MODEL} (server)"
 MARKDOWN_REPLY = "It is **6**.\n\n```python\nprint(3 + 3)\n```"
 
 
@@ -19,14 +18,13 @@ MARKDOWN_REPLY = "It is **6**.\n\n```python\nprint(3 + 3)\n```"
 def fake():
     server = FakeOpenAI(reply("Four."), reply("Fo", "ur, surely."), reply(MARKDOWN_REPLY),
                         reply("Bread needs time."))
-    with serving(server) as url:
-        server.url = url
+    with serving(server):
         yield server
 
 
 @pytest.fixture
 def app_env(fake) -> dict[str, str]:
-    return {"PROMPTLAB_OPENAI_BASE_URL": fake.url, "PROMPTLAB_OPENAI_MODELS": MODEL}
+    return app_env_for(fake)
 
 
 def said(page: Page) -> list[str]:

@@ -8,24 +8,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from fake_openai import MODEL, FakeOpenAI, broken, http_error, reply, serving
+from fake_openai import COMPAT, FakeOpenAI, app_env_for, broken, http_error, reply, serving
 from playwright.sync_api import Page, expect
 from support import pick_in_sidebar, send_chat
-
-COMPAT = f"OpenAI-compatible server · {MODEL} (server)"
 
 
 @pytest.fixture
 def fake():
     server = FakeOpenAI(reply("Fine."))
-    with serving(server) as url:
-        server.url = url
+    with serving(server):
         yield server
 
 
 @pytest.fixture
 def app_env(fake) -> dict[str, str]:
-    return {"PROMPTLAB_OPENAI_BASE_URL": fake.url, "PROMPTLAB_OPENAI_MODELS": MODEL}
+    return app_env_for(fake)
 
 
 def shows(page: Page, text: str) -> None:
