@@ -33,6 +33,7 @@ from lib.llm import (
     ToolResult,
     ToolUse,
 )
+from lib.spend import CallRecord
 
 DEFAULT_STEPS = 8
 
@@ -55,15 +56,32 @@ class Limits:
 
 @dataclass
 class Step:
+    """One model call of a run (its ledger row), its text, and the tool calls it made."""
     number: int
-    call_id: int | None = None           # its ledger row
+    record: CallRecord
     text: str = ""
-    status: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_micro: int = 0
     ms: float = 0.0
     calls: list[tuple[ToolCall, Outcome]] = field(default_factory=list)
+
+    @property
+    def call_id(self) -> int | None:
+        return self.record.id
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def input_tokens(self) -> int:
+        return self.record.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.record.output_tokens
+
+    @property
+    def cost_micro(self) -> int:
+        return self.record.cost_micro
 
 
 @dataclass(frozen=True)
@@ -176,8 +194,8 @@ class AgentRun:
                     **{k: v for k, v in self._call_options.items() if v is not None})
 
     def _step(self) -> Iterator[RunEvent]:
-        step = Step(self.offset + len(self.steps) + 1)
-        call, self._first = self._first or self._call(step.number), None
+        number = self.offset + len(self.steps) + 1
+        call, self._first = self._first or self._call(number), None
         started = time.perf_counter()
         error = None
         try:
@@ -190,9 +208,7 @@ class AgentRun:
             yield self._finish("refused", exc)
             return
         record = call.record
-        step.call_id, step.text, step.status = record.id, call.text, record.status
-        step.input_tokens, step.output_tokens = record.input_tokens, record.output_tokens
-        step.cost_micro, step.ms = record.cost_micro, (time.perf_counter() - started) * 1000
+        step = Step(number, record, call.text, (time.perf_counter() - started) * 1000)
         self.steps.append(step)
         if record.status == "cancelled":
             yield StepFinished(step)

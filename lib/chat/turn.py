@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib import knowledge, spend
+from lib import knowledge
 from lib.agents import AgentRun, Limits
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import (
@@ -187,9 +187,7 @@ class ChatTurn:
         run = self.run
         if run is None or not run.steps or self.conversation_id is None:
             return
-        last = spend.get_call(self.settings.db_path, run.steps[-1].call_id)
-        if last is None:
-            return
+        last = run.steps[-1].record
         reason = run.finished.reason if run.finished else "paused"
         meta = reply_meta(self.model, last, self.plan)
         meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
