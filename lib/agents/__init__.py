@@ -10,6 +10,6 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.agents.builtins": ("BUILTINS", "evaluate"),
     "lib.agents.loop": (
         "DEFAULT_STEPS", "AgentRun", "Limits", "RunFinished", "RunPaused", "Step",
-        "StepFinished", "ToolFinished", "ToolStarted"
+        "StepFinished", "ToolFinished", "ToolStarted", "stored_status"
     ),
 })

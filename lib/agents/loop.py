@@ -114,6 +114,11 @@ class RunFinished:
     error: ProviderError | BudgetExceededError | None = None
 
 
+def stored_status(reason: str) -> str:
+    """How a run that ended (or paused) for `reason` is stored: ok only when it answered."""
+    return {"answered": "ok", "stopped": "cancelled"}.get(reason, "incomplete")
+
+
 RunEvent = TextDelta | ToolCall | ToolStarted | ToolFinished | StepFinished | RunPaused | \
     RunFinished
 

@@ -9,10 +9,6 @@ from typing import Any
 from lib.core import ToolError
 from lib.llm import Message, ToolResult, ToolUse
 
-STATUS = {"answered": "ok", "error": "incomplete", "stopped": "cancelled",
-          "cost_limit": "incomplete", "refused": "incomplete", "paused": "incomplete",
-          "awaiting": "incomplete"}
-
 
 def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
     """A stored message as the model saw it: each step's calls and results, then the text."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib import knowledge
-from lib.agents import AgentRun, Limits
+from lib.agents import AgentRun, Limits, stored_status
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import (
     add_message,
@@ -19,7 +19,7 @@ from lib.chat.conversations import (
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
-from lib.chat.tool_turns import STATUS, expand, give_results, steps_meta
+from lib.chat.tool_turns import expand, give_results, steps_meta
 from lib.core import Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -203,10 +203,10 @@ class ChatTurn:
             for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
                 meta[key] += before.get(key, 0)
             update_message(self.settings.db_path, self.paused.id, text,
-                           status=STATUS.get(reason, "incomplete"), meta=meta)
+                           status=stored_status(reason), meta=meta)
             return
         add_message(self.settings.db_path, self.conversation_id, "assistant", text,
-                    status=STATUS.get(reason, "incomplete"), call_id=last.id, meta=meta)
+                    status=stored_status(reason), call_id=last.id, meta=meta)
 
     def _save_reply(self) -> None:
         call = self.call

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from lib.agents import BUILTINS, AgentRun, RunFinished
+from lib.agents import BUILTINS, AgentRun, RunFinished, stored_status
 from lib.compare.checks import Check, run_checks
 from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_status, save_cell, set_status
@@ -121,8 +121,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             result.error = f"The run ended: {end.reason.replace('_', ' ')}."
         last = run.steps[-1] if run.steps else None
         result.output = last.text if last else ""
-        result.status = ("ok" if end.reason == "answered" else
-                         "cancelled" if end.reason == "stopped" else "incomplete")
+        result.status = stored_status(end.reason)
         result.input_tokens = sum(s.input_tokens for s in run.steps)
         result.output_tokens = sum(s.output_tokens for s in run.steps)
         result.cost_micro, result.total_ms = run.cost_micro, sum(s.ms for s in run.steps)
