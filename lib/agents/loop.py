@@ -158,6 +158,19 @@ class AgentRun:
     def cost_micro(self) -> int:
         return sum(s.cost_micro for s in self.steps)
 
+    @property
+    def input_tokens(self) -> int:
+        return sum(s.input_tokens for s in self.steps)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(s.output_tokens for s in self.steps)
+
+    @property
+    def ms(self) -> float:
+        """The steps' time (model calls and tools), not counting pauses for the user."""
+        return sum(s.ms for s in self.steps)
+
     def go_on(self, more: int = DEFAULT_STEPS) -> None:
         """Allow `more` steps after a RunPaused."""
         self.allowed = len(self.steps) + max(1, more)

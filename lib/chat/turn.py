@@ -191,9 +191,8 @@ class ChatTurn:
         reason = run.finished.reason if run.finished else "paused"
         meta = reply_meta(self.model, last, self.plan)
         meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
-                    input_tokens=sum(s.input_tokens for s in run.steps),
-                    output_tokens=sum(s.output_tokens for s in run.steps),
-                    cost_micro=run.cost_micro, total_ms=sum(s.ms for s in run.steps))
+                    input_tokens=run.input_tokens, output_tokens=run.output_tokens,
+                    cost_micro=run.cost_micro, total_ms=run.ms)
         if run.finished is not None and run.finished.error is not None:
             meta["error"] = str(run.finished.error)
         text = run.steps[-1].text if reason == "answered" else ""

@@ -122,9 +122,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         last = run.steps[-1] if run.steps else None
         result.output = last.text if last else ""
         result.status = stored_status(end.reason)
-        result.input_tokens = sum(s.input_tokens for s in run.steps)
-        result.output_tokens = sum(s.output_tokens for s in run.steps)
-        result.cost_micro, result.total_ms = run.cost_micro, sum(s.ms for s in run.steps)
+        result.input_tokens, result.output_tokens = run.input_tokens, run.output_tokens
+        result.cost_micro, result.total_ms = run.cost_micro, run.ms
         result.call_id = last.call_id if last else None
         result.trace = {"run_id": run.run_id, "steps": len(run.steps), "end": end.reason,
                         "calls": [{"name": c.name, "arguments": c.arguments,
