@@ -15,7 +15,7 @@ from lib.core import ProviderError, Settings
 from lib.llm import Error, ModelInfo, TextDelta
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
-from lib.ui.chat_tools import block_label, draw_call
+from lib.ui.chat_tools import block_label, draw_call, draw_result
 from lib.ui.text import inert, md
 
 CURSOR = "▌"
@@ -63,8 +63,7 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
                 box = blocks[event.call.id]
                 if not o.pending:
                     with box:
-                        st.caption("Error" if o.is_error else "Result")
-                        st.code(o.content, language=None, wrap_lines=True)
+                        draw_result(o.content, o.is_error)
                 box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending),
                            state="error" if o.is_error else "complete")
             elif isinstance(event, Error | RunFinished) and getattr(event, "error", None):

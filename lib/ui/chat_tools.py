@@ -110,10 +110,14 @@ def draw_call(arguments: dict[str, Any] | str, result: str | None, is_error: boo
                                                                     ensure_ascii=False),
             language="json")
     if result is not None:
-        st.caption("Error" if is_error else "Result")
-        st.code(result, language=None, wrap_lines=True)
+        draw_result(result, is_error)
     for s in sources:
         st.caption(md("{} · chunk {}", s["source"], (s.get("index") or 0) + 1))
+
+
+def draw_result(result: str, is_error: bool) -> None:
+    st.caption("Error" if is_error else "Result")
+    st.code(result, language=None, wrap_lines=True)
 
 
 def render_steps(meta: dict) -> None:
