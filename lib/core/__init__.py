@@ -4,6 +4,7 @@ bounded worker processes. Everything else builds on this; it imports nothing of 
 from lib.core.caches import Once, once
 from lib.core.clock import ago_iso, now_iso, today
 from lib.core.errors import (
+    BatchError,
     BudgetError,
     BudgetExceededError,
     CatalogError,
@@ -16,6 +17,7 @@ from lib.core.errors import (
     DatasetError,
     DocumentError,
     EmbeddingError,
+    JudgeError,
     KnowledgeBaseError,
     NotFoundError,
     ParseError,
@@ -23,6 +25,7 @@ from lib.core.errors import (
     PromptStoreError,
     ProviderError,
     RenderError,
+    SchemaError,
     SearchError,
     StorageError,
     TemplateError,
@@ -47,6 +50,7 @@ __all__ = [
     "LOG_STEP",
     "MICRO",
     "ROOT",
+    "BatchError",
     "BudgetError",
     "BudgetExceededError",
     "CatalogError",
@@ -59,6 +63,7 @@ __all__ = [
     "DatasetError",
     "DocumentError",
     "EmbeddingError",
+    "JudgeError",
     "KnowledgeBaseError",
     "MemoryGuard",
     "NotFoundError",
@@ -68,6 +73,7 @@ __all__ = [
     "PromptStoreError",
     "ProviderError",
     "RenderError",
+    "SchemaError",
     "SearchError",
     "Settings",
     "StorageError",

@@ -20,6 +20,9 @@ PromptLabError               anything a user should read in plain words
 │   ├── VariableError        a declared variable or a value for it is invalid
 │   └── PromptStoreError     a prompt, version or label is missing or cannot be saved
 ├── ToolError                a tool is defined wrongly, or a tool call could not run
+├── SchemaError              an output JSON Schema is invalid or a provider cannot enforce it
+├── JudgeError               a judge is set up wrongly or its verdict cannot be read
+├── BatchError               a batch run cannot be submitted, read or cancelled
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
 │   └── DatasetError         an uploaded dataset cannot be read
@@ -114,6 +117,18 @@ class PromptStoreError(TemplateError):
 
 
 class ToolError(PromptLabError):
+    pass
+
+
+class SchemaError(PromptLabError):
+    pass
+
+
+class JudgeError(PromptLabError):
+    pass
+
+
+class BatchError(PromptLabError):
     pass
 
 

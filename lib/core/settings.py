@@ -38,6 +38,7 @@ class Settings:
     prompts_dir: Path = ROOT / "prompts"
     confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
     compare_concurrency: int = 4
+    structured_repairs: int = 1                 # repair attempts for a reply failing its schema
     log_level: str = "INFO"
 
     @property
@@ -68,6 +69,8 @@ _FIELDS = {
     "PROMPTLAB_PROMPTS_DIR": ("prompts_dir", Path),
     "PROMPTLAB_CONFIRM_ABOVE_USD": ("confirm_above_usd", float),
     "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
+    "PROMPTLAB_STRUCTURED_REPAIRS": ("structured_repairs",
+                                     lambda v: int(_choice(v.strip(), ("0", "1", "2")))),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }
 

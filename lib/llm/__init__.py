@@ -13,6 +13,11 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "STOP_REASONS", "ChatRequest", "Error", "Event", "Message", "Provider", "Stop",
         "TextDelta", "ToolCall", "ToolResult", "ToolSpec", "ToolUse", "Usage", "stop_reason"
     ),
+    "lib.llm.repairs": ("Repairing",),
+    "lib.llm.structured": (
+        "STATUSES", "Repair", "Validation", "check_schema", "parse_json", "repair_request",
+        "schema_of_model", "strict_compatible", "validate"
+    ),
     "lib.llm.toolcalls": ("ToolCallParts",),
     "lib.llm.providers.anthropic_provider": ("AnthropicProvider",),
     "lib.llm.providers.local": (

@@ -25,6 +25,7 @@ from lib.llm.protocol import (
     ToolCall,
     Usage,
 )
+from lib.llm.structured import Validation, validate
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class CallContext:
     conversation_id: int | None = None
     run_id: str | None = None        # an agent run, and which of its steps this call is
     step: int | None = None
+    repair_of: int | None = None     # the ledger row whose reply failed its schema
 
 
 class Call:
@@ -81,10 +83,19 @@ class Call:
         self.attempts = 0
         self.ttft_ms: float | None = None
         self.record: spend.CallRecord | None = None
+        self.validation: Validation | None = None  # set when the request has an output schema
         self.budget = budget
         self.usage_estimated_input = estimated_input
         self._reservation: int | None = None
         self._reserved = False
+        self._options = dict(policy=policy, count_input=count_input, count_output=count_output,
+                             cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
+                             estimated_input=estimated_input)
+
+    def again(self, request: ChatRequest, context: CallContext) -> Call:
+        """A new call to the same model with the same settings (a repair, a next step)."""
+        return Call(self.provider, self.model, request, context, db_path=self.db_path,
+                    **self._options)
 
     # -- retry policy -------------------------------------------------------------------
     def _should_retry(self, exc: BaseException) -> bool:
@@ -217,6 +228,10 @@ class Call:
         usage = self._final_usage(status)
         self.usage = usage
         err = self.error
+        schema = self.request.output_schema
+        if schema is not None and status == "ok" and not self.tool_calls:
+            self.validation = validate(self.text, schema,
+                                       repaired=self.context.repair_of is not None)
         self.record = spend.CallRecord(
             ts=self._started_at, page=self.context.page, provider=self.model.provider,
             model=self.model.id, attempts=max(self.attempts, 1), status=status,
@@ -231,13 +246,17 @@ class Call:
             cache_savings_micro=round(usage.cache_read_tokens
                                       * max(0.0, self.model.input - self.model.cache_read)),
             error_kind=err.kind if err else None, error_message=err.message if err else None,
-            run_id=self.context.run_id, step=self.context.step)
+            run_id=self.context.run_id, step=self.context.step,
+            structured=self.validation.status if self.validation else None,
+            repair_of=self.context.repair_of)
         spend.record(self.db_path, self.record, settles=self._reservation)
-        log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s",
+        log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s"
+                 "%s",
                  self.record.id, self.model.provider, self.model.id, self.context.page, status,
                  self.record.attempts, usage.input_tokens, usage.output_tokens,
                  "-" if self.ttft_ms is None else f"{self.ttft_ms:.0f}ms", self.record.total_ms,
-                 f" error={err.kind}" if err else "")
+                 f" error={err.kind}" if err else "",
+                 f" structured={self.validation.status}" if self.validation else "")
 
 
 class _Cancelled(Exception):

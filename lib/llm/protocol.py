@@ -54,6 +54,10 @@ class ChatRequest:
     cache_system: bool = False       # ask the provider to cache the system prompt (Anthropic)
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = "auto"
+    # The reply's text must be JSON matching this schema: enforced natively where the
+    # provider can, and validated (with repairs) by lib.llm.structured in every case.
+    output_schema: dict[str, Any] | None = None
+    schema_name: str = "reply"
 
 
 @dataclass(frozen=True)

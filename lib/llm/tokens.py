@@ -131,10 +131,11 @@ def message_text(m: Message) -> str:
 
 
 def tools_text(request: ChatRequest) -> str:
-    """Tool definitions as the provider sends them to the model (names, descriptions,
-    schemas): they take room in the window like any text."""
-    return "".join(json.dumps({"name": t.name, "description": t.description,
-                               "parameters": t.parameters}) for t in request.tools)
+    """Tool definitions and the output schema as the provider sends them to the model: they
+    take room in the window like any text."""
+    schema = json.dumps(request.output_schema) if request.output_schema is not None else ""
+    return schema + "".join(json.dumps({"name": t.name, "description": t.description,
+                                        "parameters": t.parameters}) for t in request.tools)
 
 
 class LocalCounter:

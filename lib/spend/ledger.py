@@ -33,6 +33,8 @@ class CallRecord:
     cache_savings_micro: int = 0          # what the cache reads saved against full price
     run_id: str | None = None             # an agent run's steps share one
     step: int | None = None
+    structured: str | None = None         # valid | repaired | invalid, for schema'd replies
+    repair_of: int | None = None          # a repair attempt: the row whose reply failed
     id: int | None = None
 
 

@@ -247,4 +247,11 @@ MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
     ("0010_compare_cell_runs", """
         ALTER TABLE compare_cells ADD COLUMN trace TEXT NOT NULL DEFAULT '{}';
     """),
+    # Structured output: whether a reply matched its schema, and which row a repair repaired.
+    ("0011_structured_output", """
+        ALTER TABLE calls ADD COLUMN structured TEXT
+            CHECK (structured IN ('valid', 'repaired', 'invalid'));
+        ALTER TABLE calls ADD COLUMN repair_of INTEGER;
+        CREATE INDEX calls_structured ON calls (ts) WHERE structured IS NOT NULL;
+    """),
 ]

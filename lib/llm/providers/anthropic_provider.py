@@ -63,6 +63,9 @@ class AnthropicProvider:
             params["tools"] = [{"name": t.name, "description": t.description,
                                 "input_schema": t.parameters} for t in request.tools]
             params["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.output_schema is not None:
+            params["output_config"] = {"format": {"type": "json_schema",
+                                                  "schema": request.output_schema}}
         if request.temperature is not None:
             # The current SDK has no temperature argument; older models still take one.
             params["extra_body"] = {"temperature": request.temperature}

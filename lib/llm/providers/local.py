@@ -119,18 +119,20 @@ class LocalProvider:
                 "bad_request", f"The prompt ({len(prompt)} tokens) plus max output "
                 f"({request.max_tokens}) exceeds the local model's {self.n_ctx}-token context.",
                 hint="Shorten the input or lower max tokens.")
+        grammar = local_tools.grammar(request)  # before the lock: a bad schema waits for none
         if not model.lock.acquire(timeout=self.queue_timeout_s):
             raise ProviderError("overloaded", "The local model is busy with another reply.",
                                 hint="Wait for it to finish and send again.")
         produced, finish = 0, "max_tokens"
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        # With tools, the reply is one JSON object held back until complete (see local_tools).
+        # With tools, the reply is one JSON object held back until complete (see local_tools);
+        # with only an output schema, the constrained JSON streams as it comes.
         constrained = local_tools.uses_tools(request)
         held: list[str] = []
         try:
             tokens = model.llm.generate(
                 prompt, temp=request.temperature or 0.0, top_k=40, top_p=0.95, min_p=0.05,
-                repeat_penalty=1.1, grammar=local_tools.grammar(request) if constrained else None)
+                repeat_penalty=1.1, grammar=grammar)
             try:
                 for token in tokens:
                     if token in model.stop_ids:
@@ -154,7 +156,8 @@ class LocalProvider:
             model.lock.release()
         tail = decoder.decode(b"", final=True)
         if constrained:
-            *out, stop = local_tools.events("".join(held) + tail, finish == "end_turn")
+            *out, stop = local_tools.events("".join(held) + tail, finish == "end_turn",
+                                            request.output_schema is not None)
             yield from out
             yield Usage(len(prompt), produced)
             yield stop

@@ -1,8 +1,9 @@
-"""Tool calling on the bundled model, which has no tool format of its own: the tools are
-described in the system prompt, and grammar-constrained decoding (llama.cpp builds a grammar
-from a JSON Schema) makes every reply one JSON object — a call of a declared tool with
-arguments that fit its schema, or (when the model may choose) an answer. Even a 135M model
-then writes a well-formed call."""
+"""Tool calling and structured output on the bundled model, which has no format of its own
+for either: tools and the output schema are described in the system prompt, and
+grammar-constrained decoding (llama.cpp builds a grammar from a JSON Schema) makes every
+reply fit — with tools, one JSON object that calls a declared tool with arguments fitting
+its schema or (when the model may choose) answers; with an output schema, the answer itself
+matches it. Even a 135M model then writes a well-formed call and parseable JSON."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import uuid
 from typing import Any
 
+from lib.core import ProviderError
 from lib.llm.protocol import ChatRequest, Event, Message, Stop, TextDelta, ToolResult, ToolUse
 from lib.llm.toolcalls import complete
 
@@ -20,15 +22,17 @@ def uses_tools(request: ChatRequest) -> bool:
 
 
 def system_prompt(request: ChatRequest) -> str:
+    shape = (f"Reply with JSON matching this schema: {json.dumps(request.output_schema)}"
+             if request.output_schema is not None else "")
     if not uses_tools(request):
-        return request.system
+        return "\n\n".join(p for p in (request.system, shape) if p)
     lines = [f"- {t.name}: {t.description} Arguments (JSON Schema): {json.dumps(t.parameters)}"
              for t in request.tools]
     how = ('Reply with one JSON object: {"tool": "<name>", "arguments": {...}} to call a tool'
            + ('.' if request.tool_choice != "auto" else
-              ', or {"answer": "<your reply>"} to answer the user.'))
+              ', or {"answer": <your reply>} to answer the user.'))
     return "\n\n".join(p for p in (request.system, "You can call these tools:\n"
-                                   + "\n".join(lines), how) if p)
+                                   + "\n".join(lines), how, shape) if p)
 
 
 def messages(request: ChatRequest) -> list[dict[str, str]]:
@@ -48,13 +52,19 @@ def _text(m: Message, names: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar
+def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar | None
+    """The grammar the reply must follow, or None when it is free text."""
+    if not uses_tools(request):
+        if request.output_schema is None:
+            return None
+        return _grammar(json.dumps(request.output_schema, sort_keys=True))
     tools = [t for t in request.tools if request.tool_choice in ("auto", "required", t.name)]
     options = [{"type": "object", "properties": {"tool": {"const": t.name},
                                                  "arguments": t.parameters or {"type": "object"}},
                 "required": ["tool", "arguments"]} for t in tools]
     if request.tool_choice == "auto":
-        options.append({"type": "object", "properties": {"answer": {"type": "string"}},
+        answer = request.output_schema or {"type": "string"}
+        options.append({"type": "object", "properties": {"answer": answer},
                         "required": ["answer"]})
     return _grammar(json.dumps({"anyOf": options}, sort_keys=True))
 
@@ -63,10 +73,16 @@ def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar
 def _grammar(schema: str) -> Any:
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_json_schema(schema, verbose=False)
+    try:
+        return LlamaGrammar.from_json_schema(schema, verbose=False)
+    except (ValueError, KeyError, TypeError, RecursionError, NotImplementedError) as exc:
+        raise ProviderError("bad_request", "The bundled model cannot enforce this JSON Schema "
+                            f"({type(exc).__name__}: {exc}).",
+                            hint="Simplify the schema (plain objects, arrays, strings, numbers, "
+                                 "enums).") from exc
 
 
-def events(text: str, finished: bool) -> list[Event]:
+def events(text: str, finished: bool, structured: bool = False) -> list[Event]:
     """The constrained reply as events: a ToolCall, or the answer's text."""
     try:
         reply = json.loads(text)
@@ -78,4 +94,7 @@ def events(text: str, finished: bool) -> list[Event]:
         raw = json.dumps(reply.get("arguments", {}))
         return [complete(f"call_{uuid.uuid4().hex[:12]}", str(reply["tool"]), raw),
                 Stop("tool_use")]
-    return [TextDelta(str(reply.get("answer", ""))), Stop("end_turn")]
+    answer = reply.get("answer", "")
+    # A structured answer is the JSON itself, even when its schema is a plain string.
+    text = json.dumps(answer) if structured or not isinstance(answer, str) else answer
+    return [TextDelta(text), Stop("end_turn")]

@@ -19,6 +19,7 @@ from lib.llm.protocol import (
     stop_reason,
 )
 from lib.llm.providers.sdk import client_options, translate
+from lib.llm.structured import strict_compatible
 from lib.llm.toolcalls import ToolCallParts
 
 
@@ -72,6 +73,12 @@ class OpenAIProvider:
                 "name": t.name, "description": t.description, "parameters": t.parameters}}
                 for t in request.tools]
             params["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.output_schema is not None:
+            # Strict mode refuses schemas it cannot enforce (an open object, an optional
+            # field); those go best-effort and are validated after.
+            params["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": request.schema_name, "schema": request.output_schema,
+                "strict": strict_compatible(request.output_schema)}}
         # OpenAI's own models take max_completion_tokens; most compatible servers only the old name.
         params["max_tokens" if self._compat else "max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
