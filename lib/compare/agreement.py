@@ -6,9 +6,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lib.compare.stats import Z95
 from lib.core import CompareError
 
-Z95 = 1.959963984540054
 
 # Landis & Koch (1977): the upper end of each band; below 0 is "poor".
 BANDS = ((0.2, "slight"), (0.4, "fair"), (0.6, "moderate"),

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lib.compare.stats import Z95
 from lib.core import CompareError
 
-Z95 = 1.959963984540054
 OUTCOMES = ("left", "right", "tie", "both_bad")
 
 
@@ -22,12 +22,12 @@ class Strength:
     high: float
     wins: float  # a tie counts half a win
     games: float  # decisive games and ties; both-bad verdicts are not games
-    rank: int  # 1 = best; equal scores share a rank
+    rank: int  # 1 = best; equal scores share a rank (an item with no games sits at 0 too)
 
 
 def bradley_terry(outcomes: Sequence[tuple[int, int, str]], n_items: int, *,
                   prior: float = 0.5) -> list[Strength]:
-    """Bradley–Terry log-strengths by the MM algorithm, best first, with 95% intervals."""
+    """Bradley–Terry log-strengths (MM steps, then Newton's), best first, with 95% intervals."""
     if prior <= 0:
         raise CompareError("The Bradley–Terry prior must be positive.")
     wins = np.zeros((n_items, n_items))  # wins[i, j]: wins of i over j, ties counting half
@@ -58,9 +58,8 @@ def bradley_terry(outcomes: Sequence[tuple[int, int, str]], n_items: int, *,
             for i in order]
 
 
-def _fit(wins: np.ndarray, prior: float, tol: float = 1e-12, max_iter: int = 100_000
-         ) -> np.ndarray:
-    """The log-strengths maximising the regularised likelihood, by Hunter's (2004) MM steps."""
+def _fit(wins: np.ndarray, prior: float, mm_steps: int = 200) -> np.ndarray:
+    """The log-strengths maximising the regularised likelihood: MM steps, then Newton's."""
     # An item that never lost has no finite maximum-likelihood strength (the likelihood keeps
     # rising as it grows), and items in separate parts of the comparison graph have no common
     # scale. So each item also plays `prior` virtual games, all tied, against a fixed
@@ -70,32 +69,45 @@ def _fit(wins: np.ndarray, prior: float, tol: float = 1e-12, max_iter: int = 100
     games = wins + wins.T
     w = wins.sum(axis=1) + prior / 2
     pi = np.ones(len(w))
-    for _ in range(max_iter):
-        # π_i ← W_i / Σ_j n_ij / (π_i + π_j): the MM update, the pseudo-opponent as one more j.
-        denom = (games / (pi[:, None] + pi[None, :])).sum(axis=1) + prior / (pi + 1)
-        new = w / denom
-        done = np.max(np.abs(np.log(new) - np.log(pi)), initial=0.0) < tol
-        pi = new
-        if done:
+    for _ in range(mm_steps):
+        # Hunter's (2004) MM update, the pseudo-opponent as one more j:
+        # π_i ← W_i / Σ_j n_ij / (π_i + π_j). It climbs from any start, but only linearly, and
+        # along the overall shift (which only the weak prior pins) very slowly.
+        pi = w / ((games / (pi[:, None] + pi[None, :])).sum(axis=1) + prior / (pi + 1))
+    theta = np.log(pi)
+    for _ in range(50):  # so Newton's method, quadratic this close to the maximum, finishes
+        p = _win_chances(theta)
+        gradient = w - (games * p).sum(axis=1) - prior / (1 + np.exp(-theta))
+        step = np.linalg.solve(_information(theta, games, prior), gradient)
+        theta = theta + step
+        if np.max(np.abs(step), initial=0.0) < 1e-12:
             break
-    return np.log(pi)
+    return theta
+
+
+def _win_chances(theta: np.ndarray) -> np.ndarray:
+    """p[i, j]: the chance that i beats j."""
+    return 1 / (1 + np.exp(theta[None, :] - theta[:, None]))
+
+
+def _information(theta: np.ndarray, games: np.ndarray, prior: float) -> np.ndarray:
+    """Observed information: minus the Hessian of the regularised log-likelihood in θ."""
+    # Each pair adds n_ij p_ij (1 - p_ij) to both diagonals and subtracts it off the diagonal;
+    # the pseudo-opponent adds prior q_i (1 - q_i) to the diagonal.
+    p = _win_chances(theta)
+    pair = games * p * p.T
+    q = 1 / (1 + np.exp(-theta))
+    return np.diag(pair.sum(axis=1) + prior * q * (1 - q)) - pair
 
 
 def _standard_errors(theta: np.ndarray, games: np.ndarray, prior: float) -> np.ndarray:
     """Standard errors of the log-strengths under the sum-to-zero constraint."""
-    # Observed information (minus the Hessian of the regularised log-likelihood in θ): each
-    # pair adds n_ij p_ij (1 - p_ij) to both diagonals and subtracts it off the diagonal, the
-    # pseudo-opponent adds prior q_i (1 - q_i). The data part alone is singular along (1..1):
-    # adding a constant to every θ changes no win probability. Restricted to the sum-to-zero
-    # subspace (P I P) and inverted there with the pseudo-inverse, it is the covariance of the
-    # estimate fitted under that constraint.
-    p = 1 / (1 + np.exp(theta[None, :] - theta[:, None]))  # p[i, j]: chance that i beats j
-    pair = games * p * p.T
-    q = 1 / (1 + np.exp(-theta))
-    info = np.diag(pair.sum(axis=1) + prior * q * (1 - q)) - pair
+    # The data part of the information is singular along (1..1): adding a constant to every θ
+    # changes no win chance. Restricted to the sum-to-zero subspace (P I P) and inverted there
+    # with the pseudo-inverse, it gives the covariance of the estimate under that constraint.
     m = len(theta)
     if m == 0:
         return theta
     centre = np.eye(m) - np.ones((m, m)) / m
-    cov = np.linalg.pinv(centre @ info @ centre, hermitian=True)
+    cov = np.linalg.pinv(centre @ _information(theta, games, prior) @ centre, hermitian=True)
     return np.sqrt(np.clip(np.diag(cov), 0.0, None))

@@ -53,7 +53,8 @@ class AnthropicProvider:
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url,
                                            **client_options(read_timeout, http_client))
 
-    def _params(self, request: ChatRequest) -> dict[str, Any]:
+    def params(self, request: ChatRequest) -> dict[str, Any]:
+        """The Messages API body for a request, without `stream` (batches reuse it)."""
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -78,7 +79,7 @@ class AnthropicProvider:
 
     def count_tokens(self, request: ChatRequest) -> int:
         """Anthropic's exact input count: a network call, made only when a user asks."""
-        params = self._params(request)
+        params = self.params(request)
         params.pop("max_tokens")
         params.pop("extra_body", None)
         try:
@@ -93,7 +94,7 @@ class AnthropicProvider:
         finished = False
         calls = ToolCallParts()
         try:
-            stream = self._client.messages.create(stream=True, **self._params(request))
+            stream = self._client.messages.create(stream=True, **self.params(request))
             with stream:
                 for event in stream:
                     kind = event.type

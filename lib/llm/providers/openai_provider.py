@@ -61,13 +61,11 @@ class OpenAIProvider:
         self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url,
                                      **client_options(read_timeout, http_client))
 
-    def _params(self, request: ChatRequest) -> dict[str, Any]:
+    def params(self, request: ChatRequest) -> dict[str, Any]:
+        """The Chat Completions body for a request, without streaming (batches reuse it)."""
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [d for m in request.messages for d in _messages(m)]
-        params: dict[str, Any] = {
-            "model": request.model, "messages": messages, "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        params: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             params["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": t.parameters}}
@@ -90,7 +88,8 @@ class OpenAIProvider:
         finish: str | None = None
         calls = ToolCallParts()
         try:
-            stream = self._client.chat.completions.create(**self._params(request))
+            stream = self._client.chat.completions.create(
+                **self.params(request), stream=True, stream_options={"include_usage": True})
             with stream:
                 for chunk in stream:
                     if chunk.usage is not None:
