@@ -8,8 +8,9 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "RESULT_TOKENS", "Cited", "Outcome", "Tool", "cap", "run_tool", "schema_tool", "tool"
     ),
     "lib.agents.builtins": ("BUILTINS", "evaluate"),
-    "lib.agents.loop": (
-        "DEFAULT_STEPS", "AgentRun", "Limits", "RunFinished", "RunPaused", "Step",
-        "StepFinished", "ToolFinished", "ToolStarted", "stored_status"
+    "lib.agents.events": (
+        "RunEvent", "RunFinished", "RunPaused", "Step", "StepFinished", "ToolFinished",
+        "ToolStarted", "stored_status"
     ),
+    "lib.agents.loop": ("DEFAULT_STEPS", "AgentRun", "Limits"),
 })

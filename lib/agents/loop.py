@@ -13,12 +13,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lib.agents.events import (
+    RunEvent,
+    RunFinished,
+    RunPaused,
+    Step,
+    StepFinished,
+    ToolFinished,
+    ToolStarted,
+)
 from lib.agents.tools import Outcome, Tool, run_tool
-from lib.core import BudgetExceededError, ProviderError, ToolError
+from lib.core import BudgetExceededError, ToolError
 from lib.llm import (
     Call,
     CallContext,
@@ -27,13 +36,14 @@ from lib.llm import (
     Message,
     ModelInfo,
     Provider,
+    Repair,
     RetryPolicy,
     TextDelta,
     ToolCall,
     ToolResult,
     ToolUse,
+    repair_message,
 )
-from lib.spend import CallRecord
 
 DEFAULT_STEPS = 8
 
@@ -54,75 +64,6 @@ class Limits:
         return self
 
 
-@dataclass
-class Step:
-    """One model call of a run (its ledger row), its text, and the tool calls it made."""
-    number: int
-    record: CallRecord
-    text: str = ""
-    ms: float = 0.0
-    calls: list[tuple[ToolCall, Outcome]] = field(default_factory=list)
-
-    @property
-    def call_id(self) -> int | None:
-        return self.record.id
-
-    @property
-    def status(self) -> str:
-        return self.record.status
-
-    @property
-    def input_tokens(self) -> int:
-        return self.record.input_tokens
-
-    @property
-    def output_tokens(self) -> int:
-        return self.record.output_tokens
-
-    @property
-    def cost_micro(self) -> int:
-        return self.record.cost_micro
-
-
-@dataclass(frozen=True)
-class ToolStarted:
-    step: int
-    call: ToolCall
-
-
-@dataclass(frozen=True)
-class ToolFinished:
-    step: int
-    call: ToolCall
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class StepFinished:
-    step: Step
-
-
-@dataclass(frozen=True)
-class RunPaused:
-    """The step limit was reached with the model still calling tools: ask the user."""
-    steps: int
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    reason: str            # answered, cost_limit, stopped, error, refused, awaiting
-    error: ProviderError | BudgetExceededError | None = None
-
-
-def stored_status(reason: str) -> str:
-    """How a run that ended (or paused) for `reason` is stored: ok only when it answered."""
-    return {"answered": "ok", "stopped": "cancelled"}.get(reason, "incomplete")
-
-
-RunEvent = TextDelta | ToolCall | ToolStarted | ToolFinished | StepFinished | RunPaused | \
-    RunFinished
-
-
 class AgentRun:
     """Iterate for events; after a RunPaused, `go_on(n)` and iterate again. `messages` holds
     what the run added to the conversation (assistant calls, tool results, the answer)."""
@@ -134,8 +75,9 @@ class AgentRun:
                  count_input: Callable[[ChatRequest], int] | None = None,
                  count_output: Callable[[str], int] | None = None,
                  typed: Callable[[ToolCall], str | None] | None = None,
-                 run_id: str | None = None, step_offset: int = 0) -> None:
-        """`run_id` and `step_offset`: go on with a paused run (its steps are numbered on)."""
+                 run_id: str | None = None, step_offset: int = 0, repairs: int = 0) -> None:
+        """`run_id` and `step_offset`: go on with a paused run (its steps are numbered on);
+        `repairs`: answers failing the output schema may be sent back this many times."""
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.tools, self.db_path = tools, db_path
         self.tool_context = tool_context or {}
@@ -153,6 +95,8 @@ class AgentRun:
         self._choice = request.tool_choice
         self._seen: dict[str, Outcome] = {}  # (name, arguments) already run in this run
         self._first: Call | None = None
+        self._repairs = repairs
+        self._repair_of: int | None = None   # the next step repairs this ledger row
 
     @property
     def cost_micro(self) -> int:
@@ -207,7 +151,8 @@ class AgentRun:
                           tool_choice=self._choice,
                           tools=self.request.tools if self._choice != "none" else ())
         return Call(self.provider, self.model, request,
-                    replace(self.context, run_id=self.run_id, step=number),
+                    replace(self.context, run_id=self.run_id, step=number,
+                            repair_of=self._repair_of),
                     db_path=self.db_path, cancel=self.cancel,
                     **{k: v for k, v in self._call_options.items() if v is not None})
 
@@ -239,9 +184,19 @@ class AgentRun:
             yield StepFinished(step)
             yield self._finish("error", error)
             return
+        self._repair_of = None
         if not call.tool_calls:
             self.messages.append(Message("assistant", call.text))
+            step.validation = v = call.validation
             yield StepFinished(step)
+            if v is not None and not v.ok and self._repairs > 0 and len(self.steps) < \
+                    self.allowed:  # send the errors back: the next step is the repair
+                self._repairs -= 1
+                self._repair_of = record.id
+                self.messages.append(Message("user", repair_message(
+                    self.request.output_schema, v.errors)))
+                yield Repair(len(self.steps), v.errors)
+                return
             yield self._finish("answered")
             return
         outcomes = yield from self._run_tools(step, call.tool_calls)

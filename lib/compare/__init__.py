@@ -4,14 +4,19 @@ forecast, parallel runs, votes and their statistics, automated checks, CSV expor
 from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
-    "lib.compare.checks": ("KINDS", "NEEDS_VALUE", "Check", "run_check", "run_checks"),
+    "lib.compare.agreement": ("Agreement", "cohen_kappa", "describe"),
+    "lib.compare.checks": (
+        "EXPECTS", "KINDS", "NEEDS_VALUE", "Check", "run_check", "run_checks"
+    ),
     "lib.compare.datasets": (
         "MAX_COLUMNS", "MAX_ROWS", "Dataset", "list_datasets", "load_dataset", "parse_csv",
         "save_dataset"
     ),
     "lib.compare.engine": ("CellEvent", "execute"),
+    "lib.compare.expected": ("EXPECTED", "json_fields", "normalise", "similarity_with"),
     "lib.compare.export": ("export_csv",),
     "lib.compare.plan": ("CellPlan", "Forecast", "forecast"),
+    "lib.compare.ranking": ("Strength", "bradley_terry"),
     "lib.compare.runs": (
         "OUTCOMES", "CellResult", "Run", "create_run", "list_runs", "load_run", "outcome_label",
         "vote"

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from lib.compare.stats import Z95
 from lib.core import CompareError
 
-
 # Landis & Koch (1977): the upper end of each band; below 0 is "poor".
 BANDS = ((0.2, "slight"), (0.4, "fair"), (0.6, "moderate"),
          (0.8, "substantial"), (math.inf, "almost perfect"))

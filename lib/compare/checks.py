@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lib.compare.expected import DEFAULT_THRESHOLD, Similarity, json_fields, normalise
 from lib.core import CheckError, json_loads
+from lib.llm import parse_json
 
 REGEX_TIMEOUT_S = 1.0
 KINDS = {
@@ -20,7 +22,12 @@ KINDS = {
     "called_tool": "called tool X",
     "arguments_match": "called a tool with arguments that include",
     "max_steps": "took at most N steps",
+    "exact": "equals the expected answer",
+    "normalised": "equals the expected answer, ignoring case, punctuation and spacing",
+    "json_fields": "JSON fields equal the expected ones (per field)",
+    "semantic": "means the same as the expected answer (embedding similarity)",
 }
+EXPECTS = ("exact", "normalised", "json_fields", "semantic")  # need an `expected` column
 
 
 NEEDS_VALUE = {"contains": "some text", "not_contains": "some text",
@@ -42,7 +49,10 @@ class Check:
                 "regex": f"matches /{v}/", "json": "is valid JSON",
                 "json_schema": f"matches JSON schema {v[:40]}", "max_tokens": f"at most {v} tokens",
                 "called_tool": f"called {v}", "arguments_match": f"called with {v[:60]}",
-                "max_steps": f"at most {v} steps"}.get(self.kind, self.kind)
+                "max_steps": f"at most {v} steps", "exact": "exact match",
+                "normalised": "normalised match",
+                "json_fields": f"fields {v} equal" if v else "fields equal",
+                "semantic": f"similar ≥ {v or DEFAULT_THRESHOLD}"}.get(self.kind, self.kind)
 
     def validate(self) -> Check:
         """Refuse a check that cannot run (bad regex, schema or number) before a run starts."""
@@ -57,6 +67,9 @@ class Check:
                 import jsonschema
 
                 jsonschema.Draft202012Validator.check_schema(json_loads(self.value))
+            elif self.kind == "semantic" and self.value.strip() and not (
+                    0 < float(self.value) <= 1):
+                raise CheckError("The similarity threshold must be above 0 and at most 1.")
             elif self.kind in ("max_tokens", "max_steps") and (
                     not self.value.strip().isdigit() or int(self.value) < 1):
                 raise CheckError(f"The check '{self.label}' needs a whole number, 1 or more.")
@@ -76,17 +89,24 @@ class Check:
         return self
 
 
-def _parse_json(text: str):
-    """JSON from a model's reply, tolerating a ```json fence around it."""
-    body = text.strip()
-    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", body, re.DOTALL)
-    return json_loads(fenced.group(1) if fenced else body)  # nesting bounded: model output
-
-
 def run_check(check: Check, output: str, count_tokens: Callable[[str], int],
-              trace: dict[str, Any] | None = None) -> bool:
-    """`trace`: a tool variant's run ({"steps": n, "calls": [{"name", "arguments"}]})."""
+              trace: dict[str, Any] | None = None, expected: str | None = None,
+              similar: Similarity | None = None) -> bool:
+    """`trace`: a tool variant's run ({"steps": n, "calls": [{"name", "arguments"}]});
+    `expected`: the row's expected answer (checks against it fail without one)."""
     calls = (trace or {}).get("calls", [])
+    if check.kind in EXPECTS:
+        if expected is None:
+            return False
+        if check.kind == "exact":
+            return output.strip() == expected.strip()
+        if check.kind == "normalised":
+            return normalise(output) == normalise(expected)
+        if check.kind == "semantic":
+            if similar is None:
+                raise CheckError("The similarity check needs the embedding model.")
+            return similar(output, expected) >= float(check.value or DEFAULT_THRESHOLD)
+        return all(field_results(check, output, expected).values())
     if check.kind == "called_tool":
         return any(c["name"] == check.value.strip() for c in calls)
     if check.kind == "max_steps":
@@ -110,7 +130,7 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int],
     if check.kind == "max_tokens":
         return count_tokens(output) <= int(check.value)
     try:
-        data = _parse_json(output)
+        data = parse_json(output)
     except ValueError:
         return False
     if check.kind == "json":
@@ -120,6 +140,28 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int],
     return jsonschema.Draft202012Validator(json_loads(check.value)).is_valid(data)
 
 
+def field_results(check: Check, output: str, expected: str) -> dict[str, bool]:
+    """A JSON fields check, field by field; unparseable output fails every field."""
+    fields = [f.strip() for f in check.value.split(",") if f.strip()]
+    try:
+        want = parse_json(expected)
+    except ValueError:
+        return {"(the expected answer is not JSON)": False}
+    try:
+        got = parse_json(output)
+    except ValueError:
+        got = None
+    return json_fields(got, want, fields)
+
+
 def run_checks(checks: list[Check], output: str, count_tokens: Callable[[str], int],
-               trace: dict[str, Any] | None = None) -> dict[str, bool]:
-    return {c.label: run_check(c, output, count_tokens, trace) for c in checks}
+               trace: dict[str, Any] | None = None, expected: str | None = None,
+               similar: Similarity | None = None) -> dict[str, bool]:
+    """Each check's result by label; a JSON fields check adds one result per field."""
+    out = {}
+    for c in checks:
+        out[c.label] = run_check(c, output, count_tokens, trace, expected, similar)
+        if c.kind == "json_fields" and expected is not None:
+            out.update({f"field {k}": v for k, v in
+                        field_results(c, output, expected).items()})
+    return out

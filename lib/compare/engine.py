@@ -11,17 +11,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from lib.agents import BUILTINS, AgentRun, RunFinished, stored_status
-from lib.compare.checks import Check, run_checks
+from lib.compare.checks import EXPECTS, Check, run_checks
+from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_status, save_cell, set_status
 from lib.compare.variants import ResolvedVariant, request_for
-from lib.core import PromptLabError, Settings
+from lib.core import CompareError, PromptLabError, Settings
 from lib.llm import (
     Call,
     CallContext,
     Error,
     ModelInfo,
     Provider,
+    Repair,
+    Repairing,
     RetryPolicy,
     TextDelta,
     counter_for,
@@ -37,6 +40,7 @@ class CellEvent:
     variant: int
     delta: str = ""
     result: CellResult | None = None   # set once, when the cell is finished
+    restart: bool = False              # a repair begins: the text so far is dropped
 
 
 def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
@@ -52,6 +56,11 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     cancel = cancel or threading.Event()
     events: queue.Queue[CellEvent] = queue.Queue()
     policy = policy or RetryPolicy(deadline_s=settings.deadline_s)
+    # The embedder loads only when a similarity check is there to use it.
+    similar = similarity_with(settings) if any(c.kind == "semantic" for c in checks) else None
+    if any(c.kind in EXPECTS for c in checks) and all(c.expected is None for c in plan.cells):
+        raise CompareError("Checks against the expected answer need an 'expected' column in "
+                           "the dataset.")
 
     def run_cell(cell: CellPlan) -> None:
         r = resolved[cell.variant]
@@ -82,23 +91,34 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         if r.variant.tools:
             _run_agent(cell, r, result, provider, counter)
             return
-        call = Call(provider, r.model, request_for(r, cell.text),
-                    CallContext("compare", r.variant.prompt, r.version),
-                    db_path=settings.db_path, policy=policy,
-                    count_input=counter.count_request, count_output=counter.count,
-                    cancel=cancel, estimated_input=not counter.exact)
+        first = Call(provider, r.model, request_for(r, cell.text),
+                     CallContext("compare", r.variant.prompt, r.version),
+                     db_path=settings.db_path, policy=policy,
+                     count_input=counter.count_request, count_output=counter.count,
+                     cancel=cancel, estimated_input=not counter.exact)
+        call = Repairing(first, settings.structured_repairs)
         for event in call:
             if isinstance(event, TextDelta):
                 events.put(CellEvent(cell.row, cell.variant, delta=event.text))
+            elif isinstance(event, Repair):
+                events.put(CellEvent(cell.row, cell.variant, restart=True))
             elif isinstance(event, Error):
                 result.error = str(event.error)
+        records = [c.record for c in call.calls]
         rec = call.record
         result.output, result.status = call.text, rec.status
-        result.input_tokens, result.output_tokens = rec.input_tokens, rec.output_tokens
-        result.cost_micro, result.ttft_ms = rec.cost_micro, rec.ttft_ms
-        result.total_ms, result.call_id = rec.total_ms, rec.id
+        result.input_tokens = sum(r.input_tokens for r in records)
+        result.output_tokens = sum(r.output_tokens for r in records)
+        result.cost_micro, result.ttft_ms = sum(r.cost_micro for r in records), rec.ttft_ms
+        result.total_ms, result.call_id = sum(r.total_ms for r in records), rec.id
+        result.repairs = len(records) - 1
+        if (v := call.validation) is not None:
+            result.structured = v.status
+            if not v.ok:
+                result.error = "The reply does not match its schema: " + "; ".join(v.errors)
         if rec.status == "ok":
-            result.checks = run_checks(checks, call.text, counter.count, {"steps": 1})
+            result.checks = run_checks(checks, call.text, counter.count, {"steps": 1},
+                                       cell.expected, similar)
 
     def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult,
                    provider: Provider, counter) -> None:
@@ -110,7 +130,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                        db_path=settings.db_path, tool_context={"settings": settings,
                                                                "kb": None},
                        cancel=cancel, policy=policy, count_input=counter.count_request,
-                       count_output=counter.count)
+                       count_output=counter.count, repairs=settings.structured_repairs)
         for event in run:
             if isinstance(event, TextDelta):
                 events.put(CellEvent(cell.row, cell.variant, delta=event.text))
@@ -129,8 +149,11 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                         "calls": [{"name": c.name, "arguments": c.arguments,
                                    "result": o.content, "is_error": o.is_error}
                                   for s in run.steps for c, o in s.calls]}
+        if last is not None and (v := last.validation) is not None:
+            result.structured = v.status
         if result.status == "ok":
-            result.checks = run_checks(checks, result.output, counter.count, result.trace)
+            result.checks = run_checks(checks, result.output, counter.count, result.trace,
+                                       cell.expected, similar)
 
     # Row by row, so the progress bar moves and early rows finish first.
     ordered = sorted(plan.cells, key=lambda c: (c.row, c.variant))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.agents import DEFAULT_STEPS
+from lib.compare.expected import EXPECTED
 from lib.compare.variants import LETTERS, ResolvedVariant, request_for
 from lib.core import CompareError, Settings, TemplateError, json_loads
 from lib.llm import counter_for
@@ -24,6 +25,7 @@ class CellPlan:
     max_cost_micro: int = 0
     over_window: bool = False
     canned: dict[str, str] = field(default_factory=dict)  # tool results given by the row
+    expected: str | None = None     # the row's expected answer, if the dataset has one
 
 
 @dataclass
@@ -72,7 +74,7 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
     for v, r in enumerate(resolved):
         counter = counter_for(r.model, settings)
         for i, row in enumerate(rows):
-            cell = CellPlan(i, v)
+            cell = CellPlan(i, v, expected=expected_of(row))
             try:
                 cell.text = render(r.source, validate(r.prompt.variables, row))
             except TemplateError as exc:
@@ -95,6 +97,13 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
             cell.over_window = cell.input_tokens + request.max_tokens > r.model.context_window
             cells.append(cell)
     return Forecast(cells, len(rows), len(resolved))
+
+
+def expected_of(row: dict[str, Any]) -> str | None:
+    value = row.get(EXPECTED)
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 TOOL_RESULTS = "tool_results"  # a dataset column: {"tool name": "result to give the model"}

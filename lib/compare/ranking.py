@@ -11,7 +11,7 @@ import numpy as np
 from lib.compare.stats import Z95
 from lib.core import CompareError
 
-OUTCOMES = ("left", "right", "tie", "both_bad")
+OUTCOMES = ("left", "right", "tie", "both_bad")  # a vote's outcomes, as in lib.compare.runs
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class CellResult:
     checks: dict[str, bool] = field(default_factory=dict)
     prompt_text: str = ""
     trace: dict[str, Any] = field(default_factory=dict)  # tool variants: steps, calls, run id
+    structured: str = ""             # valid | repaired | invalid, when the variant has a schema
+    repairs: int = 0                 # repair attempts made
 
 
 def create_run(settings: Settings, title: str, resolved: list[ResolvedVariant],
@@ -57,11 +59,12 @@ def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO compare_cells (run_id, row_index, variant_index, prompt_text,"
             " output, status, input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, call_id,"
-            " error, checks, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " error, checks, trace, structured, repairs) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
              cell.input_tokens, cell.output_tokens, cell.cost_micro, cell.ttft_ms,
              cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks),
-             json.dumps(cell.trace)))
+             json.dumps(cell.trace), cell.structured or None, cell.repairs))
 
 
 def set_status(settings: Settings, run_id: int, status: str) -> None:
@@ -97,13 +100,30 @@ class Run:
     def scores(self) -> list[VariantScore]:
         return scores([(a, b, o) for (_, a, b), o in self.votes.items()], len(self.variants))
 
+    def check_labels(self) -> list[str]:
+        """Every check's label, then the per-field results a JSON fields check adds."""
+        labels = [c.label for c in self.checks]
+        for cell in self.cells.values():
+            labels += [k for k in cell.checks if k not in labels]
+        return labels
+
     def pass_rates(self) -> list[dict[str, float]]:
         """Per variant, the share of finished cells passing each check."""
-        out = []
+        out, labels = [], self.check_labels()
         for v in range(len(self.variants)):
             cells = [c for (_, vi), c in self.cells.items() if vi == v and c.status == "ok"]
-            out.append({c.label: (sum(cell.checks.get(c.label, False) for cell in cells)
-                                  / len(cells)) if cells else 0.0 for c in self.checks})
+            out.append({label: (sum(cell.checks.get(label, False) for cell in cells)
+                                / len(cells)) if cells else 0.0 for label in labels})
+        return out
+
+    def structured_rates(self) -> list[dict[str, float] | None]:
+        """Per variant with an output schema: shares of valid, repaired and invalid replies."""
+        out: list[dict[str, float] | None] = []
+        for v in range(len(self.variants)):
+            marks = [c.structured for (_, vi), c in self.cells.items()
+                     if vi == v and c.structured]
+            out.append({s: marks.count(s) / len(marks) for s in ("valid", "repaired",
+                                                                 "invalid")} if marks else None)
         return out
 
 
@@ -127,7 +147,8 @@ def load_run(path: Path, run_id: int) -> Run:
         results[(c["row_index"], c["variant_index"])] = CellResult(
             c["row_index"], c["variant_index"], c["output"], c["status"], c["input_tokens"],
             c["output_tokens"], c["cost_micro"], c["ttft_ms"], c["total_ms"], c["call_id"],
-            c["error"] or "", json.loads(c["checks"]), c["prompt_text"], json.loads(c["trace"]))
+            c["error"] or "", json.loads(c["checks"]), c["prompt_text"], json.loads(c["trace"]),
+            c["structured"] or "", c["repairs"])
     return Run(row["id"], row["title"], row["created_at"], row["status"],
                json.loads(row["variants"]), json.loads(row["inputs"]),
                [Check(**c) for c in json.loads(row["checks"])], results,

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lib.agents import BUILTINS
-from lib.core import CompareError
-from lib.llm import Catalog, ChatRequest, Message, ModelInfo
+from lib.core import CompareError, SchemaError
+from lib.llm import Catalog, ChatRequest, Message, ModelInfo, check_schema
 from lib.prompts import Prompt, PromptStore, Variable
 
 LETTERS = "ABCD"
@@ -21,6 +21,7 @@ class Variant:
     temperature: float = 0.7
     max_tokens: int = 256
     tools: tuple[str, ...] = ()  # built-in tools the model may call: each cell is an agent run
+    output_schema: str = ""      # JSON Schema text; "" uses the prompt version's, if it has one
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,20 @@ class ResolvedVariant:
     version: int
     source: str
     model: ModelInfo
+    schema: dict[str, Any] | None = None   # the reply's JSON Schema, if it has one
 
     def label(self, index: int) -> str:
         return variant_label(index, self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self.variant), "version": self.version}
+        return {**asdict(self.variant), "version": self.version, "schema": self.schema}
 
 
 def variant_label(index: int, v: dict[str, Any]) -> str:
     tools = f" · tools: {', '.join(v['tools'])}" if v.get("tools") else ""
+    schema = " · JSON schema" if v.get("schema") else ""
     return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
-            f"t={v['temperature']:g}{tools}")
+            f"t={v['temperature']:g}{tools}{schema}")
 
 
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
@@ -55,7 +58,12 @@ def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> li
         if unknown := [t for t in v.tools if t not in BUILTINS]:
             raise CompareError(f"Unknown tool {unknown[0]!r}; built-ins are "
                                f"{', '.join(BUILTINS)}.")
-        out.append(ResolvedVariant(v, prompt, version, store.source(v.prompt, version), model))
+        try:
+            schema = check_schema(v.output_schema) or prompt.output_schema(version)
+        except SchemaError as exc:
+            raise CompareError(f"Variant {LETTERS[len(out)]}: {exc}") from None
+        out.append(ResolvedVariant(v, prompt, version, store.source(v.prompt, version), model,
+                                   schema))
     return out
 
 
@@ -72,4 +80,5 @@ def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
     return ChatRequest(r.model.id, (Message("user", text),),
                        temperature=r.variant.temperature if r.model.temperature else None,
                        max_tokens=min(r.variant.max_tokens, r.model.max_output),
-                       tools=tuple(BUILTINS[n].spec for n in r.variant.tools))
+                       tools=tuple(BUILTINS[n].spec for n in r.variant.tools),
+                       output_schema=r.schema)

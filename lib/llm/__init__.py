@@ -15,7 +15,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.llm.repairs": ("Repairing",),
     "lib.llm.structured": (
-        "STATUSES", "Repair", "Validation", "check_schema", "parse_json", "repair_request",
+        "STATUSES", "Repair", "Validation", "check_schema", "parse_json", "repair_message",
+        "repair_request",
         "schema_of_model", "strict_compatible", "validate"
     ),
     "lib.llm.toolcalls": ("ToolCallParts",),

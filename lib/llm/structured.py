@@ -99,11 +99,16 @@ def validate(text: str, schema: dict[str, Any], *, repaired: bool = False) -> Va
     return Validation("repaired" if repaired else "valid", data)
 
 
+def repair_message(schema: dict[str, Any] | None, errors: tuple[str, ...]) -> str:
+    """What the model is told when its reply failed the schema."""
+    return ("Your reply did not match the required JSON Schema:\n"
+            + "\n".join(f"- {e}" for e in errors)
+            + f"\n\nThe schema: {json.dumps(schema)}\n"
+            "Reply again with only the corrected JSON.")
+
+
 def repair_request(request: ChatRequest, reply: str, errors: tuple[str, ...]) -> ChatRequest:
     """The same request with the failed reply and what was wrong with it appended."""
-    ask = ("Your reply did not match the required JSON Schema:\n"
-           + "\n".join(f"- {e}" for e in errors)
-           + f"\n\nThe schema: {json.dumps(request.output_schema)}\n"
-           "Reply again with only the corrected JSON.")
+    ask = repair_message(request.output_schema, errors)
     return replace(request, messages=(*request.messages, Message("assistant", reply),
                                       Message("user", ask)))

@@ -28,6 +28,7 @@ class VersionInfo:
     note: str = ""
     author: str = ""
     created_at: str = ""
+    output_schema: str = ""   # JSON Schema text the reply must match; "" for free text
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class Prompt:
         if version not in {v.version for v in self.versions}:
             raise PromptStoreError(f"Prompt '{self.name}' has no version {version}.")
         return version
+
+    def output_schema(self, version: int) -> dict[str, Any] | None:
+        """The JSON Schema this version declares for its replies, if any."""
+        from lib.llm import check_schema  # lazy: prompts load without the llm package
+
+        text = next((v.output_schema for v in self.versions if v.version == version), "")
+        return check_schema(text) if text else None
 
     def labels_of(self, version: int) -> list[str]:
         return sorted(label for label, v in self.labels.items() if v == version)
@@ -115,6 +123,17 @@ def check_text(what: str, text: str) -> str:
     return text
 
 
+def check_output_schema(name: str, info: VersionInfo) -> None:
+    """A declared output schema must be a valid JSON Schema, or the manifest is refused."""
+    from lib.core import SchemaError
+    from lib.llm import check_schema
+
+    try:
+        check_schema(info.output_schema)
+    except SchemaError as exc:
+        raise PromptStoreError(f"v{info.version} of '{name}': {exc}") from None
+
+
 def parse(name: str, text: str) -> Prompt:
     """A manifest's text as a Prompt, or PromptStoreError / VariableError saying what is wrong."""
     try:
@@ -134,6 +153,9 @@ def parse(name: str, text: str) -> Prompt:
         raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
     if not prompt.versions:
         raise PromptStoreError(f"The manifest of '{name}' lists no versions.")
+    for v in prompt.versions:
+        if v.output_schema:
+            check_output_schema(name, v)
     for label, version in labels.items():
         if version not in {v.version for v in prompt.versions}:
             raise PromptStoreError(f"Label '{label}' of '{name}' points at a missing version.")
@@ -159,7 +181,8 @@ def dump(prompt: Prompt) -> str:
             "temperature": prompt.temperature, "max_tokens": prompt.max_tokens,
             "labels": dict(sorted(prompt.labels.items())),
             "variables": [clean(asdict(v)) for v in prompt.variables],
-            "versions": [asdict(v) for v in prompt.versions]})
+            "versions": [{k: v for k, v in asdict(info).items()
+                          if k != "output_schema" or v} for info in prompt.versions]})
     except (TypeError, ValueError) as exc:  # e.g. a JSON default holding null
         raise PromptStoreError(f"The manifest of '{prompt.name}' cannot be stored: {exc}",
                                hint="TOML has no null: leave such a value out.") from None

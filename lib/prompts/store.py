@@ -126,8 +126,10 @@ class PromptStore:
         return prompt
 
     def save_version(self, name: str, source: str, *, note: str = "", author: str = "",
-                     variables: tuple[Variable, ...] | None = None) -> int:
-        """Save an edit as the next version; a template that fails to render is refused."""
+                     variables: tuple[Variable, ...] | None = None,
+                     output_schema: str | None = None) -> int:
+        """Save an edit as the next version; a template that fails to render is refused.
+        `output_schema`: JSON Schema text for its replies (None keeps the previous one)."""
         current = self.get(name)
         variables = current.variables if variables is None else variables
         self.check(source, variables)
@@ -136,7 +138,9 @@ class PromptStore:
             # Past any file a crashed save left behind, too: nothing is ever overwritten.
             version = max([prompt.latest, *(int(m.group(1)) for p in folder.glob("v*.j2")
                                              if (m := VERSION_REF.fullmatch(p.stem)))]) + 1
-            info = VersionInfo(version, note, author, now_iso())
+            schema = prompt.versions[-1].output_schema if output_schema is None \
+                else output_schema.strip()
+            info = VersionInfo(version, note, author, now_iso(), schema)
             text = manifest.dump(replace(prompt, variables=variables,
                                          versions=(*prompt.versions, info)))
             _write_version(folder, version, source, text)

@@ -57,7 +57,7 @@ def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar | None
     if not uses_tools(request):
         if request.output_schema is None:
             return None
-        return _grammar(json.dumps(request.output_schema, sort_keys=True))
+        return _grammar(json.dumps(request.output_schema))  # keeps the order of fields
     tools = [t for t in request.tools if request.tool_choice in ("auto", "required", t.name)]
     options = [{"type": "object", "properties": {"tool": {"const": t.name},
                                                  "arguments": t.parameters or {"type": "object"}},
@@ -66,7 +66,7 @@ def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar | None
         answer = request.output_schema or {"type": "string"}
         options.append({"type": "object", "properties": {"answer": answer},
                         "required": ["answer"]})
-    return _grammar(json.dumps({"anyOf": options}, sort_keys=True))
+    return _grammar(json.dumps({"anyOf": options}))
 
 
 @functools.lru_cache(maxsize=32)
