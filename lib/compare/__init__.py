@@ -13,6 +13,14 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "save_dataset"
     ),
     "lib.compare.engine": ("CellEvent", "execute"),
+    "lib.compare.evaluation": (
+        "LABELS", "SOURCES", "JudgeReport", "human_outcomes", "judge_outcomes", "rank_variants",
+        "report"
+    ),
+    "lib.compare.judges": (
+        "Judge", "ResolvedJudge", "Verdict", "both_orders", "judge_run", "load_verdicts",
+        "resolve_judge"
+    ),
     "lib.compare.expected": ("EXPECTED", "json_fields", "normalise", "similarity_with"),
     "lib.compare.export": ("export_csv",),
     "lib.compare.plan": ("CellPlan", "Forecast", "forecast"),

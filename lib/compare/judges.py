@@ -1,0 +1,215 @@
+"""Model judges of a compare run: stored prompts with an output schema, run on a chosen model
+(page "judge", in the ledger and under the budgets). A rubric judge scores each reply; a
+pairwise judge sees each pair in both orders, and a disagreement between the orders is a tie."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.compare.expected import EXPECTED
+from lib.compare.plan import TOOL_RESULTS
+from lib.compare.runs import Run, load_run
+from lib.core import BudgetExceededError, JudgeError, PromptLabError, Settings, now_iso
+from lib.llm import (
+    Call,
+    CallContext,
+    Catalog,
+    ChatRequest,
+    Message,
+    ModelInfo,
+    Provider,
+    Repairing,
+    counter_for,
+    get_provider,
+)
+from lib.prompts import Prompt, PromptStore, render, validate
+from lib.storage import connect
+
+log = logging.getLogger(__name__)
+KINDS = {"rubric": ("input", "output"), "pairwise": ("input", "first", "second")}
+ANSWER = {"rubric": "score", "pairwise": "winner"}   # the field a verdict is read from
+
+
+@dataclass(frozen=True)
+class Judge:
+    kind: str        # rubric | pairwise
+    prompt: str
+    ref: str         # a label or "v2"
+    model: str       # catalog key
+
+
+@dataclass(frozen=True)
+class ResolvedJudge:
+    judge: Judge
+    prompt: Prompt
+    version: int
+    source: str
+    schema: dict[str, Any]
+    model: ModelInfo
+
+    @property
+    def name(self) -> str:
+        return f"{self.prompt.name} v{self.version} · {self.model.key}"
+
+
+def resolve_judge(store: PromptStore, catalog: Catalog, judge: Judge) -> ResolvedJudge:
+    """Refuse a judge that cannot give a verdict: wrong variables or no fitting schema."""
+    if judge.kind not in KINDS:
+        raise JudgeError(f"Unknown judge kind {judge.kind!r}; use rubric or pairwise.")
+    prompt = store.get(judge.prompt)
+    version = prompt.resolve(judge.ref)
+    schema = prompt.output_schema(version)
+    field_name = ANSWER[judge.kind]
+    if schema is None or field_name not in schema.get("properties", {}) \
+            or field_name not in schema.get("required", ()):
+        raise JudgeError(f"{judge.prompt} v{version} cannot be a {judge.kind} judge: its output "
+                         f"schema must require a '{field_name}' field.")
+    declared = {v.name for v in prompt.variables}
+    if missing := [n for n in KINDS[judge.kind] if n not in declared]:
+        raise JudgeError(f"{judge.prompt} v{version} cannot be a {judge.kind} judge: it needs "
+                         f"the variables {', '.join(missing)}.")
+    return ResolvedJudge(judge, prompt, version, store.source(judge.prompt, version), schema,
+                         catalog.get(judge.model))
+
+
+@dataclass
+class Verdict:
+    judge: str
+    kind: str
+    row: int
+    left: int
+    right: int               # rubric: the same as left
+    outcome: str | None = None   # pairwise: left | right | tie
+    score: float | None = None   # rubric
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency: int = 2,
+              cancel: threading.Event | None = None,
+              provider_for: Callable[[ModelInfo], Provider] | None = None) -> Iterator[Verdict]:
+    """Judge every finished cell (rubric) or pair of cells (pairwise) of a run, saving each
+    verdict as it comes. A refused budget stops the rest; other failures are kept on the
+    verdict (no outcome) and judging goes on."""
+    run = load_run(settings.db_path, run_id)
+    cancel = cancel or threading.Event()
+    provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(rj.model)
+    counter = counter_for(rj.model, settings)
+
+    def ask(values: dict[str, Any]) -> dict[str, Any]:
+        """One structured call (with repairs): the reply's fields, or why there are none."""
+        text = render(rj.source, validate(rj.prompt.variables, values))
+        m = rj.model
+        request = ChatRequest(m.id, (Message("user", text),),
+                              temperature=rj.prompt.temperature if m.temperature else None,
+                              max_tokens=min(rj.prompt.max_tokens, m.max_output),
+                              output_schema=rj.schema, schema_name=f"{rj.judge.kind}_verdict")
+        call = Repairing(Call(provider, m, request, CallContext("judge", rj.prompt.name,
+                                                                rj.version),
+                              db_path=settings.db_path, cancel=cancel,
+                              count_input=counter.count_request, count_output=counter.count,
+                              estimated_input=not counter.exact), settings.structured_repairs)
+        for _ in call:
+            pass
+        v, ids = call.validation, [c.record.id for c in call.calls if c.record]
+        cost = sum(c.record.cost_micro for c in call.calls if c.record)
+        if v is None or not v.ok:
+            why = "; ".join(v.errors) if v else (str(call.error) if call.error else "no reply")
+            return {"error": why, "call_ids": ids, "cost_micro": cost}
+        return {**v.data, "call_ids": ids, "cost_micro": cost}
+
+    def task(row: int, a: int, b: int) -> Verdict:
+        verdict = Verdict(rj.name, rj.judge.kind, row, a, b)
+        if rj.judge.kind == "rubric":
+            cell = run.cells[(row, a)]
+            reply = ask({"input": cell.prompt_text, "output": cell.output,
+                         **_expected(rj, run.rows[row])})
+            verdict.detail = reply
+            if "error" not in reply:
+                verdict.score = float(reply["score"])
+        else:
+            request = _shared_input(run, row, a, b)
+            first = ask({"input": request, "first": run.cells[(row, a)].output,
+                         "second": run.cells[(row, b)].output})
+            second = ask({"input": request, "first": run.cells[(row, b)].output,
+                          "second": run.cells[(row, a)].output})
+            verdict.outcome, verdict.detail = both_orders(first, second)
+        save_verdict(settings, run_id, verdict)
+        return verdict
+
+    jobs = _jobs(run, rj.judge.kind)
+    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="judge") as pool:
+        futures = [pool.submit(task, *job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BudgetExceededError:
+                    cancel.set()
+                    for f in futures:
+                        f.cancel()
+                    raise
+                except PromptLabError as exc:
+                    log.warning("judge %s on run %s: %s", rj.name, run_id, exc)
+                    raise JudgeError(f"The judge could not run: {exc}") from exc
+        finally:
+            cancel.set()  # closing early stops the calls in flight
+            for f in futures:
+                f.cancel()
+
+
+def _jobs(run: Run, kind: str) -> list[tuple[int, int, int]]:
+    ok = {k for k, c in run.cells.items() if c.status == "ok"}
+    if kind == "rubric":
+        return sorted((r, v, v) for r, v in ok)
+    return [(r, a, b) for r in range(len(run.rows)) for a, b in run.pairs()
+            if (r, a) in ok and (r, b) in ok]
+
+
+def _expected(rj: ResolvedJudge, row: dict[str, Any]) -> dict[str, Any]:
+    declared = {v.name for v in rj.prompt.variables}
+    return {"expected": str(row[EXPECTED])} if EXPECTED in row and "expected" in declared else {}
+
+
+def _shared_input(run: Run, row: int, a: int, b: int) -> str:
+    """What both variants were asked: the rendered prompt when they share it, else the row."""
+    pa, pb = run.cells[(row, a)].prompt_text, run.cells[(row, b)].prompt_text
+    if pa == pb:
+        return pa
+    return "\n".join(f"{k}: {v}" for k, v in run.rows[row].items()
+                     if k not in (EXPECTED, TOOL_RESULTS))
+
+
+def both_orders(first: dict[str, Any], second: dict[str, Any]) -> tuple[str | None,
+                                                                         dict[str, Any]]:
+    """A verdict from the two orders: `first` showed A first, `second` showed B first.
+    Agreeing orders give their winner; disagreeing ones a tie; a failed order no verdict."""
+    detail = {"orders": [first, second]}
+    if "error" in first or "error" in second:
+        return None, {**detail, "consistent": None}
+    as_a = {"first": "left", "second": "right", "tie": "tie"}[first["winner"]]
+    as_b = {"first": "right", "second": "left", "tie": "tie"}[second["winner"]]
+    consistent = as_a == as_b
+    return (as_a if consistent else "tie"), {**detail, "consistent": consistent}
+
+
+def save_verdict(settings: Settings, run_id: int, v: Verdict) -> None:
+    with connect(settings.db_path, write=True) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO judgements (run_id, judge, kind, row_index, left_variant, "
+            "right_variant, outcome, score, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?)", (run_id, v.judge, v.kind, v.row, v.left, v.right, v.outcome, v.score,
+                      json.dumps(v.detail), now_iso()))
+
+
+def load_verdicts(settings: Settings, run_id: int) -> list[Verdict]:
+    with connect(settings.db_path) as conn:
+        rows = conn.execute("SELECT judge, kind, row_index, left_variant, right_variant, outcome,"
+                            " score, detail FROM judgements WHERE run_id = ? ORDER BY judge, "
+                            "row_index, left_variant, right_variant", (run_id,)).fetchall()
+    return [Verdict(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in rows]
