@@ -57,24 +57,59 @@ def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar | None
     if not uses_tools(request):
         if request.output_schema is None:
             return None
-        return _grammar(json.dumps(request.output_schema))  # keeps the order of fields
+        schema = capped(request.output_schema, request.max_tokens)
+        return _grammar(json.dumps(schema))  # keeps the order of fields
     tools = [t for t in request.tools if request.tool_choice in ("auto", "required", t.name)]
     options = [{"type": "object", "properties": {"tool": {"const": t.name},
                                                  "arguments": t.parameters or {"type": "object"}},
                 "required": ["tool", "arguments"]} for t in tools]
     if request.tool_choice == "auto":
-        answer = request.output_schema or {"type": "string"}
+        answer = capped(request.output_schema or {"type": "string"}, request.max_tokens)
         options.append({"type": "object", "properties": {"answer": answer},
                         "required": ["answer"]})
     return _grammar(json.dumps({"anyOf": options}))
 
 
+def capped(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """The schema with a length cap on every free string that has none, sharing about two
+    characters per output token: a small model that misses a closing quote would otherwise
+    write until max tokens and leave the JSON unfinished."""
+    copy = json.loads(json.dumps(schema))
+    free = [node for node in _nodes(copy) if node.get("type") == "string"
+            and not {"maxLength", "enum", "const", "pattern", "format"} & node.keys()]
+    for node in free:
+        node["maxLength"] = max(16, 2 * max_tokens // len(free))
+    return copy
+
+
+def _nodes(schema: Any) -> list[dict[str, Any]]:
+    """Every sub-schema (object) in a schema, the schema itself first."""
+    out, stack = [], [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            out.append(node)
+            stack += list(node.values())
+        elif isinstance(node, list):
+            stack += node
+    return out
+
+
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
 @functools.lru_cache(maxsize=32)
 def _grammar(schema: str) -> Any:
     from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return LlamaGrammar.from_json_schema(schema, verbose=False)
+        gbnf = json_schema_to_gbnf(schema)
+        # llama-cpp-python's string characters let raw control characters (a newline) into a
+        # string, which JSON forbids: a small model then rambles past the closing quote.
+        return LlamaGrammar.from_string(gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR, 1),
+                                        verbose=False)
     except (ValueError, KeyError, TypeError, RecursionError, NotImplementedError) as exc:
         raise ProviderError("bad_request", "The bundled model cannot enforce this JSON Schema "
                             f"({type(exc).__name__}: {exc}).",
