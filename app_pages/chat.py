@@ -2,7 +2,7 @@ import streamlit as st
 
 from lib import chat, knowledge
 from lib.core import PromptLabError
-from lib.ui import app, chat_tools, prompts_view, widgets
+from lib.ui import app, chat_tools, prompts_view, structured_view, widgets
 from lib.ui import chat_actions as actions
 from lib.ui import chat_messages as messages
 from lib.ui import chat_sidebar as sidebar
@@ -35,6 +35,11 @@ with st.sidebar:
     temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
+    try:
+        output_schema, schema_ok = structured_view.schema_input(prompt_name, prompt_version), True
+    except PromptLabError as exc:  # sending is held until the schema is fixed
+        widgets.show_error(exc)
+        output_schema, schema_ok = None, False
 
 messages.show_notice()
 resend = actions.pending(current.id if current else None)
@@ -59,7 +64,8 @@ try:
 except PromptLabError as exc:
     widgets.show_error(exc)
 
-text = st.chat_input("Send a message (Enter to send)", disabled=not status.available)
+text = st.chat_input("Send a message (Enter to send)" if schema_ok else
+                     "Fix the output schema to send", disabled=not (status.available and schema_ok))
 if resend:
     text = resend.text
 if text or (resend and resend.continue_from):
@@ -67,7 +73,8 @@ if text or (resend and resend.continue_from):
                                max_tokens=int(max_tokens), prompt_name=prompt_name,
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
-                               max_steps=tools.max_steps, max_cost_usd=tools.max_cost_usd)
+                               max_steps=tools.max_steps, max_cost_usd=tools.max_cost_usd,
+                               output_schema=output_schema)
     try:
         stream.send(settings, current.id if current else None, model, text or "", options,
                     replace_from=resend.replace_from if resend else None,

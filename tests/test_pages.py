@@ -184,3 +184,34 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
         assert any("Anthropic counts 42 input tokens" in shown(c.value) for c in at.caption)
     finally:
         server.shutdown()
+
+
+def test_chat_with_an_output_schema_draws_a_json_tree_on_the_local_model(app):
+    """A person types a schema in the sidebar and sends: the bundled model answers under its
+    grammar, the reply is marked valid, drawn as a tree, and can be downloaded."""
+    import json
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"},
+                                               "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    at = app("app_pages/chat.py")
+    at.text_area(key="chat_schema").set_value(json.dumps(schema)).run()
+    at.chat_input[0].set_value("Alice is 30.").run()
+    assert not at.exception and not at.error
+    path = get_settings().db_path
+    [conv] = chat.list_conversations(path)
+    reply = chat.list_messages(path, conv.id)[1]
+    assert set(json.loads(reply.content)) == {"name", "age"}
+    assert reply.meta["structured"]["status"] == "valid"
+    assert spend.get_call(path, reply.call_id).structured == "valid"
+    assert any("valid JSON" in shown(m.value) for m in at.markdown)
+    assert at.get("json") and at.get("download_button")
+
+
+def test_a_broken_schema_is_refused_in_plain_words_and_nothing_is_sent(app):
+    at = app("app_pages/chat.py")
+    at.text_area(key="chat_schema").set_value("{type: object").run()
+    assert any("not valid JSON" in shown(e.value) for e in at.error)
+    assert at.chat_input[0].disabled  # nothing goes out as free text by mistake
+    at.text_area(key="chat_schema").set_value('{"type": "object"}').run()
+    assert not at.chat_input[0].disabled and not at.error

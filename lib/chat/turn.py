@@ -29,6 +29,7 @@ from lib.llm import (
     Event,
     ModelInfo,
     Provider,
+    Repairing,
     RetryPolicy,
     counter_for,
     get_provider,
@@ -51,6 +52,7 @@ class TurnOptions:
     tool_choice: str = "auto"
     max_steps: int = 8
     max_cost_usd: float | None = None
+    output_schema: dict[str, Any] | None = None  # the reply must be JSON matching this
 
 
 @dataclass
@@ -79,7 +81,7 @@ class ChatTurn:
     continue_from: int | None = None  # a reply whose agent run paused: go on with it
     typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
     plan: ContextPlan = field(init=False)
-    call: Call | None = field(init=False, default=None)
+    call: Call | Repairing | None = field(init=False, default=None)
     run: AgentRun | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
     _stored: Future | None = field(init=False, default=None, repr=False)
@@ -120,7 +122,7 @@ class ChatTurn:
             system=with_documents(self.options.system, docs),
             temperature=self.options.temperature if self.model.temperature else None,
             max_tokens=max_tokens, tools=tuple(t.spec for t in self.options.tools),
-            tool_choice=self.options.tool_choice)
+            tool_choice=self.options.tool_choice, output_schema=self.options.output_schema)
 
     def begin(self) -> int:
         """Reserve, then store the user's message (in a new conversation if needed).
@@ -146,11 +148,13 @@ class ChatTurn:
                                 cancel=self.cancel, policy=policy,
                                 count_input=self.counter.count_request,
                                 count_output=self.counter.count,
+                                repairs=self.settings.structured_repairs,
                                 **({"run_id": self.paused.meta.get("run_id"),
                                     "step_offset": len(self.paused.meta["steps"])}
                                    if self.paused else {}))
             self.run.reserve_first()  # a refusal raises here, before anything is stored
         else:
+            call = Repairing(call, self.settings.structured_repairs)  # no-op without a schema
             call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(path, model=self.model.key,
@@ -195,6 +199,8 @@ class ChatTurn:
                     cost_micro=run.cost_micro, total_ms=run.ms)
         if run.finished is not None and run.finished.error is not None:
             meta["error"] = str(run.finished.error)
+        if (v := run.steps[-1].validation) is not None:
+            meta["structured"] = {"status": v.status, "errors": list(v.errors)}
         text = run.steps[-1].text if reason == "answered" else ""
         if self.paused is not None:  # one reply for the whole run: earlier steps first
             before = self.paused.meta
@@ -216,6 +222,12 @@ class ChatTurn:
         if not call.text:
             return
         meta = reply_meta(self.model, call.record, self.plan)
+        if isinstance(call, Repairing) and call.validation is not None:
+            v, records = call.validation, [c.record for c in call.calls if c.record]
+            meta["structured"] = {"status": v.status, "errors": list(v.errors),
+                                  "repairs": len(records) - 1}
+            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
+                meta[key] = sum(getattr(r, key) for r in records)  # every attempt is paid
         if self.hits:
             meta["knowledge_base"] = self.options.knowledge_base
             meta["sources"] = sources_meta(self.hits)

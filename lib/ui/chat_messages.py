@@ -13,6 +13,7 @@ from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
 from lib.ui.chat_actions import message_actions
 from lib.ui.chat_tools import render_steps, run_caption
+from lib.ui.structured_view import render_structured
 from lib.ui.text import Markdown, inert, join, md, plain
 
 NOTICE = "chat_notice"
@@ -36,7 +37,10 @@ def render_message(conversation_id: int, message: StoredMessage,
                    enabled: bool = True) -> None:
     with st.chat_message(message.role):
         render_steps(message.meta)
-        st.markdown(inert(message.content))
+        if message.meta.get("structured"):
+            render_structured(message.meta, message.content, str(message.id))
+        else:
+            st.markdown(inert(message.content))
         if message.role == "assistant":
             render_reply_footer(message.status, message.meta, message.content)
         message_actions(conversation_id, message, asked, last=last, enabled=enabled)

@@ -12,7 +12,7 @@ from lib import knowledge
 from lib.agents import RunFinished, ToolFinished, ToolStarted
 from lib.chat import ChatTurn, TurnOptions
 from lib.core import ProviderError, Settings
-from lib.llm import Error, ModelInfo, TextDelta
+from lib.llm import Error, ModelInfo, Repair, TextDelta
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
 from lib.ui.chat_tools import block_label, draw_call, draw_result
@@ -66,6 +66,11 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
                         draw_result(o.content, o.is_error)
                 box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending),
                            state="error" if o.is_error else "complete")
+            elif isinstance(event, Repair):  # the reply failed its schema: it is asked again
+                body.caption(md(":material/build: The reply did not match its schema ({}); "
+                                "asking again…", "; ".join(event.errors)[:200]))
+                slot.markdown(CURSOR)
+                text = ""
             elif isinstance(event, Error | RunFinished) and getattr(event, "error", None):
                 error = event.error
     finally:

@@ -26,6 +26,7 @@ from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
 from lib.ui import widgets
 from lib.ui.chat_tools import LABELS
+from lib.ui.judging_view import judges_panel
 from lib.ui.text import Markdown, inert, join, md, plain, plain_table
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
@@ -53,10 +54,17 @@ def variant_editor(index: int, names: list[str]) -> Variant:
                            help="With tools, each cell is an agent run (up to 8 steps); a "
                                 "dataset column tool_results ({\"tool\": \"result\"}) gives "
                                 "canned results per row.")
+    declared = prompt.output_schema(prompt.resolve(ref))
+    schema = st.text_area(
+        "Output schema (JSON Schema)", key=f"cv{index}_schema_{name}", height=68,
+        placeholder="The version's own schema" if declared else "None: free text",
+        help="The reply must be JSON matching this schema: enforced natively where the "
+             "provider can, validated always, repaired once if it fails.")
     if not status.available:
         raise CompareError(f"Variant {LETTERS[index]} uses an unavailable model.",
                              hint=status.reason)
-    return Variant(name, ref, status.model.key, temperature, int(max_tokens), tuple(tools))
+    return Variant(name, ref, status.model.key, temperature, int(max_tokens), tuple(tools),
+                   schema.strip())
 
 
 CHECKS_KEY = "cmp_checks"
@@ -164,8 +172,8 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
     for event in compare.execute(settings, run_id, resolved, plan, checks,
                                  concurrency=settings.compare_concurrency):
         key = (event.row, event.variant)
-        if event.result is None:
-            texts[key] = texts.get(key, "") + event.delta
+        if event.result is None:  # a repair starts its cell's text again
+            texts[key] = ("" if event.restart else texts.get(key, "")) + event.delta
             now = time.monotonic()
             if key in slots and now - last > 0.08:
                 slots[key].markdown(inert(texts[key]) + "▌")
@@ -199,6 +207,9 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
     total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
     checks = join("  ", (md("{} {}", "✅" if ok else "❌", label)
                          for label, ok in cell.checks.items()))
+    if cell.structured:
+        colour = {"valid": "green", "repaired": "orange"}.get(cell.structured, "red")
+        status = status + md("\n\n:{}-badge[{} JSON]", colour, cell.structured)
     if cell.trace.get("steps"):  # a tool variant: what the run called, and how long it took
         calls = join(", ", (md("`{}`{}", c["name"], " (error)" if c.get("is_error") else "")
                             for c in cell.trace.get("calls", ())))
@@ -222,6 +233,7 @@ def show_run(settings: Settings, run: Run) -> None:
     st.caption(md("{} UTC · {} rows · {} variants · {}", run.created_at[:19].replace("T", " "),
                   len(run.rows), len(run.variants), run.status))
     summary(run)
+    judges_panel(settings, run)
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
                        mime="text/csv", icon=":material/download:", key="cmp_csv_download",
                        on_click="ignore")  # no rerun: it would retire the file mid-download
@@ -246,7 +258,7 @@ def show_run(settings: Settings, run: Run) -> None:
 
 
 def summary(run: Run) -> None:
-    rates = run.pass_rates()
+    rates, structured = run.pass_rates(), run.structured_rates()
     table = []
     for s in run.scores():
         low, high = s.interval
@@ -264,6 +276,9 @@ def summary(run: Run) -> None:
             "cost": format_usd(sum(c.cost_micro for c in cells)),
             "median first token": f"{ttfts[len(ttfts) // 2]:,.0f} ms" if ttfts else "–",
             **{f"pass: {k}": f"{v:.0%}" for k, v in rates[s.variant].items()},
+            **({"JSON valid / repaired / invalid": " / ".join(
+                f"{shares[k]:.0%}" for k in ("valid", "repaired", "invalid"))}
+               if (shares := structured[s.variant]) else {}),
         })
     st.table(plain_table(table))  # a real table, not a canvas: readable by screen readers
     scored = [s for s in run.scores() if s.decisive]

@@ -49,6 +49,7 @@ class LocalModel:
                                 hint="Run `make install`, or fix PROMPTLAB_LOCAL_MODEL.") from exc
         self.n_ctx = n_ctx
         self.lock = threading.Lock()
+        self._grammars_ok: set[str] = set()
         meta = self.llm.metadata
         eos = self._piece(self.llm.token_eos())
         bos = self._piece(self.llm.token_bos())
@@ -60,6 +61,23 @@ class LocalModel:
             ids = self.llm.tokenize(name.encode(), add_bos=False, special=True)
             if len(ids) == 1:
                 self.stop_ids.add(ids[0])
+
+    def check_grammar(self, grammar) -> None:  # grammar: llama_cpp.LlamaGrammar
+        """Refuse a grammar llama.cpp cannot build before generating with it: a failed
+        build is a null sampler, and sampling with it crashes the process."""
+        import llama_cpp
+
+        text = grammar._grammar
+        if text in self._grammars_ok:
+            return
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            self.llm._model.vocab, text.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not sampler:
+            raise ProviderError("bad_request", "The bundled model cannot enforce this JSON "
+                                "Schema: the grammar built from it is too large or invalid.",
+                                hint="Lower maxLength or maxItems, or simplify the schema.")
+        llama_cpp.llama_sampler_free(sampler)
+        self._grammars_ok.add(text)
 
     def _piece(self, token: int) -> str:
         return self.llm._model.token_get_text(token) if token >= 0 else ""
@@ -120,6 +138,8 @@ class LocalProvider:
                 f"({request.max_tokens}) exceeds the local model's {self.n_ctx}-token context.",
                 hint="Shorten the input or lower max tokens.")
         grammar = local_tools.grammar(request)  # before the lock: a bad schema waits for none
+        if grammar is not None:
+            model.check_grammar(grammar)
         if not model.lock.acquire(timeout=self.queue_timeout_s):
             raise ProviderError("overloaded", "The local model is busy with another reply.",
                                 hint="Wait for it to finish and send again.")

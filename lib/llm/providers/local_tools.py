@@ -70,6 +70,9 @@ def grammar(request: ChatRequest) -> Any:  # -> llama_cpp.LlamaGrammar | None
     return _grammar(json.dumps({"anyOf": options}))
 
 
+MAX_CAP = 800  # llama.cpp refuses grammars whose repetitions expand much further
+
+
 def capped(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     """The schema with a length cap on every free string that has none, sharing about two
     characters per output token: a small model that misses a closing quote would otherwise
@@ -78,7 +81,7 @@ def capped(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     free = [node for node in _nodes(copy) if node.get("type") == "string"
             and not {"maxLength", "enum", "const", "pattern", "format"} & node.keys()]
     for node in free:
-        node["maxLength"] = max(16, 2 * max_tokens // len(free))
+        node["maxLength"] = min(MAX_CAP, max(16, 2 * max_tokens // len(free)))
     return copy
 
 
