@@ -12,6 +12,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,21 @@ def _open(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch a database to WAL. The switch takes no busy timeout: processes opening a new
+    database together see "locked" at once, so each tries again until the first has done it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def migrate(path: Path, *, until: str | None = None) -> list[str]:
     """Apply migrations not yet applied to the database at `path`, in order (up to and
     including `until`, if given: how tests build an older database); return their names."""
@@ -62,7 +78,7 @@ def migrate(path: Path, *, until: str | None = None) -> list[str]:
     except sqlite3.Error as exc:
         raise StorageError(f"Could not open the database at {path}: {exc}") from exc
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                      "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))")
