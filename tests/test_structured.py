@@ -221,3 +221,20 @@ def test_a_schema_too_large_for_a_grammar_is_refused_not_a_crash(settings):
     reply = "".join(e.text for e in get_provider("local", settings).stream(request)
                     if isinstance(e, TextDelta))
     assert validate(reply, SCHEMA).ok
+
+
+@BOTH
+def test_validity_and_repair_rates_per_model_and_prompt_version(kind, settings):
+    from lib.core import today
+    from lib.spend import Filters
+    from lib.spend import structured_by_model
+
+    for texts in (['{"name": "A", "age": 1, "city": "B"}'],
+                  ['{"name": 1}', '{"name": "A", "age": 1, "city": "B"}'], ["no"]):
+        list(structured_call(kind, replies(kind, *texts), settings, repairs=len(texts) - 1))
+    day = today()
+    df = structured_by_model(settings.db_path, Filters(day, day))
+    [row] = df.to_dict("records")
+    assert (row["prompt_name"], row["prompt_version"]) == ("extract", 2)
+    assert (row["replies"], row["valid"], row["repaired"], row["invalid"]) == (3, 1, 1, 1)
+    assert row["repair_calls"] == 1 and abs(row["valid_rate"] - 1 / 3) < 1e-9

@@ -7,7 +7,9 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "PERIODS", "WARN_AT", "BudgetStatus", "applies", "refusal", "reserve", "set_budget",
         "statuses"
     ),
-    "lib.spend.costs": ("DIMENSIONS", "Filters", "dashboard", "hit_rate", "options"),
+    "lib.spend.costs": (
+        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model"
+    ),
     "lib.spend.ledger": (
         "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",
         "run_calls", "spend_since_micro", "spend_today_micro"

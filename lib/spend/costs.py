@@ -173,9 +173,31 @@ def spend_by_prompt(path: Path, f: Filters) -> pd.DataFrame:
                   "ORDER BY cost_micro DESC", args)
 
 
+def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
+    """Replies with an output schema, per model and prompt version: the share valid at once,
+    valid after a repair, and still invalid. Read from the ledger through its partial index
+    on schema'd calls (only those rows, however large the ledger)."""
+    import datetime as dt
+
+    where, args = f.where(ledger=True)
+    after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
+    df = _frame(path, "SELECT model, COALESCE(prompt_name, '') AS prompt_name, prompt_version, "
+                "SUM(repair_of IS NULL) AS replies, "
+                "SUM(structured = 'valid' AND repair_of IS NULL) AS valid, "
+                "SUM(structured = 'repaired') AS repaired, SUM(repair_of IS NOT NULL) AS "
+                "repair_calls FROM calls INDEXED BY calls_structured WHERE structured IS NOT "
+                f"NULL AND ts >= ? AND ts < ? AND {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                [f.start, after, *args])
+    df["invalid"] = df["replies"] - df["valid"] - df["repaired"]
+    for col in ("valid", "repaired", "invalid"):
+        df[f"{col}_rate"] = df[col] / df["replies"].where(df["replies"] > 0)
+    return df
+
+
 def dashboard(path: Path, f: Filters) -> dict[str, Any]:
     """Everything the Costs page draws, in one call (what bench_costs times)."""
     return {"totals": totals(path, f), "spend": spend_by_day_model(path, f),
             "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
             "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
-            "top": top_calls(path, f), "prompts": spend_by_prompt(path, f)}
+            "top": top_calls(path, f), "prompts": spend_by_prompt(path, f),
+            "structured": structured_by_model(path, f)}

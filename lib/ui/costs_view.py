@@ -45,7 +45,10 @@ HEADERS = {
     "incomplete": "Incomplete", "error_rate": "Error rate", "hit_rate": "Cache hit rate",
     "savings_usd": "Saved by the cache (USD)", "id": "Call", "ts": "Started (UTC)",
     "page": "Page", "prompt_name": "Prompt", "prompt_version": "Version",
-    "ttft_ms": "First token (ms)", "total_ms": "Total (ms)", "status": "Status"}
+    "ttft_ms": "First token (ms)", "total_ms": "Total (ms)", "status": "Status",
+    "replies": "Replies", "valid": "Valid at once", "repaired": "Repaired",
+    "invalid": "Invalid", "repair_calls": "Repair calls", "valid_rate": "Valid",
+    "repaired_rate": "Repaired (share)", "invalid_rate": "Invalid (share)"}
 
 
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
@@ -133,6 +136,14 @@ def dashboard(settings: Settings, f: Filters) -> None:
 
     st.subheader("Spend by prompt version")
     table(usd(data["prompts"], "cost_micro"), "spend by prompt", "spend_by_prompt")
+
+    if not data["structured"].empty:
+        st.subheader("Structured output: valid, repaired, invalid")
+        st.caption("Replies that had to match a JSON Schema, per model and prompt version. "
+                   "Repaired: valid after the errors were sent back (each repair is a call).")
+        table(data["structured"], "structured output", "structured", column_config={
+            HEADERS[c]: st.column_config.NumberColumn(format="percent")
+            for c in ("valid_rate", "repaired_rate", "invalid_rate")})
 
 
 def budgets_editor(settings: Settings) -> None:
