@@ -92,6 +92,28 @@ needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
 confirmed = not refused and (not needs_ok or st.checkbox(
     md("I accept spending up to {} on this run.", format_usd(plan.max_cost_micro)),
     key="cmp_confirm"))
+try:
+    compare.batchable(resolved)
+    batch_why = ""
+except PromptLabError as exc:
+    batch_why = str(exc)
+half = compare.batch_forecast(resolved, plan).max_cost_micro
+if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
+             icon=":material/schedule:", key="cmp_batch", disabled=bool(batch_why) or not
+             confirmed, help=batch_why or "Submitted to the provider's batch API; results "
+             "arrive within 24 hours, polled in the background (a reload or restart loses "
+             "nothing)."):
+    try:
+        if new_dataset is not None:
+            dataset_id = compare.save_dataset(settings.db_path, new_dataset)
+        run_id = compare.create_run(settings, title or "Untitled", resolved, rows, checks,
+                                    dataset_id)
+        compare.submit_batch(settings, run_id, resolved, plan, checks)
+        st.query_params["run"] = str(run_id)
+        st.session_state.pop("cmp_forecast", None)
+        st.rerun()
+    except PromptLabError as exc:
+        widgets.show_error(exc)
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
              disabled=not confirmed):
     try:

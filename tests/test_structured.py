@@ -226,8 +226,7 @@ def test_a_schema_too_large_for_a_grammar_is_refused_not_a_crash(settings):
 @BOTH
 def test_validity_and_repair_rates_per_model_and_prompt_version(kind, settings):
     from lib.core import today
-    from lib.spend import Filters
-    from lib.spend import structured_by_model
+    from lib.spend import Filters, structured_by_model
 
     for texts in (['{"name": "A", "age": 1, "city": "B"}'],
                   ['{"name": 1}', '{"name": "A", "age": 1, "city": "B"}'], ["no"]):

@@ -5,6 +5,11 @@ from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.compare.agreement": ("Agreement", "cohen_kappa", "describe"),
+    "lib.compare.batch": (
+        "POLL_EVERY_S", "batch_forecast", "batchable", "cancel_batch", "poll_batch", "poll_open",
+        "resume_batches", "submit_batch"
+    ),
+    "lib.compare.batch_records": ("BatchInfo", "get_batch", "open_batches", "run_batches"),
     "lib.compare.checks": (
         "EXPECTS", "KINDS", "NEEDS_VALUE", "Check", "run_check", "run_checks"
     ),

@@ -5,6 +5,11 @@ behind `get_provider`; their SDKs are imported only when a provider is first use
 from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
+    "lib.llm.batches": (
+        "BATCH_DISCOUNT", "BATCH_OUTCOMES", "BATCH_PROVIDERS", "BATCH_STATES", "FINAL_STATES",
+        "AnthropicBatches", "BatchClient", "BatchOutcome", "BatchState", "OpenAIBatches",
+        "batch_client", "batch_price"
+    ),
     "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
     "lib.llm.catalog": (
         "Catalog", "ModelInfo", "load_catalog", "save_user_catalog", "user_catalog_path"

@@ -8,7 +8,7 @@ import uuid
 
 import streamlit as st
 
-from lib import spend
+from lib import compare, spend
 from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
 from lib.ui.text import Markdown, md, plain
@@ -79,7 +79,7 @@ def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
     """Run a page under the shared frame. Errors of ours read as their message; anything
     else is logged with its traceback and shown as a plain message with a reference id."""
     try:
-        settings()
+        compare.resume_batches(settings())  # once per process: batch runs poll in the background
         sidebar_status()
         budget_banner()
         page.run()

@@ -26,7 +26,7 @@ from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
 from lib.ui import widgets
 from lib.ui.chat_tools import LABELS
-from lib.ui.judging_view import judges_panel
+from lib.ui.judging_view import batches_panel, judges_panel
 from lib.ui.text import Markdown, inert, join, md, plain, plain_table
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
@@ -232,6 +232,7 @@ def show_run(settings: Settings, run: Run) -> None:
     st.subheader(md("Run {}: {}", run.id, run.title))
     st.caption(md("{} UTC · {} rows · {} variants · {}", run.created_at[:19].replace("T", " "),
                   len(run.rows), len(run.variants), run.status))
+    batches_panel(settings, run)
     summary(run)
     judges_panel(settings, run)
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",

@@ -18,6 +18,29 @@ KIND_HELP = ("Rubric: a score per reply. Pairwise: which of two replies is bette
              "both orders; when the orders disagree the verdict is a tie.")
 
 
+def batches_panel(settings: Settings, run: Run) -> None:
+    """A batch run's progress at the provider, with check-now and cancel."""
+    batches = compare.run_batches(settings, run.id)
+    for b in batches:
+        st.info(md("Batch {} on {}: {} · {} succeeded, {} errored, {} expired, {} cancelled{}",
+                   b.id, b.model.label, b.status, b.succeeded, b.errored, b.expired,
+                   b.cancelled, f" · {b.error}" if b.error else ""), icon=":material/schedule:")
+    if any(b.open for b in batches):
+        c1, c2 = st.columns(2)
+        try:
+            if c1.button("Check now", key="batch_poll", icon=":material/refresh:"):
+                for b in batches:
+                    compare.poll_batch(settings, b.id)
+                st.rerun()
+            if c2.button("Cancel batch", key="batch_cancel", icon=":material/cancel:"):
+                for b in batches:
+                    if b.open:
+                        compare.cancel_batch(settings, b.id)
+                st.rerun()
+        except PromptLabError as exc:
+            widgets.show_error(exc)
+
+
 def judges_panel(settings: Settings, run: Run) -> None:
     verdicts = compare.load_verdicts(settings, run.id)
     with st.expander("Judges", icon=":material/gavel:", expanded=bool(verdicts)):

@@ -1,0 +1,67 @@
+"""A person's path through a judged comparison on the bundled model: a dataset with an
+expected column and a check against it, votes on some rows, a pairwise judge run from the
+page, and the agreement panel beside the win rates."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+from support import wait_idle
+
+ROWS = [("The app crashes when I press save.", "bug report"),
+        ("Please add a dark mode.", "feature request"),
+        ("How do I reset my password?", "question")]
+
+
+def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: str, tmp_path):
+    page.goto(app_url + "/compare")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("Variant B")).to_be_visible()
+    for i in range(2):
+        box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
+        box.fill("6")
+        box.press("Enter")
+    wait_idle(page)
+    main.get_by_text("Automated checks (optional)").click()
+    box = main.get_by_role("combobox", name="Check that the output")
+    expect(box).to_be_visible()
+    page.wait_for_timeout(600)  # the expander's opening animation moves the box
+    box.click()
+    page.get_by_role("option", name="equals the expected answer, ignoring case").click()
+    wait_idle(page)
+    main.get_by_role("button", name="Add check").click()
+    expect(main.get_by_text("output normalised match")).to_be_visible()
+
+    main.get_by_text("Dataset (CSV)").click()
+    data = tmp_path / "tickets.csv"
+    data.write_text("text,expected\n" + "\n".join(f'"{t}","{e}"' for t, e in ROWS) + "\n")
+    page.locator("input[type=file]").set_input_files(str(data))
+    expect(main.get_by_text("tickets.csv: 3 rows")).to_be_visible()
+    main.get_by_role("button", name="Forecast cost").click()
+    expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
+    main.get_by_role("button", name="Run", exact=True).click()
+    expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
+        timeout=120_000)
+    expect(main.get_by_test_id("stTable").first).to_contain_text("pass: normalised match")
+
+    # Votes on two of the three rows.
+    for i, choice in enumerate(["A better", "Tie"]):
+        wait_idle(page)
+        group = main.get_by_test_id("stRadio").filter(has_text=f"Row {i + 1}: A vs B")
+        group.get_by_text(choice, exact=True).click()
+        expect(group.get_by_role("radio", name=choice)).to_be_checked()
+
+    # A pairwise judge on the bundled model, run from the page.
+    wait_idle(page)
+    main.get_by_text("Judges", exact=True).first.click()  # the panel, not the ranking option
+    # Pairwise, its shipped prompt and the bundled model are the defaults.
+    expect(main.get_by_role("combobox", name="Judge prompt")).to_be_visible()
+    main.get_by_role("button", name="Run judge").click()
+    expect(main.get_by_text("judge-pairwise v1 · local/smollm2-135m-instruct")).to_be_visible(
+        timeout=180_000)
+    expect(main.get_by_text("Position consistency")).to_be_visible()
+    expect(main.get_by_text("Agreement with people (Cohen's κ)")).to_be_visible()
+    expect(main.get_by_text(re.compile(r"n = 2"))).to_be_visible()  # the two voted rows
+    expect(main.get_by_text("People (rows) × judge (columns)")).to_be_visible()
+    expect(main.get_by_text("Ranking (Bradley–Terry)")).to_be_visible()
