@@ -98,11 +98,11 @@ try:
 except PromptLabError as exc:
     batch_why = str(exc)
 half = compare.batch_forecast(resolved, plan).max_cost_micro
+BATCH_HELP = ("Submitted to the provider's batch API; results arrive within 24 hours, polled "
+              "in the background (a reload or restart loses nothing).")
 if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
              icon=":material/schedule:", key="cmp_batch", disabled=bool(batch_why) or not
-             confirmed, help=batch_why or "Submitted to the provider's batch API; results "
-             "arrive within 24 hours, polled in the background (a reload or restart loses "
-             "nothing)."):
+             confirmed, help=plain(batch_why) if batch_why else BATCH_HELP):
     try:
         if new_dataset is not None:
             dataset_id = compare.save_dataset(settings.db_path, new_dataset)

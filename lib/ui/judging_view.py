@@ -12,8 +12,9 @@ from lib.compare import LETTERS, Judge, Run
 from lib.core import PromptLabError, Settings, format_usd
 from lib.ui import app, widgets
 from lib.ui import prompts_view as pv
-from lib.ui.text import md, plain_table
+from lib.ui.text import md, plain, plain_table
 
+SOURCE_NAMES = {"votes": "People's votes", "judge": "Judges", "both": "Both"}
 KIND_HELP = ("Rubric: a score per reply. Pairwise: which of two replies is better, asked in "
              "both orders; when the orders disagree the verdict is a tie.")
 
@@ -92,12 +93,12 @@ def _report(run: Run, r: compare.JudgeReport) -> None:
     st.markdown(md("**{}** · {} · {} verdicts{}", r.judge, r.kind, r.verdicts,
                    f" ({r.failed} unreadable)" if r.failed else ""))
     cols = st.columns(3)
-    cols[0].metric("Position consistency", "–" if r.consistency is None
-                   else f"{r.consistency:.0%}",
+    cols[0].metric("Position consistency", plain("–" if r.consistency is None
+                                                 else f"{r.consistency:.0%}"),
                    help="Pairs on which both orders gave the same winner. A judge swayed by "
                         "which reply comes first scores low.")
     kappa = "–" if a.kappa is None else f"{a.kappa:.2f}"
-    cols[1].metric("Agreement with people (Cohen's κ)", kappa,
+    cols[1].metric("Agreement with people (Cohen's κ)", plain(kappa),
                    help="On the pairs people voted on too; 1 is perfect, 0 is chance.")
     if a.kappa is not None:
         cols[1].caption(md("95% CI {:.2f} to {:.2f} · {} · n = {}", a.low, a.high,
@@ -105,7 +106,7 @@ def _report(run: Run, r: compare.JudgeReport) -> None:
     else:
         cols[1].caption(md("{} · n = {}: vote on rows the judge saw",
                            compare.describe(None), a.n))
-    cols[2].metric("Raw agreement", "–" if not a.n else f"{a.observed:.0%}")
+    cols[2].metric("Raw agreement", plain("–" if not a.n else f"{a.observed:.0%}"))
     left, right = st.columns(2)
     left.caption("Judge win rates")
     left.table(plain_table([{
@@ -121,8 +122,7 @@ def _ranking(run: Run, verdicts: list[compare.Verdict]) -> None:
     st.markdown("**Ranking (Bradley–Terry)**")
     source = st.segmented_control("From", list(compare.SOURCES), default="both",
                                   key=f"bt_source_{run.id}",
-                                  format_func={"votes": "People's votes", "judge": "Judges",
-                                               "both": "Both"}.get) or "both"
+                                  format_func=lambda s: plain(SOURCE_NAMES[s])) or "both"
     ranked = compare.rank_variants(run, verdicts, source)
     st.table(plain_table([{
         "rank": s.rank, "variant": run.variant_label(s.item),

@@ -87,7 +87,7 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
         group.get_by_text(choice, exact=True).click()
         expect(group.get_by_role("radio", name=choice)).to_be_checked()
     wait_idle(page)
-    table = main.get_by_test_id("stTable")
+    table = main.get_by_test_id("stTable").first  # the summary; the ranking comes after
     expect(table).to_contain_text("win rate")
     expect(table).to_contain_text("67%")   # A: 2 of 3
     expect(table).to_contain_text("33%")   # B: 1 of 3
