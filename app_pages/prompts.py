@@ -87,13 +87,19 @@ with edit_tab:
     except PromptLabError as exc:
         widgets.show_error(exc)
         variables = None
+    base_schema = next(v.output_schema for v in prompt.versions if v.version == base)
+    schema = st.text_area("Output schema (JSON Schema, optional)", value=base_schema,
+                          key=f"edit_schema_{name}_{base}", height=90,
+                          placeholder="None: replies are free text",
+                          help="Replies to this version must be JSON matching it (Chat and "
+                               "Compare enforce and validate it). Kept with the version.")
     note = st.text_input("What changed", key="edit_note")
     author = st.text_input("Author", key="edit_author")
     if st.button("Save as new version", type="primary", key="save_version",
                  disabled=variables is None):
         try:
             saved = prompts.save_version(name, source, note=note, author=author,
-                                         variables=variables)
+                                         variables=variables, output_schema=schema)
             st.session_state["saved_notice"] = f"Saved {name} v{saved}."
             st.rerun()
         except PromptLabError as exc:

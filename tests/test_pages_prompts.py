@@ -47,6 +47,23 @@ def test_edit_saves_a_new_version_and_refuses_a_broken_one(app, prompts_dir):
     assert store.get("classifier").latest == 2  # nothing saved
 
 
+def test_a_version_declares_an_output_schema_and_a_broken_one_is_refused(app, prompts_dir):
+    at = app("app_pages/prompts.py")
+    at.selectbox(key="prompt_pick").set_value("classifier").run()
+    at.text_area(key="edit_schema_classifier_1").input('{"type": "objekt"}').run()
+    at.button(key="save_version").click().run()
+    assert any("output schema is invalid" in shown(e.value) for e in at.error)
+    store = PromptStore(prompts_dir)
+    assert store.get("classifier").latest == 1  # nothing saved
+    schema = '{"type": "object", "properties": {"label": {"type": "string"}}}'
+    at.text_area(key="edit_schema_classifier_1").input(schema).run()
+    at.button(key="save_version").click().run()
+    prompt = store.get("classifier")
+    assert prompt.latest == 2 and prompt.output_schema(2)["properties"] == {
+        "label": {"type": "string"}}
+    assert prompt.output_schema(1) is None  # the older version is untouched
+
+
 def test_move_label_and_diff(app, prompts_dir):
     store = PromptStore(prompts_dir)
     store.save_version("classifier", store.source("classifier", 1).replace("exactly one",
