@@ -233,11 +233,12 @@ def show_run(settings: Settings, run: Run) -> None:
     st.caption(md("{} UTC · {} rows · {} variants · {}", run.created_at[:19].replace("T", " "),
                   len(run.rows), len(run.variants), run.status))
     batches_panel(settings, run)
-    summary(run)
-    judges_panel(settings, run)
+    # The download comes before the figures: once they show a vote, so does the file.
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
                        mime="text/csv", icon=":material/download:", key="cmp_csv_download",
                        on_click="ignore")  # no rerun: it would retire the file mid-download
+    summary(run)
+    judges_panel(settings, run)
     pairs = run.pairs()
     for i, row in enumerate(run.rows):
         with st.container(border=True):
