@@ -57,6 +57,8 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
     main.get_by_text("Judges", exact=True).first.click()  # the panel, not the ranking option
     # Pairwise, its shipped prompt and the bundled model are the defaults.
     expect(main.get_by_role("combobox", name="Judge prompt")).to_be_visible()
+    wait_idle(page)
+    page.wait_for_timeout(600)  # the expander's opening animation moves the button
     main.get_by_role("button", name="Run judge").click()
     expect(main.get_by_text("judge-pairwise v1 · local/smollm2-135m-instruct")).to_be_visible(
         timeout=180_000)
