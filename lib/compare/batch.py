@@ -15,7 +15,6 @@ from lib.compare.batch_records import (
     finish_batch,
     get_batch,
     open_batches,
-    release_holds,
     renew_hold,
     state_values,
     store_batch,
@@ -118,13 +117,16 @@ def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]
           ) -> dict[str, int | None]:
     """Reserve each batch's worst case; if one is refused, drop the holds already taken."""
     holds: dict[str, int | None] = {}
+    taken: list[tuple[int, str, int]] = []
     try:
         for key, (model, cells) in groups.items():
             amount = sum(c.max_cost_micro for c in cells)
             holds[key] = spend.reserve(settings.db_path, model.provider, amount) \
                 if spend.applies(settings.db_path, model.provider) else None
+            if holds[key] is not None:
+                taken.append((holds[key], model.provider, amount))
     except BudgetExceededError:
-        release_holds(settings, [h for h in holds.values() if h is not None])
+        spend.release(settings.db_path, taken)
         raise
     return holds
 

@@ -113,27 +113,13 @@ def store_batch(settings: Settings, run_id: int, model: ModelInfo, cells: list[C
     return batch_id
 
 
-# lib.spend settles a hold only together with one ledger row, and budgets drop holds older
-# than an hour as crash leftovers; a batch's hold outlives many rows and may last a day.
-# Matched on provider and amount too: a dropped hold's id may since have gone to another call.
-_HOLD = "id = ? AND provider = ? AND amount_micro = ?"
-
-
-def release_holds(settings: Settings, reservations: list[int]) -> None:
-    with connect(settings.db_path, write=True) as conn:
-        conn.executemany("DELETE FROM reservations WHERE id = ?", [(r,) for r in reservations])
-
-
 def renew_hold(settings: Settings, b: BatchInfo) -> None:
     """Keep an open batch's hold current, taking a new one if it was dropped while we slept."""
     if b.reservation_id is None:
         return
-    now = now_iso()
-    with connect(settings.db_path, write=True) as conn:
-        if not conn.execute(f"UPDATE reservations SET created_at = ? WHERE {_HOLD}",
-                            (now, b.reservation_id, b.provider, b.reserved_micro)).rowcount:
-            hold = conn.execute("INSERT INTO reservations (provider, amount_micro, created_at) "
-                                "VALUES (?, ?, ?)", (b.provider, b.reserved_micro, now)).lastrowid
+    hold = spend.renew(settings.db_path, b.reservation_id, b.provider, b.reserved_micro)
+    if hold != b.reservation_id:
+        with connect(settings.db_path, write=True) as conn:
             conn.execute("UPDATE batches SET reservation_id = ? WHERE id = ?", (hold, b.id))
 
 
@@ -222,10 +208,10 @@ def _close(settings: Settings, b: BatchInfo) -> None:
     """Close the batch and drop its hold at once; the run is over when all its batches are."""
     counts = ", ".join(f"{s} = (SELECT COUNT(*) FROM batch_items i WHERE i.batch_id = "
                        f"batches.id AND i.status = '{s}')" for s in BATCH_OUTCOMES)
+    if b.reservation_id is not None:  # a crash before the close below renews it, then closes
+        spend.release(settings.db_path, [(b.reservation_id, b.provider, b.reserved_micro)])
     now = now_iso()
     with connect(settings.db_path, write=True) as conn:
-        conn.execute(f"DELETE FROM reservations WHERE {_HOLD}",  # see release_holds
-                     (b.reservation_id, b.provider, b.reserved_micro))
         conn.execute(f"UPDATE batches SET {counts}, closed_at = ?, updated_at = ? WHERE id = ?",
                      (now, now, b.id))
         if not conn.execute("SELECT 1 FROM batches WHERE run_id = ? AND closed_at IS NULL",

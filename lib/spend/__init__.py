@@ -4,8 +4,8 @@ from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.spend.budgets": (
-        "PERIODS", "WARN_AT", "BudgetStatus", "applies", "refusal", "reserve", "set_budget",
-        "statuses"
+        "PERIODS", "WARN_AT", "BudgetStatus", "applies", "refusal", "release", "renew",
+        "reserve", "set_budget", "statuses"
     ),
     "lib.spend.costs": (
         "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model"

@@ -120,6 +120,29 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
         return int(cur.lastrowid)
 
 
+# A long hold (a batch run: many ledger rows, up to a day) is matched on provider and amount
+# too: a hold dropped as stale may have seen its id go to another call since.
+_HOLD = "id = ? AND provider = ? AND amount_micro = ?"
+
+
+def renew(path: Path, hold: int, provider: str, amount_micro: int) -> int:
+    """Keep a long hold current (holds older than STALE_AFTER are dropped as crash
+    leftovers); takes it again if it was dropped. Returns the hold's id, new or not."""
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    with connect(path, write=True) as conn:
+        if conn.execute(f"UPDATE reservations SET created_at = ? WHERE {_HOLD}",
+                        (now, hold, provider, amount_micro)).rowcount:
+            return hold
+        return int(conn.execute("INSERT INTO reservations (provider, amount_micro, created_at)"
+                                " VALUES (?, ?, ?)", (provider, amount_micro, now)).lastrowid)
+
+
+def release(path: Path, holds: list[tuple[int, str, int]]) -> None:
+    """Drop holds (id, provider, amount) that no ledger row settles."""
+    with connect(path, write=True) as conn:
+        conn.executemany(f"DELETE FROM reservations WHERE {_HOLD}", holds)
+
+
 def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
     """Why a planned batch of calls (e.g. a compare run) would break a budget, or None."""
     for s in statuses(path):
