@@ -223,7 +223,7 @@ class ChatTurn:
             return
         meta = reply_meta(self.model, call.record, self.plan)
         if isinstance(call, Repairing) and call.validation is not None:
-            v, records = call.validation, [c.record for c in call.calls if c.record]
+            v, records = call.validation, call.records
             meta["structured"] = {"status": v.status, "errors": list(v.errors),
                                   "repairs": len(records) - 1}
             for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):

@@ -104,7 +104,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                 events.put(CellEvent(cell.row, cell.variant, restart=True))
             elif isinstance(event, Error):
                 result.error = str(event.error)
-        records = [c.record for c in call.calls]
+        records = call.records
         rec = call.record
         result.output, result.status = call.text, rec.status
         result.input_tokens = sum(r.input_tokens for r in records)

@@ -116,8 +116,8 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
                               estimated_input=not counter.exact), settings.structured_repairs)
         for _ in call:
             pass
-        v, ids = call.validation, [c.record.id for c in call.calls if c.record]
-        cost = sum(c.record.cost_micro for c in call.calls if c.record)
+        v, ids = call.validation, [r.id for r in call.records]
+        cost = sum(r.cost_micro for r in call.records)
         if v is None or not v.ok:
             why = "; ".join(v.errors) if v else (str(call.error) if call.error else "no reply")
             return {"error": why, "call_ids": ids, "cost_micro": cost}
@@ -142,7 +142,7 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
         save_verdict(settings, run_id, verdict)
         return verdict
 
-    jobs = _jobs(run, rj.judge.kind)
+    jobs = judging_jobs(run, rj.judge.kind)
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="judge") as pool:
         futures = [pool.submit(task, *job) for job in jobs]
         try:
@@ -163,7 +163,8 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
                 f.cancel()
 
 
-def _jobs(run: Run, kind: str) -> list[tuple[int, int, int]]:
+def judging_jobs(run: Run, kind: str) -> list[tuple[int, int, int]]:
+    """(row, left, right) for every verdict a judge of this kind will give on the run."""
     ok = {k for k, c in run.cells.items() if c.status == "ok"}
     if kind == "rubric":
         return sorted((r, v, v) for r, v in ok)

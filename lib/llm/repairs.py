@@ -59,6 +59,11 @@ class Repairing:
         return self.last.record
 
     @property
+    def records(self) -> list[CallRecord]:
+        """Every attempt's ledger row: each one is paid for."""
+        return [c.record for c in self.calls if c.record is not None]
+
+    @property
     def validation(self) -> Validation | None:
         return self.last.validation
 

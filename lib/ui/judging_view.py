@@ -70,7 +70,7 @@ def _run_form(settings: Settings, run: Run) -> None:
             rj = compare.resolve_judge(pv.store(), app.catalog(),
                                        Judge(kind, prompt, ref, status.model.key))
             bar = st.progress(0.0, text="Judging…")
-            cost, jobs = 0, max(1, _job_count(run, kind))
+            cost, jobs = 0, max(1, len(compare.judging_jobs(run, kind)))
             for done, v in enumerate(compare.judge_run(settings, run.id, rj), 1):
                 cost += sum(o.get("cost_micro", 0) for o in v.detail.get("orders", [v.detail]))
                 bar.progress(min(1.0, done / jobs), text=md("{} of {} judged · {}", done, jobs,
@@ -78,14 +78,6 @@ def _run_form(settings: Settings, run: Run) -> None:
             st.rerun()
         except PromptLabError as exc:
             widgets.show_error(exc)
-
-
-def _job_count(run: Run, kind: str) -> int:
-    ok = {k for k, c in run.cells.items() if c.status == "ok"}
-    if kind == "rubric":
-        return len(ok)
-    return sum((r, a) in ok and (r, b) in ok for r in range(len(run.rows))
-               for a, b in run.pairs())
 
 
 def _report(run: Run, r: compare.JudgeReport) -> None:
