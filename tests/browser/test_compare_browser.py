@@ -19,8 +19,8 @@ def pick(page: Page, scope, label: str, option: str, nth: int = 0) -> None:
     page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
 
 
-def add_check(page: Page, main, kind: str, value: str) -> None:
-    """As a person does: open the checks, pick a kind, type its value, press Add check."""
+def pick_check(page: Page, main, kind: str) -> None:
+    """As a person does: open the checks and pick a kind."""
     wait_idle(page)  # a rerun from the last edit would close the list as it opens
     main.get_by_text("Automated checks (optional)").click()
     box = main.get_by_role("combobox", name="Check that the output")
@@ -29,9 +29,33 @@ def add_check(page: Page, main, kind: str, value: str) -> None:
     box.click()
     page.get_by_role("option", name=kind).click()
     wait_idle(page)
+
+
+def add_check(page: Page, main, kind: str, value: str) -> None:
+    """Pick a kind, type its value, press Add check."""
+    pick_check(page, main, kind)
     main.get_by_role("textbox", name="A number of tokens").fill(value)
     main.get_by_role("button", name="Add check").click()
     expect(main.get_by_text(f"output at most {value} tokens")).to_be_visible()
+
+
+def run_dataset(page: Page, main, data, rows: int) -> None:
+    """Upload a CSV, forecast its cost, run it, and wait for the saved run."""
+    main.get_by_text("Dataset (CSV)").click()
+    page.locator("input[type=file]").set_input_files(str(data))
+    expect(main.get_by_text(f"{data.name}: {rows} rows")).to_be_visible()
+    main.get_by_role("button", name="Forecast cost").click()
+    expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
+    main.get_by_role("button", name="Run", exact=True).click()
+    expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
+        timeout=120_000)
+
+
+def vote(page: Page, main, row: int, choice: str) -> None:
+    wait_idle(page)  # as a person would, after the page has redrawn
+    group = main.get_by_test_id("stRadio").filter(has_text=f"Row {row}: A vs B")
+    group.get_by_text(choice, exact=True).click()
+    expect(group.get_by_role("radio", name=choice)).to_be_checked()
 
 
 def download_text(page: Page, button: str, tries: int = 3) -> str:
@@ -69,23 +93,13 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
         box.fill("6")
         box.press("Enter")
     add_check(page, main, "is at most N tokens", "6")
-    main.get_by_text("Dataset (CSV)").click()
     data = tmp_path / "tickets.csv"
     data.write_text("text\n" + "\n".join(f'"{r}"' for r in CSV_ROWS) + "\n")
-    page.locator("input[type=file]").set_input_files(str(data))
-    expect(main.get_by_text("tickets.csv: 3 rows")).to_be_visible()
-    main.get_by_role("button", name="Forecast cost").click()
-    expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
-    main.get_by_role("button", name="Run", exact=True).click()
+    run_dataset(page, main, data, 3)
 
     # 3. Results: vote on every row, see win rates.
-    expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
-        timeout=120_000)
     for i, choice in enumerate(["A better", "A better", "B better"]):
-        wait_idle(page)  # as a person would, after the page has redrawn
-        group = main.get_by_test_id("stRadio").filter(has_text=f"Row {i + 1}: A vs B")
-        group.get_by_text(choice, exact=True).click()
-        expect(group.get_by_role("radio", name=choice)).to_be_checked()
+        vote(page, main, i + 1, choice)
     wait_idle(page)
     table = main.get_by_test_id("stTable").first  # the summary; the ranking comes after
     expect(table).to_contain_text("win rate")

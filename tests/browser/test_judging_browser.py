@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 from support import wait_idle
+from test_compare_browser import pick_check, run_dataset, vote
 
 ROWS = [("The app crashes when I press save.", "bug report"),
         ("Please add a dark mode.", "feature request"),
@@ -22,35 +23,18 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
         box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
         box.fill("6")
         box.press("Enter")
-    wait_idle(page)
-    main.get_by_text("Automated checks (optional)").click()
-    box = main.get_by_role("combobox", name="Check that the output")
-    expect(box).to_be_visible()
-    page.wait_for_timeout(600)  # the expander's opening animation moves the box
-    box.click()
-    page.get_by_role("option", name="equals the expected answer, ignoring case").click()
-    wait_idle(page)
+    pick_check(page, main, "equals the expected answer, ignoring case")
     main.get_by_role("button", name="Add check").click()
     expect(main.get_by_text("output normalised match")).to_be_visible()
 
-    main.get_by_text("Dataset (CSV)").click()
     data = tmp_path / "tickets.csv"
     data.write_text("text,expected\n" + "\n".join(f'"{t}","{e}"' for t, e in ROWS) + "\n")
-    page.locator("input[type=file]").set_input_files(str(data))
-    expect(main.get_by_text("tickets.csv: 3 rows")).to_be_visible()
-    main.get_by_role("button", name="Forecast cost").click()
-    expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
-    main.get_by_role("button", name="Run", exact=True).click()
-    expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
-        timeout=120_000)
+    run_dataset(page, main, data, 3)
     expect(main.get_by_test_id("stTable").first).to_contain_text("pass: normalised match")
 
     # Votes on two of the three rows.
     for i, choice in enumerate(["A better", "Tie"]):
-        wait_idle(page)
-        group = main.get_by_test_id("stRadio").filter(has_text=f"Row {i + 1}: A vs B")
-        group.get_by_text(choice, exact=True).click()
-        expect(group.get_by_role("radio", name=choice)).to_be_checked()
+        vote(page, main, i + 1, choice)
 
     # A pairwise judge on the bundled model, run from the page.
     wait_idle(page)
