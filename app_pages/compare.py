@@ -92,6 +92,15 @@ needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
 confirmed = not refused and (not needs_ok or st.checkbox(
     md("I accept spending up to {} on this run.", format_usd(plan.max_cost_micro)),
     key="cmp_confirm"))
+
+
+def new_run() -> int:
+    """Save the dataset (if uploaded) and the run."""
+    ds_id = compare.save_dataset(settings.db_path, new_dataset) if new_dataset is not None \
+        else dataset_id
+    return compare.create_run(settings, title or "Untitled", resolved, rows, checks, ds_id)
+
+
 try:
     compare.batchable(resolved)
     batch_why = ""
@@ -104,10 +113,7 @@ if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
              icon=":material/schedule:", key="cmp_batch", disabled=bool(batch_why) or not
              confirmed, help=plain(batch_why) if batch_why else BATCH_HELP):
     try:
-        if new_dataset is not None:
-            dataset_id = compare.save_dataset(settings.db_path, new_dataset)
-        run_id = compare.create_run(settings, title or "Untitled", resolved, rows, checks,
-                                    dataset_id)
+        run_id = new_run()
         compare.submit_batch(settings, run_id, resolved, plan, checks)
         st.query_params["run"] = str(run_id)
         st.session_state.pop("cmp_forecast", None)
@@ -117,10 +123,7 @@ if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
              disabled=not confirmed):
     try:
-        if new_dataset is not None:
-            dataset_id = compare.save_dataset(settings.db_path, new_dataset)
-        run_id = compare.create_run(settings, title or "Untitled", resolved, rows, checks,
-                                    dataset_id)
+        run_id = new_run()
         st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
         view.run_live(settings, run_id, resolved, rows, plan, checks)
         st.session_state.pop("cmp_forecast", None)
