@@ -56,3 +56,42 @@ def test_a_runaway_regex_stops_at_its_timeout():
     start = time.monotonic()
     assert run_check(Check("regex", r"(a+)+$"), "a" * 40 + "!", words) is False
     assert time.monotonic() - start < 3
+
+
+def test_checks_against_the_expected_answer():
+    count = len
+    exact, normal = Check("exact"), Check("normalised")
+    assert run_checks([exact, normal], " Bug report\n", count, expected="Bug report") == {
+        "exact match": True, "normalised match": True}
+    assert run_checks([exact, normal], "bug-report!", count, expected="Bug report") == {
+        "exact match": False, "normalised match": True}
+    # Without an expected answer on the row, these checks fail rather than pass.
+    assert run_checks([exact], "x", count) == {"exact match": False}
+
+
+def test_json_fields_give_one_result_per_field():
+    out = run_checks([Check("json_fields")], '```json\n{"name": "Ada", "age": 36}\n```', len,
+                     expected='{"name": "Ada", "age": 37}')
+    assert out == {"fields equal": False, "field age": False, "field name": True}
+    named = run_checks([Check("json_fields", "name, city.zip")],
+                       '{"name": "Ada", "city": {"zip": "N1"}}', len,
+                       expected='{"name": "Ada", "city": {"zip": "N1"}, "age": 1}')
+    assert named == {"fields name, city.zip equal": True, "field name": True,
+                     "field city.zip": True}
+    assert run_checks([Check("json_fields")], "not json", len, expected='{"a": 1}') == {
+        "fields equal": False, "field a": False}
+    assert run_checks([Check("json_fields")], "{}", len, expected="not json") == {
+        "fields equal": False, "field (the expected answer is not JSON)": False}
+
+
+def test_semantic_similarity_uses_its_threshold(settings):
+    from lib.compare import similarity_with
+
+    similar = similarity_with(settings)  # the bundled embedder
+    assert similar("The app crashes on save.", "The app crashes on save.") > 0.99
+    loose, strict = Check("semantic", "0.5"), Check("semantic", "0.99")
+    out = run_checks([loose, strict], "The application crashes when saving.", len,
+                     expected="The app crashes on save.", similar=similar)
+    assert out == {"similar ≥ 0.5": True, "similar ≥ 0.99": False}
+    with pytest.raises(CheckError, match="above 0 and at most 1"):
+        Check("semantic", "1.5").validate()

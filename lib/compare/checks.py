@@ -160,8 +160,10 @@ def run_checks(checks: list[Check], output: str, count_tokens: Callable[[str], i
     """Each check's result by label; a JSON fields check adds one result per field."""
     out = {}
     for c in checks:
-        out[c.label] = run_check(c, output, count_tokens, trace, expected, similar)
         if c.kind == "json_fields" and expected is not None:
-            out.update({f"field {k}": v for k, v in
-                        field_results(c, output, expected).items()})
+            fields = field_results(c, output, expected)  # parsed once for all its results
+            out[c.label] = all(fields.values())
+            out.update({f"field {k}": v for k, v in fields.items()})
+        else:
+            out[c.label] = run_check(c, output, count_tokens, trace, expected, similar)
     return out
