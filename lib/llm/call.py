@@ -50,6 +50,9 @@ class CallContext:
     run_id: str | None = None        # an agent run, and which of its steps this call is
     step: int | None = None
     repair_of: int | None = None     # the ledger row whose reply failed its schema
+    fallback_of: int | None = None   # the ledger row whose model failed before this one
+    route: str | None = None         # why this model answers (router rule, fallback reason)
+    baseline: ModelInfo | None = None  # routed: the top model, whose price is the baseline
 
 
 class Call:
@@ -248,7 +251,11 @@ class Call:
             error_kind=err.kind if err else None, error_message=err.message if err else None,
             run_id=self.context.run_id, step=self.context.step,
             structured=self.validation.status if self.validation else None,
-            repair_of=self.context.repair_of)
+            repair_of=self.context.repair_of, fallback_of=self.context.fallback_of,
+            route=self.context.route,
+            baseline_micro=None if self.context.baseline is None else
+            self.context.baseline.cost_micro(usage.input_tokens, usage.output_tokens,
+                                             usage.cache_read_tokens, usage.cache_write_tokens))
         spend.record(self.db_path, self.record, settles=self._reservation)
         log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s"
                  "%s",

@@ -35,6 +35,9 @@ class CallRecord:
     step: int | None = None
     structured: str | None = None         # valid | repaired | invalid, for schema'd replies
     repair_of: int | None = None          # a repair attempt: the row whose reply failed
+    fallback_of: int | None = None        # a fallback: the row whose model failed before it
+    route: str | None = None              # why this model: a router rule or a fallback reason
+    baseline_micro: int | None = None     # routed: the same tokens on the top model
     id: int | None = None
 
 

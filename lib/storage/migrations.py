@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 
 from lib.core import latency_bucket
+from lib.storage.migrations_late import LATE
 
 
 def _backfill_rollups(conn: sqlite3.Connection) -> None:
@@ -296,4 +297,4 @@ MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
             call_id INTEGER, PRIMARY KEY (batch_id, custom_id)
         );
     """),
-]
+] + LATE
