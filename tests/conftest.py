@@ -21,6 +21,16 @@ from support import free_port, wait_for_http  # noqa: E402
 from lib.core import ROOT, Settings, get_settings, load_settings  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def fresh_guards():
+    """Breakers and rate limiters are process-wide: each test starts with closed ones."""
+    from lib.llm import GUARDS
+
+    GUARDS.reset()
+    yield
+    GUARDS.reset()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "data"

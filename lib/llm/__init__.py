@@ -10,13 +10,18 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "AnthropicBatches", "BatchClient", "BatchOutcome", "BatchState", "OpenAIBatches",
         "batch_client", "batch_price"
     ),
+    "lib.llm.breakers": ("BreakerPolicy", "BreakerState", "Breakers"),
     "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
     "lib.llm.catalog": (
         "Catalog", "ModelInfo", "load_catalog", "save_user_catalog", "user_catalog_path"
     ),
+    "lib.llm.fallbacks": ("Fallback", "Fallbacks", "Skipped"),
+    "lib.llm.guards": ("GUARDS", "Guards", "guard_key"),
+    "lib.llm.ratelimits": ("Limit", "Limiters", "parse_limits"),
     "lib.llm.protocol": (
         "STOP_REASONS", "ChatRequest", "Error", "Event", "Message", "Provider", "Stop",
-        "TextDelta", "ToolCall", "ToolResult", "ToolSpec", "ToolUse", "Usage", "stop_reason"
+        "TextDelta", "ToolCall", "ToolResult", "ToolSpec", "ToolUse", "Usage", "Waiting",
+        "stop_reason"
     ),
     "lib.llm.repairs": ("Repairing",),
     "lib.llm.structured": (

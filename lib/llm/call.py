@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tenacity.wait import wait_exponential_jitter
 from lib import spend
 from lib.core import ProviderError, now_iso
 from lib.llm.catalog import ModelInfo
+from lib.llm.guards import GUARDS, Guards
 from lib.llm.protocol import (
     ChatRequest,
     Error,
@@ -24,6 +26,7 @@ from lib.llm.protocol import (
     TextDelta,
     ToolCall,
     Usage,
+    Waiting,
 )
 from lib.llm.structured import Validation, validate
 
@@ -69,7 +72,7 @@ class Call:
                  cancel: threading.Event | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, budget: bool = True,
-                 estimated_input: bool = False) -> None:
+                 estimated_input: bool = False, guards: Guards | None = None) -> None:
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.policy = policy or RetryPolicy()
         self.db_path = db_path
@@ -91,9 +94,10 @@ class Call:
         self.usage_estimated_input = estimated_input
         self._reservation: int | None = None
         self._reserved = False
+        self.guards = guards or GUARDS
         self._options = dict(policy=policy, count_input=count_input, count_output=count_output,
                              cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
-                             estimated_input=estimated_input)
+                             estimated_input=estimated_input, guards=guards)
 
     def again(self, request: ChatRequest, context: CallContext) -> Call:
         """A new call to the same model with the same settings (a repair, a next step)."""
@@ -184,7 +188,14 @@ class Call:
             self._finish(status)
 
     def _one_attempt(self) -> Iterator[Event]:
-        for event in self.provider.stream(self.request):
+        # Closed at once on the way out, so the breaker and limiter learn how the try ended.
+        with closing(self.guards.attempt(self.provider, self.model.provider,
+                                         lambda: self.provider.stream(self.request),
+                                         self._limit_tokens, self._sleep)) as events:
+            yield from self._events(events)
+
+    def _events(self, events: Iterator[Event]) -> Iterator[Event]:
+        for event in events:
             if self.cancel.is_set():
                 raise _Cancelled
             if isinstance(event, TextDelta):
@@ -201,9 +212,16 @@ class Call:
                 self.usage = event
             elif isinstance(event, Stop):
                 self.stop_reason = event.reason
+            elif isinstance(event, Waiting):
+                yield event  # a rate limit holds the call: the caller shows the wait
             if self._elapsed() > self.policy.deadline_s:
                 raise ProviderError("deadline", f"The call passed the {self.policy.deadline_s:g} s"
                                     " deadline.")
+
+    def _limit_tokens(self, counted: bool) -> int:
+        """What the call may use of a tokens-per-minute limit: input as counted, full output."""
+        inp = self._count_input(self.request) if counted and self._count_input else 0
+        return inp + self.request.max_tokens
 
     def _explain(self, exc: ProviderError) -> ProviderError:
         """Say how long to wait when a provider asked for longer than we retry."""

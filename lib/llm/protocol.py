@@ -108,7 +108,15 @@ class Error:
     partial: bool                    # output had begun before the failure
 
 
-Event = TextDelta | ToolCall | Usage | Stop | Error
+@dataclass(frozen=True)
+class Waiting:
+    """The call waits its turn under a rate limit before it is sent."""
+
+    seconds: float                   # left to wait
+    reason: str
+
+
+Event = TextDelta | ToolCall | Usage | Stop | Error | Waiting
 
 
 class Provider(Protocol):

@@ -179,6 +179,10 @@ def get_provider(provider: str, settings: Settings) -> Provider:
     Building an adapter is cheap and idempotent, so a rare double build under a race is
     harmless; the heavy local model inside the adapter is loaded once by its own guard.
     """
+    from lib.llm.guards import GUARDS
+    from lib.llm.ratelimits import parse_limits
+
+    GUARDS.configure(parse_limits(settings.rate_limits))
     ok, reason = provider_status(provider, settings, check_local=True)
     if not ok:
         raise ProviderError("unavailable", f"The {provider_label(provider)} provider is not "

@@ -1,8 +1,7 @@
-"""The named, append-only migrations of the one database.
+"""The named, append-only migrations of the one database (0014 on: `migrations_late`).
 
 Never edit or reorder a migration that has shipped; add a new one at the end. A migration is
-SQL, or a function given the connection inside the migration's transaction.
-"""
+SQL, or a function given the connection inside the migration's transaction."""
 
 from __future__ import annotations
 
@@ -297,4 +296,5 @@ MIGRATIONS: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
             call_id INTEGER, PRIMARY KEY (batch_id, custom_id)
         );
     """),
-] + LATE
+    *LATE,
+]

@@ -54,6 +54,7 @@ class OpenAIProvider:
         import openai  # lazy: ~0.5 s to import
 
         self.name = "compat" if compat else "openai"
+        self.base_url = base_url or ""  # each compatible server has its own breaker
         self._label = f"The server at {base_url}" if compat else "OpenAI"
         self._compat = compat
         self._sdk = openai

@@ -1,0 +1,83 @@
+"""What stands in front of every provider: its circuit breaker and its rate limiter, keyed by
+provider (and by base URL for OpenAI-compatible servers), shared process-wide."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from lib.core import ProviderError
+from lib.llm.breakers import BreakerPolicy, Breakers, BreakerState
+from lib.llm.protocol import Event, Provider, Waiting
+from lib.llm.ratelimits import Limit, Limiters
+
+
+def guard_key(provider: Provider) -> str:
+    """The breaker and limiter a provider's calls share: one per compatible server URL."""
+    url = getattr(provider, "base_url", "")
+    return f"{provider.name} {url}" if provider.name == "compat" and url else provider.name
+
+
+@dataclass
+class Guards:
+    breakers: Breakers
+    limiters: Limiters
+
+    @classmethod
+    def make(cls, limits: dict[str, Limit] | None = None, policy: BreakerPolicy | None = None,
+             clock: Callable[[], float] = time.monotonic) -> Guards:
+        return cls(Breakers(policy, clock), Limiters(limits, clock))
+
+    def reset(self) -> None:
+        """Forget every breaker and limiter (tests; a restart does the same)."""
+        self.breakers = Breakers(self.breakers.policy, self.breakers.clock)
+        self.limiters = Limiters(self.limiters.limits, self.limiters.clock)
+
+    def configure(self, limits: dict[str, Limit]) -> None:
+        """Apply the settings' limits (a changed limit takes effect on the next call)."""
+        self.limiters.limits = dict(limits)
+
+    def attempt(self, provider: Provider, provider_name: str,
+                stream: Callable[[], Iterator[Event]], tokens: Callable[[bool], int],
+                sleep: Callable[[float], None]) -> Iterator[Event]:
+        """One try of a call: the breaker may refuse it at once (ProviderError
+        'circuit_open'), the limiter may make it wait (Waiting events, so the caller can show
+        the wait and stop it), then the provider streams; the outcome is the breaker's
+        evidence, and a Retry-After pauses the limiter for every caller."""
+        key = guard_key(provider)
+        breaker = self.breakers.get(key)
+        breaker.before()
+        limiter = self.limiters.get(key, provider_name)
+        try:
+            if limiter.limit.active:
+                ticket = limiter.claim(tokens(bool(limiter.limit.tpm)))
+                try:
+                    while (left := ticket.at - limiter.now()) > 0:
+                        yield Waiting(left, f"{key} allows {limiter.limit.text}")
+                        sleep(min(left, 0.5))  # short naps: a Stop is heard between them
+                except BaseException:
+                    limiter.cancel(ticket)  # closed while waiting: the slot is free again
+                    raise
+            yield from stream()
+        except ProviderError as exc:
+            breaker.failure(exc.kind)
+            if exc.retry_after is not None:
+                limiter.pause(exc.retry_after)
+            raise
+        except BaseException:
+            breaker.release()  # cancelled or a bug: nothing learnt about the provider
+            raise
+        breaker.success()
+
+    def states(self) -> dict[str, BreakerState]:
+        return self.breakers.states()
+
+    def state_of(self, provider_name: str) -> BreakerState | None:
+        """The worst breaker of a provider (any of a compatible provider's servers)."""
+        found = [s for k, s in self.states().items() if k.split(" ")[0] == provider_name]
+        order = {"open": 0, "half-open": 1, "closed": 2}
+        return min(found, key=lambda s: order[s.state]) if found else None
+
+
+GUARDS = Guards.make()  # shared by every session of the app process
