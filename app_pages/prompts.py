@@ -17,9 +17,10 @@ with st.sidebar.popover("New prompt", icon=":material/add:", width="stretch"):
         new_source = st.text_area("Template (Jinja)", key="new_source", height=150,
                                   value="Write release notes for:\n{{ changes | untrusted }}")
         new_vars = view.variables_editor((), key="new_vars")
+        new_task = view.task_select("", key="new_task")
         if st.button("Create", type="primary", key="create_prompt"):
             prompts.create(new_name.strip(), new_source, description=new_desc,
-                           variables=new_vars, note="First version")
+                           variables=new_vars, note="First version", task=new_task)
             st.session_state["prompt_pick"] = new_name.strip()
             st.rerun()
     except PromptLabError as exc:
@@ -93,13 +94,15 @@ with edit_tab:
                           placeholder="None: replies are free text",
                           help="Replies to this version must be JSON matching it (Chat and "
                                "Compare enforce and validate it). Kept with the version.")
+    task = view.task_select(prompt.task, key=f"edit_task_{name}")
     note = st.text_input("What changed", key="edit_note")
     author = st.text_input("Author", key="edit_author")
     if st.button("Save as new version", type="primary", key="save_version",
                  disabled=variables is None):
         try:
             saved = prompts.save_version(name, source, note=note, author=author,
-                                         variables=variables, output_schema=schema)
+                                         variables=variables, output_schema=schema,
+                                         task=task)
             st.session_state["saved_notice"] = f"Saved {name} v{saved}."
             st.rerun()
         except PromptLabError as exc:

@@ -41,6 +41,7 @@ class Prompt:
     model: str = ""
     temperature: float = 0.7
     max_tokens: int = 512
+    task: str = ""            # what the router should treat it as (lib.llm TASKS); "" for none
 
     @property
     def latest(self) -> int:
@@ -112,6 +113,16 @@ def check_variables(variables: tuple[Variable, ...]) -> tuple[Variable, ...]:
     return variables
 
 
+def check_task(task: str) -> str:
+    """"" (no task) or one of the router's tasks."""
+    from lib.llm import TASKS  # lazy: prompts load without the llm package
+
+    if task and task not in TASKS:
+        raise PromptStoreError(f"{task!r} is not a task the router knows.",
+                               hint=f"Use one of {', '.join(TASKS)}, or none.")
+    return task
+
+
 def check_text(what: str, text: str) -> str:
     """Text that can be stored as UTF-8 (a lone surrogate cannot)."""
     try:
@@ -148,7 +159,8 @@ def parse(name: str, text: str) -> Prompt:
             variables=check_variables(variables), labels=labels,
             versions=tuple(VersionInfo(**v) for v in data.get("versions", [])),
             model=str(data.get("model", "")), temperature=float(data.get("temperature", 0.7)),
-            max_tokens=int(data.get("max_tokens", 512)))
+            max_tokens=int(data.get("max_tokens", 512)),
+            task=check_task(str(data.get("task", ""))))
     except (TypeError, ValueError, AttributeError) as exc:
         raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
     if not prompt.versions:
@@ -175,10 +187,12 @@ def dump(prompt: Prompt) -> str:
                        *((f"description of '{v.name}'", v.description)
                          for v in prompt.variables)):
         check_text(what, text)
+    check_task(prompt.task)
     try:
         text = tomli_w.dumps({
             "description": prompt.description, "model": prompt.model,
             "temperature": prompt.temperature, "max_tokens": prompt.max_tokens,
+            **({"task": prompt.task} if prompt.task else {}),  # absent: older files unchanged
             "labels": dict(sorted(prompt.labels.items())),
             "variables": [clean(asdict(v)) for v in prompt.variables],
             "versions": [{k: v for k, v in asdict(info).items()

@@ -110,14 +110,15 @@ class PromptStore:
 
     def create(self, name: str, source: str, *, description: str = "",
                variables: tuple[Variable, ...] = (), author: str = "", note: str = "",
-               model: str = "", temperature: float = 0.7, max_tokens: int = 512) -> Prompt:
+               model: str = "", temperature: float = 0.7, max_tokens: int = 512,
+               task: str = "") -> Prompt:
         check_name(name)
         if (self.root / name / "manifest.toml").exists():
             raise PromptStoreError(f"A prompt named '{name}' already exists.")
         self.check(source, variables)
         prompt = Prompt(name, description, variables, {},
                         (VersionInfo(1, note or "First version", author, now_iso()),),
-                        model, temperature, max_tokens)
+                        model, temperature, max_tokens, task)
         text = manifest.dump(prompt)  # refused here, before anything is written
         with self._locked(name) as folder:
             if (folder / "manifest.toml").exists():
@@ -127,9 +128,10 @@ class PromptStore:
 
     def save_version(self, name: str, source: str, *, note: str = "", author: str = "",
                      variables: tuple[Variable, ...] | None = None,
-                     output_schema: str | None = None) -> int:
+                     output_schema: str | None = None, task: str | None = None) -> int:
         """Save an edit as the next version; a template that fails to render is refused.
-        `output_schema`: JSON Schema text for its replies (None keeps the previous one)."""
+        `output_schema`: JSON Schema text for its replies (None keeps the previous one);
+        `task`: the prompt's task for the router ("" for none, None keeps it)."""
         current = self.get(name)
         variables = current.variables if variables is None else variables
         self.check(source, variables)
@@ -142,7 +144,8 @@ class PromptStore:
                 else output_schema.strip()
             info = VersionInfo(version, note, author, now_iso(), schema)
             text = manifest.dump(replace(prompt, variables=variables,
-                                         versions=(*prompt.versions, info)))
+                                         versions=(*prompt.versions, info),
+                                         task=prompt.task if task is None else task))
             _write_version(folder, version, source, text)
         return version
 

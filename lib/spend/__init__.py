@@ -8,7 +8,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "reserve", "set_budget", "statuses"
     ),
     "lib.spend.costs": (
-        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model"
+        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model",
+        "routing_savings"
     ),
     "lib.spend.ledger": (
         "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",

@@ -194,10 +194,27 @@ def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
     return df
 
 
+def routing_savings(path: Path, f: Filters) -> dict[str, int]:
+    """What the router saved: the routed calls' cost on the top model (their baseline) less
+    their real cost, and how many there were. Read through the ledger's partial index on
+    routed calls."""
+    import datetime as dt
+
+    where, args = f.where(ledger=True)
+    after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
+    with connect(path) as conn:
+        calls, saved, baseline = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(baseline_micro - cost_micro), 0), "
+            "COALESCE(SUM(baseline_micro), 0) FROM calls INDEXED BY calls_routed "
+            f"WHERE baseline_micro IS NOT NULL AND ts >= ? AND ts < ? AND {where}",
+            [f.start, after, *args]).fetchone()
+    return {"calls": calls, "saved_micro": saved, "baseline_micro": baseline}
+
+
 def dashboard(path: Path, f: Filters) -> dict[str, Any]:
     """Everything the Costs page draws, in one call (what bench_costs times)."""
     return {"totals": totals(path, f), "spend": spend_by_day_model(path, f),
             "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
             "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
             "top": top_calls(path, f), "prompts": spend_by_prompt(path, f),
-            "structured": structured_by_model(path, f)}
+            "structured": structured_by_model(path, f), "routing": routing_savings(path, f)}

@@ -9,7 +9,14 @@ import streamlit as st
 
 from lib import spend
 from lib.core import PromptLabError, Settings, format_usd, format_usd_pair, frame_csv
-from lib.llm import PROVIDERS, ModelInfo, paid_providers, save_user_catalog
+from lib.llm import (
+    PROVIDERS,
+    ModelInfo,
+    load_router,
+    paid_providers,
+    save_user_catalog,
+    top_model,
+)
 from lib.spend import Filters
 from lib.ui import app
 from lib.ui.text import md, plain
@@ -92,6 +99,7 @@ def dashboard(settings: Settings, f: Filters) -> None:
     rate = spend.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
     d.metric("Cache hit rate", "–" if rate is None else md("{:.0%}", rate),
              help=md("Cache reads saved {}.", format_usd(t["cache_savings_micro"])))
+    routing_line(data["routing"])
 
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
@@ -144,6 +152,25 @@ def dashboard(settings: Settings, f: Filters) -> None:
         table(data["structured"], "structured output", "structured", column_config={
             HEADERS[c]: st.column_config.NumberColumn(format="percent")
             for c in ("valid_rate", "repaired_rate", "invalid_rate")})
+
+
+def routing_line(routed: dict[str, int]) -> None:
+    """What the Chat page's router saved against always using its top model."""
+    if not routed["calls"]:
+        st.caption(":material/alt_route: No routed calls in this range: choose Router in the "
+                   "Chat page's model picker to let rules pick a model per turn.")
+        return
+    try:
+        top = top_model(load_router(app.settings(), app.catalog()),
+                        app.statuses(check_local=False))
+    except PromptLabError:  # a broken router table: the figure still stands
+        top = None
+    st.markdown(md(":material/alt_route: Routing saved **{}** against always using {}: {:,} "
+                   "routed call{} cost {} instead of {}.", format_usd(routed["saved_micro"]),
+                   top.label if top else "the router's top model", routed["calls"],
+                   "" if routed["calls"] == 1 else "s",
+                   *format_usd_pair(routed["baseline_micro"] - routed["saved_micro"],
+                                    routed["baseline_micro"])))
 
 
 def budgets_editor(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from lib.core import VariableError
+from lib.llm import TASK_LABELS, TASKS
 from lib.prompts import VARIABLE_TYPES, Prompt, PromptStore, Variable, coerce
 from lib.ui.app import settings
 from lib.ui.text import md, plain
@@ -103,6 +104,30 @@ def variables_editor(variables: tuple[Variable, ...], key: str) -> tuple[Variabl
     return tuple(out)
 
 
+def task_select(current: str, key: str) -> str:
+    """The prompt's declared task for the Chat page's router; "" for none."""
+    options = ["", *TASKS]
+    return st.selectbox("Task (for the router)", options, key=key,
+                        index=options.index(current) if current in options else 0,
+                        format_func=lambda t: f"{t} · {TASK_LABELS[t]}" if t else "None",
+                        help="With Router chosen in the Chat page's model picker, a turn whose "
+                             "system prompt comes from this prompt goes to this task's model.")
+
+
+DEFAULT_PROMPT = "assistant"  # the chat's prompt when "From a prompt" is first chosen
+
+
+def chosen_prompt(key: str) -> str | None:
+    """The prompt `system_from_prompt(key)` will use this run, read before it is drawn (the
+    Chat page's router needs its task above it); None for a system prompt typed by hand."""
+    if st.session_state.get(f"{key}_source") != "From a prompt":
+        return None
+    names = store().names()
+    name = st.session_state.get(f"{key}_prompt")
+    return name if name in names else DEFAULT_PROMPT if DEFAULT_PROMPT in names else (
+        names[0] if names else None)
+
+
 def system_from_prompt(key: str) -> tuple[str, str | None, int | None]:
     """A system prompt typed by hand, or rendered from a stored prompt by label or version.
 
@@ -115,7 +140,7 @@ def system_from_prompt(key: str) -> tuple[str, str | None, int | None]:
         return st.text_area("System prompt text", key=f"{key}_text", height=100,
                             label_visibility="collapsed"), None, None
     name = st.selectbox("Prompt", names, key=f"{key}_prompt",
-                        index=names.index("assistant") if "assistant" in names else 0)
+                        index=names.index(DEFAULT_PROMPT) if DEFAULT_PROMPT in names else 0)
     prompt = store().get(name)
     ref = st.selectbox("Version", ref_options(prompt), key=f"{key}_ref",
                        help=REF_HELP, format_func=lambda r: ref_label(prompt, r))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import streamlit as st
 
 from lib.core import PromptLabError
@@ -17,16 +19,32 @@ def model_label(status: ModelStatus) -> str:
     return f"{provider_label(m.provider)} · {m.label}{mark}"
 
 
-def model_picker(key: str, *, label: str = "Model", default: str | None = None) -> ModelStatus:
-    """A model select box grouped by provider; unavailable models say how to enable them."""
+ROUTER = "router"  # the picker's Router option: a model is chosen per turn (lib.llm.route)
+ROUTER_LABEL = "Router · picks a model per turn by task and input length"
+
+
+@overload
+def model_picker(key: str, *, label: str = ..., default: str | None = ...,
+                 router: Literal[False] = ...) -> ModelStatus: ...
+@overload
+def model_picker(key: str, *, label: str = ..., default: str | None = ...,
+                 router: Literal[True]) -> ModelStatus | None: ...
+def model_picker(key: str, *, label: str = "Model", default: str | None = None,
+                 router: bool = False) -> ModelStatus | None:
+    """A model select box grouped by provider; unavailable models say how to enable them.
+    `router`: the Router comes first (returns None when chosen; the Chat page offers it)."""
     by_key = {s.model.key: s for s in sorted(statuses(),
                                              key=lambda s: (not s.available, s.model.provider))}
-    keys = list(by_key)
+    keys = [*([ROUTER] if router else []), *by_key]
     if st.session_state.get(key) not in (None, *keys):
         del st.session_state[key]  # a model that left the catalog
-    index = keys.index(default) if default in keys else 0
-    choice = by_key[st.selectbox(plain(label), keys, index=index, key=key,
-                                 format_func=lambda k: model_label(by_key[k]))]
+    index = keys.index(default) if default in keys else int(router)  # a model, not the router
+    picked = st.selectbox(plain(label), keys, index=index, key=key,
+                          format_func=lambda k: ROUTER_LABEL if k == ROUTER
+                          else model_label(by_key[k]))
+    if picked == ROUTER:
+        return None
+    choice = by_key[picked]
     if not choice.available:
         st.warning(md("{} is unavailable. {}", choice.model.label, choice.reason))
     return choice
