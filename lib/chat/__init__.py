@@ -13,6 +13,13 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),
-    "lib.chat.turn": ("ChatTurn", "TurnOptions", "reply_meta"),
+    "lib.chat.replies": ("reply_meta",),
+    "lib.chat.turn": ("ChatTurn", "TurnOptions"),
     "lib.chat.runs": ("RunTrace", "StepTrace", "run_trace"),
+    "lib.chat.compaction": ("Compaction",),
+    "lib.chat.summaries": (
+        "MAX_FOLDS", "STRATEGIES", "SUMMARISE", "WINDOW", "Summary",
+        "active_summary", "edit_summary", "sent_text", "set_strategy", "summarise",
+        "summary_model",
+    ),
 })

@@ -1,5 +1,6 @@
 """Context planning: which history fits the model's window beside the system prompt, the
-documents, the new message and the reserved output (a sliding window)."""
+documents, a summary of earlier turns, the new message and the reserved output (a sliding
+window)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class ContextPlan:
     input_tokens: int                # the whole request as the counter sees it: the sum
     exact: bool
     counter: str
+    summary_tokens: int = 0          # the summary sent in place of earlier turns (0: none)
 
     @property
     def used(self) -> int:
@@ -34,8 +36,9 @@ class ContextPlan:
     def bands(self) -> dict[str, int]:
         """Every part of the window, named; they add up to `used`."""
         return {"system": self.system_tokens, "documents": self.documents_tokens,
-                "history": self.history_tokens, "new message": self.new_tokens,
-                "framing": self.framing_tokens, "reserved output": self.reserved_output}
+                "summary": self.summary_tokens, "history": self.history_tokens,
+                "new message": self.new_tokens, "framing": self.framing_tokens,
+                "reserved output": self.reserved_output}
 
     @property
     def fraction(self) -> float:
@@ -59,10 +62,13 @@ def with_documents(system: str, documents: str) -> str:
 
 
 def plan_context(counter: Counter, model: ModelInfo, system: str, history: Sequence[Message],
-                 new: str, max_output: int, documents: str = "") -> ContextPlan:
+                 new: str, max_output: int, documents: str = "",
+                 summary: str = "") -> ContextPlan:
     """Keep the newest turns that fit `window - max_output` (a sliding window).
 
     `documents` (retrieved chunks) travel with the system prompt and are counted apart.
+    `summary` (earlier turns, condensed) opens the first user turn, ahead of the kept history;
+    it is left out only if it cannot fit beside the system prompt and the new message.
     """
     overhead = counter.message_overhead()
     base_system, system = system, with_documents(system, documents)
@@ -76,7 +82,11 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
             f"{model.context_window:,}-token window.",
             hint="Shorten the message or the system prompt, or lower max tokens.")
     costs = [counter.count(message_text(m)) + overhead for m in history]
-    keep_from, room = len(history), budget - fixed
+    summary_tokens = counter.count(summary) if summary else 0
+    if summary_tokens + overhead > budget - fixed:
+        summary, summary_tokens = "", 0
+    lead = [Message("user", summary)] if summary else []
+    keep_from, room = len(history), budget - fixed - (summary_tokens + overhead if lead else 0)
     while keep_from > 0 and costs[keep_from - 1] <= room:
         room -= costs[keep_from - 1]
         keep_from -= 1
@@ -87,22 +97,28 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
         while start < len(history) and (history[start].role != "user" or any(
                 isinstance(b, ToolResult) for b in history[start].blocks)):
             start += 1
-        msgs = alternate([*history[start:], Message("user", new)])
+        msgs = alternate([*lead, *history[start:], Message("user", new)])
         return start, msgs, counter.count_request(ChatRequest(model.id, tuple(msgs), system))
 
     keep_from, msgs, total = build(keep_from)
     while total > budget and keep_from < len(history):  # per-message sums can undercount
         keep_from, msgs, total = build(keep_from + 1)
+    if total > budget and lead:  # the summary alone was undercounted: send the turn without
+        lead, summary_tokens = [], 0
+        keep_from, msgs, total = build(keep_from)
     # The bands are the texts as counted alone; framing is what the request adds around
     # them (roles, separators, priming), so the parts add up to the whole request.
     system_tokens = counter.count(base_system) if base_system else 0
     documents_tokens = counter.count(system) - system_tokens if documents else 0
-    history_tokens = sum(counter.count(message_text(m)) for m in msgs[:-1])
-    new_tokens = counter.count(msgs[-1].content)
-    content = system_tokens + documents_tokens + history_tokens + new_tokens
+    # Counted before alternate() merges turns: the summary and the kept history share the
+    # first user turn, and a failed turn's message may share the new one.
+    history_tokens = sum(counter.count(message_text(m)) for m in history[keep_from:])
+    new_tokens = counter.count(new)
+    content = system_tokens + documents_tokens + summary_tokens + history_tokens + new_tokens
     return ContextPlan(
         messages=tuple(msgs), dropped=keep_from, system_tokens=system_tokens,
         documents_tokens=documents_tokens, history_tokens=history_tokens,
         new_tokens=new_tokens, framing_tokens=max(0, total - content),
         reserved_output=max_output, window=model.context_window,
-        input_tokens=max(total, content), exact=counter.exact, counter=counter.name)
+        input_tokens=max(total, content), exact=counter.exact, counter=counter.name,
+        summary_tokens=summary_tokens)

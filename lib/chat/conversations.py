@@ -22,6 +22,7 @@ class Conversation:
     system: str
     created_at: str
     updated_at: str
+    history_strategy: str = "window"   # or "summarise" (lib.chat.summaries)
 
 
 @dataclass
@@ -36,11 +37,13 @@ class StoredMessage:
 
 
 def create_conversation(path: Path, *, model: str = "", system: str = "",
-                        title: str = NEW_TITLE) -> int:
+                        title: str = NEW_TITLE, history: str = "window") -> int:
+    """A new conversation; `history` is its strategy when it outgrows the window."""
     now = now_iso()
     with connect(path, write=True) as conn:
         cur = conn.execute("INSERT INTO conversations (title, model, system, created_at, "
-                           "updated_at) VALUES (?, ?, ?, ?, ?)", (title, model, system, now, now))
+                           "updated_at, history_strategy) VALUES (?, ?, ?, ?, ?, ?)",
+                           (title, model, system, now, now, history))
     return int(cur.lastrowid)
 
 

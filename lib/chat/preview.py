@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from lib.chat.context import ContextPlan, alternate, plan_context
 from lib.chat.conversations import StoredMessage
+from lib.chat.summaries import Summary, sent_text
 from lib.core import Settings
 from lib.llm import ChatRequest, Message, ModelInfo, counter_for, get_provider
 
@@ -24,13 +25,16 @@ class NextCall:
 
 def next_call(settings: Settings, model: ModelInfo, system: str,
               history: Sequence[StoredMessage], max_tokens: int, *,
-              grounded: bool) -> NextCall:
+              grounded: bool, summary: Summary | None = None) -> NextCall:
     """The next call, if the next message is as long as the last one (may raise
-    ContextOverflowError when the system prompt alone does not fit)."""
-    turns = [Message(m.role, m.content) for m in history]  # type: ignore[arg-type]
+    ContextOverflowError when the system prompt alone does not fit). With a `summary`, it
+    is sent in place of the messages it covers."""
+    through = summary.through_id if summary else 0
+    turns = [Message(m.role, m.content) for m in history  # type: ignore[arg-type]
+             if m.id > through]
     typical = next((m.content for m in reversed(history) if m.role == "user"), "")
     plan = plan_context(counter_for(model, settings), model, system, turns, typical,
-                        max_tokens)
+                        max_tokens, summary=sent_text(summary) if summary else "")
     docs = next((m.meta.get("documents_tokens", 0) for m in reversed(history)
                  if m.role == "assistant"), 0) if grounded else 0
     return NextCall(plan, docs)
