@@ -2,7 +2,16 @@ import streamlit as st
 
 from lib import chat, knowledge
 from lib.core import PromptLabError
-from lib.ui import app, chat_tools, prompts_view, structured_view, widgets
+from lib.ui import (
+    app,
+    chat_router,
+    chat_summary,
+    chat_tools,
+    prompts_view,
+    resilience_view,
+    structured_view,
+    widgets,
+)
 from lib.ui import chat_actions as actions
 from lib.ui import chat_messages as messages
 from lib.ui import chat_sidebar as sidebar
@@ -16,9 +25,13 @@ sidebar.conversation_sidebar(settings, current)
 
 with st.sidebar:
     st.divider()
-    status = widgets.model_picker(sidebar.MODEL_KEY, default=current.model if current else None)
-    model = status.model
+    status = widgets.model_picker(sidebar.MODEL_KEY, default=current.model if current else None,
+                                  router=True)
     key = f"system_{current.id if current else 'new'}"
+    routing = chat_router.task_sidebar(settings, key) if status is None else None
+    status = routing.status if routing else status
+    model = status.model
+    fallbacks = resilience_view.fallback_picker(model)
     if current and f"{key}_text" not in st.session_state:
         st.session_state[f"{key}_text"] = current.system
     try:
@@ -35,6 +48,7 @@ with st.sidebar:
     temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, disabled=not model.temperature)
     max_tokens = st.number_input("Max output tokens", 1, model.max_output,
                                  min(512, model.max_output), step=64)
+    strategy = chat_summary.strategy_picker(settings, current)
     try:
         output_schema, schema_ok = structured_view.schema_input(prompt_name, prompt_version), True
     except PromptLabError as exc:  # sending is held until the schema is fixed
@@ -46,16 +60,18 @@ resend = actions.pending(current.id if current else None)
 history = chat.list_messages(settings.db_path, current.id) if current else []
 if resend and resend.replace_from is not None:  # an edit or a regenerate: the turns it
     history = [m for m in history if m.id < resend.replace_from]  # replaces are not drawn
+summary = chat_summary.active(settings, current, strategy, resend.replace_from if resend else None)
 estimate = None
 try:
     if status.available:
         estimate = chat.next_call(settings, model, system, history, int(max_tokens),
-                                  grounded=bool(kb_name))
+                                  grounded=bool(kb_name), summary=summary)
 except PromptLabError as exc:
     widgets.show_error(exc)
 if current:
     messages.render_history(current.id, history, estimate.plan.dropped if estimate else 0,
-                            enabled=status.available)
+                            enabled=status.available, summary=summary,
+                            summarising=strategy == chat.SUMMARISE)
 
 try:
     if estimate is not None:
@@ -74,8 +90,12 @@ if text or (resend and resend.continue_from):
                                prompt_version=prompt_version, knowledge_base=kb_name,
                                top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
                                max_steps=tools.max_steps, max_cost_usd=tools.max_cost_usd,
-                               output_schema=output_schema)
+                               output_schema=output_schema, fallbacks=fallbacks,
+                               history=strategy)
     try:
+        if routing is not None:  # the router picks this turn's model from its whole input
+            model, options = chat_router.route_turn(settings, routing, prompt_name, system,
+                                                    history, text or "", options)
         stream.send(settings, current.id if current else None, model, text or "", options,
                     replace_from=resend.replace_from if resend else None,
                     continue_from=resend.continue_from if resend else None,

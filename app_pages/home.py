@@ -3,7 +3,7 @@ import streamlit as st
 from lib import chat, spend
 from lib.core import PromptLabError, format_usd
 from lib.llm import provider_summary
-from lib.ui import app, widgets
+from lib.ui import app, resilience_view, widgets
 from lib.ui.text import Markdown, join, md, plain
 
 st.title("Prompt Lab")
@@ -28,9 +28,10 @@ def providers_table() -> bool:
     """The table; True while the local model's first check is still running."""
     # A Markdown table: st.table would import pandas, which alone takes longer than this page.
     summary = provider_summary(app.statuses(check_local=False))
-    rows = [Markdown("| Provider | Status | Models | How to enable |"),
-            Markdown("|---|---|---|---|")]
-    rows += [md("| {} | {} | {} | {} |", p.label, p.state, p.models,
+    rows = [Markdown("| Provider | Status | Circuit breaker | Models | How to enable |"),
+            Markdown("|---|---|---|---|---|")]
+    rows += [md("| {} | {} | {} | {} | {} |", p.label, p.state,
+                resilience_view.state_text(p.provider), p.models,
                 "" if p.checking else p.reason) for p in summary]
     st.markdown(join("\n", rows))
     return any(p.checking for p in summary)

@@ -71,7 +71,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             step = fake.next(body)
             if step.status != 200:
-                error = {"error": {"message": step.error, "type": "invalid_request_error"}}
+                kind = "server_error" if step.status >= 500 else "invalid_request_error"
+                error = {"error": {"message": step.error, "type": kind}}
                 self._send(step.status, json.dumps(error).encode(), "application/json")
                 return
             self.send_response(200)

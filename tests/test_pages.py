@@ -75,6 +75,11 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_DEADLINE", "5")
     at = app("app_pages/chat.py")
     at.selectbox(key="chat_model").set_value("compat/nothing-here").run()
+    # A server's models fall back to the bundled one by default: take that away to see the
+    # outage itself (tests/browser/test_fallback_browser.py covers the fallback).
+    fallbacks = at.multiselect(key="chat_fallbacks_compat/nothing-here")
+    assert fallbacks.value == ["local/smollm2-135m-instruct"]
+    fallbacks.set_value([]).run()
     at.chat_input[0].set_value("Are you there?").run()
     assert not at.exception
     assert any("connection" in shown(e.value).lower() and "network" in shown(e.value)

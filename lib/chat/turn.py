@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lib import knowledge
 from lib.agents import AgentRun, Limits, stored_status
+from lib.chat.compaction import Compaction
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import (
     add_message,
@@ -19,14 +20,16 @@ from lib.chat.conversations import (
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
-from lib.chat.tool_turns import expand, give_results, steps_meta
-from lib.core import Settings, ToolError
+from lib.chat.replies import reply_meta
+from lib.chat.tool_turns import give_results, steps_meta
+from lib.core import ContextOverflowError, Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
     Call,
     CallContext,
     ChatRequest,
     Event,
+    Fallbacks,
     ModelInfo,
     Provider,
     Repairing,
@@ -53,6 +56,10 @@ class TurnOptions:
     max_steps: int = 8
     max_cost_usd: float | None = None
     output_schema: dict[str, Any] | None = None  # the reply must be JSON matching this
+    fallbacks: tuple[ModelInfo, ...] = ()  # asked in turn if the model cannot answer
+    route: str | None = None              # the router chose the model: why (lib.llm.route)
+    baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
+    history: str = "window"               # or "summarise": what overflowing history becomes
 
 
 @dataclass
@@ -62,7 +69,8 @@ class ChatTurn:
     Creating a turn plans it (retrieval, context window) and stores nothing; it may raise
     ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
     there is none yet and stores the user's message, so a refused call leaves nothing behind
-    and a failed one never loses the message. The message is written on the background
+    and a failed one never loses the message (a summarising conversation first folds the
+    turns that no longer fit into its summary). The message is written on the background
     writer while the call goes out (so the write is not in the time to first token) and is
     joined before the reply is saved. Iterating streams events (beginning first if needed),
     once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
@@ -99,30 +107,64 @@ class ChatTurn:
             raise ToolError("Enable tools in the sidebar to go on with the run.")
         if self.paused is not None and self.paused.meta.get("run_end") == "awaiting":
             give_results(self.paused.meta, self.typed or {})  # before history is built
-        history = [part for m in stored
-                   if self.replace_from is None or m.id < self.replace_from
-                   for part in expand(m.role, m.content, m.meta)]
-        self.counter = counter_for(self.model, self.settings)
-        max_tokens = min(self.options.max_tokens, self.model.max_output)
+        self.compaction = Compaction.load(self.settings, self.conversation_id, stored,
+                                          self.options.history, self.replace_from)
+        history = self.compaction.history()  # after the summary, if there is one
         self.kb = None
         if self.options.knowledge_base:
             self.kb = knowledge.get_kb(self.settings, self.options.knowledge_base)
         if self.kb is not None and not self.options.tools:  # with tools, the model searches
             self.hits = knowledge.search(self.settings, self.kb, self.user_text,
                                          self.options.top_k)
+        self._history = history
+        self._prepared: dict[str, tuple[Any, ContextPlan, ChatRequest]] = {}
+        try:
+            self.counter, self.plan, self.request = self._prepare(self.model)
+        except ContextOverflowError:
+            if not self.options.fallbacks or self.options.tools:  # agent runs do not fall back
+                raise
+            # A model of the chain with a longer window may take it: plan for the first one.
+            for m in self.options.fallbacks:
+                try:
+                    self.counter, self.plan, self.request = self._prepare(m)
+                    break
+                except ContextOverflowError:
+                    continue
+            else:
+                raise
+
+    def _prepare(self, model: ModelInfo) -> tuple[Any, ContextPlan, ChatRequest]:
+        """The counter, context plan and request for one model (the chain's models differ in
+        window, tokenizer and what they accept); raises ContextOverflowError."""
+        if model.key in self._prepared:
+            return self._prepared[model.key]
+        counter = counter_for(model, self.settings)
+        max_tokens = min(self.options.max_tokens, model.max_output)
         docs = grounding(self.hits)
-        self.plan = plan_context(self.counter, self.model, self.options.system, history,
-                                 self.user_text, max_tokens, documents=docs)
+        plan = plan_context(counter, model, self.options.system, self._history,
+                            self.user_text, max_tokens, documents=docs,
+                            summary=self.compaction.block())
         # Anthropic caches a prompt prefix of 1024+ tokens: mark a long system prompt (and the
         # documents travelling with it) so repeated turns read it at a tenth of the price.
-        cache = (self.model.provider == "anthropic"
-                 and self.plan.system_tokens + self.plan.documents_tokens >= 1024)
-        self.request = ChatRequest(
-            model=self.model.id, messages=self.plan.messages, cache_system=cache,
+        cache = (model.provider == "anthropic"
+                 and plan.system_tokens + plan.documents_tokens >= 1024)
+        request = ChatRequest(
+            model=model.id, messages=plan.messages, cache_system=cache,
             system=with_documents(self.options.system, docs),
-            temperature=self.options.temperature if self.model.temperature else None,
+            temperature=self.options.temperature if model.temperature else None,
             max_tokens=max_tokens, tools=tuple(t.spec for t in self.options.tools),
             tool_choice=self.options.tool_choice, output_schema=self.options.output_schema)
+        self._prepared[model.key] = counter, plan, request
+        return counter, plan, request
+
+    def _call(self, model: ModelInfo, context: CallContext) -> Call:
+        counter, _, request = self._prepare(model)
+        provider = (self.provider if model.key == self.model.key and self.provider
+                    else get_provider(model.provider, self.settings))
+        return Call(provider, model, request, context, db_path=self.settings.db_path,
+                    policy=self.policy or RetryPolicy(deadline_s=self.settings.deadline_s),
+                    count_input=counter.count_request, count_output=counter.count,
+                    cancel=self.cancel, estimated_input=not counter.exact)
 
     def begin(self) -> int:
         """Reserve, then store the user's message (in a new conversation if needed).
@@ -131,15 +173,19 @@ class ChatTurn:
         """
         if self.call is not None:
             return self.conversation_id  # type: ignore[return-value]
+        if self.model.key in self._prepared and self.compaction.fold(  # summarised: plan again
+                self.plan, self.model, self.provider, self.policy, self.cancel):
+            self._history, self._prepared = self.compaction.history(), {}
+            self.counter, self.plan, self.request = self._prepare(self.model)
         path = self.settings.db_path
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
-        call = Call(provider, self.model, self.request,
-                    CallContext(self.options.page, self.options.prompt_name,
-                                self.options.prompt_version, self.conversation_id),
-                    db_path=path, policy=policy, count_input=self.counter.count_request,
-                    count_output=self.counter.count, cancel=self.cancel,
-                    estimated_input=not self.counter.exact)
+        context = CallContext(self.options.page, self.options.prompt_name,
+                              self.options.prompt_version, self.conversation_id,
+                              route=self.options.route, baseline=self.options.baseline)
+        call: Any = (Fallbacks((self.model, *self.options.fallbacks), self._call, context)
+                     if self.options.fallbacks and not self.options.tools
+                     else self._call(self.model, context))
         if self.options.tools:
             self.run = AgentRun(provider, self.model, self.request, call.context,
                                 {t.name: t for t in self.options.tools}, db_path=path,
@@ -158,9 +204,9 @@ class ChatTurn:
             call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(path, model=self.model.key,
-                                                       system=self.options.system)
-            call.context = CallContext(self.options.page, self.options.prompt_name,
-                                       self.options.prompt_version, self.conversation_id)
+                                                       system=self.options.system,
+                                                       history=self.options.history)
+            call.context = replace(context, conversation_id=self.conversation_id)
             if self.run is not None:
                 self.run.set_context(call.context)
         if self.replace_from is not None:  # only now: a refused call replaces nothing
@@ -193,7 +239,7 @@ class ChatTurn:
             return
         last = run.steps[-1].record
         reason = run.finished.reason if run.finished else "paused"
-        meta = reply_meta(self.model, last, self.plan)
+        meta = reply_meta(self.model, last, self.plan) | self.compaction.meta(self.plan)
         meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
                     cost_micro=run.cost_micro, total_ms=run.ms)
@@ -221,7 +267,12 @@ class ChatTurn:
             knowledge.link_call(self.settings, call.record.id, [h.chunk_id for h in self.hits])
         if not call.text:
             return
-        meta = reply_meta(self.model, call.record, self.plan)
+        model = self.answered_by()
+        plan = self._prepared[model.key][1]
+        meta = reply_meta(model, call.record, plan) | self.compaction.meta(plan)
+        if isinstance(call.first, Fallbacks) and call.first.fell_back:
+            meta["fallbacks"] = [{"model": s.label, "reason": s.reason}
+                                 for s in call.first.skipped]
         if isinstance(call, Repairing) and call.validation is not None:
             v, records = call.validation, call.records
             meta["structured"] = {"status": v.status, "errors": list(v.errors),
@@ -234,18 +285,14 @@ class ChatTurn:
         add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
                     status=call.record.status, call_id=call.record.id, meta=meta)
 
+    def answered_by(self) -> ModelInfo:
+        """The model whose call answered (or failed last): a fallback, or the one chosen."""
+        record = self.record
+        for m in (self.model, *self.options.fallbacks):
+            if record is not None and (m.provider, m.id) == (record.provider, record.model):
+                return m
+        return self.model
+
     @property
     def record(self) -> CallRecord | None:
         return self.call.record if self.call else None
-
-
-def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[str, Any]:
-    """What is shown under a reply: model, tokens, cost, timings, and what was left out."""
-    return {"model": model.key, "label": model.label, "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens, "estimated": record.usage_estimated,
-            "cost_micro": record.cost_micro, "ttft_ms": record.ttft_ms,
-            "total_ms": record.total_ms, "dropped": plan.dropped,
-            "anatomy": {**plan.bands(), "window": plan.window, "input": plan.input_tokens,
-                        "counter": plan.counter},
-            "documents_tokens": plan.documents_tokens,
-            "error": record.error_message, "error_kind": record.error_kind}

@@ -12,6 +12,7 @@ PromptLabError               anything a user should read in plain words
 ├── WorkerError              a bounded child process did not finish a job (time, memory, crash)
 ├── TokenizerError           a tokenizer could not be loaded or run
 ├── ContextOverflowError     the input cannot fit the model's context window
+├── SummaryError             earlier turns cannot be summarised, or a summary edit is invalid
 ├── ProviderError            a model call failed (kind, HTTP status, retry-after, retryable)
 ├── BudgetError              a budget setting is invalid
 │   └── BudgetExceededError  a call would pass a spending budget
@@ -84,6 +85,10 @@ class TokenizerError(PromptLabError):
 
 
 class ContextOverflowError(PromptLabError):
+    pass
+
+
+class SummaryError(PromptLabError):
     pass
 
 

@@ -39,6 +39,7 @@ class Settings:
     confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
     compare_concurrency: int = 4
     structured_repairs: int = 1                 # repair attempts for a reply failing its schema
+    summary_model: str | None = None            # catalog key; None: the bundled local model
     rate_limits: str = ""                       # "compat=60/100000, openai=500": rpm[/tpm]
     log_level: str = "INFO"
 
@@ -72,6 +73,7 @@ _FIELDS = {
     "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
     "PROMPTLAB_STRUCTURED_REPAIRS": ("structured_repairs",
                                      lambda v: int(_choice(v.strip(), ("0", "1", "2")))),
+    "PROMPTLAB_SUMMARY_MODEL": ("summary_model", str),
     "PROMPTLAB_RATE_LIMITS": ("rate_limits", str),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }

@@ -24,6 +24,10 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "stop_reason"
     ),
     "lib.llm.repairs": ("Repairing",),
+    "lib.llm.routing": (
+        "TASK_LABELS", "TASKS", "RouteRule", "Routed", "Router", "load_router", "parse_router",
+        "route", "route_messages", "top_model"
+    ),
     "lib.llm.structured": (
         "STATUSES", "Repair", "Validation", "check_schema", "parse_json", "repair_message",
         "repair_request",

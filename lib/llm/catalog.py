@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.core import CatalogError, Settings, atomic_write
@@ -40,6 +40,8 @@ class ModelInfo:
 class Catalog:
     models: tuple[ModelInfo, ...]
     prices_checked: str
+    # model key -> the model keys asked in turn when it cannot answer ([fallbacks] table)
+    fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, key: str) -> ModelInfo:
         for m in self.models:
@@ -67,12 +69,24 @@ def _parse(text: str, source: str) -> tuple[list[ModelInfo], str]:
     return models, str(data.get("prices_checked", "unknown"))
 
 
+def _chains(text: str, source: str) -> dict[str, tuple[str, ...]]:
+    """The `[fallbacks]` table: "provider/model" = ["provider/model", ...]."""
+    table = tomllib.loads(text).get("fallbacks", {})
+    if not isinstance(table, dict) or not all(
+            isinstance(v, list) and all(isinstance(k, str) for k in v) for v in table.values()):
+        raise CatalogError(f"The [fallbacks] table of {source} must map a model key to a list "
+                           'of model keys, like "local/x" = ["openai/y"].')
+    return {k: tuple(v) for k, v in table.items()}
+
+
 def load_catalog(settings: Settings) -> Catalog:
     """The shipped catalog overlaid by the user's copy; compat-server models appended."""
     models, checked = _parse(SHIPPED.read_text(encoding="utf-8"), str(SHIPPED))
+    chains = _chains(SHIPPED.read_text(encoding="utf-8"), str(SHIPPED))
     user = user_catalog_path(settings)
     if user.is_file():
         mine, checked = _parse(user.read_text(encoding="utf-8"), str(user))
+        chains.update(_chains(user.read_text(encoding="utf-8"), str(user)))
         by_key = {m.key: m for m in models}
         by_key.update({m.key: m for m in mine})
         models = list(by_key.values())
@@ -85,14 +99,30 @@ def load_catalog(settings: Settings) -> Catalog:
             window = settings.openai_compat_context_window
             models.append(ModelInfo(id=model_id, provider="compat", label=f"{model_id} (server)",
                                     context_window=window, max_output=min(4096, window // 2)))
-    return Catalog(tuple(models), checked)
+            # A server of one's own can go away: the bundled model answers then.
+            chains.setdefault(f"compat/{model_id}", tuple(
+                m.key for m in models if m.provider == "local"))
+    known = {m.key for m in models}
+    for key, chain in chains.items():
+        if unknown := [k for k in (key, *chain) if k not in known]:
+            raise CatalogError(f"The fallback chain of {key} names models not in the catalog: "
+                               f"{', '.join(unknown)}.")
+    return Catalog(tuple(models), checked, chains)
 
 
 def save_user_catalog(settings: Settings, models: list[ModelInfo], checked: str) -> None:
-    """Write the user's catalog (validated first) atomically to the data folder."""
+    """Write the user's catalog (validated first) atomically to the data folder; its router
+    rules, if it has any, are kept."""
     import tomli_w
 
-    text = tomli_w.dumps({"prices_checked": checked, "model": [dict(m.__dict__) for m in models]})
+    path = user_catalog_path(settings)
+    try:
+        kept = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except tomllib.TOMLDecodeError:
+        kept = {}  # a broken copy is replaced, as before
+    text = tomli_w.dumps({"prices_checked": checked, "model": [dict(m.__dict__) for m in models],
+                          **{k: kept[k] for k in ("router", "route", "fallbacks")
+                             if k in kept}})
     _parse(text, "the edited table")  # refuse anything the loader would refuse
     atomic_write(user_catalog_path(settings), text)
 

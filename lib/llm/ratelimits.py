@@ -69,23 +69,26 @@ class Limiter:
     def claim(self, tokens: int) -> Ticket:
         """Claim the earliest slot for a call of `tokens`; the caller waits until `at`."""
         with self._lock:
-            now = self._clock()
-            while self._sent and self._sent[0].at <= now - WINDOW_S:
-                self._sent.popleft()
-            at = max(now, self._paused_until, self._sent[-1].at if self._sent else now)
-            sent = list(self._sent)
-            if self.limit.rpm and len(sent) >= self.limit.rpm:
-                at = max(at, sent[-self.limit.rpm].at + WINDOW_S)
-            if self.limit.tpm:
-                # Drop the oldest claims until the rest, plus this one, fit the token limit.
-                window = [t for t in sent if t.at > at - WINDOW_S]
-                total = sum(t.tokens for t in window)
-                while window and total + tokens > self.limit.tpm:
-                    total -= window[0].tokens
-                    at = max(at, window.pop(0).at + WINDOW_S)
-            ticket = Ticket(at, tokens)
+            ticket = Ticket(self._earliest(tokens), tokens)
             self._sent.append(ticket)
             return ticket
+
+    def _earliest(self, tokens: int) -> float:
+        now = self._clock()
+        while self._sent and self._sent[0].at <= now - WINDOW_S:
+            self._sent.popleft()
+        sent = list(self._sent)
+        at = max(now, self._paused_until, sent[-1].at if sent else now)
+        if self.limit.rpm and len(sent) >= self.limit.rpm:
+            at = max(at, sent[-self.limit.rpm].at + WINDOW_S)
+        if self.limit.tpm:
+            # Drop the oldest claims until the rest, plus this one, fit the token limit.
+            window = [t for t in sent if t.at > at - WINDOW_S]
+            total = sum(t.tokens for t in window)
+            while window and total + tokens > self.limit.tpm:
+                total -= window[0].tokens
+                at = max(at, window.pop(0).at + WINDOW_S)
+        return at
 
     def cancel(self, ticket: Ticket) -> None:
         """A call that gave up waiting frees its slot if it has not gone out."""
@@ -104,9 +107,7 @@ class Limiter:
     def waiting_s(self) -> float:
         """How long a call claimed now would wait (for display; claims nothing)."""
         with self._lock:
-            now = self._clock()
-            last = self._sent[-1].at if self._sent else now
-            return max(0.0, self._paused_until - now, last - now)
+            return max(0.0, self._earliest(0) - self._clock())
 
 
 class Limiters:

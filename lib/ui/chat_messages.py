@@ -8,11 +8,14 @@ import re
 
 import streamlit as st
 
-from lib.chat import NextCall, StoredMessage, provider_count
+from lib.chat import NextCall, StoredMessage, Summary, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
 from lib.ui.chat_actions import message_actions
+from lib.ui.chat_router import route_note, routed
+from lib.ui.chat_summary import reply_note, summary_box
 from lib.ui.chat_tools import render_steps, run_caption
+from lib.ui.resilience_view import fallback_note
 from lib.ui.structured_view import render_structured
 from lib.ui.text import Markdown, inert, join, md, plain
 
@@ -82,11 +85,16 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
         if meta.get("run_id"):
             st.page_link("app_pages/traces.py", label="Trace of this run",
                          icon=":material/account_tree:", query_params={"run": meta["run_id"]})
+    if meta.get("fallbacks"):
+        st.caption(fallback_note(meta))
+    if routed(meta):
+        st.caption(route_note(meta))
     if meta.get("sources"):
         render_sources(meta["sources"], body)
     if meta.get("anatomy"):
         with st.expander("Context anatomy", icon=":material/stacked_bar_chart:"):
             st.html(anatomy_html(meta["anatomy"], meta.get("input_tokens")))
+    reply_note(meta)
     if meta.get("dropped"):
         n = meta["dropped"]
         st.caption(md(":material/content_cut: To fit the context window, the oldest {} "
@@ -98,6 +106,7 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
 # Each band of the window, its colour and what it means (shown on hover and in the legend).
 _PARTS = {"system": ("#94a3b8", "the system prompt"),
           "documents": ("#86efac", "retrieved chunks, sent with the system prompt"),
+          "summary": ("#f9a8d4", "earlier messages, summarised and sent in their place"),
           "history": ("#c4b5fd", "earlier messages kept in the call"),
           "new message": ("#fdba74", "the message being sent"),
           "framing": ("#fcd34d", "roles, separators and the reply's priming around each "
@@ -135,16 +144,24 @@ def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
 
 
 def render_history(conversation_id: int, history: list[StoredMessage],
-                   leaving: int = 0, *, enabled: bool = True) -> None:
-    """The conversation; the `leaving` oldest messages will not fit into the next call.
+                   leaving: int = 0, *, enabled: bool = True,
+                   summary: Summary | None = None, summarising: bool = False) -> None:
+    """The conversation; the `leaving` oldest messages will not fit into the next call (after
+    those a `summary` covers: it is drawn, editable, where they end; `summarising`: they
+    will be folded into it).
     `enabled`: whether edit and regenerate can send (the model is available)."""
-    asked = None
+    asked, through = None, summary.through_id if summary else 0
+    leaving += sum(m.id <= through for m in history)
     for i, message in enumerate(history):
         render_message(conversation_id, message, asked, last=i == len(history) - 1,
                        enabled=enabled)
         asked = message if message.role == "user" else asked
-        if i < leaving:
-            st.caption(":material/content_cut: This message will be left out of the next call "
+        if summary is not None and message.id == through:
+            summary_box(summary)
+        elif i < leaving and message.id > through:
+            st.caption(":material/summarize: This message will be summarised before the next "
+                       "call, to fit the context window." if summarising else
+                       ":material/content_cut: This message will be left out of the next call "
                        "to fit the context window.")
 
 

@@ -12,10 +12,11 @@ from lib import knowledge
 from lib.agents import RunFinished, ToolFinished, ToolStarted
 from lib.chat import ChatTurn, TurnOptions
 from lib.core import ProviderError, Settings
-from lib.llm import Error, ModelInfo, Repair, TextDelta
+from lib.llm import Error, Fallback, ModelInfo, Repair, TextDelta, Waiting
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
 from lib.ui.chat_tools import block_label, draw_call, draw_result
+from lib.ui.resilience_view import live_note
 from lib.ui.text import inert, md
 
 CURSOR = "▌"
@@ -32,10 +33,13 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
     """
     gen = iter(events)
     text, error, last, started = "", None, 0.0, False
-    slot, blocks = body.empty(), {}
+    slot, blocks, note = body.empty(), {}, None
     slot.markdown(CURSOR)
     try:
         for event in gen:
+            if note is not None and not isinstance(event, Waiting):
+                note.empty()  # the wait is over
+                note = None
             if isinstance(event, TextDelta):
                 if not started:
                     started = True
@@ -66,6 +70,12 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
                         draw_result(o.content, o.is_error)
                 box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending),
                            state="error" if o.is_error else "complete")
+            elif isinstance(event, Waiting | Fallback):  # a rate limit's wait, or moving on
+                if note is None or isinstance(event, Fallback):
+                    note = body.empty()  # a fallback's line stays; a wait's is redrawn
+                note.caption(live_note(event))
+                if isinstance(event, Fallback):
+                    note = None
             elif isinstance(event, Repair):  # the reply failed its schema: it is asked again
                 body.caption(md(":material/build: The reply did not match its schema ({}); "
                                 "asking again…", "; ".join(event.errors)[:200]))
@@ -97,6 +107,8 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
     turn = ChatTurn(settings, conversation_id, model, text, options,  # may refuse: nothing
                     replace_from=replace_from,                        # drawn, nothing kept
                     continue_from=continue_from, typed=typed)
+    if turn.compaction.due(turn.plan):
+        note.caption(":material/summarize: Summarising the oldest messages to fit the window…")
     conversation_id = turn.begin()
     note.empty()
     open_conversation(conversation_id)
