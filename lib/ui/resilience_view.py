@@ -17,7 +17,7 @@ def fallback_picker(model: ModelInfo, key: str = "chat_fallbacks") -> tuple[Mode
     chosen_key = f"{key}_{model.key}"  # each model keeps its own chain in the session
     keys = st.multiselect(
         "Fallbacks", list(models), default=chain, key=chosen_key,
-        format_func=lambda k: f"{models[k].label} ({state_text(models[k].provider)})",
+        format_func=lambda k: f"{models[k].label}{circuit_mark(models[k].provider)}",
         placeholder="None: errors end the turn",
         help="Asked in this order when the model fails before answering (retries given up, "
              "its circuit breaker open, or the conversation too long for its window). Never "
@@ -29,6 +29,12 @@ def state_text(provider: str) -> str:
     """A provider's circuit breaker, in words: closed, open (with time left) or probing."""
     state = GUARDS.state_of(provider)
     return "closed" if state is None else state.text
+
+
+def circuit_mark(provider: str) -> str:
+    """What a model option adds when its provider's breaker is not closed."""
+    state = GUARDS.state_of(provider)
+    return "" if state is None or state.state == "closed" else f"  (circuit {state.text})"
 
 
 def live_note(event: Fallback | Waiting) -> Markdown:

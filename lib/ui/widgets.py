@@ -9,6 +9,7 @@ import streamlit as st
 from lib.core import PromptLabError
 from lib.llm import ModelStatus, provider_label
 from lib.ui.app import statuses
+from lib.ui.resilience_view import circuit_mark
 from lib.ui.text import md, plain
 
 
@@ -16,7 +17,7 @@ def model_label(status: ModelStatus) -> str:
     """An option of the model select box (options are shown as plain text)."""
     m = status.model
     mark = "" if status.available else "  (unavailable)"
-    return f"{provider_label(m.provider)} · {m.label}{mark}"
+    return f"{provider_label(m.provider)} · {m.label}{mark}{circuit_mark(m.provider)}"
 
 
 ROUTER = "router"  # the picker's Router option: a model is chosen per turn (lib.llm.route)

@@ -51,3 +51,8 @@ def test_a_down_server_falls_back_to_the_bundled_model(page: Page, app_url: str,
     page.goto(app_url)
     row = page.get_by_role("row").filter(has_text="OpenAI-compatible server")
     expect(row).to_contain_text(re.compile(r"open, probe in \d+ s"))
+    # The model picker says so too, for each of the server's models.
+    page.goto(app_url + "/chat")
+    sidebar.get_by_role("combobox", name="Model", exact=True).click()
+    expect(page.get_by_role("option", name=re.compile(r"fake-model .*circuit open, probe in"))
+           ).to_be_visible()
