@@ -17,7 +17,7 @@ import json
 import time
 
 from bench_chat import Timed
-from common import llama_server, pct, scratch_data_dir, summary
+from common import llama_server, paired, scratch_data_dir
 
 PROMPT = "Name one colour."
 
@@ -73,12 +73,8 @@ def step_overhead(n: int) -> float:
         for _ in range(n):
             raws.append(raw())
             steps.append(ours())
-    print(summary("raw SDK, client side", raws))
-    print(summary("agent step, client side", steps))
-    added = [s - r for s, r in zip(steps, raws, strict=True)]
-    print(f"{'added per step (paired)':<28} p50={pct(added, 50):8.2f} ms  "
-          f"p95={pct(added, 95):8.2f} ms  (goal: p50 <= 2 ms)")
-    return pct(added, 50)
+    return paired("added per step (paired)", "raw SDK, client side", raws,
+                  "agent step, client side", steps, "p50 <= 2 ms")
 
 
 def reassembly() -> None:

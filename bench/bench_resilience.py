@@ -16,7 +16,7 @@ import os
 import time
 
 from bench_chat import Timed
-from common import llama_server, pct, scratch_data_dir, summary
+from common import llama_server, paired, scratch_data_dir
 
 PROMPT = "Name one colour."
 
@@ -100,12 +100,8 @@ def added_ttft(n: int) -> float:
             else:
                 ours.append(guarded())
                 bares.append(bare())
-    print(summary("bare call, client side", bares))
-    print(summary("breaker+limiter+router", ours))
-    added = [o - b for o, b in zip(ours, bares, strict=True)]
-    print(f"{'added TTFT (paired)':<28} p50={pct(added, 50):8.3f} ms  "
-          f"p95={pct(added, 95):8.3f} ms  (goal: p50 <= 1 ms)")
-    return pct(added, 50)
+    return paired("added TTFT (paired)", "bare call, client side", bares,
+                  "breaker+limiter+router", ours, "p50 <= 1 ms")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,17 @@ def summary(name: str, values_ms: list[float]) -> str:
             f"p95={pct(values_ms, 95):8.2f} ms")
 
 
+def paired(label: str, base_label: str, base: list[float], ours_label: str,
+           ours: list[float], goal: str) -> float:
+    """Print both series and their paired difference; returns the difference's p50."""
+    print(summary(base_label, base))
+    print(summary(ours_label, ours))
+    added = [o - b for o, b in zip(ours, base, strict=True)]
+    print(f"{label:<28} p50={pct(added, 50):8.3f} ms  p95={pct(added, 95):8.3f} ms  "
+          f"(goal: {goal})")
+    return pct(added, 50)
+
+
 @contextlib.contextmanager
 def scratch_data_dir() -> Iterator[Path]:
     """Benchmarks never touch a user's data."""

@@ -111,12 +111,17 @@ def chain(settings, guards, clock, providers: dict[str, object]) -> Fallbacks:
         clock=clock, guards=guards), CallContext("test"))
 
 
+def sdk_chain(settings, guards, clock, claude: Replay, gpt: Replay) -> Fallbacks:
+    """Claude, then GPT, each the real SDK over its fake transport."""
+    return chain(settings, guards, clock, {"a": provider_for("anthropic", claude),
+                                           "o": provider_for("openai", gpt)})
+
+
 def test_primary_overloaded_three_times_then_the_fallback_answers(settings):
     clock, guards = Clock(), Guards.make()
     claude = Replay(error_response(529, "overloaded_error", "Overloaded"))
     gpt = Replay(stream_response(sse("openai_success.sse")))
-    fb = chain(settings, guards, clock, {"a": provider_for("anthropic", claude),
-                                         "o": provider_for("openai", gpt)})
+    fb = sdk_chain(settings, guards, clock, claude, gpt)
     events = list(fb)
     assert (claude.attempts, gpt.attempts) == (3, 1)
     moved = [e for e in events if isinstance(e, Fallback)]
@@ -137,8 +142,7 @@ def test_no_fallback_after_the_first_token(settings):
     body = b"".join(sse("anthropic_success.sse").split(b"\n\n")[i] + b"\n\n" for i in range(4))
     claude = Replay(cut_response(body))
     gpt = Replay(stream_response(sse("openai_success.sse")))
-    fb = chain(settings, guards, clock, {"a": provider_for("anthropic", claude),
-                                         "o": provider_for("openai", gpt)})
+    fb = sdk_chain(settings, guards, clock, claude, gpt)
     events = list(fb)
     assert gpt.attempts == 0 and claude.attempts == 1
     assert text_of(events) == "Hello"
@@ -247,15 +251,13 @@ def test_the_breaker_stops_a_retry_loop_it_opens_and_the_chain_moves_on(settings
     guards = Guards.make(policy=BreakerPolicy(consecutive=2), clock=clock)
     claude = Replay(error_response(503, "api_error", "unavailable"))
     gpt = Replay(stream_response(sse("openai_success.sse")))
-    fb = chain(settings, guards, clock, {"a": provider_for("anthropic", claude),
-                                         "o": provider_for("openai", gpt)})
+    fb = sdk_chain(settings, guards, clock, claude, gpt)
     events = list(fb)
     assert claude.attempts == 2 and gpt.attempts == 1
     assert text_of(events) == "Hello, I am GPT."
     # The next turn does not knock on Claude's door at all while it is open.
     gpt2 = Replay(stream_response(sse("openai_success.sse")))
-    fb2 = chain(settings, guards, clock, {"a": provider_for("anthropic", claude),
-                                          "o": provider_for("openai", gpt2)})
+    fb2 = sdk_chain(settings, guards, clock, claude, gpt2)
     events = list(fb2)
     assert claude.attempts == 2 and gpt2.attempts == 1
     assert "circuit breaker is open" in next(e for e in events if isinstance(e, Fallback)).reason

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from fakes import ok
+from test_chat import WordCounter
 
 from lib import chat, spend
 from lib.chat import ChatTurn, TurnOptions, plan_context
@@ -195,29 +196,15 @@ def test_an_edit_before_the_summary_s_end_drops_it(small):
     assert chat.active_summary(small.db_path, conv) is None
 
 
-class Words:
-    name, exact = "words", True
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def message_overhead(self) -> int:
-        return 2
-
-    def count_request(self, request: ChatRequest) -> int:
-        msgs = [request.system] if request.system else []
-        return 1 + sum(self.count(m) + 2 for m in [*msgs, *(m.content for m in request.messages)])
-
-
 def test_the_summary_band_opens_the_first_turn_and_the_bands_add_up():
     model = ModelInfo("tiny", "openai", "Tiny", context_window=100, max_output=50)
     history = [Message("user", "a b c"), Message("assistant", "d e")]
-    plan = plan_context(Words(), model, "sys", history, "new", 20, summary="s1 s2 s3 s4")
+    plan = plan_context(WordCounter(), model, "sys", history, "new", 20, summary="s1 s2 s3 s4")
     assert plan.messages[0].content == "s1 s2 s3 s4\n\na b c"
     bands = plan.bands()
     assert bands["summary"] == 4 and bands["history"] == 5 and bands["new message"] == 1
     assert sum(bands.values()) == plan.used
-    too_long = plan_context(Words(), model, "sys", history, "new", 20,
+    too_long = plan_context(WordCounter(), model, "sys", history, "new", 20,
                             summary=" ".join(["s"] * 90))
     assert too_long.summary_tokens == 0 and "s s s" not in too_long.messages[0].content
 
