@@ -369,3 +369,22 @@ def test_sleeps_are_not_needed_when_nothing_limits(settings):
     c = Call(provider, CLAUDE, request(), CallContext("test"), db_path=settings.db_path,
              sleep=sleeps)
     assert [type(e) for e in c] == [TextDelta, Stop] and sleeps == []
+
+
+def test_a_slot_opens_a_minute_after_the_provider_answered_not_after_we_sent(settings):
+    """A request can take a few ms to arrive; a server counting arrivals would refuse a call
+    sent exactly a minute after the previous one was *sent* (the bench's 429s)."""
+    clock = Clock()
+    guards = Guards.make(limits={"fake": Limit(rpm=1)}, clock=clock)
+    arrivals: list[float] = []
+
+    class Slow(FakeProvider):
+        def stream(self, req):
+            clock.now += 0.05 if not arrivals else 0.003  # the network's jitter
+            arrivals.append(clock.now)
+            yield from super().stream(req)
+
+    provider = Slow([ok("hi")])
+    for _ in range(4):
+        assert text_of(list(call(provider, settings, guards, clock))) == "hi"
+    assert all(b - a >= 60 for a, b in zip(arrivals, arrivals[1:]))  # the server never refuses

@@ -49,17 +49,25 @@ class Guards:
         breaker = self.breakers.get(key)
         breaker.before()
         limiter = self.limiters.get(key, provider_name)
+        ticket = limiter.claim(tokens(bool(limiter.limit.tpm))) if limiter.limit.active \
+            else None
         try:
-            if limiter.limit.active:
-                ticket = limiter.claim(tokens(bool(limiter.limit.tpm)))
+            if ticket is not None:
                 try:
-                    while (left := ticket.at - limiter.now()) > 0:
+                    while (left := limiter.left(ticket)) > 0:
                         yield Waiting(left, f"{key} allows {limiter.limit.text}")
                         sleep(min(left, 0.5))  # short naps: a Stop is heard between them
                 except BaseException:
-                    limiter.cancel(ticket)  # closed while waiting: the slot is free again
+                    limiter.cancel(ticket)  # closed while waiting: the place is free again
                     raise
-            yield from stream()
+            try:
+                for event in stream():
+                    if ticket is not None and ticket.answered is None:
+                        limiter.answered(ticket)
+                    yield event
+            finally:
+                if ticket is not None and ticket.answered is None:
+                    limiter.answered(ticket)  # refused, failed or stopped: it was sent
         except ProviderError as exc:
             breaker.failure(exc.kind)
             if exc.retry_after is not None:

@@ -1,8 +1,9 @@
 """Client-side rate limits per provider: requests and tokens per minute, shared by every
 session of the process, so a Compare run waits its turn instead of collecting 429s.
 
-Each call claims the earliest moment at which it keeps every rolling 60-second window within
-both limits (first come, first served), and waits until then. That is stricter than a token
+Each call takes its place in a queue (first come, first served) and goes once every rolling
+60-second window stays within both limits, counting each earlier call from the moment its
+provider answered it (the latest it can have counted it). That is stricter than a token
 bucket, whose full bucket plus a minute's refill can let twice the limit through in one
 window. A provider's Retry-After pauses its limiter for every caller.
 """
@@ -53,48 +54,76 @@ def parse_limits(text: str) -> dict[str, Limit]:
     return out
 
 
-@dataclass
+@dataclass(eq=False)
 class Ticket:
-    at: float             # when the call may go out
+    at: float                     # when the call may go out, as planned at its claim
     tokens: int
+    answered: float | None = None  # when the provider's first answer (or error) came back
+
+    def time(self, now: float) -> float:
+        """When the provider counted it, at the latest: its answer proves it had arrived;
+        until then it may arrive any moment from now (or from its planned time)."""
+        return self.answered if self.answered is not None else max(self.at, now)
 
 
 class Limiter:
     def __init__(self, key: str, limit: Limit, clock: Callable[[], float]) -> None:
         self.key, self.limit, self._clock = key, limit, clock
         self._lock = threading.Lock()
-        self._sent: deque[Ticket] = deque()   # claimed, in the order of their times
+        self._queue: deque[Ticket] = deque()  # claimed and not yet out of every window
         self._paused_until = 0.0
 
     def claim(self, tokens: int) -> Ticket:
-        """Claim the earliest slot for a call of `tokens`; the caller waits until `at`."""
+        """Claim the next place for a call of `tokens`; it may go once `left` says 0."""
         with self._lock:
-            ticket = Ticket(self._earliest(tokens), tokens)
-            self._sent.append(ticket)
+            ticket = Ticket(self._earliest(list(self._queue), tokens), tokens)
+            self._queue.append(ticket)
             return ticket
 
-    def _earliest(self, tokens: int) -> float:
+    def left(self, ticket: Ticket) -> float:
+        """Seconds until the call may go out. A slot opens a window after the provider
+        answered the call that held it (not after we sent it: a request can take a few
+        milliseconds to arrive, and a server counting arrivals would refuse the next one),
+        so this is asked again after each nap."""
+        with self._lock:
+            ahead = []
+            for t in self._queue:
+                if t is ticket:
+                    break
+                ahead.append(t)
+            ticket.at = self._earliest(ahead, ticket.tokens)
+            return max(0.0, ticket.at - self._clock())
+
+    def answered(self, ticket: Ticket) -> None:
+        """The provider answered (or refused) the call: its place in the window is known."""
+        with self._lock:
+            ticket.answered = self._clock()
+
+    def _earliest(self, ahead: list[Ticket], tokens: int) -> float:
         now = self._clock()
-        while self._sent and self._sent[0].at <= now - WINDOW_S:
-            self._sent.popleft()
-        sent = list(self._sent)
-        at = max(now, self._paused_until, sent[-1].at if sent else now)
-        if self.limit.rpm and len(sent) >= self.limit.rpm:
-            at = max(at, sent[-self.limit.rpm].at + WINDOW_S)
+        while self._queue and self._queue[0].answered is not None \
+                and self._queue[0].answered <= now - WINDOW_S:
+            self._queue.popleft()  # out of every window from now on
+        ahead = [t for t in ahead if t.time(now) > now - WINDOW_S]
+        at = max(now, self._paused_until, *(t.at for t in ahead[-1:]))  # first come, first go
+        times = sorted(t.time(now) for t in ahead)
+        if self.limit.rpm and len(times) >= self.limit.rpm:
+            at = max(at, times[-self.limit.rpm] + WINDOW_S)
         if self.limit.tpm:
-            # Drop the oldest claims until the rest, plus this one, fit the token limit.
-            window = [t for t in sent if t.at > at - WINDOW_S]
-            total = sum(t.tokens for t in window)
+            # Leave out the oldest calls until the rest, plus this one, fit the token limit.
+            window = sorted(((t.time(now), t.tokens) for t in ahead), key=lambda p: p[0])
+            total = sum(n for _, n in window)
             while window and total + tokens > self.limit.tpm:
-                total -= window[0].tokens
-                at = max(at, window.pop(0).at + WINDOW_S)
+                when, n = window.pop(0)
+                total -= n
+                at = max(at, when + WINDOW_S)
         return at
 
     def cancel(self, ticket: Ticket) -> None:
-        """A call that gave up waiting frees its slot if it has not gone out."""
+        """A call that gave up waiting frees its place if it has not gone out."""
         with self._lock:
-            if ticket.at > self._clock() and ticket in self._sent:
-                self._sent.remove(ticket)
+            if ticket.answered is None and ticket in self._queue:
+                self._queue.remove(ticket)
 
     def pause(self, seconds: float) -> None:
         """The provider asked us to wait (Retry-After): nobody goes before then."""
@@ -107,7 +136,7 @@ class Limiter:
     def waiting_s(self) -> float:
         """How long a call claimed now would wait (for display; claims nothing)."""
         with self._lock:
-            return max(0.0, self._earliest(0) - self._clock())
+            return max(0.0, self._earliest(list(self._queue), 0) - self._clock())
 
 
 class Limiters:
