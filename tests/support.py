@@ -48,6 +48,14 @@ def wait_rerun(page, start_within_ms: int = 2_000) -> None:
                            timeout=60_000)
 
 
+def wait_script_idle(page) -> None:
+    """Wait until no run is going or asked for (a list opened during a run may be closed by
+    the redraw that ends it)."""
+    state = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState"
+    page.wait_for_function(f"() => !['running', 'rerunRequested'].includes({state})",
+                           timeout=60_000)
+
+
 def shown(markdown: str) -> str:
     """What a reader sees of Markdown text that lib.ui.text escaped: the backslashes go."""
     import re

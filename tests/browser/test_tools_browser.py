@@ -1,12 +1,15 @@
 """A person's path with tools, on the bundled model with no key and no network: enable the
-calculator, ask, watch the tool block, reload and find the run kept."""
+calculator (and, grounded in a knowledge base, its search too), ask, watch the tool block,
+reload and find the run kept, open its trace."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from playwright.sync_api import Page, expect
-from support import send_chat, wait_idle, wait_rerun
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from support import send_chat, wait_idle, wait_rerun, wait_script_idle
 
 
 def test_calculator_on_the_bundled_model(page: Page, app_url: str):
@@ -17,13 +20,7 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     sidebar.get_by_text("Tools", exact=True).click()
     choose(page, sidebar.get_by_role("combobox", name="Built-in tools"), "Calculator")
     choice = sidebar.get_by_role("combobox", name="Tool choice")
-    expect(choice).to_be_enabled()
-    # The multiselect may commit once more when it loses focus, and that rerun redraws the
-    # choice box with new options: choose again until it holds (as a person would).
-    for _ in range(3):
-        choose(page, choice, "required")
-        if choice.input_value() == "required":
-            break
+    choose(page, choice, "required")  # it checks the choice holds
     expect(choice).to_have_value("required")
     send_chat(page, "What is 17 * 23?")
     block = page.get_by_test_id("stExpander").filter(has_text=re.compile(r"calculator"))
@@ -50,6 +47,66 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     expect(page.get_by_text(re.compile(r"^Step 1 · "))).to_be_visible(timeout=60_000)
 
 
+LEAVE = "Leave policy\n\nEvery employee gets twenty-eight days of paid leave a year.\n"
+
+
+def test_knowledge_base_search_and_calculator_on_the_bundled_model(page: Page, app_url: str,
+                                                                   tmp_path):
+    """Both tools enabled, the search required by name: the reply keeps the search's block,
+    a reload keeps it, and the run's trace shows the call."""
+    (tmp_path / "leave.txt").write_text(LEAVE)
+    page.goto(app_url + "/documents")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="New knowledge base").click()
+    page.get_by_role("textbox", name="Name").fill("HR")
+    page.get_by_role("button", name="Create").click()
+    expect(sidebar.get_by_role("combobox", name="Knowledge base")).to_have_value(
+        re.compile("HR"))
+    page.locator("input[type=file]").set_input_files(str(tmp_path / "leave.txt"))
+    page.get_by_role("button", name="Add to knowledge base").click()
+    expect(page.get_by_test_id("stMain").get_by_role("heading", name="1 document")
+           ).to_be_visible(timeout=120_000)
+
+    page.get_by_role("link", name="Chat").click()
+    expect(sidebar.get_by_role("combobox", name="Ground in a knowledge base")).to_be_enabled()
+    choose(page, sidebar.get_by_role("combobox", name="Ground in a knowledge base"), "HR")
+    greedy(page)
+    sidebar.get_by_text("Tools", exact=True).click()
+    tools = sidebar.get_by_role("combobox", name="Built-in tools")
+    choose(page, tools, "Search the knowledge base")
+    choose(page, tools, "Calculator")
+    chosen = tools.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
+    for name in ("Search the knowledge base", "Calculator"):
+        expect(chosen.get_by_role("button", name=f"Remove {name}")).to_be_visible()
+    choice = sidebar.get_by_role("combobox", name="Tool choice")
+    choose(page, choice, "search_knowledge_base")
+    expect(choice).to_have_value("search_knowledge_base")
+
+    send_chat(page, "How many days of leave do employees get?")
+    block = page.get_by_test_id("stExpander").filter(
+        has_text=re.compile(r"search_knowledge_base"))
+    expect(block.first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible(
+        timeout=120_000)
+    block.first.get_by_text(re.compile("search_knowledge_base")).first.click()
+    expect(block.first).to_contain_text("Arguments")
+    expect(block.first).to_contain_text("twenty-eight days")
+    expect(block.first).to_contain_text("leave.txt · chunk 1")
+    page.reload()
+    wait_idle(page)
+    block = page.get_by_test_id("stExpander").filter(
+        has_text=re.compile(r"search_knowledge_base"))
+    expect(block.first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible()
+    page.get_by_role("link", name="Trace of this run").click()
+    expect(page.get_by_role("heading", name="Traces")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Step 1 · "))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"search_knowledge_base\s*(answered|failed) in")
+                            ).first).to_be_visible()
+    expect(page.get_by_text("twenty-eight days").first).to_be_visible()
+    assert "run=" in page.url
+
+
 def greedy(page: Page) -> None:
     """Temperature 0, so the small model writes the same short call every time."""
     slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(
@@ -60,23 +117,30 @@ def greedy(page: Page) -> None:
 
 
 def choose(page: Page, box, option: str) -> None:
-    """Pick an option of a select box or multiselect by typing part of it, as a person does,
-    then close the list and let the rerun finish."""
-    for attempt in range(4):  # a rerun that redraws the box closes its list: open it again
+    """Pick an option of a select box or multiselect as a person does: type part of it, click
+    it, move on (which closes a multiselect's list), and let the rerun finish; then check it
+    holds, and pick it again if not.
+
+    Not Enter and Escape: on a select box with no default ("Ground in a knowledge base"),
+    Enter closes the list and the Escape after it clears the choice. And not while a run is
+    going: the redraw that ends it closes a list opened meanwhile."""
+    multi = box.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
+
+    def held() -> bool:
+        if multi.count():
+            return multi.locator(f'[data-tag][aria-label="{option}"]').count() > 0
+        return box.input_value() == option
+
+    for _ in range(4):
         expect(box).to_be_enabled()
+        wait_script_idle(page)
+        if held():
+            return
         box.click()
-        box.type(option[:8])
-        try:
-            expect(page.get_by_role("option", name=option, exact=True)).to_be_visible(
-                timeout=5_000)
-        except AssertionError:
-            if attempt == 3:
-                raise
-            page.keyboard.press("Escape")
-            wait_rerun(page)
-            box.fill("")
-            continue
-        page.keyboard.press("Enter")  # the one option left by the filter
-        page.keyboard.press("Escape")
+        box.fill(option[:8])
+        with contextlib.suppress(PlaywrightTimeout):  # the list closed under the pointer
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+        box.blur()
         wait_rerun(page)
-        return
+    wait_script_idle(page)
+    assert held(), f"{option!r} would not hold"
