@@ -34,12 +34,14 @@ def added_ttft(n: int) -> float:
         Message,
         OpenAIProvider,
         RetryPolicy,
+        Router,
+        RouteRule,
         TextDelta,
         load_catalog,
         model_statuses,
         parse_limits,
+        route_messages,
     )
-    from lib.llm.routing import Router, RouteRule, route_messages
 
     class Bare(Guards):
         """A call without them: the provider's stream and nothing else."""

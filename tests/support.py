@@ -64,10 +64,43 @@ def shown(markdown: str) -> str:
 
 
 def pick_in_sidebar(page, combobox: str, option: str) -> None:
-    """Choose `option` in the sidebar's `combobox`, and wait for the rerun."""
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name=combobox).click()
-    page.get_by_role("option", name=option).click()
-    wait_idle(page)
+    """Choose `option` (part of its label will do) in the sidebar's `combobox`."""
+    choose(page, page.get_by_test_id("stSidebar").get_by_role("combobox", name=combobox,
+                                                               exact=True), option)
+
+
+def choose(page, box, option: str) -> None:
+    """Pick an option of a select box or multiselect as a person does: type part of it, click
+    it, move on (which closes a multiselect's list), and let the rerun finish; then check it
+    holds, and pick it again if not.
+
+    Not Enter and Escape: on a select box with no default ("Ground in a knowledge base"),
+    Enter closes the list and the Escape after it clears the choice. And not while a run is
+    going: the redraw that ends it closes a list opened meanwhile; so does a scroll of the
+    sidebar, which is why a click alone does not always leave the list open."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    multi = box.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
+
+    def held() -> bool:
+        if multi.count():
+            return multi.locator(f'[data-tag][aria-label="{option}"]').count() > 0
+        return option in box.input_value()
+
+    for _ in range(4):
+        expect(box).to_be_enabled()
+        wait_script_idle(page)
+        if held():
+            return
+        box.click()
+        box.fill(option[:8])
+        with contextlib.suppress(PlaywrightTimeout):  # the list closed under the pointer
+            page.get_by_role("option", name=option).first.click(timeout=5_000)
+        box.blur()
+        wait_rerun(page)
+    wait_script_idle(page)
+    assert held(), f"{option!r} would not hold"
 
 
 def send_chat(page, text: str) -> None:

@@ -4,12 +4,10 @@ reload and find the run kept, open its trace."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from support import send_chat, wait_idle, wait_rerun, wait_script_idle
+from support import choose, send_chat, wait_idle, wait_rerun
 
 
 def test_calculator_on_the_bundled_model(page: Page, app_url: str):
@@ -114,33 +112,3 @@ def greedy(page: Page) -> None:
     slider.get_by_role("slider").press("Home")
     wait_rerun(page)
     expect(slider).to_contain_text("0.00")
-
-
-def choose(page: Page, box, option: str) -> None:
-    """Pick an option of a select box or multiselect as a person does: type part of it, click
-    it, move on (which closes a multiselect's list), and let the rerun finish; then check it
-    holds, and pick it again if not.
-
-    Not Enter and Escape: on a select box with no default ("Ground in a knowledge base"),
-    Enter closes the list and the Escape after it clears the choice. And not while a run is
-    going: the redraw that ends it closes a list opened meanwhile."""
-    multi = box.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
-
-    def held() -> bool:
-        if multi.count():
-            return multi.locator(f'[data-tag][aria-label="{option}"]').count() > 0
-        return box.input_value() == option
-
-    for _ in range(4):
-        expect(box).to_be_enabled()
-        wait_script_idle(page)
-        if held():
-            return
-        box.click()
-        box.fill(option[:8])
-        with contextlib.suppress(PlaywrightTimeout):  # the list closed under the pointer
-            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
-        box.blur()
-        wait_rerun(page)
-    wait_script_idle(page)
-    assert held(), f"{option!r} would not hold"
