@@ -1,0 +1,145 @@
+"""A throwaway PostgreSQL server on 127.0.0.1, from Debian's `postgresql` package, for tests
+and benchmarks: one server per session, a fresh database per test.
+
+initdb and postgres refuse to run as root, so as root they run as the `postgres` user the
+package creates. If the server cannot start, this raises: a test that needs it fails (it is
+never skipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import free_port
+
+SUPERUSER = "postgres"
+TEMPLATE = "promptlab_template"   # every migration applied: copied for each test's database
+
+
+def bin_dir() -> Path:
+    """The newest installed server's binaries (Debian: /usr/lib/postgresql/<version>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                   else 0)
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/pg_ctl); "
+                           "`make test-deps` installs Debian's postgresql package")
+    return found[-1].parent
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    """initdb and postgres must not run as root: run them as the package's postgres user."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class Server:
+    """A running server: its URL, and fresh databases made from the migrated template."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self._names = itertools.count(1)
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql)
+
+    def make_template(self) -> None:
+        """Create the template database and apply every migration to it, once."""
+        from lib import storage
+
+        self._admin(f"CREATE DATABASE {TEMPLATE}")
+        storage.migrate(self.url(TEMPLATE))
+        storage.dispose(self.url(TEMPLATE))
+
+    def fresh_database(self, *, migrated: bool = True) -> str:
+        """A new empty database (migrated: a copy of the template); returns its URL."""
+        name = f"test_{os.getpid()}_{next(self._names)}"
+        template = TEMPLATE if migrated else "template0"
+        self._admin(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY file_copy")
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        from lib import storage
+
+        storage.dispose(url)
+        self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+@contextlib.contextmanager
+def running() -> Iterator[Server]:
+    """Start a server in a new temporary folder; stop it and remove the folder afterwards."""
+    binaries = bin_dir()
+    # As root, under /tmp itself: the postgres user must reach the folder (TMPDIR may not let it).
+    root = Path(tempfile.mkdtemp(prefix="promptlab-pg-", dir="/tmp" if os.geteuid() == 0 else None))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    data, log = root / "data", root / "server.log"
+    port = free_port()
+    try:
+        subprocess.run(_as_owner([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER,
+                                  "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
+                       check=True, capture_output=True, timeout=120, cwd=root)
+        # Test speed over durability: a crash loses nothing a test needs.
+        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                   f"-c unix_socket_directories={root} -c fsync=off -c full_page_writes=off "
+                   "-c synchronous_commit=off -c max_connections=200")
+        subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log),
+                                  "-o", options, "-w", "-t", "60", "start"]),
+                       check=True, capture_output=True, timeout=90, cwd=root)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        out = getattr(exc, "stderr", b"") or b""
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"PostgreSQL did not start: {exc}\n{out.decode(errors='replace')}"
+                           f"\n{detail}") from exc
+    server = Server(root, port)
+    try:
+        server.make_template()
+        yield server
+    finally:
+        subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                  "-w", "stop"]), capture_output=True, timeout=60, cwd=root)
+        time.sleep(0.1)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Server]:
+    """One throwaway server for the whole session (fails, never skips, if it cannot start)."""
+    with running() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test on SQLite under its data dir, then on a fresh PostgreSQL database (set as
+    PROMPTLAB_DATABASE_URL, as a deployment would)."""
+    from lib.core import get_settings
+
+    if request.param == "sqlite":
+        monkeypatch.delenv("PROMPTLAB_DATABASE_URL", raising=False)
+        get_settings.cache_clear()
+        yield "sqlite"
+        get_settings.cache_clear()
+        return
+    server: Server = request.getfixturevalue("postgres_server")
+    url = server.fresh_database()
+    monkeypatch.setenv("PROMPTLAB_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield "postgres"
+    get_settings.cache_clear()
+    server.drop(url)
