@@ -1,0 +1,188 @@
+"""What an API request calls: the catalog model it names, its fallback chain, a stored
+prompt rendered in the sandbox; built as the app builds its calls (lib.llm Call, Fallbacks,
+Repairing), so the retry loop, breakers, rate limits, budgets and ledger are the same."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lib import prompts
+from lib.api.openai_format import ChatParams, chat_params
+from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
+from lib.llm import (
+    Call,
+    CallContext,
+    Catalog,
+    ChatRequest,
+    Fallbacks,
+    ModelInfo,
+    Repairing,
+    RetryPolicy,
+    counter_for,
+    get_provider,
+    load_catalog,
+    model_statuses,
+    user_catalog_path,
+)
+
+_catalogs: dict[Settings, tuple[int | None, Catalog]] = {}
+
+
+def catalog(settings: Settings) -> Catalog:
+    """The catalog, parsed again only when the user's copy changes (a price edited in the
+    app applies to the next request without a parse on every one)."""
+    try:
+        stamp: int | None = os.stat(user_catalog_path(settings)).st_mtime_ns
+    except OSError:
+        stamp = None
+    hit = _catalogs.get(settings)
+    if hit is None or hit[0] != stamp:
+        hit = _catalogs[settings] = (stamp, load_catalog(settings))
+    return hit[1]
+
+
+def available_models(settings: Settings) -> list[ModelInfo]:
+    """Every catalog model usable here (the bundled one once its CPU check passed)."""
+    return [s.model for s in model_statuses(catalog(settings), settings) if s.available]
+
+
+def find_model(settings: Settings, name: str) -> ModelInfo:
+    """A model by catalog key ("local/smollm2-135m-instruct") or by a bare id served by one
+    provider only; ApiError 404 otherwise."""
+    models = catalog(settings).models
+    found = [m for m in models if m.key == name] or [m for m in models if m.id == name]
+    if len(found) != 1:
+        raise ApiError(f"The model '{name}' does not exist here." if not found else
+                       f"'{name}' is served by several providers; name one, like "
+                       f"'{found[0].key}'.", status=404 if not found else 400,
+                       code="model_not_found" if not found else "ambiguous_model", param="model",
+                       hint="GET /v1/models lists the models served here.")
+    return found[0]
+
+
+@dataclass
+class Started:
+    """A reserved call, ready to stream: `cancel` stops it (the client went away)."""
+
+    call: Call | Fallbacks | Repairing
+    cancel: threading.Event
+    params: ChatParams
+    prompt: dict[str, Any] | None = None     # {"name", "version"} of a prompt run
+
+
+def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
+             model: ModelInfo, context: CallContext) -> Call:
+    """One model's call, its limits capped to the model; raises ProviderError (not
+    available here) or ContextOverflowError, which a fallback chain passes over."""
+    provider = get_provider(model.provider, settings)
+    counter = counter_for(model, settings)
+    request = ChatRequest(
+        model=model.id, messages=params.messages, system=params.system,
+        temperature=params.temperature if model.temperature else None,
+        max_tokens=1, tools=params.tools, tool_choice=params.tool_choice,
+        output_schema=params.output_schema, schema_name=params.schema_name)
+    room = model.context_window - counter.count_request(request)
+    wanted = min(params.max_tokens or model.max_output, model.max_output)
+    if params.max_tokens is None:
+        wanted = min(wanted, room)  # as much as fits, as OpenAI does without a limit
+    if wanted < 1 or wanted > room:
+        raise ContextOverflowError(
+            f"The messages leave {max(room, 0):,} tokens of {model.label}'s "
+            f"{model.context_window:,}-token window, and {wanted:,} were asked for.",
+            hint="Shorten the messages or lower max_tokens.")
+    return Call(provider, model, replace(request, max_tokens=wanted), context,
+                db_path=settings.db_path, policy=RetryPolicy(deadline_s=settings.deadline_s),
+                count_input=counter.count_request, count_output=counter.count, cancel=cancel,
+                estimated_input=not counter.exact)
+
+
+def start(settings: Settings, params: ChatParams, context: CallContext,
+          cancel: threading.Event | None = None, *,
+          prompt: dict[str, Any] | None = None) -> Started:
+    """Build the call (a fallback chain when the catalog gives the model one) and reserve
+    its budget; raises BudgetExceededError, ContextOverflowError, ProviderError, ApiError.
+    Setting `cancel` stops the call at its next event."""
+    model = find_model(settings, params.model)
+    cat = catalog(settings)
+    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key]
+    cancel = cancel or threading.Event()
+
+    def attempt(m: ModelInfo, ctx: CallContext) -> Call:
+        return _attempt(settings, params, cancel, m, ctx)
+
+    try:
+        call: Any = Fallbacks((model, *chain), attempt, context) if chain else \
+            attempt(model, context)
+    except ProviderError as exc:
+        if exc.kind != "unavailable":
+            raise
+        raise ApiError(f"The model '{model.key}' is not available here: {exc.message}",
+                       status=404, code="model_not_available", param="model",
+                       hint="GET /v1/models lists the models served here.") from None
+    if params.output_schema is not None and not params.stream:
+        # A streamed reply cannot be taken back, so only a whole one is repaired.
+        call = Repairing(call, settings.structured_repairs)
+    call.reserve()
+    return Started(call, cancel, params, prompt)
+
+
+def _reference(prompt: Any, body: dict[str, Any]) -> str | int:
+    """`label` or `version`; neither: the production label if the prompt has one, else the
+    newest version."""
+    label, version = body.get("label"), body.get("version")
+    if label is not None and version is not None:
+        raise ApiError("Give a label or a version, not both.", param="label")
+    if label is not None:
+        if not isinstance(label, str):
+            raise ApiError("`label` must be a string.", param="label")
+        return label
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int | str):
+            raise ApiError("`version` must be a number such as 3 (or \"v3\").", param="version")
+        return version if isinstance(version, int) else str(version)
+    return "production" if "production" in prompt.labels else "latest"
+
+
+def _values(prompt: Any, raw: Any) -> dict[str, Any]:
+    """The variables, checked one by one so a refusal names its variable (422)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ApiError("`variables` must be a JSON object of name: value.", status=422,
+                       code="invalid_variable", param="variables")
+    declared = {v.name: v for v in prompt.variables}
+    for name in raw:
+        if name not in declared:
+            raise ApiError(f"Unknown variable '{name}': '{prompt.name}' declares "
+                           f"{', '.join(declared) or 'none'}.", status=422,
+                           code="invalid_variable", param=f"variables.{name}")
+    for name, var in declared.items():
+        try:
+            prompts.validate((var,), {name: raw.get(name)})
+        except VariableError as exc:
+            raise ApiError(str(exc), status=422, code="invalid_variable",
+                           param=f"variables.{name}") from None
+    return raw
+
+
+def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams, int]:
+    """A prompt run's body (label or version, variables, stream, optional model, max_tokens,
+    temperature) as chat parameters, its template rendered in the sandbox; and the version."""
+    if not isinstance(body, dict):
+        raise ApiError("The body must be a JSON object.")
+    store = prompts.PromptStore(settings.prompts_dir)
+    prompt = store.get(name)
+    version = prompt.resolve(_reference(prompt, body))
+    _, text = store.render(name, version, _values(prompt, body.get("variables")))
+    model = body.get("model") or prompt.model
+    if not isinstance(model, str) or not model:
+        raise ApiError(f"Prompt '{name}' names no default model: pass `model`.", param="model")
+    overrides = {k: body[k] for k in ("max_tokens", "temperature") if body.get(k) is not None}
+    params = chat_params({"model": model, "messages": [{"role": "user", "content": text}],
+                          "max_tokens": prompt.max_tokens, "temperature": prompt.temperature,
+                          **overrides, "stream": body.get("stream", False),
+                          "stream_options": body.get("stream_options")})
+    return replace(params, output_schema=prompt.output_schema(version)), version

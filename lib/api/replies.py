@@ -1,0 +1,115 @@
+"""A started call's events as OpenAI's answers: server-sent chunks, or one chat.completion.
+
+Both run in a worker thread. A stream's first item says how to answer: an `Answer` (an error
+before any output, or a whole reply) or the first bytes of the stream. The closing chunks
+and `[DONE]` go out only after the call's ledger row is written, so a client that saw
+`[DONE]` can count on the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.api import openai_format as fmt
+from lib.api.calls import Started
+from lib.api.failures import provider_answer
+from lib.llm import Error, Fallbacks, Repairing, Stop, TextDelta, ToolCall, Usage
+from lib.spend import CallRecord
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole JSON answer: a reply or an error, with its status and headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _records(started: Started) -> list[CallRecord]:
+    """The rows of the attempts that make the reply (each repair is paid for)."""
+    call = started.call
+    if isinstance(call, Repairing):
+        return call.records
+    return [call.record] if call.record is not None else []
+
+
+def _model(started: Started) -> str:
+    """The catalog key of the model answering now (a fallback, if one took over)."""
+    call = started.call
+    return (call.last if isinstance(call, Repairing) else call).model.key
+
+
+def usage(records: list[CallRecord]) -> Usage:
+    return Usage(sum(r.input_tokens for r in records), sum(r.output_tokens for r in records),
+                 sum(r.cache_read_tokens for r in records),
+                 sum(r.cache_write_tokens for r in records))
+
+
+def extra(started: Started) -> dict[str, Any]:
+    """Our own field beside OpenAI's: the ledger rows, the cost, fallbacks, schema status."""
+    records = _records(started)
+    out: dict[str, Any] = {"call_ids": [r.id for r in records], "model": _model(started),
+                           "cost_usd": sum(r.cost_micro for r in records) / 1e6}
+    call = started.call
+    chain = call.first if isinstance(call, Repairing) else call
+    if isinstance(chain, Fallbacks) and chain.skipped:
+        out["fallbacks"] = [{"model": s.model, "reason": s.reason} for s in chain.skipped]
+    if (v := getattr(call, "validation", None)) is not None:
+        out["structured"] = {"status": v.status, "errors": list(v.errors)}
+    if started.prompt:
+        out["prompt"] = started.prompt
+    return out
+
+
+def chunks(started: Started, include_usage: bool) -> Iterator[bytes | Answer]:
+    """The call streamed as chat.completion.chunk events, then `[DONE]`."""
+    cid, began, stop, tools = fmt.completion_id(), False, None, 0
+    failure: Error | None = None
+    for event in started.call:  # run to its end always: the ledger row is written there
+        if isinstance(event, TextDelta | ToolCall):
+            if isinstance(event, TextDelta):
+                delta: dict[str, Any] = {"content": event.text}
+            else:
+                delta, tools = {"tool_calls": [fmt.tool_call_body(event, tools)]}, tools + 1
+            if not began:
+                delta, began = {"role": "assistant", **delta}, True
+            yield fmt.chunk(cid, _model(started), delta)
+        elif isinstance(event, Stop):
+            stop = event.reason
+        elif isinstance(event, Error):
+            failure = event
+    if failure is not None and not began:
+        yield Answer(*provider_answer(failure.error))
+        return
+    model = _model(started)
+    if failure is not None:  # output had begun: OpenAI's in-stream error event
+        yield fmt.sse(fmt.error_body(str(failure.error), "upstream_error", failure.error.kind,
+                                     promptlab=extra(started)))
+        return
+    if not began:
+        yield fmt.chunk(cid, model, {"role": "assistant", "content": ""})
+    yield fmt.chunk(cid, model, {}, fmt.FINISH.get(stop or "", "stop"), extra=extra(started))
+    if include_usage:
+        yield fmt.chunk(cid, model, None, usage=usage(_records(started)))
+    yield fmt.DONE
+
+
+def whole(started: Started) -> Answer:
+    """The call run to its end as one chat.completion (or the error that ended it)."""
+    stop, failure = None, None
+    for event in started.call:
+        if isinstance(event, Stop):
+            stop = event.reason
+        elif isinstance(event, Error):
+            failure = event
+    if failure is not None:
+        status, body, headers = provider_answer(failure.error)
+        body["error"]["promptlab"] = extra(started)
+        return Answer(status, body, headers)
+    call = started.call
+    return Answer(200, fmt.completion(fmt.completion_id(), _model(started), call.text,
+                                      list(call.tool_calls), stop, usage(_records(started)),
+                                      extra(started)))

@@ -1,0 +1,38 @@
+"""Serving the API: uvicorn on the settings' host and port (127.0.0.1:8000 by default)."""
+
+from __future__ import annotations
+
+import logging
+
+from lib.core import Settings, get_settings, setup_logging
+
+log = logging.getLogger(__name__)
+
+KEEP_ALIVE_S = 30
+
+
+def base_url(settings: Settings) -> str:
+    """What a client sets as its OpenAI base URL."""
+    host = settings.api_host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{settings.api_port}/v1"
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Run the API until interrupted (`make serve`, `python -m lib.api`)."""
+    import uvicorn
+
+    from lib.api.app import create_app
+
+    settings = settings or get_settings()
+    setup_logging(settings)
+    if settings.api_host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("the API listens on %s: anyone who can reach it needs only a key",
+                    settings.api_host)
+    log.info("API on %s (data in %s)", base_url(settings), settings.data_dir)
+    # No access log: a line per request would cost more than the API adds to a first token.
+    # Idle connections are kept longer than clients keep theirs (httpx, under the openai
+    # SDK: 5 s, uvicorn's default too), so a client never sends a request on a connection
+    # the server is closing that instant: the request would be lost in the race.
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_S)

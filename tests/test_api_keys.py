@@ -1,0 +1,169 @@
+"""The API's keys (hashed, revocable, budgeted through lib.spend's reservations) and its
+OpenAI request shapes, without a server."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import pytest
+from fakes import FakeProvider, ok
+
+from lib import api, spend, storage
+from lib.core import ApiError, ApiKeyError, BudgetExceededError
+from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, ToolResult, ToolUse, Usage
+
+# $100 per million output tokens: 500 max tokens reserve $0.05; 400 used cost $0.04.
+PAID = ModelInfo("pricey", "openai", "Pricey", 10_000, 1000, input=0.0, output=100.0)
+REQUEST = ChatRequest("pricey", (Message("user", "hi"),), max_tokens=500)
+
+
+def keyed_call(settings, key_id: int) -> Call:
+    provider = FakeProvider([ok("x" * 10, usage=Usage(0, 400))])
+    return Call(provider, PAID, REQUEST, CallContext("api", api_key_id=key_id),
+                db_path=settings.db_path, count_input=lambda r: 0)
+
+
+def test_only_a_hash_of_the_secret_is_stored(settings):
+    new = api.create_key(settings.db_path, "  nightly   evals ", 2.5)
+    assert new.secret.startswith("pl-") and len(new.secret) > 40
+    assert new.key.name == "nightly evals" and new.key.prefix == new.secret[:10]
+    assert new.key.budget_micro == 2_500_000 and new.secret not in repr(new)
+    with storage.connect(settings.db_path) as conn:
+        row = dict(conn.execute("SELECT * FROM api_keys").fetchone())
+    assert new.secret not in " ".join(str(v) for v in row.values())
+    assert row["secret_hash"] == hashlib.sha256(new.secret.encode()).hexdigest()
+    assert api.verify_key(settings.db_path, f"Bearer {new.secret}").id == new.key.id
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer ", "Basic abc", "Bearer pl-unknown"])
+def test_a_missing_or_unknown_key_is_401(settings, header):
+    with pytest.raises(ApiKeyError) as caught:
+        api.verify_key(settings.db_path, header)
+    assert caught.value.status == 401
+
+
+def test_a_revoked_key_is_401_and_keeps_its_spend(settings):
+    new = api.create_key(settings.db_path, "ci", 1.0)
+    list(keyed_call(settings, new.key.id))
+    api.revoke_key(settings.db_path, new.key.id)
+    with pytest.raises(ApiKeyError, match="revoked"):
+        api.verify_key(settings.db_path, f"Bearer {new.secret}")
+    [key] = api.list_keys(settings.db_path)
+    assert key.revoked and key.calls == 1 and key.spent_micro == 40_000
+
+
+def test_names_and_budgets_are_checked(settings):
+    with pytest.raises(ApiKeyError):
+        api.create_key(settings.db_path, "   ")
+    with pytest.raises(ApiKeyError):
+        api.create_key(settings.db_path, "x", -1)
+
+
+def test_a_key_budget_reserves_like_any_budget_and_fifty_threads_never_overshoot(settings):
+    """No provider budget at all: the key's own budget alone makes calls reserve."""
+    key = api.create_key(settings.db_path, "load", 1.0).key
+    other = api.create_key(settings.db_path, "other", 0.0).key
+    refused, done, errors = [], [], []
+    barrier = threading.Barrier(50)
+
+    def one() -> None:
+        call = keyed_call(settings, key.id)
+        barrier.wait()
+        try:
+            list(call)
+            done.append(call.record.cost_micro)
+        except BudgetExceededError as exc:
+            refused.append(str(exc))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    spent = api.get_key(settings.db_path, key.id).spent_micro
+    assert spent == sum(done) <= 1_000_000 and refused and len(done) >= 20
+    assert "API key 'load'" in refused[0] and "could cost up to $0.0500" in refused[0]
+    with storage.connect(settings.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+        rows = conn.execute("SELECT COUNT(*), SUM(cost_micro) FROM calls WHERE api_key_id = ?",
+                            (key.id,)).fetchone()
+    assert tuple(rows) == (len(done), spent)  # the key's spend is the sum of its rows
+    with pytest.raises(BudgetExceededError, match="'other'"):  # a $0 budget: paid refused
+        list(keyed_call(settings, other.id))
+    assert spend.statuses(settings.db_path) == []  # key budgets are not provider budgets
+
+
+def test_a_key_without_a_budget_reserves_nothing(settings):
+    key = api.create_key(settings.db_path, "free").key
+    assert not spend.applies(settings.db_path, "openai", api_key=key.id)
+    call = keyed_call(settings, key.id)
+    list(call)
+    assert call.record.api_key_id == key.id and call.record.cost_micro == 40_000
+
+
+def test_openai_messages_become_ours():
+    params = api.chat_params({
+        "model": "m", "max_completion_tokens": 7, "temperature": 0.2, "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Add "},
+                                         {"type": "text", "text": "2 and 3"}]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function",
+                 "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "5"}],
+        "tools": [{"type": "function", "function": {"name": "add", "parameters": {
+            "type": "object", "properties": {"a": {"type": "number"}}}}}],
+        "tool_choice": {"type": "function", "function": {"name": "add"}},
+        "response_format": {"type": "json_schema", "json_schema": {
+            "name": "sum", "schema": {"type": "object"}}}})
+    assert params.system == "Be brief." and params.max_tokens == 7 and params.stream
+    assert params.include_usage and params.tool_choice == "add"
+    assert params.messages == (
+        Message("user", "Add 2 and 3"),
+        Message("assistant", "", (ToolUse("c1", "add", {"a": 2, "b": 3}),)),
+        Message("user", "", (ToolResult("c1", "5"),)))
+    assert params.output_schema == {"type": "object"} and params.schema_name == "sum"
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+    ({"model": "m", "messages": []}, "messages"),
+    ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+     "messages[0].content"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 3},
+     "temperature"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
+     "max_tokens"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+])
+def test_a_bad_request_names_its_field(body, param):
+    with pytest.raises(ApiError) as caught:
+        api.chat_params(body)
+    assert caught.value.status == 400 and caught.value.param == param
+
+
+def test_the_api_page_makes_a_key_shows_it_once_and_revokes_it(app):
+    from lib.core import get_settings
+
+    at = app("app_pages/api.py")
+    assert at.title[0].value == "API" and at.info[0].value.startswith("No keys yet")
+    at.text_input(key="api_key_name").set_value("evals")
+    at.number_input(key="api_key_budget").set_value(2.5)
+    next(b for b in at.button if b.label == "Create key").click().run()
+    assert not at.exception
+    secret = next(c.value for c in at.code if c.value.startswith("pl-"))
+    [key] = api.list_keys(get_settings().db_path)
+    assert api.verify_key(get_settings().db_path, f"Bearer {secret}").id == key.id
+    assert key.name == "evals" and key.budget_micro == 2_500_000
+    at.run()  # any rerun: the secret is gone from the page
+    assert not any(c.value == secret for c in at.code)
+    at.checkbox(key=f"api_revoke_sure_{key.id}").check().run()
+    at.button(key="api_revoke").click().run()
+    assert api.list_keys(get_settings().db_path)[0].revoked
