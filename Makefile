@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test test-deps lint bench rebuild-llama clean
+.PHONY: install run serve test test-deps lint bench rebuild-llama clean
 
 install: $(VENV)/.installed
 
@@ -26,11 +26,19 @@ $(VENV)/.installed: pyproject.toml scripts/install-llama.sh
 run: install
 	$(VENV)/bin/streamlit run Home.py --server.address 127.0.0.1 --server.port 8501
 
+# The HTTP API beside the app (same data folder): PROMPTLAB_API_HOST / PROMPTLAB_API_PORT.
+serve: install
+	$(PY) -m lib.api
+
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(PIP) install -q -e ".[dev]"
 	test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	# The storage tests start a throwaway PostgreSQL server from Debian's package.
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; fi; }
 	touch $@
 
 test-deps: $(VENV)/.test-installed

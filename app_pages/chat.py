@@ -91,7 +91,7 @@ if text or (resend and resend.continue_from):
                                top_k=top_k, tools=tools.tools, tool_choice=tools.choice,
                                max_steps=tools.max_steps, max_cost_usd=tools.max_cost_usd,
                                output_schema=output_schema, fallbacks=fallbacks,
-                               history=strategy)
+                               history=strategy, user=app.user())
     try:
         if routing is not None:  # the router picks this turn's model from its whole input
             model, options = chat_router.route_turn(settings, routing, prompt_name, system,

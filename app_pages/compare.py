@@ -18,7 +18,8 @@ if runs:
         "Past runs", ids, index=ids.index(int(open_id)) if open_id and open_id.isdigit()
         and int(open_id) in ids else None, placeholder="Reopen a run…", key="cmp_run_pick",
         format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
-                                   for r, t, c, s in runs if r == i))
+                                   + (f" · by {o}" if o else "") for r, t, c, s, o in runs
+                                   if r == i))
     if picked is not None and str(picked) != open_id:
         st.query_params["run"] = str(picked)
         st.rerun()
@@ -83,7 +84,7 @@ if saved is None or saved[0] != sig:
 
 plan = saved[1]
 view.show_forecast(plan, resolved)
-refused = spend.refusal(settings.db_path, plan.cost_by_provider(resolved))
+refused = spend.refusal(settings.db_path, plan.cost_by_provider(resolved), user=app.user())
 if refused:
     st.error(plain(refused), icon=":material/block:")
     st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
@@ -98,7 +99,8 @@ def new_run() -> int:
     """Save the dataset (if uploaded) and the run."""
     ds_id = compare.save_dataset(settings.db_path, new_dataset) if new_dataset is not None \
         else dataset_id
-    return compare.create_run(settings, title or "Untitled", resolved, rows, checks, ds_id)
+    return compare.create_run(settings, title or "Untitled", resolved, rows, checks, ds_id,
+                              owner=app.user())
 
 
 try:

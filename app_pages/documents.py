@@ -14,8 +14,9 @@ if kb is None:
     st.info("Create a knowledge base from the sidebar, then add documents to it.")
     st.stop()
 
-st.caption(md("Knowledge base **{}** · Chroma collection `{}` · embeddings: {}", kb.name,
-              kb.collection, knowledge.model_label(kb.embedding_model)))
+st.caption(md("Knowledge base **{}**{} · Chroma collection `{}` · embeddings: {}", kb.name,
+              f" · made by {kb.owner}" if kb.owner else "", kb.collection,
+              knowledge.model_label(kb.embedding_model)))
 view.show_last_results()
 # A new key after each batch empties the uploader (Streamlit cannot clear one otherwise).
 batch = st.session_state.setdefault("doc_upload_batch", 0)

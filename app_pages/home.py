@@ -15,7 +15,7 @@ st.markdown(
 try:
     path = app.settings().db_path
     a, b, c = st.columns(3)
-    a.metric("Conversations", md("{:,}", chat.count_conversations(path)))
+    a.metric("Conversations", md("{:,}", chat.count_conversations(path, owner=app.user())))
     b.metric("Model calls recorded", md("{:,}", spend.count_calls(path)))
     c.metric("Spend today (UTC)", plain(format_usd(spend.spend_today_micro(path))))
 except PromptLabError as exc:

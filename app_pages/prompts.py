@@ -8,6 +8,7 @@ from lib.ui.text import md, plain
 
 st.title("Prompts")
 prompts = view.store()
+user = app.user()  # signed in: the author of what they save
 names = prompts.names()
 
 with st.sidebar.popover("New prompt", icon=":material/add:", width="stretch"):
@@ -20,7 +21,8 @@ with st.sidebar.popover("New prompt", icon=":material/add:", width="stretch"):
         new_task = view.task_select("", key="new_task")
         if st.button("Create", type="primary", key="create_prompt"):
             prompts.create(new_name.strip(), new_source, description=new_desc,
-                           variables=new_vars, note="First version", task=new_task)
+                           variables=new_vars, note="First version", task=new_task,
+                           author=user or "")
             st.session_state["prompt_pick"] = new_name.strip()
             st.rerun()
     except PromptLabError as exc:
@@ -36,7 +38,8 @@ try:
 except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()
-st.caption(plain(prompt.description))
+st.caption(md("{}{}", prompt.description, f" · owner: {prompt.versions[0].author}"
+              if user is not None and prompt.versions[0].author else ""))
 
 versions_tab, preview_tab, edit_tab, diff_tab = st.tabs(
     ["Versions", "Preview", "Edit", "Diff"])
@@ -96,7 +99,7 @@ with edit_tab:
                                "Compare enforce and validate it). Kept with the version.")
     task = view.task_select(prompt.task, key=f"edit_task_{name}")
     note = st.text_input("What changed", key="edit_note")
-    author = st.text_input("Author", key="edit_author")
+    author = user or st.text_input("Author", key="edit_author")
     if st.button("Save as new version", type="primary", key="save_version",
                  disabled=variables is None):
         try:

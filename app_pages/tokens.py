@@ -26,7 +26,7 @@ try:
             values = pv.variable_form(prompt.variables, key=f"tok_{name}")
         text = pv.store().render(name, ref, values)[1]
     else:
-        convs = chat.list_conversations(settings.db_path)
+        convs = chat.list_conversations(settings.db_path, owner=app.user())
         if not convs:
             st.info("No conversations yet.")
         else:

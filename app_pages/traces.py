@@ -6,7 +6,7 @@ from lib.ui import trace_view as view
 
 settings = app.settings()
 st.title("Traces")
-runs = spend.recent_runs(settings.db_path)
+runs = spend.recent_runs(settings.db_path, user=app.user())  # signed in: your own runs
 wanted = st.query_params.get("run")
 ids = [r["run_id"] for r in runs]
 if wanted and wanted not in ids:
@@ -19,7 +19,7 @@ run_id = st.selectbox("Agent run", ids, index=ids.index(wanted) if wanted in ids
                       format_func=lambda i: view.run_option(by_id[i]) if i in by_id else i,
                       key=f"trace_pick_{wanted}")
 st.query_params["run"] = run_id
-trace = chat.run_trace(settings.db_path, run_id)
+trace = chat.run_trace(settings.db_path, run_id, user=app.user())
 if trace is None:
     st.warning("There is no run with this id in the ledger.")
     st.stop()

@@ -20,7 +20,8 @@ from common import ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 from support import free_port
 
-PAGES = ["", "chat", "prompts", "compare", "documents", "retrieval", "tokens", "costs", "traces"]
+PAGES = ["", "chat", "prompts", "compare", "documents", "retrieval", "tokens", "costs", "traces",
+         "api"]
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 

@@ -10,12 +10,13 @@ import pytest
 
 # Before anything imports lib.settings: no real keys or secrets may reach a test.
 for _var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL",
-             "PROMPTLAB_OPENAI_MODELS", "PROMPTLAB_DATA_DIR"):
+             "PROMPTLAB_OPENAI_MODELS", "PROMPTLAB_DATA_DIR", "PROMPTLAB_DATABASE_URL"):
     os.environ.pop(_var, None)
 os.environ["PROMPTLAB_SECRETS_FILE"] = os.devnull
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from pgserver import backend, postgres_server  # noqa: E402, F401  (fixtures)
 from support import free_port, wait_for_http  # noqa: E402
 
 from lib.core import ROOT, Settings, get_settings, load_settings  # noqa: E402

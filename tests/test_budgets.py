@@ -1,4 +1,5 @@
-"""Budgets: atomic worst-case reservations that concurrent calls cannot overshoot."""
+"""Budgets: atomic worst-case reservations that concurrent calls cannot overshoot, on both
+databases."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fakes import FakeProvider, fail, ok
 from lib import spend, storage
 from lib.core import BudgetExceededError, ProviderError, today
 from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage
+
+pytestmark = pytest.mark.usefixtures("backend")  # each test on SQLite, then on PostgreSQL
 
 # $100 per million output tokens: 500 max tokens reserve $0.05; 400 used cost $0.04.
 PAID = ModelInfo("pricey", "openai", "Pricey", 10_000, 1000, input=0.0, output=100.0)

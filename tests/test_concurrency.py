@@ -151,6 +151,7 @@ def test_renders_go_on_while_one_template_runs_away():
     assert [e.reason for e in raised if isinstance(e, RenderError)] == ["timeout"]
 
 
+@pytest.mark.usefixtures("backend")  # the registry on SQLite, then on PostgreSQL
 def test_searches_never_see_a_stale_index_while_another_session_rebuilds(settings):
     kb = knowledge.create_kb(settings, "busy")
     knowledge.ingest(settings, kb, [(f"note{i}.md", f"# Note {i}\n\nThe lighthouse keeper "

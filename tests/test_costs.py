@@ -1,4 +1,5 @@
-"""The Costs dashboard's aggregates against direct computations over a generated ledger."""
+"""The Costs dashboard's aggregates against direct computations over a generated ledger, on
+both databases (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,18 @@ def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@pytest.fixture(scope="module")
-def ledger_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("costs") / "ledger.sqlite3"
-    return path, generate(path, 3000)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def ledger_db(request, tmp_path_factory):
+    """One generated ledger per database for the module: a SQLite file, or a fresh PostgreSQL
+    database named by its URL (`connect` takes either)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("costs") / "ledger.sqlite3"
+        yield path, generate(path, 3000)
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.fresh_database()
+    yield url, generate(url, 3000)
+    server.drop(url)
 
 
 FILTERS = [
@@ -139,12 +148,20 @@ def test_options_list_what_is_in_the_ledger(ledger_db):
     assert opts["days"] == [df["day"].min(), df["day"].max()]
 
 
-def test_rollups_are_backfilled_for_calls_recorded_before_them(tmp_path):
+@pytest.mark.parametrize("backend_", ["sqlite", "postgres"])
+def test_rollups_are_backfilled_for_calls_recorded_before_them(tmp_path, backend_, request):
     import sqlite3
 
+    import psycopg
+
     path = tmp_path / "old.sqlite3"
+    if backend_ == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        path = server.fresh_database(migrated=False)
+        request.addfinalizer(lambda: server.drop(path))
     storage.migrate(path, until="0004_knowledge")
-    with sqlite3.connect(path) as conn:  # a call recorded by a version before the rollups
+    # A call recorded by a version before the rollups (a raw client: connect would migrate).
+    with sqlite3.connect(path) if backend_ == "sqlite" else psycopg.connect(path) as conn:
         conn.execute("INSERT INTO calls (ts, page, provider, model, input_tokens, cost_micro, "
                      "ttft_ms, total_ms, attempts, status) VALUES ('2026-09-01T10:00:00', "
                      "'chat', 'openai', 'gpt-4.1', 100, 250, 300.0, 900.0, 1, 'ok')")

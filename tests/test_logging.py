@@ -99,7 +99,7 @@ def test_a_catch_all_logs_its_traceback(logged, settings):
 
 
 def test_an_unexpected_page_error_shows_a_reference_not_a_traceback(app, monkeypatch):
-    def boom(path):
+    def boom(path, **_):
         raise RuntimeError("internal detail the user should not see")
 
     monkeypatch.setattr(chat, "count_conversations", boom)

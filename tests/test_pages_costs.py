@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import re
 
+import pytest
 from support import picker
 from support import shown as reads
 
@@ -79,6 +80,7 @@ def shown(at) -> str:
     return text.replace("·", " ").replace("↵\n", "\n").replace("→\t", "\t")
 
 
+@pytest.mark.usefixtures("backend")  # the page on SQLite, then on PostgreSQL
 def test_costs_empty_then_with_calls(app):
     at = app("app_pages/costs.py")
     assert any("No model calls recorded yet" in reads(i.value) for i in at.info)
@@ -98,6 +100,7 @@ def test_costs_empty_then_with_calls(app):
     assert {m.label: reads(m.value) for m in at.metric}["Spend"] == "$0.0060"
 
 
+@pytest.mark.usefixtures("backend")  # the page on SQLite, then on PostgreSQL
 def test_budgets_set_in_the_app_warn_and_refuse(app):
     _calls()
     at = app("app_pages/costs.py")

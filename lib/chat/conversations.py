@@ -1,4 +1,8 @@
-"""Conversations and their messages, stored beside the ledger."""
+"""Conversations and their messages, stored beside the ledger.
+
+With sign-in on, a conversation is private to its owner: the functions that find
+conversations take `owner` and see only theirs (None: one user, no sign-in, sees all).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ class Conversation:
     created_at: str
     updated_at: str
     history_strategy: str = "window"   # or "summarise" (lib.chat.summaries)
+    owner: str | None = None           # the signed-in user who started it
 
 
 @dataclass
@@ -37,34 +42,47 @@ class StoredMessage:
 
 
 def create_conversation(path: Path, *, model: str = "", system: str = "",
-                        title: str = NEW_TITLE, history: str = "window") -> int:
+                        title: str = NEW_TITLE, history: str = "window",
+                        owner: str | None = None) -> int:
     """A new conversation; `history` is its strategy when it outgrows the window."""
     now = now_iso()
     with connect(path, write=True) as conn:
         cur = conn.execute("INSERT INTO conversations (title, model, system, created_at, "
-                           "updated_at, history_strategy) VALUES (?, ?, ?, ?, ?, ?)",
-                           (title, model, system, now, now, history))
+                           "updated_at, history_strategy, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (title, model, system, now, now, history, owner))
     return int(cur.lastrowid)
 
 
-def get_conversation(path: Path, conversation_id: int) -> Conversation:
+def _mine(owner: str | None, alias: str = "") -> tuple[str, list[str]]:
+    """A WHERE clause keeping `owner`'s conversations (all of them for None)."""
+    return ("1 = 1", []) if owner is None else (f"{alias}owner = ?", [owner])
+
+
+def get_conversation(path: Path, conversation_id: int, *,
+                     owner: str | None = None) -> Conversation:
+    """A conversation; someone else's reads as missing (NotFoundError)."""
+    where, args = _mine(owner)
     with connect(path) as conn:
-        row = conn.execute("SELECT * FROM conversations WHERE id = ?",
-                           (conversation_id,)).fetchone()
+        row = conn.execute(f"SELECT * FROM conversations WHERE id = ? AND {where}",
+                           (conversation_id, *args)).fetchone()
     if row is None:
         raise NotFoundError(f"Conversation {conversation_id} no longer exists.")
     return Conversation(**dict(row))
 
 
-def list_conversations(path: Path) -> list[Conversation]:
+def list_conversations(path: Path, *, owner: str | None = None) -> list[Conversation]:
+    where, args = _mine(owner)
     with connect(path) as conn:
-        rows = conn.execute("SELECT * FROM conversations ORDER BY updated_at DESC, id DESC")
+        rows = conn.execute(f"SELECT * FROM conversations WHERE {where} "
+                            "ORDER BY updated_at DESC, id DESC", args)
         return [Conversation(**dict(r)) for r in rows]
 
 
-def count_conversations(path: Path) -> int:
+def count_conversations(path: Path, *, owner: str | None = None) -> int:
+    where, args = _mine(owner)
     with connect(path) as conn:
-        return conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+        return conn.execute(f"SELECT COUNT(*) FROM conversations WHERE {where}",
+                            args).fetchone()[0]
 
 
 def update_conversation(path: Path, conversation_id: int, *, title: str | None = None,
@@ -131,14 +149,18 @@ def rewind(path: Path, conversation_id: int, message_id: int) -> int:
                             (conversation_id, message_id)).rowcount
 
 
-def search_conversations(path: Path, query: str) -> list[Conversation]:
-    """Conversations whose title or any message contains `query` (any case), newest first."""
+def search_conversations(path: Path, query: str, *,
+                         owner: str | None = None) -> list[Conversation]:
+    """Conversations whose title or any message contains `query` (any case), newest first.
+    Both sides are lowered: LIKE ignores case on SQLite, not on PostgreSQL."""
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where, args = _mine(owner, "c.")
     with connect(path) as conn:
         rows = conn.execute(
-            "SELECT * FROM conversations c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS ("
-            "SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? "
-            "ESCAPE '\\') ORDER BY updated_at DESC, id DESC", (like, like)).fetchall()
+            f"SELECT * FROM conversations c WHERE {where} AND (lower(c.title) LIKE lower(?) "
+            "ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id "
+            "AND lower(m.content) LIKE lower(?) ESCAPE '\\')) ORDER BY updated_at DESC, id DESC",
+            (*args, like, like)).fetchall()
     return [Conversation(**dict(r)) for r in rows]
 
 

@@ -31,9 +31,11 @@ class RunTrace:
         return sum(len(s.calls) for s in self.steps)
 
 
-def run_trace(db_path: Path, run_id: str) -> RunTrace | None:
+def run_trace(db_path: Path, run_id: str, *, user: str | None = None) -> RunTrace | None:
+    """A run's trace; None when it is missing, or (with `user`) someone else's: a chat run's
+    steps hold its private conversation's text."""
     calls = spend.run_calls(db_path, run_id)
-    if not calls:
+    if not calls or (user is not None and calls[0].user_id != user):
         return None
     with connect(db_path) as conn:
         row = conn.execute("SELECT conversation_id, meta FROM messages WHERE "

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.chat.conversations import StoredMessage
+from lib.chat.conversations import StoredMessage, get_conversation
 from lib.chat.tool_turns import expand
 from lib.core import (
     ConfigError,
@@ -141,12 +141,13 @@ def summarise(settings: Settings, conversation_id: int, previous: Summary | None
     provider = provider or get_provider(model.provider, settings)
     limit = max(16, min(max_tokens, model.max_output))
     text, call_id = previous.text if previous else "", None
+    owner = get_conversation(settings.db_path, conversation_id).owner  # only they see it
     for transcript in _chunks(counter, model, text, messages, limit):
         request = ChatRequest(model.id, (Message("user", _ask(text, transcript, limit)),),
                               system=INSTRUCTIONS, max_tokens=limit,
                               temperature=0.2 if model.temperature else None)
-        call = Call(provider, model, request, CallContext("summary",
-                                                          conversation_id=conversation_id),
+        call = Call(provider, model, request, CallContext(
+                        "summary", conversation_id=conversation_id, user=owner),
                     db_path=settings.db_path,
                     policy=policy or RetryPolicy(deadline_s=settings.deadline_s),
                     count_input=counter.count_request, count_output=counter.count,

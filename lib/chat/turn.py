@@ -60,6 +60,7 @@ class TurnOptions:
     route: str | None = None              # the router chose the model: why (lib.llm.route)
     baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
     history: str = "window"               # or "summarise": what overflowing history becomes
+    user: str | None = None               # signed in: owns a new conversation, pays the calls
 
 
 @dataclass
@@ -180,9 +181,9 @@ class ChatTurn:
         path = self.settings.db_path
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
-        context = CallContext(self.options.page, self.options.prompt_name,
-                              self.options.prompt_version, self.conversation_id,
-                              route=self.options.route, baseline=self.options.baseline)
+        o = self.options
+        context = CallContext(o.page, o.prompt_name, o.prompt_version, self.conversation_id,
+                              route=o.route, baseline=o.baseline, user=o.user)
         call: Any = (Fallbacks((self.model, *self.options.fallbacks), self._call, context)
                      if self.options.fallbacks and not self.options.tools
                      else self._call(self.model, context))
@@ -203,9 +204,9 @@ class ChatTurn:
             call = Repairing(call, self.settings.structured_repairs)  # no-op without a schema
             call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
-            self.conversation_id = create_conversation(path, model=self.model.key,
-                                                       system=self.options.system,
-                                                       history=self.options.history)
+            self.conversation_id = create_conversation(
+                path, model=self.model.key, system=self.options.system,
+                history=self.options.history, owner=self.options.user)
             call.context = replace(context, conversation_id=self.conversation_id)
             if self.run is not None:
                 self.run.set_context(call.context)

@@ -22,7 +22,7 @@ from lib.compare.batch_records import (
 )
 from lib.compare.checks import EXPECTS, Check
 from lib.compare.plan import CellPlan, Forecast
-from lib.compare.runs import CellResult, save_cell, set_status
+from lib.compare.runs import CellResult, run_owner, save_cell, set_status
 from lib.compare.variants import LETTERS, ResolvedVariant, request_for
 from lib.core import (
     BatchError,
@@ -83,10 +83,11 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
             groups.setdefault(model.key, (model, []))[1].append(cell)
     # A missing key fails here, before any budget is held or anything stored.
     clients = {m.provider: _client(settings, client_for, m.provider) for m, _ in groups.values()}
-    if refusal := spend.refusal(settings.db_path, priced.cost_by_provider(resolved)):
+    owner = run_owner(settings.db_path, run_id)  # the run's calls are its owner's
+    if refusal := spend.refusal(settings.db_path, priced.cost_by_provider(resolved), user=owner):
         raise BudgetExceededError(refusal, hint="Raise the budget on the Costs page, lower max "
                                   "tokens, or run fewer rows.")
-    holds = _hold(settings, groups)
+    holds = _hold(settings, groups, owner)
     for cell in priced.problems:  # as the engine does: shown, never sent
         save_cell(settings, run_id, CellResult(
             cell.row, cell.variant, status="skipped", prompt_text=cell.text,
@@ -113,16 +114,16 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
     return ids
 
 
-def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]]
-          ) -> dict[str, int | None]:
+def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]],
+          user: str | None = None) -> dict[str, int | None]:
     """Reserve each batch's worst case; if one is refused, drop the holds already taken."""
     holds: dict[str, int | None] = {}
     taken: list[tuple[int, str, int]] = []
     try:
         for key, (model, cells) in groups.items():
             amount = sum(c.max_cost_micro for c in cells)
-            holds[key] = spend.reserve(settings.db_path, model.provider, amount) \
-                if spend.applies(settings.db_path, model.provider) else None
+            holds[key] = spend.reserve(settings.db_path, model.provider, amount, user=user) \
+                if spend.applies(settings.db_path, model.provider, user=user) else None
             if holds[key] is not None:
                 taken.append((holds[key], model.provider, amount))
     except BudgetExceededError:

@@ -14,7 +14,7 @@ from lib import spend
 from lib.compare.checks import run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, expected_of
-from lib.compare.runs import CellResult, Run, load_run, save_cell
+from lib.compare.runs import CellResult, Run, load_run, run_owner, save_cell
 from lib.core import NotFoundError, PromptLabError, Settings, now_iso
 from lib.llm import BATCH_OUTCOMES, BatchOutcome, BatchState, ModelInfo, batch_price, counter_for
 from lib.llm import validate as validate_reply
@@ -117,7 +117,8 @@ def renew_hold(settings: Settings, b: BatchInfo) -> None:
     """Keep an open batch's hold current, taking a new one if it was dropped while we slept."""
     if b.reservation_id is None:
         return
-    hold = spend.renew(settings.db_path, b.reservation_id, b.provider, b.reserved_micro)
+    hold = spend.renew(settings.db_path, b.reservation_id, b.provider, b.reserved_micro,
+                       user=run_owner(settings.db_path, b.run_id))
     if hold != b.reservation_id:
         with connect(settings.db_path, write=True) as conn:
             conn.execute("UPDATE batches SET reservation_id = ? WHERE id = ?", (hold, b.id))
@@ -187,7 +188,7 @@ def _record(settings: Settings, b: BatchInfo, run: Run, o: BatchOutcome, row: in
             cache_savings_micro=round(u.cache_read_tokens
                                       * max(0.0, price.input - price.cache_read)),
             error_kind=o.status if status == "error" else None, error_message=error or None,
-            structured=valid.status if valid else None))
+            structured=valid.status if valid else None, user_id=run.owner))
     cell = CellResult(row, variant, o.text, status, u.input_tokens, u.output_tokens, cost,
                       None, waited_ms, call_id, error, prompt_text=old.prompt_text if old else "",
                       structured=valid.status if valid else "")

@@ -14,7 +14,7 @@ from lib.agents import BUILTINS, AgentRun, RunFinished, stored_status
 from lib.compare.checks import EXPECTS, Check, run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, Forecast
-from lib.compare.runs import CellResult, run_status, save_cell, set_status
+from lib.compare.runs import CellResult, run_owner, run_status, save_cell, set_status
 from lib.compare.variants import ResolvedVariant, request_for
 from lib.core import CompareError, PromptLabError, Settings
 from lib.llm import (
@@ -56,6 +56,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     cancel = cancel or threading.Event()
     events: queue.Queue[CellEvent] = queue.Queue()
     policy = policy or RetryPolicy(deadline_s=settings.deadline_s)
+    owner = run_owner(settings.db_path, run_id)  # the run's calls are its owner's
     # The embedder loads only when a similarity check is there to use it.
     similar = similarity_with(settings) if any(c.kind == "semantic" for c in checks) else None
     if any(c.kind in EXPECTS for c in checks) and all(c.expected is None for c in plan.cells):
@@ -92,7 +93,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             _run_agent(cell, r, result, provider, counter)
             return
         first = Call(provider, r.model, request_for(r, cell.text),
-                     CallContext("compare", r.variant.prompt, r.version),
+                     CallContext("compare", r.variant.prompt, r.version, user=owner),
                      db_path=settings.db_path, policy=policy,
                      count_input=counter.count_request, count_output=counter.count,
                      cancel=cancel, estimated_input=not counter.exact)
@@ -126,7 +127,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         tools = {n: replace(BUILTINS[n], fn=None, canned=cell.canned[n])
                  if n in cell.canned else BUILTINS[n] for n in r.variant.tools}
         run = AgentRun(provider, r.model, request_for(r, cell.text),
-                       CallContext("compare", r.variant.prompt, r.version), tools,
+                       CallContext("compare", r.variant.prompt, r.version, user=owner), tools,
                        db_path=settings.db_path, tool_context={"settings": settings,
                                                                "kb": None},
                        cancel=cancel, policy=policy, count_input=counter.count_request,

@@ -92,10 +92,11 @@ class Verdict:
 
 def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency: int = 2,
               cancel: threading.Event | None = None,
-              provider_for: Callable[[ModelInfo], Provider] | None = None) -> Iterator[Verdict]:
+              provider_for: Callable[[ModelInfo], Provider] | None = None,
+              user: str | None = None) -> Iterator[Verdict]:
     """Judge every finished cell (rubric) or pair of cells (pairwise) of a run, saving each
-    verdict as it comes. A refused budget stops the rest; other failures are kept on the
-    verdict (no outcome) and judging goes on."""
+    verdict as it comes (the calls are `user`'s, who judges). A refused budget stops the
+    rest; other failures are kept on the verdict (no outcome) and judging goes on."""
     run = load_run(settings.db_path, run_id)
     cancel = cancel or threading.Event()
     provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(rj.model)
@@ -110,7 +111,7 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
                               max_tokens=min(rj.prompt.max_tokens, m.max_output),
                               output_schema=rj.schema, schema_name=f"{rj.judge.kind}_verdict")
         call = Repairing(Call(provider, m, request, CallContext("judge", rj.prompt.name,
-                                                                rj.version),
+                                                                rj.version, user=user),
                               db_path=settings.db_path, cancel=cancel,
                               count_input=counter.count_request, count_output=counter.count,
                               estimated_input=not counter.exact), settings.structured_repairs)
@@ -202,10 +203,13 @@ def both_orders(first: dict[str, Any], second: dict[str, Any]) -> tuple[str | No
 def save_verdict(settings: Settings, run_id: int, v: Verdict) -> None:
     with connect(settings.db_path, write=True) as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO judgements (run_id, judge, kind, row_index, left_variant, "
+            "INSERT INTO judgements (run_id, judge, kind, row_index, left_variant, "
             "right_variant, outcome, score, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)", (run_id, v.judge, v.kind, v.row, v.left, v.right, v.outcome, v.score,
-                      json.dumps(v.detail), now_iso()))
+            "?, ?) ON CONFLICT (run_id, judge, row_index, left_variant, right_variant) DO UPDATE "
+            "SET kind = excluded.kind, outcome = excluded.outcome, score = excluded.score, "
+            "detail = excluded.detail, created_at = excluded.created_at",
+            (run_id, v.judge, v.kind, v.row, v.left, v.right, v.outcome, v.score,
+             json.dumps(v.detail), now_iso()))
 
 
 def load_verdicts(settings: Settings, run_id: int) -> list[Verdict]:

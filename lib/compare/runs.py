@@ -44,23 +44,31 @@ class CellResult:
 
 def create_run(settings: Settings, title: str, resolved: list[ResolvedVariant],
                rows: list[dict[str, Any]], checks: list[Check],
-               dataset_id: int | None = None) -> int:
+               dataset_id: int | None = None, *, owner: str | None = None) -> int:
+    """Store a new run; `owner`: the signed-in user making it (runs are shared, shown)."""
     with connect(settings.db_path, write=True) as conn:
         cur = conn.execute(
-            "INSERT INTO compare_runs (created_at, title, dataset_id, variants, inputs, checks) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO compare_runs (created_at, title, dataset_id, variants, inputs, checks, "
+            "owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (now_iso(), title, dataset_id, json.dumps([r.as_dict() for r in resolved]),
-             json.dumps(rows), json.dumps([asdict(c) for c in checks])))
+             json.dumps(rows), json.dumps([asdict(c) for c in checks]), owner))
     return int(cur.lastrowid)
+
+
+# A cell saved again replaces every column but the key (a portable upsert).
+_CELL_COLUMNS = ("prompt_text", "output", "status", "input_tokens", "output_tokens",
+                 "cost_micro", "ttft_ms", "total_ms", "call_id", "error", "checks", "trace",
+                 "structured", "repairs")
+_SAVE_CELL = (f"INSERT INTO compare_cells (run_id, row_index, variant_index, "
+              f"{', '.join(_CELL_COLUMNS)}) VALUES ({', '.join('?' * (len(_CELL_COLUMNS) + 3))})"
+              " ON CONFLICT (run_id, row_index, variant_index) DO UPDATE SET "
+              + ", ".join(f"{c} = excluded.{c}" for c in _CELL_COLUMNS))
 
 
 def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
     with connect(settings.db_path, write=True) as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO compare_cells (run_id, row_index, variant_index, prompt_text,"
-            " output, status, input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, call_id,"
-            " error, checks, trace, structured, repairs) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _SAVE_CELL,
             (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
              cell.input_tokens, cell.output_tokens, cell.cost_micro, cell.ttft_ms,
              cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks),
@@ -70,6 +78,13 @@ def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
 def set_status(settings: Settings, run_id: int, status: str) -> None:
     with connect(settings.db_path, write=True) as conn:
         conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?", (status, run_id))
+
+
+def run_owner(path: Path, run_id: int) -> str | None:
+    """Who made a run: its cells' calls (streamed or batched) are theirs."""
+    with connect(path) as conn:
+        row = conn.execute("SELECT owner FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
 
 
 def run_status(settings: Settings, run_id: int) -> str:
@@ -89,6 +104,7 @@ class Run:
     checks: list[Check]
     cells: dict[tuple[int, int], CellResult]
     votes: dict[tuple[int, int, int], str]     # (row, left, right) -> outcome
+    owner: str | None = None                   # who made it, when sign-in is on
 
     def pairs(self) -> list[tuple[int, int]]:
         n = len(self.variants)
@@ -127,11 +143,11 @@ class Run:
         return out
 
 
-def list_runs(path: Path) -> list[tuple[int, str, str, str]]:
-    """(id, title, created_at, status), newest first."""
+def list_runs(path: Path) -> list[tuple[int, str, str, str, str | None]]:
+    """(id, title, created_at, status, owner), newest first."""
     with connect(path) as conn:
         return [tuple(r) for r in conn.execute(
-            "SELECT id, title, created_at, status FROM compare_runs ORDER BY id DESC")]
+            "SELECT id, title, created_at, status, owner FROM compare_runs ORDER BY id DESC")]
 
 
 def load_run(path: Path, run_id: int) -> Run:
@@ -152,7 +168,7 @@ def load_run(path: Path, run_id: int) -> Run:
     return Run(row["id"], row["title"], row["created_at"], row["status"],
                json.loads(row["variants"]), json.loads(row["inputs"]),
                [Check(**c) for c in json.loads(row["checks"])], results,
-               {(v[0], v[1], v[2]): v[3] for v in votes})
+               {(v[0], v[1], v[2]): v[3] for v in votes}, row["owner"])
 
 
 def vote(path: Path, run_id: int, row: int, left: int, right: int, outcome: str) -> None:

@@ -4,6 +4,8 @@ bounded worker processes. Everything else builds on this; it imports nothing of 
 from lib.core.caches import Once, once
 from lib.core.clock import ago_iso, now_iso, today
 from lib.core.errors import (
+    ApiError,
+    ApiKeyError,
     BatchError,
     BudgetError,
     BudgetExceededError,
@@ -51,6 +53,8 @@ __all__ = [
     "LOG_STEP",
     "MICRO",
     "ROOT",
+    "ApiError",
+    "ApiKeyError",
     "BatchError",
     "BudgetError",
     "BudgetExceededError",

@@ -27,6 +27,8 @@ PromptLabError               anything a user should read in plain words
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
 │   └── DatasetError         an uploaded dataset cannot be read
+├── ApiError                 an HTTP API request is invalid (its body, an unknown model)
+│   └── ApiKeyError          an API key is missing, unknown or revoked, or cannot be made
 └── DocumentError            a document or knowledge base operation failed
     ├── ParseError           an upload cannot be read (type, damage, limits)
     ├── ChunkingError        chunking settings are invalid or a text cannot be chunked
@@ -147,6 +149,21 @@ class CheckError(CompareError):
 
 class DatasetError(CompareError):
     pass
+
+
+class ApiError(PromptLabError):
+    """`status` is the HTTP status the API answers with; `param` the field at fault."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "invalid_request",
+                 param: str | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.status, self.code, self.param = status, code, param
+
+
+class ApiKeyError(ApiError):
+    def __init__(self, message: str, *, status: int = 401, code: str = "invalid_api_key",
+                 hint: str = "") -> None:
+        super().__init__(message, status=status, code=code, hint=hint)
 
 
 class DocumentError(PromptLabError):

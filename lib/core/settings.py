@@ -17,6 +17,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
+    # PostgreSQL for the ledger, conversations, votes, runs, budgets and registry (None:
+    # SQLite at db_path). Kept out of repr: the URL may carry a password.
+    database_url: str | None = field(default=None, repr=False)
     # Keys are kept out of repr so they never reach a log or a page by accident.
     anthropic_api_key: str | None = field(default=None, repr=False)
     openai_api_key: str | None = field(default=None, repr=False)
@@ -41,6 +44,8 @@ class Settings:
     structured_repairs: int = 1                 # repair attempts for a reply failing its schema
     summary_model: str | None = None            # catalog key; None: the bundled local model
     rate_limits: str = ""                       # "compat=60/100000, openai=500": rpm[/tpm]
+    api_host: str = "127.0.0.1"                 # where `make serve` listens (lib.api)
+    api_port: int = 8000
     log_level: str = "INFO"
 
     @property
@@ -52,6 +57,7 @@ _FIELDS = {
     "ANTHROPIC_API_KEY": ("anthropic_api_key", str),
     "OPENAI_API_KEY": ("openai_api_key", str),
     "PROMPTLAB_DATA_DIR": ("data_dir", Path),
+    "PROMPTLAB_DATABASE_URL": ("database_url", str),
     "PROMPTLAB_OPENAI_BASE_URL": ("openai_base_url", str),
     "PROMPTLAB_OPENAI_API_KEY": ("openai_compat_api_key", str),
     "PROMPTLAB_OPENAI_MODELS": ("openai_compat_models",
@@ -75,6 +81,8 @@ _FIELDS = {
                                      lambda v: int(_choice(v.strip(), ("0", "1", "2")))),
     "PROMPTLAB_SUMMARY_MODEL": ("summary_model", str),
     "PROMPTLAB_RATE_LIMITS": ("rate_limits", str),
+    "PROMPTLAB_API_HOST": ("api_host", str),
+    "PROMPTLAB_API_PORT": ("api_port", int),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }
 

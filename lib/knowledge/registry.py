@@ -32,6 +32,7 @@ class KnowledgeBase:
     created_at: str
     version: int = 0
     index_generation: int = 0
+    owner: str | None = None       # who created it, when sign-in is on (shared, shown)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _collection_name(name: str) -> str:
     return f"kb-{slug}-{uuid.uuid4().hex[:12]}"
 
 
-def create_kb(settings: Settings, name: str) -> KnowledgeBase:
+def create_kb(settings: Settings, name: str, *, owner: str | None = None) -> KnowledgeBase:
     name = name.strip()
     if not 1 <= len(name) <= 80:
         raise KnowledgeBaseError("A knowledge base needs a name of 1 to 80 characters.")
@@ -63,8 +64,8 @@ def create_kb(settings: Settings, name: str) -> KnowledgeBase:
     try:
         with connect(settings.db_path, write=True) as conn:
             conn.execute("INSERT INTO knowledge_bases (name, collection, embedding_model, "
-                         "created_at) VALUES (?, ?, ?, ?)",
-                         (name, _collection_name(name), model, now_iso()))
+                         "created_at, owner) VALUES (?, ?, ?, ?, ?)",
+                         (name, _collection_name(name), model, now_iso(), owner))
     except ConflictError:
         raise KnowledgeBaseError(f"A knowledge base named {name!r} already exists.") from None
     return get_kb(settings, name)
@@ -129,11 +130,12 @@ def chunks_of(settings: Settings, document_id: int) -> list[dict]:
 
 
 def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str, str | None]]:
-    """(chunk id, text, heading) of every chunk of a ready document, in insertion order."""
+    """(chunk id, text, heading) of every chunk of a ready document, in insertion order
+    (documents by id, each one's chunks in order: how they are inserted)."""
     with connect(settings.db_path) as conn:
         return [(r[0], r[1], r[2]) for r in conn.execute(
             "SELECT c.id, c.text, c.heading FROM chunks c JOIN documents d ON d.id = c.document_id "
-            "WHERE c.kb_id = ? AND d.status = 'ready' ORDER BY c.rowid", (kb_id,))]
+            "WHERE c.kb_id = ? AND d.status = 'ready' ORDER BY c.document_id, c.idx", (kb_id,))]
 
 
 def chunk_texts(settings: Settings, kb: KnowledgeBase, ids: Sequence[str]
@@ -194,8 +196,8 @@ def delete_document(settings: Settings, kb: KnowledgeBase, document_id: int) -> 
 def link_call(settings: Settings, call_id: int, chunk_ids: list[str]) -> None:
     """Record which chunks grounded a model call (the ledger row's id)."""
     with connect(settings.db_path, write=True) as conn:
-        conn.executemany("INSERT OR IGNORE INTO call_chunks (call_id, chunk_id, rank) "
-                         "VALUES (?, ?, ?)",
+        conn.executemany("INSERT INTO call_chunks (call_id, chunk_id, rank) "
+                         "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          [(call_id, cid, rank) for rank, cid in enumerate(chunk_ids, 1)])
 
 

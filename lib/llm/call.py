@@ -56,6 +56,8 @@ class CallContext:
     fallback_of: int | None = None   # the ledger row whose model failed before this one
     route: str | None = None         # why this model answers (router rule, fallback reason)
     baseline: ModelInfo | None = None  # routed: the top model, whose price is the baseline
+    api_key_id: int | None = None    # the HTTP API key it was made with: its budget applies
+    user: str | None = None          # the signed-in user who made it: their budget applies
 
 
 class Call:
@@ -142,15 +144,18 @@ class Call:
     def reserve(self) -> None:
         """Hold the worst case against the budgets now; raises BudgetExceededError.
 
-        Free models and providers without a budget reserve nothing (and count nothing).
+        Free models, and calls under no budget (of their provider, user or API key),
+        reserve nothing (and count nothing).
         """
         if self._reserved:
             return
         self._reserved = True
         m = self.model
+        key, user = self.context.api_key_id, self.context.user
         if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
-                self.db_path, m.provider):
-            self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro())
+                self.db_path, m.provider, api_key=key, user=user):
+            self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro(),
+                                              api_key=key, user=user)
 
     def __iter__(self) -> Iterator[Event]:
         self.reserve()  # a refusal raises before anything is sent or stored
@@ -270,7 +275,8 @@ class Call:
             run_id=self.context.run_id, step=self.context.step,
             structured=self.validation.status if self.validation else None,
             repair_of=self.context.repair_of, fallback_of=self.context.fallback_of,
-            route=self.context.route,
+            route=self.context.route, api_key_id=self.context.api_key_id,
+            user_id=self.context.user,
             baseline_micro=None if self.context.baseline is None else
             self.context.baseline.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens))

@@ -4,12 +4,12 @@ from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.spend.budgets": (
-        "PERIODS", "WARN_AT", "BudgetStatus", "applies", "refusal", "release", "renew",
-        "reserve", "set_budget", "statuses"
+        "PERIODS", "USER_SCOPE", "WARN_AT", "BudgetStatus", "applies", "refusal", "release",
+        "renew", "reserve", "set_budget", "statuses", "user_scope"
     ),
     "lib.spend.costs": (
         "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model",
-        "routing_savings"
+        "routing_savings", "spend_by_user"
     ),
     "lib.spend.ledger": (
         "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",

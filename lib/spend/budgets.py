@@ -1,9 +1,11 @@
-"""Daily and monthly budgets, overall and per provider.
+"""Daily and monthly budgets, overall, per provider and per user (scope "user:<id>", once
+sign-in is on), and the lifetime budget of an HTTP API key (lib.api).
 
 Before a paid call its worst-case cost (input tokens plus maximum output) is reserved in one
 IMMEDIATE transaction that also checks every budget it falls under, so concurrent calls can
 never overshoot; the ledger row that records the real cost releases the reservation in the
 same transaction. Calls that cost nothing (the local model) are never reserved nor blocked.
+A key's spend is the sum of its ledger rows (`api_keys.spent_micro`, kept by a trigger).
 """
 
 from __future__ import annotations
@@ -18,11 +20,23 @@ from lib.storage import connect
 PERIODS = ("day", "month")
 WARN_AT = 0.8
 STALE_AFTER = dt.timedelta(hours=1)   # a reservation older than this was left by a crash
+USER_SCOPE = "user:"                  # a user's budget: this prefix and their id
+
+
+def user_scope(user: str) -> str:
+    """The scope of `user`'s own budget (all their paid calls, any provider)."""
+    return USER_SCOPE + user
+
+
+def _over(provider: str, user: str | None) -> tuple[str, list[str]]:
+    """The budgets' WHERE clause for a call to `provider` made by `user`."""
+    scopes = ["all", provider, *([user_scope(user)] if user else [])]
+    return f"scope IN ({', '.join('?' * len(scopes))})", scopes
 
 
 @dataclass(frozen=True)
 class BudgetStatus:
-    scope: str                # "all" or a provider
+    scope: str                # "all", a provider, or "user:" and a user's id
     period: str               # day | month
     limit_micro: int
     spent_micro: int
@@ -37,9 +51,16 @@ class BudgetStatus:
         return self.used / self.limit_micro if self.limit_micro else 1.0
 
     @property
+    def user(self) -> str | None:
+        """Whose budget this is, for a per-user one."""
+        return self.scope[len(USER_SCOPE):] if self.scope.startswith(USER_SCOPE) else None
+
+    @property
     def label(self) -> str:
-        who = "overall" if self.scope == "all" else self.scope
-        return f"{'Today' if self.period == 'day' else 'This month'}'s {who} budget"
+        when = "Today" if self.period == "day" else "This month"
+        if self.user is not None:
+            return f"{when}'s budget for {self.user}"
+        return f"{when}'s {'overall' if self.scope == 'all' else self.scope} budget"
 
 
 def _period_start(period: str, now: dt.datetime | None = None) -> str:
@@ -52,6 +73,8 @@ def set_budget(path: Path, scope: str, period: str, limit_usd: float | None) -> 
     """Set a budget in dollars; None removes it."""
     if period not in PERIODS:
         raise BudgetError(f"A budget period is 'day' or 'month', not {period!r}.")
+    if scope.startswith(USER_SCOPE) and not scope[len(USER_SCOPE):].strip():
+        raise BudgetError("A user's budget needs the user's id (their sign-in email).")
     with connect(path, write=True) as conn:
         if limit_usd is None:
             conn.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", (scope, period))
@@ -70,41 +93,76 @@ def _stale_cutoff() -> str:
 def _status(conn, scope: str, period: str, limit_micro: int) -> BudgetStatus:
     start = _period_start(period)
     cutoff = _stale_cutoff()
-    where, args = ("", []) if scope == "all" else (" AND provider = ?", [scope])
-    spent = conn.execute(f"SELECT COALESCE(SUM(cost_micro), 0) FROM calls_daily WHERE day >= ?"
+    user = scope[len(USER_SCOPE):] if scope.startswith(USER_SCOPE) else None
+    table, where, args = ("calls_daily", "", []) if scope == "all" else (
+        ("user_days", " AND user_id = ?", [user]) if user is not None
+        else ("calls_daily", " AND provider = ?", [scope]))
+    spent = conn.execute(f"SELECT COALESCE(SUM(cost_micro), 0) FROM {table} WHERE day >= ?"
                          f"{where}", [start, *args]).fetchone()[0]
     reserved = conn.execute(f"SELECT COALESCE(SUM(amount_micro), 0) FROM reservations WHERE "
                             f"created_at >= ?{where}", [cutoff, *args]).fetchone()[0]
     return BudgetStatus(scope, period, limit_micro, spent, reserved)
 
 
-def statuses(path: Path) -> list[BudgetStatus]:
+def statuses(path: Path, *, user: str | None = None, everyone: bool = False
+             ) -> list[BudgetStatus]:
+    """The overall and provider budgets, with `user`'s own budget (every user's: `everyone`)."""
     with connect(path) as conn:
         rows = conn.execute("SELECT scope, period, limit_micro FROM budgets "
                             "ORDER BY scope = 'all' DESC, scope, period").fetchall()
-        return [_status(conn, *r) for r in rows]
+        return [_status(conn, *r) for r in rows if everyone or not r[0].startswith(USER_SCOPE)
+                or (user and r[0] == user_scope(user))]
 
 
-def applies(path: Path, provider: str) -> bool:
-    """Whether any budget covers calls to `provider` (a read: no lock is taken).
+def applies(path: Path, provider: str, *, api_key: int | None = None,
+            user: str | None = None) -> bool:
+    """Whether any budget covers calls to `provider` by `user`, or `api_key` has one (a read:
+    no lock is taken).
 
     A call with no budget over it reserves nothing, so its first token is not held up by a
     write. A budget created while such a call is in flight applies from the next call.
     """
     with connect(path) as conn:
-        return conn.execute("SELECT 1 FROM budgets WHERE scope IN ('all', ?) LIMIT 1",
-                            (provider,)).fetchone() is not None
+        where, scopes = _over(provider, user)
+        if conn.execute(f"SELECT 1 FROM budgets WHERE {where} LIMIT 1",
+                        scopes).fetchone() is not None:
+            return True
+        return api_key is not None and conn.execute(
+            "SELECT 1 FROM api_keys WHERE id = ? AND budget_micro IS NOT NULL",
+            (api_key,)).fetchone() is not None
 
 
-def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
-    """Hold `amount_micro` against every budget over `provider`, or refuse the call."""
+def _check_key(conn, api_key: int, amount_micro: int) -> None:
+    """Refuse a call that could take an API key past its budget: spent plus held plus this."""
+    row = conn.execute("SELECT name, budget_micro, spent_micro FROM api_keys WHERE id = ?",
+                       (api_key,)).fetchone()
+    if row is None or row["budget_micro"] is None:
+        return
+    held = conn.execute("SELECT COALESCE(SUM(amount_micro), 0) FROM reservations WHERE "
+                        "api_key_id = ? AND created_at >= ?",
+                        (api_key, _stale_cutoff())).fetchone()[0]
+    limit_micro, used = row["budget_micro"], row["spent_micro"] + held
+    if used + amount_micro > limit_micro:
+        limit, left = format_usd_pair(limit_micro, max(0, limit_micro - used))
+        raise BudgetExceededError(
+            f"API key '{row['name']}' has a budget of {limit} with {left} left; this call "
+            f"could cost up to {format_usd(amount_micro)}, so it was not sent.",
+            hint="Lower max_tokens, use the local model (free), or raise the key's budget on "
+                 "the API page.")
+
+
+def reserve(path: Path, provider: str, amount_micro: int, *,
+            api_key: int | None = None, user: str | None = None) -> int | None:
+    """Hold `amount_micro` against every budget over `provider`, `user`'s budget and
+    `api_key`'s budget, or refuse the call."""
     if amount_micro <= 0:
         return None
     with connect(path, write=True) as conn:  # IMMEDIATE: one reserver at a time
         conn.execute("DELETE FROM reservations WHERE created_at < ?", (_stale_cutoff(),))
+        where, scopes = _over(provider, user)
         for scope, period, limit_micro in conn.execute(
-                "SELECT scope, period, limit_micro FROM budgets WHERE scope IN ('all', ?)",
-                (provider,)).fetchall():
+                f"SELECT scope, period, limit_micro FROM budgets WHERE {where}",
+                scopes).fetchall():
             s = _status(conn, scope, period, limit_micro)
             if s.used + amount_micro > limit_micro:
                 limit, left = format_usd_pair(limit_micro, max(0, limit_micro - s.used))
@@ -113,10 +171,13 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
                     f"{format_usd(amount_micro)}, so it was not sent.",
                     hint="Raise the budget on the Costs page, lower max tokens, or use the "
                          "local model, which is free.")
-        cur = conn.execute("INSERT INTO reservations (provider, amount_micro, created_at) "
-                           "VALUES (?, ?, ?)", (provider, amount_micro,
-                                                dt.datetime.now(dt.UTC).isoformat(
-                                                    timespec="milliseconds")))
+        if api_key is not None:
+            _check_key(conn, api_key, amount_micro)
+        cur = conn.execute("INSERT INTO reservations (provider, amount_micro, created_at, "
+                           "api_key_id, user_id) VALUES (?, ?, ?, ?, ?)",
+                           (provider, amount_micro,
+                            dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                            api_key, user))
         return int(cur.lastrowid)
 
 
@@ -125,16 +186,18 @@ def reserve(path: Path, provider: str, amount_micro: int) -> int | None:
 _HOLD = "id = ? AND provider = ? AND amount_micro = ?"
 
 
-def renew(path: Path, hold: int, provider: str, amount_micro: int) -> int:
+def renew(path: Path, hold: int, provider: str, amount_micro: int, *,
+          user: str | None = None) -> int:
     """Keep a long hold current (holds older than STALE_AFTER are dropped as crash
-    leftovers); takes it again if it was dropped. Returns the hold's id, new or not."""
+    leftovers); takes it again (for `user`) if it was dropped. Returns the hold's id."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     with connect(path, write=True) as conn:
         if conn.execute(f"UPDATE reservations SET created_at = ? WHERE {_HOLD}",
                         (now, hold, provider, amount_micro)).rowcount:
             return hold
-        return int(conn.execute("INSERT INTO reservations (provider, amount_micro, created_at)"
-                                " VALUES (?, ?, ?)", (provider, amount_micro, now)).lastrowid)
+        return int(conn.execute("INSERT INTO reservations (provider, amount_micro, created_at,"
+                                " user_id) VALUES (?, ?, ?, ?)",
+                                (provider, amount_micro, now, user)).lastrowid)
 
 
 def release(path: Path, holds: list[tuple[int, str, int]]) -> None:
@@ -143,11 +206,12 @@ def release(path: Path, holds: list[tuple[int, str, int]]) -> None:
         conn.executemany(f"DELETE FROM reservations WHERE {_HOLD}", holds)
 
 
-def refusal(path: Path, cost_by_provider: dict[str, int]) -> str | None:
-    """Why a planned batch of calls (e.g. a compare run) would break a budget, or None."""
-    for s in statuses(path):
+def refusal(path: Path, cost_by_provider: dict[str, int], *,
+            user: str | None = None) -> str | None:
+    """Why a planned batch of calls (e.g. a compare run by `user`) would break a budget."""
+    for s in statuses(path, user=user):
         planned = sum(cost for provider, cost in cost_by_provider.items()
-                      if s.scope in ("all", provider))
+                      if s.scope in ("all", provider) or s.user is not None)
         if planned and s.used + planned > s.limit_micro:
             limit, left = format_usd_pair(s.limit_micro, max(0, s.limit_micro - s.used))
             return (f"This run could cost up to {format_usd(planned)}, but {s.label.lower()} "

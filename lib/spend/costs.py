@@ -3,7 +3,10 @@
 calls_daily and calls_latency are kept by a trigger on every ledger insert (see
 lib/storage/migrations.py), so each figure reads a few thousand rollup rows however many calls
 there are. Latency p50 / p95
-come from 2%-wide histogram buckets: within 1% of the exact nearest-rank percentile.
+come from 2%-wide histogram buckets: within 1% of the exact nearest-rank percentile. Filtered
+by user, the same figures read calls_daily_users (the rollup split by user, kept by the
+ledger's insert); spend by user reads user_days (a row per user and day), or the split rollup
+when other filters are set.
 """
 
 from __future__ import annotations
@@ -30,12 +33,18 @@ class Filters:
     page: tuple[str, ...] = ()
     prompt_name: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
+    user_id: tuple[str, ...] = ()                # signed-in users (lib/ui/identity)
+
+    @property
+    def rollup(self) -> str:
+        """The daily rollup that can answer these filters."""
+        return "calls_daily_users" if self.user_id else "calls_daily"
 
     def where(self, *, ledger: bool = False) -> tuple[str, list[Any]]:
         """A WHERE clause for the rollups, or (ledger=True) for the calls table itself."""
         day = "substr(ts, 1, 10)" if ledger else "day"
         clauses, args = [f"{day} BETWEEN ? AND ?"], [self.start, self.end]
-        for dim in DIMENSIONS:
+        for dim in (*DIMENSIONS, "user_id"):
             values = getattr(self, dim)
             if values:
                 # The rollups store "no prompt" as '', the ledger as NULL.
@@ -62,6 +71,8 @@ def options(path: Path) -> dict[str, list[str]]:
             out[dim] = [r[0] for r in conn.execute(
                 f"SELECT DISTINCT {dim} FROM calls_daily WHERE {dim} != '' ORDER BY 1")]
         first, last = conn.execute("SELECT MIN(day), MAX(day) FROM calls_daily").fetchone()
+        out["user_id"] = [r[0] for r in conn.execute(
+            "SELECT DISTINCT user_id FROM calls_daily_users ORDER BY 1")]
     out["days"] = [d for d in (first, last) if d]
     return out
 
@@ -81,7 +92,7 @@ def totals(path: Path, f: Filters) -> dict[str, int]:
             "COALESCE(SUM(cache_read_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), "
             "COALESCE(SUM(cache_savings_micro), 0), "
             "COALESCE(SUM(CASE WHEN status = 'error' THEN calls END), 0) "
-            f"FROM calls_daily WHERE {where}", args).fetchone()
+            f"FROM {f.rollup} WHERE {where}", args).fetchone()
     keys = ("calls", "cost_micro", "input_tokens", "output_tokens", "cache_read_tokens",
             "cache_write_tokens", "cache_savings_micro", "errors")
     return dict(zip(keys, row, strict=True))
@@ -90,7 +101,7 @@ def totals(path: Path, f: Filters) -> dict[str, int]:
 def spend_by_day_model(path: Path, f: Filters) -> pd.DataFrame:
     where, args = f.where()
     return _frame(path, "SELECT day, model, SUM(cost_micro) AS cost_micro, SUM(calls) AS calls "
-                  f"FROM calls_daily WHERE {where} GROUP BY day, model ORDER BY day, model", args)
+                  f"FROM {f.rollup} WHERE {where} GROUP BY day, model ORDER BY day, model", args)
 
 
 def tokens_by_day(path: Path, f: Filters) -> pd.DataFrame:
@@ -98,7 +109,7 @@ def tokens_by_day(path: Path, f: Filters) -> pd.DataFrame:
     return _frame(path, "SELECT day, SUM(input_tokens) AS input_tokens, "
                   "SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS "
                   "cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens "
-                  f"FROM calls_daily WHERE {where} GROUP BY day ORDER BY day", args)
+                  f"FROM {f.rollup} WHERE {where} GROUP BY day ORDER BY day", args)
 
 
 def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
@@ -138,7 +149,7 @@ def errors_by_provider(path: Path, f: Filters) -> pd.DataFrame:
     df = _frame(path, "SELECT provider, SUM(calls) AS calls, "
                 "SUM(CASE WHEN status = 'error' THEN calls ELSE 0 END) AS errors, "
                 "SUM(CASE WHEN status = 'incomplete' THEN calls ELSE 0 END) AS incomplete "
-                f"FROM calls_daily WHERE {where} GROUP BY provider ORDER BY provider", args)
+                f"FROM {f.rollup} WHERE {where} GROUP BY provider ORDER BY provider", args)
     df["error_rate"] = df["errors"] / df["calls"]
     return df
 
@@ -148,7 +159,7 @@ def cache_by_model(path: Path, f: Filters) -> pd.DataFrame:
     where, args = f.where()
     df = _frame(path, "SELECT model, SUM(cache_read_tokens) AS cache_read_tokens, "
                 "SUM(cache_write_tokens) AS cache_write_tokens, SUM(input_tokens) AS "
-                "input_tokens, SUM(cache_savings_micro) AS savings_micro FROM calls_daily "
+                f"input_tokens, SUM(cache_savings_micro) AS savings_micro FROM {f.rollup} "
                 f"WHERE {where} GROUP BY model ORDER BY model", args)
     df["hit_rate"] = [hit_rate(r, i, w) or 0.0 for r, i, w in zip(
         df["cache_read_tokens"], df["input_tokens"], df["cache_write_tokens"], strict=True)]
@@ -168,7 +179,7 @@ def spend_by_prompt(path: Path, f: Filters) -> pd.DataFrame:
     where, args = f.where()
     return _frame(path, "SELECT prompt_name, prompt_version, SUM(calls) AS calls, "
                   "SUM(cost_micro) AS cost_micro, SUM(input_tokens) AS input_tokens, "
-                  "SUM(output_tokens) AS output_tokens FROM calls_daily "
+                  f"SUM(output_tokens) AS output_tokens FROM {f.rollup} "
                   f"WHERE {where} AND prompt_name != '' GROUP BY prompt_name, prompt_version "
                   "ORDER BY cost_micro DESC", args)
 
@@ -182,9 +193,10 @@ def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
     where, args = f.where(ledger=True)
     after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
     df = _frame(path, "SELECT model, COALESCE(prompt_name, '') AS prompt_name, prompt_version, "
-                "SUM(repair_of IS NULL) AS replies, "
-                "SUM(structured = 'valid' AND repair_of IS NULL) AS valid, "
-                "SUM(structured = 'repaired') AS repaired, SUM(repair_of IS NOT NULL) AS "
+                "SUM(CASE WHEN repair_of IS NULL THEN 1 ELSE 0 END) AS replies, "
+                "SUM(CASE WHEN structured = 'valid' AND repair_of IS NULL THEN 1 ELSE 0 END) "
+                "AS valid, SUM(CASE WHEN structured = 'repaired' THEN 1 ELSE 0 END) AS "
+                "repaired, SUM(CASE WHEN repair_of IS NOT NULL THEN 1 ELSE 0 END) AS "
                 "repair_calls FROM calls INDEXED BY calls_structured WHERE structured IS NOT "
                 f"NULL AND ts >= ? AND ts < ? AND {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 [f.start, after, *args])
@@ -211,10 +223,38 @@ def routing_savings(path: Path, f: Filters) -> dict[str, int]:
     return {"calls": calls, "saved_micro": saved, "baseline_micro": baseline}
 
 
+def spend_by_user(path: Path, f: Filters, total: dict[str, int] | None = None
+                  ) -> pd.DataFrame:
+    """Calls, spend, tokens and errors per signed-in user, most spent first; with `total`
+    (these filters' totals) and no user filter, the calls made by no one signed in (before
+    sign-in was on, or over the HTTP API) are a last row with an empty user."""
+    import pandas as pd
+
+    where, args = f.where()
+    split = any(getattr(f, dim) for dim in DIMENSIONS)
+    errors = "CASE WHEN status = 'error' THEN calls ELSE 0 END" if split else "errors"
+    df = _frame(path, "SELECT user_id, SUM(calls) AS calls, SUM(cost_micro) AS cost_micro, "
+                "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
+                f"SUM({errors}) AS errors FROM "
+                f"{'calls_daily_users' if split else 'user_days'} WHERE {where} "
+                "GROUP BY user_id ORDER BY cost_micro DESC, user_id", args)
+    if total is not None and not f.user_id:
+        rest = {"user_id": "", "calls": total["calls"] - int(df["calls"].sum()),
+                "cost_micro": total["cost_micro"] - int(df["cost_micro"].sum()),
+                "input_tokens": total["input_tokens"] - int(df["input_tokens"].sum()),
+                "output_tokens": total["output_tokens"] - int(df["output_tokens"].sum()),
+                "errors": total["errors"] - int(df["errors"].sum())}
+        if rest["calls"] > 0:
+            df = pd.concat([df, pd.DataFrame([rest])], ignore_index=True)
+    return df
+
+
 def dashboard(path: Path, f: Filters) -> dict[str, Any]:
     """Everything the Costs page draws, in one call (what bench_costs times)."""
-    return {"totals": totals(path, f), "spend": spend_by_day_model(path, f),
+    total = totals(path, f)
+    return {"totals": total, "spend": spend_by_day_model(path, f),
             "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
             "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
             "top": top_calls(path, f), "prompts": spend_by_prompt(path, f),
-            "structured": structured_by_model(path, f), "routing": routing_savings(path, f)}
+            "structured": structured_by_model(path, f), "routing": routing_savings(path, f),
+            "users": spend_by_user(path, f, total)}

@@ -38,6 +38,8 @@ class CallRecord:
     fallback_of: int | None = None        # a fallback: the row whose model failed before it
     route: str | None = None              # why this model: a router rule or a fallback reason
     baseline_micro: int | None = None     # routed: the same tokens on the top model
+    api_key_id: int | None = None         # made over the HTTP API with this key (lib.api)
+    user_id: str | None = None            # who made it, when sign-in is on (lib/ui/identity)
     id: int | None = None
 
 
@@ -53,6 +55,45 @@ def _row(call: CallRecord) -> list:
             + [latency_bucket(call.ttft_ms), latency_bucket(call.total_ms)])
 
 
+def _upsert(table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(key + sums)}) "
+            f"VALUES ({', '.join('?' * (len(key) + len(sums)))}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums))
+
+
+# The per-user rollups (migration 0016), kept here in the insert's own transaction (portable
+# SQL: no trigger): calls_daily's dimensions plus the user, and each user's day in one row.
+_SPLIT = _upsert("calls_daily_users", ("user_id", "day", "provider", "model", "page",
+                                       "prompt_name", "prompt_version", "status"),
+                 ("calls", "cost_micro", "input_tokens", "output_tokens", "cache_read_tokens",
+                  "cache_write_tokens", "cache_savings_micro"))
+_DAYS = _upsert("user_days", ("user_id", "day"),
+                ("calls", "cost_micro", "input_tokens", "output_tokens", "errors"))
+
+
+def _by_user(db, calls: list[CallRecord]) -> None:
+    """Add `calls` to the per-user rollups, summed by key first (no user: nothing to add)."""
+    split: dict[tuple, list[int]] = {}
+    days: dict[tuple, list[int]] = {}
+    for c in calls:
+        if c.user_id is None:
+            continue
+        day = c.ts[:10]
+        key = (c.user_id, day, c.provider, c.model, c.page, c.prompt_name or "",
+               c.prompt_version or 0, c.status)
+        for i, v in enumerate((1, c.cost_micro, c.input_tokens, c.output_tokens,
+                               c.cache_read_tokens, c.cache_write_tokens,
+                               c.cache_savings_micro)):
+            split.setdefault(key, [0] * 7)[i] += v
+        for i, v in enumerate((1, c.cost_micro, c.input_tokens, c.output_tokens,
+                               int(c.status == "error"))):
+            days.setdefault((c.user_id, day), [0] * 5)[i] += v
+    if split:
+        db.executemany(_SPLIT, [[*k, *v] for k, v in split.items()])
+        db.executemany(_DAYS, [[*k, *v] for k, v in days.items()])
+
+
 def record(db_path: Path, call: CallRecord, *, settles: int | None = None) -> int:
     """Insert one call; returns its id and sets `call.id`.
 
@@ -61,6 +102,7 @@ def record(db_path: Path, call: CallRecord, *, settles: int | None = None) -> in
     """
     with connect(db_path, write=True) as conn:
         cur = conn.execute(_INSERT, _row(call))
+        _by_user(conn, [call])
         if settles is not None:
             conn.execute("DELETE FROM reservations WHERE id = ?", (settles,))
     call.id = cur.lastrowid
@@ -71,6 +113,7 @@ def record_many(db_path: Path, calls: list[CallRecord]) -> None:
     """Insert many calls in one transaction (imports, batch results, benchmarks)."""
     with connect(db_path, write=True) as conn:
         conn.executemany(_INSERT, [_row(call) for call in calls])
+        _by_user(conn, calls)
 
 
 def _record(row) -> CallRecord:
@@ -93,14 +136,17 @@ def run_calls(db_path: Path, run_id: str) -> list[CallRecord]:
     return [_record(r) for r in rows]
 
 
-def recent_runs(db_path: Path, limit: int = 50) -> list[dict]:
-    """The latest agent runs: id, start, steps, cost, time, and how many steps failed."""
+def recent_runs(db_path: Path, limit: int = 50, *, user: str | None = None) -> list[dict]:
+    """The latest agent runs (`user`'s only, when given): id, start, steps, cost, time, and
+    how many steps failed."""
+    mine, args = ("", []) if user is None else (" AND user_id = ?", [user])
     with connect(db_path) as conn:
         rows = conn.execute(
             "SELECT run_id, MIN(ts) AS started, COUNT(*) AS steps, SUM(cost_micro) AS "
-            "cost_micro, SUM(total_ms) AS total_ms, SUM(status != 'ok') AS failed, "
-            "MIN(model) AS model FROM calls WHERE run_id IS NOT NULL GROUP BY run_id "
-            "ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+            "cost_micro, SUM(total_ms) AS total_ms, "
+            "SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END) AS failed, "
+            f"MIN(model) AS model FROM calls WHERE run_id IS NOT NULL{mine} GROUP BY run_id "
+            "ORDER BY started DESC LIMIT ?", (*args, limit)).fetchall()
     return [dict(r) for r in rows]
 
 

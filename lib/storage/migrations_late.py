@@ -42,4 +42,62 @@ LATE: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
              WHERE conversation_id = OLD.conversation_id AND through_id >= OLD.id;
         END;
     """),
+    # Who made what, once sign-in is on (lib/ui/identity.py): a ledger row's user, a
+    # conversation's owner (private to them), a knowledge base's and a compare run's owner
+    # (shared, shown), and the user a budget hold was taken for. `calls_daily_users` is the
+    # daily rollup split by user, for the Costs page's user filter; `user_days` each user's
+    # daily totals, for spend by user and per-user budgets (a few rows per user and day, where
+    # the split rollup has nearly one per call at a million calls: bench/bench_costs.py). The
+    # ledger's insert keeps both in the same transaction (portable SQL, no trigger).
+    ("0016_users", """
+        ALTER TABLE calls ADD COLUMN user_id TEXT;
+        ALTER TABLE conversations ADD COLUMN owner TEXT;
+        CREATE INDEX conversations_owner ON conversations (owner, updated_at);
+        ALTER TABLE knowledge_bases ADD COLUMN owner TEXT;
+        ALTER TABLE compare_runs ADD COLUMN owner TEXT;
+        ALTER TABLE reservations ADD COLUMN user_id TEXT;
+        CREATE TABLE calls_daily_users (
+            user_id TEXT NOT NULL, day TEXT NOT NULL, provider TEXT NOT NULL,
+            model TEXT NOT NULL, page TEXT NOT NULL, prompt_name TEXT NOT NULL,
+            prompt_version INTEGER NOT NULL, status TEXT NOT NULL,
+            calls INTEGER NOT NULL, cost_micro INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL, cache_savings_micro INTEGER NOT NULL,
+            PRIMARY KEY (user_id, day, provider, model, page, prompt_name, prompt_version,
+                         status)
+        );
+        CREATE TABLE user_days (
+            user_id TEXT NOT NULL, day TEXT NOT NULL, calls INTEGER NOT NULL,
+            cost_micro INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL, errors INTEGER NOT NULL,
+            PRIMARY KEY (user_id, day)
+        );
+    """),
+    # The HTTP API's keys: only a hash of each secret is kept, with its first characters to
+    # tell keys apart. A key's ledger rows carry its id; `spent_micro` is their running sum,
+    # kept by a trigger in the row's own transaction (a budget check reads one row, not a
+    # key's whole history), and a reservation made under a key budget names the key.
+    ("0017_api_keys", """
+        CREATE TABLE api_keys (
+            id            INTEGER PRIMARY KEY,
+            name          TEXT NOT NULL,
+            prefix        TEXT NOT NULL,
+            secret_hash   TEXT NOT NULL UNIQUE,     -- sha256 hex of the whole secret
+            budget_micro  INTEGER CHECK (budget_micro IS NULL OR budget_micro >= 0),
+            spent_micro   INTEGER NOT NULL DEFAULT 0,
+            calls         INTEGER NOT NULL DEFAULT 0,
+            created_at    TEXT NOT NULL,
+            last_used_at  TEXT,
+            revoked_at    TEXT
+        );
+        ALTER TABLE calls ADD COLUMN api_key_id INTEGER;
+        CREATE INDEX calls_api_key ON calls (api_key_id, ts) WHERE api_key_id IS NOT NULL;
+        ALTER TABLE reservations ADD COLUMN api_key_id INTEGER;
+        CREATE TRIGGER api_keys_spend AFTER INSERT ON calls
+        WHEN NEW.api_key_id IS NOT NULL BEGIN
+            UPDATE api_keys SET spent_micro = spent_micro + NEW.cost_micro, calls = calls + 1,
+                   last_used_at = NEW.ts
+             WHERE id = NEW.api_key_id;
+        END;
+    """),
 ]

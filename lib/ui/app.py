@@ -1,5 +1,5 @@
-"""The app's frame: the page list, settings and catalog for pages, the shared sidebar and
-budget banner, and the last-resort handler around every page."""
+"""The app's frame: the page list, settings and catalog for pages, sign-in, the shared sidebar
+and budget banner, and the last-resort handler around every page."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import streamlit as st
 from lib import compare, spend
 from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
+from lib.ui import identity
 from lib.ui.text import Markdown, md, plain
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ PAGES = [
      "spend, tokens, latency, errors, caching, budgets"),
     ("app_pages/traces.py", "Traces", ":material/account_tree:",
      "agent runs: steps and tool calls with timings, tokens and cost"),
+    ("app_pages/api.py", "API", ":material/api:",
+     "keys for the OpenAI-compatible HTTP API, their spend and budgets"),
 ]
 
 
@@ -51,9 +54,14 @@ def statuses(*, check_local: bool = True) -> list[ModelStatus]:
     return model_statuses(catalog(), settings(), check_local=check_local)
 
 
+def user() -> str | None:
+    """The signed-in user's id (None without sign-in): what pages pass to services."""
+    return identity.user_id()
+
+
 def budget_banner() -> None:
-    """A warning from 80% of any budget, an error at 100%: shown on every page."""
-    for s in spend.statuses(settings().db_path):
+    """A warning from 80% of any budget over this user, an error at 100%: on every page."""
+    for s in spend.statuses(settings().db_path, user=user()):
         if s.fraction >= 1:
             st.error(md("{} is used up ({} of {}): paid calls are refused; the local model "
                         "still works.", s.label, *format_usd_pair(s.used, s.limit_micro)),
@@ -80,6 +88,9 @@ def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
     else is logged with its traceback and shown as a plain message with a reference id."""
     try:
         compare.resume_batches(settings())  # once per process: batch runs poll in the background
+        if not identity.gate():  # sign-in is on and nobody is signed in: only the sign-in
+            return
+        identity.account_sidebar()
         sidebar_status()
         budget_banner()
         page.run()

@@ -1,5 +1,5 @@
 """The Chat page's sidebar: new, resume (with search), rename, export and delete conversations;
-and which conversation the URL points at."""
+and which conversation the URL points at. Signed in, a user finds only their own."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import streamlit as st
 from lib import chat
 from lib.chat import Conversation
 from lib.core import NotFoundError, Settings
+from lib.ui.identity import user_id
 from lib.ui.text import md
 
 MODEL_KEY = "chat_model"
@@ -17,12 +18,13 @@ PICK_KEY = "conv_pick"
 
 
 def current_conversation(settings: Settings) -> Conversation | None:
-    """The conversation in the URL (?c=ID), so a reload lands on the same chat."""
+    """The conversation in the URL (?c=ID), so a reload lands on the same chat; another
+    user's reads as missing."""
     raw = st.query_params.get("c")
     if raw is None or not raw.isdigit():
         return None
     try:
-        return chat.get_conversation(settings.db_path, int(raw))
+        return chat.get_conversation(settings.db_path, int(raw), owner=user_id())
     except NotFoundError:
         del st.query_params["c"]
         return None
@@ -67,15 +69,16 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     sidebar = st.sidebar
     sidebar.button("New chat", icon=":material/add:", width="stretch", key="new_chat",
                    on_click=new_chat)
-    total = chat.count_conversations(path)
+    owner = user_id()
+    total = chat.count_conversations(path, owner=owner)
     if not total:
         sidebar.caption("No saved conversations yet.")
         return
     query = sidebar.text_input("Search conversations", key="conv_search", type="search",
                                live="400ms", icon=":material/search:",
                                placeholder="Title or words said…") or ""
-    convs = (chat.search_conversations(path, query.strip()) if query.strip()
-             else chat.list_conversations(path))
+    convs = (chat.search_conversations(path, query.strip(), owner=owner) if query.strip()
+             else chat.list_conversations(path, owner=owner))
     if query.strip():
         sidebar.caption(md("{} of {} conversations match.", len(convs), total))
     if current is not None and all(c.id != current.id for c in convs):

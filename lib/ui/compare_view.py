@@ -230,8 +230,9 @@ def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
 
 def show_run(settings: Settings, run: Run) -> None:
     st.subheader(md("Run {}: {}", run.id, run.title))
-    st.caption(md("{} UTC · {} rows · {} variants · {}", run.created_at[:19].replace("T", " "),
-                  len(run.rows), len(run.variants), run.status))
+    st.caption(md("{} UTC · {} rows · {} variants · {}{}", run.created_at[:19].replace("T", " "),
+                  len(run.rows), len(run.variants), run.status,
+                  f" · by {run.owner}" if run.owner else ""))
     batches_panel(settings, run)
     # The download comes before the figures: once they show a vote, so does the file.
     st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",

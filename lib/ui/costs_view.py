@@ -1,4 +1,5 @@
-"""Costs page pieces: filters, charts, tables with CSV downloads, budgets and prices."""
+"""Costs page pieces: filters (by user too, once sign-in is on), charts, tables with CSV
+downloads, spend by user, budgets (per user too) and prices."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def filters(settings: Settings) -> Filters | None:
         chosen = {dim: tuple(st.multiselect(plain(dim.replace("_", " ").capitalize()),
                                             opts[dim], key=f"cost_{dim}"))
                   for dim in spend.DIMENSIONS}
+        if opts["user_id"]:  # signed-in users have made calls
+            chosen["user_id"] = tuple(st.multiselect("User", opts["user_id"], key="cost_user"))
     return Filters(start.isoformat(), end.isoformat(), **chosen)
 
 
@@ -55,7 +58,8 @@ HEADERS = {
     "ttft_ms": "First token (ms)", "total_ms": "Total (ms)", "status": "Status",
     "replies": "Replies", "valid": "Valid at once", "repaired": "Repaired",
     "invalid": "Invalid", "repair_calls": "Repair calls", "valid_rate": "Valid",
-    "repaired_rate": "Repaired (share)", "invalid_rate": "Invalid (share)"}
+    "repaired_rate": "Repaired (share)", "invalid_rate": "Invalid (share)", "user_id": "User"}
+NO_USER = "(nobody signed in)"   # calls from before sign-in was on, or over the HTTP API
 
 
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
@@ -100,6 +104,11 @@ def dashboard(settings: Settings, f: Filters) -> None:
     d.metric("Cache hit rate", "–" if rate is None else md("{:.0%}", rate),
              help=md("Cache reads saved {}.", format_usd(t["cache_savings_micro"])))
     routing_line(data["routing"])
+    users = data["users"]
+    if users["user_id"].ne("").any():  # someone signed in made a call in this range
+        st.subheader("Spend by user")
+        users["user_id"] = users["user_id"].replace("", NO_USER)
+        table(usd(users, "cost_micro"), "spend by user", "spend_by_user")
 
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
@@ -122,7 +131,7 @@ def dashboard(settings: Settings, f: Filters) -> None:
     with left:
         st.subheader("Latency per model")
         st.caption("p50 / p95 in ms, within 1% (read from latency histograms); the page, "
-                   "prompt and status filters do not apply here.")
+                   "prompt, status and user filters do not apply here.")
         table(data["latency"].round(0), "latency", "latency")
     with right:
         st.subheader("Errors per provider")
@@ -177,29 +186,50 @@ def budgets_editor(settings: Settings) -> None:
     st.caption("A call's worst case (input plus its maximum output) is held against every "
                "budget it falls under until its real cost is recorded; at 100% calls are "
                "refused. The local model is free and never blocked.")
-    current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path)}
+    current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path,
+                                                              everyone=True)}
     for s in current.values():
         st.progress(min(1.0, s.fraction), text=md("{}: {} of {} ({:.0%})", s.label,
                                                   *format_usd_pair(s.used, s.limit_micro),
                                                   s.fraction))
-    scopes = ["all", *paid_providers()]
+    scopes = ["all", *paid_providers(), *budget_users(settings, current.values())]
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    scope = c1.selectbox("Scope", scopes, key="budget_scope",
-                         format_func=lambda s: "All providers" if s == "all" else s)
+    scope = c1.selectbox("Scope", scopes, key="budget_scope", format_func=scope_label)
+    if scope == OTHER_USER:
+        other = st.text_input("User (their sign-in email)", key="budget_user").strip()
+        scope = spend.user_scope(other) if other else ""
     period = c2.selectbox("Period", spend.PERIODS, key="budget_period")
     existing = current.get((scope, period))
     limit = c3.number_input("Limit (USD, 0 blocks all paid calls)", 0.0, 1e6,
                             existing.limit_micro / 1e6 if existing else 10.0, 1.0,
                             key="budget_limit")
-    if c4.button("Save", key="budget_save"):
+    if c4.button("Save", key="budget_save", disabled=not scope):
         spend.set_budget(settings.db_path, scope, period, limit)
-        st.toast(md("Saved: {} budget for {}.", period, "all providers" if scope == "all"
-                    else scope))
+        st.toast(md("Saved: {} budget for {}.", period, scope_label(scope).lower()
+                    if scope == "all" else scope_label(scope)))
         st.rerun()
     if existing and st.button(md("Remove the {} {} budget", scope, period),
                               key="budget_remove"):
         spend.set_budget(settings.db_path, scope, period, None)
         st.rerun()
+
+
+OTHER_USER = "another user"   # the scope picker's entry for a user not listed yet
+
+
+def budget_users(settings: Settings, budgets) -> list[str]:
+    """User scopes to offer, once sign-in is on: users with calls or a budget, and you."""
+    me = app.user()
+    users = {*spend.options(settings.db_path)["user_id"],
+             *(s.user for s in budgets if s.user is not None), *([me] if me else [])}
+    return [*(spend.user_scope(u) for u in sorted(users)), *([OTHER_USER] if me else [])]
+
+
+def scope_label(scope: str) -> str:
+    """A budget scope as people read it."""
+    if scope.startswith(spend.USER_SCOPE):
+        return f"User {scope[len(spend.USER_SCOPE):]}"
+    return {"all": "All providers", OTHER_USER: "Another user…"}.get(scope, scope)
 
 
 def prices_editor(settings: Settings) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError, Settings, csv_text
 from lib.knowledge import KnowledgeBase, Progress
+from lib.ui.identity import owner_text, user_id
 from lib.ui.text import md, plain
 from lib.ui.widgets import show_error
 
@@ -15,7 +16,8 @@ KB_KEY = "kb_pick"
 
 
 def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None:
-    """The sidebar's knowledge base select box, with create and delete where allowed."""
+    """The sidebar's knowledge base select box (shared: each shows who made it), with create
+    and delete where allowed."""
     kbs = knowledge.list_kbs(settings)
     names = [kb.name for kb in kbs]
     if allow_create:
@@ -23,7 +25,8 @@ def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None
             name = st.text_input("Name", key="kb_new_name", placeholder="Product docs")
             if st.button("Create", type="primary", key="kb_create"):
                 try:
-                    st.session_state[KB_KEY] = knowledge.create_kb(settings, name).name
+                    st.session_state[KB_KEY] = knowledge.create_kb(settings, name,
+                                                                   owner=user_id()).name
                     st.rerun()
                 except PromptLabError as exc:
                     show_error(exc)
@@ -31,7 +34,9 @@ def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None
         return None
     if st.session_state.get(KB_KEY) not in names:
         st.session_state.pop(KB_KEY, None)
-    name = st.sidebar.selectbox("Knowledge base", names, key=KB_KEY)
+    owners = {kb.name: owner_text(kb.owner) for kb in kbs}
+    name = st.sidebar.selectbox("Knowledge base", names, key=KB_KEY,
+                                format_func=lambda n: f"{n}  ·  {owners[n]}" if owners[n] else n)
     kb = next(kb for kb in kbs if kb.name == name)
     if allow_create:
         with st.sidebar.popover("Delete knowledge base", icon=":material/delete:",

@@ -71,7 +71,8 @@ def _run_form(settings: Settings, run: Run) -> None:
                                        Judge(kind, prompt, ref, status.model.key))
             bar = st.progress(0.0, text="Judging…")
             cost, jobs = 0, max(1, len(compare.judging_jobs(run, kind)))
-            for done, v in enumerate(compare.judge_run(settings, run.id, rj), 1):
+            for done, v in enumerate(compare.judge_run(settings, run.id, rj, user=app.user()),
+                                     1):
                 cost += sum(o.get("cost_micro", 0) for o in v.detail.get("orders", [v.detail]))
                 bar.progress(min(1.0, done / jobs), text=md("{} of {} judged · {}", done, jobs,
                                                            format_usd(cost)))

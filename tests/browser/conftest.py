@@ -47,9 +47,15 @@ def app_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def app_url(tmp_path, app_data, app_env):
+def app_port() -> int:
+    """The port the app will serve on; known before it starts (a sign-in redirect names it)."""
+    return free_port()
+
+
+@pytest.fixture
+def app_url(tmp_path, app_data, app_env, app_port):
     """A fresh app with its own empty data directory, serving on loopback only."""
-    port = free_port()
+    port = app_port
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
     env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
            "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),

@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 PAGES = {"chat": "Chat", "prompts": "Prompts", "compare": "Compare", "documents": "Documents",
-         "retrieval": "Retrieval", "tokens": "Tokens", "costs": "Costs", "traces": "Traces"}
+         "retrieval": "Retrieval", "tokens": "Tokens", "costs": "Costs", "traces": "Traces",
+         "api": "API"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
