@@ -117,3 +117,28 @@ def send_chat(page, text: str) -> None:
 def picker(at):
     """The Chat sidebar's conversation picker in an AppTest run."""
     return next(s for s in at.sidebar.selectbox if s.label == "Conversations")
+
+
+def race(build, n: int) -> list:
+    """Build n calls (`build(i)`), release them at one instant and run each to its end: each
+    result is the finished call, or the exception it raised (a budget's refusal, say)."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def one(i: int) -> None:
+        call = build(i)
+        barrier.wait()
+        try:
+            list(call)
+            results[i] = call
+        except Exception as exc:  # the caller asserts on it
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results

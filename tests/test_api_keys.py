@@ -4,10 +4,10 @@ OpenAI request shapes, without a server."""
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import pytest
 from fakes import FakeProvider, ok
+from support import race
 
 from lib import api, spend, storage
 from lib.core import ApiError, ApiKeyError, BudgetExceededError
@@ -64,25 +64,11 @@ def test_a_key_budget_reserves_like_any_budget_and_fifty_threads_never_overshoot
     """No provider budget at all: the key's own budget alone makes calls reserve."""
     key = api.create_key(settings.db_path, "load", 1.0).key
     other = api.create_key(settings.db_path, "other", 0.0).key
-    refused, done, errors = [], [], []
-    barrier = threading.Barrier(50)
-
-    def one() -> None:
-        call = keyed_call(settings, key.id)
-        barrier.wait()
-        try:
-            list(call)
-            done.append(call.record.cost_micro)
-        except BudgetExceededError as exc:
-            refused.append(str(exc))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = race(lambda _: keyed_call(settings, key.id), 50)
+    done = [r.record.cost_micro for r in results if not isinstance(r, Exception)]
+    refused = [str(r) for r in results if isinstance(r, BudgetExceededError)]
+    errors = [r for r in results if isinstance(r, Exception)
+              and not isinstance(r, BudgetExceededError)]
     assert errors == []
     spent = api.get_key(settings.db_path, key.id).spent_micro
     assert spent == sum(done) <= 1_000_000 and refused and len(done) >= 20

@@ -3,10 +3,9 @@ databases."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from fakes import FakeProvider, fail, ok
+from support import race
 
 from lib import spend, storage
 from lib.core import BudgetExceededError, ProviderError, today
@@ -28,25 +27,11 @@ def paid_call(settings, model=PAID) -> Call:
 
 def test_fifty_concurrent_calls_never_overshoot_a_one_dollar_budget(settings):
     spend.set_budget(settings.db_path, "all", "day", 1.00)
-    refused, done, errors = [], [], []
-    barrier = threading.Barrier(50)
-
-    def one() -> None:
-        call = paid_call(settings)
-        barrier.wait()
-        try:
-            list(call)
-            done.append(call.record.cost_micro)
-        except BudgetExceededError as exc:
-            refused.append(str(exc))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = race(lambda _: paid_call(settings), 50)
+    done = [r.record.cost_micro for r in results if not isinstance(r, Exception)]
+    refused = [str(r) for r in results if isinstance(r, BudgetExceededError)]
+    errors = [r for r in results if isinstance(r, Exception)
+              and not isinstance(r, BudgetExceededError)]
     assert errors == []
     spent = spend.spend_since_micro(settings.db_path, today())
     assert spent == sum(done) <= 1_000_000

@@ -5,10 +5,9 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from fakes import FakeProvider, ok
+from support import race
 
 from lib import chat, compare, knowledge, spend, storage
 from lib.compare import Variant
@@ -112,27 +111,17 @@ def test_a_users_chat_turn_owns_its_conversation_and_its_calls_and_summaries(set
 def test_fifty_concurrent_calls_by_one_user_never_overshoot_their_budget(settings):
     path = settings.db_path
     spend.set_budget(path, spend.user_scope(ALICE), "day", 1.00)
-    done: dict[str | None, list[int]] = {ALICE: [], BOB: []}
-    refused, errors = [], []
     people = [ALICE] * 50 + [BOB] * 10
-    barrier = threading.Barrier(len(people))
-
-    def one(user: str) -> None:
-        call = paid_call(settings, user)
-        barrier.wait()
-        try:
-            list(call)
-            done[user].append(call.record.cost_micro)
-        except BudgetExceededError as exc:
-            refused.append((user, str(exc)))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(u,)) for u in people]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = race(lambda i: paid_call(settings, people[i]), len(people))
+    done: dict[str | None, list[int]] = {ALICE: [], BOB: []}
+    refused = []
+    for user, r in zip(people, results, strict=True):
+        if isinstance(r, BudgetExceededError):
+            refused.append((user, str(r)))
+        elif not isinstance(r, Exception):
+            done[user].append(r.record.cost_micro)
+    errors = [r for r in results if isinstance(r, Exception)
+              and not isinstance(r, BudgetExceededError)]
     assert errors == []
     [status] = spend.statuses(path, user=ALICE)
     assert status.spent_micro == sum(done[ALICE]) <= 1_000_000 and status.reserved_micro == 0
