@@ -242,3 +242,23 @@ def test_the_chat_page_summarises_on_the_bundled_model_and_the_summary_can_be_ed
     assert not at.exception, [e.value for e in at.exception]
     edited = chat.active_summary(path, conv)
     assert (edited.text, edited.edited) == ("The lights were bright.", True)
+
+
+def test_exports_carry_the_summary_after_the_turns_it_covers(small):
+    import json
+
+    conv, _ = seed(small)
+    list(turn(small, conv, Voices()))
+    summary = chat.active_summary(small.db_path, conv)
+    chat.edit_summary(small.db_path, summary.id, "EDITED: the cat is Miso.")
+    exported = chat.export_markdown(small.db_path, conv)
+    heading = f"## Summary of the {summary.covered} messages above (edited)"
+    assert heading in exported and "EDITED: the cat is Miso." in exported
+    # It sits after the last message it covers and before the first it does not.
+    assert exported.index(f"OLD{summary.covered - 1}") < exported.index(heading) \
+        < exported.index("NEW0" if summary.covered >= 4 else f"OLD{summary.covered}")
+    data = json.loads(chat.export_json(small.db_path, conv))
+    assert data["summary"]["text"] == "EDITED: the cat is Miso." and data["summary"]["edited"]
+    unsummarised, _ = seed(small, history=chat.WINDOW)
+    assert json.loads(chat.export_json(small.db_path, unsummarised))["summary"] is None
+    assert "## Summary" not in chat.export_markdown(small.db_path, unsummarised)

@@ -7,8 +7,7 @@ conversations take `owner` and see only theirs (None: one user, no sign-in, sees
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,49 +161,3 @@ def search_conversations(path: Path, query: str, *,
             "AND lower(m.content) LIKE lower(?) ESCAPE '\\')) ORDER BY updated_at DESC, id DESC",
             (*args, like, like)).fetchall()
     return [Conversation(**dict(r)) for r in rows]
-
-
-def export_json(path: Path, conversation_id: int) -> str:
-    conv = get_conversation(path, conversation_id)
-    data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(path, conversation_id)]}
-    return json.dumps(data, indent=2, ensure_ascii=False)
-
-
-def export_markdown(path: Path, conversation_id: int) -> str:
-    conv = get_conversation(path, conversation_id)
-    out = [f"# {conv.title}", "", f"*Model:* `{conv.model}`  ", f"*Started:* {conv.created_at}",
-           ""]
-    if conv.system:
-        out += ["## System", "", closed_fences(conv.system), ""]
-    for m in list_messages(path, conversation_id):
-        note = "" if m.status == "ok" else f" ({m.status})"
-        out += [f"## {m.role.capitalize()}{note}", ""]
-        for step in m.meta.get("steps", ()):  # an agent run: its text and tool calls in order
-            if step.get("text") and step.get("calls"):  # the final text is the content
-                out += [closed_fences(step["text"]), ""]
-            for c in step.get("calls", ()):
-                state = "error" if c.get("is_error") else "result"
-                out += [f"**Tool call** `{c['name']}` ({c.get('ms', 0):.0f} ms)", "",
-                        "````json", c.get("raw") or json.dumps(c.get("arguments", {})), "````",
-                        "", f"*{state}:*", "", "````text", c.get("result", ""), "````", ""]
-        out += [closed_fences(m.content), ""]
-    return "\n".join(out)
-
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-
-
-def closed_fences(text: str) -> str:
-    """The text with a code fence it left open closed (a reply cut off mid-block would
-    otherwise swallow the rest of an exported file)."""
-    opened: str | None = None
-    for line in text.splitlines():
-        m = _FENCE.match(line)
-        if not m:
-            continue
-        fence, rest = m.groups()
-        if opened is None:
-            opened = fence
-        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
-            opened = None
-    return text if opened is None else f"{text.rstrip()}\n{opened}"

@@ -1,0 +1,66 @@
+"""A conversation exported as Markdown or JSON: its messages, tool calls, and the summary
+that later calls sent in place of its oldest turns."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from lib.chat.conversations import get_conversation, list_messages
+from lib.chat.summaries import active_summary
+
+
+def export_json(path: Path, conversation_id: int) -> str:
+    conv = get_conversation(path, conversation_id)
+    summary = active_summary(path, conversation_id)
+    data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(path, conversation_id)],
+            "summary": asdict(summary) if summary else None}
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def export_markdown(path: Path, conversation_id: int) -> str:
+    conv = get_conversation(path, conversation_id)
+    summary = active_summary(path, conversation_id)
+    out = [f"# {conv.title}", "", f"*Model:* `{conv.model}`  ", f"*Started:* {conv.created_at}",
+           ""]
+    if conv.system:
+        out += ["## System", "", closed_fences(conv.system), ""]
+    for m in list_messages(path, conversation_id):
+        note = "" if m.status == "ok" else f" ({m.status})"
+        out += [f"## {m.role.capitalize()}{note}", ""]
+        for step in m.meta.get("steps", ()):  # an agent run: its text and tool calls in order
+            if step.get("text") and step.get("calls"):  # the final text is the content
+                out += [closed_fences(step["text"]), ""]
+            for c in step.get("calls", ()):
+                state = "error" if c.get("is_error") else "result"
+                out += [f"**Tool call** `{c['name']}` ({c.get('ms', 0):.0f} ms)", "",
+                        "````json", c.get("raw") or json.dumps(c.get("arguments", {})), "````",
+                        "", f"*{state}:*", "", "````text", c.get("result", ""), "````", ""]
+        out += [closed_fences(m.content), ""]
+        if summary is not None and m.id == summary.through_id:
+            out += [f"## Summary of the {summary.covered} messages above"
+                    f"{' (edited)' if summary.edited else ''}", "",
+                    "*Later calls sent this in their place.*", "",
+                    closed_fences(summary.text), ""]
+    return "\n".join(out)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def closed_fences(text: str) -> str:
+    """The text with a code fence it left open closed (a reply cut off mid-block would
+    otherwise swallow the rest of an exported file)."""
+    opened: str | None = None
+    for line in text.splitlines():
+        m = _FENCE.match(line)
+        if not m:
+            continue
+        fence, rest = m.groups()
+        if opened is None:
+            opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
+            opened = None
+    return text if opened is None else f"{text.rstrip()}\n{opened}"
