@@ -119,26 +119,35 @@ def picker(at):
     return next(s for s in at.sidebar.selectbox if s.label == "Conversations")
 
 
-def race(build, n: int) -> list:
-    """Build n calls (`build(i)`), release them at one instant and run each to its end: each
-    result is the finished call, or the exception it raised (a budget's refusal, say)."""
+def together(fn, n: int, prepare=lambda i: i) -> list:
+    """Run fn(prepare(i)) in n threads, each released at the same instant once prepared;
+    return the results, or the exceptions raised (the caller asserts on them)."""
     import threading
 
     barrier = threading.Barrier(n)
     results: list = [None] * n
 
-    def one(i: int) -> None:
-        call = build(i)
+    def run(i: int) -> None:
+        prepared = prepare(i)
         barrier.wait()
         try:
-            list(call)
-            results[i] = call
-        except Exception as exc:  # the caller asserts on it
+            results[i] = fn(prepared)
+        except Exception as exc:  # reported to the caller, which asserts on it
             results[i] = exc
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
+        t.join(120)
     return results
+
+
+def race(build, n: int) -> list:
+    """Build n calls (`build(i)`), release them at one instant and run each to its end: each
+    result is the finished call, or the exception it raised (a budget's refusal, say)."""
+    def run(call):
+        list(call)
+        return call
+
+    return together(run, n, prepare=build)

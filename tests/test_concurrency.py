@@ -7,31 +7,12 @@ import threading
 import time
 
 import pytest
+from support import together
 
 from lib import knowledge, prompts
 from lib.core import Once, ParseError, RenderError, WorkerError, WorkerPool
 
 SESSIONS = 8
-
-
-def together(fn, n: int = SESSIONS) -> list:
-    """Run fn(i) in n threads released at the same instant; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn(i)
-        except Exception as exc:  # reported to the caller, which asserts on it
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def test_a_load_once_cache_builds_once_when_sessions_ask_together():
@@ -43,7 +24,7 @@ def test_a_load_once_cache_builds_once_when_sessions_ask_together():
         return object()
 
     cached = Once(load)
-    results = together(lambda i: cached("model"))
+    results = together(lambda i: cached("model"), SESSIONS)
     assert built == ["model"]
     assert all(r is results[0] for r in results)
     assert cached("model", 1) is results[0]  # a default spelled out is the same call
@@ -75,7 +56,7 @@ def test_keyword_tokens_are_the_same_when_sessions_tokenize_together():
              for i in range(SESSIONS)]
     alone = [knowledge.keyword_tokens([t]).vocab for t in texts]
     for _ in range(5):
-        assert together(lambda i: knowledge.keyword_tokens([texts[i]]).vocab) == alone
+        assert together(lambda i: knowledge.keyword_tokens([texts[i]]).vocab, SESSIONS) == alone
 
 
 def in_background(fn) -> tuple[threading.Thread, list[Exception]]:

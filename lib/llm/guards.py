@@ -78,12 +78,9 @@ class Guards:
             raise
         breaker.success()
 
-    def states(self) -> dict[str, BreakerState]:
-        return self.breakers.states()
-
     def state_of(self, provider_name: str) -> BreakerState | None:
         """The worst breaker of a provider (any of a compatible provider's servers)."""
-        found = [s for k, s in self.states().items() if k.split(" ")[0] == provider_name]
+        found = [s for k, s in self.breakers.states().items() if k.split(" ")[0] == provider_name]
         order = {"open": 0, "half-open": 1, "closed": 2}
         return min(found, key=lambda s: order[s.state]) if found else None
 

@@ -21,11 +21,7 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     choose(page, choice, "required")  # it checks the choice holds
     expect(choice).to_have_value("required")
     send_chat(page, "What is 17 * 23?")
-    block = page.get_by_test_id("stExpander").filter(has_text=re.compile(r"calculator"))
-    expect(block.first).to_be_visible(timeout=120_000)
-    expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible(
-        timeout=120_000)
-    block.first.get_by_text(re.compile("calculator")).first.click()
+    block = opened_block(page, "calculator")
     expect(block.first).to_contain_text("Arguments")
     expect(block.first).to_contain_text("expression")
     page.reload()
@@ -81,12 +77,7 @@ def test_knowledge_base_search_and_calculator_on_the_bundled_model(page: Page, a
     expect(choice).to_have_value("search_knowledge_base")
 
     send_chat(page, "How many days of leave do employees get?")
-    block = page.get_by_test_id("stExpander").filter(
-        has_text=re.compile(r"search_knowledge_base"))
-    expect(block.first).to_be_visible(timeout=120_000)
-    expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible(
-        timeout=120_000)
-    block.first.get_by_text(re.compile("search_knowledge_base")).first.click()
+    block = opened_block(page, "search_knowledge_base")
     expect(block.first).to_contain_text("Arguments")
     expect(block.first).to_contain_text("twenty-eight days")
     expect(block.first).to_contain_text("leave.txt · chunk 1")
@@ -103,6 +94,16 @@ def test_knowledge_base_search_and_calculator_on_the_bundled_model(page: Page, a
                             ).first).to_be_visible()
     expect(page.get_by_text("twenty-eight days").first).to_be_visible()
     assert "run=" in page.url
+
+
+def opened_block(page: Page, tool: str):
+    """Wait for the run to end with a block for `tool`, and open the block."""
+    block = page.get_by_test_id("stExpander").filter(has_text=re.compile(tool))
+    expect(block.first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"\d+ steps? · \d+ tool calls? · "))).to_be_visible(
+        timeout=120_000)
+    block.first.get_by_text(re.compile(tool)).first.click()
+    return block
 
 
 def greedy(page: Page) -> None:
