@@ -3,6 +3,8 @@
 Each POST /v1/chat/completions takes the next scripted reply (the last one repeats):
 `reply("text")`, `http_error(status, message)` or `broken("partial", message)` (a stream
 that sends some text, then an in-stream error event). GET /v1/models lists one model.
+Streams are chunked on kept-alive connections, as real servers send them; `connections`
+counts the connections clients opened.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class FakeOpenAI:
         self.script = list(script) or [reply("Hello.")]
         self.requests: list[dict] = []
         self.url = ""  # set while served
+        self.connections = 0
         self._lock = threading.Lock()
 
     def next(self, body: dict) -> Reply:
@@ -61,6 +64,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:  # quiet
             pass
 
+        def setup(self) -> None:
+            with fake._lock:
+                fake.connections += 1
+            super().setup()
+
         def do_GET(self) -> None:
             body = json.dumps({"object": "list", "data": [
                 {"id": MODEL, "object": "model", "owned_by": "test"}]}).encode()
@@ -77,23 +85,24 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
-            self.send_header("connection", "close")
+            self.send_header("transfer-encoding", "chunked")
             self.end_headers()
             base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
                     "model": MODEL}
             for text in step.chunks:
-                self.wfile.write(_event({**base, "choices": [
+                self._chunk(_event({**base, "choices": [
                     {"index": 0, "delta": {"content": text}, "finish_reason": None}]}))
-                self.wfile.flush()
             if step.error is not None:
-                self.wfile.write(_event({"error": {"message": step.error,
-                                                   "type": "server_error"}}))
+                self._chunk(_event({"error": {"message": step.error, "type": "server_error"}}))
             else:
-                self.wfile.write(_event({**base, "choices": [
+                self._chunk(_event({**base, "choices": [
                     {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
-                self.wfile.write(b"data: [DONE]\n\n")
+                self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")  # the body's end: the connection stays open for the next
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
-            self.close_connection = True
 
         def _send(self, status: int, body: bytes, kind: str) -> None:
             self.send_response(status)

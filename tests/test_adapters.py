@@ -91,6 +91,29 @@ def test_openai_success_records_cached_tokens(settings):
     assert b'"include_usage":true' in replay.requests[0].content.replace(b" ", b"")
 
 
+
+class _Bytes(httpx2.SyncByteStream):
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+    def __iter__(self):
+        yield from self.parts
+
+
+def test_openai_stream_parsed_from_any_split_crlf_comments_and_multiline_data(settings):
+    """Servers send SSE in parts of any size; an event may use CRLF, carry comments, or
+    split its JSON over data lines; events after [DONE] are not read as a reply."""
+    body = sse("openai_success.sse").replace(b"\n", b"\r\n").replace(
+        b'"delta":{"content":"Hello"}', b'"delta":\r\n: keep-alive\r\ndata: {"content":"Hello"}')
+    body += b'data: {"choices":[{"index":0,"delta":{"content":"late"}}]}\r\n\r\n'
+    assert b": keep-alive" in body  # the fixture still has the event this test splits
+    replay = Replay(lambda request: httpx2.Response(
+        200, headers={"content-type": "text/event-stream"},
+        stream=_Bytes([body[i:i + 1] for i in range(len(body))])))
+    _call, events, row, _ = run("openai", replay, settings)
+    assert text_of(events) == "Hello, I am GPT."
+    assert (row.status, row.input_tokens, row.output_tokens) == ("ok", 176, 7)
+
 @BOTH
 def test_429_with_retry_after_then_success(kind, settings):
     replay = Replay(error_response(429, "rate_limit_error", "slow down",

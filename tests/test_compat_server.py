@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from lib import spend
-from lib.core import load_settings
+from lib.core import ProviderError, load_settings
 from lib.llm import (
     Call,
     CallContext,
     ChatRequest,
     Message,
+    OpenAIProvider,
     Stop,
     TextDelta,
     counter_for,
@@ -56,3 +57,21 @@ def test_a_server_that_is_down_is_a_connection_error(data_dir):
                 db_path=settings.db_path, sleep=lambda s: None)
     events = list(call)
     assert events[-1].error.kind == "connection" and call.record.attempts == 3
+
+
+def test_streamed_calls_reuse_one_connection_and_errors_in_the_stream_still_count(data_dir):
+    """The sync SDK closes a response at [DONE] unread, which drops the connection: every
+    call would open a new one (a TLS handshake to a hosted API). The adapter reads on."""
+    from fake_openai import MODEL, FakeOpenAI, broken, reply, serving
+
+    fake = FakeOpenAI(reply("One", " two."), reply("Three."), broken("Four", "upstream fell"))
+    with serving(fake) as url:
+        provider = OpenAIProvider(None, base_url=url, compat=True)
+        request = ChatRequest(MODEL, (Message("user", "Count."),), max_tokens=20)
+        texts = ["".join(e.text for e in provider.stream(request) if isinstance(e, TextDelta))
+                 for _ in range(2)]
+        with pytest.raises(ProviderError) as failed:
+            list(provider.stream(request))
+    assert texts == ["One two.", "Three."]
+    assert failed.value.kind == "server" and "upstream fell" in failed.value.message
+    assert fake.connections == 1
