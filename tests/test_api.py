@@ -161,6 +161,23 @@ def test_unknown_prompts_labels_and_models_are_404(served):
             model="no/such-model", messages=[{"role": "user", "content": "hi"}])
 
 
+
+def test_malformed_requests_get_openai_shaped_errors_and_call_nothing(served, monkeypatch):
+    secret, headers = served.key(), {"content-type": "application/json"}
+    url = f"{served.url}/chat/completions"
+    r = httpx.post(url, content=b"{not json", timeout=30,
+                   headers={**headers, "authorization": f"Bearer {secret}"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    monkeypatch.setattr("lib.api.routes.MAX_BODY", 1024)  # read per request
+    r = httpx.post(url, content=b"x" * 4096, timeout=30,
+                   headers={**headers, "authorization": f"Bearer {secret}"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+    r = httpx.get(url, headers={"authorization": f"Bearer {secret}"}, timeout=30)
+    assert r.status_code == 405
+    r = httpx.post(f"{served.url}/no/such/route", json={}, timeout=30)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_url"
+    assert rows(served.settings) == [] and served.fake.requests == []
+
 def test_a_bad_missing_or_revoked_key_is_401(served):
     body = {"model": LOCAL, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
     with pytest.raises(openai.AuthenticationError):

@@ -33,6 +33,8 @@ def serve(settings: Settings | None = None) -> None:
     # No access log: a line per request would cost more than the API adds to a first token.
     # Idle connections are kept longer than clients keep theirs (httpx, under the openai
     # SDK: 5 s, uvicorn's default too), so a client never sends a request on a connection
-    # the server is closing that instant: the request would be lost in the race.
+    # the server is closing that instant: the request would be lost in the race. Proxy
+    # headers are not read: nothing here uses the client's address.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
-                log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
+                log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+                proxy_headers=False)
