@@ -88,7 +88,21 @@ def test_openai_success_records_cached_tokens(settings):
     # prompt_tokens 1200 of which 1024 cached: ledger input is the uncached 176
     assert (row.input_tokens, row.cache_read_tokens, row.output_tokens) == (176, 1024, 7)
     assert row.cost_micro == round(176 * 0.15 + 1024 * 0.075 + 7 * 0.60)
-    assert b'"include_usage":true' in replay.requests[0].content.replace(b" ", b"")
+    sent = replay.requests[0]
+    assert b'"include_usage":true' in sent.content.replace(b" ", b"")
+    # Sent on the SDK's client with the SDK's headers, not through its request builder.
+    assert str(sent.url) == "http://openai.test/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert sent.headers["user-agent"].startswith("OpenAI/Python")
+
+
+def test_openai_sends_the_organisation_and_project_the_sdk_reads(monkeypatch):
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-lab")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-lab")
+    replay = Replay(stream_response(sse("openai_success.sse")))
+    list(provider_for("openai", replay).stream(ChatRequest(GPT.id, (Message("user", "hi"),))))
+    sent = replay.requests[0].headers
+    assert (sent["openai-organization"], sent["openai-project"]) == ("org-lab", "proj-lab")
 
 
 
