@@ -221,6 +221,24 @@ def test_an_exhausted_key_budget_is_429_and_nothing_is_sent(served):
     assert free.choices[0].message.content is not None
 
 
+
+def test_a_signed_in_users_key_spends_as_that_user_under_their_budget(served):
+    path, alice = served.settings.db_path, "alice@example.com"
+    client = served.client(api.create_key(path, "alice's evals", owner=alice).secret)
+    msg = [{"role": "user", "content": "hi"}]
+    client.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
+    assert rows(served.settings)[-1]["user_id"] == alice
+    assert api.list_keys(path)[0].owner == alice
+    spend.set_budget(path, spend.user_scope(alice), "day", 0.0)
+    sent = len(served.fake.requests)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
+    assert caught.value.body["type"] == "budget_exceeded" and alice in caught.value.message
+    assert len(served.fake.requests) == sent
+    shared = served.client(served.key("no owner"))  # made without sign-in: not hers
+    shared.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
+    assert rows(served.settings)[-1]["user_id"] is None
+
 def test_concurrent_requests_never_overshoot_a_key_budget(served):
     secret = served.key("shared", budget=0.0005)   # room for two worst cases at once
     statuses: list[int] = []

@@ -140,3 +140,18 @@ def test_a_budget_is_set_per_user_and_binds_them(open_as):
     assert any("Today's budget for bob@example.com: $0.0010 of $0.0012" in b for b in bars)
     assert any("is 83% used" in reads(w.value) for w in open_as(BOB).warning)
     assert not open_as(ALICE).warning  # bob's budget is his alone
+
+
+def test_an_api_key_made_signed_in_is_its_makers(open_as):
+    from lib import api
+
+    path = db()
+    at = open_as(ALICE, "app_pages/api.py")
+    at.text_input(key="api_key_name").input("alice's evals")
+    next(b for b in at.button if b.label == "Create key").click().run()
+    assert not at.exception and at.code, "the new secret is shown once"
+    [key] = api.list_keys(path)
+    assert (key.name, key.owner) == ("alice's evals", "alice@example.com")
+    at = open_as(BOB, "app_pages/api.py")
+    [table] = at.table
+    assert table.value.iloc[0]["Made"] == "by alice@example.com"

@@ -80,14 +80,15 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
 
     def chat(body: Any, key: ApiKey, cancel: threading.Event, _path: dict[str, str]
              ) -> calls.Started:
-        return calls.start(settings, chat_params(body), CallContext(PAGE, api_key_id=key.id),
-                           cancel)
+        return calls.start(settings, chat_params(body),
+                           CallContext(PAGE, api_key_id=key.id, user=key.owner), cancel)
 
     def prompt_run(body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str]
                    ) -> calls.Started:
         name = path["name"]
         params, version = calls.prompt_params(settings, name, body)
-        return calls.start(settings, params, CallContext(PAGE, name, version, api_key_id=key.id),
+        return calls.start(settings, params, CallContext(PAGE, name, version,
+                                                         api_key_id=key.id, user=key.owner),
                            cancel, prompt={"name": name, "version": version})
 
     chat_route = ModelRoute(settings, pool, chat)

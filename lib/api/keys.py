@@ -34,6 +34,7 @@ class ApiKey:
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+    owner: str | None = None          # who made it (signed in): its calls are theirs
 
     @property
     def revoked(self) -> bool:
@@ -51,7 +52,7 @@ def digest(secret: str) -> str:
 
 
 _COLUMNS = ("id, name, prefix, budget_micro, spent_micro, calls, created_at, last_used_at, "
-            "revoked_at")
+            "revoked_at, owner")
 
 
 def _budget(budget_usd: float | None) -> int | None:
@@ -62,8 +63,10 @@ def _budget(budget_usd: float | None) -> int | None:
     return to_micro(budget_usd)
 
 
-def create_key(path: Path, name: str, budget_usd: float | None = None) -> NewKey:
-    """A new key; its secret is in the result and nowhere else."""
+def create_key(path: Path, name: str, budget_usd: float | None = None,
+               owner: str | None = None) -> NewKey:
+    """A new key, made by `owner` (None without sign-in); its secret is in the result and
+    nowhere else."""
     name = " ".join(str(name).split())
     if not name or len(name) > MAX_NAME:
         raise ApiKeyError(f"A key needs a name of 1 to {MAX_NAME} characters.", status=400,
@@ -72,8 +75,8 @@ def create_key(path: Path, name: str, budget_usd: float | None = None) -> NewKey
     secret = PREFIX + secrets.token_urlsafe(32)
     with connect(path, write=True) as conn:
         cur = conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, budget_micro, "
-                           "created_at) VALUES (?, ?, ?, ?, ?)",
-                           (name, secret[:SHOWN], digest(secret), budget, now_iso()))
+                           "created_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                           (name, secret[:SHOWN], digest(secret), budget, now_iso(), owner))
         key_id = int(cur.lastrowid)
     log.info("api key %d created", key_id)
     return NewKey(get_key(path, key_id), secret)

@@ -100,4 +100,9 @@ LATE: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
              WHERE id = NEW.api_key_id;
         END;
     """),
+    # Who made an API key, once sign-in is on: the key's calls are theirs (the ledger row's
+    # user, under their budget, in Costs by user), as the app's calls are.
+    ("0018_api_key_owners", """
+        ALTER TABLE api_keys ADD COLUMN owner TEXT;
+    """),
 ]

@@ -7,6 +7,7 @@ import streamlit as st
 
 from lib import api
 from lib.core import PromptLabError, Settings, format_usd
+from lib.ui.identity import owner_text, user_id
 from lib.ui.text import md, plain, plain_table
 
 
@@ -15,7 +16,8 @@ def intro(settings: Settings) -> None:
                   "`{}`. Its calls go through the same retries, fallbacks, rate limits, "
                   "budgets and ledger as the app's (page **api** on the Costs page). Each "
                   "key may have its own budget: a call that could pass it is refused with "
-                  "HTTP 429 before it is sent.", api.base_url(settings)))
+                  "HTTP 429 before it is sent. Signed in, a key's calls are yours: they "
+                  "count as your spend, under your budget.", api.base_url(settings)))
 
 
 def create_form(settings: Settings) -> None:
@@ -32,7 +34,7 @@ def create_form(settings: Settings) -> None:
     if not made:
         return
     try:
-        new = api.create_key(settings.db_path, name, budget)
+        new = api.create_key(settings.db_path, name, budget, owner=user_id())
     except PromptLabError as exc:
         st.error(plain(exc), icon=":material/error:")
         return
@@ -48,7 +50,7 @@ def _row(k: api.ApiKey) -> dict[str, object]:
             "Budget": "none" if k.budget_micro is None else format_usd(k.budget_micro),
             "Left": "" if left is None else format_usd(left),
             "Last used": (k.last_used_at or "")[:16].replace("T", " "),
-            "Status": "revoked" if k.revoked else "active"}
+            "Status": "revoked" if k.revoked else "active", "Made": owner_text(k.owner)}
 
 
 def keys_table(settings: Settings) -> list[api.ApiKey]:
