@@ -32,6 +32,7 @@ def test_env_beats_secrets_beats_defaults(tmp_path: Path):
     assert s.deadline_s == 99.0                   # env wins
     assert s.read_timeout_s == 5.0
     assert s.openai_api_key is None and s.chroma_port == 8000  # defaults
+    assert s.api_port != s.chroma_port  # `make serve` and a Chroma server side by side
     assert s.data_dir == tmp_path
 
 

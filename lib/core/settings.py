@@ -45,7 +45,7 @@ class Settings:
     summary_model: str | None = None            # catalog key; None: the bundled local model
     rate_limits: str = ""                       # "compat=60/100000, openai=500": rpm[/tpm]
     api_host: str = "127.0.0.1"                 # where `make serve` listens (lib.api)
-    api_port: int = 8000
+    api_port: int = 8400                        # not 8000: Chroma's own default port
     log_level: str = "INFO"
 
     @property
