@@ -5,6 +5,7 @@ against a priced model on a fake OpenAI-compatible server, bad variables, and th
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -176,6 +177,12 @@ def test_malformed_requests_get_openai_shaped_errors_and_call_nothing(served, mo
     assert r.status_code == 405
     r = httpx.post(f"{served.url}/no/such/route", json={}, timeout=30)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_url"
+    host, port = httpx.URL(served.url).host, httpx.URL(served.url).port
+    with socket.create_connection((host, port), timeout=10) as sock:  # leaves mid-body
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+                     b"authorization: Bearer " + secret.encode() +
+                     b"\r\ncontent-length: 100\r\n\r\n" + b'{"model": "')
+    assert httpx.get(f"{served.url.removesuffix('/v1')}/health", timeout=30).is_success
     assert rows(served.settings) == [] and served.fake.requests == []
 
 def test_a_bad_missing_or_revoked_key_is_401(served):

@@ -117,7 +117,10 @@ class ModelRoute:
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
-        raw = await _body(receive)
+        try:
+            raw = await _body(receive)
+        except _Gone:
+            return  # the client left before its request was whole: nothing to answer
         if raw is None:
             await _send_json(send, Answer(*answer(ApiError(
                 f"The body is larger than {MAX_BODY // 2**20} MiB.", status=413,
@@ -181,11 +184,17 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
+class _Gone(Exception):
+    """The client disconnected."""
+
+
 async def _body(receive: Receive) -> bytes | None:
     """The request body, or None past MAX_BODY (read no further than that)."""
     parts, size = [], 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Gone
         part = message.get("body", b"")
         size += len(part)
         if size > MAX_BODY:
