@@ -103,12 +103,20 @@ def choose(page, box, option: str) -> None:
     assert held(), f"{option!r} would not hold"
 
 
-def send_chat(page, text: str) -> None:
-    """Type a chat message and press Enter, as a person would."""
+def chat_box(page, enabled: bool = True):
+    """The chat input, once the page shows one (mid-rerun the old input can still be on the
+    page beside the new) and it takes text (or, enabled=False, refuses it)."""
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled()
+    expect(box).to_have_count(1)
+    expect(box).to_be_enabled() if enabled else expect(box).to_be_disabled()
+    return box
+
+
+def send_chat(page, text: str) -> None:
+    """Type a chat message and press Enter, as a person would."""
+    box = chat_box(page)
     box.fill(text)
     box.press("Enter")
     wait_idle(page)

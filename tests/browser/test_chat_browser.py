@@ -7,7 +7,7 @@ import re
 import time
 
 from playwright.sync_api import Page, expect
-from support import wait_idle
+from support import chat_box, wait_idle
 
 
 def reply_text(page: Page) -> str:
@@ -22,8 +22,7 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
     page.goto(app_url)
     expect(page.get_by_role("heading", name="Prompt Lab")).to_be_visible()
     page.get_by_role("link", name="Chat").first.click()
-    box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled()
+    box = chat_box(page)
     box.fill("Write a short poem about the sea, in four lines.")
     box.press("Enter")
 
@@ -67,8 +66,7 @@ def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str,
     from lib import chat, spend
 
     page.goto(app_url + "/chat")
-    box = page.get_by_test_id("stChatInputTextArea")
-    expect(box).to_be_enabled()
+    box = chat_box(page)
     box.fill("Tell me a very long story about a dragon who learns to bake bread.")
     box.press("Enter")
     deadline = time.monotonic() + 60

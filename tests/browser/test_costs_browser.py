@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from support import wait_idle
+from support import chat_box, wait_idle
 
 
 def test_chats_show_up_on_the_costs_page(page: Page, app_url: str):
@@ -16,8 +16,7 @@ def test_chats_show_up_on_the_costs_page(page: Page, app_url: str):
     tokens.press("Enter")
     wait_idle(page)
     for question in ("Name a fruit.", "Name a colour.", "Name an animal."):
-        box = page.get_by_test_id("stChatInputTextArea")
-        expect(box).to_be_enabled()
+        box = chat_box(page)
         box.fill(question)
         box.press("Enter")
         expect(page.get_by_text(question, exact=True).first).to_be_visible()

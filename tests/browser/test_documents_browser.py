@@ -6,7 +6,7 @@ import re
 
 from corpus import valid
 from playwright.sync_api import Page, expect
-from support import pick_in_sidebar, wait_idle
+from support import chat_box, pick_in_sidebar, wait_idle
 
 
 def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_path):
@@ -61,7 +61,7 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible()
     wait_idle(page)  # a click while the page still draws can land on a box about to redraw
     pick_in_sidebar(page, "Ground in a knowledge base", "Company")
-    box = page.get_by_test_id("stChatInputTextArea")
+    box = chat_box(page)
     box.fill("How long does the warranty last?")
     box.press("Enter")
     # Before the first token, the reply says what it is doing, not just a cursor.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from playwright.sync_api import Page, expect
-from support import send_chat, wait_idle
+from support import chat_box, send_chat, wait_idle
 
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"},
                                            "age": {"type": "integer"}},
@@ -20,7 +20,7 @@ def test_a_schema_in_the_sidebar_gives_a_valid_json_reply(page: Page, app_url: s
     box.fill("{type: object")
     box.press("Control+Enter")
     expect(page.get_by_text("The output schema is not valid JSON")).to_be_visible()
-    expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
+    chat_box(page, enabled=False)
 
     box.fill(json.dumps(SCHEMA))
     box.press("Control+Enter")
