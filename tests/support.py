@@ -110,7 +110,10 @@ def chat_box(page, enabled: bool = True):
 
     box = page.get_by_test_id("stChatInputTextArea")
     expect(box).to_have_count(1)
-    expect(box).to_be_enabled() if enabled else expect(box).to_be_disabled()
+    if enabled:
+        expect(box).to_be_enabled()
+    else:
+        expect(box).to_be_disabled()
     return box
 
 
