@@ -32,7 +32,15 @@ from lib.core import (
     Settings,
     ago_iso,
 )
-from lib.llm import BATCH_PROVIDERS, BatchClient, BatchState, ModelInfo, batch_client, batch_price
+from lib.llm import (
+    BatchClient,
+    BatchState,
+    ModelInfo,
+    batch_client,
+    batch_price,
+    batch_providers,
+    provider_label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +68,10 @@ def batchable(resolved: list[ResolvedVariant]) -> None:
         if r.variant.tools:
             raise CompareError(f"Variant {LETTERS[i]} uses tools, whose results the model needs "
                                "between steps: it cannot run as a batch.")
-        if r.model.provider not in BATCH_PROVIDERS:
+        if r.model.provider not in batch_providers():
+            names = " and ".join(provider_label(p) for p in batch_providers())
             raise BatchError(f"{r.model.label} ({r.model.key}) cannot run as a batch: only "
-                             "Claude and GPT models can.")
+                             f"{names} models can.")
 
 
 def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant],

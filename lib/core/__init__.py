@@ -41,15 +41,19 @@ from lib.core.errors import (
 from lib.core.exports import csv_text, frame_csv, safe_cell
 from lib.core.files import atomic_write
 from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
+from lib.core.jsontext import MAX_DEPTH as JSON_MAX_DEPTH
+from lib.core.jsontext import depth as json_depth
 from lib.core.jsontext import loads as json_loads
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
 from lib.core.money import MICRO, format_usd, format_usd_pair, to_micro
+from lib.core.plugins import Failure, Registered, failures, registered
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
 from lib.core.workers import WorkerPool
 
 __all__ = [
+    "JSON_MAX_DEPTH",
     "LOG_STEP",
     "MICRO",
     "ROOT",
@@ -68,6 +72,7 @@ __all__ = [
     "DatasetError",
     "DocumentError",
     "EmbeddingError",
+    "Failure",
     "JudgeError",
     "KnowledgeBaseError",
     "MemoryGuard",
@@ -77,6 +82,7 @@ __all__ = [
     "PromptLabError",
     "PromptStoreError",
     "ProviderError",
+    "Registered",
     "RenderError",
     "SchemaError",
     "SearchError",
@@ -94,10 +100,12 @@ __all__ = [
     "atomic_write",
     "bucket_value",
     "csv_text",
+    "failures",
     "format_usd",
     "format_usd_pair",
     "frame_csv",
     "get_settings",
+    "json_depth",
     "json_loads",
     "latency_bucket",
     "lazy_face",
@@ -105,6 +113,7 @@ __all__ = [
     "log_path",
     "now_iso",
     "once",
+    "registered",
     "rss_mb",
     "safe_cell",
     "secrets_path",

@@ -6,17 +6,16 @@ from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.llm.batches": (
-        "BATCH_DISCOUNT", "BATCH_OUTCOMES", "BATCH_PROVIDERS", "BATCH_STATES", "FINAL_STATES",
+        "BATCH_DISCOUNT", "BATCH_OUTCOMES", "BATCH_STATES", "FINAL_STATES",
         "AnthropicBatches", "BatchClient", "BatchOutcome", "BatchState", "OpenAIBatches",
         "batch_client", "batch_price"
     ),
     "lib.llm.breakers": ("BreakerPolicy", "BreakerState", "Breakers"),
     "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
-    "lib.llm.catalog": (
-        "Catalog", "ModelInfo", "load_catalog", "save_user_catalog", "user_catalog_path"
-    ),
+    "lib.llm.catalog": ("SHIPPED", "load_catalog", "save_user_catalog", "user_catalog_path"),
+    "lib.llm.modelinfo": ("Catalog", "ModelInfo"),
     "lib.llm.fallbacks": ("Fallback", "Fallbacks", "Skipped"),
-    "lib.llm.guards": ("GUARDS", "Guards", "guard_key"),
+    "lib.llm.guards": ("GUARDS", "Guards"),
     "lib.llm.ratelimits": ("Limit", "Limiters", "parse_limits"),
     "lib.llm.protocol": (
         "STOP_REASONS", "ChatRequest", "Error", "Event", "Message", "Provider", "Stop",
@@ -42,11 +41,14 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.llm.providers.openai_provider": ("OpenAIProvider",),
     "lib.llm.providers.sdk": ("retry_after", "translate"),
     "lib.llm.registry": (
-        "PROVIDERS", "ModelStatus", "ProviderSpec", "ProviderSummary", "counter_for",
-        "get_provider", "local_model", "local_model_path", "model_statuses", "paid_providers",
-        "provider_label", "provider_status", "provider_summary"
+        "Capabilities", "ModelStatus", "ProviderSpec", "ProviderSummary", "batch_providers",
+        "capabilities", "counter_for", "get_provider", "guard_key", "local_model",
+        "local_model_path", "model_statuses", "paid_providers", "provider_label",
+        "provider_names", "provider_specs", "provider_status", "provider_summary", "runs_here",
+        "spec_of"
     ),
     "lib.llm.tokens": (
-        "BLOBS", "Counter", "encoding", "encoding_name", "message_text", "seed_tiktoken"
+        "BLOBS", "Counter", "encoding", "encoding_name", "estimate_counter", "message_text",
+        "seed_tiktoken"
     ),
 })

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from lib.core import BatchError, ProviderError, Settings
-from lib.llm.catalog import ModelInfo
+from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import ChatRequest, Usage, stop_reason
 from lib.llm.providers.sdk import client_options, translate
-from lib.llm.registry import provider_label, provider_status
+from lib.llm.registry import batch_providers, capabilities, provider_label, provider_status
 
 BATCH_DISCOUNT = 0.5                  # both vendors bill batch tokens at half the list price
-BATCH_PROVIDERS = ("anthropic", "openai")
 BATCH_STATES = ("in_progress", "ended", "cancelling", "cancelled", "failed", "expired")
 FINAL_STATES = frozenset({"ended", "cancelled", "failed", "expired"})
 BATCH_OUTCOMES = ("succeeded", "errored", "expired", "cancelled")
@@ -255,14 +254,13 @@ def _openai_outcome(line: dict[str, Any]) -> BatchOutcome:
 @functools.cache
 def batch_client(provider: str, settings: Settings) -> BatchClient:
     """The batch API of a provider whose key is set; one client per provider and settings."""
-    if provider not in BATCH_PROVIDERS:
-        raise BatchError(f"{provider_label(provider)} has no batch API here; only Anthropic "
-                         "and OpenAI models can run as a batch.")
+    make = capabilities(provider).batch
+    if make is None:
+        raise BatchError(f"{provider_label(provider)} has no batch API here; only "
+                         f"{', '.join(provider_label(p) for p in batch_providers())} models can "
+                         "run as a batch.")
     ok, reason = provider_status(provider, settings, check_local=False)
     if not ok:
         raise ProviderError("unavailable", f"The {provider_label(provider)} provider is not "
                             "available.", hint=reason)
-    if provider == "anthropic":
-        return AnthropicBatches(settings.anthropic_api_key or "",
-                                read_timeout=settings.read_timeout_s)
-    return OpenAIBatches(settings.openai_api_key or "", read_timeout=settings.read_timeout_s)
+    return make(settings)

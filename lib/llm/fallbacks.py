@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from lib.core import BudgetExceededError, ContextOverflowError, ProviderError
 from lib.llm.call import Call, CallContext
-from lib.llm.catalog import ModelInfo
+from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import Error, Event
 from lib.spend import CallRecord
 

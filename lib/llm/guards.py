@@ -11,12 +11,7 @@ from lib.core import ProviderError
 from lib.llm.breakers import BreakerPolicy, Breakers, BreakerState
 from lib.llm.protocol import Event, Provider, Waiting
 from lib.llm.ratelimits import Limit, Limiters
-
-
-def guard_key(provider: Provider) -> str:
-    """The breaker and limiter a provider's calls share: one per compatible server URL."""
-    url = getattr(provider, "base_url", "")
-    return f"{provider.name} {url}" if provider.name == "compat" and url else provider.name
+from lib.llm.registry import guard_key
 
 
 @dataclass

@@ -1,24 +1,48 @@
-"""The provider table: each provider's label, availability check and adapter factory, read by
-every caller (model picker, Home, budgets, token counting); and which models are usable here."""
+"""The provider table: each provider's label, availability check, adapter factory, token
+counter and capabilities, read by every caller (model picker, Home, budgets, token counting);
+and which models are usable here.
+
+Providers register through the `promptlab.providers` entry point (lib.core.plugins); the
+built-in ones (lib.llm.providers.builtin) through the same hook. Code outside an adapter asks a
+provider's `Capabilities`, never its name.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lib.core import ProviderError, Settings, TokenizerError
-from lib.llm.catalog import Catalog, ModelInfo
+from lib.core import CatalogError, ProviderError, Settings, TokenizerError, registered
+from lib.llm.modelinfo import Catalog, ModelInfo
 from lib.llm.protocol import Provider
 from lib.llm.providers.local_runtime import CHECKING
-from lib.llm.tokens import (
-    Counter,
-    claude_counter,
-    estimate_counter,
-    local_counter,
-    openai_counter,
-)
+from lib.llm.tokens import Counter, estimate_counter
+
+if TYPE_CHECKING:
+    from lib.llm.batches import BatchClient
+    from lib.llm.providers.local import LocalModel
+
+GROUP = "promptlab.providers"
+BUILTIN = ("lib.llm.providers.builtin",)
+STRUCTURED_MODES = ("native", "grammar", "validated")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider offers beyond streaming, so no caller branches on its name."""
+
+    prompt_cache_min: int | None = None   # caches a marked prompt prefix of this many tokens
+    counts_tokens: bool = False           # its adapter asks the provider for an exact count
+    batch: Callable[[Settings], BatchClient] | None = None  # its batch API, half price
+    # How a JSON Schema reaches its output: enforced by the API ("native"), by a grammar over
+    # the model's own sampling ("grammar"), or only checked afterwards ("validated"). Every
+    # reply is validated in any case (lib.llm.structured).
+    structured: str = "validated"
+    runs_here: bool = False               # no key and no network: summaries and last fallbacks
+    per_url: bool = False                 # one breaker and limiter per base URL, not per provider
 
 
 @dataclass(frozen=True)
@@ -29,6 +53,41 @@ class ProviderSpec:
     check: Callable[[Settings, bool], tuple[bool, str]]   # (available, how to enable it)
     factory: Callable[[Settings], Provider]
     counter: Callable[[ModelInfo, Settings], Counter]     # counts its models' tokens
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    # Models it serves beyond the catalog file (a plugin's own, a configured server's), and how
+    # a catalog model of its changes with the settings (the local model's window).
+    models: Callable[[Settings], list[ModelInfo]] = lambda _settings: []
+    adjust: Callable[[ModelInfo, Settings], ModelInfo] | None = None
+    source: str = "built-in"                              # or the plugin that registered it
+
+
+@functools.cache
+def provider_specs() -> dict[str, ProviderSpec]:
+    """Every registered provider by name, built-ins first; loaded once per process."""
+    table: dict[str, ProviderSpec] = {}
+    for r in registered(GROUP, BUILTIN, "register_providers"):
+        spec = r.thing
+        if not isinstance(spec, ProviderSpec):
+            raise CatalogError(f"Plugin {r.source!r} registered {spec!r}, not a ProviderSpec.")
+        if spec.capabilities.structured not in STRUCTURED_MODES:
+            raise CatalogError(f"Provider {spec.name!r} ({r.source}) declares structured output "
+                               f"{spec.capabilities.structured!r}; use one of "
+                               f"{', '.join(STRUCTURED_MODES)}.")
+        if spec.name in table:
+            raise CatalogError(f"Two providers are named {spec.name!r} ({table[spec.name].source}"
+                               f" and {r.source}).", hint="Uninstall one of the plugins.")
+        table[spec.name] = replace(spec, source=r.source)
+    return table
+
+
+def spec_of(provider: str) -> ProviderSpec | None:
+    return provider_specs().get(provider)
+
+
+def capabilities(provider: str) -> Capabilities:
+    """What a provider offers; an unknown one offers nothing."""
+    spec = spec_of(provider)
+    return spec.capabilities if spec else Capabilities()
 
 
 def local_model_path(settings: Settings) -> Path | None:
@@ -37,7 +96,7 @@ def local_model_path(settings: Settings) -> Path | None:
     return settings.local_model_path or bundled_model_path()
 
 
-def local_model(settings: Settings):  # -> LocalModel
+def local_model(settings: Settings) -> LocalModel:
     """The bundled (or configured) local model, loaded once; its tokenizer is public."""
     from lib.llm.providers.local import get_local_model
 
@@ -48,79 +107,59 @@ def local_model(settings: Settings):  # -> LocalModel
     return get_local_model(path, settings.local_context_window, settings.local_threads)
 
 
-def _key_check(attr: str, variable: str) -> Callable[[Settings, bool], tuple[bool, str]]:
-    return lambda s, _run: (bool(getattr(s, attr)),
-                            f"Set {variable} in the environment or .streamlit/secrets.toml.")
-
-
-def _local_check(settings: Settings, run: bool) -> tuple[bool, str]:
-    from lib.llm.providers.local_runtime import check_runtime
-
-    verdict = check_runtime(local_model_path(settings), settings.data_dir, run=run)
-    return verdict.ok, verdict.reason
-
-
-def _anthropic(s: Settings) -> Provider:
-    from lib.llm.providers.anthropic_provider import AnthropicProvider
-
-    return AnthropicProvider(s.anthropic_api_key or "", read_timeout=s.read_timeout_s)
-
-
-def _openai(s: Settings) -> Provider:
-    from lib.llm.providers.openai_provider import OpenAIProvider
-
-    return OpenAIProvider(s.openai_api_key, read_timeout=s.read_timeout_s)
-
-
-def _compat(s: Settings) -> Provider:
-    from lib.llm.providers.openai_provider import OpenAIProvider
-
-    return OpenAIProvider(s.openai_compat_api_key, base_url=s.openai_base_url, compat=True,
-                          read_timeout=s.read_timeout_s)
-
-
-def _local(s: Settings) -> Provider:
-    from lib.llm.providers.local import LocalProvider
-
-    return LocalProvider(local_model_path(s), s.local_context_window, s.local_threads)
-
-
-PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in (
-    ProviderSpec("local", "Local (bundled)", False, _local_check, _local,
-                 lambda m, s: local_counter(m, s, local_model_path(s))),
-    ProviderSpec("anthropic", "Anthropic", True,
-                 _key_check("anthropic_api_key", "ANTHROPIC_API_KEY"), _anthropic,
-                 claude_counter),
-    ProviderSpec("openai", "OpenAI", True, _key_check("openai_api_key", "OPENAI_API_KEY"),
-                 _openai, openai_counter),
-    ProviderSpec("compat", "OpenAI-compatible server", True,
-                 lambda s, _run: (bool(s.openai_base_url),
-                                  "Set PROMPTLAB_OPENAI_BASE_URL to your server's /v1 URL."),
-                 _compat, estimate_counter),
-)}
-
-
 def counter_for(model: ModelInfo, settings: Settings) -> Counter:
     """The counter for a model; a tokenizer loads once per process."""
-    spec = PROVIDERS.get(model.provider)
+    spec = spec_of(model.provider)
     return (spec.counter if spec else estimate_counter)(model, settings)
 
 
 def provider_label(name: str) -> str:
-    spec = PROVIDERS.get(name)
+    spec = spec_of(name)
     return spec.label if spec else name
 
 
+def provider_names() -> list[str]:
+    return list(provider_specs())
+
+
 def paid_providers() -> list[str]:
-    return [name for name, spec in PROVIDERS.items() if spec.paid]
+    return [name for name, spec in provider_specs().items() if spec.paid]
+
+
+def batch_providers() -> list[str]:
+    return [name for name, spec in provider_specs().items() if spec.capabilities.batch]
 
 
 def provider_status(provider: str, settings: Settings, *, check_local: bool) -> tuple[bool, str]:
     """(available, how to make it available). Never reveals a key."""
-    spec = PROVIDERS.get(provider)
+    spec = spec_of(provider)
     if spec is None:
-        return False, f"Unknown provider {provider!r}: fix the model catalog."
+        return False, f"Unknown provider {provider!r}: fix the model catalog or install its plugin."
     return spec.check(settings, check_local)
+
+
+def served_models(models: list[ModelInfo], settings: Settings) -> list[ModelInfo]:
+    """The catalog's models as the settings change them, then each provider's own models not
+    already in the catalog."""
+    out = []
+    for m in models:
+        spec = spec_of(m.provider)
+        out.append(spec.adjust(m, settings) if spec and spec.adjust else m)
+    known = {m.key for m in out}
+    for spec in provider_specs().values():
+        for m in spec.models(settings):
+            if m.provider != spec.name:
+                raise CatalogError(f"Provider {spec.name!r} ({spec.source}) lists {m.key}, "
+                                   "a model of another provider.")
+            if m.key not in known:
+                out.append(m)
+                known.add(m.key)
+    return out
+
+
+def runs_here(models: list[ModelInfo]) -> list[ModelInfo]:
+    """The models that need no key and no network, in catalog order."""
+    return [m for m in models if capabilities(m.provider).runs_here]
 
 
 @dataclass(frozen=True)
@@ -150,6 +189,7 @@ class ProviderSummary:
     available: bool
     reason: str
     models: int
+    source: str = "built-in"
 
     @property
     def checking(self) -> bool:
@@ -167,8 +207,10 @@ def provider_summary(statuses: list[ModelStatus]) -> list[ProviderSummary]:
     for s in statuses:
         p = s.model.provider
         seen = out.get(p)
+        spec = spec_of(p)
         out[p] = ProviderSummary(p, provider_label(p), s.available, s.reason,
-                                 (seen.models if seen else 0) + 1)
+                                 (seen.models if seen else 0) + 1,
+                                 spec.source if spec else "unknown")
     return list(out.values())
 
 
@@ -187,4 +229,12 @@ def get_provider(provider: str, settings: Settings) -> Provider:
     if not ok:
         raise ProviderError("unavailable", f"The {provider_label(provider)} provider is not "
                             "available.", hint=reason)
-    return PROVIDERS[provider].factory(settings)
+    return provider_specs()[provider].factory(settings)
+
+
+def guard_key(provider: Provider) -> str:
+    """The breaker and limiter a provider's calls share: one per server URL where the provider
+    declares it (an OpenAI-compatible server), else one per provider."""
+    url = getattr(provider, "base_url", "")
+    return f"{provider.name} {url}" if capabilities(provider.name).per_url and url \
+        else provider.name

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lib.core import Settings, TokenizerError, atomic_write, once
-from lib.llm.catalog import ModelInfo
+from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import ChatRequest, Message, ToolUse
 
 BLOBS = {

@@ -11,10 +11,10 @@ import streamlit as st
 from lib import spend
 from lib.core import PromptLabError, Settings, format_usd, format_usd_pair, frame_csv
 from lib.llm import (
-    PROVIDERS,
     ModelInfo,
     load_router,
     paid_providers,
+    provider_names,
     save_user_catalog,
     top_model,
 )
@@ -241,7 +241,7 @@ def prices_editor(settings: Settings) -> None:
     edited = st.data_editor(rows, key="prices", num_rows="dynamic", width="stretch",
                             column_config={
                                 "provider": st.column_config.SelectboxColumn(
-                                    options=list(PROVIDERS),
+                                    options=provider_names(),
                                     required=True),
                                 "temperature": st.column_config.CheckboxColumn(default=True)})
     if st.button("Save prices", type="primary", key="prices_save"):

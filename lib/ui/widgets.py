@@ -7,7 +7,7 @@ from typing import Literal, overload
 import streamlit as st
 
 from lib.core import PromptLabError
-from lib.llm import ModelStatus, provider_label
+from lib.llm import ModelStatus, provider_label, spec_of
 from lib.ui.app import statuses
 from lib.ui.resilience_view import circuit_mark
 from lib.ui.text import md, plain
@@ -18,6 +18,13 @@ def model_label(status: ModelStatus) -> str:
     m = status.model
     mark = "" if status.available else "  (unavailable)"
     return f"{provider_label(m.provider)} · {m.label}{mark}{circuit_mark(m.provider)}"
+
+
+def _order(status: ModelStatus) -> tuple[bool, bool, str]:
+    """Available first; a plugin's models after the built-ins, so installing one does not
+    change the default model."""
+    spec = spec_of(status.model.provider)
+    return not status.available, spec is None or spec.source != "built-in", status.model.provider
 
 
 ROUTER = "router"  # the picker's Router option: a model is chosen per turn (lib.llm.route)
@@ -34,8 +41,7 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None,
                  router: bool = False) -> ModelStatus | None:
     """A model select box grouped by provider; unavailable models say how to enable them.
     `router`: the Router comes first (returns None when chosen; the Chat page offers it)."""
-    by_key = {s.model.key: s for s in sorted(statuses(),
-                                             key=lambda s: (not s.available, s.model.provider))}
+    by_key = {s.model.key: s for s in sorted(statuses(), key=_order)}
     keys = [*([ROUTER] if router else []), *by_key]
     if st.session_state.get(key) not in (None, *keys):
         del st.session_state[key]  # a model that left the catalog
