@@ -1,5 +1,5 @@
-"""Prompts: the versioned store, the sandboxed renderer, declared variables, and fencing of
-outside text."""
+"""Prompts: the versioned store, the sandboxed renderer, declared variables, fencing of
+outside text, and running a stored prompt on a model."""
 
 from lib.core import lazy_face
 
@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.prompts.manifest": (
         "LABEL", "MAX_TOKENS_LIMIT", "NAME", "TEMPERATURE_RANGE", "Prompt", "VersionInfo"
     ),
+    "lib.prompts.runs": ("run",),
     "lib.prompts.store": ("PromptStore",),
     "lib.prompts.variables": ("VARIABLE_TYPES", "Variable", "coerce", "validate"),
 })
