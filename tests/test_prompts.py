@@ -119,3 +119,63 @@ def test_a_file_left_by_a_crashed_save_is_never_overwritten(store):
     orphan.write_text("left behind")
     version = store.save_version("classifier", store.source("classifier", 1) + "\nAgain.")
     assert version == 3 and orphan.read_text() == "left behind"
+
+
+# -- running a stored prompt on a model ----------------------------------------------------
+
+LOCAL = "local/smollm2-135m-instruct"
+
+
+def local_model(settings):
+    from lib.llm import load_catalog
+
+    return load_catalog(settings).get(LOCAL)
+
+
+def test_a_prompt_runs_on_the_bundled_model_with_its_ledger_row(settings):
+    from lib import prompts, spend
+    from lib.llm import Call, TextDelta
+
+    call = prompts.run(settings, "classifier", "production",
+                       {"text": "The export button does nothing."}, local_model(settings),
+                       max_tokens=4, user="ana")
+    assert isinstance(call, Call) and call.request.max_tokens == 4
+    assert call.request.temperature == 0.0  # the prompt's own default
+    assert "The export button does nothing." in call.request.messages[0].content
+    events = list(call)
+    assert any(isinstance(e, TextDelta) for e in events) and call.text
+    row = spend.get_call(settings.db_path, call.record.id)
+    assert (row.page, row.prompt_name, row.prompt_version, row.status, row.user_id) == (
+        "prompts", "classifier", 1, "ok", "ana")
+    assert row.output_tokens > 0 and row.total_ms > 0
+
+
+def test_a_version_with_an_output_schema_runs_with_repairs(settings, prompts_dir):
+    from lib import prompts
+    from lib.llm import Repairing
+
+    store = PromptStore(prompts_dir)
+    schema = '{"type": "object", "properties": {"label": {"type": "string"}}}'
+    store.save_version("classifier", store.source("classifier", 1), output_schema=schema)
+    call = prompts.run(settings, "classifier", "latest", {"text": "hi"},
+                       local_model(settings), max_tokens=16)
+    assert isinstance(call, Repairing)
+    assert call.first.request.output_schema["properties"] == {"label": {"type": "string"}}
+    assert call.context.prompt_version == 2
+
+
+def test_a_run_refuses_bad_values_parameters_and_overflow_before_sending(settings):
+    from lib import prompts, spend
+    from lib.core import ContextOverflowError
+
+    model = local_model(settings)
+    with pytest.raises(VariableError, match="Variable 'text' is required"):
+        prompts.run(settings, "classifier", "production", {}, model)
+    with pytest.raises(PromptStoreError, match="Temperature must be"):
+        prompts.run(settings, "classifier", "production", {"text": "x"}, model,
+                    temperature=float("inf"))
+    with pytest.raises(PromptStoreError, match="Max tokens must be"):
+        prompts.run(settings, "classifier", "production", {"text": "x"}, model, max_tokens=0)
+    with pytest.raises(ContextOverflowError, match="window"):
+        prompts.run(settings, "classifier", "production", {"text": "word " * 5000}, model)
+    assert not settings.db_path.exists() or spend.count_calls(settings.db_path) == 0

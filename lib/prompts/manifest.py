@@ -7,6 +7,7 @@ write a manifest it would refuse to read back. Names and labels are matched whol
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,13 @@ LABEL = re.compile(r"[a-z][a-z0-9_-]{0,30}")
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 VERSION_REF = re.compile(r"v?(\d{1,9})")
 RESERVED_LABELS = ("latest",)
+# What every reader accepts (the API takes temperature 0..2, max_tokens 1..10**7; providers
+# the same or less): the store takes no more.
+TEMPERATURE_RANGE = (0.0, 2.0)
+MAX_TOKENS_LIMIT = 1_000_000
+MAX_TEXT_CHARS = 100_000          # a description, note, default or output schema
+MAX_MANIFEST_CHARS = 2_000_000    # a manifest read from disk, before it is parsed
+MAX_DEFAULT_DEPTH = 32            # how deep a list / json default may nest
 
 
 @dataclass(frozen=True)
@@ -105,12 +113,50 @@ def check_variables(variables: tuple[Variable, ...]) -> tuple[Variable, ...]:
             raise VariableError(f"Variable '{var.name}' has unknown type {var.type!r}; "
                                 f"use one of {', '.join(VARIABLE_TYPES)}.")
         if var.default is not None:
-            try:
-                coerce(var, var.default)
-            except ValueError as exc:
-                raise VariableError(f"The default of '{var.name}' ({var.type}) {exc}.") \
-                    from None
+            check_default(var)
     return variables
+
+
+def check_default(var: Variable) -> None:
+    """A default no deeper, larger or less storable than a reader can take, of its type."""
+    stack, size = [(var.default, 1)], 0
+    while stack:  # iterative: a default nested 400 deep must not recurse to be refused
+        value, depth = stack.pop()
+        if depth > MAX_DEFAULT_DEPTH:
+            raise VariableError(f"The default of '{var.name}' nests deeper than "
+                                f"{MAX_DEFAULT_DEPTH} levels.")
+        if isinstance(value, dict):
+            stack += [(v, depth + 1) for v in (*value.keys(), *value.values())]
+        elif isinstance(value, list | tuple):
+            stack += [(v, depth + 1) for v in value]
+        elif isinstance(value, str):
+            size += len(value)
+            try:
+                check_text(f"default of '{var.name}'", value)
+            except PromptStoreError as exc:
+                raise VariableError(exc.message, hint=exc.hint) from None
+        else:
+            size += 8
+        if size > MAX_TEXT_CHARS:
+            raise VariableError(f"The default of '{var.name}' is longer than "
+                                f"{MAX_TEXT_CHARS:,} characters.")
+    try:
+        coerce(var, var.default)
+    except ValueError as exc:
+        raise VariableError(f"The default of '{var.name}' ({var.type}) {exc}.") from None
+
+
+def check_parameters(temperature: Any, max_tokens: Any) -> None:
+    """Default model parameters every reader accepts, or an error naming the field."""
+    low, high = TEMPERATURE_RANGE
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
+            math.isfinite(temperature) and low <= temperature <= high):
+        raise PromptStoreError(f"Temperature must be a number from {low:g} to {high:g}; "
+                               f"got {temperature!r}.")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not (
+            1 <= max_tokens <= MAX_TOKENS_LIMIT):
+        raise PromptStoreError(f"Max tokens must be a whole number from 1 to "
+                               f"{MAX_TOKENS_LIMIT:,}; got {max_tokens!r}.")
 
 
 def check_task(task: str) -> str:
@@ -123,8 +169,13 @@ def check_task(task: str) -> str:
     return task
 
 
-def check_text(what: str, text: str) -> str:
-    """Text that can be stored as UTF-8 (a lone surrogate cannot)."""
+def check_text(what: str, text: str, limit: int | None = None) -> str:
+    """Text that can be stored as UTF-8 (a lone surrogate cannot), within `limit` characters."""
+    if not isinstance(text, str):
+        raise PromptStoreError(f"The {what} must be text, not {type(text).__name__}.")
+    if limit is not None and len(text) > limit:
+        raise PromptStoreError(f"The {what} is {len(text):,} characters; the limit is "
+                               f"{limit:,}.")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -139,6 +190,7 @@ def check_output_schema(name: str, info: VersionInfo) -> None:
     from lib.core import SchemaError
     from lib.llm import check_schema
 
+    check_text(f"output schema of v{info.version}", info.output_schema, MAX_TEXT_CHARS)
     try:
         check_schema(info.output_schema)
     except SchemaError as exc:
@@ -147,6 +199,9 @@ def check_output_schema(name: str, info: VersionInfo) -> None:
 
 def parse(name: str, text: str) -> Prompt:
     """A manifest's text as a Prompt, or PromptStoreError / VariableError saying what is wrong."""
+    if len(text) > MAX_MANIFEST_CHARS:
+        raise PromptStoreError(f"The manifest of '{name}' is {len(text):,} characters; the "
+                               f"limit is {MAX_MANIFEST_CHARS:,}.")
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
@@ -158,10 +213,14 @@ def parse(name: str, text: str) -> Prompt:
             name=check_name(name), description=str(data.get("description", "")),
             variables=check_variables(variables), labels=labels,
             versions=tuple(VersionInfo(**v) for v in data.get("versions", [])),
-            model=str(data.get("model", "")), temperature=float(data.get("temperature", 0.7)),
-            max_tokens=int(data.get("max_tokens", 512)),
+            model=str(data.get("model", "")), temperature=data.get("temperature", 0.7),
+            max_tokens=data.get("max_tokens", 512),
             task=check_task(str(data.get("task", ""))))
     except (TypeError, ValueError, AttributeError) as exc:
+        raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
+    try:
+        check_parameters(prompt.temperature, prompt.max_tokens)
+    except PromptStoreError as exc:
         raise PromptStoreError(f"The manifest of '{name}' is invalid: {exc}") from None
     if not prompt.versions:
         raise PromptStoreError(f"The manifest of '{name}' lists no versions.")
@@ -186,7 +245,12 @@ def dump(prompt: Prompt) -> str:
                        *((f"author of v{v.version}", v.author) for v in prompt.versions),
                        *((f"description of '{v.name}'", v.description)
                          for v in prompt.variables)):
-        check_text(what, text)
+        check_text(what, text, MAX_TEXT_CHARS)
+    check_variables(prompt.variables)
+    for info in prompt.versions:
+        if info.output_schema:
+            check_output_schema(prompt.name, info)
+    check_parameters(prompt.temperature, prompt.max_tokens)
     check_task(prompt.task)
     try:
         text = tomli_w.dumps({
@@ -200,6 +264,7 @@ def dump(prompt: Prompt) -> str:
     except (TypeError, ValueError) as exc:  # e.g. a JSON default holding null
         raise PromptStoreError(f"The manifest of '{prompt.name}' cannot be stored: {exc}",
                                hint="TOML has no null: leave such a value out.") from None
+    check_text("manifest", text)  # whatever field a character that cannot be saved hid in
     if parse(prompt.name, text) != prompt:
         raise PromptStoreError(f"The manifest of '{prompt.name}' would not read back as "
                                "written; nothing was saved.")

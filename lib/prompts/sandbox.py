@@ -148,11 +148,17 @@ _POOL = WorkerPool("lib.prompts.sandbox:render_job", WORKER_MEMORY_BYTES, size=2
                    queue_timeout_s=RENDER_QUEUE_TIMEOUT_S)
 
 
-def render(source: str, values: dict[str, Any], *, timeout: float = RENDER_TIMEOUT_S) -> str:
-    """Render a template source with already-validated values, or raise RenderError."""
+def check_size(source: str) -> str:
+    """A template within the size limit; checked before anything parses it."""
     if len(source) > MAX_TEMPLATE_CHARS:
         raise RenderError(f"The template is {len(source):,} characters; the limit is "
                           f"{MAX_TEMPLATE_CHARS:,}.", reason="too_large")
+    return source
+
+
+def render(source: str, values: dict[str, Any], *, timeout: float = RENDER_TIMEOUT_S) -> str:
+    """Render a template source with already-validated values, or raise RenderError."""
+    check_size(source)
     try:
         reply = _POOL.call([source, values], timeout)
     except WorkerError as exc:
@@ -167,6 +173,7 @@ def declared_names(source: str) -> set[str]:
     """Names a template reads, so an edit can be checked against the declared variables."""
     from jinja2 import meta
 
+    check_size(source)
     try:
         return meta.find_undeclared_variables(_environment().parse(source)) - {
             "range", "untrusted", "documents"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,16 +19,18 @@ from typing import Any
 from lib.core import PromptStoreError, VariableError, atomic_write, now_iso
 from lib.prompts import manifest
 from lib.prompts.manifest import (
+    MAX_TEXT_CHARS,
     NAME,
     VERSION_REF,
     Prompt,
     VersionInfo,
     check_label,
     check_name,
+    check_parameters,
     check_text,
     check_variables,
 )
-from lib.prompts.sandbox import declared_names, render
+from lib.prompts.sandbox import check_size, declared_names, render
 from lib.prompts.variables import Variable, validate
 
 
@@ -98,7 +101,9 @@ class PromptStore:
 
     def check(self, source: str, variables: tuple[Variable, ...]) -> str:
         """Everything a save requires, before anything is written: storable text, valid
-        variables, a template that compiles and renders with the defaults (or samples)."""
+        variables, a template that compiles and renders with the defaults (or samples).
+        Sizes first: nothing is parsed that the limits would refuse."""
+        check_size(source)
         check_text("template", source)
         check_variables(variables)
         undeclared = declared_names(source) - {v.name for v in variables}
@@ -115,25 +120,39 @@ class PromptStore:
         check_name(name)
         if (self.root / name / "manifest.toml").exists():
             raise PromptStoreError(f"A prompt named '{name}' already exists.")
+        check_parameters(temperature, max_tokens)
         self.check(source, variables)
         prompt = Prompt(name, description, variables, {},
                         (VersionInfo(1, note or "First version", author, now_iso()),),
                         model, temperature, max_tokens, task)
         text = manifest.dump(prompt)  # refused here, before anything is written
-        with self._locked(name) as folder:
-            if (folder / "manifest.toml").exists():
-                raise PromptStoreError(f"A prompt named '{name}' already exists.")
-            _write_version(folder, 1, source, text)
+        fresh = not (self.root / name).exists()
+        try:
+            with self._locked(name) as folder:
+                if (folder / "manifest.toml").exists():
+                    raise PromptStoreError(f"A prompt named '{name}' already exists.")
+                _write_version(folder, 1, source, text)
+        except BaseException:
+            if fresh:  # a failed create leaves no folder behind
+                shutil.rmtree(self.root / name, ignore_errors=True)
+            raise
         return prompt
 
     def save_version(self, name: str, source: str, *, note: str = "", author: str = "",
                      variables: tuple[Variable, ...] | None = None,
-                     output_schema: str | None = None, task: str | None = None) -> int:
+                     output_schema: str | None = None, task: str | None = None,
+                     model: str | None = None, temperature: float | None = None,
+                     max_tokens: int | None = None) -> int:
         """Save an edit as the next version; a template that fails to render is refused.
         `output_schema`: JSON Schema text for its replies (None keeps the previous one);
-        `task`: the prompt's task for the router ("" for none, None keeps it)."""
+        `task`: the prompt's task for the router ("" for none, None keeps it); `model`,
+        `temperature`, `max_tokens`: the prompt's defaults (None keeps each)."""
         current = self.get(name)
         variables = current.variables if variables is None else variables
+        check_parameters(current.temperature if temperature is None else temperature,
+                         current.max_tokens if max_tokens is None else max_tokens)
+        check_text("output schema", output_schema or "", MAX_TEXT_CHARS)
+        check_text("model", model or "", MAX_TEXT_CHARS)
         self.check(source, variables)
         with self._locked(name) as folder:
             prompt = self.get(name)  # re-read under the lock: another session may have saved
@@ -143,9 +162,12 @@ class PromptStore:
             schema = prompt.versions[-1].output_schema if output_schema is None \
                 else output_schema.strip()
             info = VersionInfo(version, note, author, now_iso(), schema)
-            text = manifest.dump(replace(prompt, variables=variables,
-                                         versions=(*prompt.versions, info),
-                                         task=prompt.task if task is None else task))
+            text = manifest.dump(replace(
+                prompt, variables=variables, versions=(*prompt.versions, info),
+                task=prompt.task if task is None else task,
+                model=prompt.model if model is None else model,
+                temperature=prompt.temperature if temperature is None else temperature,
+                max_tokens=prompt.max_tokens if max_tokens is None else max_tokens))
             _write_version(folder, version, source, text)
         return version
 
@@ -160,20 +182,21 @@ class PromptStore:
 
 
 def _write_version(folder: Path, version: int, source: str, manifest_text: str) -> None:
-    """The version file, then the manifest that lists it; if the manifest cannot be written,
-    the version file goes again: a failed save changes nothing on disk."""
+    """The version file, then the manifest that lists it; if either cannot be written, for
+    whatever reason, the version file goes again: a failed save changes nothing on disk."""
     path = folder / f"v{version}.j2"
+    created = False
     try:
         with open(path, "x", encoding="utf-8") as f:  # "x": an existing file is never replaced
+            created = True
             f.write(source)
-    except OSError as exc:
-        if not isinstance(exc, FileExistsError):  # half-written by us: not left behind
-            path.unlink(missing_ok=True)
-        raise PromptStoreError(f"Could not save {path.name}: {exc.strerror or exc}.") from None
-    try:
         _write_manifest(folder, manifest_text)
-    except PromptStoreError:
-        path.unlink(missing_ok=True)
+    except BaseException as exc:
+        if created:  # ours, half-written or unlisted: not left behind
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PromptStoreError(f"Could not save {path.name}: {exc.strerror or exc}.") \
+                from None
         raise
 
 
