@@ -187,13 +187,22 @@ def test_a_conversation_on_the_window_is_never_summarised(small):
         chat.set_strategy(small.db_path, conv, "forget")
 
 
-def test_an_edit_before_the_summary_s_end_drops_it(small):
-    conv, _ = seed(small)
+def test_an_edit_before_the_summary_s_end_leaves_the_summary_to_its_own_branch(small):
+    conv, stored = seed(small)
     list(turn(small, conv, Voices()))
     summary = chat.active_summary(small.db_path, conv)
     assert chat.active_summary(small.db_path, conv, before=summary.through_id) is None
-    chat.rewind(small.db_path, conv, summary.through_id)  # an edit of a covered message
+    # An edit of a covered message is a branch beside it: the summary is not sent there...
+    voices = Voices()
+    model = load_catalog(small).get(LOCAL)
+    list(ChatTurn(small, conv, model, "A new start", TurnOptions(
+        max_tokens=64, history=chat.SUMMARISE), provider=voices, policy=FAST,
+        replace_from=stored[0].id))
     assert chat.active_summary(small.db_path, conv) is None
+    assert "Miso" not in sent(voices.main[0])
+    # ...and it is kept for the branch it covers, which applies again once chosen.
+    chat.choose_branch(small.db_path, conv, stored[0].id)
+    assert chat.active_summary(small.db_path, conv) == summary
 
 
 def test_the_summary_band_opens_the_first_turn_and_the_bands_add_up():

@@ -16,13 +16,12 @@ from lib.chat.conversations import (
     add_message,
     create_conversation,
     list_messages,
-    rewind,
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
 from lib.chat.replies import reply_meta
 from lib.chat.tool_turns import give_results, steps_meta
-from lib.core import ContextOverflowError, Settings, ToolError
+from lib.core import ContextOverflowError, NotFoundError, Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
     Call,
@@ -61,6 +60,7 @@ class TurnOptions:
     baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
     history: str = "window"               # or "summarise": what overflowing history becomes
     user: str | None = None               # signed in: owns a new conversation, pays the calls
+    skip_summary: str = ""                # why this turn does not summarise (e.g. stopped)
 
 
 @dataclass
@@ -71,7 +71,11 @@ class ChatTurn:
     ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
     there is none yet and stores the user's message, so a refused call leaves nothing behind
     and a failed one never loses the message (a summarising conversation first folds the
-    turns that no longer fit into its summary). The message is written on the background
+    turns that no longer fit into its summary: `summarise_first()`, which a page may run
+    under its own progress and Stop). `replace_from`: an edit, whose message and reply are a
+    new branch beside that message; with `again`, a regenerate: that message (the user's)
+    is asked again and the new reply is a branch beside its replies. The message is written
+    on the background
     writer while the call goes out (so the write is not in the time to first token) and is
     joined before the reply is saved. Iterating streams events (beginning first if needed),
     once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
@@ -86,7 +90,8 @@ class ChatTurn:
     provider: Provider | None = None
     policy: RetryPolicy | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    replace_from: int | None = None  # edit / regenerate: this message and later ones go
+    replace_from: int | None = None  # edit / regenerate: a branch beside this message
+    again: bool = False              # regenerate: replace_from is the user's message, kept
     continue_from: int | None = None  # a reply whose agent run paused: go on with it
     typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
     plan: ContextPlan = field(init=False)
@@ -94,6 +99,7 @@ class ChatTurn:
     run: AgentRun | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
     _stored: Future | None = field(init=False, default=None, repr=False)
+    _asked: int | None = field(init=False, default=None, repr=False)  # the reply follows it
     _streamed: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +116,16 @@ class ChatTurn:
             give_results(self.paused.meta, self.typed or {})  # before history is built
         self.compaction = Compaction.load(self.settings, self.conversation_id, stored,
                                           self.options.history, self.replace_from)
+        self.compaction.failed = self.options.skip_summary
+        # The message the new one follows: the branch's last, or the one an edit replaces'.
+        before = self.compaction.stored
+        self._parent = before[-1].id if before else None
+        if self.again:
+            if self.replace_from is None or not any(
+                    m.id == self.replace_from and m.role == "user" for m in stored):
+                raise NotFoundError("That message is no longer on this branch of the "
+                                    "conversation: nothing was asked again.")
+            self._asked = self.replace_from
         history = self.compaction.history()  # after the summary, if there is one
         self.kb = None
         if self.options.knowledge_base:
@@ -174,10 +190,7 @@ class ChatTurn:
         """
         if self.call is not None:
             return self.conversation_id  # type: ignore[return-value]
-        if self.model.key in self._prepared and self.compaction.fold(  # summarised: plan again
-                self.plan, self.model, self.provider, self.policy, self.cancel):
-            self._history, self._prepared = self.compaction.history(), {}
-            self.counter, self.plan, self.request = self._prepare(self.model)
+        self.summarise_first()
         path = self.settings.db_path
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
@@ -210,14 +223,29 @@ class ChatTurn:
             call.context = replace(context, conversation_id=self.conversation_id)
             if self.run is not None:
                 self.run.set_context(call.context)
-        if self.replace_from is not None:  # only now: a refused call replaces nothing
-            rewind(path, self.conversation_id, self.replace_from)
-        if self.paused is None:  # going on adds no message of the user's
+        if self.paused is None and not self.again:  # going on adds no message of the user's
             self._stored = defer(add_message, path, self.conversation_id, "user",
                                  self.user_text, model=self.model.key,
-                                 system=self.options.system)
+                                 system=self.options.system, parent=self._parent)
         self.call = call
         return self.conversation_id
+
+    def summarising(self) -> int:
+        """How many earlier messages `summarise_first()` will fold (0: none)."""
+        if self.model.key not in self._prepared or not self.compaction.due(self.plan):
+            return 0
+        return len(self.compaction.to_fold(self.plan))
+
+    def summarise_first(self, cancel: threading.Event | None = None) -> bool:
+        """If the conversation summarises and the plan drops turns, fold them into its
+        summary and plan again; True if it did. On failure (or `cancel`) the sliding window
+        applies and the reply says why. Safe to call once more: it then does nothing."""
+        if self.model.key in self._prepared and self.compaction.fold(
+                self.plan, self.model, self.provider, self.policy, cancel or self.cancel):
+            self._history, self._prepared = self.compaction.history(), {}
+            self.counter, self.plan, self.request = self._prepare(self.model)
+            return True
+        return False
 
     def __iter__(self) -> Iterator[Event]:
         self.begin()
@@ -228,7 +256,7 @@ class ChatTurn:
             yield from self.run if self.run is not None else self.call  # type: ignore[misc]
         finally:
             if self._stored is not None:
-                self._stored.result()  # the user's message is in before the reply
+                self._asked = self._stored.result()  # the user's message is in before the reply
             if self.run is not None:
                 self._save_run()
             else:
@@ -258,7 +286,8 @@ class ChatTurn:
                            status=stored_status(reason), meta=meta)
             return
         add_message(self.settings.db_path, self.conversation_id, "assistant", text,
-                    status=stored_status(reason), call_id=last.id, meta=meta)
+                    status=stored_status(reason), call_id=last.id, meta=meta,
+                    **self._after_asked())
 
     def _save_reply(self) -> None:
         call = self.call
@@ -266,8 +295,8 @@ class ChatTurn:
             return
         if self.hits:
             knowledge.link_call(self.settings, call.record.id, [h.chunk_id for h in self.hits])
-        if not call.text:
-            return
+        if not call.text and call.record.status != "ok":
+            return  # nothing came: the page says why; the user's message stays
         model = self.answered_by()
         plan = self._prepared[model.key][1]
         meta = reply_meta(model, call.record, plan) | self.compaction.meta(plan)
@@ -283,8 +312,15 @@ class ChatTurn:
         if self.hits:
             meta["knowledge_base"] = self.options.knowledge_base
             meta["sources"] = sources_meta(self.hits)
+        if not call.text:
+            meta["empty"] = True  # kept, so the page can say so; never sent to a model again
         add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
-                    status=call.record.status, call_id=call.record.id, meta=meta)
+                    status=call.record.status, call_id=call.record.id, meta=meta,
+                    **self._after_asked())
+
+    def _after_asked(self) -> dict[str, Any]:
+        """Where the reply goes: after the message it answers."""
+        return {} if self._asked is None else {"parent": self._asked}
 
     def answered_by(self) -> ModelInfo:
         """The model whose call answered (or failed last): a fallback, or the one chosen."""
