@@ -14,7 +14,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),
     "lib.chat.replies": ("reply_meta",),
-    "lib.chat.turn": ("ChatTurn", "TurnOptions"),
+    "lib.chat.turn": ("ChatTurn",),
+    "lib.chat.options": ("TurnOptions",),
     "lib.chat.runs": ("RunTrace", "StepTrace", "run_trace"),
     "lib.chat.compaction": ("Compaction",),
     "lib.chat.summaries": (

@@ -19,6 +19,7 @@ from lib.chat.conversations import (
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
+from lib.chat.options import TurnOptions
 from lib.chat.replies import reply_meta
 from lib.chat.tool_turns import give_results, steps_meta
 from lib.core import ContextOverflowError, NotFoundError, Settings, ToolError
@@ -41,29 +42,6 @@ from lib.storage import defer
 
 
 @dataclass
-class TurnOptions:
-    system: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 512
-    page: str = "chat"
-    prompt_name: str | None = None
-    prompt_version: int | None = None
-    knowledge_base: str | None = None   # ground each turn in this knowledge base
-    top_k: int = 4
-    tools: tuple[Any, ...] = ()         # lib.agents.Tool the model may call: an agent run
-    tool_choice: str = "auto"
-    max_steps: int = 8
-    max_cost_usd: float | None = None
-    output_schema: dict[str, Any] | None = None  # the reply must be JSON matching this
-    fallbacks: tuple[ModelInfo, ...] = ()  # asked in turn if the model cannot answer
-    route: str | None = None              # the router chose the model: why (lib.llm.route)
-    baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
-    history: str = "window"               # or "summarise": what overflowing history becomes
-    user: str | None = None               # signed in: owns a new conversation, pays the calls
-    skip_summary: str = ""                # why this turn does not summarise (e.g. stopped)
-
-
-@dataclass
 class ChatTurn:
     """One user message and the streamed reply.
 
@@ -72,10 +50,9 @@ class ChatTurn:
     there is none yet and stores the user's message, so a refused call leaves nothing behind
     and a failed one never loses the message (a summarising conversation first folds the
     turns that no longer fit into its summary: `summarise_first()`, which a page may run
-    under its own progress and Stop). `replace_from`: an edit, whose message and reply are a
-    new branch beside that message; with `again`, a regenerate: that message (the user's)
-    is asked again and the new reply is a branch beside its replies. The message is written
-    on the background
+    under its own progress and Stop). `replace_from`: an edit, a branch beside that message;
+    with `again`, a regenerate: that (user's) message is asked again, the new reply a branch
+    beside its replies. The message is written on the background
     writer while the call goes out (so the write is not in the time to first token) and is
     joined before the reply is saved. Iterating streams events (beginning first if needed),
     once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
@@ -103,8 +80,7 @@ class ChatTurn:
     _streamed: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
-        path = self.settings.db_path
-        stored = list_messages(path, self.conversation_id) \
+        stored = list_messages(self.settings.db_path, self.conversation_id) \
             if self.conversation_id is not None else []
         self.paused = next((m for m in stored if m.id == self.continue_from), None)
         if self.continue_from is not None and (self.paused is None or not self.paused.meta.get(
@@ -117,8 +93,7 @@ class ChatTurn:
         self.compaction = Compaction.load(self.settings, self.conversation_id, stored,
                                           self.options.history, self.replace_from)
         self.compaction.failed = self.options.skip_summary
-        # The message the new one follows: the branch's last, or the one an edit replaces'.
-        before = self.compaction.stored
+        before = self.compaction.stored  # the new message follows their last
         self._parent = before[-1].id if before else None
         if self.again:
             if self.replace_from is None or not any(
@@ -230,12 +205,6 @@ class ChatTurn:
         self.call = call
         return self.conversation_id
 
-    def summarising(self) -> int:
-        """How many earlier messages `summarise_first()` will fold (0: none)."""
-        if self.model.key not in self._prepared or not self.compaction.due(self.plan):
-            return 0
-        return len(self.compaction.to_fold(self.plan))
-
     def summarise_first(self, cancel: threading.Event | None = None) -> bool:
         """If the conversation summarises and the plan drops turns, fold them into its
         summary and plan again; True if it did. On failure (or `cancel`) the sliding window
@@ -287,7 +256,7 @@ class ChatTurn:
             return
         add_message(self.settings.db_path, self.conversation_id, "assistant", text,
                     status=stored_status(reason), call_id=last.id, meta=meta,
-                    **self._after_asked())
+                    parent=self._asked)
 
     def _save_reply(self) -> None:
         call = self.call
@@ -316,11 +285,7 @@ class ChatTurn:
             meta["empty"] = True  # kept, so the page can say so; never sent to a model again
         add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
                     status=call.record.status, call_id=call.record.id, meta=meta,
-                    **self._after_asked())
-
-    def _after_asked(self) -> dict[str, Any]:
-        """Where the reply goes: after the message it answers."""
-        return {} if self._asked is None else {"parent": self._asked}
+                    parent=self._asked)
 
     def answered_by(self) -> ModelInfo:
         """The model whose call answered (or failed last): a fallback, or the one chosen."""
