@@ -271,3 +271,30 @@ def test_exports_carry_the_summary_after_the_turns_it_covers(small):
     unsummarised, _ = seed(small, history=chat.WINDOW)
     assert json.loads(chat.export_json(small.db_path, unsummarised))["summary"] is None
     assert "## Summary" not in chat.export_markdown(small.db_path, unsummarised)
+
+
+def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
+    """A page runs summarise_first() under its own Stop: cancelled, no summary is stored and
+    the turn is sent with the sliding window; sent again with skip_summary (what the page
+    does after a Stop), it says why in the reply."""
+    import threading
+
+    conv, _ = seed(small)
+    cancel = threading.Event()
+    cancel.set()  # Stop pressed while summarising
+    voices = Voices()
+    t = turn(small, conv, voices)
+    assert len(t.compaction.to_fold(t.plan)) > 0
+    assert t.summarise_first(cancel) is False
+    assert chat.active_summary(small.db_path, conv) is None and t.compaction.failed
+    model = load_catalog(small).get(LOCAL)
+    asked = len(voices.summaries)  # the cancelled call, if it went out before the Stop
+    again = ChatTurn(small, conv, model, "What is my cat called?", TurnOptions(
+        max_tokens=64, history=chat.SUMMARISE, skip_summary="stopped by you"),
+        provider=voices, policy=FAST)
+    list(again)
+    assert len(voices.summaries) == asked  # the turn sent after the Stop summarises nothing
+    assert chat.active_summary(small.db_path, conv) is None
+    reply = chat.list_messages(small.db_path, conv)[-1]
+    assert reply.content == "Noted." and reply.meta["summary_failed"] == "stopped by you"
+    assert again.plan.dropped > 0 and again.plan.summary_tokens == 0
