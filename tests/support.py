@@ -155,6 +155,12 @@ class ConversationList:
         return self.at.button(key=f"conv_open_{conversation_id}").click()
 
 
+def conversation_list(page):
+    """The Chat sidebar's list of recent conversations in a browser; the open one is the
+    button drawn as `stBaseButton-secondary`, the others as tertiary."""
+    return page.get_by_test_id("stSidebar").locator(".st-key-conv_list")
+
+
 def picker(at) -> ConversationList:
     """The Chat sidebar's conversation list in an AppTest run."""
     return ConversationList(at)

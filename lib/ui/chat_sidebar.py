@@ -112,8 +112,6 @@ def conversation_list(convs: list[Conversation], current: Conversation | None) -
         box.button(plain(c.title), key=f"conv_open_{c.id}", width="stretch",
                    type="secondary" if here else "tertiary",
                    icon=":material/chat_bubble:" if here else None,
-                   help=md("Last message {}{}", c.updated_at[:16].replace("T", " "),
-                           " · open now" if here else ""),
                    on_click=open_conversation, args=(c.id,))
     if len(convs) > RECENT and not every:
         box.button(md("Show all {}", len(convs)), key="conv_more", type="tertiary",
