@@ -166,7 +166,7 @@ def render_history(conversation_id: int, history: list[StoredMessage],
             st.caption(":material/summarize: This message no longer fits the context window: "
                        "it will be summarised before the next call." if summarising else
                        ":material/content_cut: This message no longer fits the context window: "
-                       "the next call leaves it out.")
+                       "it will be left out of the next call.")
 
 
 def context_bar(estimate: NextCall, *, summarising: bool = False) -> None:
