@@ -104,8 +104,7 @@ def edit_summary(path: Path, summary_id: int, text: str) -> None:
                                "updated_at = ? WHERE id = ?",
                                (text, now_iso(), summary_id)).rowcount
     if not changed:
-        raise NotFoundError("That summary no longer exists: an edit or a regenerate "
-                            "replaced the messages it covered.")
+        raise NotFoundError("That summary no longer exists: its conversation was deleted.")
 
 
 def summary_model(settings: Settings) -> ModelInfo:
