@@ -11,12 +11,17 @@ settings = app.settings()
 st.title("Compare")
 
 runs = compare.list_runs(settings.db_path)
+link = app.deep_link("run")  # odd values ("²", 5,000 digits) name no run: never a crash
+open_id = link.value
+if link.raw is not None and (open_id is None or int(open_id) not in [r[0] for r in runs]):
+    app.link_not_found("comparison run", link)
+    st.query_params.pop("run", None)
+    open_id = None
 if runs:
-    open_id = st.query_params.get("run")
     ids = [r[0] for r in runs]
     picked = st.sidebar.selectbox(
-        "Past runs", ids, index=ids.index(int(open_id)) if open_id and open_id.isdigit()
-        and int(open_id) in ids else None, placeholder="Reopen a run…", key="cmp_run_pick",
+        "Past runs", ids, index=ids.index(int(open_id)) if open_id else None,
+        placeholder="Reopen a run…", key="cmp_run_pick",
         format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
                                    + (f" · by {o}" if o else "") for r, t, c, s, o in runs
                                    if r == i))

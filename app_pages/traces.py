@@ -7,7 +7,10 @@ from lib.ui import trace_view as view
 settings = app.settings()
 st.title("Traces")
 runs = spend.recent_runs(settings.db_path, user=app.user())  # signed in: your own runs
-wanted = st.query_params.get("run")
+link = app.deep_link("run", app.RUN_ID)
+wanted = link.value
+if link.odd:
+    app.link_not_found("agent run", link)
 ids = [r["run_id"] for r in runs]
 if wanted and wanted not in ids:
     ids.insert(0, wanted)  # a bookmarked run older than the list still opens
@@ -21,6 +24,6 @@ run_id = st.selectbox("Agent run", ids, index=ids.index(wanted) if wanted in ids
 st.query_params["run"] = run_id
 trace = chat.run_trace(settings.db_path, run_id, user=app.user())
 if trace is None:
-    st.warning("There is no run with this id in the ledger.")
+    app.link_not_found("agent run", app.Link(run_id, None))
     st.stop()
 view.draw(trace)

@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible server on loopback, for tests that drive the real app.
 
 Each POST /v1/chat/completions takes the next scripted reply (the last one repeats):
-`reply("text")`, `http_error(status, message)` or `broken("partial", message)` (a stream
-that sends some text, then an in-stream error event). GET /v1/models lists one model.
+`reply("text")`, `http_error(status, message)`, `broken("partial", message)` (a stream
+that sends some text, then an in-stream error event) or `tool_call(name, arguments)`; a
+reply with `hold` (a threading.Event) waits for it before answering (a slow model whose
+pace the test sets). GET /v1/models lists one model.
 Streams are chunked on kept-alive connections, as real servers send them; `connections`
 counts the connections clients opened.
 """
@@ -25,6 +27,8 @@ class Reply:
     chunks: list[str] = field(default_factory=list)
     status: int = 200
     error: str | None = None          # HTTP error body, or an in-stream error after chunks
+    calls: list[tuple[str, str]] = field(default_factory=list)  # tool calls: name, arguments
+    hold: threading.Event | None = None  # answer only once it is set (60 s at most)
 
 
 def reply(*chunks: str) -> Reply:
@@ -37,6 +41,11 @@ def http_error(status: int, message: str) -> Reply:
 
 def broken(partial: str, message: str) -> Reply:
     return Reply([partial], error=message)
+
+
+def tool_call(name: str, arguments: str, *chunks: str) -> Reply:
+    """A reply that calls a tool (after `chunks` of text), its name and arguments verbatim."""
+    return Reply(list(chunks), calls=[(name, arguments)])
 
 
 class FakeOpenAI:
@@ -78,6 +87,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             step = fake.next(body)
+            if step.hold is not None:
+                step.hold.wait(60)
             if step.status != 200:
                 kind = "server_error" if step.status >= 500 else "invalid_request_error"
                 error = {"error": {"message": step.error, "type": kind}}
@@ -92,11 +103,16 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             for text in step.chunks:
                 self._chunk(_event({**base, "choices": [
                     {"index": 0, "delta": {"content": text}, "finish_reason": None}]}))
+            for i, (name, arguments) in enumerate(step.calls):
+                self._chunk(_event({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": i, "id": f"call_{i}", "type": "function",
+                     "function": {"name": name, "arguments": arguments}}]},
+                    "finish_reason": None}]}))
             if step.error is not None:
                 self._chunk(_event({"error": {"message": step.error, "type": "server_error"}}))
             else:
-                self._chunk(_event({**base, "choices": [
-                    {"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+                self._chunk(_event({**base, "choices": [{"index": 0, "delta": {},
+                    "finish_reason": "tool_calls" if step.calls else "stop"}]}))
                 self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")  # the body's end: the connection stays open for the next
 

@@ -125,9 +125,45 @@ def send_chat(page, text: str) -> None:
     wait_idle(page)
 
 
-def picker(at):
-    """The Chat sidebar's conversation picker in an AppTest run."""
-    return next(s for s in at.sidebar.selectbox if s.label == "Conversations")
+class ConversationList:
+    """The Chat sidebar's list of recent conversations in an AppTest run, read and clicked
+    as a person does: `options` are the titles listed, `value` the one marked open,
+    `set_value(id)` clicks a conversation (then `.run()`)."""
+
+    def __init__(self, at) -> None:
+        self.at = at
+        self.buttons = [b for b in at.sidebar.button if b.key and b.key.startswith("conv_open_")]
+
+    @staticmethod
+    def _id(button) -> int:
+        return int(button.key.removeprefix("conv_open_"))
+
+    @property
+    def options(self) -> list[str]:
+        return [shown(b.label) for b in self.buttons]
+
+    @property
+    def value(self) -> int | None:
+        marked = [self._id(b) for b in self.buttons if b.proto.type == "secondary"]
+        assert len(marked) <= 1, f"{len(marked)} conversations are marked open"
+        return marked[0] if marked else None
+
+    def format_func(self, conversation_id: int) -> str:
+        return next(shown(b.label) for b in self.buttons if self._id(b) == conversation_id)
+
+    def set_value(self, conversation_id: int):
+        return self.at.button(key=f"conv_open_{conversation_id}").click()
+
+
+def conversation_list(page):
+    """The Chat sidebar's list of recent conversations in a browser; the open one is the
+    button drawn as `stBaseButton-secondary`, the others as tertiary."""
+    return page.get_by_test_id("stSidebar").locator(".st-key-conv_list")
+
+
+def picker(at) -> ConversationList:
+    """The Chat sidebar's conversation list in an AppTest run."""
+    return ConversationList(at)
 
 
 def together(fn, n: int, prepare=lambda i: i) -> list:

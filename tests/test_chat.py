@@ -229,3 +229,79 @@ def test_conversations_are_found_by_title_or_by_what_was_said(settings):
     assert [c.id for c in chat.search_conversations(path, "100% of storms_")] == [b]
     assert chat.search_conversations(path, "_") == [c for c in chat.search_conversations(
         path, "storms_")]  # _ and % are literal, not wildcards
+
+
+def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings):
+    from fakes import FakeProvider, ok
+
+    from lib import chat
+    from lib.llm import ModelInfo
+
+    path = settings.db_path
+    model = ModelInfo("fake", "local", "Fake", 4096, 256)
+    first = chat.ChatTurn(settings, None, model, "Pick a fruit", provider=FakeProvider(
+        [ok("Apple")]))
+    list(first)
+    conv = first.conversation_id
+    [asked, apple] = chat.list_messages(path, conv)
+    again = chat.ChatTurn(settings, conv, model, asked.content, replace_from=asked.id,
+                          again=True, provider=FakeProvider([ok("Pear")]))
+    assert again.plan.messages == (Message("user", "Pick a fruit"),)  # asked once, no reply
+    list(again)
+    [same, pear] = chat.list_messages(path, conv)
+    assert same.id == asked.id and pear.content == "Pear"
+    assert pear.branches == (apple.id, pear.id) and pear.parent_id == asked.id
+    # Later turns follow the branch chosen, and send it.
+    chat.choose_branch(path, conv, apple.id)
+    provider = FakeProvider([ok("Banana")])
+    list(chat.ChatTurn(settings, conv, model, "Another?", provider=provider))
+    assert [m.content for m in provider.requests[0].messages] == [
+        "Pick a fruit", "Apple", "Another?"]
+    assert [m.content for m in chat.list_messages(path, conv)] == [
+        "Pick a fruit", "Apple", "Another?", "Banana"]
+    chat.choose_branch(path, conv, pear.id)
+    assert [m.content for m in chat.list_messages(path, conv)] == ["Pick a fruit", "Pear"]
+    provider = FakeProvider([ok("Plum")])
+    list(chat.ChatTurn(settings, conv, model, "Again?", provider=provider))
+    assert [m.content for m in provider.requests[0].messages] == [
+        "Pick a fruit", "Pear", "Again?"]
+    # An edit of the first message is a branch too; the ledger keeps every call.
+    list(chat.ChatTurn(settings, conv, model, "Pick a colour", replace_from=asked.id,
+                       provider=FakeProvider([ok("Red")])))
+    edited = chat.list_messages(path, conv)
+    assert [m.content for m in edited] == ["Pick a colour", "Red"]
+    assert edited[0].branches == (asked.id, edited[0].id)
+    from lib import spend
+    assert spend.count_calls(path) == 5
+
+
+def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_reply(
+        settings, monkeypatch):
+    """The chosen model fails with an error written in Markdown; the fallback answers with no
+    text. The turn keeps a reply saying so, with why the first model was passed over, and
+    the empty reply is never sent to a model again."""
+    from fakes import FakeProvider, fail, ok
+
+    from lib import chat
+    from lib.chat import turn as turn_module
+    from lib.llm import ModelInfo
+
+    path = settings.db_path
+    first = ModelInfo("first", "openai", "First", 4096, 256)
+    spare = ModelInfo("spare", "local", "Spare", 4096, 256)
+    errors = ["# Refused\n\n**Bad** request: see [docs](http://127.0.0.1:9/x) and `code`.",
+              "![x](http://127.0.0.1:9/leak) <img src=x> [r]: http://127.0.0.1:9/ref",
+              "```\nunclosed fence\n> quote\n- item"]
+    for message in errors:
+        quiet = FakeProvider([ok()])  # the fallback: a reply with no text at all
+        monkeypatch.setattr(turn_module, "get_provider", lambda name, s, p=quiet: p)
+        t = chat.ChatTurn(settings, None, first, "Hello?", TurnOptions(fallbacks=(spare,)),
+                          provider=FakeProvider([fail(ProviderError("bad_request", message))]),
+                          policy=RetryPolicy(initial_wait_s=0, max_wait_s=0))
+        list(t)
+        [_, reply] = chat.list_messages(path, t.conversation_id)
+        assert reply.meta["empty"] and reply.meta["label"] == "Spare"
+        assert reply.meta["fallbacks"][0]["model"] == "First"
+        nxt = FakeProvider([ok("Hi")])
+        list(chat.ChatTurn(settings, t.conversation_id, spare, "Still there?", provider=nxt))
+        assert [m.role for m in nxt.requests[0].messages] == ["user"]  # empty reply not sent

@@ -68,8 +68,7 @@ def test_each_user_finds_only_their_own_conversations(open_as):
     mine = chat.create_conversation(path, title="Alice's plan", owner=ALICE["email"])
     theirs = chat.create_conversation(path, title="Bob's secret", owner=BOB["email"])
     at = open_as(ALICE, "app_pages/chat.py")
-    assert picker(at).options == ["Alice's plan  ·  " + chat.get_conversation(
-        path, mine).updated_at[:16].replace("T", " ")]
+    assert picker(at).options == ["Alice's plan"]
     at = open_as(ALICE, "app_pages/chat.py", c=str(theirs))  # a guessed link to Bob's
     assert [t.value for t in at.title] == ["Chat"] and "c" not in at.query_params
     assert all("Bob's secret" not in o for o in picker(at).options)

@@ -187,13 +187,22 @@ def test_a_conversation_on_the_window_is_never_summarised(small):
         chat.set_strategy(small.db_path, conv, "forget")
 
 
-def test_an_edit_before_the_summary_s_end_drops_it(small):
-    conv, _ = seed(small)
+def test_an_edit_before_the_summary_s_end_leaves_the_summary_to_its_own_branch(small):
+    conv, stored = seed(small)
     list(turn(small, conv, Voices()))
     summary = chat.active_summary(small.db_path, conv)
     assert chat.active_summary(small.db_path, conv, before=summary.through_id) is None
-    chat.rewind(small.db_path, conv, summary.through_id)  # an edit of a covered message
+    # An edit of a covered message is a branch beside it: the summary is not sent there...
+    voices = Voices()
+    model = load_catalog(small).get(LOCAL)
+    list(ChatTurn(small, conv, model, "A new start", TurnOptions(
+        max_tokens=64, history=chat.SUMMARISE), provider=voices, policy=FAST,
+        replace_from=stored[0].id))
     assert chat.active_summary(small.db_path, conv) is None
+    assert "Miso" not in sent(voices.main[0])
+    # ...and it is kept for the branch it covers, which applies again once chosen.
+    chat.choose_branch(small.db_path, conv, stored[0].id)
+    assert chat.active_summary(small.db_path, conv) == summary
 
 
 def test_the_summary_band_opens_the_first_turn_and_the_bands_add_up():
@@ -262,3 +271,30 @@ def test_exports_carry_the_summary_after_the_turns_it_covers(small):
     unsummarised, _ = seed(small, history=chat.WINDOW)
     assert json.loads(chat.export_json(small.db_path, unsummarised))["summary"] is None
     assert "## Summary" not in chat.export_markdown(small.db_path, unsummarised)
+
+
+def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
+    """A page runs summarise_first() under its own Stop: cancelled, no summary is stored and
+    the turn is sent with the sliding window; sent again with skip_summary (what the page
+    does after a Stop), it says why in the reply."""
+    import threading
+
+    conv, _ = seed(small)
+    cancel = threading.Event()
+    cancel.set()  # Stop pressed while summarising
+    voices = Voices()
+    t = turn(small, conv, voices)
+    assert len(t.compaction.to_fold(t.plan)) > 0
+    assert t.summarise_first(cancel) is False
+    assert chat.active_summary(small.db_path, conv) is None and t.compaction.failed
+    model = load_catalog(small).get(LOCAL)
+    asked = len(voices.summaries)  # the cancelled call, if it went out before the Stop
+    again = ChatTurn(small, conv, model, "What is my cat called?", TurnOptions(
+        max_tokens=64, history=chat.SUMMARISE, skip_summary="stopped by you"),
+        provider=voices, policy=FAST)
+    list(again)
+    assert len(voices.summaries) == asked  # the turn sent after the Stop summarises nothing
+    assert chat.active_summary(small.db_path, conv) is None
+    reply = chat.list_messages(small.db_path, conv)[-1]
+    assert reply.content == "Noted." and reply.meta["summary_failed"] == "stopped by you"
+    assert again.plan.dropped > 0 and again.plan.summary_tokens == 0

@@ -5,16 +5,17 @@ from lib.core import lazy_face
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.chat.context": ("ContextPlan", "alternate", "plan_context", "with_documents"),
     "lib.chat.conversations": (
-        "NEW_TITLE", "Conversation", "StoredMessage", "add_message", "count_conversations",
-        "create_conversation", "delete_conversation", "get_conversation",
-        "list_conversations", "list_messages", "rewind",
+        "NEW_TITLE", "Conversation", "StoredMessage", "add_message", "choose_branch",
+        "count_conversations", "create_conversation", "delete_conversation",
+        "get_conversation", "list_conversations", "list_messages", "save_settings",
         "search_conversations", "update_conversation", "update_message",
     ),
     "lib.chat.exports": ("closed_fences", "export_json", "export_markdown"),
     "lib.chat.grounded": ("GROUNDING", "grounding"),
     "lib.chat.preview": ("NextCall", "next_call", "provider_count"),
     "lib.chat.replies": ("reply_meta",),
-    "lib.chat.turn": ("ChatTurn", "TurnOptions"),
+    "lib.chat.turn": ("ChatTurn",),
+    "lib.chat.options": ("TurnOptions",),
     "lib.chat.runs": ("RunTrace", "StepTrace", "run_trace"),
     "lib.chat.compaction": ("Compaction",),
     "lib.chat.summaries": (

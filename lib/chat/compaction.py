@@ -48,7 +48,8 @@ class Compaction:
              before: int | None = None) -> Compaction:
         summary = None
         if strategy == SUMMARISE and conversation_id is not None:
-            summary = active_summary(settings.db_path, conversation_id, before)
+            summary = active_summary(settings.db_path, conversation_id, before,
+                                     branch=[m.id for m in stored])
         return cls(settings, conversation_id, [m for m in stored if before is None
                                                or m.id < before], strategy, summary)
 
@@ -59,7 +60,14 @@ class Compaction:
 
     def history(self) -> list[Message]:
         """The turns sent verbatim, each as the model saw it (tool calls and results too)."""
-        return [p for m in self.kept() for p in expand(m.role, m.content, m.meta)]
+        return [p for m in self.kept() for p in sent(m)]
+
+    def to_fold(self, plan: ContextPlan) -> list[StoredMessage]:
+        """The messages a summary would take in before the call `plan` describes."""
+        kept = self.kept()
+        owners = [m.id for m in kept for _ in sent(m)]
+        through = owners[plan.dropped - 1] if plan.dropped else 0
+        return [m for m in kept if m.id <= through]
 
     def block(self) -> str:
         return sent_text(self.summary) if self.summary else ""
@@ -77,13 +85,10 @@ class Compaction:
         summary model. A failure is logged and kept in `failed`: the window applies."""
         if not self.due(plan):
             return False
-        kept = self.kept()
-        owners = [m.id for m in kept for _ in expand(m.role, m.content, m.meta)]
-        through = owners[plan.dropped - 1]
         try:
             writer = summary_model(self.settings)
             self.summary = summarise(self.settings, self.conversation_id,  # type: ignore[arg-type]
-                                     self.summary, [m for m in kept if m.id <= through],
+                                     self.summary, self.to_fold(plan),
                                      max_tokens=min(SUMMARY_TOKENS, plan.window // 8),
                                      model=writer, policy=policy, cancel=cancel,
                                      provider=provider if writer.key == model.key else None)
@@ -105,3 +110,11 @@ class Compaction:
         if self.failed:
             out["summary_failed"] = self.failed
         return out
+
+
+def sent(m: StoredMessage) -> list[Message]:
+    """A stored message as the model is sent it: a reply that came back empty is not sent
+    (providers refuse an empty turn; the user turns around it merge)."""
+    if m.role == "assistant" and not m.content and not m.meta.get("steps"):
+        return []
+    return expand(m.role, m.content, m.meta)

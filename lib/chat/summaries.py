@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.chat.conversations import StoredMessage, get_conversation
+from lib.chat.conversations import StoredMessage, get_conversation, list_messages
 from lib.chat.tool_turns import expand
 from lib.core import (
     ConfigError,
@@ -77,15 +77,19 @@ def set_strategy(path: Path, conversation_id: int, strategy: str) -> None:
                      (strategy, conversation_id))
 
 
-def active_summary(path: Path, conversation_id: int, before: int | None = None
-                   ) -> Summary | None:
-    """The newest summary of the conversation; with `before` (an edit or a regenerate from
-    that message), the newest that covers only earlier messages."""
+def active_summary(path: Path, conversation_id: int, before: int | None = None, *,
+                   branch: Collection[int] | None = None) -> Summary | None:
+    """The newest summary of the branch shown (or of `branch`, its message ids); with
+    `before` (an edit or a regenerate from that message), the newest that covers only earlier
+    messages. A summary covers a branch's first messages up to its `through_id`: it applies
+    to the branches that hold that message."""
+    if branch is None:
+        branch = [m.id for m in list_messages(path, conversation_id)]
+    on = {i for i in branch if before is None or i < before}
     with connect(path) as conn:
-        row = conn.execute("SELECT * FROM history_summaries WHERE conversation_id = ? AND "
-                           "through_id < ? ORDER BY id DESC LIMIT 1",
-                           (conversation_id, before if before is not None else 1 << 62)
-                           ).fetchone()
+        rows = conn.execute("SELECT * FROM history_summaries WHERE conversation_id = ? "
+                            "ORDER BY id DESC", (conversation_id,)).fetchall()
+    row = next((r for r in rows if r["through_id"] in on), None)
     return None if row is None else Summary(**{**dict(row), "edited": bool(row["edited"])})
 
 
@@ -100,8 +104,7 @@ def edit_summary(path: Path, summary_id: int, text: str) -> None:
                                "updated_at = ? WHERE id = ?",
                                (text, now_iso(), summary_id)).rowcount
     if not changed:
-        raise NotFoundError("That summary no longer exists: an edit or a regenerate "
-                            "replaced the messages it covered.")
+        raise NotFoundError("That summary no longer exists: its conversation was deleted.")
 
 
 def summary_model(settings: Settings) -> ModelInfo:

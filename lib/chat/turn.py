@@ -16,13 +16,13 @@ from lib.chat.conversations import (
     add_message,
     create_conversation,
     list_messages,
-    rewind,
     update_message,
 )
 from lib.chat.grounded import grounding, sources_meta
+from lib.chat.options import TurnOptions
 from lib.chat.replies import reply_meta
 from lib.chat.tool_turns import give_results, steps_meta
-from lib.core import ContextOverflowError, Settings, ToolError
+from lib.core import ContextOverflowError, NotFoundError, Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
     Call,
@@ -42,28 +42,6 @@ from lib.storage import defer
 
 
 @dataclass
-class TurnOptions:
-    system: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 512
-    page: str = "chat"
-    prompt_name: str | None = None
-    prompt_version: int | None = None
-    knowledge_base: str | None = None   # ground each turn in this knowledge base
-    top_k: int = 4
-    tools: tuple[Any, ...] = ()         # lib.agents.Tool the model may call: an agent run
-    tool_choice: str = "auto"
-    max_steps: int = 8
-    max_cost_usd: float | None = None
-    output_schema: dict[str, Any] | None = None  # the reply must be JSON matching this
-    fallbacks: tuple[ModelInfo, ...] = ()  # asked in turn if the model cannot answer
-    route: str | None = None              # the router chose the model: why (lib.llm.route)
-    baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
-    history: str = "window"               # or "summarise": what overflowing history becomes
-    user: str | None = None               # signed in: owns a new conversation, pays the calls
-
-
-@dataclass
 class ChatTurn:
     """One user message and the streamed reply.
 
@@ -71,7 +49,10 @@ class ChatTurn:
     ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
     there is none yet and stores the user's message, so a refused call leaves nothing behind
     and a failed one never loses the message (a summarising conversation first folds the
-    turns that no longer fit into its summary). The message is written on the background
+    turns that no longer fit into its summary: `summarise_first()`, which a page may run
+    under its own progress and Stop). `replace_from`: an edit, a branch beside that message;
+    with `again`, a regenerate: that (user's) message is asked again, the new reply a branch
+    beside its replies. The message is written on the background
     writer while the call goes out (so the write is not in the time to first token) and is
     joined before the reply is saved. Iterating streams events (beginning first if needed),
     once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
@@ -86,7 +67,8 @@ class ChatTurn:
     provider: Provider | None = None
     policy: RetryPolicy | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    replace_from: int | None = None  # edit / regenerate: this message and later ones go
+    replace_from: int | None = None  # edit / regenerate: a branch beside this message
+    again: bool = False              # regenerate: replace_from is the user's message, kept
     continue_from: int | None = None  # a reply whose agent run paused: go on with it
     typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
     plan: ContextPlan = field(init=False)
@@ -94,11 +76,11 @@ class ChatTurn:
     run: AgentRun | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
     _stored: Future | None = field(init=False, default=None, repr=False)
+    _asked: int | None = field(init=False, default=None, repr=False)  # the reply follows it
     _streamed: bool = field(init=False, default=False, repr=False)
 
     def __post_init__(self) -> None:
-        path = self.settings.db_path
-        stored = list_messages(path, self.conversation_id) \
+        stored = list_messages(self.settings.db_path, self.conversation_id) \
             if self.conversation_id is not None else []
         self.paused = next((m for m in stored if m.id == self.continue_from), None)
         if self.continue_from is not None and (self.paused is None or not self.paused.meta.get(
@@ -110,6 +92,15 @@ class ChatTurn:
             give_results(self.paused.meta, self.typed or {})  # before history is built
         self.compaction = Compaction.load(self.settings, self.conversation_id, stored,
                                           self.options.history, self.replace_from)
+        self.compaction.failed = self.options.skip_summary
+        before = self.compaction.stored  # the new message follows their last
+        self._parent = before[-1].id if before else None
+        if self.again:
+            if self.replace_from is None or not any(
+                    m.id == self.replace_from and m.role == "user" for m in stored):
+                raise NotFoundError("That message is no longer on this branch of the "
+                                    "conversation: nothing was asked again.")
+            self._asked = self.replace_from
         history = self.compaction.history()  # after the summary, if there is one
         self.kb = None
         if self.options.knowledge_base:
@@ -174,10 +165,7 @@ class ChatTurn:
         """
         if self.call is not None:
             return self.conversation_id  # type: ignore[return-value]
-        if self.model.key in self._prepared and self.compaction.fold(  # summarised: plan again
-                self.plan, self.model, self.provider, self.policy, self.cancel):
-            self._history, self._prepared = self.compaction.history(), {}
-            self.counter, self.plan, self.request = self._prepare(self.model)
+        self.summarise_first()
         path = self.settings.db_path
         provider = self.provider or get_provider(self.model.provider, self.settings)
         policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
@@ -210,14 +198,23 @@ class ChatTurn:
             call.context = replace(context, conversation_id=self.conversation_id)
             if self.run is not None:
                 self.run.set_context(call.context)
-        if self.replace_from is not None:  # only now: a refused call replaces nothing
-            rewind(path, self.conversation_id, self.replace_from)
-        if self.paused is None:  # going on adds no message of the user's
+        if self.paused is None and not self.again:  # going on adds no message of the user's
             self._stored = defer(add_message, path, self.conversation_id, "user",
                                  self.user_text, model=self.model.key,
-                                 system=self.options.system)
+                                 system=self.options.system, parent=self._parent)
         self.call = call
         return self.conversation_id
+
+    def summarise_first(self, cancel: threading.Event | None = None) -> bool:
+        """If the conversation summarises and the plan drops turns, fold them into its
+        summary and plan again; True if it did. On failure (or `cancel`) the sliding window
+        applies and the reply says why. Safe to call once more: it then does nothing."""
+        if self.model.key in self._prepared and self.compaction.fold(
+                self.plan, self.model, self.provider, self.policy, cancel or self.cancel):
+            self._history, self._prepared = self.compaction.history(), {}
+            self.counter, self.plan, self.request = self._prepare(self.model)
+            return True
+        return False
 
     def __iter__(self) -> Iterator[Event]:
         self.begin()
@@ -228,7 +225,7 @@ class ChatTurn:
             yield from self.run if self.run is not None else self.call  # type: ignore[misc]
         finally:
             if self._stored is not None:
-                self._stored.result()  # the user's message is in before the reply
+                self._asked = self._stored.result()  # the user's message is in before the reply
             if self.run is not None:
                 self._save_run()
             else:
@@ -258,7 +255,8 @@ class ChatTurn:
                            status=stored_status(reason), meta=meta)
             return
         add_message(self.settings.db_path, self.conversation_id, "assistant", text,
-                    status=stored_status(reason), call_id=last.id, meta=meta)
+                    status=stored_status(reason), call_id=last.id, meta=meta,
+                    parent=self._asked)
 
     def _save_reply(self) -> None:
         call = self.call
@@ -266,8 +264,8 @@ class ChatTurn:
             return
         if self.hits:
             knowledge.link_call(self.settings, call.record.id, [h.chunk_id for h in self.hits])
-        if not call.text:
-            return
+        if not call.text and call.record.status != "ok":
+            return  # nothing came: the page says why; the user's message stays
         model = self.answered_by()
         plan = self._prepared[model.key][1]
         meta = reply_meta(model, call.record, plan) | self.compaction.meta(plan)
@@ -283,8 +281,11 @@ class ChatTurn:
         if self.hits:
             meta["knowledge_base"] = self.options.knowledge_base
             meta["sources"] = sources_meta(self.hits)
+        if not call.text:
+            meta["empty"] = True  # kept, so the page can say so; never sent to a model again
         add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
-                    status=call.record.status, call_id=call.record.id, meta=meta)
+                    status=call.record.status, call_id=call.record.id, meta=meta,
+                    parent=self._asked)
 
     def answered_by(self) -> ModelInfo:
         """The model whose call answered (or failed last): a fallback, or the one chosen."""

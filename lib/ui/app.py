@@ -4,7 +4,9 @@ and budget banner, and the last-resort handler around every page."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from typing import NamedTuple
 
 import streamlit as st
 
@@ -57,6 +59,48 @@ def statuses(*, check_local: bool = True) -> list[ModelStatus]:
 def user() -> str | None:
     """The signed-in user's id (None without sign-in): what pages pass to services."""
     return identity.user_id()
+
+
+# What a deep link may name: a stored row's id (ASCII digits, no sign, within SQLite's and
+# PostgreSQL's 64-bit integers), or an agent run's id (letters, digits, - and _). Anything
+# else (a "²", which str.isdigit() accepts and int() refuses; 5,000 digits; a NUL byte, which
+# PostgreSQL refuses in text) names nothing we could have stored.
+ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
+RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_MAX_ROW = 2**63 - 1
+
+
+class Link(NamedTuple):
+    """What a page's URL parameter names: `raw` is what the URL said (None: nothing), `value`
+    the id it names (None when it is absent or could name nothing stored)."""
+
+    raw: str | None
+    value: str | None
+
+    @property
+    def odd(self) -> bool:
+        """The URL names something, but nothing that could exist."""
+        return self.raw is not None and self.value is None
+
+
+def deep_link(name: str, shape: re.Pattern[str] = ROW_ID) -> Link:
+    """Read URL parameter `name` as an id of `shape`. Repeated with different values, or of
+    another shape, it names nothing (the page says "not found", never crashes)."""
+    values = st.query_params.get_all(name)
+    if not values or not any(v.strip() for v in values):
+        return Link(None, None)
+    raw = values[-1]
+    fine = (len(set(values)) == 1 and shape.fullmatch(raw) is not None
+            and (shape is not ROW_ID or int(raw) <= _MAX_ROW))
+    return Link(raw, raw if fine else None)
+
+
+def link_not_found(what: str, link: Link) -> None:
+    """The page's plain word for a link that names nothing (or nothing of this user's)."""
+    raw = link.raw or ""
+    shown = raw if len(raw) <= 40 else raw[:37] + "…"
+    st.warning(md("There is no {} “{}”: the link may be mistyped, or what it named was "
+                  "deleted.", what, shown), icon=":material/link_off:")
 
 
 def budget_banner() -> None:

@@ -1,6 +1,7 @@
 """What a person does with a message once it is there: copy a reply, regenerate the last one,
-edit a sent message and resend it, let a paused agent run go on. A resend replaces the message
-and every later one; the ledger keeps every call."""
+edit a sent message and resend it, let a paused agent run go on, switch between the branches
+a regenerate or an edit made ("‹ 2/2 ›"). A resend starts a branch beside the message it
+replaces, which stays reachable; the ledger keeps every call."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from lib import chat
 from lib.chat import StoredMessage
+from lib.core import PromptLabError
+from lib.ui import app
 from lib.ui.text import md
 
 RESEND = "chat_resend"
@@ -16,13 +20,17 @@ RESEND = "chat_resend"
 
 @dataclass(frozen=True)
 class Resend:
-    """A message to send again in place of `replace_from` and everything after it."""
+    """A message to send on the next run: a branch beside `replace_from` (an edit; with
+    `again`, a regenerate of the user's message `replace_from`), a run that goes on, or a
+    turn whose summarising was stopped (`skip_summary` says why)."""
 
-    conversation_id: int
+    conversation_id: int | None
     text: str
     replace_from: int | None
     continue_from: int | None = None  # "Go on": a paused agent run, no new message
     typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
+    again: bool = False               # regenerate: no new message of the user's
+    skip_summary: str = ""            # send with the sliding window, saying why
 
 
 def pending(conversation_id: int | None) -> Resend | None:
@@ -31,9 +39,41 @@ def pending(conversation_id: int | None) -> Resend | None:
     return resend if resend and resend.conversation_id == conversation_id else None
 
 
-def _queue(conversation_id: int, text: str, replace_from: int) -> None:
+def _queue(conversation_id: int, text: str, replace_from: int, again: bool = False) -> None:
     if text.strip():
-        st.session_state[RESEND] = Resend(conversation_id, text, replace_from)
+        st.session_state[RESEND] = Resend(conversation_id, text, replace_from, again=again)
+
+
+def requeue(resend: Resend) -> None:
+    """Send this on the next run (a turn the page had to give up midway)."""
+    st.session_state[RESEND] = resend
+
+
+def _switch(conversation_id: int, message_id: int) -> None:
+    try:
+        chat.choose_branch(app.settings().db_path, conversation_id, message_id)
+    except PromptLabError as exc:
+        st.session_state[ERROR] = str(exc)
+
+
+ERROR = "chat_branch_error"
+
+
+def branch_switch(conversation_id: int, message: StoredMessage, row) -> None:
+    """‹ 2/3 ›: the other replies to the same message (or the other versions of an edited
+    one); choosing one shows its branch, which later turns follow."""
+    ids = message.branches
+    if len(ids) < 2:
+        return
+    at = ids.index(message.id)
+    row.button("", icon=":material/chevron_left:", type="tertiary", key=f"branch_prev_{message.id}",
+               disabled=at == 0, on_click=_switch, args=(conversation_id, ids[at - 1]),
+               help="The previous version")
+    row.caption(md("{}/{}", at + 1, len(ids)))
+    row.button("", icon=":material/chevron_right:", type="tertiary",
+               key=f"branch_next_{message.id}", disabled=at == len(ids) - 1,
+               on_click=_switch, args=(conversation_id, ids[min(at + 1, len(ids) - 1)]),
+               help="The next version")
 
 
 def _go_on(conversation_id: int, message_id: int) -> None:
@@ -66,16 +106,17 @@ def message_actions(conversation_id: int, message: StoredMessage,
                     asked: StoredMessage | None, *, last: bool, enabled: bool) -> None:
     """A row under a message: Edit for the user's; Copy, and Regenerate for the last reply.
     `asked` is the user message a reply answered."""
-    row = st.container(horizontal=True, gap="small")
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     mid = message.id
+    branch_switch(conversation_id, message, row)
     if message.role == "user":
         with row.popover("Edit", icon=":material/edit:", type="tertiary", disabled=not enabled,
                          key=f"edit_pop_{mid}"):
             st.text_area("Edit your message", message.content, key=f"edit_{mid}")
             st.button("Send edited", key=f"send_edit_{mid}", type="primary",
                       icon=":material/send:", on_click=_queue_edit, args=(conversation_id, mid))
-            st.caption("The replies after this message are replaced; the Costs page keeps "
-                       "every call.")
+            st.caption("The edit starts a new branch: this message and its replies stay "
+                       "reachable with ‹ ›, and the Costs page keeps every call.")
         return
     with row.popover("Copy", icon=":material/content_copy:", type="tertiary",
                      key=f"copy_pop_{mid}"):
@@ -90,5 +131,6 @@ def message_actions(conversation_id: int, message: StoredMessage,
     if last and asked is not None:
         row.button("Regenerate", icon=":material/refresh:", type="tertiary",
                    key=f"regen_{mid}", disabled=not enabled,
-                   help="Ask again; this reply is replaced (the Costs page keeps its call)",
-                   on_click=_queue, args=(conversation_id, asked.content, asked.id))
+                   help="Ask again; this reply is kept beside the new one (‹ › switches "
+                        "between them)",
+                   on_click=_queue, args=(conversation_id, asked.content, asked.id, True))

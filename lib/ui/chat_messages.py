@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 
 import streamlit as st
 
 from lib.chat import NextCall, StoredMessage, Summary, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
+from lib.ui.chat_actions import ERROR as BRANCH_ERROR
 from lib.ui.chat_actions import message_actions
 from lib.ui.chat_router import route_note, routed
 from lib.ui.chat_summary import reply_note, summary_box
@@ -42,6 +44,9 @@ def render_message(conversation_id: int, message: StoredMessage,
         render_steps(message.meta)
         if message.meta.get("structured"):
             render_structured(message.meta, message.content, str(message.id))
+        elif message.meta.get("empty"):
+            st.caption(md(":material/speaker_notes_off: {} answered with no text.",
+                          message.meta.get("label") or message.meta.get("model", "The model")))
         else:
             st.markdown(inert(message.content))
         if message.role == "assistant":
@@ -144,32 +149,31 @@ def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
 
 
 def render_history(conversation_id: int, history: list[StoredMessage],
-                   leaving: int = 0, *, enabled: bool = True,
+                   leaving: Collection[int] = (), *, enabled: bool = True,
                    summary: Summary | None = None, summarising: bool = False) -> None:
-    """The conversation; the `leaving` oldest messages will not fit into the next call (after
-    those a `summary` covers: it is drawn, editable, where they end; `summarising`: they
-    will be folded into it).
+    """The conversation; the messages in `leaving` do not fit into the next call however short
+    it is (after those a `summary` covers: it is drawn, editable, where they end;
+    `summarising`: they will be folded into it).
     `enabled`: whether edit and regenerate can send (the model is available)."""
     asked, through = None, summary.through_id if summary else 0
-    leaving += sum(m.id <= through for m in history)
     for i, message in enumerate(history):
         render_message(conversation_id, message, asked, last=i == len(history) - 1,
                        enabled=enabled)
         asked = message if message.role == "user" else asked
         if summary is not None and message.id == through:
             summary_box(summary)
-        elif i < leaving and message.id > through:
-            st.caption(":material/summarize: This message will be summarised before the next "
-                       "call, to fit the context window." if summarising else
-                       ":material/content_cut: This message will be left out of the next call "
-                       "to fit the context window.")
+        elif message.id in leaving:
+            st.caption(":material/summarize: This message no longer fits the context window: "
+                       "it will be summarised before the next call." if summarising else
+                       ":material/content_cut: This message no longer fits the context window: "
+                       "it will be left out of the next call.")
 
 
-def context_bar(estimate: NextCall) -> None:
-    """How full the model's window is, every band named; the bands add up to the total.
+def context_bar(estimate: NextCall, *, summarising: bool = False) -> None:
+    """How full the model's window is with the history as it is, every band named (they add
+    up to the total), and how long the next message may be before older turns go.
 
-    Before a grounded turn its documents are unknown: the last turn's share stands in. The
-    next message is not typed yet: the last one's length stands in, and the bar says so.
+    Before a grounded turn its documents are unknown: the last turn's share stands in.
     """
     plan, expected_documents = estimate.plan, estimate.expected_documents
     kind = "" if plan.exact else " (estimated)"
@@ -180,14 +184,21 @@ def context_bar(estimate: NextCall) -> None:
         if band == "documents":
             tokens += expected_documents
         if band == "new message":
-            parts.append(md("next message ~{:,} (as long as your last)", tokens) if tokens
-                         else md("next message: not typed yet"))
-        elif tokens or band in ("system", "history"):
+            continue
+        if tokens or band in ("system", "history"):
             parts.append(md("{} {:,}", band, tokens))
-    dropped = (md("; {} oldest messages would be left out", plan.dropped) if plan.dropped
-               else Markdown())
+    dropped = (md("; {} oldest message{} left out", len(estimate.left_out),
+                  "s are" if len(estimate.left_out) != 1 else " is")
+               if estimate.left_out and not summarising else Markdown())
     st.progress(fraction, text=md("Context{}: {:,} of {:,} tokens ({:.0%}) = {}", kind, used,
                                   plan.window, fraction, join(" + ", parts)) + dropped)
+    goes = "are summarised" if summarising else "are left out"
+    st.caption(md(":material/edit_note: Your next message has room for about {:,} tokens{}; "
+                  "past that, the oldest messages still sent {}.", estimate.room,
+                  " (with the documents retrieved last time)" if expected_documents else "",
+                  goes) if plan.history_tokens else
+               md(":material/edit_note: Your next message has room for about {:,} tokens.",
+                  estimate.room))
 
 
 def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
@@ -209,6 +220,8 @@ def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
 
 
 def show_notice() -> None:
-    """An error left by the previous run (the page reruns after every turn)."""
-    if (notice := st.session_state.pop(NOTICE, None)) is not None:
-        st.error(plain(notice), icon=":material/error:")
+    """An error left by the previous run (the page reruns after every turn, and a branch
+    switch runs before it)."""
+    for key in (NOTICE, BRANCH_ERROR):
+        if (notice := st.session_state.pop(key, None)) is not None:
+            st.error(plain(notice), icon=":material/error:")

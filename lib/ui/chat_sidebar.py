@@ -1,8 +1,9 @@
-"""The Chat page's sidebar: new, resume (with search), rename, export and delete conversations;
-and which conversation the URL points at. Signed in, a user finds only their own."""
+"""The Chat page's sidebar: new, the recent conversations (with search), rename, export and
+delete; and which conversation the URL points at. Signed in, a user finds only their own."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import streamlit as st
@@ -10,45 +11,42 @@ import streamlit as st
 from lib import chat
 from lib.chat import Conversation
 from lib.core import NotFoundError, Settings
+from lib.ui.app import Link, deep_link
 from lib.ui.identity import user_id
-from lib.ui.text import md
+from lib.ui.text import md, plain
 
 MODEL_KEY = "chat_model"
-PICK_KEY = "conv_pick"
+RECENT = 12          # conversations listed before "Show all"
+LOADED = "chat_loaded"  # the conversation whose settings the sidebar holds
 
 
-def current_conversation(settings: Settings) -> Conversation | None:
-    """The conversation in the URL (?c=ID), so a reload lands on the same chat; another
-    user's reads as missing."""
-    raw = st.query_params.get("c")
-    if raw is None or not raw.isdigit():
-        return None
-    try:
-        return chat.get_conversation(settings.db_path, int(raw), owner=user_id())
-    except NotFoundError:
-        del st.query_params["c"]
-        return None
+def current_conversation(settings: Settings) -> tuple[Conversation | None, Link | None]:
+    """The conversation in the URL (?c=ID), so a reload lands on the same chat, and the link
+    when it names none (an odd value, a deleted chat, another user's: all read as missing)."""
+    link = deep_link("c")
+    if link.raw is None:
+        return None, None
+    found = None
+    if link.value is not None:
+        with contextlib.suppress(NotFoundError):
+            found = chat.get_conversation(settings.db_path, int(link.value), owner=user_id())
+    if found is None:
+        st.query_params.pop("c", None)
+        return None, link
+    return found, None
 
-def open_conversation(conversation_id: int | None, model: str = "") -> None:
-    """Point the URL at a conversation; the model picker follows the conversation's model."""
+
+def open_conversation(conversation_id: int | None) -> None:
+    """Point the URL at a conversation (the sidebar takes its settings on the next run)."""
     if conversation_id is None:
         st.query_params.pop("c", None)
     else:
         st.query_params["c"] = str(conversation_id)
-    if model:
-        st.session_state[MODEL_KEY] = model
 
 
 def new_chat() -> None:
-    """Leave the current conversation (the picker follows the URL)."""
+    """Leave the current conversation; the sidebar's settings stay for the new one."""
     st.query_params.pop("c", None)
-
-
-def _picker_key(current: Conversation | None) -> str:
-    """The picker only shows the URL's conversation. A browser keeps the label it last drew
-    and sends its old choice back, so the picker is a new widget whenever the conversation
-    or its title changes: New chat, a rename or a delete can never be undone by it."""
-    return f"{PICK_KEY}_{current.id}_{hash(current.title)}" if current else f"{PICK_KEY}_none"
 
 
 def _rename(path: Path, conversation_id: int) -> None:
@@ -64,7 +62,8 @@ def _delete(path: Path, conversation: Conversation) -> None:
 
 
 def conversation_sidebar(settings: Settings, current: Conversation | None) -> None:
-    """New / resume / rename / delete / export, in the sidebar."""
+    """New chat, the recent conversations as a list (the open one marked; searchable), and
+    rename / export / delete for the open one, in the sidebar."""
     path = settings.db_path
     sidebar = st.sidebar
     sidebar.button("New chat", icon=":material/add:", width="stretch", key="new_chat",
@@ -81,17 +80,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
              else chat.list_conversations(path, owner=owner))
     if query.strip():
         sidebar.caption(md("{} of {} conversations match.", len(convs), total))
-    if current is not None and all(c.id != current.id for c in convs):
-        convs.insert(0, current)  # the open one stays pickable while searching
-    ids = [c.id for c in convs]
-    titles = {c.id: f"{c.title}  ·  {c.updated_at[:16].replace('T', ' ')}" for c in convs}
-    chosen = sidebar.selectbox(
-        "Conversations", ids, index=ids.index(current.id) if current else None,
-        format_func=titles.__getitem__, placeholder="Resume a conversation…",
-        key=_picker_key(current))
-    if chosen is not None and (current is None or chosen != current.id):
-        open_conversation(chosen, next(c.model for c in convs if c.id == chosen))
-        st.rerun()
+    conversation_list(convs, current)
     if current is None:
         return
     with sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
@@ -112,3 +101,19 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
                   icon=":material/delete:", disabled=not sure, on_click=_delete,
                   args=(path, current), help="Tick the box first: a deleted conversation "
                   "cannot be brought back (its calls stay on the Costs page)")
+
+
+def conversation_list(convs: list[Conversation], current: Conversation | None) -> None:
+    """The recent conversations, newest first, each a click away; the open one is marked."""
+    box = st.sidebar.container(key="conv_list", gap=None)
+    every = st.session_state.get("conv_all", False)
+    for c in convs if every else convs[:RECENT]:
+        here = current is not None and c.id == current.id
+        box.button(plain(c.title), key=f"conv_open_{c.id}", width="stretch",
+                   type="secondary" if here else "tertiary",
+                   icon=":material/chat_bubble:" if here else None,
+                   on_click=open_conversation, args=(c.id,))
+    if len(convs) > RECENT and not every:
+        box.button(md("Show all {}", len(convs)), key="conv_more", type="tertiary",
+                   icon=":material/expand_more:",
+                   on_click=lambda: st.session_state.update(conv_all=True))

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import streamlit as st
 
-from lib import knowledge
+from lib import chat, knowledge
 from lib.agents import RunFinished, ToolFinished, ToolStarted
-from lib.chat import ChatTurn, TurnOptions
+from lib.chat import ChatTurn, TurnOptions, summary_model
 from lib.core import ProviderError, Settings
 from lib.llm import Error, Fallback, ModelInfo, Repair, TextDelta, Waiting
+from lib.ui.chat_actions import Resend, requeue
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
 from lib.ui.chat_tools import block_label, draw_call, draw_result
 from lib.ui.resilience_view import live_note
 from lib.ui.text import inert, md
+
+log = logging.getLogger(__name__)
 
 CURSOR = "▌"
 
@@ -92,12 +97,15 @@ def stream_into(events: Iterable[Any], body, *, min_interval: float = 0.05,
 
 
 def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
-         options: TurnOptions, *, replace_from: int | None = None,
-         continue_from: int | None = None, typed: dict[str, str] | None = None) -> None:
-    """Plan the turn (retrieval included) with a line saying what is happening, begin it
-    (nothing is stored if it is refused), point the URL at its conversation, stream it under
-    a Stop button, then rerun so the saved history is redrawn. `replace_from`: an edit or a
-    regenerate, which replaces that message and the later ones once the call is allowed."""
+         options: TurnOptions, *, replace_from: int | None = None, again: bool = False,
+         continue_from: int | None = None, typed: dict[str, str] | None = None,
+         remember: dict[str, Any] | None = None) -> None:
+    """Plan the turn (retrieval included) with a line saying what is happening, show the
+    user's message, summarise earlier turns first if the conversation does (as progress,
+    under a Stop that gives it up for the sliding window), begin the turn (nothing is stored
+    if it is refused), point the URL at its conversation (keeping the sidebar's settings
+    with it), stream it under the same Stop, then rerun so the saved history is redrawn.
+    `replace_from`: an edit (or, `again`, a regenerate), a branch beside that message."""
     note = st.empty()
     kb = options.knowledge_base
     if kb:
@@ -105,19 +113,26 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
         note.caption(md(":material/search: Searching {}{}…", kb,
                         " (loading the embedding model: first use)" if first_use else ""))
     turn = ChatTurn(settings, conversation_id, model, text, options,  # may refuse: nothing
-                    replace_from=replace_from,                        # drawn, nothing kept
+                    replace_from=replace_from, again=again,           # drawn, nothing kept
                     continue_from=continue_from, typed=typed)
-    if turn.compaction.due(turn.plan):
-        note.caption(":material/summarize: Summarising the oldest messages to fit the window…")
-    conversation_id = turn.begin()
     note.empty()
-    open_conversation(conversation_id)
+    c = turn.compaction  # summarising first: how many messages it folds
+    if not (n := len(c.to_fold(turn.plan)) if c.due(turn.plan) else 0):
+        conversation_id = turn.begin()  # a refusal raises here, with nothing drawn or kept
     if continue_from is None:  # going on adds no message of the user's
         with st.chat_message("user"):
             st.markdown(inert(turn.user_text))
     with st.chat_message("assistant"):
         stop = st.empty()
         stop.button("Stop", icon=":material/stop_circle:", key="stop_stream")
+        if n:
+            _summarise_first(turn, n, summary_model(settings).label, Resend(
+                conversation_id, text, replace_from, again=again,
+                skip_summary="stopped by you"))
+            conversation_id = turn.begin()
+        open_conversation(conversation_id)
+        if remember is not None:
+            chat.save_settings(settings.db_path, conversation_id, remember)
         waiting = st.empty()
         if turn.hits:
             waiting.caption(md(":material/menu_book: Reading {} chunks from {}…",
@@ -129,3 +144,33 @@ def send(settings: Settings, conversation_id: int | None, model: ModelInfo, text
     if error is not None:
         st.session_state[NOTICE] = str(error)
     st.rerun()
+
+
+def _summarise_first(turn: ChatTurn, n: int, writer: str, instead: Resend) -> None:
+    """Fold `n` earlier messages into the summary while the page shows progress. Summarising
+    runs beside the script, which redraws the progress line meanwhile: a Stop (Streamlit
+    interrupts the script at that redraw) gives the summary up, and the next run sends the
+    same turn with the sliding window (`instead`), saying so."""
+    line = st.empty()
+    cancel, done = threading.Event(), threading.Event()
+
+    def work() -> None:
+        try:
+            turn.summarise_first(cancel)
+        except Exception:  # a bug: the turn goes on with the window, the log keeps why
+            log.exception("summarising before a chat turn failed")
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="chat-summary", daemon=True).start()
+    started = time.monotonic()
+    try:
+        while not done.wait(0.25):
+            line.caption(md(":material/summarize: Summarising {} earlier message{} with {}… "
+                            "{:.0f} s (Stop sends this message without them instead)", n,
+                            "" if n == 1 else "s", writer, time.monotonic() - started))
+    except BaseException:  # Stop, or the page left: no summary; the turn is sent without it
+        cancel.set()
+        requeue(instead)
+        raise
+    line.empty()

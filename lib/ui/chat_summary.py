@@ -85,6 +85,6 @@ def reply_note(meta: dict) -> None:
                       "their place.", "A new" if s.get("made") else "The", n,
                       "" if n == 1 else "s"))
     if meta.get("summary_failed"):
-        st.caption(md(":material/warning: Summarising the oldest messages failed ({}); "
-                      "this call used the sliding window instead: they were left out, and "
-                      "they are still in the conversation.", meta["summary_failed"]))
+        st.caption(md(":material/warning: Summarising the oldest messages did not finish "
+                      "({}); this call used the sliding window instead: they were left out, "
+                      "and they are still in the conversation.", meta["summary_failed"]))

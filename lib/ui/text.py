@@ -56,10 +56,22 @@ def _escape_line_start(m: re.Match[str]) -> str:
     return f"{m.group(1)}{m.group(3)}\\{m.group(4)}"
 
 
+# What could end a code span early: a backtick (of any run length) closes it, and a line
+# break lets the next line open a block of its own (a blank line, a quote, a heading, a list,
+# a fence, a link definition) that leaves the span, and the image after it, unclosed.
+_CODE_BREAKS = str.maketrans({"`": "ˋ", "\r": "␍", "\n": "␊"})
+
+
 def _in_code(text: str) -> Markdown:
     """A value placed inside a `code span` of a template: backslashes would show there, so
-    only the backtick that could end the span early is replaced."""
-    return Markdown(str(text).replace("`", "ˋ"))
+    only what could end the span early is replaced by a look-alike (backticks, line breaks)."""
+    return Markdown(str(text).translate(_CODE_BREAKS))
+
+
+def code(value: object) -> Markdown:
+    """Any value (a tool's name, an id a model chose) as an inline code span that nothing in
+    it can leave."""
+    return md("`{}`", value)
 
 
 def md(template: str, *args: object, **kwargs: object) -> Markdown:

@@ -43,10 +43,11 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None,
     `router`: the Router comes first (returns None when chosen; the Chat page offers it)."""
     by_key = {s.model.key: s for s in sorted(statuses(), key=_order)}
     keys = [*([ROUTER] if router else []), *by_key]
-    if st.session_state.get(key) not in (None, *keys):
-        del st.session_state[key]  # a model that left the catalog
-    index = keys.index(default) if default in keys else int(router)  # a model, not the router
-    picked = st.selectbox(plain(label), keys, index=index, key=key,
+    if st.session_state.get(key) not in keys:  # first drawn, or a model that left the catalog
+        st.session_state[key] = default if default in keys else keys[int(router)]  # not the
+    # router. The session holds the choice alone: a default beside a value set through the
+    # session (a page restoring a conversation's model) makes Streamlit log a warning.
+    picked = st.selectbox(plain(label), keys, key=key,
                           format_func=lambda k: ROUTER_LABEL if k == ROUTER
                           else model_label(by_key[k]))
     if picked == ROUTER:

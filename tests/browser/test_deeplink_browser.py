@@ -24,3 +24,16 @@ def test_a_bookmarked_page_opens_as_itself(page: Page, app_url: str, path: str):
     width = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]')"
                           ".getBoundingClientRect().width")
     assert width > 900, f"the layout should be wide, not {width:.0f} px"
+
+
+@pytest.mark.parametrize("path,what", [("compare", "comparison run"), ("traces", "agent run")])
+@pytest.mark.parametrize("value", ["²", "9" * 400, "-1", "%00"])
+def test_an_odd_run_link_reads_as_not_found(page: Page, app_url: str, path: str, what: str,
+                                            value: str):
+    from support import wait_idle
+
+    page.goto(f"{app_url}/{path}?run={value}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(PAGES[path])
+    expect(page.get_by_text(f"There is no {what}")).to_be_visible()
+    wait_idle(page)
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)

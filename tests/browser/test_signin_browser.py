@@ -98,7 +98,7 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     sign_in(page, app_url, ALICE)
     chat_once(page, app_url, "Alice asks: name a fruit.")
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_role("combobox", name="Conversations")).to_be_visible()
+    expect(sidebar.get_by_role("button", name="Alice asks: name a fruit.")).to_be_visible()
     sign_out(page, app_url)
     page.goto(app_url + "/chat")  # signed out, the chat stays behind the sign-in
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()

@@ -1,16 +1,28 @@
 """Untrusted text never makes the browser fetch anything: for each surface the probe found,
 a Markdown image, a reference-style image, an HTML image and an autolink to a loopback port
-we listen on. Zero requests may reach it and zero dialogs may fire; each payload is also
-shown to be on the page as text (else the test would prove nothing)."""
+we listen on, and, for what a model chose (tool names and arguments), breakouts from the
+code spans they are drawn in. Zero requests may reach it and zero dialogs may fire; each
+payload is also shown to be on the page as text (else the test would prove nothing), and the
+requests are counted only once the page has finished rendering and every image it holds has
+loaded or failed."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from fake_openai import COMPAT, FakeOpenAI, app_env_for, broken, http_error, reply, serving
+from fake_openai import (
+    COMPAT,
+    FakeOpenAI,
+    app_env_for,
+    broken,
+    http_error,
+    reply,
+    serving,
+    tool_call,
+)
 from playwright.sync_api import Page, expect
-from support import pick_in_sidebar, send_chat
+from support import choose, pick_in_sidebar, send_chat, wait_script_idle
 
 
 @pytest.fixture
@@ -31,7 +43,11 @@ def shows(page: Page, text: str) -> None:
 
 
 def no_fetch(page: Page, beacon, dialogs) -> None:
-    page.wait_for_timeout(1500)  # time for any image request to be made
+    """Once the page has rendered (no run going or asked for) and every image on it has
+    loaded or failed, nothing reached the beacon, and no image on the page points at it."""
+    wait_script_idle(page)
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
+    assert page.locator(f"img[src*='{beacon.port}']").count() == 0
     assert beacon.hits == [], f"the browser fetched {beacon.hits}"
     assert dialogs == []
 
@@ -54,6 +70,9 @@ def test_chat_messages_titles_and_provider_errors(page: Page, app_url: str, fake
     send_chat(page, "Second question")  # the provider refuses with a hostile error text
     for kind in ("md", "html", "auto"):
         shows(page, beacon.marker(f"err-{kind}"))
+    # ...and the bundled model, its fallback, still answers: a reply, not nothing.
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=120_000)
+    expect(page.get_by_text("(fallback). Passed over")).to_be_visible()
     send_chat(page, "Third question")  # the stream breaks with a hostile in-stream error
     expect(page.get_by_text("The stream broke off")).to_be_visible(timeout=60_000)
     shows(page, beacon.marker("cut-html"))
@@ -125,4 +144,62 @@ def test_compare_dataset_columns(page: Page, app_url: str, tmp_path, beacon, dia
     page.locator("input[type=file]").set_input_files(str(tmp_path / "rows.csv"))
     expect(page.get_by_text("rows.csv: 1 rows, columns")).to_be_visible(timeout=60_000)
     shows(page, beacon.marker("col-md"))
+    no_fetch(page, beacon, dialogs)
+
+
+def breakouts(beacon, tag: str) -> dict[str, str]:
+    """What a model might choose as a tool's name or arguments to leave the code span it is
+    drawn in: backticks of several lengths, line breaks that open a block, and each of the
+    four ways to fetch (a Markdown, reference-style or HTML image, an autolink)."""
+    p = beacon.payloads(tag)
+    return {"tick": f"x`{p['md']}`", "ticks": f"x``{p['md']}``y", "fence": f"````{p['md']}````",
+            "para": f"x\n\n{p['md']}", "quote": f"x\n> {p['html']}", "ref": f"x`\n\n{p['ref']}",
+            "auto": f"x\n\n{p['auto']}"}
+
+
+def test_tool_names_and_arguments_a_model_chose(page: Page, app_url: str, fake, beacon,
+                                                dialogs):
+    """A scripted model calls tools whose names and arguments carry breakouts, then answers
+    with them: the inline blocks, the stored run after a reload and its trace on the Traces
+    page draw them as text."""
+    import json
+
+    names = breakouts(beacon, "name")
+    args = breakouts(beacon, "arg")
+    text = breakouts(beacon, "text")
+    fake.script = [
+        *(tool_call(f"calc{n}", json.dumps({"expression": args[k]}), f"Step {k} {text[k]}")
+          for k, n in names.items()),
+        reply("Done: " + " ".join(text.values()))]
+    page.goto(app_url + "/chat")
+    pick_in_sidebar(page, "Model", COMPAT)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Tools", exact=True).click()
+    choose(page, sidebar.get_by_role("combobox", name="Built-in tools"), "Calculator")
+    steps = sidebar.get_by_role("spinbutton", name="Step limit")
+    steps.fill("20")
+    steps.press("Enter")
+    wait_script_idle(page)
+    send_chat(page, "Use the tools.")
+    expect(page.get_by_text(re.compile(r"\d+ steps · \d+ tool calls"))).to_be_visible(
+        timeout=120_000)
+
+    def drawn() -> None:
+        blocks = page.get_by_test_id("stChatMessage").get_by_test_id("stExpander").filter(
+            has_text="calc")
+        expect(blocks).to_have_count(len(names))
+        for i in range(len(names)):
+            blocks.nth(i).locator("summary").click()  # open each: its arguments
+            expect(blocks.nth(i)).to_contain_text("Arguments")
+        for kind in ("name-md", "arg-md", "text-md", "name-html", "text-auto"):
+            shows(page, beacon.marker(kind))
+        no_fetch(page, beacon, dialogs)
+
+    drawn()
+    page.reload()  # the stored run is drawn again
+    drawn()
+    page.get_by_role("link", name="Trace of this run").click()
+    expect(page.get_by_text(re.compile(r"^Step 1 · "))).to_be_visible(timeout=60_000)
+    for kind in ("name-md", "arg-md", "text-md", "name-ref"):
+        shows(page, beacon.marker(kind))
     no_fetch(page, beacon, dialogs)
