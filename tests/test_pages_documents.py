@@ -25,6 +25,18 @@ def test_create_a_knowledge_base(app):
     assert [kb.name for kb in knowledge.list_kbs(get_settings())] == ["Support"]
 
 
+def test_delete_a_knowledge_base_says_what_went(app):
+    at, settings, _ = _with_kb(app, "app_pages/documents.py", "Old notes")
+    knowledge.create_kb(settings, "Support")
+    at.run()
+    at.selectbox(key="kb_pick").set_value("Old notes").run()
+    at.button(key="kb_delete").click().run()
+    assert not at.exception and not at.error
+    assert [shown(t.value) for t in at.toast] == ["Deleted the knowledge base Old notes."]
+    assert [k.name for k in knowledge.list_kbs(settings)] == ["Support"]
+    assert at.selectbox(key="kb_pick").value == "Support"
+
+
 def test_upload_a_batch_with_a_bad_file(app):
     at, settings, kb = _with_kb(app, "app_pages/documents.py")
     good = valid()
@@ -50,15 +62,29 @@ def test_inspect_delete_and_rebuild(app):
     at.selectbox(key="doc_pick").set_value(
         next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")).run()
     assert any("2 chunks" in shown(c.value) for c in at.caption)
+    table = next(df.value for df in at.dataframe if "tokens" in df.value.columns)
+    assert list(table["chunk"]) == [1, 2]  # counted from 1, as everywhere a chunk is named
     knowledge.chroma_client(settings).delete_collection(kb.collection)  # damage the index
     at.run()
     assert any("disagree" in shown(w.value) for w in at.warning)
     at.button(key="doc_rebuild").click().run()
     assert any("Rebuilt: 3 chunks" in shown(s.value) for s in at.success)
     assert knowledge.index_count(settings, kb) == 3
+    deploy = next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")
+    assert at.button(key="doc_delete").disabled  # not before it is ticked
+    sure = at.checkbox(key=f"doc_delete_sure_{deploy.id}")
+    assert shown(sure.label) == "Yes, delete deploy.md and its 2 chunks from the knowledge base"
+    sure.check().run()
+    assert not at.button(key="doc_delete").disabled
     at.button(key="doc_delete").click().run()
+    assert not at.exception and not at.error
+    assert [shown(t.value) for t in at.toast] == ["Deleted deploy.md (2 chunks)."]
     assert [d.name for d in knowledge.documents(settings, kb)] == ["notes.txt"]
     assert knowledge.index_count(settings, kb) == 1
+    assert at.subheader[0].value == "1 documents"
+    assert at.selectbox(key="doc_pick").value.name == "notes.txt"
+    at.run()  # the next click elsewhere: the toast is not repeated
+    assert not at.toast
 
 
 def test_retrieval_inspector_side_by_side(app):
