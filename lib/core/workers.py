@@ -221,7 +221,6 @@ class WorkerPool:
         except WorkerError as exc:  # it could not start, or died while the job ran
             results.append(exc)
 
-
     def close(self) -> None:
         while True:
             try:
