@@ -53,12 +53,10 @@ if docs:
     doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")
     chunks = knowledge.chunks_of(settings, doc.id)
     st.caption(md("{} chunks, {:,} tokens", len(chunks), sum(c["tokens"] for c in chunks)))
-    st.dataframe([{"#": c["idx"], "tokens": c["tokens"], "page": c["page"],
+    st.dataframe([{"chunk": c["idx"] + 1, "tokens": c["tokens"], "page": c["page"],
                    "heading": c["heading"], "text": c["text"]} for c in chunks[:500]],
                  hide_index=True, width="stretch", height=300)
-    if st.button(md("Delete {}", doc.name), icon=":material/delete:", key="doc_delete"):
-        knowledge.delete_document(settings, kb, doc.id)
-        st.rerun()
+    view.delete_document(settings, kb, doc)
 
 with st.expander("Index health"):
     health = knowledge.index_health(settings, kb)

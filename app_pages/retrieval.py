@@ -24,24 +24,25 @@ only = c2.multiselect("Only these documents", docs, format_func=lambda d: d.name
                       key="ret_docs")
 if not query.strip():
     st.caption("Dense (embeddings in Chroma), BM25 (bm25s) and hybrid (the two fused) side by "
-               "side; each hit shows where it stood in each list, and chunks found by more "
-               "than one are marked.")
+               "side; each hit shows its rank in the dense and the BM25 ranking of every chunk "
+               "searched, and chunks found by more than one are marked.")
     st.caption(view.describe(fusion))
     st.stop()
 ids = [d.id for d in only] or None
 try:
     with st.spinner("Searching…"):
-        results = {mode: knowledge.search(settings, kb, query, k, mode, ids, fusion=fusion)
-                   for mode in ("dense", "bm25", "hybrid")}
+        found = knowledge.side_by_side(settings, kb, query, k, ids, fusion=fusion)
 except PromptLabError as exc:
     widgets.show_error(exc)
     st.stop()
-seen = view.overlap_counts(*results.values())
+seen = view.overlap_counts(found.dense, found.bm25, found.hybrid)
 shared = sum(1 for n in seen.values() if n == 3)
-st.caption(md("{} distinct chunks; {} found by all three. {}", len(seen), shared,
-              view.describe(fusion)))
+st.caption(md("{} distinct chunks; {} found by all three. Ranks are over all {:,} chunks "
+              "searched. {}", len(seen), shared, found.searched, view.describe(fusion)))
 hybrid = "Hybrid (scores)" if fusion.method == "scores" else "Hybrid (RRF)"
-for col, (mode, title) in zip(st.columns(3), [("dense", "Dense"), ("bm25", "BM25"),
-                                              ("hybrid", hybrid)], strict=True):
+columns = [("Dense", view.NOTES["dense"], found.dense, False),
+           ("BM25", view.NOTES["bm25"], found.bm25, False),
+           (hybrid, view.spread_rule(fusion), found.hybrid, True)]
+for col, (title, note, hits, fused) in zip(st.columns(3), columns, strict=True):
     with col:
-        view.hit_list(title, results[mode], seen, fused=mode == "hybrid")
+        view.hit_list(title, note, hits, seen, fused=fused)

@@ -125,3 +125,80 @@ def test_a_query_is_embedded_once_across_reruns(settings, monkeypatch):
     first = knowledge.embed_query(name, "a question asked twice, never before")
     second = knowledge.embed_query(name, "a question asked twice, never before")
     assert len(calls) == 1 and second is first and not first.flags.writeable
+
+
+@pytest.fixture
+def zoo(settings):
+    """A real small base (bundled embedder): one document of 40 chunks and two of one."""
+    kb = knowledge.create_kb(settings, "zoo")
+    notes = "\n\n".join(f"Note {i}: the keepers check the zebras' feeding schedule, enclosure "
+                        f"{i} and winter coats every morning." for i in range(40))
+    results = knowledge.ingest(settings, kb, [
+        ("zoo.md", f"# Zebra care\n\n{notes}".encode()),
+        ("music.txt", b"Xylophone lessons are held on Tuesdays in the community hall.\n"),
+        ("office.txt", b"The office opens at eight. Parking is free for visitors.\n")],
+        size=32, overlap=0)
+    assert [r.chunks for r in results] == [40, 1, 1]
+    return kb
+
+
+def full_dense_ranking(settings, kb, query: str) -> dict[str, float]:
+    """Cosine similarity of every vector in the base, computed here by brute force."""
+    import numpy as np
+
+    stored = knowledge.chroma_client(settings).get_collection(kb.collection).get(
+        include=["embeddings"])
+    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+    q = knowledge.embed_query(kb.embedding_model, query)[0]
+    return dict(zip(stored["ids"], (vectors @ q).tolist(), strict=True))
+
+
+@pytest.mark.parametrize("query", ["zebra feeding xylophone lessons", "When does the office "
+                                   "open?", "winter coats of the zebras", "hall"])
+def test_each_column_is_its_own_ranking_with_both_ranks_over_the_whole_base(settings, zoo,
+                                                                           query):
+    k = 4
+    found = knowledge.side_by_side(settings, zoo, query, k)
+    assert found.searched == 42
+    similarity = full_dense_ranking(settings, zoo, query)
+    keyword = knowledge.bm25(settings, zoo, query, None)  # every chunk sharing a word
+    keyword_rank = {cid: r for r, (cid, _) in enumerate(keyword, 1)}
+
+    def dense_place(score: float) -> tuple[int, int]:
+        """The ranks a chunk of this similarity can hold (equal scores may go either way)."""
+        above = sum(1 for s in similarity.values() if s > score + 1e-5)
+        level = sum(1 for s in similarity.values() if s >= score - 1e-5)
+        return above + 1, level
+
+    for column in (found.dense, found.bm25, found.hybrid):
+        for h in column:
+            low, high = dense_place(similarity[h.chunk_id])
+            assert low <= h.dense_rank <= high
+            assert h.dense_score == pytest.approx(similarity[h.chunk_id], abs=1e-4)
+            assert h.bm25_rank == keyword_rank.get(h.chunk_id)  # None: no word in common
+    # Dense and BM25 are their retrievers' pure rankings: the top k, no per-document rule.
+    assert [h.dense_rank for h in found.dense] == [1, 2, 3, 4] == [h.rank for h in found.dense]
+    assert [h.chunk_id for h in found.bm25] == [cid for cid, _ in keyword[:k]]
+    assert [h.bm25_rank for h in found.bm25] == list(range(1, len(found.bm25) + 1))
+    assert sum(h.source == "zoo.md" for h in found.dense) >= k - 2
+    # Hybrid alone spreads across documents: one chunk each while others have candidates.
+    sources = [h.source for h in found.hybrid]
+    assert len(set(sources[:3])) == 3
+    assert found.hybrid == knowledge.search(settings, zoo, query, k)  # what chat is given
+
+
+def test_a_rank_past_the_shown_top_k_is_filled_in(settings, zoo):
+    found = knowledge.side_by_side(settings, zoo, "zebra feeding xylophone lessons", 2)
+    beyond = [h for h in found.dense if h.bm25_rank and h.bm25_rank > 2] + [
+        h for h in found.bm25 if h.dense_rank > 2]
+    assert beyond, "a chunk ranked high by one retriever and low by the other"
+
+
+def test_search_by_one_retriever_is_its_pure_ranking(settings, zoo):
+    spread_out = knowledge.FusionSettings(per_document=1)
+    for mode in ("dense", "bm25"):
+        hits = knowledge.search(settings, zoo, "zebra feeding schedule", 5, mode,
+                                fusion=spread_out)
+        assert [h.source for h in hits] == ["zoo.md"] * 5, mode
+    hits = knowledge.search(settings, zoo, "zebra feeding schedule", 5, fusion=spread_out)
+    assert len({h.source for h in hits[:3]}) == 3

@@ -5,7 +5,8 @@ from lib.core import lazy_face
 
 __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.knowledge.keyword": ("keyword_tokens",),
-    "lib.knowledge.chunking": ("DEFAULT_OVERLAP", "DEFAULT_SIZE", "Chunk", "chunk_sections"),
+    "lib.knowledge.chunking": ("DEFAULT_OVERLAP", "DEFAULT_SIZE", "Chunk", "chunk_label",
+                               "chunk_sections"),
     "lib.knowledge.filetype": ("detect",),
     "lib.knowledge.embeddings": (
         "count_tokens", "embed", "embed_query", "embedding_model", "max_tokens", "model_label",
@@ -25,8 +26,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "indexed_ids", "link_call", "list_kbs", "store_vectors"
     ),
     "lib.knowledge.retrieval": (
-        "MODES", "Hit", "bm25", "dense", "dense_by_vector", "fill_hits", "save_search_settings",
-        "search", "search_settings",
+        "MODES", "Hit", "SideBySide", "bm25", "dense", "dense_by_vector", "fill_hits",
+        "save_search_settings", "search", "search_settings", "side_by_side",
     ),
     "lib.knowledge.fusion": ("METHODS", "Evidence", "FusionSettings", "fuse", "single", "spread"),
 })

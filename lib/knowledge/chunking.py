@@ -40,6 +40,12 @@ class Chunk:
                               ).hexdigest()[:32]
 
 
+def chunk_label(source: str, page: int | None, index: int) -> str:
+    """How a chunk is named to people, wherever it is shown: "guide.pdf, page 2, chunk 3".
+    Chunks are counted from 1, as pages are; `index` is the stored 0-based place."""
+    return f"{source}{f', page {page}' if page else ''}, chunk {index + 1}"
+
+
 def contextual(text: str, heading: str | None) -> str:
     """The chunk with its section heading (or document title) ahead of it: a later chunk of a
     document is still found by what the document is about, not only the first one."""

@@ -16,10 +16,9 @@ from lib.core import EmbeddingError, Settings, TokenizerError, once
 
 log = logging.getLogger(__name__)
 _encode_lock = threading.Lock()
-# Texts per second the model has managed here, smoothed; seeded with what the bundled model
-# does on two cores, and updated by every embed.
+# Texts per second the model has managed here, smoothed, updated by every embed. No guess
+# stands in before the first one: the machine and the model decide it.
 _rate: dict[str, float] = {}
-DEFAULT_RATE = 30.0
 
 
 def model_name(settings: Settings) -> str:
@@ -92,9 +91,11 @@ def count_tokens(name: str, texts: list[str]) -> list[int]:
     return [len(e.ids) for e in wordpiece(name).encode_batch(texts, add_special_tokens=True)]
 
 
-def estimate_seconds(name: str, texts: int) -> float:
-    """How long embedding `texts` texts should take, from the rate measured so far."""
-    return texts / _rate.get(name, DEFAULT_RATE)
+def estimate_seconds(name: str, texts: int) -> float | None:
+    """How long embedding `texts` texts should take at the rate measured so far; None before
+    anything was embedded with this model here."""
+    rate = _rate.get(name)
+    return texts / rate if rate else None
 
 
 def embed(name: str, texts: list[str], batch_size: int = 64) -> Any:  # -> np.ndarray

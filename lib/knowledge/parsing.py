@@ -32,8 +32,8 @@ _POOL = WorkerPool("lib.knowledge.parsers:parse_job", PARSE_MEMORY_BYTES,
                    queue_timeout_s=PARSE_QUEUE_TIMEOUT_S)
 
 
-GROUP_BYTES = 256 << 10                  # files up to this size travel together ...
-GROUP_FILES = 32                         # ... this many to one worker round trip
+GROUP_BYTES = 256 << 10                  # files up to this size share a worker ...
+GROUP_FILES = 32                         # ... this many at a time, queued on it at once
 
 
 def parse(data: bytes, name: str, *, timeout: float = PARSE_TIMEOUT_S) -> Parsed:
@@ -46,10 +46,10 @@ def parse(data: bytes, name: str, *, timeout: float = PARSE_TIMEOUT_S) -> Parsed
 
 def parse_many(files: list[tuple[str, bytes]], *, timeout: float = PARSE_TIMEOUT_S
                ) -> list[Parsed | ParseError]:
-    """Parse uploads in bounded workers, small ones several to a round trip; one result per
-    file, in order: what it parsed to, or the ParseError that names it. A group that fails as
-    a whole (a crash, the time limit) is tried again one file at a time, so only the file at
-    fault fails."""
+    """Parse uploads in bounded workers, small ones several to a worker; one result per file,
+    in order: what it parsed to, or the ParseError that names it. Every file has the time
+    limit to itself, counted from when its parse begins: a slow file fails at its limit
+    alone, and the files after it go on."""
     results: list[Parsed | ParseError | None] = [None] * len(files)
     groups: list[list[int]] = []
     for i, (_, data) in enumerate(files):
@@ -66,33 +66,17 @@ def parse_many(files: list[tuple[str, bytes]], *, timeout: float = PARSE_TIMEOUT
             path.write_bytes(data)
             paths.append(path)
         for group in groups:
-            try:
-                replies = _call([(files[i][0], paths[i]) for i in group], timeout)
-            except WorkerError as exc:
-                if len(group) > 1:  # find the file at fault: one at a time
-                    for i in group:
-                        results[i] = _one(files[i][0], paths[i], timeout)
-                    continue
-                replies = [{"error": f"parsing failed. {exc}"}]
+            replies = _POOL.map([{"files": [{"path": str(paths[i]), "name": files[i][0]}]}
+                                 for i in group], timeout)
             for i, reply in zip(group, replies, strict=True):
                 results[i] = _result(files[i][0], reply)
     return results  # type: ignore[return-value]
 
 
-def _call(batch: list[tuple[str, Path]], timeout: float) -> list[dict]:
-    payload = {"files": [{"path": str(path), "name": name} for name, path in batch]}
-    return _POOL.call(payload, timeout * len(batch) if len(batch) > 1 else timeout)
-
-
-def _one(name: str, path: Path, timeout: float) -> Parsed | ParseError:
-    try:
-        [reply] = _call([(name, path)], timeout)
-    except WorkerError as exc:
-        reply = {"error": f"parsing failed. {exc}"}
-    return _result(name, reply)
-
-
-def _result(name: str, reply: dict) -> Parsed | ParseError:
-    if "error" in reply:
-        return ParseError(f"{name}: {reply['error']}")
-    return Parsed(reply["kind"], tuple(Section(**s) for s in reply["sections"]))
+def _result(name: str, reply: list[dict] | WorkerError) -> Parsed | ParseError:
+    if isinstance(reply, WorkerError):
+        return ParseError(f"{name}: parsing failed. {reply}")
+    [one] = reply
+    if "error" in one:
+        return ParseError(f"{name}: {one['error']}")
+    return Parsed(one["kind"], tuple(Section(**s) for s in one["sections"]))

@@ -1,6 +1,8 @@
 """Retrieval over a knowledge base: dense (Chroma), BM25 (bm25s) and hybrid (the two fused,
 lib.knowledge.fusion), optionally limited to some documents; each base keeps its own fusion
-settings."""
+settings. Dense and BM25 are each their retriever's own ranking; spreading results across
+documents is part of hybrid only. `side_by_side` is the Retrieval page's view: the three at
+once, every hit with its place in both rankings over every chunk searched."""
 
 from __future__ import annotations
 
@@ -55,8 +57,9 @@ def dense_by_vector(settings: Settings, kb: KnowledgeBase, vector, k: int,
     return index.nearest(settings, kb.collection, vector, k, document_ids)
 
 
-def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
+def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int | None,
          document_ids: list[int] | None = None) -> list[tuple[str, float]]:
+    """The k best keyword matches (k=None: every chunk that shares a word with the query)."""
     import numpy as np
 
     retriever, ids = keyword.index_for(settings, kb)
@@ -67,8 +70,8 @@ def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int,
     if document_ids:
         allowed = chunk_ids_of(settings, document_ids)
         mask = np.array([cid in allowed for cid in ids], dtype=np.float32)
-    found, scores = retriever.retrieve(tokens, k=min(k, len(ids)), show_progress=False,
-                                       weight_mask=mask)
+    found, scores = retriever.retrieve(tokens, k=len(ids) if k is None else min(k, len(ids)),
+                                       show_progress=False, weight_mask=mask)
     return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
 
 
@@ -83,16 +86,60 @@ def search(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5, mode: 
     fs = (fusion or search_settings(settings, kb)).checked()
     pool = max(POOL, 10 * k)
     if mode == "dense":
-        ranked = single(dense(settings, kb, query, pool, document_ids), "dense")
-    elif mode == "bm25":
-        ranked = single(bm25(settings, kb, query, pool, document_ids), "bm25")
-    else:
-        keyword = bm25(settings, kb, query, pool, document_ids)
-        ranked = fuse(dense(settings, kb, query, pool, document_ids), keyword, fs,
-                      bm25_complete=len(keyword) < pool)
+        return fill_hits(settings, single(dense(settings, kb, query, k, document_ids),
+                                          "dense"))
+    if mode == "bm25":
+        return fill_hits(settings, single(bm25(settings, kb, query, k, document_ids), "bm25"))
+    return fill_hits(settings, _hybrid(settings, dense(settings, kb, query, pool, document_ids),
+                                       bm25(settings, kb, query, pool, document_ids), fs, k))
+
+
+def _hybrid(settings: Settings, dense_pool: list[tuple[str, float]],
+            keyword_pool: list[tuple[str, float]], fs: FusionSettings, k: int
+            ) -> list[Evidence]:
+    """The two pools fused, then spread across documents (fs.per_document)."""
+    ranked = fuse(dense_pool, keyword_pool, fs,
+                  bm25_complete=len(keyword_pool) < max(POOL, 10 * k))
     owner = chunk_documents(settings, [e.chunk_id for e in ranked])
-    return fill_hits(settings, spread(ranked, lambda cid: owner.get(cid, -1), k,
-                                      fs.per_document))
+    return spread(ranked, lambda cid: owner.get(cid, -1), k, fs.per_document)
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """One query through each retriever. Dense and BM25 are their own rankings; hybrid is
+    fused and spread across documents. Every hit carries its dense and BM25 rank over all
+    `searched` chunks (the whole base, or the documents picked); a BM25 rank is missing where
+    a chunk shares no word with the query."""
+    dense: list[Hit]
+    bm25: list[Hit]
+    hybrid: list[Hit]
+    searched: int
+
+
+def side_by_side(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5,
+                 document_ids: list[int] | None = None,
+                 fusion: FusionSettings | None = None) -> SideBySide:
+    """What the Retrieval page shows: both full rankings, their top k, and hybrid from their
+    first POOL places (what `search` fuses)."""
+    fs = (fusion or search_settings(settings, kb)).checked()
+    if not query.strip():
+        return SideBySide([], [], [], 0)
+    vectors = index.count(settings, kb.collection)
+    dense_all = dense(settings, kb, query, vectors, document_ids) if vectors else []
+    bm25_all = bm25(settings, kb, query, None, document_ids)
+    d = {cid: (r, s) for r, (cid, s) in enumerate(dense_all, 1)}
+    b = {cid: (r, s) for r, (cid, s) in enumerate(bm25_all, 1)}
+
+    def placed(cid: str, score: float) -> Evidence:
+        return Evidence(cid, score, *d.get(cid, (None, None)), *b.get(cid, (None, None)))
+
+    pool = max(POOL, 10 * k)
+    hybrid = _hybrid(settings, dense_all[:pool], bm25_all[:pool], fs, k)
+    return SideBySide(
+        fill_hits(settings, [placed(cid, s) for cid, s in dense_all[:k]]),
+        fill_hits(settings, [placed(cid, s) for cid, s in bm25_all[:k]]),
+        fill_hits(settings, [placed(e.chunk_id, e.score) for e in hybrid]),
+        len(dense_all) or len(bm25_all))
 
 
 def search_settings(settings: Settings, kb: KnowledgeBase) -> FusionSettings:

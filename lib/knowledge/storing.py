@@ -42,10 +42,15 @@ class Pending:
 Report = Callable[[Pending, str, str], None]
 
 
-def forecast(model: str, chunks: int) -> str:
-    """"about 40 s" for embedding this many chunks, at the rate measured so far."""
+def forecast(model: str, chunks: int, *, left: bool = False) -> str:
+    """"about 40 s" for embedding this many chunks, at the rate measured so far; before any
+    rate was measured, no figure (a guess said "about 0 s" for a first ingest)."""
     seconds = embeddings.estimate_seconds(model, chunks)
-    return f"about {seconds:,.0f} s" if seconds < 90 else f"about {seconds / 60:,.0f} min"
+    if seconds is None:
+        return "the time left is known after the first batch"
+    text = ("under a second" if seconds < 1 else f"about {seconds:,.0f} s" if seconds < 90
+            else f"about {seconds / 60:,.0f} min")
+    return f"{text} left" if left else text
 
 
 def embed_and_store(settings: Settings, kb: KnowledgeBase, docs: list[Pending],
@@ -58,9 +63,17 @@ def embed_and_store(settings: Settings, kb: KnowledgeBase, docs: list[Pending],
     """
     model = kb.embedding_model
     todo = [d for d in docs if d.chunks]
-    if not embeddings.embedding_model.ready(model):
+    if todo and not embeddings.embedding_model.ready(model):
         for d in todo:
-            report(d, "load", "loading the embedding model (first use)")
+            report(d, "load", "loading the embedding model (first use, may take a while)")
+        try:  # here, while the progress says so, not inside the first batch's time
+            embeddings.embedding_model(model)
+        except PromptLabError as exc:
+            if not new:
+                raise
+            for d in todo:
+                _fail(settings, kb, d, exc.message, report)
+            return
     remaining = sum(len(d.chunks) for d in todo)
     for d in todo:
         report(d, "embed", forecast(model, remaining))
@@ -96,7 +109,7 @@ def embed_and_store(settings: Settings, kb: KnowledgeBase, docs: list[Pending],
             if d.stored == len(d.chunks):
                 ready.append(d)
             else:
-                report(d, "embed", f"{forecast(model, remaining)} left")
+                report(d, "embed", forecast(model, remaining, left=True))
         if new:
             _mark_ready(settings, kb, ready, report)
         else:

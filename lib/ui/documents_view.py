@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib import knowledge
 from lib.core import PromptLabError, Settings, csv_text
-from lib.knowledge import KnowledgeBase, Progress
+from lib.knowledge import Document, KnowledgeBase, Progress
 from lib.ui.identity import owner_text, user_id
 from lib.ui.text import md, plain
 from lib.ui.widgets import show_error
@@ -42,11 +42,39 @@ def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None
         with st.sidebar.popover("Delete knowledge base", icon=":material/delete:",
                                 width="stretch"):
             st.warning(md("This deletes **{}**, its documents and its index.", kb.name))
-            if st.button("Delete it", type="primary", key="kb_delete"):
-                knowledge.delete_kb(settings, kb)
-                st.session_state.pop(KB_KEY, None)
-                st.rerun()
+            st.button("Delete it", type="primary", key="kb_delete", on_click=_delete_kb,
+                      args=(settings, kb))
     return kb
+
+
+def _delete_kb(settings: Settings, kb: KnowledgeBase) -> None:
+    try:
+        knowledge.delete_kb(settings, kb)
+    except PromptLabError as exc:
+        show_error(exc)
+        return
+    st.session_state.pop(KB_KEY, None)
+    st.toast(md("Deleted the knowledge base {}.", kb.name), icon=":material/delete:")
+
+
+def delete_document(settings: Settings, kb: KnowledgeBase, doc: Document) -> None:
+    """Delete a document, once ticked; a toast says what went."""
+    chunks = f"{doc.chunks:,} chunk{'s' if doc.chunks != 1 else ''}"
+    sure = st.checkbox(md("Yes, delete {} and its {} from the knowledge base", doc.name,
+                          chunks), key=f"doc_delete_sure_{doc.id}")
+    st.button(md("Delete {}", doc.name), icon=":material/delete:", key="doc_delete",
+              disabled=not sure, on_click=_delete_document, args=(settings, kb, doc, chunks))
+
+
+def _delete_document(settings: Settings, kb: KnowledgeBase, doc: Document, chunks: str
+                     ) -> None:
+    try:
+        knowledge.delete_document(settings, kb, doc.id)
+    except PromptLabError as exc:
+        show_error(exc)
+        return
+    st.session_state.pop(f"doc_delete_sure_{doc.id}", None)
+    st.toast(md("Deleted {} ({}).", doc.name, chunks), icon=":material/delete:")
 
 
 _WORDS = {"parse": "reading", "chunk": "cutting into chunks", "load": "preparing",

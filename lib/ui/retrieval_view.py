@@ -19,32 +19,46 @@ def describe(fs: FusionSettings) -> Markdown:
     how = ("z-scores" if fs.method == "scores" else f"reciprocal ranks (k = {fs.rrf_k})")
     per = f"{fs.per_document} chunk{'s' if fs.per_document != 1 else ''}"
     return md("Hybrid fuses {}, dense weight {:.2f}, keyword weight {:.2f}; {} per document "
-              "before other documents get a turn.", how, fs.dense_weight, 1 - fs.dense_weight,
-              per)
+              "before other documents get a turn (hybrid only: dense and BM25 show their own "
+              "rankings).", how, fs.dense_weight, 1 - fs.dense_weight, per)
+
+
+def spread_rule(fs: FusionSettings) -> Markdown:
+    """The per-document rule, which belongs to hybrid alone."""
+    per = f"{fs.per_document} chunk{'s' if fs.per_document != 1 else ''}"
+    return md("Both lists fused, then at most {} per document while other documents still "
+              "have candidates.", per)
+
+
+NOTES = {"dense": md("Its own ranking: nearest by meaning (cosine similarity)."),
+         "bm25": md("Its own ranking: best keyword matches.")}
 
 
 def why(h: Hit, fused: bool) -> Markdown:
-    """Where a hit stood in each list, and its fused score."""
-    def place(rank: int | None, score: float | None, fmt: str) -> Markdown:
-        return md("not found") if rank is None else md("#{} ({:" + fmt + "})", rank, score)
-
-    parts = [md("dense {}", place(h.dense_rank, h.dense_score, ".3f")),
-             md("BM25 {}", place(h.bm25_rank, h.bm25_score, ".2f"))]
+    """Where a hit stands in each retriever's ranking of every chunk searched, and its fused
+    score."""
+    dense = (md("— not in the vector index") if h.dense_rank is None
+             else md("#{} ({:.3f})", h.dense_rank, h.dense_score))
+    keyword = (md("— shares no word with the query") if h.bm25_rank is None
+               else md("#{} ({:.2f})", h.bm25_rank, h.bm25_score))
+    parts = [md("dense {}", dense), md("BM25 {}", keyword)]
     if fused:
         parts.append(md("fused {:.3f}", h.score))
     return join(" · ", parts)
 
 
-def hit_list(title: str, hits: list[Hit], seen_in: dict[str, int], *, fused: bool) -> None:
+def hit_list(title: str, note: Markdown, hits: list[Hit], seen_in: dict[str, int], *,
+             fused: bool) -> None:
     """One retriever's hits; a chunk found by several retrievers is marked."""
     st.markdown(md("**{}**", title))
+    st.caption(note)
     if not hits:
         st.caption("No results.")
     for h in hits:
         n = seen_in.get(h.chunk_id, 1)
         badge = (Markdown(" :green-badge[in all 3]") if n == 3 else
                  Markdown(" :blue-badge[in 2]") if n == 2 else Markdown())
-        where = h.source + (f" p.{h.page}" if h.page else "") + f" #{h.index}"
+        where = knowledge.chunk_label(h.source, h.page, h.index)
         with st.container(border=True):
             st.markdown(md("**{}.** `{:.3f}` {}{}", h.rank, h.score, where, badge))
             st.caption(why(h, fused))

@@ -1,4 +1,5 @@
-"""A person's path through Documents and Chat: upload two files, ask, open the citation."""
+"""A person's path through Documents and Chat: upload two files, inspect retrieval, ask, open
+the citation, delete a document (ticked first, then told what went)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     # Why the hybrid top hit ranked: its place in each list and the fused score.
     expect(page.get_by_text(re.compile(r"^dense #\d+ \(0\.\d{3}\) · BM25 #\d+ \([\d.]+\) · "
                                        r"fused -?[\d.]+$")).first).to_be_visible()
+    # Dense and BM25 are their own rankings, and each hit says where it stands in both.
+    expect(page.get_by_text(re.compile(r"^dense #1 \(0\.\d{3}\) · BM25 (#\d+|— shares no word)"
+                                       )).first).to_be_visible()
+    expect(page.get_by_text("not found")).to_have_count(0)
+    expect(page.get_by_text("at most 1 chunk per document")).to_be_visible()
 
     # This base's fusion: ranks instead of scores, saved, and the inspector follows.
     page.get_by_text("Search settings for this knowledge base").click()
@@ -75,3 +81,14 @@ def test_upload_two_files_and_chat_with_citations(page: Page, app_url: str, tmp_
     expect(source).to_be_visible()
     source.get_by_text("[1] guide.pdf, page 1").click()
     expect(source).to_contain_text("The warranty lasts twenty four months.")
+
+    # Deleting a document asks first, then says what went.
+    page.get_by_role("link", name="Documents").click()
+    main = page.get_by_test_id("stMain")
+    delete = main.get_by_role("button", name=re.compile("^Delete "))
+    expect(delete).to_be_disabled()
+    main.get_by_text(re.compile(r"^Yes, delete \S+ and its 2 chunks")).click()
+    expect(delete).to_be_enabled()
+    delete.click()
+    expect(page.get_by_test_id("stToast")).to_contain_text(re.compile(r"Deleted \S+ \(2 chunks\)"))
+    expect(main.get_by_role("heading", name="1 documents")).to_be_visible()

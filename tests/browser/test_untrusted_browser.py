@@ -129,8 +129,13 @@ def test_documents_retrieval_and_grounded_sources(page: Page, app_url: str, tmp_
     no_fetch(page, beacon, dialogs)
 
     page.get_by_role("link", name="Documents").click()
-    page.get_by_test_id("stMain").get_by_role("button", name=re.compile("^Delete ")).click()
+    main = page.get_by_test_id("stMain")
+    sure = main.get_by_text(re.compile("^Yes, delete "))
+    expect(sure).to_contain_text(beacon.marker("name-html"))  # the name, read literally
+    sure.click()
+    main.get_by_role("button", name=re.compile("^Delete ")).click()
     expect(page.get_by_role("heading", name="0 documents")).to_be_visible()
+    expect(page.get_by_test_id("stToast")).to_contain_text(beacon.marker("name-html"))
     no_fetch(page, beacon, dialogs)
 
 
