@@ -47,6 +47,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "provider_label", "provider_status", "provider_summary"
     ),
     "lib.llm.tokens": (
-        "BLOBS", "Counter", "encoding", "encoding_name", "message_text", "seed_tiktoken"
+        "BLOBS", "Counter", "encoding", "encoding_name", "max_input_tokens", "message_text",
+        "seed_tiktoken"
     ),
 })

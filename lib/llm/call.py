@@ -29,6 +29,7 @@ from lib.llm.protocol import (
     Waiting,
 )
 from lib.llm.structured import Validation, validate
+from lib.llm.tokens import max_input_tokens
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,9 @@ class Call:
 
     # -- the stream ---------------------------------------------------------------------
     def worst_case_micro(self) -> int:
-        """Input as counted plus the full max output, at the dearest input price (a cache
-        write can cost more than plain input); estimated counts get a 10% margin."""
+        """What the call is expected to cost at most: input as counted (an estimated count
+        gets a 10% margin) plus the full max output, at the dearest input price (a cache
+        write can cost more than plain input)."""
         m = self.model
         if not (m.input or m.output or m.cache_write):
             return 0
@@ -141,9 +143,25 @@ class Call:
             tokens = round(tokens * 1.1)
         return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
 
-    def reserve(self) -> None:
-        """Hold the worst case against the budgets now; raises BudgetExceededError.
+    def bound_micro(self) -> int:
+        """The most the call can cost, whatever the upstream counts: the input tokens no
+        tokenizer can exceed (lib.llm.tokens.max_input_tokens) at the dearest input price,
+        plus the full max output. Never below the expected cost."""
+        m = self.model
+        if not (m.input or m.output or m.cache_write):
+            return 0
+        price = max(m.input, m.cache_write, m.cache_read)
+        bound = round(max_input_tokens(self.request) * price
+                      + self.request.max_tokens * m.output)
+        return max(bound, self.worst_case_micro())
 
+    def reserve(self) -> None:
+        """Hold the call's bound against the budgets now, or refuse it (BudgetExceededError).
+
+        A call is let through while what is spent, plus the bounds of the calls in flight,
+        plus this call's expected cost stay within each budget; it then holds its bound until
+        its ledger row settles the real cost. A budget can so end at most one call's bound
+        minus its expected cost over, however much an upstream counts (lib.spend.budgets).
         Free models, and calls under no budget (of their provider, user or API key),
         reserve nothing (and count nothing).
         """
@@ -155,7 +173,8 @@ class Call:
         if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
                 self.db_path, m.provider, api_key=key, user=user):
             self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro(),
-                                              api_key=key, user=user)
+                                              bound_micro=self.bound_micro(), api_key=key,
+                                              user=user)
 
     def __iter__(self) -> Iterator[Event]:
         self.reserve()  # a refusal raises before anything is sent or stored
