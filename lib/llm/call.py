@@ -132,9 +132,8 @@ class Call:
 
     # -- the stream ---------------------------------------------------------------------
     def worst_case_micro(self) -> int:
-        """What the call is expected to cost at most: input as counted (an estimated count
-        gets a 10% margin) plus the full max output, at the dearest input price (a cache
-        write can cost more than plain input)."""
+        """The expected cost at most: input as counted (an estimate gets a 10% margin), full
+        max output, at the dearest input price (a cache write can cost more than input)."""
         m = self.model
         if not (m.input or m.output or m.cache_write):
             return 0
@@ -144,32 +143,20 @@ class Call:
         return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
 
     def bound_micro(self) -> int:
-        """The most the call can cost, whatever the upstream counts: the input tokens no
-        tokenizer can exceed (lib.llm.tokens.max_input_tokens) at the dearest input price,
-        plus the full max output. Never below the expected cost."""
+        """The most the call can cost whatever the upstream counts: input tokens no tokenizer
+        can exceed (tokens.max_input_tokens) at the dearest price, and full max output."""
         m = self.model
-        if not (m.input or m.output or m.cache_write):
-            return 0
         price = max(m.input, m.cache_write, m.cache_read)
-        bound = round(max_input_tokens(self.request) * price
-                      + self.request.max_tokens * m.output)
-        return max(bound, self.worst_case_micro())
+        return round(max_input_tokens(self.request) * price + self.request.max_tokens * m.output)
 
     def reserve(self) -> None:
-        """Hold the call's bound against the budgets now, or refuse it (BudgetExceededError).
-
-        A call is let through while what is spent, plus the bounds of the calls in flight,
-        plus this call's expected cost stay within each budget; it then holds its bound until
-        its ledger row settles the real cost. A budget can so end at most one call's bound
-        minus its expected cost over, however much an upstream counts (lib.spend.budgets).
-        Free models, and calls under no budget (of their provider, user or API key),
-        reserve nothing (and count nothing).
-        """
+        """Hold the call's bound against its budgets (admitted on its expected cost: see
+        lib.spend.budgets) or raise BudgetExceededError. Free models, and calls under no
+        budget (of their provider, user or API key), reserve nothing (and count nothing)."""
         if self._reserved:
             return
         self._reserved = True
-        m = self.model
-        key, user = self.context.api_key_id, self.context.user
+        m, key, user = self.model, self.context.api_key_id, self.context.user
         if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
                 self.db_path, m.provider, api_key=key, user=user):
             self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro(),
