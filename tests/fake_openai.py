@@ -62,6 +62,11 @@ class FakeOpenAI:
             return self.script[min(len(self.requests), len(self.script)) - 1]
 
 
+class _Headers(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def _event(data: dict) -> bytes:
     return f"data: {json.dumps(data)}\n\n".encode()
 
@@ -91,7 +96,8 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 kind = "server_error" if step.status >= 500 else "invalid_request_error"
                 message = step.error or ""
                 if step.echo:
-                    message = message.format_map({k.lower(): v for k, v in self.headers.items()})
+                    message = message.format_map(_Headers(
+                        {k.lower(): v for k, v in self.headers.items()}))
                 error = {"error": {"message": message, "type": kind}}
                 self._send(step.status, json.dumps(error).encode(), "application/json")
                 return
