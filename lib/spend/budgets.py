@@ -81,7 +81,8 @@ def set_budget(path: Path, scope: str, period: str, limit_usd: float | None) -> 
     if period not in PERIODS:
         raise BudgetError(f"A budget period is 'day' or 'month', not {period!r}.")
     if scope.startswith(USER_SCOPE) and not scope[len(USER_SCOPE):].strip():
-        raise BudgetError("A user's budget needs the user's id (their sign-in email).")
+        raise BudgetError("A user's budget needs the user's id (their verified sign-in email, "
+                          "or the id the sidebar shows them).")
     with connect(path, write=True) as conn:
         if limit_usd is None:
             conn.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", (scope, period))
