@@ -4,16 +4,18 @@ Each POST /v1/chat/completions takes the next scripted reply (the last one repea
 `reply("text")`, `http_error(status, message)`, `broken("partial", message)` (a stream
 that sends some text, then an in-stream error event) or `tool_call(name, arguments)`; a
 reply with `hold` (a threading.Event) waits for it before answering (a slow model whose
-pace the test sets). GET /v1/models lists one model.
-Streams are chunked on kept-alive connections, as real servers send them; `connections`
-counts the connections clients opened.
+pace the test sets). A reply's `usage(body)` gives the (prompt, completion) tokens it
+reports, as a server counting with its own tokenizer does; an error's message may echo
+request headers (`{authorization}`), as some servers' 401s do. GET /v1/models lists one
+model. Streams are chunked on kept-alive connections, as real servers send them;
+`connections` counts the connections clients opened.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +31,8 @@ class Reply:
     error: str | None = None          # HTTP error body, or an in-stream error after chunks
     calls: list[tuple[str, str]] = field(default_factory=list)  # tool calls: name, arguments
     hold: threading.Event | None = None  # answer only once it is set (60 s at most)
+    usage: Callable[[dict], tuple[int, int]] | None = None   # reported (prompt, completion)
+    echo: bool = False                # fill `{header}` fields of `error` from the request
 
 
 def reply(*chunks: str) -> Reply:
@@ -37,6 +41,11 @@ def reply(*chunks: str) -> Reply:
 
 def http_error(status: int, message: str) -> Reply:
     return Reply(status=status, error=message)
+
+
+def echoing(status: int, message: str) -> Reply:
+    """An HTTP error whose message repeats request headers: "{authorization}" and the like."""
+    return Reply(status=status, error=message, echo=True)
 
 
 def broken(partial: str, message: str) -> Reply:
@@ -60,6 +69,11 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append(body)
             return self.script[min(len(self.requests), len(self.script)) - 1]
+
+
+class _Headers(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 def _event(data: dict) -> bytes:
@@ -91,7 +105,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 step.hold.wait(60)
             if step.status != 200:
                 kind = "server_error" if step.status >= 500 else "invalid_request_error"
-                error = {"error": {"message": step.error, "type": kind}}
+                message = step.error or ""
+                if step.echo:
+                    message = message.format_map(_Headers(
+                        {k.lower(): v for k, v in self.headers.items()}))
+                error = {"error": {"message": message, "type": kind}}
                 self._send(step.status, json.dumps(error).encode(), "application/json")
                 return
             self.send_response(200)
@@ -113,6 +131,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             else:
                 self._chunk(_event({**base, "choices": [{"index": 0, "delta": {},
                     "finish_reason": "tool_calls" if step.calls else "stop"}]}))
+                if step.usage is not None:
+                    prompt, completion = step.usage(body)
+                    self._chunk(_event({**base, "choices": [], "usage": {
+                        "prompt_tokens": prompt, "completion_tokens": completion,
+                        "total_tokens": prompt + completion}}))
                 self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")  # the body's end: the connection stays open for the next
 

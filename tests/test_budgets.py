@@ -1,15 +1,15 @@
-"""Budgets: atomic worst-case reservations that concurrent calls cannot overshoot, on both
-databases."""
+"""Budgets: atomic reservations that concurrent calls cannot overshoot (by more than one
+call's worth when the upstream counts more than we estimate), on both databases."""
 
 from __future__ import annotations
 
 import pytest
 from fakes import FakeProvider, fail, ok
-from support import race
+from support import race, together
 
 from lib import spend, storage
 from lib.core import BudgetExceededError, ProviderError, today
-from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage
+from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage, encoding
 
 pytestmark = pytest.mark.usefixtures("backend")  # each test on SQLite, then on PostgreSQL
 
@@ -84,3 +84,67 @@ def test_a_planned_batch_is_checked_against_every_budget(settings):
     assert spend.refusal(settings.db_path, {"openai": 50_000, "local": 0}) is None
     message = spend.refusal(settings.db_path, {"openai": 60_000, "anthropic": 50_000})
     assert message and "up to $0.1100" in message and "this month's overall budget" in message
+
+
+# $5 / $15 per million: input is most of a call's cost.
+INPUT_PRICED = ModelInfo("dear-input", "compat", "Dear input", 128_000, 1000, input=5.0,
+                         output=15.0)
+TEXTS = {"english": " ".join(f"Item {i}: the invoice lists the parts, the hours and the tax "
+                             "that apply." for i in range(400)),
+         "ruled": "\n".join(f"{'=' * 70}\n|{i:>5} |{' ' * 50}|" for i in range(100)),
+         "emoji": "🙂 ok " * 2000}
+
+
+def o200k(request: ChatRequest) -> int:
+    return sum(len(encoding("o200k_base").encode(m.content)) for m in request.messages)
+
+
+@pytest.mark.parametrize(("text", "factor"), [("english", 2), ("ruled", 10), ("emoji", 3)])
+def test_calls_all_in_flight_at_once_end_one_call_at_most_over(settings, text, factor):
+    """50 calls reserve at the same instant (none settled yet), then each is billed
+    `factor` times the input tokens we estimated: holding only the estimate, the budget
+    ended ~`factor` times over; holding bounds, at most one call's bound over."""
+    spend.set_budget(settings.db_path, "all", "day", 1.00)
+    request = ChatRequest("dear-input", (Message("user", TEXTS[text]),), max_tokens=100)
+    billed = factor * o200k(request)
+
+    def build(_: int) -> Call:
+        provider = FakeProvider([ok("done", usage=Usage(billed, 100))])
+        return Call(provider, INPUT_PRICED, request, CallContext("test"),
+                    db_path=settings.db_path, count_input=o200k, estimated_input=True)
+
+    def reserve(call: Call) -> Call:
+        call.reserve()
+        return call
+
+    held = together(reserve, 50, prepare=build)
+    admitted = [c for c in held if isinstance(c, Call)]
+    assert admitted and all(isinstance(r, BudgetExceededError) for r in held
+                            if not isinstance(r, Call))
+    for call in admitted:
+        list(call)
+    spent = spend.spend_since_micro(settings.db_path, today())
+    one = admitted[0]
+    assert one.record.cost_micro <= one.bound_micro()  # the bound holds for this upstream
+    assert spent <= 1_000_000 + one.bound_micro() - one.worst_case_micro()
+    with storage.connect(settings.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+
+
+def test_a_call_holds_its_bound_and_is_let_through_on_its_expected_cost(settings):
+    """With $0.10 left, a call expected to cost $0.06 goes through and holds its (larger)
+    bound; a second one, the first still in flight, is refused: its own expected cost fits
+    what is left, but not beside the first one's bound."""
+    request = ChatRequest("dear-input", (Message("user", "word " * 2000),), max_tokens=100)
+    first = Call(FakeProvider([ok("a")]), INPUT_PRICED, request, CallContext("test"),
+                 db_path=settings.db_path, count_input=o200k, estimated_input=True)
+    expected, bound = first.worst_case_micro(), first.bound_micro()
+    assert expected < bound
+    spend.set_budget(settings.db_path, "all", "day", (expected + bound) / 1e6 - 1e-6)
+    first.reserve()
+    [status] = spend.statuses(settings.db_path)
+    assert status.reserved_micro == bound
+    second = Call(FakeProvider([ok("b")]), INPUT_PRICED, request, CallContext("test"),
+                  db_path=settings.db_path, count_input=o200k, estimated_input=True)
+    with pytest.raises(BudgetExceededError):
+        second.reserve()

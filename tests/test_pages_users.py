@@ -14,8 +14,11 @@ from lib import chat, knowledge, spend
 from lib.core import ROOT, get_settings
 from lib.prompts import PromptStore
 
-ALICE = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice", "sub": "a1"}
-BOB = {"is_logged_in": True, "email": "bob@example.com", "sub": "b2"}
+ISSUER = "https://id.example.com"
+ALICE = {"is_logged_in": True, "iss": ISSUER, "sub": "a1", "email": "alice@example.com",
+         "email_verified": True, "name": "Alice"}
+BOB = {"is_logged_in": True, "iss": ISSUER, "sub": "b2", "email": "bob@example.com",
+       "email_verified": True}
 
 
 @pytest.fixture
@@ -154,3 +157,79 @@ def test_an_api_key_made_signed_in_is_its_makers(open_as):
     at = open_as(BOB, "app_pages/api.py")
     [table] = at.table
     assert table.value.iloc[0]["Made"] == "by alice@example.com"
+
+
+# Claims a person controls at some provider, none of them Alice's identity: an email set to
+# hers but not verified (false, "false", or no such claim), a `sub` spelled like her email
+# and no email, the same at another issuer, and her email "verified" on a claim of another
+# shape. Each signs in on its own.
+CLAIMERS = {
+    "unverified email": {"iss": ISSUER, "sub": "m1", "email": "alice@example.com",
+                         "email_verified": False, "name": "Alice"},
+    "verified as a string 'false'": {"iss": ISSUER, "sub": "m2", "email": "alice@example.com",
+                                     "email_verified": "false"},
+    "no email_verified claim": {"iss": ISSUER, "sub": "m3", "email": "alice@example.com"},
+    "sub equal to her email": {"iss": ISSUER, "sub": "alice@example.com"},
+    "sub equal to her email, another issuer": {"iss": "https://evil.example",
+                                               "sub": "alice@example.com"},
+    "verified email with a space": {"iss": ISSUER, "sub": "m4", "email_verified": True,
+                                    "email": "alice@example.com "},
+}
+
+
+def _alices_things(path) -> tuple[int, str]:
+    """A conversation and an agent run of Alice's, stored as sign-in by email stored them."""
+    conv = chat.create_conversation(path, title="Alice's salary review", owner=ALICE["email"])
+    chat.add_message(path, conv, "user", "My salary is 123,456 and my manager is Carol.")
+    spend.record(path, spend.CallRecord(
+        ts=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), page="chat",
+        provider="local", model="m", attempts=1, status="ok", total_ms=5.0,
+        run_id="run-alice", step=1, user_id=ALICE["email"]))
+    return conv, "run-alice"
+
+
+def _sees_alices(at_chat, at_traces, at_tokens) -> bool:
+    texts = " ".join(reads(str(e.value)) for at in (at_chat, at_traces, at_tokens)
+                     for kind in ("markdown", "caption", "title", "info", "warning", "text")
+                     for e in at.get(kind))
+    options = [str(o) for at in (at_chat, at_tokens) for s in at.selectbox for o in s.options]
+    # (the run's id is in the Traces picker either way: it came from the link; its steps not)
+    return "123,456" in texts or any("salary" in o for o in options) or "Step 1" in texts
+
+
+@pytest.mark.parametrize("claims", CLAIMERS.values(), ids=CLAIMERS.keys())
+def test_a_claimed_identity_opens_none_of_alices_things(open_as, claims):
+    path = db()
+    conv, run = _alices_things(path)
+    who = {"is_logged_in": True, **claims}
+    chat_page = open_as(who, "app_pages/chat.py", c=str(conv))  # her link, guessed
+    assert [t.value for t in chat_page.title] == ["Chat"] and "c" not in chat_page.query_params
+    traces = open_as(who, "app_pages/traces.py", run=run)
+    tokens = open_as(who, "app_pages/tokens.py")
+    tokens.segmented_control(key="tok_source").set_value("A conversation").run()
+    assert not _sees_alices(chat_page, traces, tokens)
+    assert any("No conversations yet." in i.value for i in tokens.info)  # drawn, and empty
+    assert any("no run with this id" in w.value for w in traces.warning)
+    # Alice herself, signing in after the claimer, still finds all of it.
+    chat_page = open_as(ALICE, "app_pages/chat.py", c=str(conv))
+    assert chat_page.query_params["c"] == str(conv)
+    traces = open_as(ALICE, "app_pages/traces.py", run=run)
+    tokens = open_as(ALICE, "app_pages/tokens.py")
+    tokens.segmented_control(key="tok_source").set_value("A conversation").run()
+    assert _sees_alices(chat_page, traces, tokens)
+
+
+def test_a_claimer_keeps_an_id_of_their_own_and_reads_as_it(open_as):
+    """What the claimer makes is theirs, under an id that is not Alice's email; the
+    sidebar shows that id, never the unverified email."""
+    db()
+    who = {"is_logged_in": True, **CLAIMERS["unverified email"]}
+    at = open_as(who, "app_pages/chat.py")
+    at.chat_input[0].set_value("Hello?").run()
+    assert not at.exception
+    path = get_settings().db_path
+    owners = {c.owner for c in chat.list_conversations(path)}
+    assert len(owners) == 1 and "@" not in owners.pop()
+    says = " ".join(reads(c.value) for c in at.sidebar.caption)
+    assert "alice@example.com" not in says and "user-" in says
+    assert chat.list_conversations(path, owner=ALICE["email"]) == []

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 from fakes import FakeProvider, ok
-from support import race
+from support import race, together
 
-from lib import chat, compare, knowledge, spend, storage
+from lib import chat, compare, knowledge, spend, storage, users
 from lib.compare import Variant
 from lib.core import BudgetExceededError, NotFoundError, now_iso, today
 from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage, load_catalog
@@ -186,3 +186,55 @@ def test_agent_run_traces_are_their_users_own(settings):
     assert chat.run_trace(path, "run-a", user=ALICE) is not None
     assert chat.run_trace(path, "run-a", user=BOB) is None  # its steps hold her chat's text
     assert chat.run_trace(path, "run-a") is not None  # without sign-in: one user sees all
+
+
+ISS, OTHER = "https://id.example.com", "https://other.example"
+
+
+@both
+def test_an_identity_is_its_issuer_and_subject_and_takes_an_email_only_verified(settings):
+    path = settings.db_path
+    legacy = chat.create_conversation(path, title="before", owner=ALICE)  # owned by email
+    # Claims on her email, unverified or as a sub, first: each gets an id of its own.
+    mallory = users.identify(path, ISS, "m1", None)
+    spelled = users.identify(path, OTHER, ALICE, None)
+    assert len({mallory.user_id, spelled.user_id, ALICE}) == 3
+    assert "@" not in mallory.user_id + spelled.user_id
+    # Alice, verified, is her email: what it owned before is hers.
+    alice = users.identify(path, ISS, "a1", ALICE)
+    assert alice.user_id == ALICE
+    assert [c.id for c in chat.list_conversations(path, owner=alice.user_id)] == [legacy]
+    # The same verified email at another issuer is another person: it takes nothing.
+    twin = users.identify(path, OTHER, "a1", ALICE)
+    assert twin.user_id not in (ALICE, mallory.user_id) and twin.email == ALICE
+    # Each identity keeps its id; a verified email seen later changes what is displayed.
+    assert users.identify(path, ISS, "m1", None) == mallory
+    later = users.identify(path, ISS, "m1", "mallory@example.com")
+    assert later.user_id == mallory.user_id and later.email == "mallory@example.com"
+    assert users.identity_of(path, ISS, "a1") == alice
+
+
+@both
+def test_sessions_signing_in_together_get_one_id(settings):
+    ids = together(lambda i: users.identify(settings.db_path, ISS, "new", "new@example.com"
+                                            ).user_id, 8)
+    assert ids == ["new@example.com"] * 8
+    with storage.connect(settings.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM identities").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(("claims", "email"), [
+    ({"email": ALICE, "email_verified": True}, ALICE),
+    ({"email": ALICE, "email_verified": "true"}, ALICE),
+    ({"email": ALICE, "email_verified": "TRUE"}, ALICE),
+    ({"email": ALICE, "email_verified": False}, None),
+    ({"email": ALICE, "email_verified": "false"}, None),
+    ({"email": ALICE, "email_verified": 1}, None),
+    ({"email": ALICE}, None),
+    ({"email_verified": True}, None),
+    ({"email": "not an email", "email_verified": True}, None),
+    ({"email": ["alice@example.com"], "email_verified": True}, None),
+    ({"email": f"{ALICE}\n", "email_verified": True}, None),
+])
+def test_an_email_counts_only_when_its_issuer_verified_it(claims, email):
+    assert users.email_if_verified(claims) == email

@@ -49,6 +49,7 @@ from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
 from lib.core.money import MICRO, format_usd, format_usd_pair, to_micro
 from lib.core.plugins import Failure, Registered, failures, registered
+from lib.core.redaction import redact, remember_secrets
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
 from lib.core.workers import WorkerPool
 
@@ -113,7 +114,9 @@ __all__ = [
     "log_path",
     "now_iso",
     "once",
+    "redact",
     "registered",
+    "remember_secrets",
     "rss_mb",
     "safe_cell",
     "secrets_path",

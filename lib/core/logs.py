@@ -3,7 +3,8 @@ all under "lib", written to a rotating file under the data directory and to stde
 
 What we log is metadata (provider, model, status, sizes, timings, file names), never a key
 nor a document's or a message's text. As a second guard, the formatter blanks any configured
-key that still finds its way into a record (say, inside a third-party exception's message).
+key, and anything shaped like a key or a bearer token (lib.core.redaction), that still finds its
+way into a record, traceback included (say, inside a third-party exception's message).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from lib.core.redaction import redact, remember_secrets
 from lib.core.settings import Settings
 
 LOGGER = "lib"
@@ -26,15 +28,8 @@ _state: tuple | None = None
 
 
 class _Redacting(logging.Formatter):
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__(FORMAT)
-        self._secrets = secrets
-
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        return redact(super().format(record))
 
 
 def log_path(settings: Settings) -> Path:
@@ -44,10 +39,10 @@ def log_path(settings: Settings) -> Path:
 def setup_logging(settings: Settings) -> Path:
     """Configure the "lib" loggers once per settings; returns the log file's path."""
     global _state
-    secrets = tuple(s for s in (settings.anthropic_api_key, settings.openai_api_key,
-                                settings.openai_compat_api_key) if s and len(s) >= 6)
+    remember_secrets(settings.anthropic_api_key, settings.openai_api_key,
+                     settings.openai_compat_api_key)
     path = log_path(settings)
-    state = (path, settings.log_level, secrets)
+    state = (path, settings.log_level)
     with _lock:
         if _state == state:
             return path
@@ -56,7 +51,7 @@ def setup_logging(settings: Settings) -> Path:
             logger.removeHandler(handler)
             handler.close()
         path.parent.mkdir(parents=True, exist_ok=True)
-        formatter = _Redacting(secrets)
+        formatter = _Redacting(FORMAT)
         handlers: list[logging.Handler] = [
             logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
                                                  encoding="utf-8"),

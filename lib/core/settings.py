@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.core.errors import ConfigError
+from lib.core.redaction import remember_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -126,6 +127,9 @@ def load_settings(environ: dict[str, str] | None = None,
         except ValueError:
             raise ConfigError(f"Setting {name} has an invalid value.") from None
     settings = Settings(**values)  # type: ignore[arg-type]
+    # Wherever a configured key turns up in text from elsewhere, it is blanked (lib.core.redaction).
+    remember_secrets(settings.anthropic_api_key, settings.openai_api_key,
+                     settings.openai_compat_api_key)
     for attr in ("data_dir", "prompts_dir"):
         if not getattr(settings, attr).is_absolute():
             settings = Settings(**{**settings.__dict__, attr: ROOT / getattr(settings, attr)})

@@ -48,7 +48,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "spec_of"
     ),
     "lib.llm.tokens": (
-        "BLOBS", "Counter", "encoding", "encoding_name", "estimate_counter", "message_text",
+        "BLOBS", "Counter", "encoding", "encoding_name", "estimate_counter", "max_input_tokens",
+        "message_text",
         "seed_tiktoken"
     ),
 })

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
-from lib.core import BatchError, ProviderError, Settings
+from lib.core import BatchError, ProviderError, Settings, redact
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import ChatRequest, Usage, stop_reason
 from lib.llm.providers.sdk import client_options, translate
@@ -161,7 +161,7 @@ def _anthropic_outcome(line: Any) -> BatchOutcome:
                             stop_reason(m.stop_reason))
     if result.type == "errored":
         err = result.error.error
-        return BatchOutcome(cid, "errored", error=f"{err.type}: {err.message}")
+        return BatchOutcome(cid, "errored", error=redact(f"{err.type}: {err.message}"))
     if result.type in ("canceled", "expired"):
         return BatchOutcome(cid, "cancelled" if result.type == "canceled" else "expired")
     raise BatchError(f"Anthropic sent an unknown batch result type {result.type!r}.")
@@ -227,7 +227,7 @@ def _openai_state(batch: Any) -> BatchState:
     errors = (batch.errors.data or []) if batch.errors else []
     return BatchState(status, c.total if c else 0, c.completed if c else 0,
                       c.failed if c else 0,
-                      error="; ".join(e.message or e.code or "" for e in errors))
+                      error=redact("; ".join(e.message or e.code or "" for e in errors)))
 
 
 def _openai_outcome(line: dict[str, Any]) -> BatchOutcome:
@@ -248,7 +248,7 @@ def _openai_outcome(line: dict[str, Any]) -> BatchOutcome:
     body_error = ((response.get("body") or {}).get("error") or {}) if response else {}
     message = error.get("message") or body_error.get("message") or (
         f"HTTP {response.get('status_code')}" if response else "no reply")
-    return BatchOutcome(cid, kind, error=message if kind == "errored" else "")
+    return BatchOutcome(cid, kind, error=redact(message) if kind == "errored" else "")
 
 
 @functools.cache

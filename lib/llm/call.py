@@ -29,6 +29,7 @@ from lib.llm.protocol import (
     Waiting,
 )
 from lib.llm.structured import Validation, validate
+from lib.llm.tokens import max_input_tokens
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,8 @@ class Call:
 
     # -- the stream ---------------------------------------------------------------------
     def worst_case_micro(self) -> int:
-        """Input as counted plus the full max output, at the dearest input price (a cache
-        write can cost more than plain input); estimated counts get a 10% margin."""
+        """The expected cost at most: input as counted (an estimate gets a 10% margin), full
+        max output, at the dearest input price (a cache write can cost more than input)."""
         m = self.model
         if not (m.input or m.output or m.cache_write):
             return 0
@@ -141,21 +142,26 @@ class Call:
             tokens = round(tokens * 1.1)
         return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
 
-    def reserve(self) -> None:
-        """Hold the worst case against the budgets now; raises BudgetExceededError.
+    def bound_micro(self) -> int:
+        """The most the call can cost whatever the upstream counts: input tokens no tokenizer
+        can exceed (tokens.max_input_tokens) at the dearest price, and full max output."""
+        m = self.model
+        price = max(m.input, m.cache_write, m.cache_read)
+        return round(max_input_tokens(self.request) * price + self.request.max_tokens * m.output)
 
-        Free models, and calls under no budget (of their provider, user or API key),
-        reserve nothing (and count nothing).
-        """
+    def reserve(self) -> None:
+        """Hold the call's bound against its budgets (admitted on its expected cost: see
+        lib.spend.budgets) or raise BudgetExceededError. Free models, and calls under no
+        budget (of their provider, user or API key), reserve nothing (and count nothing)."""
         if self._reserved:
             return
         self._reserved = True
-        m = self.model
-        key, user = self.context.api_key_id, self.context.user
+        m, key, user = self.model, self.context.api_key_id, self.context.user
         if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
                 self.db_path, m.provider, api_key=key, user=user):
             self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro(),
-                                              api_key=key, user=user)
+                                              bound_micro=self.bound_micro(), api_key=key,
+                                              user=user)
 
     def __iter__(self) -> Iterator[Event]:
         self.reserve()  # a refusal raises before anything is sent or stored

@@ -138,6 +138,41 @@ def tools_text(request: ChatRequest) -> str:
                                         "parameters": t.parameters}) for t in request.tools)
 
 
+# What a provider may add around the text it is sent, in tokens: role markers and separators
+# per message; a tool call's or result's id and framing per block; a reply primer or a
+# default system prompt per request (SmolLM2's template adds ~25 tokens); a tool-use or
+# structured-output preamble (Anthropic documents ~350 tokens for tools) and per-tool framing.
+MESSAGE_OVERHEAD = 16
+BLOCK_OVERHEAD = 64
+REQUEST_OVERHEAD = 64
+TOOLS_OVERHEAD = 1024
+PER_TOOL_OVERHEAD = 64
+
+
+def max_input_tokens(request: ChatRequest) -> int:
+    """Input tokens a request can never exceed, on any provider: its UTF-8 bytes plus the
+    overheads above.
+
+    Every tokenizer here spends at least one byte of text per token: tiktoken's encodings and
+    SmolLM2's are byte-level BPE (a token is one or more bytes; measured: no text gives more
+    tokens than bytes), and so are the tokenizers of the hosted models, whose estimates we
+    use. The context window is no cap: a compatible server's window is only what a setting
+    says, and a server that counts more tokens than we do may accept more than it says.
+    """
+    msgs = ([Message("user", request.system)] if request.system else []) + list(
+        request.messages)
+    size = sum(_utf8(message_text(m)) for m in msgs) + _utf8(tools_text(request))
+    framing = (REQUEST_OVERHEAD + MESSAGE_OVERHEAD * len(msgs)
+               + BLOCK_OVERHEAD * sum(len(m.blocks) for m in msgs))
+    if request.tools or request.output_schema is not None:
+        framing += TOOLS_OVERHEAD + PER_TOOL_OVERHEAD * len(request.tools)
+    return size + framing
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 class LocalCounter:
     """The local model's own tokenizer and chat template: counts what generation will see."""
 

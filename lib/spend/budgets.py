@@ -1,11 +1,18 @@
 """Daily and monthly budgets, overall, per provider and per user (scope "user:<id>", once
 sign-in is on), and the lifetime budget of an HTTP API key (lib.api).
 
-Before a paid call its worst-case cost (input tokens plus maximum output) is reserved in one
-IMMEDIATE transaction that also checks every budget it falls under, so concurrent calls can
-never overshoot; the ledger row that records the real cost releases the reservation in the
-same transaction. Calls that cost nothing (the local model) are never reserved nor blocked.
-A key's spend is the sum of its ledger rows (`api_keys.spent_micro`, kept by a trigger).
+A paid call comes with two amounts: its expected cost (input as our counter gives it, with
+a margin when that is an estimate, plus the full max output) and its bound, what it can cost
+at most whatever the upstream's tokenizer counts (lib.llm.Call.bound_micro). In one IMMEDIATE
+transaction that checks every budget the call falls under, it is let through only while
+spent + the bounds held by calls in flight + its expected cost stay within each limit, and
+then it holds its bound; the ledger row that records the real cost releases the hold in the
+same transaction. So an upstream that counts more than we estimate can take a budget past
+its limit by at most the last admitted call's bound minus its expected cost: every call
+admitted before it is within its bound, and the check made room for them. (Holding only the
+estimate let 50 concurrent calls against a server counting 2x spend 168% of a key's budget.)
+Calls that cost nothing (the local model) are never reserved nor blocked. A key's spend is
+the sum of its ledger rows (`api_keys.spent_micro`, kept by a trigger).
 """
 
 from __future__ import annotations
@@ -74,7 +81,8 @@ def set_budget(path: Path, scope: str, period: str, limit_usd: float | None) -> 
     if period not in PERIODS:
         raise BudgetError(f"A budget period is 'day' or 'month', not {period!r}.")
     if scope.startswith(USER_SCOPE) and not scope[len(USER_SCOPE):].strip():
-        raise BudgetError("A user's budget needs the user's id (their sign-in email).")
+        raise BudgetError("A user's budget needs the user's id (their verified sign-in email, "
+                          "or the id the sidebar shows them).")
     with connect(path, write=True) as conn:
         if limit_usd is None:
             conn.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", (scope, period))
@@ -151,11 +159,13 @@ def _check_key(conn, api_key: int, amount_micro: int) -> None:
                  "the API page.")
 
 
-def reserve(path: Path, provider: str, amount_micro: int, *,
+def reserve(path: Path, provider: str, amount_micro: int, *, bound_micro: int | None = None,
             api_key: int | None = None, user: str | None = None) -> int | None:
-    """Hold `amount_micro` against every budget over `provider`, `user`'s budget and
-    `api_key`'s budget, or refuse the call."""
-    if amount_micro <= 0:
+    """Let a call through if spent + held + its expected cost (`amount_micro`) fits every
+    budget over `provider`, `user`'s budget and `api_key`'s budget, and hold its bound
+    (`bound_micro`, the most it can cost; default the expected cost); or refuse it."""
+    bound_micro = max(amount_micro, bound_micro or 0)
+    if bound_micro <= 0:
         return None
     with connect(path, write=True) as conn:  # IMMEDIATE: one reserver at a time
         conn.execute("DELETE FROM reservations WHERE created_at < ?", (_stale_cutoff(),))
@@ -175,7 +185,7 @@ def reserve(path: Path, provider: str, amount_micro: int, *,
             _check_key(conn, api_key, amount_micro)
         cur = conn.execute("INSERT INTO reservations (provider, amount_micro, created_at, "
                            "api_key_id, user_id) VALUES (?, ?, ?, ?, ?)",
-                           (provider, amount_micro,
+                           (provider, bound_micro,
                             dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
                             api_key, user))
         return int(cur.lastrowid)

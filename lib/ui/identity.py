@@ -1,17 +1,25 @@
 """Who is using the app: Streamlit's OpenID Connect sign-in (`st.login`) when secrets.toml has
 an [auth] section; without one the app has one user, no sign-in, and every id here is None.
 
-A signed-in user's id is their email (the `sub` claim when the provider sends none); pages
-pass it down as a plain value: it owns what they make and pays for their calls.
+A signed-in person is their issuer (`iss`) and subject (`sub`), never an email alone: their
+user id is what lib.users maps that pair to (their email only when the issuer verified it).
+Pages pass the id down as a plain value: it owns what they make and pays for their calls.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
 
+from lib import users
+from lib.core import get_settings
 from lib.ui.text import md, plain
+
+log = logging.getLogger(__name__)
+
+_SEEN = "_signed_in_identity"   # session state: (the claims it was made from, the identity)
 
 
 def _info() -> dict[str, Any]:
@@ -19,12 +27,31 @@ def _info() -> dict[str, Any]:
     return st.user.to_dict()
 
 
-def user_id() -> str | None:
-    """The signed-in user's id, or None (no sign-in configured, or nobody signed in yet)."""
+def _identity() -> users.Identity | None:
+    """The signed-in person's identity, looked up once per session (and again when the
+    claims change: another sign-in)."""
     info = _info()
     if not info.get("is_logged_in"):
         return None
-    return str(info.get("email") or info.get("sub") or "") or None
+    subject = info.get("sub")
+    if not isinstance(subject, str) or not subject:
+        log.warning("sign-in: the provider's ID token has no subject; nobody is signed in")
+        return None
+    # The ID token's issuer; Streamlit's provider name only if a token carried none.
+    issuer = str(info.get("iss") or f"streamlit:{info.get('provider') or 'default'}")
+    email = users.email_if_verified(info)
+    claims = (issuer, subject, email)
+    seen = st.session_state.get(_SEEN)
+    if seen is None or seen[0] != claims:
+        seen = st.session_state[_SEEN] = (claims, users.identify(get_settings().db_path,
+                                                                 *claims))
+    return seen[1]
+
+
+def user_id() -> str | None:
+    """The signed-in user's id, or None (no sign-in configured, or nobody signed in yet)."""
+    me = _identity()
+    return None if me is None else me.user_id
 
 
 def gate() -> bool:
@@ -42,15 +69,18 @@ def gate() -> bool:
 
 def account_sidebar() -> None:
     """Who is signed in, and Sign out (only when sign-in is on)."""
-    uid = user_id()
-    if uid is None:
+    me = _identity()
+    if me is None:
         return
+    shown_as = me.email or me.user_id  # an email only once verified
     name = str(_info().get("name") or "")
     with st.sidebar.container(border=True):
-        st.caption(md("Signed in as **{}**", name) if name and name != uid else
-                   md("Signed in as **{}**", uid))
-        if name and name != uid:
-            st.caption(plain(uid))
+        st.caption(md("Signed in as **{}**", name) if name and name != shown_as else
+                   md("Signed in as **{}**", shown_as))
+        if name and name != shown_as:
+            st.caption(plain(shown_as))
+        if me.email and me.user_id != me.email:
+            st.caption(plain(f"Your id here: {me.user_id}"))
         if st.button("Sign out", icon=":material/logout:", key="sign_out", width="stretch"):
             st.logout()
 

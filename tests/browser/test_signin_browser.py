@@ -1,7 +1,8 @@
 """Sign-in end to end: the app with an [auth] section in its secrets.toml, against a real
 OpenID Connect provider (oidc-provider-mock) on 127.0.0.1. Alice signs in, chats on the local
 model and signs out; Bob signs in, sees none of her conversations and chats; each call lands
-on its user in the ledger and on the Costs page."""
+on its user in the ledger and on the Costs page. People who claim Alice's email (unverified,
+or typed as their `sub` at the provider) open nothing of hers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from support import free_port, send_chat, wait_idle
 
 ALICE = ("alice", "alice@example.com", "Alice Liddell")
 BOB = ("bob", "bob@example.com", "Bob Builder")
+# Sets her profile's email to Alice's; the provider says it is not verified.
+MALLORY = ("mallory", "alice@example.com", "Mallory")
 
 
 @pytest.fixture
@@ -27,8 +30,8 @@ def oidc_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider's own check: HTTP
     users = [oidc_provider_mock.User(sub=sub, claims={"email": email, "name": name,
-                                                       "email_verified": True})
-             for sub, email, name in (ALICE, BOB)]
+                                                       "email_verified": sub != "mallory"})
+             for sub, email, name in (ALICE, BOB, MALLORY)]
     server = werkzeug.serving.make_server("127.0.0.1", free_port(),
                                           oidc_provider_mock.app(user_claims=users),
                                           threaded=True)
@@ -135,3 +138,58 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     page.keyboard.press("Escape")
     expect(calls_metric).to_contain_text("1")
     sign_out(page, app_url)
+
+
+def sign_in_claiming(page: Page, app_url: str, sub: str, *, typed: bool) -> None:
+    """Sign in as a predefined user, or with a `sub` typed at the provider (which then sends
+    it as the email too, unverified); wait for the app to take it."""
+    page.goto(app_url)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Authorize Client")).to_be_visible()
+    if typed:
+        page.locator("input[name=sub]").fill(sub)
+        page.get_by_role("button", name="Authorize", exact=True).click()
+    else:
+        page.get_by_role("button", name=sub, exact=True).click()
+    page.wait_for_url(re.compile(re.escape(app_url)))
+    expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def conversations_on_tokens_page(page: Page, app_url: str) -> None:
+    page.goto(app_url + "/tokens")
+    page.get_by_text("A conversation", exact=True).click()
+    wait_idle(page)
+
+
+def test_a_claimed_email_or_sub_opens_nothing_of_alices(page: Page, app_url: str, app_data):
+    sign_in(page, app_url, ALICE)
+    chat_once(page, app_url, "Alice asks: name a fruit.")
+    with sqlite3.connect(app_data / "promptlab.sqlite3") as conn:
+        [(alice_conv,)] = conn.execute("SELECT id FROM conversations").fetchall()
+    sign_out(page, app_url)
+
+    # Mallory, her email set to Alice's (unverified); then Alice's email typed as a sub.
+    for claim, typed in (("mallory", False), ("alice@example.com", True)):
+        sign_in_claiming(page, app_url, claim, typed=typed)
+        sidebar = page.get_by_test_id("stSidebar")
+        page.goto(f"{app_url}/chat?c={alice_conv}")  # her link
+        expect(sidebar.get_by_text("No saved conversations yet.")).to_be_visible()
+        expect(page.get_by_text("Alice asks")).to_have_count(0)
+        conversations_on_tokens_page(page, app_url)
+        expect(page.get_by_text("No conversations yet.")).to_be_visible()
+        expect(page.get_by_text("Alice asks")).to_have_count(0)
+        # Known by an id of their own, never by the email they claimed.
+        expect(sidebar.get_by_text(re.compile(r"user-[0-9a-f]{20}")).first).to_be_visible()
+        expect(sidebar.get_by_text("alice@example.com")).to_have_count(0)
+        sign_out(page, app_url)
+
+    sign_in(page, app_url, ALICE)  # she still finds hers
+    page.goto(f"{app_url}/chat?c={alice_conv}")
+    expect(page.get_by_role("group", name="Chat message from user")).to_contain_text(
+        "Alice asks: name a fruit.")
+    conversations_on_tokens_page(page, app_url)
+    expect(page.get_by_role("combobox", name="Conversation")).to_have_value(
+        "Alice asks: name a fruit.")
+    with sqlite3.connect(app_data / "promptlab.sqlite3") as conn:
+        owners = {r[0] for r in conn.execute("SELECT user_id FROM identities")}
+    assert "alice@example.com" in owners and len(owners) == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from lib.core import ProviderError
+from lib.core import ProviderError, remember_secrets
 from lib.llm.protocol import (
     ChatRequest,
     Event,
@@ -50,6 +50,7 @@ class AnthropicProvider:
         import anthropic  # lazy: ~0.5 s to import
 
         self._sdk = anthropic
+        remember_secrets(api_key)  # an error that echoes it is redacted (sdk.translate)
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url,
                                            **client_options(read_timeout, http_client))
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
-from lib.core import ProviderError
+from lib.core import ProviderError, remember_secrets
 from lib.llm.protocol import (
     ChatRequest,
     Event,
@@ -68,6 +68,7 @@ class OpenAIProvider:
         self._label = f"The server at {base_url}" if compat else "OpenAI"
         self._compat = compat
         self._sdk = openai
+        remember_secrets(api_key)  # an error that echoes it is redacted (sdk.translate)
         options = client_options(read_timeout, None)
         self._timeout = options["timeout"]
         self._http = http_client or openai.DefaultHttpxClient(timeout=self._timeout)

@@ -1,4 +1,10 @@
-"""What the Anthropic and OpenAI adapters share: client options and error translation."""
+"""What the Anthropic and OpenAI adapters share: client options and error translation.
+
+An upstream's error text is ours to show, return, store, export and log only once it is
+redacted (lib.core.redaction): some servers echo the Authorization header or key they were sent
+in a 401's message, and that text would reach the reply's note, the ledger, exports and the
+API's error body. So `translate` redacts every message it makes, here at the adapter.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import time
 from types import ModuleType
 from typing import Any
 
-from lib.core import ProviderError
+from lib.core import ProviderError, redact
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +82,17 @@ def _body_message(body: Any, fallback: str) -> str:
 
 
 def translate(exc: BaseException, sdk: ModuleType, provider: str) -> ProviderError:
-    """Map an SDK or transport exception to our ProviderError."""
-    import httpx2
-
+    """Map an SDK or transport exception to our ProviderError, its message redacted."""
     if isinstance(exc, ProviderError):
         return exc
+    error = _translate(exc, sdk, provider)
+    return ProviderError(error.kind, redact(error.message), status=error.status,
+                         retry_after=error.retry_after)
+
+
+def _translate(exc: BaseException, sdk: ModuleType, provider: str) -> ProviderError:
+    import httpx2
+
     if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
         return ProviderError("timeout", f"{provider} did not answer in time.")
     if isinstance(exc, sdk.APIConnectionError | httpx2.TransportError):
