@@ -209,7 +209,7 @@ def test_a_claimed_identity_opens_none_of_alices_things(open_as, claims):
     tokens.segmented_control(key="tok_source").set_value("A conversation").run()
     assert not _sees_alices(chat_page, traces, tokens)
     assert any("No conversations yet." in i.value for i in tokens.info)  # drawn, and empty
-    assert any("no run with this id" in w.value for w in traces.warning)
+    assert any("There is no agent run" in w.value for w in traces.warning)
     # Alice herself, signing in after the claimer, still finds all of it.
     chat_page = open_as(ALICE, "app_pages/chat.py", c=str(conv))
     assert chat_page.query_params["c"] == str(conv)

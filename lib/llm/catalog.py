@@ -52,12 +52,14 @@ def load_catalog(settings: Settings) -> Catalog:
         by_key = {m.key: m for m in models}
         by_key.update({m.key: m for m in mine})
         models = list(by_key.values())
+    listed = {m.key for m in models}
     models = served_models(models, settings)
     here = [m.key for m in runs_here(models)]
     for m in models:
-        # A server of one's own can go away: a model that runs here answers then.
-        if capabilities(m.provider).per_url and m.key not in chains:
-            chains[m.key] = tuple(here)
+        # A server of one's own can go away: a model that runs here answers then (unless the
+        # catalog file lists the model, with its own chain or none).
+        if m.key not in listed and capabilities(m.provider).per_url:
+            chains.setdefault(m.key, tuple(here))
     known = {m.key for m in models}
     for key, chain in chains.items():
         if unknown := [k for k in (key, *chain) if k not in known]:
