@@ -42,6 +42,7 @@ from lib.core.exports import csv_text, frame_csv, safe_cell
 from lib.core.files import atomic_write
 from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
 from lib.core.jsontext import loads as json_loads
+from lib.core.jsontext import values as json_values
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
@@ -99,6 +100,7 @@ __all__ = [
     "frame_csv",
     "get_settings",
     "json_loads",
+    "json_values",
     "latency_bucket",
     "lazy_face",
     "load_settings",
