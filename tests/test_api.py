@@ -168,8 +168,8 @@ def test_malformed_requests_get_openai_shaped_errors_and_call_nothing(served, mo
     url = f"{served.url}/chat/completions"
     r = httpx.post(url, content=b"{not json", timeout=30,
                    headers={**headers, "authorization": f"Bearer {secret}"})
-    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
-    monkeypatch.setattr("lib.api.routes.MAX_BODY", 1024)  # read per request
+    assert r.status_code == 400 and "cannot be read as JSON" in r.json()["error"]["message"]
+    monkeypatch.setattr("lib.api.door.MAX_BODY", 1024)  # read per request
     r = httpx.post(url, content=b"x" * 4096, timeout=30,
                    headers={**headers, "authorization": f"Bearer {secret}"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"

@@ -117,6 +117,21 @@ def test_openai_messages_become_ours():
     assert params.output_schema == {"type": "object"} and params.schema_name == "sum"
 
 
+def test_tool_results_in_a_row_become_one_message_in_linear_time():
+    """2,000 tool results after one call: gathered once (a tuple grown per result was
+    quadratic), in order."""
+    calls = [{"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+             for i in range(100)]
+    messages = [{"role": "user", "content": "go"},
+                {"role": "assistant", "content": None, "tool_calls": calls},
+                *({"role": "tool", "tool_call_id": f"c{i % 100}", "content": str(i)}
+                  for i in range(2000 - 2))]
+    params = api.chat_params({"model": "m", "messages": messages})
+    assert [m.role for m in params.messages] == ["user", "assistant", "user"]
+    results = params.messages[-1].blocks
+    assert [r.content for r in results] == [str(i) for i in range(1998)]
+
+
 @pytest.mark.parametrize(("body", "param"), [
     ({"messages": [{"role": "user", "content": "x"}]}, "model"),
     ({"model": "m", "messages": []}, "messages"),
@@ -128,6 +143,22 @@ def test_openai_messages_become_ours():
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
      "max_tokens"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+    ({"model": "m" * 300, "messages": [{"role": "user", "content": "x"}]}, "model"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": []},
+     "stream_options"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": {"a": 1}},
+     "tools"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [
+        {"type": "function", "function": {"name": "f"}},
+        {"type": "function", "function": {"name": "f"}}]}, "tools[1].function.name"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"},
+     "tool_choice"),
+    ({"model": "m", "messages": [{"role": "tool", "tool_call_id": 5, "content": "x"}]},
+     "messages[0].tool_call_id"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "schema": "{}"}}},
+     "response_format"),
 ])
 def test_a_bad_request_names_its_field(body, param):
     with pytest.raises(ApiError) as caught:
@@ -153,3 +184,4 @@ def test_the_api_page_makes_a_key_shows_it_once_and_revokes_it(app):
     at.checkbox(key=f"api_revoke_sure_{key.id}").check().run()
     at.button(key="api_revoke").click().run()
     assert api.list_keys(get_settings().db_path)[0].revoked
+

@@ -20,9 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from lib.api import calls
+from lib.api.chat_request import chat_params
 from lib.api.failures import answer
 from lib.api.keys import ApiKey, verify_key
-from lib.api.openai_format import chat_params, error_body
+from lib.api.openai_format import error_body
 from lib.api.replies import Answer
 from lib.api.routes import ModelRoute, Receive, Send
 from lib.core import ApiError, Settings

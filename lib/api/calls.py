@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lib import prompts
-from lib.api.openai_format import ChatParams, chat_params
+from lib.api import door
+from lib.api.chat_request import ChatParams, chat_params
 from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
 from lib.llm import (
     Call,
@@ -24,9 +25,15 @@ from lib.llm import (
     counter_for,
     get_provider,
     load_catalog,
+    message_text,
     model_statuses,
     user_catalog_path,
 )
+
+# No tokenizer we count with has a token longer than this many bytes (o200k and cl100k: 128,
+# the bundled SmolLM2: 32), so a text of n characters is at least n / 128 tokens: a request
+# far past a window is refused without counting it (8 MiB of one word takes tiktoken 20 s).
+MAX_TOKEN_BYTES = 128
 
 _catalogs: dict[Settings, tuple[int | None, Catalog]] = {}
 
@@ -78,6 +85,12 @@ def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
     """One model's call, its limits capped to the model; raises ProviderError (not
     available here) or ContextOverflowError, which a fallback chain passes over."""
     provider = get_provider(model.provider, settings)
+    least = (len(params.system) + sum(len(message_text(m)) for m in params.messages)
+             ) // MAX_TOKEN_BYTES
+    if least > model.context_window:
+        raise ContextOverflowError(
+            f"The messages are at least {least:,} tokens: more than {model.label}'s "
+            f"{model.context_window:,}-token window.", hint="Shorten the messages.")
     counter = counter_for(model, settings)
     request = ChatRequest(
         model=model.id, messages=params.messages, system=params.system,
@@ -185,4 +198,6 @@ def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams,
                           "max_tokens": prompt.max_tokens, "temperature": prompt.temperature,
                           **overrides, "stream": body.get("stream", False),
                           "stream_options": body.get("stream_options")})
-    return replace(params, output_schema=prompt.output_schema(version)), version
+    schema = prompt.output_schema(version)
+    return replace(params, output_schema=None if schema is None else door.schema(
+        schema, "output_schema")), version

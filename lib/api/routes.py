@@ -19,13 +19,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from lib.api import door
 from lib.api.calls import Started
 from lib.api.failures import answer
 from lib.api.keys import ApiKey, verify_key
 from lib.api.replies import Answer, chunks, whole
 from lib.core import ApiError, Settings
-
-MAX_BODY = 16 * 2**20   # a request body past this is refused before it is all read
 
 _END = object()
 log = logging.getLogger(__name__)
@@ -117,14 +116,16 @@ class ModelRoute:
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > door.MAX_BODY:
+            await _send_json(send, Answer(*answer(door.too_large())))  # nothing read
+            return
         try:
             raw = await _body(receive)
         except _Gone:
             return  # the client left before its request was whole: nothing to answer
         if raw is None:
-            await _send_json(send, Answer(*answer(ApiError(
-                f"The body is larger than {MAX_BODY // 2**20} MiB.", status=413,
-                code="body_too_large"))))
+            await _send_json(send, Answer(*answer(door.too_large())))
             return
         cancel = threading.Event()
         path = scope.get("path_params") or {}
@@ -132,11 +133,7 @@ class ModelRoute:
         def work() -> Iterator[bytes | Answer]:
             try:
                 key = verify_key(self.settings.db_path, authorization)
-                try:
-                    body = json.loads(raw or b"null")
-                except ValueError:
-                    raise ApiError("The body is not valid JSON.") from None
-                started = self.build(body, key, cancel, path)
+                started = self.build(door.read_json(raw), key, cancel, path)
             except Exception as exc:
                 yield Answer(*answer(exc))
                 return
@@ -189,7 +186,7 @@ class _Gone(Exception):
 
 
 async def _body(receive: Receive) -> bytes | None:
-    """The request body, or None past MAX_BODY (read no further than that)."""
+    """The request body, or None past the door's MAX_BODY (read no further than that)."""
     parts, size = [], 0
     while True:
         message = await receive()
@@ -197,7 +194,7 @@ async def _body(receive: Receive) -> bytes | None:
             raise _Gone
         part = message.get("body", b"")
         size += len(part)
-        if size > MAX_BODY:
+        if size > door.MAX_BODY:
             return None
         parts.append(part)
         if not message.get("more_body"):
