@@ -115,6 +115,7 @@ def test_openai_messages_become_ours():
         Message("assistant", "", (ToolUse("c1", "add", {"a": 2, "b": 3}),)),
         Message("user", "", (ToolResult("c1", "5"),)))
     assert params.output_schema == {"type": "object"} and params.schema_name == "sum"
+    assert params.fallbacks is None  # the key decides
 
 
 def test_tool_results_in_a_row_become_one_message_in_linear_time():
@@ -144,6 +145,8 @@ def test_tool_results_in_a_row_become_one_message_in_linear_time():
      "max_tokens"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "fallbacks": 1},
+     "fallbacks"),
     ({"model": "m" * 300, "messages": [{"role": "user", "content": "x"}]}, "model"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": []},
      "stream_options"),
@@ -184,4 +187,22 @@ def test_the_api_page_makes_a_key_shows_it_once_and_revokes_it(app):
     at.checkbox(key=f"api_revoke_sure_{key.id}").check().run()
     at.button(key="api_revoke").click().run()
     assert api.list_keys(get_settings().db_path)[0].revoked
+
+
+def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
+    from lib.core import get_settings
+
+    at = app("app_pages/api.py")
+    assert not at.checkbox(key="api_key_fallbacks").value       # off unless asked
+    at.text_input(key="api_key_name").set_value("chains")
+    at.checkbox(key="api_key_fallbacks").check()
+    next(b for b in at.button if b.label == "Create key").click().run()
+    at.text_input(key="api_key_name").set_value("exact")
+    next(b for b in at.button if b.label == "Create key").click().run()
+    assert not at.exception
+    keys = {k.name: k.fallbacks for k in api.list_keys(get_settings().db_path)}
+    assert keys == {"chains": True, "exact": False}
+    table = at.table[0].value
+    assert dict(zip(table["Name"], table["Fallbacks"], strict=True)) == {
+        "chains": "yes", "exact": "no"}
 

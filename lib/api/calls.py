@@ -114,13 +114,16 @@ def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
 
 def start(settings: Settings, params: ChatParams, context: CallContext,
           cancel: threading.Event | None = None, *,
-          prompt: dict[str, Any] | None = None) -> Started:
-    """Build the call (a fallback chain when the catalog gives the model one) and reserve
-    its budget; raises BudgetExceededError, ContextOverflowError, ProviderError, ApiError.
+          prompt: dict[str, Any] | None = None, fallbacks: bool = False) -> Started:
+    """Build the call and reserve its budget; raises BudgetExceededError,
+    ContextOverflowError, ProviderError, ApiError. With `fallbacks`, a model that cannot
+    answer passes the request down its catalog chain; without, only the model named answers
+    (an API client asked for that model: another one is an answer to another question).
     Setting `cancel` stops the call at its next event."""
     model = find_model(settings, params.model)
     cat = catalog(settings)
-    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key]
+    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key] \
+        if fallbacks else []
     cancel = cancel or threading.Event()
 
     def attempt(m: ModelInfo, ctx: CallContext) -> Call:
@@ -132,9 +135,12 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     except ProviderError as exc:
         if exc.kind != "unavailable":
             raise
+        hint = "GET /v1/models lists the models served here."
+        if cat.fallbacks.get(model.key) and not fallbacks:
+            hint += ' Send "fallbacks": true to let its fallback chain answer instead.'
         raise ApiError(f"The model '{model.key}' is not available here: {exc.message}",
                        status=404, code="model_not_available", param="model",
-                       hint="GET /v1/models lists the models served here.") from None
+                       hint=hint) from None
     if params.output_schema is not None and not params.stream:
         # A streamed reply cannot be taken back, so only a whole one is repaired.
         call = Repairing(call, settings.structured_repairs)
@@ -197,7 +203,8 @@ def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams,
     params = chat_params({"model": model, "messages": [{"role": "user", "content": text}],
                           "max_tokens": prompt.max_tokens, "temperature": prompt.temperature,
                           **overrides, "stream": body.get("stream", False),
-                          "stream_options": body.get("stream_options")})
+                          "stream_options": body.get("stream_options"),
+                          "fallbacks": body.get("fallbacks")})
     schema = prompt.output_schema(version)
     return replace(params, output_schema=None if schema is None else door.schema(
         schema, "output_schema")), version

@@ -36,6 +36,7 @@ class ChatParams:
     tool_choice: str = "auto"
     output_schema: dict[str, Any] | None = None
     schema_name: str = "reply"
+    fallbacks: bool | None = None         # None: as the key says
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -262,4 +263,4 @@ def chat_params(body: Any) -> ChatParams:
                       bool(_flag(body, "stream")),
                       bool(options and options.get("include_usage")),
                       tools, _tool_choice(body.get("tool_choice"), tools),
-                      schema, schema_name)
+                      schema, schema_name, _flag(body, "fallbacks"))

@@ -23,7 +23,7 @@ from lib.api import door
 from lib.api.calls import Started
 from lib.api.failures import answer
 from lib.api.keys import ApiKey, verify_key
-from lib.api.replies import Answer, chunks, whole
+from lib.api.replies import Answer, Head, chunks, whole
 from lib.core import ApiError, Settings
 
 _END = object()
@@ -130,7 +130,7 @@ class ModelRoute:
         cancel = threading.Event()
         path = scope.get("path_params") or {}
 
-        def work() -> Iterator[bytes | Answer]:
+        def work() -> Iterator[bytes | Head | Answer]:
             try:
                 key = verify_key(self.settings.db_path, authorization)
                 started = self.build(door.read_json(raw), key, cancel, path)
@@ -152,9 +152,11 @@ class ModelRoute:
                 await _send_json(send, first[0] if first else Answer(*answer(ApiError(
                     "No reply.", status=500))))
                 return
-            await send({"type": "http.response.start", "status": 200, "headers": _SSE})
-            await send({"type": "http.response.body", "body": b"".join(first),
-                        "more_body": True})
+            head = first[0].headers if isinstance(first[0], Head) else {}
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": _SSE + _encoded(head)})
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": b"".join(b for b in first if isinstance(b, bytes))})
             # Watched from here, off the first token's path: a client gone mid-stream
             # cancels the call at its next event (the server drops what is sent after).
             watcher = asyncio.ensure_future(_disconnected(receive, cancel))
@@ -211,6 +213,13 @@ async def _send_json(send: Send, a: Answer) -> None:
     body = json.dumps(a.body).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in a.headers.items()]
+    headers += _encoded(a.headers)
     await send({"type": "http.response.start", "status": a.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers for the server; a value outside latin-1 (a model key from a user's catalog)
+    is escaped rather than breaking the answer."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1", "backslashreplace"))
+            for k, v in headers.items()]
