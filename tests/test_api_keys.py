@@ -206,3 +206,49 @@ def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
     assert dict(zip(table["Name"], table["Fallbacks"], strict=True)) == {
         "chains": "yes", "exact": "no"}
 
+
+def test_the_api_page_says_where_the_api_is_and_whether_it_answers_now(app, monkeypatch):
+    """The configured address, not a fixed one; a short look at /health, kept a few seconds
+    (reruns do not knock again) until "Check again"."""
+    import threading
+
+    import uvicorn
+    from support import free_port, shown, wait_for_http
+
+    from lib.core import get_settings
+
+    port = free_port()
+    monkeypatch.setenv("PROMPTLAB_API_PORT", str(port))
+    url = f"http://127.0.0.1:{port}/v1"
+    at = app("app_pages/api.py")
+    [warning] = at.warning
+    assert url in shown(warning.value) and "make serve" in shown(warning.value)
+    assert not at.success
+
+    served = api.create_app(get_settings())
+    knocks: list[str] = []
+
+    async def counted(scope, receive, send):
+        if scope["type"] == "http":
+            knocks.append(scope["path"])
+        await served(scope, receive, send)
+
+    server = uvicorn.Server(uvicorn.Config(counted, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
+        knocks.clear()
+        at.run()                                  # the last look still stands
+        assert at.warning and knocks == []
+        at.button(key="api_check").click().run()
+        assert not at.warning and knocks == ["/health"]
+        assert url in shown(at.success[0].value) and "answering" in at.success[0].value
+        at.run()
+        at.run()
+        assert knocks == ["/health"]              # reruns: no new look
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    assert not at.exception

@@ -11,5 +11,5 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "set_key_budget", "verify_key"
     ),
     "lib.api.chat_request": ("ChatParams", "chat_params"),
-    "lib.api.server": ("base_url", "serve"),
+    "lib.api.server": ("answering", "base_url", "serve"),
 })

@@ -10,14 +10,40 @@ from lib.core import PromptLabError, Settings, format_usd
 from lib.ui.identity import owner_text, user_id
 from lib.ui.text import md, plain, plain_table
 
+STATUS_TTL_S = 10   # how long the page trusts its last look at the server
+
 
 def intro(settings: Settings) -> None:
-    st.caption(md("`make serve` starts an OpenAI-compatible HTTP API beside the app, at "
-                  "`{}`. Its calls go through the same retries, rate limits, "
-                  "budgets and ledger as the app's (page **api** on the Costs page). Each "
-                  "key may have its own budget: a call that could pass it is refused with "
-                  "HTTP 429 before it is sent. Signed in, a key's calls are yours: they "
-                  "count as your spend, under your budget.", api.base_url(settings)))
+    st.caption(md("`make serve` starts an OpenAI-compatible HTTP API beside the app. Its "
+                  "calls go through the same retries, rate limits, budgets and ledger as the "
+                  "app's (page **api** on the Costs page). Each key may have its own budget: "
+                  "a call that could pass it is refused with HTTP 429 before it is sent. "
+                  "Signed in, a key's calls are yours: they count as your spend, under your "
+                  "budget."))
+    server_status(settings)
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def _answering(url: str, _settings: Settings) -> bool:
+    """A short look at the server, shared by every session for a few seconds: reruns do
+    not each knock on its door."""
+    return api.answering(_settings)
+
+
+def server_status(settings: Settings) -> None:
+    """The configured address, and whether a server answers there now."""
+    url = api.base_url(settings)
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    if _answering(url, settings):
+        left.success(md("The API is answering at `{}`.", url), icon=":material/check_circle:")
+    else:
+        left.warning(md("No API server answers at `{}` now. Start it in the project folder "
+                        "with `make serve` (or `python -m lib.api`); `PROMPTLAB_API_HOST` and "
+                        "`PROMPTLAB_API_PORT` set where it listens.", url),
+                     icon=":material/cloud_off:")
+    if right.button("Check again", key="api_check", icon=":material/refresh:"):
+        _answering.clear()
+        st.rerun()
 
 
 def create_form(settings: Settings) -> None:
