@@ -1,6 +1,7 @@
-"""What an API request calls: the catalog model it names, its fallback chain, a stored
-prompt rendered in the sandbox; built as the app builds its calls (lib.llm Call, Fallbacks,
-Repairing), so the retry loop, breakers, rate limits, budgets and ledger are the same."""
+"""What an API request calls: the catalog model it names (with its fallback chain when the
+request or its key asks for one), a stored prompt rendered in the sandbox; built as the app
+builds its calls (lib.llm Call, Fallbacks, Repairing), so the retry loop, breakers, rate
+limits, budgets and ledger are the same."""
 
 from __future__ import annotations
 

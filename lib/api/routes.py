@@ -107,9 +107,10 @@ Build = Callable[[Any, ApiKey, threading.Event, dict[str, str]], Started]
 
 
 class ModelRoute:
-    """A route that calls a model, as plain ASGI: in a worker, check the key, read the body,
-    build and reserve the call; then stream it or answer whole. Anything refused before
-    output is a JSON error with its status."""
+    """A route that calls a model, as plain ASGI: read the body (413 past the door's limit,
+    announced or not, without reading on); in a worker, check the key, pass the body through
+    the door, build and reserve the call; then stream it or answer whole. Anything refused
+    before output is a JSON error with its status."""
 
     def __init__(self, settings: Settings, pool: ThreadPoolExecutor, build: Build) -> None:
         self.settings, self.pool, self.build = settings, pool, build
