@@ -8,71 +8,19 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import openai
 import pytest
-from fake_openai import MODEL, FakeOpenAI, app_env_for, http_error, reply, serving
-from support import free_port, wait_for_http
+from fake_openai import MODEL, http_error
 
-from lib import api, spend, storage
-from lib.core import Settings, load_settings
-from lib.llm import ModelInfo, save_user_catalog
+from lib import api, spend
+
+pytest_plugins = ["api_served"]     # the `served` fixture
 
 LOCAL = "local/smollm2-135m-instruct"
 PRICED = f"compat/{MODEL}"          # $1 / $2 per million tokens, no fallback chain
 FLAKY = "compat/flaky"              # unpriced; falls back to the bundled model
-
-
-@dataclass
-class Served:
-    url: str                        # the /v1 base URL
-    settings: Settings
-    fake: FakeOpenAI
-
-    def client(self, secret: str) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url, api_key=secret, max_retries=0, timeout=60)
-
-    def key(self, name: str = "test", budget: float | None = None) -> str:
-        return api.create_key(self.settings.db_path, name, budget).secret
-
-    def post(self, path: str, secret: str | None, body: dict) -> httpx.Response:
-        headers = {"authorization": f"Bearer {secret}"} if secret else {}
-        return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=60)
-
-
-@pytest.fixture
-def served(data_dir, prompts_dir, monkeypatch) -> Iterator[Served]:
-    import uvicorn
-
-    fake = FakeOpenAI(reply("Hello", " from", " the fake."))
-    with serving(fake):
-        env = app_env_for(fake)
-        monkeypatch.setenv("PROMPTLAB_OPENAI_BASE_URL", env["PROMPTLAB_OPENAI_BASE_URL"])
-        monkeypatch.setenv("PROMPTLAB_OPENAI_MODELS", f"{MODEL},flaky")
-        settings = load_settings()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        save_user_catalog(settings, [ModelInfo(MODEL, "compat", "Fake (priced)", 8192, 1024,
-                                               input=1.0, output=2.0)], "2026-01-01")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
-                                               port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
-            yield Served(f"http://127.0.0.1:{port}/v1", settings, fake)
-        finally:
-            server.should_exit = True
-            thread.join(15)
-
-
-def rows(settings: Settings) -> list[dict]:
-    with storage.connect(settings.db_path) as conn:
-        return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
-
 
 def test_models_lists_every_available_model_with_the_bundled_one(served):
     client = served.client(served.key())
@@ -106,7 +54,7 @@ def test_a_whole_and_a_streamed_reply_from_the_bundled_model(served):
     finish = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
     call_id = finish.model_extra["promptlab"]["call_ids"][0]
 
-    recorded = rows(served.settings)
+    recorded = served.rows()
     assert [(r["page"], r["provider"], r["status"]) for r in recorded] == [
         ("api", "local", "ok")] * 2
     key = api.list_keys(served.settings.db_path)[0]
@@ -134,7 +82,7 @@ def test_a_prompt_runs_by_label_whole_and_streamed(served):
     text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or ""
                    for e in events[:-1] if json.loads(e)["choices"])
     assert text.strip()
-    recorded = rows(served.settings)
+    recorded = served.rows()
     assert [(r["page"], r["prompt_name"], r["prompt_version"]) for r in recorded] == [
         ("api", "summarizer", 1)] * 2
 
@@ -149,7 +97,7 @@ def test_a_bad_variable_is_422_naming_it(served, variables, named):
     assert r.status_code == 422, r.text
     error = r.json()["error"]
     assert error["param"] == f"variables.{named}" and f"'{named}'" in error["message"]
-    assert error["code"] == "invalid_variable" and rows(served.settings) == []
+    assert error["code"] == "invalid_variable" and served.rows() == []
 
 
 def test_unknown_prompts_labels_and_models_are_404(served):
@@ -168,8 +116,8 @@ def test_malformed_requests_get_openai_shaped_errors_and_call_nothing(served, mo
     url = f"{served.url}/chat/completions"
     r = httpx.post(url, content=b"{not json", timeout=30,
                    headers={**headers, "authorization": f"Bearer {secret}"})
-    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
-    monkeypatch.setattr("lib.api.routes.MAX_BODY", 1024)  # read per request
+    assert r.status_code == 400 and "cannot be read as JSON" in r.json()["error"]["message"]
+    monkeypatch.setattr("lib.api.door.MAX_BODY", 1024)  # read per request
     r = httpx.post(url, content=b"x" * 4096, timeout=30,
                    headers={**headers, "authorization": f"Bearer {secret}"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
@@ -183,7 +131,7 @@ def test_malformed_requests_get_openai_shaped_errors_and_call_nothing(served, mo
                      b"authorization: Bearer " + secret.encode() +
                      b"\r\ncontent-length: 100\r\n\r\n" + b'{"model": "')
     assert httpx.get(f"{served.url.removesuffix('/v1')}/health", timeout=30).is_success
-    assert rows(served.settings) == [] and served.fake.requests == []
+    assert served.rows() == [] and served.fake.requests == []
 
 def test_a_bad_missing_or_revoked_key_is_401(served):
     body = {"model": LOCAL, "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]}
@@ -200,7 +148,7 @@ def test_a_bad_missing_or_revoked_key_is_401(served):
         client.chat.completions.create(**body)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
-    assert len(rows(served.settings)) == 1  # refused before any call
+    assert len(served.rows()) == 1  # refused before any call
 
 
 def test_an_exhausted_key_budget_is_429_and_nothing_is_sent(served):
@@ -221,8 +169,8 @@ def test_an_exhausted_key_budget_is_429_and_nothing_is_sent(served):
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert len(served.fake.requests) == sent  # refused before it was sent
     key = api.list_keys(served.settings.db_path)[0]
-    assert len(rows(served.settings)) == 1 and key.spent_micro == rows(
-        served.settings)[0]["cost_micro"] <= key.budget_micro
+    [row] = served.rows()
+    assert key.spent_micro == row["cost_micro"] <= key.budget_micro
     # The free bundled model is never blocked by a budget.
     free = client.chat.completions.create(model=LOCAL, max_tokens=4, messages=msg)
     assert free.choices[0].message.content is not None
@@ -234,7 +182,7 @@ def test_a_signed_in_users_key_spends_as_that_user_under_their_budget(served):
     client = served.client(api.create_key(path, "alice's evals", owner=alice).secret)
     msg = [{"role": "user", "content": "hi"}]
     client.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
-    assert rows(served.settings)[-1]["user_id"] == alice
+    assert served.rows()[-1]["user_id"] == alice
     assert api.list_keys(path)[0].owner == alice
     spend.set_budget(path, spend.user_scope(alice), "day", 0.0)
     sent = len(served.fake.requests)
@@ -244,7 +192,7 @@ def test_a_signed_in_users_key_spends_as_that_user_under_their_budget(served):
     assert len(served.fake.requests) == sent
     shared = served.client(served.key("no owner"))  # made without sign-in: not hers
     shared.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
-    assert rows(served.settings)[-1]["user_id"] is None
+    assert served.rows()[-1]["user_id"] is None
 
 def test_concurrent_requests_never_overshoot_a_key_budget(served):
     secret = served.key("shared", budget=0.0005)   # room for two worst cases at once
@@ -265,16 +213,64 @@ def test_concurrent_requests_never_overshoot_a_key_budget(served):
     assert key.calls == statuses.count(200) and key.spent_micro <= key.budget_micro
 
 
-def test_a_model_that_fails_before_output_falls_back_like_the_app(served):
+def test_a_model_that_fails_before_output_falls_back_only_when_asked(served):
     served.fake.script = [http_error(400, "This server refuses the request.")]
-    reply_ = served.client(served.key()).chat.completions.create(
-        model=FLAKY, max_tokens=6, messages=[{"role": "user", "content": "hi"}])
-    extra = reply_.model_extra["promptlab"]
-    assert reply_.model == LOCAL and extra["fallbacks"][0]["model"] == FLAKY
-    recorded = rows(served.settings)
-    assert [(r["provider"], r["status"]) for r in recorded] == [("compat", "error"),
-                                                                ("local", "ok")]
-    assert recorded[1]["fallback_of"] == recorded[0]["id"]
+    msg = [{"role": "user", "content": "hi"}]
+    client = served.client(served.key())
+    with pytest.raises(openai.BadRequestError, match="refuses the request") as caught:
+        client.chat.completions.create(model=FLAKY, max_tokens=6, messages=msg)
+    assert caught.value.response.headers["x-promptlab-model"] == FLAKY
+    assert [(r["provider"], r["status"]) for r in served.rows()] == [
+        ("compat", "error")]                     # the bundled model was never asked
+
+    asked = client.chat.completions.with_raw_response.create(
+        model=FLAKY, max_tokens=6, messages=msg, extra_body={"fallbacks": True})
+    reply_ = asked.parse()
+    assert asked.headers["x-promptlab-model"] == LOCAL == reply_.model
+    assert reply_.model_extra["promptlab"]["fallbacks"][0]["model"] == FLAKY
+    recorded = served.rows()
+    assert [(r["provider"], r["status"]) for r in recorded[1:]] == [("compat", "error"),
+                                                                    ("local", "ok")]
+    assert recorded[2]["fallback_of"] == recorded[1]["id"]
+
+    # A key made to fall back does so unasked; a request can still say no.
+    keyed = served.client(served.key("falls back", fallbacks=True))
+    assert keyed.chat.completions.create(model=FLAKY, max_tokens=6, messages=msg
+                                         ).model == LOCAL
+    with pytest.raises(openai.BadRequestError):
+        keyed.chat.completions.create(model=FLAKY, max_tokens=6, messages=msg,
+                                      extra_body={"fallbacks": False})
+
+
+def test_an_unavailable_model_is_an_error_unless_fallbacks_are_asked_for(served):
+    """No OpenAI key here: gpt-5 is in the catalog, with a chain ending at the bundled
+    model. The old API answered it with the 135M model, HTTP 200."""
+    secret = served.key()
+    body = {"model": "openai/gpt-5", "max_tokens": 6,
+            "messages": [{"role": "user", "content": "hi"}]}
+    r = served.post("/chat/completions", secret, body)
+    assert r.status_code == 404, r.text
+    error = r.json()["error"]
+    assert error["code"] == "model_not_available" and error["param"] == "model"
+    assert error["type"] == "invalid_request_error" and '"fallbacks": true' in error["message"]
+    assert served.rows() == []
+    with pytest.raises(openai.NotFoundError):  # streamed alike
+        served.client(secret).chat.completions.create(**body, stream=True)
+
+    with httpx.stream("POST", f"{served.url}/chat/completions", timeout=60,
+                      headers={"authorization": f"Bearer {secret}"},
+                      json={**body, "stream": True, "fallbacks": True}) as streamed:
+        assert streamed.status_code == 200
+        assert streamed.headers["x-promptlab-model"] == LOCAL
+        events = [json.loads(line[6:]) for line in streamed.iter_lines()
+                  if line.startswith("data: {")]
+    assert {e["model"] for e in events} == {LOCAL}
+    assert "openai/gpt-5" in [f["model"] for f in events[-1]["promptlab"]["fallbacks"]]
+    r = served.post("/chat/completions", secret, {**body, "fallbacks": "yes"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "fallbacks"
+    r = served.post("/prompts/summarizer/run", secret, {
+        "model": "openai/gpt-5", "variables": {"text": "The cat sat."}, "max_tokens": 6})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_available"
 
 
 def test_a_client_that_goes_away_cancels_the_call(served):
@@ -286,9 +282,9 @@ def test_a_client_that_goes_away_cancels_the_call(served):
                       ) as r:
         next(r.iter_lines())
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not rows(served.settings):
+    while time.monotonic() < deadline and not served.rows():
         time.sleep(0.1)
-    [row] = rows(served.settings)
+    [row] = served.rows()
     assert row["status"] == "cancelled" and row["output_tokens"] < 400
 
 
@@ -316,4 +312,4 @@ def test_tools_and_a_json_schema_go_through_like_openai(served):
                          "json_schema": {"name": "colour", "schema": schema}})
     assert "colour" in json.loads(shaped.choices[0].message.content)
     assert shaped.model_extra["promptlab"]["structured"]["status"] in ("valid", "repaired")
-    assert [r["structured"] for r in rows(served.settings)][-1] in ("valid", "repaired")
+    assert [r["structured"] for r in served.rows()][-1] in ("valid", "repaired")

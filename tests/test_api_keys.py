@@ -115,6 +115,22 @@ def test_openai_messages_become_ours():
         Message("assistant", "", (ToolUse("c1", "add", {"a": 2, "b": 3}),)),
         Message("user", "", (ToolResult("c1", "5"),)))
     assert params.output_schema == {"type": "object"} and params.schema_name == "sum"
+    assert params.fallbacks is None  # the key decides
+
+
+def test_tool_results_in_a_row_become_one_message_in_linear_time():
+    """2,000 tool results after one call: gathered once (a tuple grown per result was
+    quadratic), in order."""
+    calls = [{"id": f"c{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+             for i in range(100)]
+    messages = [{"role": "user", "content": "go"},
+                {"role": "assistant", "content": None, "tool_calls": calls},
+                *({"role": "tool", "tool_call_id": f"c{i % 100}", "content": str(i)}
+                  for i in range(2000 - 2))]
+    params = api.chat_params({"model": "m", "messages": messages})
+    assert [m.role for m in params.messages] == ["user", "assistant", "user"]
+    results = params.messages[-1].blocks
+    assert [r.content for r in results] == [str(i) for i in range(1998)]
 
 
 @pytest.mark.parametrize(("body", "param"), [
@@ -128,6 +144,24 @@ def test_openai_messages_become_ours():
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
      "max_tokens"),
     ({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "fallbacks": 1},
+     "fallbacks"),
+    ({"model": "m" * 300, "messages": [{"role": "user", "content": "x"}]}, "model"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream_options": []},
+     "stream_options"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": {"a": 1}},
+     "tools"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [
+        {"type": "function", "function": {"name": "f"}},
+        {"type": "function", "function": {"name": "f"}}]}, "tools[1].function.name"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "tool_choice": "required"},
+     "tool_choice"),
+    ({"model": "m", "messages": [{"role": "tool", "tool_call_id": 5, "content": "x"}]},
+     "messages[0].tool_call_id"),
+    ({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "schema": "{}"}}},
+     "response_format"),
 ])
 def test_a_bad_request_names_its_field(body, param):
     with pytest.raises(ApiError) as caught:
@@ -153,3 +187,68 @@ def test_the_api_page_makes_a_key_shows_it_once_and_revokes_it(app):
     at.checkbox(key=f"api_revoke_sure_{key.id}").check().run()
     at.button(key="api_revoke").click().run()
     assert api.list_keys(get_settings().db_path)[0].revoked
+
+
+def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
+    from lib.core import get_settings
+
+    at = app("app_pages/api.py")
+    assert not at.checkbox(key="api_key_fallbacks").value       # off unless asked
+    at.text_input(key="api_key_name").set_value("chains")
+    at.checkbox(key="api_key_fallbacks").check()
+    next(b for b in at.button if b.label == "Create key").click().run()
+    at.text_input(key="api_key_name").set_value("exact")
+    next(b for b in at.button if b.label == "Create key").click().run()
+    assert not at.exception
+    keys = {k.name: k.fallbacks for k in api.list_keys(get_settings().db_path)}
+    assert keys == {"chains": True, "exact": False}
+    table = at.table[0].value
+    assert dict(zip(table["Name"], table["Fallbacks"], strict=True)) == {
+        "chains": "yes", "exact": "no"}
+
+
+def test_the_api_page_says_where_the_api_is_and_whether_it_answers_now(app, monkeypatch):
+    """The configured address, not a fixed one; a short look at /health, kept a few seconds
+    (reruns do not knock again) until "Check again"."""
+    import threading
+
+    import uvicorn
+    from support import free_port, shown, wait_for_http
+
+    from lib.core import get_settings
+
+    port = free_port()
+    monkeypatch.setenv("PROMPTLAB_API_PORT", str(port))
+    url = f"http://127.0.0.1:{port}/v1"
+    at = app("app_pages/api.py")
+    [warning] = at.warning
+    assert url in shown(warning.value) and "make serve" in shown(warning.value)
+    assert not at.success
+
+    served = api.create_app(get_settings())
+    knocks: list[str] = []
+
+    async def counted(scope, receive, send):
+        if scope["type"] == "http":
+            knocks.append(scope["path"])
+        await served(scope, receive, send)
+
+    server = uvicorn.Server(uvicorn.Config(counted, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
+        knocks.clear()
+        at.run()                                  # the last look still stands
+        assert at.warning and knocks == []
+        at.button(key="api_check").click().run()
+        assert not at.warning and knocks == ["/health"]
+        assert url in shown(at.success[0].value) and "answering" in at.success[0].value
+        at.run()
+        at.run()
+        assert knocks == ["/health"]              # reruns: no new look
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    assert not at.exception

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -40,3 +41,41 @@ def test_loads_refuses_deep_nesting_before_parsing():
     with pytest.raises(ValueError, match="deeper than"):
         json_loads('{"ignored": ' + "[" * 100_000 + "]" * 100_000 + "}")
     assert json_loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+
+
+def built(value) -> int:
+    """The values json.loads built: containers, keys and leaves."""
+    if isinstance(value, dict):
+        return 1 + sum(1 + built(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(built(v) for v in value)
+    return 1
+
+
+@pytest.mark.parametrize("text", [
+    "[]", '["a,b", "[{"]', "[1, 2, 3]", '{"a": [1, {"b": "\\"]"}]}', '"\\\\"', "7",
+    '{"k": [true, false, null], "m": {"n": -1.5e3}}', '[[[], []], {"a": {}}]',
+])
+def test_values_counts_about_what_json_builds_never_fewer(text):
+    """Counted from the text (no parse): at least what json.loads builds, at most about
+    twice (a key and its value, a comma and a number, are told apart only roughly)."""
+    from lib.core import json_values
+
+    assert built(json.loads(text)) <= json_values(text, 1000) <= 2 * built(json.loads(text)) + 1
+
+
+@pytest.mark.parametrize("payload", [
+    "[" + "[]," * 2_000_000 + "[]]",            # two million empty lists: 2 s of json.loads
+    "[" + '"",' * 2_000_000 + '""]',            # two million strings
+    "[" + "1," * 3_000_000 + "1]",              # three million numbers
+    '{"a": "' + "\\\\" * 3_000_000 + '"}',      # one string of escapes: not many values
+])
+def test_loads_refuses_too_many_values_at_c_speed(payload):
+    started = time.perf_counter()
+    try:
+        json_loads(payload, max_values=50_000)
+    except ValueError as exc:
+        assert "more than 50,000 values" in str(exc)
+    else:
+        assert payload.startswith('{"a"')        # the one string is let through
+    assert time.perf_counter() - started < 0.5  # C-speed counts: tens of milliseconds

@@ -10,6 +10,6 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "PREFIX", "ApiKey", "NewKey", "create_key", "get_key", "list_keys", "revoke_key",
         "set_key_budget", "verify_key"
     ),
-    "lib.api.openai_format": ("ChatParams", "chat_params"),
-    "lib.api.server": ("base_url", "serve"),
+    "lib.api.chat_request": ("ChatParams", "chat_params"),
+    "lib.api.server": ("answering", "base_url", "serve"),
 })

@@ -20,9 +20,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from lib.api import calls
+from lib.api.chat_request import ChatParams, chat_params
 from lib.api.failures import answer
 from lib.api.keys import ApiKey, verify_key
-from lib.api.openai_format import chat_params, error_body
+from lib.api.openai_format import error_body
 from lib.api.replies import Answer
 from lib.api.routes import ModelRoute, Receive, Send
 from lib.core import ApiError, Settings
@@ -80,8 +81,10 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
 
     def chat(body: Any, key: ApiKey, cancel: threading.Event, _path: dict[str, str]
              ) -> calls.Started:
-        return calls.start(settings, chat_params(body),
-                           CallContext(PAGE, api_key_id=key.id, user=key.owner), cancel)
+        params = chat_params(body)
+        return calls.start(settings, params,
+                           CallContext(PAGE, api_key_id=key.id, user=key.owner), cancel,
+                           fallbacks=_fallbacks(params, key))
 
     def prompt_run(body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str]
                    ) -> calls.Started:
@@ -89,7 +92,8 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
         params, version = calls.prompt_params(settings, name, body)
         return calls.start(settings, params, CallContext(PAGE, name, version,
                                                          api_key_id=key.id, user=key.owner),
-                           cancel, prompt={"name": name, "version": version})
+                           cancel, prompt={"name": name, "version": version},
+                           fallbacks=_fallbacks(params, key))
 
     chat_route = ModelRoute(settings, pool, chat)
     app.add_route("/v1/chat/completions", chat_route, methods=["POST"])
@@ -110,6 +114,11 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
         else:
             await app(scope, receive, send)
     return served
+
+
+def _fallbacks(params: ChatParams, key: ApiKey) -> bool:
+    """The request's own `fallbacks`, else its key's."""
+    return key.fallbacks if params.fallbacks is None else params.fallbacks
 
 
 def _warm(settings: Settings) -> None:

@@ -1,6 +1,7 @@
-"""What an API request calls: the catalog model it names, its fallback chain, a stored
-prompt rendered in the sandbox; built as the app builds its calls (lib.llm Call, Fallbacks,
-Repairing), so the retry loop, breakers, rate limits, budgets and ledger are the same."""
+"""What an API request calls: the catalog model it names (with its fallback chain when the
+request or its key asks for one), a stored prompt rendered in the sandbox; built as the app
+builds its calls (lib.llm Call, Fallbacks, Repairing), so the retry loop, breakers, rate
+limits, budgets and ledger are the same."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lib import prompts
-from lib.api.openai_format import ChatParams, chat_params
+from lib.api import door
+from lib.api.chat_request import ChatParams, chat_params
 from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
 from lib.llm import (
     Call,
@@ -24,9 +26,15 @@ from lib.llm import (
     counter_for,
     get_provider,
     load_catalog,
+    message_text,
     model_statuses,
     user_catalog_path,
 )
+
+# No tokenizer we count with has a token longer than this many bytes (o200k and cl100k: 128,
+# the bundled SmolLM2: 32), so a text of n characters is at least n / 128 tokens: a request
+# far past a window is refused without counting it (8 MiB of one word takes tiktoken 20 s).
+MAX_TOKEN_BYTES = 128
 
 _catalogs: dict[Settings, tuple[int | None, Catalog]] = {}
 
@@ -78,6 +86,12 @@ def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
     """One model's call, its limits capped to the model; raises ProviderError (not
     available here) or ContextOverflowError, which a fallback chain passes over."""
     provider = get_provider(model.provider, settings)
+    least = (len(params.system) + sum(len(message_text(m)) for m in params.messages)
+             ) // MAX_TOKEN_BYTES
+    if least > model.context_window:
+        raise ContextOverflowError(
+            f"The messages are at least {least:,} tokens: more than {model.label}'s "
+            f"{model.context_window:,}-token window.", hint="Shorten the messages.")
     counter = counter_for(model, settings)
     request = ChatRequest(
         model=model.id, messages=params.messages, system=params.system,
@@ -101,13 +115,16 @@ def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
 
 def start(settings: Settings, params: ChatParams, context: CallContext,
           cancel: threading.Event | None = None, *,
-          prompt: dict[str, Any] | None = None) -> Started:
-    """Build the call (a fallback chain when the catalog gives the model one) and reserve
-    its budget; raises BudgetExceededError, ContextOverflowError, ProviderError, ApiError.
+          prompt: dict[str, Any] | None = None, fallbacks: bool = False) -> Started:
+    """Build the call and reserve its budget; raises BudgetExceededError,
+    ContextOverflowError, ProviderError, ApiError. With `fallbacks`, a model that cannot
+    answer passes the request down its catalog chain; without, only the model named answers
+    (an API client asked for that model: another one is an answer to another question).
     Setting `cancel` stops the call at its next event."""
     model = find_model(settings, params.model)
     cat = catalog(settings)
-    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key]
+    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key] \
+        if fallbacks else []
     cancel = cancel or threading.Event()
 
     def attempt(m: ModelInfo, ctx: CallContext) -> Call:
@@ -119,9 +136,12 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     except ProviderError as exc:
         if exc.kind != "unavailable":
             raise
+        hint = "GET /v1/models lists the models served here."
+        if cat.fallbacks.get(model.key) and not fallbacks:
+            hint += ' Send "fallbacks": true to let its fallback chain answer instead.'
         raise ApiError(f"The model '{model.key}' is not available here: {exc.message}",
                        status=404, code="model_not_available", param="model",
-                       hint="GET /v1/models lists the models served here.") from None
+                       hint=hint) from None
     if params.output_schema is not None and not params.stream:
         # A streamed reply cannot be taken back, so only a whole one is repaired.
         call = Repairing(call, settings.structured_repairs)
@@ -184,5 +204,8 @@ def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams,
     params = chat_params({"model": model, "messages": [{"role": "user", "content": text}],
                           "max_tokens": prompt.max_tokens, "temperature": prompt.temperature,
                           **overrides, "stream": body.get("stream", False),
-                          "stream_options": body.get("stream_options")})
-    return replace(params, output_schema=prompt.output_schema(version)), version
+                          "stream_options": body.get("stream_options"),
+                          "fallbacks": body.get("fallbacks")})
+    schema = prompt.output_schema(version)
+    return replace(params, output_schema=None if schema is None else door.schema(
+        schema, "output_schema")), version

@@ -35,6 +35,7 @@ class ApiKey:
     last_used_at: str | None
     revoked_at: str | None
     owner: str | None = None          # who made it (signed in): its calls are theirs
+    fallbacks: bool = False           # its requests may fall back to other models unasked
 
     @property
     def revoked(self) -> bool:
@@ -52,7 +53,11 @@ def digest(secret: str) -> str:
 
 
 _COLUMNS = ("id, name, prefix, budget_micro, spent_micro, calls, created_at, last_used_at, "
-            "revoked_at, owner")
+            "revoked_at, owner, fallbacks")
+
+
+def _key(row) -> ApiKey:
+    return ApiKey(**{**dict(row), "fallbacks": bool(row["fallbacks"])})
 
 
 def _budget(budget_usd: float | None) -> int | None:
@@ -64,9 +69,10 @@ def _budget(budget_usd: float | None) -> int | None:
 
 
 def create_key(path: Path, name: str, budget_usd: float | None = None,
-               owner: str | None = None) -> NewKey:
+               owner: str | None = None, *, fallbacks: bool = False) -> NewKey:
     """A new key, made by `owner` (None without sign-in); its secret is in the result and
-    nowhere else."""
+    nowhere else. With `fallbacks`, a request that does not say otherwise may be answered
+    by the next model of its model's fallback chain."""
     name = " ".join(str(name).split())
     if not name or len(name) > MAX_NAME:
         raise ApiKeyError(f"A key needs a name of 1 to {MAX_NAME} characters.", status=400,
@@ -75,8 +81,9 @@ def create_key(path: Path, name: str, budget_usd: float | None = None,
     secret = PREFIX + secrets.token_urlsafe(32)
     with connect(path, write=True) as conn:
         cur = conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, budget_micro, "
-                           "created_at, owner) VALUES (?, ?, ?, ?, ?, ?)",
-                           (name, secret[:SHOWN], digest(secret), budget, now_iso(), owner))
+                           "created_at, owner, fallbacks) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (name, secret[:SHOWN], digest(secret), budget, now_iso(), owner,
+                            int(fallbacks)))
         key_id = int(cur.lastrowid)
     log.info("api key %d created", key_id)
     return NewKey(get_key(path, key_id), secret)
@@ -88,14 +95,14 @@ def get_key(path: Path, key_id: int) -> ApiKey:
                            (key_id,)).fetchone()
     if row is None:
         raise ApiKeyError(f"There is no API key {key_id}.", status=404, code="key_not_found")
-    return ApiKey(**dict(row))
+    return _key(row)
 
 
 def list_keys(path: Path) -> list[ApiKey]:
     """Every key, newest first, revoked ones included (their spend still counts)."""
     with connect(path) as conn:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id DESC").fetchall()
-    return [ApiKey(**dict(r)) for r in rows]
+    return [_key(r) for r in rows]
 
 
 def revoke_key(path: Path, key_id: int) -> None:
@@ -129,7 +136,7 @@ def verify_key(path: Path, authorization: str | None) -> ApiKey:
     if row is None:
         raise ApiKeyError("Incorrect API key provided.",
                           hint="Make a key on the app's API page.")
-    key = ApiKey(**dict(row))
+    key = _key(row)
     if key.revoked:
         raise ApiKeyError(f"The API key '{key.name}' ({key.prefix}…) was revoked.",
                           hint="Make a new key on the app's API page.")

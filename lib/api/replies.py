@@ -28,6 +28,18 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Head:
+    """A stream's headers, known once its model answers: the first item of a stream."""
+
+    headers: dict[str, str]
+
+
+def headers(started: Started) -> dict[str, str]:
+    """Which model answered: the one asked for, or the fallback that took over."""
+    return {"x-promptlab-model": _model(started)}
+
+
 def _records(started: Started) -> list[CallRecord]:
     """The rows of the attempts that make the reply (each repair is paid for)."""
     call = started.call
@@ -64,8 +76,8 @@ def extra(started: Started) -> dict[str, Any]:
     return out
 
 
-def chunks(started: Started, include_usage: bool) -> Iterator[bytes | Answer]:
-    """The call streamed as chat.completion.chunk events, then `[DONE]`."""
+def chunks(started: Started, include_usage: bool) -> Iterator[bytes | Head | Answer]:
+    """The call streamed as chat.completion.chunk events, then `[DONE]`; its Head first."""
     cid, began, stop, tools = fmt.completion_id(), False, None, 0
     failure: Error | None = None
     for event in started.call:  # run to its end always: the ledger row is written there
@@ -76,13 +88,15 @@ def chunks(started: Started, include_usage: bool) -> Iterator[bytes | Answer]:
                 delta, tools = {"tool_calls": [fmt.tool_call_body(event, tools)]}, tools + 1
             if not began:
                 delta, began = {"role": "assistant", **delta}, True
+                yield Head(headers(started))
             yield fmt.chunk(cid, _model(started), delta)
         elif isinstance(event, Stop):
             stop = event.reason
         elif isinstance(event, Error):
             failure = event
     if failure is not None and not began:
-        yield Answer(*provider_answer(failure.error))
+        status, body, more = provider_answer(failure.error)
+        yield Answer(status, body, {**more, **headers(started)})
         return
     model = _model(started)
     if failure is not None:  # output had begun: OpenAI's in-stream error event
@@ -90,6 +104,7 @@ def chunks(started: Started, include_usage: bool) -> Iterator[bytes | Answer]:
                                      promptlab=extra(started)))
         return
     if not began:
+        yield Head(headers(started))
         yield fmt.chunk(cid, model, {"role": "assistant", "content": ""})
     yield fmt.chunk(cid, model, {}, fmt.FINISH.get(stop or "", "stop"), extra=extra(started))
     if include_usage:
@@ -106,10 +121,10 @@ def whole(started: Started) -> Answer:
         elif isinstance(event, Error):
             failure = event
     if failure is not None:
-        status, body, headers = provider_answer(failure.error)
+        status, body, more = provider_answer(failure.error)
         body["error"]["promptlab"] = extra(started)
-        return Answer(status, body, headers)
+        return Answer(status, body, {**more, **headers(started)})
     call = started.call
     return Answer(200, fmt.completion(fmt.completion_id(), _model(started), call.text,
                                       list(call.tool_calls), stop, usage(_records(started)),
-                                      extra(started)))
+                                      extra(started)), headers(started))

@@ -19,13 +19,12 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from lib.api import door
 from lib.api.calls import Started
 from lib.api.failures import answer
 from lib.api.keys import ApiKey, verify_key
-from lib.api.replies import Answer, chunks, whole
+from lib.api.replies import Answer, Head, chunks, whole
 from lib.core import ApiError, Settings
-
-MAX_BODY = 16 * 2**20   # a request body past this is refused before it is all read
 
 _END = object()
 log = logging.getLogger(__name__)
@@ -108,35 +107,34 @@ Build = Callable[[Any, ApiKey, threading.Event, dict[str, str]], Started]
 
 
 class ModelRoute:
-    """A route that calls a model, as plain ASGI: in a worker, check the key, read the body,
-    build and reserve the call; then stream it or answer whole. Anything refused before
-    output is a JSON error with its status."""
+    """A route that calls a model, as plain ASGI: read the body (413 past the door's limit,
+    announced or not, without reading on); in a worker, check the key, pass the body through
+    the door, build and reserve the call; then stream it or answer whole. Anything refused
+    before output is a JSON error with its status."""
 
     def __init__(self, settings: Settings, pool: ThreadPoolExecutor, build: Build) -> None:
         self.settings, self.pool, self.build = settings, pool, build
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > door.MAX_BODY:
+            await _send_json(send, Answer(*answer(door.too_large())))  # nothing read
+            return
         try:
             raw = await _body(receive)
         except _Gone:
             return  # the client left before its request was whole: nothing to answer
         if raw is None:
-            await _send_json(send, Answer(*answer(ApiError(
-                f"The body is larger than {MAX_BODY // 2**20} MiB.", status=413,
-                code="body_too_large"))))
+            await _send_json(send, Answer(*answer(door.too_large())))
             return
         cancel = threading.Event()
         path = scope.get("path_params") or {}
 
-        def work() -> Iterator[bytes | Answer]:
+        def work() -> Iterator[bytes | Head | Answer]:
             try:
                 key = verify_key(self.settings.db_path, authorization)
-                try:
-                    body = json.loads(raw or b"null")
-                except ValueError:
-                    raise ApiError("The body is not valid JSON.") from None
-                started = self.build(body, key, cancel, path)
+                started = self.build(door.read_json(raw), key, cancel, path)
             except Exception as exc:
                 yield Answer(*answer(exc))
                 return
@@ -155,9 +153,11 @@ class ModelRoute:
                 await _send_json(send, first[0] if first else Answer(*answer(ApiError(
                     "No reply.", status=500))))
                 return
-            await send({"type": "http.response.start", "status": 200, "headers": _SSE})
-            await send({"type": "http.response.body", "body": b"".join(first),
-                        "more_body": True})
+            head = first[0].headers if isinstance(first[0], Head) else {}
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": _SSE + _encoded(head)})
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": b"".join(b for b in first if isinstance(b, bytes))})
             # Watched from here, off the first token's path: a client gone mid-stream
             # cancels the call at its next event (the server drops what is sent after).
             watcher = asyncio.ensure_future(_disconnected(receive, cancel))
@@ -189,7 +189,7 @@ class _Gone(Exception):
 
 
 async def _body(receive: Receive) -> bytes | None:
-    """The request body, or None past MAX_BODY (read no further than that)."""
+    """The request body, or None past the door's MAX_BODY (read no further than that)."""
     parts, size = [], 0
     while True:
         message = await receive()
@@ -197,7 +197,7 @@ async def _body(receive: Receive) -> bytes | None:
             raise _Gone
         part = message.get("body", b"")
         size += len(part)
-        if size > MAX_BODY:
+        if size > door.MAX_BODY:
             return None
         parts.append(part)
         if not message.get("more_body"):
@@ -214,6 +214,13 @@ async def _send_json(send: Send, a: Answer) -> None:
     body = json.dumps(a.body).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in a.headers.items()]
+    headers += _encoded(a.headers)
     await send({"type": "http.response.start", "status": a.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers for the server; a value outside latin-1 (a model key from a user's catalog)
+    is escaped rather than breaking the answer."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1", "backslashreplace"))
+            for k, v in headers.items()]

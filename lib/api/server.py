@@ -1,8 +1,11 @@
-"""Serving the API: uvicorn on the settings' host and port (127.0.0.1:8000 by default)."""
+"""Serving the API: uvicorn on the settings' host and port (127.0.0.1:8400 by default), and
+whether a server answers there now."""
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 
 from lib.core import Settings, get_settings, setup_logging
 
@@ -16,6 +19,19 @@ def base_url(settings: Settings) -> str:
     host = settings.api_host
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
     return f"http://{shown}:{settings.api_port}/v1"
+
+
+def answering(settings: Settings, timeout: float = 0.5) -> bool:
+    """Whether the API answers its /health at the configured address now (straight to it:
+    no proxy from the environment stands between the app and its own server)."""
+    url = base_url(settings).removesuffix("/v1") + "/health"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as reply:
+            body = json.loads(reply.read(1000))
+    except (OSError, ValueError):  # refused, timed out, an error status, or not JSON
+        return False
+    return isinstance(body, dict) and body.get("status") == "ok"
 
 
 def serve(settings: Settings | None = None) -> None:

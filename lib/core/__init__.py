@@ -44,6 +44,7 @@ from lib.core.histogram import LOG_STEP, bucket_value, latency_bucket
 from lib.core.jsontext import MAX_DEPTH as JSON_MAX_DEPTH
 from lib.core.jsontext import depth as json_depth
 from lib.core.jsontext import loads as json_loads
+from lib.core.jsontext import values as json_values
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
@@ -108,6 +109,7 @@ __all__ = [
     "get_settings",
     "json_depth",
     "json_loads",
+    "json_values",
     "latency_bucket",
     "lazy_face",
     "load_settings",

@@ -135,4 +135,9 @@ LATE: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
             PRIMARY KEY (issuer, subject)
         );
     """),
+    # An API request answers with the model it names, or fails; a key made with this flag
+    # lets its requests fall back down the catalog's chains unless a request says otherwise.
+    ("0022_api_key_fallbacks", """
+        ALTER TABLE api_keys ADD COLUMN fallbacks INTEGER NOT NULL DEFAULT 0;
+    """),
 ]

@@ -10,14 +10,40 @@ from lib.core import PromptLabError, Settings, format_usd
 from lib.ui.identity import owner_text, user_id
 from lib.ui.text import md, plain, plain_table
 
+STATUS_TTL_S = 10   # how long the page trusts its last look at the server
+
 
 def intro(settings: Settings) -> None:
-    st.caption(md("`make serve` starts an OpenAI-compatible HTTP API beside the app, at "
-                  "`{}`. Its calls go through the same retries, fallbacks, rate limits, "
-                  "budgets and ledger as the app's (page **api** on the Costs page). Each "
-                  "key may have its own budget: a call that could pass it is refused with "
-                  "HTTP 429 before it is sent. Signed in, a key's calls are yours: they "
-                  "count as your spend, under your budget.", api.base_url(settings)))
+    st.caption(md("`make serve` starts an OpenAI-compatible HTTP API beside the app. Its "
+                  "calls go through the same retries, rate limits, budgets and ledger as the "
+                  "app's (page **api** on the Costs page). Each key may have its own budget: "
+                  "a call that could pass it is refused with HTTP 429 before it is sent. "
+                  "Signed in, a key's calls are yours: they count as your spend, under your "
+                  "budget."))
+    server_status(settings)
+
+
+@st.cache_data(ttl=STATUS_TTL_S, show_spinner=False)
+def _answering(url: str, _settings: Settings) -> bool:
+    """A short look at the server, shared by every session for a few seconds: reruns do
+    not each knock on its door."""
+    return api.answering(_settings)
+
+
+def server_status(settings: Settings) -> None:
+    """The configured address, and whether a server answers there now."""
+    url = api.base_url(settings)
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    if _answering(url, settings):
+        left.success(md("The API is answering at `{}`.", url), icon=":material/check_circle:")
+    else:
+        left.warning(md("No API server answers at `{}` now. Start it in the project folder "
+                        "with `make serve` (or `python -m lib.api`); `PROMPTLAB_API_HOST` and "
+                        "`PROMPTLAB_API_PORT` set where it listens.", url),
+                     icon=":material/cloud_off:")
+    if right.button("Check again", key="api_check", icon=":material/refresh:"):
+        _answering.clear()
+        st.rerun()
 
 
 def create_form(settings: Settings) -> None:
@@ -30,11 +56,18 @@ def create_form(settings: Settings) -> None:
         budget = right.number_input("Budget in USD (empty: none)", min_value=0.0,
                                     value=None, step=1.0, format="%.2f",
                                     key="api_key_budget")
+        fallbacks = st.checkbox(
+            "Let its requests fall back to other models", key="api_key_fallbacks",
+            help="When the model a request names cannot answer (no key for it here, or it "
+                 "fails before any output), the next model of its fallback chain (Chat "
+                 "sidebar, model catalog) answers, and the reply names it. Off: such a "
+                 "request is an error. A request's own `fallbacks` field wins either way.")
         made = st.form_submit_button("Create key", type="primary", icon=":material/key:")
     if not made:
         return
     try:
-        new = api.create_key(settings.db_path, name, budget, owner=user_id())
+        new = api.create_key(settings.db_path, name, budget, owner=user_id(),
+                             fallbacks=fallbacks)
     except PromptLabError as exc:
         st.error(plain(exc), icon=":material/error:")
         return
@@ -49,6 +82,7 @@ def _row(k: api.ApiKey) -> dict[str, object]:
                 "T", " "), "Calls": k.calls, "Spent": format_usd(k.spent_micro),
             "Budget": "none" if k.budget_micro is None else format_usd(k.budget_micro),
             "Left": "" if left is None else format_usd(left),
+            "Fallbacks": "yes" if k.fallbacks else "no",
             "Last used": (k.last_used_at or "")[:16].replace("T", " "),
             "Status": "revoked" if k.revoked else "active", "Made": owner_text(k.owner)}
 
@@ -99,7 +133,11 @@ def how_to_call(settings: Settings) -> None:
                    "`GET /v1/models` lists the models served (catalog keys such as "
                    "`local/smollm2-135m-instruct`); `POST /v1/prompts/<name>/run` renders a "
                    "stored prompt by `label` or `version` with `variables` and calls its "
-                   "default model (a bad variable is HTTP 422 naming it).", url))
+                   "default model (a bad variable is HTTP 422 naming it). A model that "
+                   "cannot answer is an error (`model_not_available`) unless the request "
+                   "sends `\"fallbacks\": true` or its key was made to fall back; the "
+                   "`x-promptlab-model` header and the reply's `model` name the model that "
+                   "answered.", url))
     st.code(CURL.replace("{url}", url), language="bash")
     st.code(PYTHON.replace("{url}", url), language="python")
 

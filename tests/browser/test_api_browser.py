@@ -1,6 +1,6 @@
-"""A person's path: make an API key on the API page, use it from the openai SDK against the
-API (`python -m lib.api`, same data folder), then revoke it on the page: the next call is
-refused with 401."""
+"""A person's path: the API page says the API answers at its configured address; make an API
+key there, use it from the openai SDK against the API (`python -m lib.api`, same data
+folder), then revoke it on the page: the next call is refused with 401."""
 
 from __future__ import annotations
 
@@ -20,9 +20,20 @@ SECRET = re.compile(r"pl-[A-Za-z0-9_-]{40,}")
 
 
 @pytest.fixture
-def api_url(app_data: Path, tmp_path: Path):
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app_env(api_port: int) -> dict[str, str]:
+    """The app is configured for the API's port: its page looks there."""
+    return {"PROMPTLAB_API_PORT": str(api_port)}
+
+
+@pytest.fixture
+def api_url(app_data: Path, tmp_path: Path, api_port: int):
     """The API over the app's data folder, started as `make serve` starts it."""
-    port = free_port()
+    port = api_port
     env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data), "PROMPTLAB_API_PORT": str(port),
            "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
            "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
@@ -45,6 +56,8 @@ def test_a_key_made_in_the_app_works_until_it_is_revoked(page: Page, app_url: st
     page.goto(f"{app_url}/api")
     expect(page.get_by_role("heading", name="API", level=1)).to_be_visible()
     expect(page.get_by_text("No keys yet")).to_be_visible()
+    # The address the app is configured for, and the server answering there.
+    expect(page.get_by_text(f"The API is answering at {api_url}")).to_be_visible()
     page.get_by_role("textbox", name="Name").fill("browser key")
     page.get_by_role("button", name="Create key").click()
     wait_idle(page)
