@@ -12,7 +12,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "routing_savings", "spend_by_user"
     ),
     "lib.spend.ledger": (
-        "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",
-        "run_calls", "spend_since_micro", "spend_today_micro"
+        "PAYLOAD_CHARS", "CallDetail", "CallRecord", "Payload", "bounded", "call_detail",
+        "count_calls", "get_call", "recent_runs", "record", "record_many", "run_calls",
+        "spend_since_micro", "spend_today_micro"
     ),
 })
