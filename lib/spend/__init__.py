@@ -8,8 +8,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "renew", "reserve", "set_budget", "statuses", "user_scope"
     ),
     "lib.spend.costs": (
-        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model",
-        "routing_savings", "spend_by_user"
+        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "latest_calls", "options",
+        "structured_by_model", "routing_savings", "spend_by_user"
     ),
     "lib.spend.ledger": (
         "PAYLOAD_CHARS", "CallDetail", "CallRecord", "Payload", "bounded", "call_detail",

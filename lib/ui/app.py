@@ -38,6 +38,10 @@ PAGES = [
     ("app_pages/api.py", "API", ":material/api:",
      "keys for the OpenAI-compatible HTTP API, their spend and budgets"),
 ]
+# Pages reached by links, not listed in the navigation: (file, title, icon).
+HIDDEN_PAGES = [
+    ("app_pages/call.py", "Call", ":material/receipt_long:"),  # one call's detail: /call?id=N
+]
 
 
 def settings() -> Settings:
