@@ -3,6 +3,7 @@ import streamlit as st
 from lib import compare, spend
 from lib.core import PromptLabError, format_usd
 from lib.ui import app, widgets
+from lib.ui import compare_results as results
 from lib.ui import compare_view as view
 from lib.ui import prompts_view as pv
 from lib.ui.text import md, plain
@@ -11,28 +12,26 @@ settings = app.settings()
 st.title("Compare")
 
 runs = compare.list_runs(settings.db_path)
+open_id = results.run_in_url([r[0] for r in runs])  # None: a new comparison
 if runs:
-    open_id = st.query_params.get("run")
-    ids = [r[0] for r in runs]
-    picked = st.sidebar.selectbox(
-        "Past runs", ids, index=ids.index(int(open_id)) if open_id and open_id.isdigit()
-        and int(open_id) in ids else None, placeholder="Reopen a run…", key="cmp_run_pick",
+    # The URL decides which run is open: the sidebar's Compare link (no ?run=) starts a new
+    # comparison, and the last run stays a pick away in this list (or at its URL).
+    st.session_state["cmp_run_pick"] = open_id
+    st.sidebar.selectbox(
+        "Past runs", [r[0] for r in runs], index=None, placeholder="Reopen a run…",
+        key="cmp_run_pick", on_change=results.open_picked,
         format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
                                    + (f" · by {o}" if o else "") for r, t, c, s, o in runs
                                    if r == i))
-    if picked is not None and str(picked) != open_id:
-        st.query_params["run"] = str(picked)
+if open_id is not None:
+    if st.sidebar.button("New comparison", icon=":material/add:"):
+        st.query_params.pop("run", None)
         st.rerun()
-    if picked is not None:
-        if st.sidebar.button("New comparison", icon=":material/add:"):
-            st.query_params.pop("run", None)
-            st.session_state.pop("cmp_run_pick", None)
-            st.rerun()
-        try:
-            view.show_run(settings, compare.load_run(settings.db_path, picked))
-        except PromptLabError as exc:
-            widgets.show_error(exc)
-        st.stop()
+    try:
+        results.show_run(settings, compare.load_run(settings.db_path, open_id))
+    except PromptLabError as exc:
+        widgets.show_error(exc)
+    st.stop()
 
 names = pv.store().names()
 if not names:
