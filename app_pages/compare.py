@@ -8,30 +8,11 @@ from lib.ui import compare_view as view
 from lib.ui import prompts_view as pv
 from lib.ui.text import md, plain
 
+if "run" in st.query_params:  # a saved run (a bookmark, a Stop, a reload) has its own page
+    st.switch_page(results.PAGE, query_params={"run": st.query_params.get_all("run")})
 settings = app.settings()
 st.title("Compare")
-
-runs = compare.list_runs(settings.db_path)
-open_id = results.run_in_url([r[0] for r in runs])  # None: a new comparison
-if runs:
-    # The URL decides which run is open: the sidebar's Compare link (no ?run=) starts a new
-    # comparison, and the last run stays a pick away in this list (or at its URL).
-    st.session_state["cmp_run_pick"] = open_id
-    st.sidebar.selectbox(
-        "Past runs", [r[0] for r in runs], index=None, placeholder="Reopen a run…",
-        key="cmp_run_pick", on_change=results.open_picked,
-        format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
-                                   + (f" · by {o}" if o else "") for r, t, c, s, o in runs
-                                   if r == i))
-if open_id is not None:
-    if st.sidebar.button("New comparison", icon=":material/add:"):
-        st.query_params.pop("run", None)
-        st.rerun()
-    try:
-        results.show_run(settings, compare.load_run(settings.db_path, open_id))
-    except PromptLabError as exc:
-        widgets.show_error(exc)
-    st.stop()
+results.past_runs(compare.list_runs(settings.db_path), None)
 
 names = pv.store().names()
 if not names:
@@ -116,9 +97,8 @@ if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
     try:
         run_id = new_run()
         compare.submit_batch(settings, run_id, resolved, plan, checks)
-        st.query_params["run"] = str(run_id)
         st.session_state.pop("cmp_forecast", None)
-        st.rerun()
+        st.switch_page(results.PAGE, query_params={"run": str(run_id)})
     except PromptLabError as exc:
         widgets.show_error(exc)
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
@@ -128,6 +108,6 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
         st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
         view.run_live(settings, run_id, resolved, rows, plan, checks)
         st.session_state.pop("cmp_forecast", None)
-        st.rerun()
+        st.switch_page(results.PAGE, query_params={"run": str(run_id)})
     except PromptLabError as exc:
         widgets.show_error(exc)

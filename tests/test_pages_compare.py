@@ -43,9 +43,11 @@ def make_run(rows: int = 2, *, judged: bool = False) -> int:
     return run_id
 
 
-def open_run(app, run_id: int | str):
+def open_run(app, run_id: int | str, page: str = "app_pages/compare_run.py"):
+    """The run's page at /compare_run?run=N (page="app_pages/compare.py": an old bookmark,
+    /compare?run=N, which passes it on)."""
     at = app()
-    at.switch_page("app_pages/compare.py")
+    at.switch_page(page)
     at.query_params["run"] = str(run_id)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -100,32 +102,47 @@ def test_a_long_run_draws_its_rows_a_page_at_a_time(app):
 
 
 def test_the_compare_link_starts_a_new_comparison(app):
-    """Reopening a run from the list, then following the sidebar's Compare link (the page
-    with no ?run=), shows a new comparison; the run is still in the list and at its URL."""
+    """A saved run has a page of its own: following the sidebar's Compare link from it (a
+    page change, which leaves no ?run= behind) shows a new comparison; the run is still in
+    the list of past runs, and picking it opens it again."""
     run_id = make_run()
-    at = app()
-    at.switch_page("app_pages/compare.py")
-    at.run()
-    at.sidebar.selectbox(key="cmp_run_pick").set_value(run_id).run()
-    assert at.query_params["run"] == str(run_id)
+    at = open_run(app, run_id)
     assert any(f"Run {run_id}: marks" in s.value for s in at.subheader)
-    at.query_params.clear()            # what the navigation link leaves in the URL
+    at.query_params.clear()
     at.switch_page("app_pages/compare.py")
     at.run()
     assert not at.exception
-    assert "run" not in at.query_params
     assert not any("Run" in s.value for s in at.subheader)
     assert any("Variant A" in m.value for m in at.main.markdown)
     past = at.sidebar.selectbox(key="cmp_run_pick")
     assert past.value is None and past.options[0].startswith(f"#{run_id} marks")
-    reopened = open_run(app, run_id)
-    assert any(f"Run {run_id}: marks" in s.value for s in reopened.subheader)
+    past.set_value(run_id).run()
+    assert not at.exception
+    assert any(f"Run {run_id}: marks" in s.value for s in at.subheader)
 
 
+def test_an_old_bookmark_of_a_run_still_opens_it(app):
+    run_id = make_run()
+    at = open_run(app, run_id, page="app_pages/compare.py")  # /compare?run=N
+    assert any(f"Run {run_id}: marks" in s.value for s in at.subheader)
+
+
+@pytest.mark.parametrize("page", ["app_pages/compare_run.py", "app_pages/compare.py"])
 @pytest.mark.parametrize("raw", ["²", "0", "-1", "99", "1e3", "9" * 40, "1 OR 1=1", "\x00"])
-def test_odd_run_ids_open_a_new_comparison_with_a_word(app, raw):
+def test_odd_run_ids_read_as_not_found(app, raw, page):
     make_run()
-    at = open_run(app, raw)
-    assert any("There is no comparison run" in reads(w.value) for w in at.warning)
-    assert "run" not in at.query_params
-    assert any("Variant A" in m.value for m in at.main.markdown)
+    at = open_run(app, raw, page)
+    assert [reads(w.value) for w in at.warning] == [
+        f"There is no comparison run {raw} to open: start a new one, or pick a past run in "
+        "the sidebar."]
+    assert "run" not in at.query_params and not at.subheader
+    assert [p.proto.label for p in at.get("page_link")] == ["Start a new comparison"]
+
+
+def test_repeated_run_ids_name_no_run(app):
+    first, second = make_run(), make_run()
+    at = app()
+    at.switch_page("app_pages/compare_run.py")
+    at.query_params["run"] = [str(first), str(second)]
+    at.run()
+    assert "There is no comparison run" in reads(at.warning[0].value) and not at.subheader

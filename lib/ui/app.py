@@ -41,6 +41,7 @@ PAGES = [
 # Pages reached by links, not listed in the navigation: (file, title, icon).
 HIDDEN_PAGES = [
     ("app_pages/call.py", "Call", ":material/receipt_long:"),  # one call's detail: /call?id=N
+    ("app_pages/compare_run.py", "Compare run", ":material/compare:"),  # /compare_run?run=N
 ]
 
 

@@ -16,6 +16,8 @@ from lib.ui.judging_view import batches_panel, judges_panel
 from lib.ui.tables import markdown_table
 from lib.ui.text import Markdown, inert, join, md, plain
 
+PAGE = "app_pages/compare_run.py"         # a saved run's page: /compare_run?run=N
+PICK = "cmp_run_pick"
 RUN_ID = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits only: str.isdigit() takes "²"
 
 
@@ -28,19 +30,32 @@ def run_in_url(ids: list[int]) -> int | None:
     raw = values[-1].strip()
     if len(set(values)) == 1 and RUN_ID.fullmatch(raw) and int(raw) in ids:
         return int(raw)
-    st.warning(md("There is no comparison run {} to open: start a new one below, or pick a "
-                  "past run in the sidebar.", values[-1]), icon=":material/search_off:")
+    st.warning(md("There is no comparison run {} to open: start a new one, or pick a past "
+                  "run in the sidebar.", values[-1]), icon=":material/search_off:")
     st.query_params.pop("run", None)
     return None
 
 
-def open_picked() -> None:
-    """The sidebar's past-runs list: open the picked run (its URL), or none."""
-    picked = st.session_state.get("cmp_run_pick")
+def past_runs(runs: list[tuple[int, str, str, str, str | None]], open_id: int | None) -> None:
+    """The sidebar's list of saved runs, showing the open one (the URL decides); picking
+    one opens it on the run page."""
+    if not runs:
+        return
+    st.session_state[PICK] = open_id
+    st.sidebar.selectbox(
+        "Past runs", [r[0] for r in runs], index=None, placeholder="Reopen a run…", key=PICK,
+        on_change=_open_picked,
+        format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
+                                   + (f" · by {o}" if o else "") for r, t, c, s, o in runs
+                                   if r == i))
+
+
+def _open_picked() -> None:
+    picked = st.session_state.get(PICK)
     if picked is None:
         st.query_params.pop("run", None)
     else:
-        st.query_params["run"] = str(picked)
+        st.query_params["run"] = str(picked)  # the Compare page passes it to the run page
 
 
 def row_caption(i: int, row: dict[str, Any]) -> Markdown:
