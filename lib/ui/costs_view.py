@@ -94,7 +94,7 @@ def call_links(df: pd.DataFrame) -> pd.DataFrame:
     """A link to each call's detail page, and a step of an agent run to the run's trace (both
     bookmarkable pages)."""
     out = df.copy()
-    out["details"] = [call_url(int(i)) for i in out["id"]]
+    out.insert(0, "details", [call_url(int(i)) for i in out["id"]])  # first: found at once
     out["trace"] = [f"/traces?run={r}" if isinstance(r, str) and r else ""
                     for r in out.pop("run_id")]
     return out
