@@ -110,6 +110,20 @@ def test_a_failed_call_shows_its_error(open_as):
     assert "Stop reason: none" in " ".join(reads(c.value) for c in at.caption)
 
 
+def test_a_call_too_large_to_keep_whole_says_so(open_as):
+    path = get_settings().db_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    request = ChatRequest("m1", (Message("user", "x" * 500_000 + " the end"),))
+    call = Call(FakeProvider([([TextDelta("ok"), Stop("end_turn")], None)]), MODEL, request,
+                CallContext("chat"), db_path=path, sleep=Sleeps())
+    list(call)
+    at = open_as(None, "app_pages/call.py", id=str(call.record.id))
+    assert "too large to keep whole" in at.warning[0].value
+    [sent] = [c for c in codes(at) if c.startswith("xxx")]
+    assert sent.endswith("more characters cut]") and "the end" not in sent
+    assert "ok" in codes(at)
+
+
 def test_a_batch_result_says_nothing_was_stored(open_as):
     path = get_settings().db_path
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,9 @@ from lib.prompts import PromptStore
 
 # Path: the page's heading. "call?id=1" is the seeded call's detail.
 PAGES = {"": "Prompt Lab", "chat": "Chat", "prompts": "Prompts", "compare": "Compare",
-         "compare?run=1": "Compare", "documents": "Documents", "retrieval": "Retrieval", "tokens": "Tokens",
-         "costs": "Costs", "traces": "Traces", "api": "API", "call?id=1": "Call 1"}
+         "compare?run=1": "Compare", "documents": "Documents", "retrieval": "Retrieval",
+         "tokens": "Tokens", "costs": "Costs", "traces": "Traces", "api": "API",
+         "call?id=1": "Call 1"}
 
 
 def seed(data: Path) -> None:
