@@ -208,9 +208,9 @@ def win_rate_html(scored: list[compare.VariantScore]) -> str:
             f"<span>{rate:.0%} (95% CI {low:.0%}–{high:.0%})</span></div>")
     return ("<style>.pl-wr{display:flex;align-items:center;gap:8px;margin:4px 0;"
             "font-size:.9rem}.pl-track{position:relative;flex:0 0 60%;height:16px;"
-            "border-radius:3px;background:rgba(128,128,128,.15);background-image:"
-            "linear-gradient(to right,transparent calc(50% - 1px),rgba(128,128,128,.8) "
-            "calc(50% - 1px),rgba(128,128,128,.8) 50%,transparent 50%)}"
+            "border-radius:3px;background:rgba(128,128,128,.15)}.pl-track::after{content:'';"
+            "position:absolute;left:50%;top:-3px;bottom:-3px;border-left:1px dashed "
+            "currentColor;opacity:.7}"
             ".pl-track i{position:absolute;display:block}.pl-bar{left:0;top:0;bottom:0;"
             "background:rgba(99,102,241,.75);border-radius:3px}.pl-ci{top:50%;height:8px;"
             "margin-top:-4px;border:2px solid currentColor;border-top:0;border-bottom:0;"
