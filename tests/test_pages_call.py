@@ -26,8 +26,12 @@ from lib.llm import (
 )
 
 MODEL = ModelInfo("m1", "openai", "Model One", 1000, 100, input=2.0, output=8.0)
-ALICE = {"is_logged_in": True, "email": "alice@example.com", "name": "Alice", "sub": "a1"}
-BOB = {"is_logged_in": True, "email": "bob@example.com", "sub": "b2"}
+# As an OpenID Connect provider signs them in: a verified email is the id owning their rows.
+ISSUER = "https://id.example.com"
+ALICE = {"is_logged_in": True, "iss": ISSUER, "sub": "a1", "email": "alice@example.com",
+         "email_verified": True, "name": "Alice"}
+BOB = {"is_logged_in": True, "iss": ISSUER, "sub": "b2", "email": "bob@example.com",
+       "email_verified": True}
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
 
 

@@ -4,9 +4,12 @@ call's row (bounded in size, lib/spend/ledger.py) for the call's detail page."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.llm.protocol import ChatRequest, Message, ToolCall, ToolResult, ToolUse
+
+if TYPE_CHECKING:
+    from lib.llm.call import Call
 
 
 def _block(block: ToolUse | ToolResult) -> dict[str, Any]:
@@ -47,8 +50,7 @@ def reply_payload(text: str, tool_calls: Iterable[ToolCall],
         "stop_reason": stop_reason}
 
 
-def call_payload(request: ChatRequest, text: str, tool_calls: Iterable[ToolCall],
-                 stop_reason: str | None) -> dict[str, Any]:
-    """What lib.spend.record stores beside a call's row."""
-    return {"request": request_payload(request),
-            "reply": reply_payload(text, tool_calls, stop_reason)}
+def payload(call: Call) -> dict[str, Any]:
+    """What lib.spend.record stores beside a finished call's row."""
+    return {"request": request_payload(call.request),
+            "reply": reply_payload(call.text, call.tool_calls, call.stop_reason)}

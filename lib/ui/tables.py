@@ -17,10 +17,10 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
     keys = list(dict.fromkeys(k for row in rows for k in row))  # every key, first seen first
     lines = [md("| {} |", join(" | ", (plain(k) for k in keys))),
              Markdown("|" + "---|" * len(keys))]
-    lines += [md("| {} |", join(" | ", (_cell(row.get(k, "")) for k in keys))) for row in rows]
+    lines += [md("| {} |", join(" | ", (_one_line(row.get(k, "")) for k in keys))) for row in rows]
     return join("\n", lines)
 
 
-def _cell(value: Any) -> Markdown:
+def _one_line(value: Any) -> Markdown:
     """A cell on one line: each of its lines escaped, joined by spaces."""
     return join(" ", str(value).splitlines() or [""])
