@@ -3,41 +3,16 @@ import streamlit as st
 from lib import compare, spend
 from lib.core import PromptLabError, format_usd
 from lib.ui import app, widgets
+from lib.ui import compare_results as results
 from lib.ui import compare_view as view
 from lib.ui import prompts_view as pv
 from lib.ui.text import md, plain
 
+if "run" in st.query_params:  # a saved run (a bookmark, a Stop, a reload) has its own page
+    st.switch_page(results.PAGE, query_params={"run": st.query_params.get_all("run")})
 settings = app.settings()
 st.title("Compare")
-
-runs = compare.list_runs(settings.db_path)
-link = app.deep_link("run")  # odd values ("²", 5,000 digits) name no run: never a crash
-open_id = link.value
-if link.raw is not None and (open_id is None or int(open_id) not in [r[0] for r in runs]):
-    app.link_not_found("comparison run", link)
-    st.query_params.pop("run", None)
-    open_id = None
-if runs:
-    ids = [r[0] for r in runs]
-    picked = st.sidebar.selectbox(
-        "Past runs", ids, index=ids.index(int(open_id)) if open_id else None,
-        placeholder="Reopen a run…", key="cmp_run_pick",
-        format_func=lambda i: next(f"#{i} {t} · {c[:16].replace('T', ' ')} · {s}"
-                                   + (f" · by {o}" if o else "") for r, t, c, s, o in runs
-                                   if r == i))
-    if picked is not None and str(picked) != open_id:
-        st.query_params["run"] = str(picked)
-        st.rerun()
-    if picked is not None:
-        if st.sidebar.button("New comparison", icon=":material/add:"):
-            st.query_params.pop("run", None)
-            st.session_state.pop("cmp_run_pick", None)
-            st.rerun()
-        try:
-            view.show_run(settings, compare.load_run(settings.db_path, picked))
-        except PromptLabError as exc:
-            widgets.show_error(exc)
-        st.stop()
+results.past_runs(compare.list_runs(settings.db_path), None)
 
 names = pv.store().names()
 if not names:
@@ -122,9 +97,8 @@ if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
     try:
         run_id = new_run()
         compare.submit_batch(settings, run_id, resolved, plan, checks)
-        st.query_params["run"] = str(run_id)
         st.session_state.pop("cmp_forecast", None)
-        st.rerun()
+        st.switch_page(results.PAGE, query_params={"run": str(run_id)})
     except PromptLabError as exc:
         widgets.show_error(exc)
 if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
@@ -134,6 +108,6 @@ if st.button("Run", type="primary", icon=":material/play_arrow:", key="cmp_run",
         st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
         view.run_live(settings, run_id, resolved, rows, plan, checks)
         st.session_state.pop("cmp_forecast", None)
-        st.rerun()
+        st.switch_page(results.PAGE, query_params={"run": str(run_id)})
     except PromptLabError as exc:
         widgets.show_error(exc)

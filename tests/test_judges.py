@@ -3,6 +3,8 @@ people, rankings — with a scripted judge whose biases are known."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -172,3 +174,61 @@ def test_judging_stops_when_the_budget_refuses(settings, run_id, prompts_dir):
     with pytest.raises(BudgetExceededError):
         run_judge(settings, run_id, rj, ScriptedJudge("content"))
     assert compare.load_verdicts(settings, run_id) == []
+
+
+def test_each_rows_verdicts_and_reasons_read_plainly(settings, run_id, prompts_dir):
+    run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"),
+              ScriptedJudge("content"))
+    run_judge(settings, run_id, judge(settings, prompts_dir, "rubric"), ScriptedJudge("rubric"))
+    by_row = compare.verdicts_by_row(compare.load_verdicts(settings, run_id))
+    assert sorted(by_row) == [0, 1, 2, 3]
+    pairwise, rubric_a, rubric_b = by_row[0]
+    assert pairwise.judge == "judge-pairwise v1 · local/smollm2-135m-instruct"
+    assert pairwise.outcome == "A vs B: A better"
+    assert pairwise.reasons == ("A shown first, said A better: one is good",
+                                "B shown first, said A better: one is good")
+    assert (rubric_a.outcome, rubric_a.reasons) == ("A: score 5", ("graded",))
+    assert (rubric_b.outcome, rubric_b.reasons) == ("B: score 2", ("graded",))
+
+
+def test_a_position_biased_verdict_says_its_orders_disagree(settings, run_id, prompts_dir):
+    run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"), ScriptedJudge("first"))
+    [said] = compare.verdicts_by_row(compare.load_verdicts(settings, run_id))[2]
+    assert said.outcome == "A vs B: tie (the two orders disagree)"
+    assert said.reasons == ("A shown first, said A better: the first one",
+                            "B shown first, said B better: the first one")
+
+
+def test_a_verdict_that_could_not_be_read_says_why(settings, run_id):
+    v = compare.Verdict("j", "pairwise", 0, 0, 1, None, None, {
+        "orders": [{"error": "no JSON object", "call_ids": [1]}, {"winner": "tie",
+                                                                 "reason": "same"}],
+        "consistent": None})
+    said = compare.verdict_text(v)
+    assert said.outcome == "A vs B: no verdict"
+    assert said.reasons == ("A shown first, said no answer: unreadable: no JSON object",
+                            "B shown first, said tie: same")
+    custom = compare.verdict_text(compare.Verdict("j", "rubric", 1, 2, 2, None, 4.0, {
+        "score": 4, "clarity": "good", "call_ids": [3], "cost_micro": 9}))
+    assert (custom.outcome, custom.reasons) == ("C: score 4", ("clarity: good",))
+
+
+def test_the_csv_has_each_judges_verdict_and_reasons_per_line(settings, run_id, prompts_dir):
+    run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"),
+              ScriptedJudge("content"))
+    run_judge(settings, run_id, judge(settings, prompts_dir, "rubric"), ScriptedJudge("rubric"))
+    run = compare.load_run(settings.db_path, run_id)
+    lines = list(csv.DictReader(io.StringIO(compare.export_csv(
+        run, compare.load_verdicts(settings, run_id)))))
+    pairwise = "judge: judge-pairwise v1 · local/smollm2-135m-instruct"
+    rubric = "judge: judge-rubric v1 · local/smollm2-135m-instruct"
+    assert len(lines) == 8
+    first, second = lines[0], lines[1]            # row 1, variants A and B
+    assert first[pairwise] == second[pairwise] == "A vs B: A better"
+    assert first[f"{pairwise}: reasons"] == ("A shown first, said A better: one is good | "
+                                             "B shown first, said A better: one is good")
+    assert (first[rubric], first[f"{rubric}: reasons"]) == ("A: score 5", "graded")
+    assert (second[rubric], second[f"{rubric}: reasons"]) == ("B: score 2", "graded")
+    # Without verdicts the file has no judge columns (as before judging).
+    assert not any(k.startswith("judge:") for k in next(csv.DictReader(io.StringIO(
+        compare.export_csv(run)))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import re
 
 import pytest
@@ -91,7 +92,7 @@ def test_costs_empty_then_with_calls(app):
     assert metrics["Calls"] == "6" and metrics["Spend"] == "$0.0150"
     assert len(at.get("plotly_chart")) == 2
     downloads = at.get("download_button")
-    assert len(downloads) == 7
+    assert len(downloads) == 8  # the latest calls too
     errors = next(df.value for df in at.dataframe if "Error rate" in df.value.columns)
     assert errors.set_index("Provider").loc["openai", "Errors"] == 1  # readable headers
     top = next(df.value for df in at.dataframe if "Started (UTC)" in df.value.columns)
@@ -170,3 +171,53 @@ def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_ke
     assert at.code[0].value == "Will this be sent?"
     assert chat.list_conversations(path) == []
     assert spend.count_calls(path) == 0
+
+
+class Everything(logging.Handler):
+    """Every log record of any logger while attached (Streamlit's own do not propagate)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(
+            logging.root.manager.loggerDict) if n.startswith(("streamlit", "lib")))]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> Everything:
+        self.levels = [lg.level for lg in self.loggers]
+        for lg in self.loggers:
+            lg.addHandler(self)
+            lg.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for lg, level in zip(self.loggers, self.levels, strict=True):
+            lg.removeHandler(self)
+            lg.setLevel(level)
+
+
+def test_costs_page_logs_no_traceback_and_shows_whole_versions(app):
+    """A table with missing values (no prompt, no first token, not a run step) beside
+    whole numbers: no Arrow conversion traceback in the log, and version 3 reads "3"."""
+    _calls()
+    path = get_settings().db_path
+    spend.record(path, spend.CallRecord(
+        ts=dt.datetime.now(dt.UTC).isoformat(), page="compare", provider="local",
+        model="smollm2-135m-instruct", attempts=1, status="ok", total_ms=5.5,
+        prompt_name="classifier", prompt_version=3, cost_micro=90_000, run_id="r1", step=2))
+    at = app("app_pages/costs.py")
+    with Everything() as log:
+        at.run()
+    assert not at.exception
+    tracebacks = [r.getMessage() for r in log.records if r.exc_info]
+    assert tracebacks == []
+    top = next(df.value for df in at.dataframe if "Started (UTC)" in df.value.columns)
+    assert list(top["Version"]) == ["3", "–", "–", "–", "–", "–", "–"]
+    assert list(top["Step"])[:2] == ["2", "–"]
+    assert "1.0" not in top.astype(str).to_numpy().ravel().tolist()
+    by_prompt = next(df.value for df in at.dataframe if "Version" in df.value.columns
+                     and "Started (UTC)" not in df.value.columns and "Page" not in
+                     df.value.columns)
+    assert list(by_prompt["Version"]) == [3]

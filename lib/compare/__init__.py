@@ -23,8 +23,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "report"
     ),
     "lib.compare.judges": (
-        "Judge", "ResolvedJudge", "Verdict", "both_orders", "judge_run", "judging_jobs",
-        "load_verdicts", "resolve_judge"
+        "Judge", "ResolvedJudge", "Verdict", "VerdictText", "both_orders", "judge_run",
+        "judging_jobs", "load_verdicts", "resolve_judge", "verdict_text", "verdicts_by_row"
     ),
     "lib.compare.expected": ("EXPECTED", "json_fields", "normalise", "similarity_with"),
     "lib.compare.export": ("export_csv",),

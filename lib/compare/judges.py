@@ -15,6 +15,7 @@ from typing import Any
 from lib.compare.expected import EXPECTED
 from lib.compare.plan import TOOL_RESULTS
 from lib.compare.runs import Run, load_run
+from lib.compare.variants import LETTERS
 from lib.core import BudgetExceededError, JudgeError, PromptLabError, Settings, now_iso
 from lib.llm import (
     Call,
@@ -198,6 +199,61 @@ def both_orders(first: dict[str, Any], second: dict[str, Any]) -> tuple[str | No
     as_b = {"first": "right", "second": "left", "tie": "tie"}[second["winner"]]
     consistent = as_a == as_b
     return (as_a if consistent else "tie"), {**detail, "consistent": consistent}
+
+
+# A verdict's bookkeeping, not what the judge said.
+_BOOKKEEPING = {"call_ids", "cost_micro", "error", "score", "winner"}
+
+
+def _said(reply: dict[str, Any]) -> str:
+    """What a judge gave as its reasons: its `reason` field, or every other field it wrote."""
+    if "error" in reply:
+        return f"unreadable: {reply['error']}"
+    if isinstance(reply.get("reason"), str):
+        return reply["reason"]
+    return "; ".join(f"{k}: {v}" for k, v in reply.items() if k not in _BOOKKEEPING)
+
+
+def _winner(reply: dict[str, Any], first: int, second: int) -> str:
+    """An order's own answer in letters: that order showed `first` first."""
+    return {"first": f"{LETTERS[first]} better", "second": f"{LETTERS[second]} better",
+            "tie": "tie"}.get(str(reply.get("winner")), "no answer")
+
+
+@dataclass(frozen=True)
+class VerdictText:
+    """A verdict as people read it: who judged, what (a rubric's score of one variant, or a
+    pair's outcome) and the judge's reasons (per order, for a pairwise judge)."""
+
+    judge: str
+    outcome: str
+    reasons: tuple[str, ...]
+
+
+def verdict_text(v: Verdict) -> VerdictText:
+    if v.kind == "rubric":
+        outcome = (f"{LETTERS[v.left]}: no verdict" if v.score is None
+                   else f"{LETTERS[v.left]}: score {v.score:g}")
+        return VerdictText(v.judge, outcome, (_said(v.detail),))
+    a, b = LETTERS[v.left], LETTERS[v.right]
+    outcome = f"{a} vs {b}: " + ("no verdict" if v.outcome is None else
+                                 {"left": f"{a} better", "right": f"{b} better",
+                                  "tie": "tie"}[v.outcome])
+    if v.detail.get("consistent") is False:
+        outcome += " (the two orders disagree)"
+    orders = v.detail.get("orders") or []
+    shown = [(v.left, v.right), (v.right, v.left)]
+    reasons = tuple(f"{LETTERS[f]} shown first, said {_winner(o, f, s)}: {_said(o)}"
+                    for o, (f, s) in zip(orders, shown, strict=False))
+    return VerdictText(v.judge, outcome, reasons)
+
+
+def verdicts_by_row(verdicts: list[Verdict]) -> dict[int, list[VerdictText]]:
+    """Each row's verdicts, as read, in the order they are stored (by judge, then pair)."""
+    out: dict[int, list[VerdictText]] = {}
+    for v in verdicts:
+        out.setdefault(v.row, []).append(verdict_text(v))
+    return out
 
 
 def save_verdict(settings: Settings, run_id: int, v: Verdict) -> None:

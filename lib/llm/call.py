@@ -17,6 +17,7 @@ from lib import spend
 from lib.core import ProviderError, now_iso
 from lib.llm.catalog import ModelInfo
 from lib.llm.guards import GUARDS, Guards
+from lib.llm.payloads import payload
 from lib.llm.protocol import (
     ChatRequest,
     Error,
@@ -257,8 +258,7 @@ class Call:
         return Usage(inp, out, estimated=True)
 
     def _finish(self, status: str) -> None:
-        usage = self._final_usage(status)
-        self.usage = usage
+        usage = self.usage = self._final_usage(status)
         err = self.error
         schema = self.request.output_schema
         if schema is not None and status == "ok" and not self.tool_calls:
@@ -286,7 +286,7 @@ class Call:
             baseline_micro=None if self.context.baseline is None else
             self.context.baseline.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens))
-        spend.record(self.db_path, self.record, settles=self._reservation)
+        spend.record(self.db_path, self.record, settles=self._reservation, payload=payload(self))
         log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s"
                  "%s",
                  self.record.id, self.model.provider, self.model.id, self.context.page, status,

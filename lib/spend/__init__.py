@@ -8,11 +8,12 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "renew", "reserve", "set_budget", "statuses", "user_scope"
     ),
     "lib.spend.costs": (
-        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "options", "structured_by_model",
-        "routing_savings", "spend_by_user"
+        "DIMENSIONS", "Filters", "dashboard", "hit_rate", "latest_calls", "options",
+        "structured_by_model", "routing_savings", "spend_by_user"
     ),
     "lib.spend.ledger": (
-        "CallRecord", "count_calls", "get_call", "recent_runs", "record", "record_many",
-        "run_calls", "spend_since_micro", "spend_today_micro"
+        "PAYLOAD_CHARS", "CallDetail", "CallRecord", "Payload", "bounded", "call_detail",
+        "count_calls", "get_call", "recent_runs", "record", "record_many", "run_calls",
+        "spend_since_micro", "spend_today_micro"
     ),
 })

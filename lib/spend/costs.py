@@ -175,6 +175,16 @@ def top_calls(path: Path, f: Filters, limit: int = 20) -> pd.DataFrame:
                   "ORDER BY cost_micro DESC LIMIT ?", [*args, limit])
 
 
+def latest_calls(path: Path, f: Filters, limit: int = 50) -> pd.DataFrame:
+    """The latest calls (newest first, walking the ledger back from its newest row), with the
+    name of the HTTP API key a call was made with."""
+    where, args = f.where(ledger=True)
+    return _frame(path, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
+                  "input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, status, run_id, "
+                  "step, (SELECT name FROM api_keys WHERE api_keys.id = calls.api_key_id) AS "
+                  f"api_key FROM calls WHERE {where} ORDER BY id DESC LIMIT ?", [*args, limit])
+
+
 def spend_by_prompt(path: Path, f: Filters) -> pd.DataFrame:
     where, args = f.where()
     return _frame(path, "SELECT prompt_name, prompt_version, SUM(calls) AS calls, "
@@ -255,6 +265,7 @@ def dashboard(path: Path, f: Filters) -> dict[str, Any]:
     return {"totals": total, "spend": spend_by_day_model(path, f),
             "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
             "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
-            "top": top_calls(path, f), "prompts": spend_by_prompt(path, f),
+            "top": top_calls(path, f), "latest": latest_calls(path, f),
+            "prompts": spend_by_prompt(path, f),
             "structured": structured_by_model(path, f), "routing": routing_savings(path, f),
             "users": spend_by_user(path, f, total)}

@@ -1,12 +1,20 @@
-"""The ledger: one row per model call, in the shared SQLite database."""
+"""The ledger: one row per model call, in the shared SQLite database, and beside each row
+what the call sent and got back (its payload, bounded in size) for the call's detail page."""
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from lib.core import latency_bucket
 from lib.storage import connect
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,19 +102,128 @@ def _by_user(db, calls: list[CallRecord]) -> None:
         db.executemany(_DAYS, [[*k, *v] for k, v in days.items()])
 
 
-def record(db_path: Path, call: CallRecord, *, settles: int | None = None) -> int:
+def record(db_path: Path, call: CallRecord, *, settles: int | None = None,
+           payload: Payload | None = None) -> int:
     """Insert one call; returns its id and sets `call.id`.
 
     `settles` names the budget reservation this call held: it is released in the same
-    transaction, so spend is never counted twice nor missed.
+    transaction, so spend is never counted twice nor missed. `payload` (the request sent and
+    the reply got, see lib/llm/payloads.py) is stored beside the row, in that transaction too.
     """
+    stored = None if payload is None else bounded(payload)
     with connect(db_path, write=True) as conn:
         cur = conn.execute(_INSERT, _row(call))
         _by_user(conn, [call])
+        if stored is not None:
+            conn.execute("INSERT INTO call_payloads (call_id, request, reply, truncated) "
+                         "VALUES (?, ?, ?, ?)", (cur.lastrowid, *stored))
         if settles is not None:
             conn.execute("DELETE FROM reservations WHERE id = ?", (settles,))
     call.id = cur.lastrowid
     return call.id
+
+
+# -- payloads --------------------------------------------------------------------------
+# A payload is {"request": {...}, "reply": {...}} of plain JSON values. Stored, its two JSON
+# texts together stay within PAYLOAD_CHARS: a chat resends its whole history on every turn,
+# so a long conversation would otherwise store its history once per turn in full.
+Payload = dict[str, Any]
+PAYLOAD_CHARS = 200_000
+DEEPEST = 32                  # levels of nesting kept; deeper values read as a cut mark
+# How hard each try cuts: (longest string kept (None: all), most list entries or keys kept).
+# Even the first keeps at most 1,000 entries a list: each try walks only what it keeps.
+_CUTS = [(None, 1_000), (20_000, 1_000), (20_000, 200), (4_000, 50), (1_000, 20), (250, 8),
+         (60, 4)]
+
+
+@dataclass(frozen=True)
+class CallDetail:
+    """One call's ledger row and payload; `request` and `reply` are None when nothing was
+    stored (a batch result, or a call made before payloads were kept)."""
+
+    record: CallRecord
+    request: dict[str, Any] | None
+    reply: dict[str, Any] | None
+    truncated: bool
+    api_key_name: str | None = None
+
+
+def _cut(value: Any, cap: int | None, items: int, cuts: list[int], depth: int = 0) -> Any:
+    """`value` as JSON-ready values: strings over `cap` characters and lists or objects over
+    `items` entries shortened (with a mark saying how much went), nesting past DEEPEST
+    replaced by a mark; `cuts` counts what was cut."""
+    if isinstance(value, str):
+        if cap is None or len(value) <= cap:
+            return value
+        cuts.append(1)
+        return f"{value[:cap]}… [{len(value) - cap:,} more characters cut]"
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= DEEPEST and isinstance(value, dict | list | tuple):
+        cuts.append(1)
+        return f"… [nested deeper than {DEEPEST} levels: cut]"
+    if isinstance(value, dict):
+        keys = list(value)
+        kept = keys[:items]
+        out = {str(k): _cut(value[k], cap, items, cuts, depth + 1) for k in kept}
+        if len(kept) < len(keys):
+            cuts.append(1)
+            out["…"] = f"[{len(keys) - len(kept):,} more keys cut]"
+        return out
+    if isinstance(value, list | tuple):
+        if len(value) <= items:
+            return [_cut(v, cap, items, cuts, depth + 1) for v in value]
+        cuts.append(1)
+        head, tail = (items + 1) // 2, items // 2  # the start and the latest entries
+        return [*(_cut(v, cap, items, cuts, depth + 1) for v in value[:head]),
+                f"… [{len(value) - head - tail:,} entries cut]",
+                *(_cut(v, cap, items, cuts, depth + 1) for v in value[len(value) - tail:])]
+    return str(value)
+
+
+# A surrogate code point in a str is a lone half (from a broken client or model): UTF-8
+# cannot hold it, nor can a page draw it. It is stored as the replacement character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json(value: Any) -> str:
+    return _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
+
+
+def bounded(payload: Payload, limit: int = PAYLOAD_CHARS) -> tuple[str, str, int]:
+    """(request JSON, reply JSON, 1 if anything was cut else 0), together within `limit`
+    characters: cut harder until they fit. Never raises: a payload that cannot be written
+    is stored as a note saying so (the ledger row matters more)."""
+    try:
+        for cap, items in _CUTS:
+            cuts: list[int] = []
+            request = _json(_cut(payload.get("request"), cap, items, cuts))
+            reply = _json(_cut(payload.get("reply"), cap, items, cuts))
+            if len(request) + len(reply) <= limit:
+                return request, reply, int(bool(cuts))
+        note = f"… [over {limit:,} characters even cut short: not stored]"
+    except (TypeError, ValueError, RecursionError) as exc:
+        log.exception("a call's payload could not be written")
+        note = f"… [could not be stored: {type(exc).__name__}]"
+    return _json({"note": note}), _json({"note": note}), 1
+
+
+def call_detail(db_path: Path, call_id: int, *, user: str | None = None) -> CallDetail | None:
+    """A call's row and payload; None when there is no such call or (with `user`, once
+    sign-in is on) it is someone else's: the two read alike, so an id cannot be probed."""
+    with connect(db_path) as conn:
+        row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        if row is None or (user is not None and row["user_id"] != user):
+            return None
+        stored = conn.execute("SELECT request, reply, truncated FROM call_payloads "
+                              "WHERE call_id = ?", (call_id,)).fetchone()
+        key = None if row["api_key_id"] is None else conn.execute(
+            "SELECT name FROM api_keys WHERE id = ?", (row["api_key_id"],)).fetchone()
+    return CallDetail(_record(row), None if stored is None else json.loads(stored[0]),
+                      None if stored is None else json.loads(stored[1]),
+                      bool(stored[2]) if stored else False, key[0] if key else None)
 
 
 def record_many(db_path: Path, calls: list[CallRecord]) -> None:

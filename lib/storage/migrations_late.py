@@ -120,6 +120,18 @@ LATE: list[tuple[str, str | Callable[[sqlite3.Connection], None]]] = [
             SELECT MAX(p.id) FROM messages p
              WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id);
     """),
+    # What each call sent and got back, for its detail page (lib/spend/ledger.py): the exact
+    # request (system, messages, tools, tool choice, output schema, parameters) and the raw
+    # reply (text, tool calls, stop reason) as JSON, written in the ledger row's own
+    # transaction. Bounded in size: `truncated` says long texts or lists were cut to fit.
+    ("0020_call_payloads", """
+        CREATE TABLE call_payloads (
+            call_id    INTEGER PRIMARY KEY REFERENCES calls (id) ON DELETE CASCADE,
+            request    TEXT NOT NULL,
+            reply      TEXT NOT NULL,
+            truncated  INTEGER NOT NULL DEFAULT 0
+        );
+    """),
     # Sign-in identities (lib.users): a person is an issuer and the `sub` it gives them,
     # mapped once to the user id that owns their rows: their email if the issuer verified it
     # and no other identity holds it (rows owned by that email before are theirs), otherwise

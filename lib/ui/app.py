@@ -40,6 +40,11 @@ PAGES = [
     ("app_pages/api.py", "API", ":material/api:",
      "keys for the OpenAI-compatible HTTP API, their spend and budgets"),
 ]
+# Pages reached by links, not listed in the navigation: (file, title, icon).
+HIDDEN_PAGES = [
+    ("app_pages/call.py", "Call", ":material/receipt_long:"),  # one call's detail: /call?id=N
+    ("app_pages/compare_run.py", "Compare run", ":material/compare:"),  # /compare_run?run=N
+]
 
 
 def settings() -> Settings:

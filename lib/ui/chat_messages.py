@@ -12,6 +12,7 @@ import streamlit as st
 from lib.chat import NextCall, StoredMessage, Summary, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo
+from lib.ui.call_view import call_link
 from lib.ui.chat_actions import ERROR as BRANCH_ERROR
 from lib.ui.chat_actions import message_actions
 from lib.ui.chat_router import route_note, routed
@@ -50,7 +51,7 @@ def render_message(conversation_id: int, message: StoredMessage,
         else:
             st.markdown(inert(message.content))
         if message.role == "assistant":
-            render_reply_footer(message.status, message.meta, message.content)
+            render_reply_footer(message.status, message.meta, message.content, message.call_id)
         message_actions(conversation_id, message, asked, last=last, enabled=enabled)
 
 
@@ -77,7 +78,7 @@ def render_sources(sources: list[dict], body: str) -> None:
             st.caption(md("chunk `{}`", src["chunk_id"]))
 
 
-def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
+def render_reply_footer(status: str, meta: dict, body: str = "", call: int | None = None) -> None:
     if meta.get("steps"):
         pass  # a run says how it ended in its own caption
     elif status == "cancelled":
@@ -106,6 +107,7 @@ def render_reply_footer(status: str, meta: dict, body: str = "") -> None:
                       "message{} (#1–#{}) were left out of this call.", n,
                       "s" if n != 1 else "", n))
     st.caption(metrics_line(meta))
+    call_link(call)  # the exact request and raw reply: lib/ui/call_view.py
 
 
 # Each band of the window, its colour and what it means (shown on hover and in the legend).

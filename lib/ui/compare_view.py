@@ -1,4 +1,5 @@
-"""Compare page pieces: variant editors, input, forecast, the live grid and saved results."""
+"""Compare page pieces: variant editors, checks, input, forecast and the live grid (a saved
+run's results: lib/ui/compare_results.py)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,17 @@ from lib.compare import (
     KINDS,
     LETTERS,
     NEEDS_VALUE,
-    OUTCOMES,
     Check,
     Forecast,
     ResolvedVariant,
-    Run,
     Variant,
 )
 from lib.core import CompareError, Settings, format_usd
 from lib.ui import prompts_view as pv
 from lib.ui import widgets
 from lib.ui.chat_tools import LABELS
-from lib.ui.judging_view import batches_panel, judges_panel
-from lib.ui.text import Markdown, inert, join, md, plain, plain_table
+from lib.ui.compare_results import cell_markdown, row_caption
+from lib.ui.text import inert, md, plain
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
 LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
@@ -92,7 +91,7 @@ def checks_editor() -> list[Check]:
     with st.expander("Automated checks (optional)"):
         for i, check in enumerate(checks):
             left, right = st.columns([6, 1], vertical_alignment="center")
-            left.markdown(md("✓ output {}", check.label))
+            left.markdown(md(":material/check: output {}", check.label))
             right.button("Remove", key=f"cmp_check_rm_{i}", on_click=_remove_check, args=(i,))
         kind_col, value_col, add_col = st.columns([2, 3, 1], vertical_alignment="bottom")
         kind = kind_col.selectbox("Check that the output", list(KINDS), key="cmp_check_kind",
@@ -186,114 +185,3 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
             rows_done += 1
             progress.progress(rows_done / len(rows), text=md("{} of {} rows", rows_done,
                                                              len(rows)))
-
-
-def row_caption(i: int, row: dict[str, Any]) -> Markdown:
-    """Row 2 — text: “The parcel…”; expected: 1889 (each value cut at 80 characters)."""
-    values = "; ".join(f"{k}: {_short(v)}" for k, v in row.items())
-    return md("**Row {}** — {}", i + 1, values)
-
-
-def _short(value: Any) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def cell_markdown(cell: compare.CellResult) -> Markdown:
-    body = inert(cell.output) if cell.output else Markdown("_(no output)_")
-    status = Markdown() if cell.status == "ok" else md("\n\n:orange[{}] {}", cell.status,
-                                                       cell.error)
-    ttft = f"{cell.ttft_ms:,.0f} ms" if cell.ttft_ms is not None else "–"
-    total = f"{cell.total_ms / 1000:,.2f} s" if cell.total_ms is not None else "–"
-    checks = join("  ", (md("{} {}", "✅" if ok else "❌", label)
-                         for label, ok in cell.checks.items()))
-    if cell.structured:
-        colour = {"valid": "green", "repaired": "orange"}.get(cell.structured, "red")
-        status = status + md("\n\n:{}-badge[{} JSON]", colour, cell.structured)
-    if cell.trace.get("steps"):  # a tool variant: what the run called, and how long it took
-        calls = join(", ", (md("`{}`{}", c["name"], " (error)" if c.get("is_error") else "")
-                            for c in cell.trace.get("calls", ())))
-        status = status + md("\n\n:gray[:material/build: {} step{}; called ]",
-                             cell.trace["steps"], "s" if cell.trace["steps"] != 1 else ""
-                             ) + (calls if cell.trace.get("calls") else md("no tool"))
-    return (body + status + md("\n\n:gray[{:,} in / {:,} out · {} · first token {} · total "
-                               "{}]", cell.input_tokens, cell.output_tokens,
-                               format_usd(cell.cost_micro), ttft, total)
-            + (Markdown("\n\n") + checks if checks else Markdown()))
-
-
-def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
-    outcome = st.session_state.get(key)
-    if outcome is not None:
-        compare.vote(path, run_id, row, a, b, outcome)
-
-
-def show_run(settings: Settings, run: Run) -> None:
-    st.subheader(md("Run {}: {}", run.id, run.title))
-    st.caption(md("{} UTC · {} rows · {} variants · {}{}", run.created_at[:19].replace("T", " "),
-                  len(run.rows), len(run.variants), run.status,
-                  f" · by {run.owner}" if run.owner else ""))
-    batches_panel(settings, run)
-    # The download comes before the figures: once they show a vote, so does the file.
-    st.download_button("Download CSV", compare.export_csv(run), file_name=f"compare-{run.id}.csv",
-                       mime="text/csv", icon=":material/download:", key="cmp_csv_download",
-                       on_click="ignore")  # no rerun: it would retire the file mid-download
-    summary(run)
-    judges_panel(settings, run)
-    pairs = run.pairs()
-    for i, row in enumerate(run.rows):
-        with st.container(border=True):
-            st.caption(row_caption(i, row))
-            cols = st.columns(len(run.variants))
-            for v, col in enumerate(cols):
-                col.markdown(md("**{}**", run.variant_label(v)))
-                cell = run.cells.get((i, v))
-                col.markdown(cell_markdown(cell) if cell else "_not run_")
-            for a, b in pairs:
-                key = f"vote_{run.id}_{i}_{a}_{b}"
-                if key not in st.session_state and (i, a, b) in run.votes:
-                    st.session_state[key] = run.votes[(i, a, b)]
-                st.radio(md("Row {}: {} vs {}", i + 1, LETTERS[a], LETTERS[b]), OUTCOMES,
-                         format_func=lambda o, a=a, b=b: plain(compare.outcome_label(a, b, o)),
-                         horizontal=True, index=None, key=key,
-                         on_change=_save_vote,
-                         args=(settings.db_path, run.id, i, a, b, key))
-
-
-def summary(run: Run) -> None:
-    rates, structured = run.pass_rates(), run.structured_rates()
-    table = []
-    for s in run.scores():
-        low, high = s.interval
-        cells = [c for (_, v), c in run.cells.items() if v == s.variant]
-        ttfts = sorted(c.ttft_ms for c in cells if c.ttft_ms is not None)
-        needed = s.more_needed
-        table.append({
-            "variant": run.variant_label(s.variant),
-            "win rate": "–" if s.win_rate is None else f"{s.win_rate:.0%}",
-            "95% CI (Wilson)": "–" if not s.decisive else f"{low:.0%}–{high:.0%}",
-            "wins / losses / ties / both bad": f"{s.wins} / {s.losses} / {s.ties} / "
-                                               f"{s.both_bad}",
-            "votes to significance": ("significant" if needed == 0 else
-                                      "–" if needed is None else f"~{needed} more"),
-            "cost": format_usd(sum(c.cost_micro for c in cells)),
-            "median first token": f"{ttfts[len(ttfts) // 2]:,.0f} ms" if ttfts else "–",
-            **{f"pass: {k}": f"{v:.0%}" for k, v in rates[s.variant].items()},
-            **({"JSON valid / repaired / invalid": " / ".join(
-                f"{shares[k]:.0%}" for k in ("valid", "repaired", "invalid"))}
-               if (shares := structured[s.variant]) else {}),
-        })
-    st.table(plain_table(table))  # a real table, not a canvas: readable by screen readers
-    scored = [s for s in run.scores() if s.decisive]
-    if scored:
-        import plotly.graph_objects as go
-
-        fig = go.Figure(go.Bar(
-            x=[LETTERS[s.variant] for s in scored], y=[s.win_rate for s in scored],
-            error_y={"type": "data", "symmetric": False,
-                     "array": [s.interval[1] - s.win_rate for s in scored],
-                     "arrayminus": [s.win_rate - s.interval[0] for s in scored]}))
-        fig.add_hline(y=0.5, line_dash="dot")
-        fig.update_layout(height=260, margin={"t": 10, "b": 10}, yaxis_tickformat=".0%",
-                          yaxis_range=[0, 1], yaxis_title="win rate (95% CI)")
-        st.plotly_chart(fig, width="stretch")

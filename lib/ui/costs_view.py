@@ -20,6 +20,7 @@ from lib.llm import (
 )
 from lib.spend import Filters
 from lib.ui import app
+from lib.ui.call_view import call_url
 from lib.ui.text import md, plain
 
 if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table is drawn
@@ -58,18 +59,49 @@ HEADERS = {
     "ttft_ms": "First token (ms)", "total_ms": "Total (ms)", "status": "Status",
     "replies": "Replies", "valid": "Valid at once", "repaired": "Repaired",
     "invalid": "Invalid", "repair_calls": "Repair calls", "valid_rate": "Valid",
-    "repaired_rate": "Repaired (share)", "invalid_rate": "Invalid (share)", "user_id": "User"}
+    "repaired_rate": "Repaired (share)", "invalid_rate": "Invalid (share)", "user_id": "User",
+    "api_key": "API key"}
 NO_USER = "(nobody signed in)"   # calls from before sign-in was on, or over the HTTP API
 
 
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
     """A table with readable headers and "–" for what is missing, and its CSV download."""
-    shown = df.rename(columns=HEADERS).astype(object)
-    shown = shown.where(shown.notna(), "–")
-    st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+    st.dataframe(readable(df), hide_index=True, width="stretch", **kwargs)
     st.download_button(md("Download {} (CSV)", name), frame_csv(df),
                        file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """Headers as people read them; a column with missing values becomes text, "–" where a
+    value is missing and whole numbers without ".0". One type per column goes to the browser
+    as it is: a column of numbers and "–" made Streamlit log a traceback and redo the column
+    as text, where a prompt version read "1.0"."""
+    import pandas as pd
+
+    shown = df.rename(columns=HEADERS)
+    for column in shown.columns:
+        values = shown[column]
+        if not values.isna().any():
+            continue
+        whole = pd.api.types.is_float_dtype(values) and bool(values.dropna().mod(1).eq(0).all())
+        shown[column] = ["–" if pd.isna(v) else f"{v:.0f}" if whole else
+                         f"{v:,.1f}" if isinstance(v, float) else str(v) for v in values]
+    return shown
+
+
+def call_links(df: pd.DataFrame) -> pd.DataFrame:
+    """A link to each call's detail page, and a step of an agent run to the run's trace (both
+    bookmarkable pages)."""
+    out = df.copy()
+    out.insert(0, "details", [call_url(int(i)) for i in out["id"]])  # first: found at once
+    out["trace"] = [f"/traces?run={r}" if isinstance(r, str) and r else ""
+                    for r in out.pop("run_id")]
+    return out
+
+
+LINKS = {"details": st.column_config.LinkColumn("Details", display_text="details"),
+         "trace": st.column_config.LinkColumn("Trace", display_text="open trace")}
 
 
 def day_chart(fig, values, *, money: bool = False):
@@ -144,12 +176,14 @@ def dashboard(settings: Settings, f: Filters) -> None:
         HEADERS["hit_rate"]: st.column_config.NumberColumn(format="percent")})
 
     st.subheader("The 20 most expensive calls")
-    top = usd(data["top"], "cost_micro")
-    # A step of an agent run links to the run's trace (a bookmarkable page).
-    top["trace"] = [f"/traces?run={r}" if isinstance(r, str) and r else ""
-                    for r in top.pop("run_id")]
-    table(top, "top calls", "top_calls", column_config={
-        "trace": st.column_config.LinkColumn("Trace", display_text="open trace")})
+    table(call_links(usd(data["top"], "cost_micro")), "top calls", "top_calls",
+          column_config=LINKS)
+
+    st.subheader("Latest calls")
+    st.caption("The 50 newest calls under these filters; **details** opens a call's exact "
+               "request and raw reply. Calls over the HTTP API name their key.")
+    table(call_links(usd(data["latest"], "cost_micro")), "latest calls", "latest_calls",
+          column_config=LINKS)
 
     st.subheader("Spend by prompt version")
     table(usd(data["prompts"], "cost_micro"), "spend by prompt", "spend_by_prompt")

@@ -12,7 +12,8 @@ from lib.compare import LETTERS, Judge, Run
 from lib.core import PromptLabError, Settings, format_usd
 from lib.ui import app, widgets
 from lib.ui import prompts_view as pv
-from lib.ui.text import md, plain, plain_table
+from lib.ui.tables import markdown_table
+from lib.ui.text import md, plain
 
 SOURCE_NAMES = {"votes": "People's votes", "judge": "Judges", "both": "Both"}
 KIND_HELP = ("Rubric: a score per reply. Pairwise: which of two replies is better, asked in "
@@ -42,8 +43,9 @@ def batches_panel(settings: Settings, run: Run) -> None:
             widgets.show_error(exc)
 
 
-def judges_panel(settings: Settings, run: Run) -> None:
-    verdicts = compare.load_verdicts(settings, run.id)
+def judges_panel(settings: Settings, run: Run, verdicts: list[compare.Verdict]) -> None:
+    """Run a judge; what each judge said over the run (its verdicts, per row, are under the
+    rows); a ranking from votes and verdicts."""
     with st.expander("Judges", icon=":material/gavel:", expanded=bool(verdicts)):
         _run_form(settings, run)
         reports = compare.report(run, verdicts)
@@ -102,13 +104,14 @@ def _report(run: Run, r: compare.JudgeReport) -> None:
     cols[2].metric("Raw agreement", plain("–" if not a.n else f"{a.observed:.0%}"))
     left, right = st.columns(2)
     left.caption("Judge win rates")
-    left.table(plain_table([{
+    left.markdown(markdown_table([{
         "variant": LETTERS[s.variant], "wins": s.wins, "losses": s.losses, "ties": s.ties,
         "win rate": "–" if s.win_rate is None else f"{s.win_rate:.0%}"} for s in r.scores]))
     if a.n:
         right.caption("People (rows) × judge (columns)")
-        right.table(plain_table([{"people": h, **{f"judge: {j}": a.confusion[(h, j)]
-                                                  for j in a.labels}} for h in a.labels]))
+        right.markdown(markdown_table([{"people": h, **{f"judge: {j}": a.confusion[(h, j)]
+                                                        for j in a.labels}}
+                                       for h in a.labels]))
 
 
 def _ranking(run: Run, verdicts: list[compare.Verdict]) -> None:
@@ -117,7 +120,7 @@ def _ranking(run: Run, verdicts: list[compare.Verdict]) -> None:
                                   key=f"bt_source_{run.id}",
                                   format_func=lambda s: plain(SOURCE_NAMES[s])) or "both"
     ranked = compare.rank_variants(run, verdicts, source)
-    st.table(plain_table([{
+    st.markdown(markdown_table([{
         "rank": s.rank, "variant": run.variant_label(s.item),
         "strength (log)": f"{s.score:+.2f}",
         "95% interval": "no games" if not math.isfinite(s.low)

@@ -9,6 +9,7 @@ import re
 
 from playwright.sync_api import Page, expect
 from support import wait_idle
+from test_pages_compare import EMOJI
 
 CSV_ROWS = ["The app crashes when I press save.", "Please add a dark mode.",
             "How do I reset my password?"]
@@ -101,12 +102,16 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     for i, choice in enumerate(["A better", "A better", "B better"]):
         vote(page, main, i + 1, choice)
     wait_idle(page)
-    table = main.get_by_test_id("stTable").first  # the summary; the ranking comes after
+    table = main.get_by_role("table").first  # the summary; the ranking comes after
     expect(table).to_contain_text("win rate")
     expect(table).to_contain_text("67%")   # A: 2 of 3
     expect(table).to_contain_text("33%")   # B: 1 of 3
     expect(table).to_contain_text("pass: at most 6 tokens")  # the check set in the grid
     expect(table).to_contain_text("100%")
+    # Pass and fail marks are words and Material icons: no emoji, which draws as an empty
+    # box where no emoji font is installed.
+    expect(main.get_by_text("at most 6 tokens").first).to_be_visible()
+    assert EMOJI.findall(main.inner_text()) == []
 
     # 4. The CSV download holds inputs, outputs and votes. (Each redraw re-fetches the
     # button's file; let that settle as a person's eyes would.)
@@ -118,3 +123,30 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     assert {r["version"] for r in rows} == {"1", "2"}
     assert all(r["status"] == "ok" and r["output"] for r in rows)
     assert rows[0]["votes"] == "A vs B: A better" and rows[5]["votes"] == "A vs B: B better"
+
+
+def test_the_compare_link_starts_a_new_comparison(page: Page, app_data, app_url: str):
+    """A saved run opened by an old bookmark (/compare?run=1) lands on the run's own page;
+    the sidebar's Compare link then starts a new comparison, and the run is still a pick
+    away in the list of past runs."""
+    from test_offline_browser import seed
+
+    seed(app_data)
+    page.goto(app_url + "/compare?run=1")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Run 1: offline")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/compare_run\?run=1$"))
+    wait_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    expect(page).to_have_url(re.compile(r"/compare$"))
+    expect(main.get_by_text("Variant B")).to_be_visible()
+    wait_idle(page)
+    expect(main.get_by_role("heading", name="Run 1: offline")).to_have_count(0)
+    pick(page, page.get_by_test_id("stSidebar"), "Past runs", "#1 offline")
+    expect(main.get_by_role("heading", name="Run 1: offline")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/compare_run\?run=1$"))
+    # From the run, the Compare link once more: a new comparison, not the run again.
+    wait_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Compare").click()
+    expect(main.get_by_text("Variant B")).to_be_visible()
+    expect(main.get_by_role("heading", name="Run 1: offline")).to_have_count(0)

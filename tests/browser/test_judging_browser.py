@@ -4,11 +4,13 @@ page, and the agreement panel beside the win rates."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from playwright.sync_api import Page, expect
 from support import wait_idle
-from test_compare_browser import pick_check, run_dataset, vote
+from test_compare_browser import download_text, pick_check, run_dataset, vote
 
 ROWS = [("The app crashes when I press save.", "bug report"),
         ("Please add a dark mode.", "feature request"),
@@ -30,7 +32,7 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
     data = tmp_path / "tickets.csv"
     data.write_text("text,expected\n" + "\n".join(f'"{t}","{e}"' for t, e in ROWS) + "\n")
     run_dataset(page, main, data, 3)
-    expect(main.get_by_test_id("stTable").first).to_contain_text("pass: normalised match")
+    expect(main.get_by_role("table").first).to_contain_text("pass: normalised match")
 
     # Votes on two of the three rows.
     for i, choice in enumerate(["A better", "Tie"]):
@@ -44,10 +46,20 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
     wait_idle(page)
     page.wait_for_timeout(600)  # the expander's opening animation moves the button
     main.get_by_role("button", name="Run judge").click()
-    expect(main.get_by_text("judge-pairwise v1 · local/smollm2-135m-instruct")).to_be_visible(
-        timeout=180_000)
+    expect(main.get_by_text("judge-pairwise v1 · local/smollm2-135m-instruct", exact=True)
+           ).to_be_visible(timeout=180_000)
     expect(main.get_by_text("Position consistency")).to_be_visible()
     expect(main.get_by_text("Agreement with people (Cohen's κ)")).to_be_visible()
     expect(main.get_by_text(re.compile(r"n = 2"))).to_be_visible()  # the two voted rows
     expect(main.get_by_text("People (rows) × judge (columns)")).to_be_visible()
     expect(main.get_by_text("Ranking (Bradley–Terry)")).to_be_visible()
+
+    # Each row says what the judge decided and why, in both orders; so does the CSV.
+    said = main.get_by_text(re.compile(r"A vs B: .* · judge-pairwise v1 · "))
+    expect(said).to_have_count(3)
+    expect(main.get_by_text(re.compile(r"A shown first, said ")).first).to_be_visible()
+    wait_idle(page)
+    lines = list(csv.DictReader(io.StringIO(download_text(page, "Download CSV"))))
+    column = "judge: judge-pairwise v1 · local/smollm2-135m-instruct"
+    assert len(lines) == 6 and all(line[column].startswith("A vs B: ") for line in lines)
+    assert all("shown first, said" in line[f"{column}: reasons"] for line in lines)
