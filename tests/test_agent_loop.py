@@ -22,7 +22,7 @@ from lib.agents import (
     schema_tool,
     tool,
 )
-from lib.core import ToolError
+from lib.core import SchemaError, ToolError
 from lib.llm import (
     CallContext,
     ChatRequest,
@@ -212,11 +212,13 @@ def test_code_less_tools_use_the_typed_or_canned_result(settings):
     assert [e.outcome.content for e in events if isinstance(e, ToolFinished)] == ["12"]
 
 
-@pytest.mark.parametrize("name,schema", [("bad name!", {"type": "object"}),
-                                         ("ok", {"type": "string"}),
-                                         ("ok", {"type": "object", "properties": 3})])
-def test_bad_tool_definitions_are_refused_in_plain_words(name, schema):
-    with pytest.raises(ToolError):
+@pytest.mark.parametrize("name,schema,error", [("bad name!", {"type": "object"}, ToolError),
+                                               ("ok", {"type": "string"}, SchemaError),
+                                               ("ok", "[1, 2]", SchemaError),
+                                               ("ok", {"type": "object", "properties": 3},
+                                                SchemaError)])
+def test_bad_tool_definitions_are_refused_in_plain_words(name, schema, error):
+    with pytest.raises(error):
         schema_tool(name, "x", schema)
 
 

@@ -79,13 +79,8 @@ def _define(custom: dict[str, Tool]) -> None:
     canned = st.text_area("Result to give the model (leave empty to type it at each call)",
                           key="tool_new_result", placeholder="-3 °C and snowing")
     if st.button("Add tool", type="primary", key="tool_add"):
-        try:
-            parameters = json.loads(schema)
-        except ValueError as exc:
-            st.error(md("The parameters are not JSON: {}", str(exc)))
-            return
-        try:
-            tool = schema_tool(name, description, parameters, canned=canned or None)
+        try:  # the text itself: parsed with its nesting bounded, checked like every schema
+            tool = schema_tool(name, description, schema, canned=canned or None)
         except PromptLabError as exc:
             show_error(exc)
             return
