@@ -4,75 +4,39 @@ knowledge-base tools read the registry and the index, the calculator parses arit
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import math
-import operator
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+
+from lib.agents.arithmetic import EXPRESSION_PATTERN
 from lib.agents.tools import Cited, Tool, tool
-from lib.core import ToolError
+from lib.core import ToolError, WorkerError, WorkerPool
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-           ast.Pow: operator.pow}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_FUNCTIONS = {"sqrt": math.sqrt, "abs": abs, "round": round, "log": math.log, "exp": math.exp,
-              "sin": math.sin, "cos": math.cos, "tan": math.tan, "min": min, "max": max}
-_CONSTANTS = {"pi": math.pi, "e": math.e}
-MAX_EXPRESSION = 500
-MAX_EXPONENT = 1000
-
-
-def evaluate(expression: str) -> float | int:
-    """Arithmetic only: numbers, + - * / // % **, parentheses, a few math functions."""
-    if len(expression) > MAX_EXPRESSION:
-        raise ToolError(f"The expression is longer than {MAX_EXPRESSION} characters.")
-    try:
-        tree = ast.parse(expression.replace("^", "**").replace("×", "*").replace("÷", "/"),
-                         mode="eval")
-    except SyntaxError:
-        raise ToolError(f"{expression!r} is not an arithmetic expression.") from None
-
-    def walk(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.Name) and node.id in _CONSTANTS:
-            return _CONSTANTS[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = walk(node.left), walk(node.right)
-            if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-                raise ToolError(f"Exponents above {MAX_EXPONENT} are refused.")
-            return _BINARY[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](walk(node.operand))
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id in _FUNCTIONS and not node.keywords):
-            return _FUNCTIONS[node.func.id](*[walk(a) for a in node.args])
-        raise ToolError(f"{ast.unparse(node)!r} is not allowed: only numbers, arithmetic "
-                        "and " + ", ".join(sorted(_FUNCTIONS)) + ".")
-
-    try:
-        return walk(tree)
-    except ZeroDivisionError:
-        raise ToolError("Division by zero.") from None
-    except (OverflowError, ValueError, TypeError) as exc:
-        raise ToolError(f"The expression cannot be computed ({exc}).") from None
+CALCULATOR_TIMEOUT_S = 3.0
+# The arithmetic is bounded before it is done; a worker process bounds what may slip by: at
+# its time limit it is killed, and the app's threads never wait on a runaway number.
+CALCULATOR_POOL = WorkerPool("lib.agents.arithmetic:calculate_job", 256 << 20, size=2,
+                         queue_timeout_s=10.0)
 
 
 @tool
-def calculator(expression: str) -> str:
+def calculator(expression: Annotated[str, Field(
+        min_length=1, max_length=200, pattern=EXPRESSION_PATTERN,
+        description="The arithmetic to compute, such as 1234 * 5678")]) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "17 * (3 + 4) / 2" or "sqrt(2) ** 3".
 
     Numbers, + - * / // % ** and parentheses, sqrt, abs, round, log, exp, sin, cos, tan, min,
     max, pi and e.
     """
-    value = evaluate(expression)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        value = int(value)
-    return str(value)
+    try:
+        ok, text = CALCULATOR_POOL.call(expression, CALCULATOR_TIMEOUT_S)
+    except WorkerError as exc:
+        raise ToolError("The calculator is busy; try again." if exc.busy else
+                        f"The calculation was stopped: {exc}") from None
+    if not ok:
+        raise ToolError(text)
+    return text
 
 
 @tool
