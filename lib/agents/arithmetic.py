@@ -43,9 +43,10 @@ def evaluate(expression: str) -> float | int:
         raise ToolError("The expression is empty: write the arithmetic, such as 1234 * 5678.")
     if len(expression) > MAX_EXPRESSION:
         raise ToolError(f"The expression is longer than {MAX_EXPRESSION} characters.")
+    # A trailing comma ("1234*5678,") is a small model's slip, not a tuple to refuse.
+    text = expression.strip().rstrip(",").replace("^", "**").replace("×", "*").replace("÷", "/")
     try:
-        tree = ast.parse(expression.replace("^", "**").replace("×", "*").replace("÷", "/"),
-                         mode="eval")
+        tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ToolError(f"{expression!r} is not an arithmetic expression.") from None
     _check_shape(tree)
