@@ -180,7 +180,8 @@ def test_the_same_call_twice_is_answered_from_the_first_and_asks_for_an_answer(s
     same = calls(("calculator", {"expression": "6 * 7"}))
     _, events, provider = run(settings, [same, same, ok("42.")])
     assert events[-1] == RunFinished("answered")
-    assert "already called calculator" in provider.requests[2].messages[-1].blocks[0].content
+    again = provider.requests[2].messages[-1].blocks[0].content
+    assert again.startswith("42\n") and "same call again" in again and "Answer the user" in again
     assert provider.requests[2].tool_choice == "none" and not provider.requests[2].tools
 
 
@@ -270,6 +271,85 @@ def test_knowledge_base_tools_cite_chunks_of_the_chosen_base_only(settings):
                        tool_context=context)
     [done] = [e for e in events if isinstance(e, ToolFinished)]
     assert done.outcome.is_error and "1234" not in done.outcome.content
+
+
+def test_one_reply_runs_at_most_the_cap_and_the_model_is_told(settings, monkeypatch):
+    """3,000 calls in one reply: the first N run (PROMPTLAB_MAX_TOOL_CALLS), every other one
+    gets an error result saying at most N run per step, and the step is quick."""
+    ran = []
+
+    @tool
+    def count(n: int) -> str:
+        """Count a call."""
+        ran.append(n)
+        return "counted"
+
+    flood = calls(*[("count", {"n": i}) for i in range(3000)])
+    started = time.perf_counter()
+    _, events, provider = run(settings, [flood, ok("Done.")], {"count": count})
+    took = time.perf_counter() - started
+    assert events[-1] == RunFinished("answered") and sorted(ran) == list(range(16))
+    results = provider.requests[1].messages[-1].blocks
+    assert len(results) == 3000 and [r.is_error for r in results] == [False] * 16 + [True] * 2984
+    assert "at most 16 tool calls run per step" in results[-1].content
+    assert took < 2.0, took
+    monkeypatch.setenv("PROMPTLAB_MAX_TOOL_CALLS", "3")
+    from lib.core import get_settings
+
+    get_settings.cache_clear()
+    ran.clear()
+    run(settings, [calls(*[("count", {"n": i}) for i in range(5)]), ok("Done.")],
+        {"count": count})
+    assert sorted(ran) == [0, 1, 2]
+    ran.clear()
+    run(settings, [calls(*[("count", {"n": i}) for i in range(5)]), ok("Done.")],
+        {"count": count}, limits=Limits(max_calls=1))
+    assert ran == [0]
+    with pytest.raises(ToolError, match="between 1 and"):
+        Limits(max_calls=0).checked()
+
+
+@pytest.mark.parametrize("last_word", [
+    "", "   \n",
+    '{"tool": "calculator", "arguments": {"expression": ""}}',
+    '```json\n{"tool": "calculator", "arguments": {"expression": "6*7"}}\n```',
+    '{"name": "calculator", "arguments": {"expression": "6*7"}}',
+    '{"tool": "calculator", "argum',  # cut off by max tokens
+])
+def test_an_empty_reply_or_a_call_written_as_text_is_never_the_answer(settings, last_word):
+    """A small model that could not use the tool: the run says so, and nothing of its last
+    word is shown (streamed) as an answer."""
+    chunks = [last_word[:10], last_word[10:]] if last_word else []
+    _, events, _ = run(settings, [calls(("calculator", {"expression": "6 * 7"})),
+                                      ok(*chunks)])
+    assert events[-1] == RunFinished("no_answer")
+    assert not [e for e in events if isinstance(e, TextDelta)]
+
+
+@pytest.mark.parametrize("answer", ['{"result": 42}', "It is 42.", '{"tool": "unknown"}',
+                                    "```python\nprint(6 * 7)\n```"])
+def test_answers_that_only_look_like_json_still_stream_as_answers(settings, answer):
+    _, events, _ = run(settings, [calls(("calculator", {"expression": "6 * 7"})),
+                                      ok(answer[:5], answer[5:])])
+    assert events[-1] == RunFinished("answered")
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
+
+
+def test_the_chat_keeps_no_answer_and_says_the_model_could_not_use_the_tools(settings):
+    from lib import chat
+    from lib.chat import ChatTurn, TurnOptions
+    from lib.ui.chat_tools import run_caption
+
+    written = '{"tool": "calculator", "arguments": {"expression": "1234*5678"}}'
+    turn = ChatTurn(settings, None, PAID, "what is 1234*5678?",
+                    TurnOptions(tools=(BUILTINS["calculator"],)),
+                    provider=FakeProvider([calls(("calculator", {"expression": "1234*5678"})),
+                                           ok(written)]))
+    list(turn)
+    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    assert reply.content == "" and reply.meta["run_end"] == "no_answer"
+    assert reply.meta["steps"][0]["calls"][0]["result"] == "7006652"
+    assert "could not use the tools" in run_caption(reply.meta)
 
 
 INJECTED = [

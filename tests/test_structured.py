@@ -222,7 +222,7 @@ def test_a_schema_too_large_for_a_grammar_is_refused_not_a_crash(settings):
                           max_tokens=20, output_schema=long)
     reply = "".join(e.text for e in get_provider("local", settings).stream(request)
                     if isinstance(e, TextDelta))
-    assert reply.startswith('{"t"')
+    assert reply.replace(" ", "").startswith('{"t":"')
     # The default cap keeps a long free string buildable, and the model still answers.
     request = ChatRequest("smollm2-135m-instruct", (Message("user", "Alice is 30."),),
                           max_tokens=512, output_schema=SCHEMA)

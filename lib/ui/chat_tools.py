@@ -24,7 +24,11 @@ ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} ste
         "refused": ":material/block: A budget refused step {}: the run ends here.",
         "error": ":material/warning: Step {} failed; the run ends here.",
         "awaiting": ":material/edit_note: Step {} called a tool defined here: type its result "
-                    "below and send it, and the run goes on."}
+                    "below and send it, and the run goes on.",
+        "no_answer": ":material/help: The model could not use the tools: after {} steps its "
+                     "last reply was empty or a tool call written out as text, so there is no "
+                     "answer. Small models often cannot; try Tool choice set to the tool, or a "
+                     "larger model."}
 
 
 @dataclass(frozen=True)
