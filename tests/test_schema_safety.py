@@ -112,6 +112,22 @@ def test_no_schema_anywhere_resolves_a_remote_reference(loopback, tmp_path):
     assert loopback.connections == 0
 
 
+def test_a_stored_prompt_cannot_keep_a_remote_reference(loopback, tmp_path, prompts_dir):
+    """The prompt store checks a version's output schema with the same check: saving one
+    with a remote $ref is refused, nothing is written, and nothing is fetched."""
+    from lib.core import PromptStoreError
+    from lib.prompts import PromptStore
+
+    store = PromptStore(prompts_dir)
+    name = store.names()[0]
+    before = store.get(name).latest
+    for schema in remote_schemas(loopback.server_address[1], tmp_path):
+        with pytest.raises(PromptStoreError, match=r"outside|\$schema"):
+            store.save_version(name, store.source(name, before),
+                               output_schema=json.dumps(schema))
+    assert store.get(name).latest == before and loopback.connections == 0
+
+
 def test_local_references_still_work():
     schema = {"$id": "https://example.com/person.json", "$defs": {
         "age": {"type": "integer", "minimum": 0}, "name": {"$anchor": "nm", "type": "string"}},
@@ -256,3 +272,9 @@ def test_a_deep_tool_schema_in_the_sidebar_form_is_a_clear_error(app):
     assert not at.exception
     assert any("refers outside itself" in e.value for e in at.error)
     assert "deep_tool" not in at.session_state["chat_custom_tools"]
+    for schema, words in ((deep_text(3000), "nests deeper than"),  # the output schema box
+                          ('{"$ref": "http://127.0.0.1:9/x.json"}', "refers outside itself"),
+                          ('{"type": "string", "minLength": 50000000}', "more than any")):
+        at.text_area(key="chat_schema").input(schema).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(words in e.value for e in at.error), [e.value for e in at.error]
