@@ -39,8 +39,10 @@ def test_the_grammar_never_allows_an_empty_expression_or_answer():
     assert local_tools.strict({"type": "string", "maxLength": 10 ** 5}, 128)["maxLength"] == \
         local_tools.MAX_CAP
     with pytest.raises(SchemaError, match="add up to"):
-        local_tools.strict({"type": "array", "minItems": 15_000, "items": {
-            "type": "string", "minLength": 15_000}}, 128)
+        local_tools.strict({"type": "array", "minItems": 60_000, "items": {
+            "type": "string", "minLength": 60_000}}, 128)
+    many = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(300)}}
+    assert local_tools.strict(many, 4096)  # our own caps on free strings are not counted
 
 
 def test_after_a_tool_was_used_the_answer_is_one_json_object_too():

@@ -208,11 +208,13 @@ BOMBS = [
     {"type": "string", "maxLength": 4_000_000_000},
     {"type": "array", "maxItems": 2_000_000_000},
     {"type": "object", "minProperties": 30_000_000},
-    {"type": "array", "minItems": 9_000, "items": {"type": "array", "minItems": 9_000,
-                                                  "items": {"type": "string",
-                                                            "minLength": 9_000}}},
+    {"type": "array", "minItems": 40_000, "items": {"type": "array", "minItems": 40_000,
+                                                   "items": {"type": "string",
+                                                             "minLength": 40_000}}},
     {"type": "object", "properties": {f"p{i}": {"type": "string", "minLength": 5_000}
-                                      for i in range(40)}},
+                                      for i in range(40)}, "required": ["p0"]},
+    {"type": "object", "properties": {f"p{i}": {"type": "string", "maxLength": 10 ** 6}
+                                      for i in range(200)}},
     {"type": "string", "pattern": "^a{0,900000}$"},
 ]
 

@@ -205,12 +205,12 @@ def test_the_bundled_model_always_replies_valid_json_under_its_grammar(settings)
 
 
 def test_a_schema_too_large_for_a_grammar_is_refused_not_a_crash(settings):
-    """A grammar that must spell out 30,000 characters is refused with a plain error, before
+    """A grammar that must spell out 150,000 characters is refused with a plain error, before
     it is built (sampling with a failed grammar would crash the whole app); a maxLength past
     what llama.cpp can build is lowered in the grammar, and the reply still fits the schema."""
     from lib.core import ProviderError
 
-    huge = {"type": "object", "properties": {"t": {"type": "string", "minLength": 30000}},
+    huge = {"type": "object", "properties": {"t": {"type": "string", "minLength": 150_000}},
             "required": ["t"]}
     request = ChatRequest("smollm2-135m-instruct", (Message("user", "hi"),), max_tokens=20,
                           output_schema=huge)

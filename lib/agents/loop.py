@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import re
 import threading
 import time
 import uuid
@@ -31,7 +30,8 @@ from lib.agents.events import (
     ToolStarted,
 )
 from lib.agents.tools import Outcome, Tool, run_tool
-from lib.core import BudgetExceededError, ToolError, get_settings, json_loads
+from lib.agents.written import may_be_call, written_call
+from lib.core import BudgetExceededError, ToolError, get_settings
 from lib.llm import (
     Call,
     CallContext,
@@ -51,7 +51,6 @@ from lib.llm import (
 
 DEFAULT_STEPS = 8
 MAX_TOOL_CALLS = 256  # the highest PROMPTLAB_MAX_TOOL_CALLS
-_CALL_START = re.compile(r'\{\s*"(tool|name)"\s*:\s*"([^"\\]*)"')
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,15 @@ class AgentRun:
         self._first: Call | None = None
         self._repairs = repairs
         self._repair_of: int | None = None   # the next step repairs this ledger row
+
+    @property
+    def _open(self) -> bool:
+        """Whether a last word may be a call written out: with tools and a free answer
+        (structured answers are JSON by design, and stream)."""
+        return bool(self.tools) and self.request.output_schema is None
+
+    def _written(self, text: str) -> bool:
+        return self._open and written_call(text, self.tools)
 
     @property
     def cost_micro(self) -> int:
@@ -174,7 +182,7 @@ class AgentRun:
         held: list[TextDelta] = []  # text that may turn out to be a call written out
         try:
             for event in call:
-                if isinstance(event, TextDelta) and self._may_be_call(call.text):
+                if isinstance(event, TextDelta) and self._open and may_be_call(call.text):
                     held.append(event)
                     continue
                 if isinstance(event, TextDelta | ToolCall):
@@ -186,7 +194,7 @@ class AgentRun:
         except BudgetExceededError as exc:  # refused before anything was sent
             yield self._finish("refused", exc)
             return
-        if held and call.text.strip() and not self._written_call(call.text):
+        if held and call.text.strip() and not self._written(call.text):
             yield from held
         record = call.record
         step = Step(number, record, call.text, (time.perf_counter() - started) * 1000)
@@ -203,7 +211,7 @@ class AgentRun:
             yield self._finish("error", error)
             return
         self._repair_of = None
-        if not call.tool_calls and (not call.text.strip() or self._written_call(call.text)):
+        if not call.tool_calls and (not call.text.strip() or self._written(call.text)):
             # Nothing the user can use: said so, never shown as the answer.
             self.messages.append(Message("assistant", call.text))
             yield StepFinished(step)
@@ -240,32 +248,6 @@ class AgentRun:
             yield self._finish("cost_limit")
         elif self.cancel.is_set():
             yield self._finish("stopped")
-
-    def _may_be_call(self, text: str) -> bool:
-        """Whether an answer so far could still be a tool call written out as JSON (held back
-        until the step ends). Structured answers are JSON by design, and stream."""
-        body = text.lstrip()
-        if self.request.output_schema is not None or not self.tools:
-            return False
-        if body.startswith("```"):  # ```json {...}, not ```python
-            body = body.lstrip("`").removeprefix("json").lstrip()
-        return not body or body.startswith("{")
-
-    def _written_call(self, text: str) -> bool:
-        """Whether an answer is a call to one of the run's tools written out as text, whole
-        or cut off: {"tool": "calculator", "arguments": ...} or {"name": ..., ...}."""
-        if self.request.output_schema is not None:
-            return False
-        body = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
-        try:
-            value = json_loads(body)
-        except ValueError:
-            start = _CALL_START.match(body)  # cut off mid-way
-            return start is not None and start.group(2) in self.tools
-        if not isinstance(value, dict):
-            return False
-        name = value.get("tool", value.get("name"))
-        return isinstance(name, str) and name in self.tools
 
     def _run_tools(self, step: Step, calls: list[ToolCall]
                    ) -> Iterator[RunEvent]:  # returns the outcomes, in call order

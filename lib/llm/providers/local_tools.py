@@ -27,7 +27,7 @@ from lib.llm.toolcalls import complete
 
 log = logging.getLogger(__name__)
 MAX_CAP = 800          # llama.cpp refuses grammars whose repetitions expand much further
-GRAMMAR_BUDGET = 20_000  # lengths and counts a grammar may expand, added up over the schema
+GRAMMAR_BUDGET = 100_000  # a schema's lengths and counts, added up: what its grammar spells
 MAX_GRAMMAR_CHARS = 1_000_000
 # An answer with no output schema: words, or a bare number (asked for words only, SmolLM2
 # that has a number to give writes ".7006652").
@@ -133,16 +133,8 @@ def strict(schema: dict[str, Any], max_tokens: int, budget: list[int] | None = N
               if name in (node.get("required") or ()) and isinstance(sub, dict)}
     if required:
         needed.add(id(copy))
-    fixed = {"enum", "const", "pattern", "format"}
-    free = [n for n in nodes
-            if n.get("type") == "string" and not (fixed | {"maxLength"}) & n.keys()]
-    for node in free:
-        node["maxLength"] = min(MAX_CAP, max(16, 2 * max_tokens // len(free)))
     budget = budget if budget is not None else [GRAMMAR_BUDGET]
-    for node in nodes:
-        if node.get("type") == "string" and id(node) in needed and not fixed & node.keys() \
-                and not node.get("minLength") and node.get("maxLength") != 0:
-            node["minLength"] = 1
+    for node in nodes:  # the schema's own counts, as the grammar will spell them out
         for low, high in (("minLength", "maxLength"), ("minItems", "maxItems")):
             if isinstance(node.get(high), int):
                 node[high] = min(node[high], max(MAX_CAP, node.get(low) or 0))
@@ -155,6 +147,15 @@ def strict(schema: dict[str, Any], max_tokens: int, budget: list[int] | None = N
         if budget[0] < 0:
             raise SchemaError(f"its lengths and counts (minLength, maxItems, ...) add up to "
                               f"more than {GRAMMAR_BUDGET:,}.")
+    fixed = {"enum", "const", "pattern", "format"}
+    free = [n for n in nodes
+            if n.get("type") == "string" and not (fixed | {"maxLength"}) & n.keys()]
+    for node in free:
+        node["maxLength"] = min(MAX_CAP, max(16, 2 * max_tokens // len(free)))
+    for node in nodes:
+        if node.get("type") == "string" and id(node) in needed and not fixed & node.keys() \
+                and not node.get("minLength") and node.get("maxLength") != 0:
+            node["minLength"] = 1
     return copy
 
 
