@@ -198,3 +198,38 @@ def race(build, n: int) -> list:
         return call
 
     return together(run, n, prepare=build)
+
+
+class Heartbeat:
+    """A thread that ticks every few milliseconds while the block runs: `largest` is the
+    longest gap between two ticks, in seconds. Work that holds the GIL (a runaway regex, a
+    huge integer) shows as a long gap; work done elsewhere (another process, a regex engine
+    that lets go of the GIL) does not."""
+
+    def __init__(self, every: float = 0.005) -> None:
+        import threading
+
+        self.every = every
+        self.largest = 0.0
+        self._stop = threading.Event()
+        self._ticked = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeat")
+
+    def _run(self) -> None:
+        import time
+
+        last = time.perf_counter()
+        while not self._stop.wait(self.every):
+            now = time.perf_counter()
+            self.largest = max(self.largest, now - last)
+            last = now
+            self._ticked.set()
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        self._ticked.wait(5)  # beating before the work starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)

@@ -154,3 +154,36 @@ def test_the_bundled_model_runs_an_agent_loop_to_an_answer(settings):
     first = agent.steps[0].calls[0]
     assert first[0].name == "calculator" and not first[0].invalid
     assert len(agent.steps) >= 2  # called, then answered (content not asserted)
+
+
+@pytest.mark.parametrize("choice", ["required", "auto"])
+def test_what_is_1234_times_5678_with_the_calculator(settings, choice):
+    """The question that failed 3 of 3: no call with an empty or non-arithmetic expression,
+    no empty reply and no call written out as the answer — an answer, or a run that says the
+    model could not use the tool. Asked to call it, the model computes it."""
+    import re
+
+    from lib.agents import BUILTINS, AgentRun, RunFinished
+    from lib.agents.arithmetic import EXPRESSION_PATTERN
+    from lib.llm import CallContext, ModelInfo
+
+    model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
+    request = ChatRequest("smollm2", (Message("user", "what is 1234*5678?"),),
+                          temperature=0.0, max_tokens=128, tools=(BUILTINS["calculator"].spec,),
+                          tool_choice=choice)
+    agent = AgentRun(LocalProvider(PATH, 4096), model, request, CallContext("test"),
+                     {"calculator": BUILTINS["calculator"]}, db_path=settings.db_path)
+    events = list(agent)
+    end = events[-1]
+    assert isinstance(end, RunFinished) and end.reason in ("answered", "no_answer"), end
+    made = [c for s in agent.steps for c, _ in s.calls]
+    assert all(re.fullmatch(EXPRESSION_PATTERN.strip("^$"), c.arguments["expression"])
+               for c in made), made
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    if end.reason == "answered":
+        assert shown.strip() and '"tool"' not in shown and '"arguments"' not in shown
+    else:
+        assert not shown
+    if choice == "required":
+        first, outcome = agent.steps[0].calls[0]
+        assert outcome.content == "7006652", (first, outcome)

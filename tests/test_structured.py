@@ -205,16 +205,24 @@ def test_the_bundled_model_always_replies_valid_json_under_its_grammar(settings)
 
 
 def test_a_schema_too_large_for_a_grammar_is_refused_not_a_crash(settings):
-    """llama.cpp cannot build a grammar for a 5,000-character string: the call fails with a
-    plain error (sampling with the failed grammar would crash the whole app)."""
+    """A grammar that must spell out 150,000 characters is refused with a plain error, before
+    it is built (sampling with a failed grammar would crash the whole app); a maxLength past
+    what llama.cpp can build is lowered in the grammar, and the reply still fits the schema."""
     from lib.core import ProviderError
 
-    huge = {"type": "object", "properties": {"t": {"type": "string", "maxLength": 5000}},
+    huge = {"type": "object", "properties": {"t": {"type": "string", "minLength": 150_000}},
             "required": ["t"]}
     request = ChatRequest("smollm2-135m-instruct", (Message("user", "hi"),), max_tokens=20,
                           output_schema=huge)
     with pytest.raises(ProviderError, match="cannot enforce this JSON Schema"):
         list(get_provider("local", settings).stream(request))
+    long = {"type": "object", "properties": {"t": {"type": "string", "maxLength": 5000}},
+            "required": ["t"]}
+    request = ChatRequest("smollm2-135m-instruct", (Message("user", "Say hi."),),
+                          max_tokens=20, output_schema=long)
+    reply = "".join(e.text for e in get_provider("local", settings).stream(request)
+                    if isinstance(e, TextDelta))
+    assert reply.replace(" ", "").startswith('{"t":"')
     # The default cap keeps a long free string buildable, and the model still answers.
     request = ChatRequest("smollm2-135m-instruct", (Message("user", "Alice is 30."),),
                           max_tokens=512, output_schema=SCHEMA)

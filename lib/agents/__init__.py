@@ -7,7 +7,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.agents.tools": (
         "RESULT_TOKENS", "Cited", "Outcome", "Tool", "cap", "run_tool", "schema_tool", "tool"
     ),
-    "lib.agents.builtins": ("BUILTINS", "evaluate"),
+    "lib.agents.arithmetic": ("calculate", "evaluate"),
+    "lib.agents.builtins": ("BUILTINS",),
     "lib.agents.events": (
         "RunEvent", "RunFinished", "RunPaused", "Step", "StepFinished", "ToolFinished",
         "ToolStarted", "stored_status"

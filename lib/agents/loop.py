@@ -1,9 +1,12 @@
 """The agent loop: call the model, run the tool calls it makes (parallel ones concurrently,
-a few at a time), send the results, call again — until it answers without a tool call, the
-step limit (then the caller asks the user whether to go on), the run's cost limit, or Stop.
+a few at a time, at most `max_calls` of one reply), send the results, call again — until it
+answers without a tool call, the step limit (then the caller asks the user whether to go on),
+the run's cost limit, or Stop.
 
 Each step is one model call with its own ledger row (run id, step number) and its own budget
-reservation. Nothing is cut silently: every way a run ends is a RunFinished with a reason."""
+reservation. Nothing is cut silently: every way a run ends is a RunFinished with a reason —
+"no_answer" when the model's last word is empty or a tool call written out as text (a small
+model that could not use the tools), which is never passed off as the answer."""
 
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from lib.agents.events import (
     ToolStarted,
 )
 from lib.agents.tools import Outcome, Tool, run_tool
-from lib.core import BudgetExceededError, ToolError
+from lib.agents.written import may_be_call, written_call
+from lib.core import BudgetExceededError, ToolError, get_settings
 from lib.llm import (
     Call,
     CallContext,
@@ -46,6 +50,7 @@ from lib.llm import (
 )
 
 DEFAULT_STEPS = 8
+MAX_TOOL_CALLS = 256  # the highest PROMPTLAB_MAX_TOOL_CALLS
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Limits:
     max_steps: int = DEFAULT_STEPS
     max_cost_usd: float | None = None    # the run stops once its steps have cost this much
     parallel: int = 4                    # tool calls of one step run at once, at most
+    max_calls: int | None = None         # calls run per step; None: PROMPTLAB_MAX_TOOL_CALLS
 
     def checked(self) -> Limits:
         if not 1 <= self.max_steps <= 100:
@@ -61,7 +67,10 @@ class Limits:
             raise ToolError("The cost limit cannot be negative.")
         if not 1 <= self.parallel <= 16:
             raise ToolError("Parallel tool calls must be between 1 and 16.")
-        return self
+        calls = get_settings().max_tool_calls if self.max_calls is None else self.max_calls
+        if not 1 <= calls <= MAX_TOOL_CALLS:
+            raise ToolError(f"Tool calls per step must be between 1 and {MAX_TOOL_CALLS}.")
+        return replace(self, max_calls=calls)
 
 
 class AgentRun:
@@ -97,6 +106,15 @@ class AgentRun:
         self._first: Call | None = None
         self._repairs = repairs
         self._repair_of: int | None = None   # the next step repairs this ledger row
+
+    @property
+    def _open(self) -> bool:
+        """Whether a last word may be a call written out: with tools and a free answer
+        (structured answers are JSON by design, and stream)."""
+        return bool(self.tools) and self.request.output_schema is None
+
+    def _written(self, text: str) -> bool:
+        return self._open and written_call(text, self.tools)
 
     @property
     def cost_micro(self) -> int:
@@ -161,15 +179,23 @@ class AgentRun:
         call, self._first = self._first or self._call(number), None
         started = time.perf_counter()
         error = None
+        held: list[TextDelta] = []  # text that may turn out to be a call written out
         try:
             for event in call:
+                if isinstance(event, TextDelta) and self._open and may_be_call(call.text):
+                    held.append(event)
+                    continue
                 if isinstance(event, TextDelta | ToolCall):
+                    yield from held  # not a written call after all: shown in order
+                    held.clear()
                     yield event
                 elif isinstance(event, Error):
                     error = event.error
         except BudgetExceededError as exc:  # refused before anything was sent
             yield self._finish("refused", exc)
             return
+        if held and call.text.strip() and not self._written(call.text):
+            yield from held
         record = call.record
         step = Step(number, record, call.text, (time.perf_counter() - started) * 1000)
         self.steps.append(step)
@@ -185,6 +211,12 @@ class AgentRun:
             yield self._finish("error", error)
             return
         self._repair_of = None
+        if not call.tool_calls and (not call.text.strip() or self._written(call.text)):
+            # Nothing the user can use: said so, never shown as the answer.
+            self.messages.append(Message("assistant", call.text))
+            yield StepFinished(step)
+            yield self._finish("no_answer")
+            return
         if not call.tool_calls:
             self.messages.append(Message("assistant", call.text))
             step.validation = v = call.validation
@@ -221,17 +253,24 @@ class AgentRun:
                    ) -> Iterator[RunEvent]:  # returns the outcomes, in call order
         outcomes: list[Outcome | None] = [None] * len(calls)
         pending = {}
+        cap = self.limits.max_calls
         with concurrent.futures.ThreadPoolExecutor(self.limits.parallel) as pool:
             for i, c in enumerate(calls):
                 yield ToolStarted(step.number, c)
+                if i >= cap:  # told, not run: the model may call it again in the next step
+                    outcomes[i] = Outcome(f"Not run: at most {cap} tool calls run per step, "
+                                          f"and this reply made {len(calls)}. Call again in "
+                                          "the next step for what you still need.", True)
+                    continue
                 key = f"{c.name}:{json.dumps(c.arguments, sort_keys=True)}"
                 if key in self._seen and not c.invalid:
                     # The same call again: answer from the first, and ask for an answer now
-                    # (small models otherwise repeat a call until the step limit).
+                    # (small models otherwise repeat a call until the step limit). The result
+                    # comes first: SmolLM2 repeats the start of the last message as its answer.
                     seen = self._seen[key]
-                    outcomes[i] = Outcome(f"You already called {c.name} with these arguments; "
-                                          f"the result was: {seen.content}\nAnswer the user "
-                                          "now.", seen.is_error)
+                    outcomes[i] = Outcome(f"{seen.content}\n(The same call again: this is its "
+                                          "result, as before. Answer the user now.)",
+                                          seen.is_error)
                     self._choice = "none"
                     continue
                 pending[pool.submit(run_tool, self.tools.get(c.name), c, self.tool_context,

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.core import ToolError
-from lib.llm import ToolCall, ToolSpec, encoding
+from lib.core import SchemaError, ToolError
+from lib.llm import ToolCall, ToolSpec, check_tool_parameters, encoding, schema_errors
 
 log = logging.getLogger(__name__)
 RESULT_TOKENS = 2000      # a result longer than this is cut, and says so
@@ -67,7 +67,7 @@ def tool(fn: Callable[..., Any] | None = None, *, timeout_s: float = TIMEOUT_S,
         import pydantic
 
         fields: dict[str, Any] = {}
-        for p in inspect.signature(f).parameters.values():
+        for p in inspect.signature(f, eval_str=True).parameters.values():
             if p.name in needs:
                 continue
             if p.annotation is inspect.Parameter.empty:
@@ -86,22 +86,15 @@ def tool(fn: Callable[..., Any] | None = None, *, timeout_s: float = TIMEOUT_S,
     return wrap(fn) if fn is not None else wrap
 
 
-def schema_tool(name: str, description: str, parameters: dict[str, Any],
+def schema_tool(name: str, description: str, parameters: dict[str, Any] | str,
                 canned: str | None = None) -> Tool:
-    """A tool defined in the page: a name, a description and a JSON Schema; no code."""
-    import jsonschema
-
+    """A tool defined in the page: a name, a description and a JSON Schema (an object, or its
+    JSON text); no code. Raises ToolError for the name, SchemaError for the schema."""
     name = name.strip()
     if not name or len(name) > 64 or not set(name) <= _NAME_CHARS:
         raise ToolError("A tool name is 1 to 64 letters, digits, '_' or '-'.")
-    if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
-        raise ToolError(f"Tool {name}: the parameters must be a JSON Schema of type object.")
-    try:
-        jsonschema.Draft202012Validator.check_schema(parameters)
-    except jsonschema.SchemaError as exc:
-        raise ToolError(f"Tool {name}: the parameters are not a valid JSON Schema "
-                        f"({exc.message}).") from None
-    return Tool(name, description.strip(), {"type": "object", **parameters}, canned=canned)
+    return Tool(name, description.strip(), check_tool_parameters(name, parameters),
+                canned=canned)
 
 
 def check_arguments(t: Tool, call: ToolCall) -> dict[str, Any] | str:
@@ -117,13 +110,14 @@ def check_arguments(t: Tool, call: ToolCall) -> dict[str, Any] | str:
             return "Invalid arguments: " + "; ".join(
                 f"{'.'.join(str(x) for x in e['loc']) or 'arguments'}: {e['msg']}"
                 for e in exc.errors())
-    import jsonschema
-
-    errors = sorted(jsonschema.Draft202012Validator(t.parameters).iter_errors(call.arguments),
-                    key=lambda e: list(e.path))
+    try:
+        errors = schema_errors(t.parameters, call.arguments)
+    except SchemaError as exc:
+        return f"The tool {t.name} cannot be used: {exc}"
     if errors:
         return "Invalid arguments: " + "; ".join(
-            f"{'.'.join(str(x) for x in e.path) or 'arguments'}: {e.message}" for e in errors)
+            f"{'arguments' if path == '(root)' else path.replace('/', '.')}: {message}"
+            for path, message in errors)
     return dict(call.arguments)
 
 
@@ -153,6 +147,9 @@ def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
         future.cancel()
         log.warning("tool %s passed its %g s limit", t.name, t.timeout_s)
         return done(f"{t.name} took longer than {t.timeout_s:g} s and was abandoned.", True)
+    except ToolError as exc:  # said in plain words, for the model to act on
+        log.info("tool %s refused: %s", t.name, exc)
+        return done(f"{t.name} failed: {exc}", True)
     except Exception as exc:  # a tool's own failure is the model's to read, and ours to log
         log.warning("tool %s failed", t.name, exc_info=exc)
         return done(f"{t.name} failed: {type(exc).__name__}: {exc}", True)

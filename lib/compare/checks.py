@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.compare.expected import DEFAULT_THRESHOLD, Similarity, json_fields, normalise
-from lib.core import CheckError, json_loads
-from lib.llm import parse_json
+from lib.core import CheckError, SchemaError, json_loads
+from lib.llm import check_schema, matches_schema, parse_json
 
 REGEX_TIMEOUT_S = 1.0
 KINDS = {
@@ -64,9 +64,7 @@ class Check:
             if self.kind == "regex":
                 re.compile(self.value)
             elif self.kind == "json_schema":
-                import jsonschema
-
-                jsonschema.Draft202012Validator.check_schema(json_loads(self.value))
+                check_schema(self.value, what="The schema")  # no remote $ref, bounded
             elif self.kind == "semantic" and self.value.strip() and not (
                     0 < float(self.value) <= 1):
                 raise CheckError("The similarity threshold must be above 0 and at most 1.")
@@ -81,11 +79,10 @@ class Check:
                                      '{"tool": "calculator", "arguments": {"expression": "2+2"}}.')
         except CheckError:
             raise
+        except SchemaError as exc:
+            raise CheckError(f"The check '{self.label}': {exc}") from None
         except (re.error, ValueError, TypeError) as exc:
             raise CheckError(f"The check '{self.label}' is invalid: {exc}") from None
-        except Exception as exc:  # jsonschema.SchemaError
-            raise CheckError(f"The check '{self.label}' has an invalid schema: "
-                             f"{getattr(exc, 'message', exc)}") from None
         return self
 
 
@@ -135,9 +132,10 @@ def run_check(check: Check, output: str, count_tokens: Callable[[str], int],
         return False
     if check.kind == "json":
         return True
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(json_loads(check.value)).is_valid(data)
+    try:
+        return matches_schema(json_loads(check.value), data)
+    except SchemaError:  # refused when the check was made: never fetched, never run
+        return False
 
 
 def field_results(check: Check, output: str, expected: str) -> dict[str, bool]:

@@ -21,7 +21,8 @@ PromptLabError               anything a user should read in plain words
 │   ├── VariableError        a declared variable or a value for it is invalid
 │   └── PromptStoreError     a prompt, version or label is missing or cannot be saved
 ├── ToolError                a tool is defined wrongly, or a tool call could not run
-├── SchemaError              an output JSON Schema is invalid or a provider cannot enforce it
+├── SchemaError              a JSON Schema (output, tool parameters) is invalid, unsafe, or
+│                            cannot be enforced by a provider
 ├── JudgeError               a judge is set up wrongly or its verdict cannot be read
 ├── BatchError               a batch run cannot be submitted, read or cancelled
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)

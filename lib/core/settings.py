@@ -43,6 +43,7 @@ class Settings:
     confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
     compare_concurrency: int = 4
     structured_repairs: int = 1                 # repair attempts for a reply failing its schema
+    max_tool_calls: int = 16                    # tool calls run per agent step (1 to 256)
     summary_model: str | None = None            # catalog key; None: the bundled local model
     rate_limits: str = ""                       # "compat=60/100000, openai=500": rpm[/tpm]
     api_host: str = "127.0.0.1"                 # where `make serve` listens (lib.api)
@@ -80,6 +81,7 @@ _FIELDS = {
     "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
     "PROMPTLAB_STRUCTURED_REPAIRS": ("structured_repairs",
                                      lambda v: int(_choice(v.strip(), ("0", "1", "2")))),
+    "PROMPTLAB_MAX_TOOL_CALLS": ("max_tool_calls", lambda v: _within(int(v), 1, 256)),
     "PROMPTLAB_SUMMARY_MODEL": ("summary_model", str),
     "PROMPTLAB_RATE_LIMITS": ("rate_limits", str),
     "PROMPTLAB_API_HOST": ("api_host", str),
@@ -90,6 +92,12 @@ _FIELDS = {
 
 def _choice(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
+        raise ValueError(value)
+    return value
+
+
+def _within(value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
         raise ValueError(value)
     return value
 

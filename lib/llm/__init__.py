@@ -27,9 +27,12 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "TASK_LABELS", "TASKS", "RouteRule", "Routed", "Router", "load_router", "parse_router",
         "route", "route_messages", "top_model"
     ),
+    "lib.llm.schemas": (
+        "check_schema", "check_tool_parameters", "matches_schema", "schema_errors",
+        "schema_validator"
+    ),
     "lib.llm.structured": (
-        "STATUSES", "Repair", "Validation", "check_schema", "parse_json", "repair_message",
-        "repair_request",
+        "STATUSES", "Repair", "Validation", "parse_json", "repair_message", "repair_request",
         "schema_of_model", "strict_compatible", "validate"
     ),
     "lib.llm.toolcalls": ("ToolCallParts",),

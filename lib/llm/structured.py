@@ -1,5 +1,6 @@
 """Structured output: a reply that must be JSON matching a schema — the schema checked before
-a call, every reply validated after it (jsonschema), and repairs that send the errors back."""
+a call (lib.llm.schemas), every reply validated after it, and repairs that send the errors
+back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from lib.core import SchemaError, json_loads
 from lib.llm.protocol import ChatRequest, Message
+from lib.llm.schemas import schema_errors
 
 MAX_ERRORS = 5   # a repair message lists at most this many problems
 STATUSES = ("valid", "repaired", "invalid")
@@ -32,27 +34,6 @@ class Repair:
     """An event between attempts: the reply failed its schema and is being asked again."""
     attempt: int
     errors: tuple[str, ...] = field(default_factory=tuple)
-
-
-def check_schema(schema: str | dict[str, Any] | None) -> dict[str, Any] | None:
-    """A JSON Schema (text or object) checked against its metaschema; None or "" means none."""
-    if schema is None or (isinstance(schema, str) and not schema.strip()):
-        return None
-    if isinstance(schema, str):
-        try:
-            schema = json_loads(schema)
-        except ValueError as exc:
-            raise SchemaError(f"The output schema is not valid JSON: {exc}") from None
-    if not isinstance(schema, dict):
-        raise SchemaError("The output schema must be a JSON object, such as "
-                          '{"type": "object", "properties": {...}}.')
-    import jsonschema
-
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise SchemaError(f"The output schema is invalid: {exc.message}") from None
-    return schema
 
 
 def schema_of_model(model: type) -> dict[str, Any]:
@@ -84,18 +65,17 @@ def parse_json(text: str) -> Any:
 
 def validate(text: str, schema: dict[str, Any], *, repaired: bool = False) -> Validation:
     """Parse and validate a reply; errors are short, with the path of each problem."""
-    import jsonschema
-
     try:
         data = parse_json(text)
     except ValueError as exc:
         return Validation("invalid", None, (f"not valid JSON: {exc}",))
-    found = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data),
-                   key=lambda e: list(map(str, e.absolute_path)))
+    try:
+        found = schema_errors(schema, data, MAX_ERRORS)
+    except SchemaError as exc:  # the doors refuse such a schema; a reply is never checked by it
+        return Validation("invalid", data, (f"the schema cannot be used: {exc}",))
     if found:
-        return Validation("invalid", data, tuple(
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in found[:MAX_ERRORS]))
+        return Validation("invalid", data, tuple(f"{path}: {message}"
+                                                 for path, message in found))
     return Validation("repaired" if repaired else "valid", data)
 
 

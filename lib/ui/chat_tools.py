@@ -24,7 +24,11 @@ ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} ste
         "refused": ":material/block: A budget refused step {}: the run ends here.",
         "error": ":material/warning: Step {} failed; the run ends here.",
         "awaiting": ":material/edit_note: Step {} called a tool defined here: type its result "
-                    "below and send it, and the run goes on."}
+                    "below and send it, and the run goes on.",
+        "no_answer": ":material/help: The model could not use the tools: after {} steps its "
+                     "last reply was empty or a tool call written out as text, so there is no "
+                     "answer. Small models often cannot; try Tool choice set to the tool, or a "
+                     "larger model."}
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,8 @@ def _define(custom: dict[str, Tool]) -> None:
     canned = st.text_area("Result to give the model (leave empty to type it at each call)",
                           key="tool_new_result", placeholder="-3 °C and snowing")
     if st.button("Add tool", type="primary", key="tool_add"):
-        try:
-            parameters = json.loads(schema)
-        except ValueError as exc:
-            st.error(md("The parameters are not JSON: {}", str(exc)))
-            return
-        try:
-            tool = schema_tool(name, description, parameters, canned=canned or None)
+        try:  # the text itself: parsed with its nesting bounded, checked like every schema
+            tool = schema_tool(name, description, schema, canned=canned or None)
         except PromptLabError as exc:
             show_error(exc)
             return

@@ -130,6 +130,9 @@ class LocalProvider:
         self.queue_timeout_s = queue_timeout_s
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
+        # Schemas first: a bad one is refused before the prompt (which shows them) is built,
+        # and before the lock, so it waits for no one.
+        grammar = local_tools.grammar(request)
         model = get_local_model(self.path, self.n_ctx, self.threads)
         prompt = model.prompt_tokens(request)
         if len(prompt) + request.max_tokens > self.n_ctx:
@@ -137,7 +140,6 @@ class LocalProvider:
                 "bad_request", f"The prompt ({len(prompt)} tokens) plus max output "
                 f"({request.max_tokens}) exceeds the local model's {self.n_ctx}-token context.",
                 hint="Shorten the input or lower max tokens.")
-        grammar = local_tools.grammar(request)  # before the lock: a bad schema waits for none
         if grammar is not None:
             model.check_grammar(grammar)
         if not model.lock.acquire(timeout=self.queue_timeout_s):
@@ -145,14 +147,18 @@ class LocalProvider:
                                 hint="Wait for it to finish and send again.")
         produced, finish = 0, "max_tokens"
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        # With tools, the reply is one JSON object held back until complete (see local_tools);
-        # with only an output schema, the constrained JSON streams as it comes.
-        constrained = local_tools.uses_tools(request)
+        # With tools (or after them), the reply is one JSON object held back until complete
+        # (see local_tools); with only an output schema, the constrained JSON streams as it
+        # comes.
+        constrained = local_tools.json_replies(request)
         held: list[str] = []
         try:
+            # A repeat penalty keeps free text from looping; under a grammar a lighter one:
+            # at 1.1 the digits of a tool's result come back as "7006.65", at 1.0 a free
+            # string runs on past its closing quote (both seen with SmolLM2-135M).
             tokens = model.llm.generate(
                 prompt, temp=request.temperature or 0.0, top_k=40, top_p=0.95, min_p=0.05,
-                repeat_penalty=1.1, grammar=grammar)
+                repeat_penalty=1.1 if grammar is None else 1.05, grammar=grammar)
             try:
                 for token in tokens:
                     if token in model.stop_ids:
@@ -177,7 +183,7 @@ class LocalProvider:
         tail = decoder.decode(b"", final=True)
         if constrained:
             *out, stop = local_tools.events("".join(held) + tail, finish == "end_turn",
-                                            request.output_schema is not None)
+                                            request)
             yield from out
             yield Usage(len(prompt), produced)
             yield stop
