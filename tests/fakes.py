@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx2
 
-from lib.core import ProviderError
-from lib.llm import ChatRequest, Event, Stop, TextDelta, Usage
+from lib.core import ProviderError, Settings
+from lib.llm import Calls, ChatRequest, Event, ModelInfo, Provider, Stop, TextDelta, Usage
 
 SSE = Path(__file__).parent / "fixtures" / "sse"
 
@@ -45,6 +45,20 @@ class FakeProvider:
         yield from events
         if error is not None:
             raise error
+
+
+def scripted(settings: Settings, provider: Provider | dict[str, Provider], **kw) -> Calls:
+    """The call seam with a scripted provider (or one per model key) and no real waits: retry
+    back-offs and rate-limit waits are recorded by a Sleeps unless `sleep` is given."""
+    def provider_for(model: ModelInfo) -> Provider:
+        if isinstance(provider, dict):
+            if model.key not in provider:
+                raise ProviderError("unavailable", f"{model.key} is not scripted here.")
+            return provider[model.key]
+        return provider
+
+    kw.setdefault("sleep", Sleeps())
+    return Calls(settings, provider_for=provider_for, **kw)
 
 
 class Sleeps(list):

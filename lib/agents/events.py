@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lib.agents.tools import Outcome
-from lib.core import BudgetExceededError, ProviderError
+from lib.core import PromptLabError
 from lib.llm import Repair, TextDelta, ToolCall, Validation
 from lib.spend import CallRecord
 
@@ -69,7 +69,7 @@ class RunPaused:
 @dataclass(frozen=True)
 class RunFinished:
     reason: str            # answered, cost_limit, stopped, error, refused, awaiting
-    error: ProviderError | BudgetExceededError | None = None
+    error: PromptLabError | None = None
 
 
 def stored_status(reason: str) -> str:

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from lib.agents.events import (
@@ -31,23 +30,26 @@ from lib.agents.events import (
 )
 from lib.agents.tools import Outcome, Tool, run_tool
 from lib.agents.written import may_be_call, written_call
-from lib.core import BudgetExceededError, ToolError, get_settings
+from lib.core import BudgetExceededError, PromptLabError, ToolError, get_settings
 from lib.llm import (
     Call,
-    CallContext,
+    Calls,
+    CallSpec,
     ChatRequest,
     Error,
     Message,
     ModelInfo,
-    Provider,
     Repair,
-    RetryPolicy,
+    Skipped,
     TextDelta,
     ToolCall,
     ToolResult,
     ToolUse,
+    Usage,
+    Validation,
     repair_message,
 )
+from lib.spend import CallRecord
 
 DEFAULT_STEPS = 8
 MAX_TOOL_CALLS = 256  # the highest PROMPTLAB_MAX_TOOL_CALLS
@@ -77,23 +79,22 @@ class AgentRun:
     """Iterate for events; after a RunPaused, `go_on(n)` and iterate again. `messages` holds
     what the run added to the conversation (assistant calls, tool results, the answer)."""
 
-    def __init__(self, provider: Provider, model: ModelInfo, request: ChatRequest,
-                 context: CallContext, tools: dict[str, Tool], *, db_path: Path,
+    def __init__(self, calls: Calls, spec: CallSpec, tools: dict[str, Tool], *,
                  tool_context: dict[str, Any] | None = None, limits: Limits | None = None,
-                 cancel: threading.Event | None = None, policy: RetryPolicy | None = None,
-                 count_input: Callable[[ChatRequest], int] | None = None,
-                 count_output: Callable[[str], int] | None = None,
                  typed: Callable[[ToolCall], str | None] | None = None,
-                 run_id: str | None = None, step_offset: int = 0, repairs: int = 0) -> None:
-        """`run_id` and `step_offset`: go on with a paused run (its steps are numbered on);
-        `repairs`: answers failing the output schema may be sent back this many times."""
-        self.provider, self.model, self.request, self.context = provider, model, request, context
-        self.tools, self.db_path = tools, db_path
+                 run_id: str | None = None, step_offset: int = 0) -> None:
+        """`spec`: the model, the first step's request (each step adds to its messages), who
+        calls, Stop, and `repairs` (answers failing the output schema may be sent back this
+        many times); every step goes through `calls`, the one seam. `run_id` and
+        `step_offset`: go on with a paused run (its steps are numbered on)."""
+        if not isinstance(spec.ask, ChatRequest):
+            raise ToolError("An agent run starts from a request, not a request builder.")
+        self.calls, self.cancel = calls, spec.cancel or threading.Event()
+        self.spec = replace(spec, fallbacks=(), repairs=0, cancel=self.cancel)
+        self.request, self.context = spec.ask, spec.context
+        self.tools = tools
         self.tool_context = tool_context or {}
         self.limits = (limits or Limits()).checked()
-        self.cancel = cancel or threading.Event()
-        self._call_options = {"policy": policy, "count_input": count_input,
-                              "count_output": count_output}
         self._typed = typed
         self.run_id = run_id or uuid.uuid4().hex
         self.offset = step_offset
@@ -101,10 +102,10 @@ class AgentRun:
         self.steps: list[Step] = []
         self.messages: list[Message] = []
         self.finished: RunFinished | None = None
-        self._choice = request.tool_choice
+        self._choice = self.request.tool_choice
         self._seen: dict[str, Outcome] = {}  # (name, arguments) already run in this run
         self._first: Call | None = None
-        self._repairs = repairs
+        self._repairs = spec.repairs
         self._repair_of: int | None = None   # the next step repairs this ledger row
 
     @property
@@ -151,32 +152,78 @@ class AgentRun:
         self.finished = RunFinished(reason, error)
         return self.finished
 
-    def reserve_first(self) -> None:
-        """Reserve the first step's budget now: raises BudgetExceededError before the caller
-        stores anything."""
+    # -- the run as a Response (lib.llm.seam) ---------------------------------------------
+    @property
+    def model(self) -> ModelInfo:
+        return self.spec.model
+
+    @property
+    def text(self) -> str:
+        """The answer: the last step's text once the run answered, else nothing."""
+        answered = self.finished is not None and self.finished.reason == "answered"
+        return self.steps[-1].text if answered and self.steps else ""
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [c for s in self.steps for c, _ in s.calls]
+
+    @property
+    def usage(self) -> Usage | None:
+        return Usage(self.input_tokens, self.output_tokens) if self.steps else None
+
+    @property
+    def record(self) -> CallRecord | None:
+        return self.steps[-1].record if self.steps else None
+
+    @property
+    def records(self) -> list[CallRecord]:
+        return [s.record for s in self.steps]
+
+    @property
+    def passed_over(self) -> list[Skipped]:
+        return []  # agent runs do not fall back: a tool may have run
+
+    @property
+    def validation(self) -> Validation | None:
+        return self.steps[-1].validation if self.steps else None
+
+    @property
+    def error(self) -> PromptLabError | None:
+        return self.finished.error if self.finished else None
+
+    def reserve(self) -> None:
+        """Reserve the first step's budget now: raises BudgetExceededError (or the reason the
+        request cannot be sent) before the caller stores anything."""
         if self._first is None and not self.steps:
             self._first = self._call(self.offset + 1)
             self._first.reserve()
 
-    def set_context(self, context: CallContext) -> None:
-        """Who the run's calls are for (a conversation created after the reservation)."""
-        self.context = context
+    def bind(self, conversation_id: int) -> None:
+        """The run's calls belong to this conversation (created after the reservation)."""
+        self.context = replace(self.context, conversation_id=conversation_id)
         if self._first is not None:
-            self._first.context = replace(context, run_id=self.run_id, step=self.offset + 1)
+            self._first.bind(conversation_id)
+
+    def close(self) -> None:
+        if self._first is not None:
+            self._first.close()
 
     def _call(self, number: int) -> Call:
+        """A step's call through the seam: the run's messages so far; raises the reason it
+        cannot be sent (its window, its provider)."""
         request = replace(self.request, messages=self.request.messages + tuple(self.messages),
                           tool_choice=self._choice,
                           tools=self.request.tools if self._choice != "none" else ())
-        return Call(self.provider, self.model, request,
-                    replace(self.context, run_id=self.run_id, step=number,
-                            repair_of=self._repair_of),
-                    db_path=self.db_path, cancel=self.cancel,
-                    **{k: v for k, v in self._call_options.items() if v is not None})
+        return self.calls.call(replace(self.spec, ask=request, context=replace(
+            self.context, run_id=self.run_id, step=number, repair_of=self._repair_of)))
 
     def _step(self) -> Iterator[RunEvent]:
         number = self.offset + len(self.steps) + 1
-        call, self._first = self._first or self._call(number), None
+        try:
+            call, self._first = self._first or self._call(number), None
+        except PromptLabError as exc:  # the history outgrew the window, the provider went
+            yield self._finish("error", exc)
+            return
         started = time.perf_counter()
         error = None
         held: list[TextDelta] = []  # text that may turn out to be a call written out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,16 +16,15 @@ from lib.api import door
 from lib.api.chat_request import ChatParams, chat_params
 from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
 from lib.llm import (
-    Call,
     CallContext,
+    CallEvent,
+    Calls,
+    CallSpec,
     Catalog,
     ChatRequest,
-    Fallbacks,
+    Counter,
     ModelInfo,
-    Repairing,
-    RetryPolicy,
-    counter_for,
-    get_provider,
+    Response,
     load_catalog,
     message_text,
     model_statuses,
@@ -75,47 +75,44 @@ def find_model(settings: Settings, name: str) -> ModelInfo:
 class Started:
     """A reserved call, ready to stream: `cancel` stops it (the client went away)."""
 
-    call: Call | Fallbacks | Repairing
+    call: Response[CallEvent]
     cancel: threading.Event
     params: ChatParams
     prompt: dict[str, Any] | None = None     # {"name", "version"} of a prompt run
 
 
-def _attempt(settings: Settings, params: ChatParams, cancel: threading.Event,
-             model: ModelInfo, context: CallContext) -> Call:
-    """One model's call, its limits capped to the model; raises ProviderError (not
-    available here) or ContextOverflowError, which a fallback chain passes over."""
-    provider = get_provider(model.provider, settings)
-    least = (len(params.system) + sum(len(message_text(m)) for m in params.messages)
-             ) // MAX_TOKEN_BYTES
-    if least > model.context_window:
-        raise ContextOverflowError(
-            f"The messages are at least {least:,} tokens: more than {model.label}'s "
-            f"{model.context_window:,}-token window.", hint="Shorten the messages.")
-    counter = counter_for(model, settings)
-    request = ChatRequest(
-        model=model.id, messages=params.messages, system=params.system,
-        temperature=params.temperature if model.temperature else None,
-        max_tokens=1, tools=params.tools, tool_choice=params.tool_choice,
-        output_schema=params.output_schema, schema_name=params.schema_name)
-    room = model.context_window - counter.count_request(request)
-    wanted = min(params.max_tokens or model.max_output, model.max_output)
-    if params.max_tokens is None:
-        wanted = min(wanted, room)  # as much as fits, as OpenAI does without a limit
-    if wanted < 1 or wanted > room:
-        raise ContextOverflowError(
-            f"The messages leave {max(room, 0):,} tokens of {model.label}'s "
-            f"{model.context_window:,}-token window, and {wanted:,} were asked for.",
-            hint="Shorten the messages or lower max_tokens.")
-    return Call(provider, model, replace(request, max_tokens=wanted), context,
-                db_path=settings.db_path, policy=RetryPolicy(deadline_s=settings.deadline_s),
-                count_input=counter.count_request, count_output=counter.count, cancel=cancel,
-                estimated_input=not counter.exact)
+def _ask(params: ChatParams) -> Callable[[ModelInfo, Counter], ChatRequest]:
+    """The request for one model of the chain, its limits capped to the model; raises
+    ContextOverflowError, which a fallback chain passes over."""
+    def build(model: ModelInfo, counter: Counter) -> ChatRequest:
+        least = (len(params.system) + sum(len(message_text(m)) for m in params.messages)
+                 ) // MAX_TOKEN_BYTES
+        if least > model.context_window:
+            raise ContextOverflowError(
+                f"The messages are at least {least:,} tokens: more than {model.label}'s "
+                f"{model.context_window:,}-token window.", hint="Shorten the messages.")
+        request = ChatRequest(
+            model=model.id, messages=params.messages, system=params.system,
+            temperature=params.temperature if model.temperature else None,
+            max_tokens=1, tools=params.tools, tool_choice=params.tool_choice,
+            output_schema=params.output_schema, schema_name=params.schema_name)
+        room = model.context_window - counter.count_request(request)
+        wanted = min(params.max_tokens or model.max_output, model.max_output)
+        if params.max_tokens is None:
+            wanted = min(wanted, room)  # as much as fits, as OpenAI does without a limit
+        if wanted < 1 or wanted > room:
+            raise ContextOverflowError(
+                f"The messages leave {max(room, 0):,} tokens of {model.label}'s "
+                f"{model.context_window:,}-token window, and {wanted:,} were asked for.",
+                hint="Shorten the messages or lower max_tokens.")
+        return replace(request, max_tokens=wanted)
+    return build
 
 
 def start(settings: Settings, params: ChatParams, context: CallContext,
           cancel: threading.Event | None = None, *,
-          prompt: dict[str, Any] | None = None, fallbacks: bool = False) -> Started:
+          prompt: dict[str, Any] | None = None, fallbacks: bool = False,
+          calls: Calls | None = None) -> Started:
     """Build the call and reserve its budget; raises BudgetExceededError,
     ContextOverflowError, ProviderError, ApiError. With `fallbacks`, a model that cannot
     answer passes the request down its catalog chain; without, only the model named answers
@@ -123,16 +120,14 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     Setting `cancel` stops the call at its next event."""
     model = find_model(settings, params.model)
     cat = catalog(settings)
-    chain = [cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key] \
-        if fallbacks else []
+    chain = tuple(cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key) \
+        if fallbacks else ()
     cancel = cancel or threading.Event()
-
-    def attempt(m: ModelInfo, ctx: CallContext) -> Call:
-        return _attempt(settings, params, cancel, m, ctx)
-
+    # A streamed reply cannot be taken back, so only a whole one is repaired.
+    repairs = settings.structured_repairs if not params.stream else 0
     try:
-        call: Any = Fallbacks((model, *chain), attempt, context) if chain else \
-            attempt(model, context)
+        call = (calls or Calls(settings)).invoke(CallSpec(
+            model, _ask(params), context, fallbacks=chain, repairs=repairs, cancel=cancel))
     except ProviderError as exc:
         if exc.kind != "unavailable":
             raise
@@ -142,9 +137,6 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
         raise ApiError(f"The model '{model.key}' is not available here: {exc.message}",
                        status=404, code="model_not_available", param="model",
                        hint=hint) from None
-    if params.output_schema is not None and not params.stream:
-        # A streamed reply cannot be taken back, so only a whole one is repaired.
-        call = Repairing(call, settings.structured_repairs)
     call.reserve()
     return Started(call, cancel, params, prompt)
 

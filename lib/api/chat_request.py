@@ -179,14 +179,9 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
             raise _bad("A tool's description must be a string.",
                        f"tools[{i}].function.description")
         params = fn.get("parameters")
-        if params is not None and (not isinstance(params, dict)
-                                   or params.get("type", "object") != "object"):
-            raise _bad("A tool's parameters must be a JSON Schema of type object, such as "
-                       '{"type": "object", "properties": {"city": {"type": "string"}}}.',
-                       f"tools[{i}].function.parameters")
         out.append(ToolSpec(name, description or "", {"type": "object", "properties": {}}
-                            if params is None else
-                            door.schema(params, f"tools[{i}].function.parameters")))
+                            if params is None else door.tool_parameters(
+                                name, params, f"tools[{i}].function.parameters")))
     return tuple(out)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from lib.core import ApiError, SchemaError, json_loads
-from lib.llm import check_schema
+from lib.llm import check_schema, check_tool_parameters
 
 MAX_BODY = 8 * 2**20    # bytes: a 1M-token window of text, with room for JSON's escapes
 MAX_DEPTH = 100         # nesting of the body (a schema inside it nests a few levels less)
@@ -73,5 +73,17 @@ def schema(raw: Any, param: str) -> dict[str, Any]:
                        param=param)
     try:
         return check_schema(raw) or {}
+    except SchemaError as exc:
+        raise ApiError(str(exc), code="invalid_schema", param=param) from None
+
+
+def tool_parameters(name: str, raw: Any, param: str) -> dict[str, Any]:
+    """A tool's parameters from a request: an object schema, through the same one check."""
+    if not isinstance(raw, dict):  # a string is a schema only in the app's own forms
+        raise ApiError("A tool's parameters must be a JSON Schema of type object, such as "
+                       '{"type": "object", "properties": {"city": {"type": "string"}}}.',
+                       code="invalid_schema", param=param)
+    try:
+        return check_tool_parameters(name, raw)
     except SchemaError as exc:
         raise ApiError(str(exc), code="invalid_schema", param=param) from None

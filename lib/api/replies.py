@@ -15,7 +15,7 @@ from typing import Any
 from lib.api import openai_format as fmt
 from lib.api.calls import Started
 from lib.api.failures import provider_answer
-from lib.llm import Error, Fallbacks, Repairing, Stop, TextDelta, ToolCall, Usage
+from lib.llm import Error, Stop, TextDelta, ToolCall, Usage
 from lib.spend import CallRecord
 
 
@@ -42,16 +42,12 @@ def headers(started: Started) -> dict[str, str]:
 
 def _records(started: Started) -> list[CallRecord]:
     """The rows of the attempts that make the reply (each repair is paid for)."""
-    call = started.call
-    if isinstance(call, Repairing):
-        return call.records
-    return [call.record] if call.record is not None else []
+    return started.call.records
 
 
 def _model(started: Started) -> str:
     """The catalog key of the model answering now (a fallback, if one took over)."""
-    call = started.call
-    return (call.last if isinstance(call, Repairing) else call).model.key
+    return started.call.model.key
 
 
 def usage(records: list[CallRecord]) -> Usage:
@@ -66,10 +62,9 @@ def extra(started: Started) -> dict[str, Any]:
     out: dict[str, Any] = {"call_ids": [r.id for r in records], "model": _model(started),
                            "cost_usd": sum(r.cost_micro for r in records) / 1e6}
     call = started.call
-    chain = call.first if isinstance(call, Repairing) else call
-    if isinstance(chain, Fallbacks) and chain.skipped:
-        out["fallbacks"] = [{"model": s.model, "reason": s.reason} for s in chain.skipped]
-    if (v := getattr(call, "validation", None)) is not None:
+    if call.passed_over:
+        out["fallbacks"] = [{"model": s.model, "reason": s.reason} for s in call.passed_over]
+    if (v := call.validation) is not None:
         out["structured"] = {"status": v.status, "errors": list(v.errors)}
     if started.prompt:
         out["prompt"] = started.prompt

@@ -24,7 +24,7 @@ from lib.chat.summaries import (
 )
 from lib.chat.tool_turns import expand
 from lib.core import PromptLabError, Settings
-from lib.llm import Message, ModelInfo, Provider, RetryPolicy
+from lib.llm import Calls, Message
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,11 @@ class Compaction:
         return (self.strategy == SUMMARISE and plan.dropped > 0
                 and self.conversation_id is not None and not (self.made or self.failed))
 
-    def fold(self, plan: ContextPlan, model: ModelInfo, provider: Provider | None = None,
-             policy: RetryPolicy | None = None, cancel: threading.Event | None = None
-             ) -> bool:
-        """If due, fold the summary and the turns `plan` drops into a new summary; True if the
-        turn must plan again. `provider` serves `model` (the turn's): reused if it is also the
-        summary model. A failure is logged and kept in `failed`: the window applies."""
+    def fold(self, plan: ContextPlan, calls: Calls | None = None,
+             cancel: threading.Event | None = None) -> bool:
+        """If due, fold the summary and the turns `plan` drops into a new summary through
+        `calls` (the turn's seam); True if the turn must plan again. A failure is logged and
+        kept in `failed`: the window applies."""
         if not self.due(plan):
             return False
         try:
@@ -90,8 +89,7 @@ class Compaction:
             self.summary = summarise(self.settings, self.conversation_id,  # type: ignore[arg-type]
                                      self.summary, self.to_fold(plan),
                                      max_tokens=min(SUMMARY_TOKENS, plan.window // 8),
-                                     model=writer, policy=policy, cancel=cancel,
-                                     provider=provider if writer.key == model.key else None)
+                                     model=writer, calls=calls, cancel=cancel)
         except PromptLabError as exc:  # the model, its budget or its window: keep the window
             log.warning("conversation %s: summarising failed (%s)", self.conversation_id,
                         type(exc).__name__)

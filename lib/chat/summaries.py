@@ -20,18 +20,17 @@ from lib.core import (
     now_iso,
 )
 from lib.llm import (
-    Call,
     CallContext,
+    Calls,
+    CallSpec,
     ChatRequest,
     Counter,
     Message,
     ModelInfo,
-    Provider,
-    RetryPolicy,
     counter_for,
-    get_provider,
     load_catalog,
     message_text,
+    runs_here,
 )
 from lib.prompts import untrusted
 from lib.storage import connect
@@ -112,9 +111,9 @@ def summary_model(settings: Settings) -> ModelInfo:
     catalog = load_catalog(settings)
     if settings.summary_model:
         return catalog.get(settings.summary_model)
-    local = next((m for m in catalog.models if m.provider == "local"), None)
+    local = next(iter(runs_here(list(catalog.models))), None)
     if local is None:
-        raise SummaryError("There is no local model in the catalog to summarise with.",
+        raise SummaryError("There is no model that runs here in the catalog to summarise with.",
                            hint="Set PROMPTLAB_SUMMARY_MODEL to a catalog model.")
     return local
 
@@ -132,29 +131,23 @@ def sent_text(summary: Summary) -> str:
 
 def summarise(settings: Settings, conversation_id: int, previous: Summary | None,
               messages: Sequence[StoredMessage], *, max_tokens: int = SUMMARY_TOKENS,
-              model: ModelInfo | None = None, provider: Provider | None = None,
-              policy: RetryPolicy | None = None, cancel: threading.Event | None = None
-              ) -> Summary:
+              model: ModelInfo | None = None, calls: Calls | None = None,
+              cancel: threading.Event | None = None) -> Summary:
     """Fold `previous` and `messages` (the oldest turns it does not cover yet) into one new
     stored summary. Raises a PromptLabError (the model, budget, window or an empty reply)."""
     if not messages:
         raise SummaryError("There are no new messages to summarise.")
     model = model or summary_model(settings)
+    calls = calls or Calls(settings)
     counter = counter_for(model, settings)
-    provider = provider or get_provider(model.provider, settings)
     limit = max(16, min(max_tokens, model.max_output))
     text, call_id = previous.text if previous else "", None
     owner = get_conversation(settings.db_path, conversation_id).owner  # only they see it
     for transcript in _chunks(counter, model, text, messages, limit):
         request = ChatRequest(model.id, (Message("user", _ask(text, transcript, limit)),),
-                              system=INSTRUCTIONS, max_tokens=limit,
-                              temperature=0.2 if model.temperature else None)
-        call = Call(provider, model, request, CallContext(
-                        "summary", conversation_id=conversation_id, user=owner),
-                    db_path=settings.db_path,
-                    policy=policy or RetryPolicy(deadline_s=settings.deadline_s),
-                    count_input=counter.count_request, count_output=counter.count,
-                    cancel=cancel, estimated_input=not counter.exact)
+                              system=INSTRUCTIONS, max_tokens=limit, temperature=0.2)
+        call = calls.invoke(CallSpec(model, request, CallContext(
+            "summary", conversation_id=conversation_id, user=owner), cancel=cancel))
         for _event in call:
             pass
         if call.error is not None:

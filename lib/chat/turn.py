@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from lib import knowledge
@@ -25,17 +25,17 @@ from lib.chat.tool_turns import give_results, steps_meta
 from lib.core import ContextOverflowError, NotFoundError, Settings, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
-    Call,
     CallContext,
+    CallEvent,
+    Calls,
+    CallSpec,
     ChatRequest,
+    Counter,
     Event,
-    Fallbacks,
     ModelInfo,
-    Provider,
-    Repairing,
-    RetryPolicy,
+    Response,
     counter_for,
-    get_provider,
+    worth_caching,
 )
 from lib.spend import CallRecord
 from lib.storage import defer
@@ -64,15 +64,14 @@ class ChatTurn:
     model: ModelInfo
     user_text: str
     options: TurnOptions = field(default_factory=TurnOptions)
-    provider: Provider | None = None
-    policy: RetryPolicy | None = None
+    calls: Calls | None = None       # the call seam (tests: a scripted provider)
     cancel: threading.Event = field(default_factory=threading.Event)
     replace_from: int | None = None  # edit / regenerate: a branch beside this message
     again: bool = False              # regenerate: replace_from is the user's message, kept
     continue_from: int | None = None  # a reply whose agent run paused: go on with it
     typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
     plan: ContextPlan = field(init=False)
-    call: Call | Repairing | None = field(init=False, default=None)
+    call: Response[CallEvent] | None = field(init=False, default=None)
     run: AgentRun | None = field(init=False, default=None)
     hits: list[Hit] = field(init=False, default_factory=list)
     _stored: Future | None = field(init=False, default=None, repr=False)
@@ -136,10 +135,9 @@ class ChatTurn:
         plan = plan_context(counter, model, self.options.system, self._history,
                             self.user_text, max_tokens, documents=docs,
                             summary=self.compaction.block())
-        # Anthropic caches a prompt prefix of 1024+ tokens: mark a long system prompt (and the
-        # documents travelling with it) so repeated turns read it at a tenth of the price.
-        cache = (model.provider == "anthropic"
-                 and plan.system_tokens + plan.documents_tokens >= 1024)
+        # A provider that caches a long prompt prefix: mark the system prompt (and the
+        # documents travelling with it) so repeated turns read it at a fraction of the price.
+        cache = worth_caching(model, plan.system_tokens + plan.documents_tokens)
         request = ChatRequest(
             model=model.id, messages=plan.messages, cache_system=cache,
             system=with_documents(self.options.system, docs),
@@ -149,14 +147,13 @@ class ChatTurn:
         self._prepared[model.key] = counter, plan, request
         return counter, plan, request
 
-    def _call(self, model: ModelInfo, context: CallContext) -> Call:
-        counter, _, request = self._prepare(model)
-        provider = (self.provider if model.key == self.model.key and self.provider
-                    else get_provider(model.provider, self.settings))
-        return Call(provider, model, request, context, db_path=self.settings.db_path,
-                    policy=self.policy or RetryPolicy(deadline_s=self.settings.deadline_s),
-                    count_input=counter.count_request, count_output=counter.count,
-                    cancel=self.cancel, estimated_input=not counter.exact)
+    def _ask(self, model: ModelInfo, _counter: Counter) -> ChatRequest:
+        return self._prepare(model)[2]
+
+    def _calls(self) -> Calls:
+        if self.calls is None:
+            self.calls = Calls(self.settings)
+        return self.calls
 
     def begin(self) -> int:
         """Reserve, then store the user's message (in a new conversation if needed).
@@ -167,37 +164,29 @@ class ChatTurn:
             return self.conversation_id  # type: ignore[return-value]
         self.summarise_first()
         path = self.settings.db_path
-        provider = self.provider or get_provider(self.model.provider, self.settings)
-        policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
         o = self.options
         context = CallContext(o.page, o.prompt_name, o.prompt_version, self.conversation_id,
                               route=o.route, baseline=o.baseline, user=o.user)
-        call: Any = (Fallbacks((self.model, *self.options.fallbacks), self._call, context)
-                     if self.options.fallbacks and not self.options.tools
-                     else self._call(self.model, context))
-        if self.options.tools:
-            self.run = AgentRun(provider, self.model, self.request, call.context,
-                                {t.name: t for t in self.options.tools}, db_path=path,
-                                tool_context={"settings": self.settings, "kb": self.kb},
-                                limits=Limits(self.options.max_steps, self.options.max_cost_usd),
-                                cancel=self.cancel, policy=policy,
-                                count_input=self.counter.count_request,
-                                count_output=self.counter.count,
-                                repairs=self.settings.structured_repairs,
-                                **({"run_id": self.paused.meta.get("run_id"),
-                                    "step_offset": len(self.paused.meta["steps"])}
-                                   if self.paused else {}))
-            self.run.reserve_first()  # a refusal raises here, before anything is stored
+        call: Response[Any]
+        if o.tools:  # agent runs do not fall back: a tool may have run
+            self.run = AgentRun(self._calls(), CallSpec(
+                self.model, self.request, context, repairs=self.settings.structured_repairs,
+                cancel=self.cancel), {t.name: t for t in o.tools},
+                tool_context={"settings": self.settings, "kb": self.kb},
+                limits=Limits(o.max_steps, o.max_cost_usd),
+                **({"run_id": self.paused.meta.get("run_id"),
+                    "step_offset": len(self.paused.meta["steps"])} if self.paused else {}))
+            call = self.run
         else:
-            call = Repairing(call, self.settings.structured_repairs)  # no-op without a schema
-            call.reserve()  # a refusal raises here, before anything is stored
+            call = self._calls().invoke(CallSpec(
+                self.model, self._ask, context, fallbacks=o.fallbacks,
+                repairs=self.settings.structured_repairs, cancel=self.cancel))
+        call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(
-                path, model=self.model.key, system=self.options.system,
-                history=self.options.history, owner=self.options.user)
-            call.context = replace(context, conversation_id=self.conversation_id)
-            if self.run is not None:
-                self.run.set_context(call.context)
+                path, model=self.model.key, system=o.system,
+                history=o.history, owner=o.user)
+            call.bind(self.conversation_id)
         if self.paused is None and not self.again:  # going on adds no message of the user's
             self._stored = defer(add_message, path, self.conversation_id, "user",
                                  self.user_text, model=self.model.key,
@@ -210,7 +199,7 @@ class ChatTurn:
         summary and plan again; True if it did. On failure (or `cancel`) the sliding window
         applies and the reply says why. Safe to call once more: it then does nothing."""
         if self.model.key in self._prepared and self.compaction.fold(
-                self.plan, self.model, self.provider, self.policy, cancel or self.cancel):
+                self.plan, self._calls(), cancel or self.cancel):
             self._history, self._prepared = self.compaction.history(), {}
             self.counter, self.plan, self.request = self._prepare(self.model)
             return True
@@ -222,7 +211,7 @@ class ChatTurn:
             return  # a turn is sent once; iterating it again yields nothing
         self._streamed = True
         try:
-            yield from self.run if self.run is not None else self.call  # type: ignore[misc]
+            yield from self.call  # type: ignore[misc]
         finally:
             if self._stored is not None:
                 self._asked = self._stored.result()  # the user's message is in before the reply
@@ -269,10 +258,10 @@ class ChatTurn:
         model = self.answered_by()
         plan = self._prepared[model.key][1]
         meta = reply_meta(model, call.record, plan) | self.compaction.meta(plan)
-        if isinstance(call.first, Fallbacks) and call.first.fell_back:
+        if call.passed_over:
             meta["fallbacks"] = [{"model": s.label, "reason": s.reason}
-                                 for s in call.first.skipped]
-        if isinstance(call, Repairing) and call.validation is not None:
+                                 for s in call.passed_over]
+        if call.validation is not None:
             v, records = call.validation, call.records
             meta["structured"] = {"status": v.status, "errors": list(v.errors),
                                   "repairs": len(records) - 1}
@@ -289,11 +278,7 @@ class ChatTurn:
 
     def answered_by(self) -> ModelInfo:
         """The model whose call answered (or failed last): a fallback, or the one chosen."""
-        record = self.record
-        for m in (self.model, *self.options.fallbacks):
-            if record is not None and (m.provider, m.id) == (record.provider, record.model):
-                return m
-        return self.model
+        return self.call.model if self.call is not None else self.model
 
     @property
     def record(self) -> CallRecord | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -18,17 +18,14 @@ from lib.compare.runs import CellResult, run_owner, run_status, save_cell, set_s
 from lib.compare.variants import ResolvedVariant, request_for
 from lib.core import CompareError, PromptLabError, Settings
 from lib.llm import (
-    Call,
     CallContext,
+    Calls,
+    CallSpec,
+    Counter,
     Error,
-    ModelInfo,
-    Provider,
     Repair,
-    Repairing,
-    RetryPolicy,
     TextDelta,
     counter_for,
-    get_provider,
 )
 
 log = logging.getLogger(__name__)
@@ -46,8 +43,7 @@ class CellEvent:
 def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
             checks: list[Check], *, concurrency: int = 4,
             cancel: threading.Event | None = None,
-            provider_for: Callable[[ModelInfo], Provider] | None = None,
-            policy: RetryPolicy | None = None) -> Iterator[CellEvent]:
+            calls: Calls | None = None) -> Iterator[CellEvent]:
     """Stream every cell, row by row, at most `concurrency` calls at once.
 
     Closing the iterator (or setting `cancel`) stops the calls in flight, which are recorded
@@ -55,7 +51,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     """
     cancel = cancel or threading.Event()
     events: queue.Queue[CellEvent] = queue.Queue()
-    policy = policy or RetryPolicy(deadline_s=settings.deadline_s)
+    calls = calls or Calls(settings)
     owner = run_owner(settings.db_path, run_id)  # the run's calls are its owner's
     # The embedder loads only when a similarity check is there to use it.
     similar = similarity_with(settings) if any(c.kind == "semantic" for c in checks) else None
@@ -87,17 +83,14 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             events.put(CellEvent(cell.row, cell.variant, result=result))  # always: see below
 
     def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
-        provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(r.model)
         counter = counter_for(r.model, settings)
+        spec = CallSpec(r.model, request_for(r, cell.text),
+                        CallContext("compare", r.variant.prompt, r.version, user=owner),
+                        repairs=settings.structured_repairs, cancel=cancel)
         if r.variant.tools:
-            _run_agent(cell, r, result, provider, counter)
+            _run_agent(cell, r, result, spec, counter)
             return
-        first = Call(provider, r.model, request_for(r, cell.text),
-                     CallContext("compare", r.variant.prompt, r.version, user=owner),
-                     db_path=settings.db_path, policy=policy,
-                     count_input=counter.count_request, count_output=counter.count,
-                     cancel=cancel, estimated_input=not counter.exact)
-        call = Repairing(first, settings.structured_repairs)
+        call = calls.invoke(spec)
         for event in call:
             if isinstance(event, TextDelta):
                 events.put(CellEvent(cell.row, cell.variant, delta=event.text))
@@ -121,17 +114,12 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             result.checks = run_checks(checks, call.text, counter.count, {"steps": 1},
                                        cell.expected, similar)
 
-    def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult,
-                   provider: Provider, counter) -> None:
+    def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult, spec: CallSpec,
+                   counter: Counter) -> None:
         """A tool variant's cell: an agent run; the row's canned results stand in for tools."""
         tools = {n: replace(BUILTINS[n], fn=None, canned=cell.canned[n])
                  if n in cell.canned else BUILTINS[n] for n in r.variant.tools}
-        run = AgentRun(provider, r.model, request_for(r, cell.text),
-                       CallContext("compare", r.variant.prompt, r.version, user=owner), tools,
-                       db_path=settings.db_path, tool_context={"settings": settings,
-                                                               "kb": None},
-                       cancel=cancel, policy=policy, count_input=counter.count_request,
-                       count_output=counter.count, repairs=settings.structured_repairs)
+        run = AgentRun(calls, spec, tools, tool_context={"settings": settings, "kb": None})
         for event in run:
             if isinstance(event, TextDelta):
                 events.put(CellEvent(cell.row, cell.variant, delta=event.text))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,18 +17,7 @@ from lib.compare.plan import TOOL_RESULTS
 from lib.compare.runs import Run, load_run
 from lib.compare.variants import LETTERS
 from lib.core import BudgetExceededError, JudgeError, PromptLabError, Settings, now_iso
-from lib.llm import (
-    Call,
-    CallContext,
-    Catalog,
-    ChatRequest,
-    Message,
-    ModelInfo,
-    Provider,
-    Repairing,
-    counter_for,
-    get_provider,
-)
+from lib.llm import CallContext, Calls, CallSpec, Catalog, ChatRequest, Message, ModelInfo
 from lib.prompts import Prompt, PromptStore, render, validate
 from lib.storage import connect
 
@@ -93,29 +82,25 @@ class Verdict:
 
 def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency: int = 2,
               cancel: threading.Event | None = None,
-              provider_for: Callable[[ModelInfo], Provider] | None = None,
+              calls: Calls | None = None,
               user: str | None = None) -> Iterator[Verdict]:
     """Judge every finished cell (rubric) or pair of cells (pairwise) of a run, saving each
     verdict as it comes (the calls are `user`'s, who judges). A refused budget stops the
     rest; other failures are kept on the verdict (no outcome) and judging goes on."""
     run = load_run(settings.db_path, run_id)
     cancel = cancel or threading.Event()
-    provider = (provider_for or (lambda m: get_provider(m.provider, settings)))(rj.model)
-    counter = counter_for(rj.model, settings)
+    calls = calls or Calls(settings)
 
     def ask(values: dict[str, Any]) -> dict[str, Any]:
         """One structured call (with repairs): the reply's fields, or why there are none."""
         text = render(rj.source, validate(rj.prompt.variables, values))
         m = rj.model
         request = ChatRequest(m.id, (Message("user", text),),
-                              temperature=rj.prompt.temperature if m.temperature else None,
-                              max_tokens=min(rj.prompt.max_tokens, m.max_output),
+                              temperature=rj.prompt.temperature, max_tokens=rj.prompt.max_tokens,
                               output_schema=rj.schema, schema_name=f"{rj.judge.kind}_verdict")
-        call = Repairing(Call(provider, m, request, CallContext("judge", rj.prompt.name,
-                                                                rj.version, user=user),
-                              db_path=settings.db_path, cancel=cancel,
-                              count_input=counter.count_request, count_output=counter.count,
-                              estimated_input=not counter.exact), settings.structured_repairs)
+        call = calls.invoke(CallSpec(m, request, CallContext("judge", rj.prompt.name,
+                                                             rj.version, user=user),
+                                     repairs=settings.structured_repairs, cancel=cancel))
         for _ in call:
             pass
         v, ids = call.validation, [r.id for r in call.records]

@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "TextDelta", "ToolCall", "ToolResult", "ToolSpec", "ToolUse", "Usage", "Waiting",
         "stop_reason"
     ),
+    "lib.llm.recorder": ("LedgerRecorder", "MemoryRecorder", "Recorder"),
     "lib.llm.repairs": ("Repairing",),
     "lib.llm.routing": (
         "TASK_LABELS", "TASKS", "RouteRule", "Routed", "Router", "load_router", "parse_router",
@@ -30,6 +31,9 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     "lib.llm.schemas": (
         "check_schema", "check_tool_parameters", "matches_schema", "schema_errors",
         "schema_validator"
+    ),
+    "lib.llm.seam": (
+        "Ask", "CallEvent", "CallSpec", "Calls", "Response", "fit", "invoke", "worth_caching"
     ),
     "lib.llm.structured": (
         "STATUSES", "Repair", "Validation", "parse_json", "repair_message", "repair_request",

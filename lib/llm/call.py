@@ -1,4 +1,5 @@
-"""One model call: the one retry loop around a provider, timing, usage, cost and its ledger row."""
+"""One model call: the one retry loop around a provider, timing, usage, cost and its ledger row,
+handed to a recorder (lib.llm.recorder). Built only by the call seam (lib.llm.seam)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from lib import spend
 from lib.core import ProviderError, now_iso
-from lib.llm.catalog import ModelInfo
 from lib.llm.guards import GUARDS, Guards
+from lib.llm.modelinfo import ModelInfo
 from lib.llm.payloads import payload
 from lib.llm.protocol import (
     ChatRequest,
@@ -29,8 +29,13 @@ from lib.llm.protocol import (
     Usage,
     Waiting,
 )
+from lib.llm.recorder import Recorder
 from lib.llm.structured import Validation, validate
 from lib.llm.tokens import max_input_tokens
+from lib.spend import CallRecord
+
+if TYPE_CHECKING:
+    from lib.llm.fallbacks import Skipped
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +68,15 @@ class CallContext:
 
 
 class Call:
-    """Iterate to stream events; afterwards `text`, `usage` and `record` hold the outcome.
+    """Iterate to stream events; afterwards `text`, `usage` and `record` hold the outcome (a
+    Response of lib.llm.seam).
 
     The final event is a Stop (success) or an Error. Closing the iterator early, or setting
     `cancel`, ends the call as cancelled; the ledger row is written in every case.
     """
 
     def __init__(self, provider: Provider, model: ModelInfo, request: ChatRequest,
-                 context: CallContext, *, db_path: Path, policy: RetryPolicy | None = None,
+                 context: CallContext, *, recorder: Recorder, policy: RetryPolicy | None = None,
                  count_input: Callable[[ChatRequest], int] | None = None,
                  count_output: Callable[[str], int] | None = None,
                  cancel: threading.Event | None = None,
@@ -79,7 +85,7 @@ class Call:
                  estimated_input: bool = False, guards: Guards | None = None) -> None:
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.policy = policy or RetryPolicy()
-        self.db_path = db_path
+        self.recorder = recorder
         self._count_input = count_input
         self._count_output = count_output
         self.cancel = cancel or threading.Event()
@@ -92,12 +98,14 @@ class Call:
         self.error: ProviderError | None = None
         self.attempts = 0
         self.ttft_ms: float | None = None
-        self.record: spend.CallRecord | None = None
+        self.record: CallRecord | None = None
         self.validation: Validation | None = None  # set when the request has an output schema
         self.budget = budget
         self.usage_estimated_input = estimated_input
         self._reservation: int | None = None
+        self._held = 0                   # the amount the hold keeps
         self._reserved = False
+        self._iterated = False
         self.guards = guards or GUARDS
         self._options = dict(policy=policy, count_input=count_input, count_output=count_output,
                              cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
@@ -105,8 +113,30 @@ class Call:
 
     def again(self, request: ChatRequest, context: CallContext) -> Call:
         """A new call to the same model with the same settings (a repair, a next step)."""
-        return Call(self.provider, self.model, request, context, db_path=self.db_path,
+        return Call(self.provider, self.model, request, context, recorder=self.recorder,
                     **self._options)
+
+    @property
+    def last(self) -> Call:
+        """The call that answered: this one (a chain's is its last link)."""
+        return self
+
+    @property
+    def records(self) -> list[CallRecord]:
+        return [self.record] if self.record is not None else []
+
+    @property
+    def passed_over(self) -> list[Skipped]:
+        return []  # one model: a chain (lib.llm.fallbacks) says which it passed over
+
+    def bind(self, conversation_id: int) -> None:
+        self.context = replace(self.context, conversation_id=conversation_id)
+
+    def close(self) -> None:
+        """Give back the budget held for a call that will never be sent."""
+        if self._reservation is not None and not self._iterated:
+            self.recorder.release(self._reservation, self.model.provider, self._held)
+            self._reservation = None
 
     # -- retry policy -------------------------------------------------------------------
     def _should_retry(self, exc: BaseException) -> bool:
@@ -158,14 +188,16 @@ class Call:
             return
         self._reserved = True
         m, key, user = self.model, self.context.api_key_id, self.context.user
-        if self.budget and (m.input or m.output or m.cache_write) and spend.applies(
-                self.db_path, m.provider, api_key=key, user=user):
-            self._reservation = spend.reserve(self.db_path, m.provider, self.worst_case_micro(),
-                                              bound_micro=self.bound_micro(), api_key=key,
-                                              user=user)
+        if self.budget and (m.input or m.output or m.cache_write) and self.recorder.applies(
+                m.provider, api_key=key, user=user):
+            expected = self.worst_case_micro()
+            self._held = max(expected, self.bound_micro())
+            self._reservation = self.recorder.reserve(m.provider, expected, self._held,
+                                                      api_key=key, user=user)
 
     def __iter__(self) -> Iterator[Event]:
         self.reserve()  # a refusal raises before anything is sent or stored
+        self._iterated = True
         self._start = self._clock()
         self._started_at = now_iso()
         status = "error"
@@ -264,7 +296,7 @@ class Call:
         if schema is not None and status == "ok" and not self.tool_calls:
             self.validation = validate(self.text, schema,
                                        repaired=self.context.repair_of is not None)
-        self.record = spend.CallRecord(
+        self.record = CallRecord(
             ts=self._started_at, page=self.context.page, provider=self.model.provider,
             model=self.model.id, attempts=max(self.attempts, 1), status=status,
             total_ms=self._elapsed() * 1000, ttft_ms=self.ttft_ms,
@@ -286,7 +318,15 @@ class Call:
             baseline_micro=None if self.context.baseline is None else
             self.context.baseline.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens))
-        spend.record(self.db_path, self.record, settles=self._reservation, payload=payload(self))
+        try:
+            self.recorder.record(self.record, settles=self._reservation, payload=payload(self))
+        except Exception:
+            # The row could not be stored: its hold would otherwise stay until it goes stale.
+            log.exception("call %s/%s: its ledger row was not stored", self.model.provider,
+                          self.model.id)
+            if self._reservation is not None:
+                self.recorder.release(self._reservation, self.model.provider, self._held)
+            raise
         log.info("call %s %s/%s page=%s status=%s attempts=%d in=%d out=%d ttft=%s total=%.0fms%s"
                  "%s",
                  self.record.id, self.model.provider, self.model.id, self.context.page, status,

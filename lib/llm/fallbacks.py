@@ -7,13 +7,15 @@ when its call fails before output (the retry loop gave up, or its breaker is ope
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from lib.core import BudgetExceededError, ContextOverflowError, ProviderError
 from lib.llm.call import Call, CallContext
 from lib.llm.modelinfo import ModelInfo
-from lib.llm.protocol import Error, Event
+from lib.llm.protocol import Error, Event, ToolCall, Usage
+from lib.llm.structured import Validation
 from lib.spend import CallRecord
 
 log = logging.getLogger(__name__)
@@ -46,24 +48,25 @@ def why(error: ProviderError) -> str:
 
 
 class Fallbacks:
-    """Iterates like a Call over a chain: the first model's events, then a Fallback event and
-    the next model's while a model fails before output. `attempt(model, context)` builds a
-    model's call and may raise ContextOverflowError or ProviderError to pass it over.
+    """A Response (lib.llm.seam) over a chain: the first model's events, then a Fallback event
+    and the next model's while a model fails before output. `attempt(model, context)` builds
+    a model's call and may raise ContextOverflowError or ProviderError to pass it over.
     Afterwards `last` is the call that answered (or failed last); `skipped` says why each
     earlier model did not answer."""
 
     def __init__(self, models: Sequence[ModelInfo],
                  attempt: Callable[[ModelInfo, CallContext], Call],
-                 context: CallContext) -> None:
+                 context: CallContext, cancel: threading.Event) -> None:
         self.models = list(models)
         self._attempt = attempt
         self._context = context
+        self.cancel = cancel
         self._next = 0
         self.calls: list[Call] = []
         self.skipped: list[Skipped] = []
         self._pending: Call | None = None
 
-    # -- the current call, as a Call's callers expect -------------------------------------
+    # -- the outcome: the call that answered (or failed last) -----------------------------
     @property
     def last(self) -> Call:
         return self.calls[-1] if self.calls else self._first()
@@ -73,36 +76,53 @@ class Fallbacks:
         return self.last.model
 
     @property
-    def context(self) -> CallContext:
-        return self._context
+    def text(self) -> str:
+        return self.last.text
 
-    @context.setter
-    def context(self, value: CallContext) -> None:
-        """Who the calls are for (a conversation created after the first reservation)."""
-        self._context = value
-        if self._pending is not None:
-            self._pending.context = replace(value, fallback_of=self._pending.context.fallback_of,
-                                            route=self._pending.context.route)
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self.last.tool_calls
 
-    def __getattr__(self, name: str):
-        if name.startswith("_") or name in ("calls", "models", "skipped"):
-            raise AttributeError(name)  # not set yet (copying, or mid-construction)
-        # text, record, usage, validation, tool_calls, error, request, cancel, again, ...
-        return getattr(self.last, name)
+    @property
+    def usage(self) -> Usage | None:
+        return self.last.usage
+
+    @property
+    def record(self) -> CallRecord | None:
+        return self.last.record
 
     @property
     def records(self) -> list[CallRecord]:
-        """Every model's ledger row: failed attempts are kept, marked as such."""
-        return [c.record for c in self.calls if c.record is not None]
+        """The answering call's row (the failed models' rows stay in the ledger, and in
+        `calls`, but are not this reply's)."""
+        return self.last.records if self.calls else []
 
     @property
-    def fell_back(self) -> bool:
-        return bool(self.skipped)
+    def validation(self) -> Validation | None:
+        return self.last.validation
+
+    @property
+    def error(self) -> ProviderError | None:
+        return self.last.error
+
+    @property
+    def passed_over(self) -> list[Skipped]:
+        """Why each model before the one that answered did not."""
+        return list(self.skipped)
+
+    def bind(self, conversation_id: int) -> None:
+        self._context = replace(self._context, conversation_id=conversation_id)
+        for call in (*self.calls, *([self._pending] if self._pending else [])):
+            call.bind(conversation_id)
 
     def reserve(self) -> None:
         """Reserve the first usable model now; raises BudgetExceededError, or the reason the
         first model cannot be used when no model of the chain can."""
         self._first()
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.close()
 
     # -- the chain -----------------------------------------------------------------------
     def _first(self) -> Call:
@@ -153,7 +173,7 @@ class Fallbacks:
                     failure = event  # held back: another model may still answer
                     continue
                 yield event
-            if failure is None or call.cancel.is_set():
+            if failure is None or self.cancel.is_set():
                 if failure is not None:
                     yield failure
                 return

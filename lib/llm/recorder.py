@@ -48,7 +48,7 @@ class LedgerRecorder:
 
     def record(self, call: CallRecord, *, settles: int | None,
                payload: dict[str, Any] | None) -> int:
-        return spend.record(self.db_path, call, settles=settles)
+        return spend.record(self.db_path, call, settles=settles, payload=payload)
 
 
 class MemoryRecorder:

@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 
 from lib.core import ContextOverflowError, Settings
 from lib.llm.call import Call, CallContext, RetryPolicy
-from lib.llm.fallbacks import Fallback, Fallbacks
+from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import ChatRequest, Event, Provider, ToolCall, Usage
@@ -76,7 +76,9 @@ class Response(Protocol[E_co]):
     @property
     def record(self) -> CallRecord | None: ...  # the last call's ledger row
     @property
-    def records(self) -> list[CallRecord]: ...  # every row it wrote (each attempt is paid)
+    def records(self) -> list[CallRecord]: ...  # the rows of the attempts that make the reply
+    @property
+    def passed_over(self) -> list[Skipped]: ...  # models of a chain that did not answer, why
     @property
     def validation(self) -> Validation | None: ...
     @property
@@ -144,7 +146,7 @@ class Calls:
             first = Fallbacks((spec.model, *spec.fallbacks),
                               lambda m, context: self.call(replace(spec, model=m,
                                                                    context=context)),
-                              spec.context)
+                              spec.context, cancel)
         else:
             first = self.call(spec)
         # Without an output schema there is nothing to repair: Repairing then only passes on.

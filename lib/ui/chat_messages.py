@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.chat import NextCall, StoredMessage, Summary, provider_count
 from lib.core import PromptLabError, Settings, format_usd
-from lib.llm import Message, ModelInfo
+from lib.llm import Message, ModelInfo, capabilities, provider_label
 from lib.ui.call_view import call_link
 from lib.ui.chat_actions import ERROR as BRANCH_ERROR
 from lib.ui.chat_actions import message_actions
@@ -207,9 +207,10 @@ def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
                 history: list[StoredMessage], system: str) -> None:
     """For estimated counts, the provider's exact figure, fetched only when asked for."""
     plan = estimate.plan
-    if plan.exact or model.provider != "anthropic" or not history:
+    if plan.exact or not capabilities(model.provider).counts_tokens or not history:
         return
-    if st.button("Ask Anthropic for the exact count", key="exact_count",
+    if st.button(md("Ask {} for the exact count", provider_label(model.provider)),
+                 key="exact_count",
                  icon=":material/calculate:"):
         try:
             turns = [Message(m.role, m.content) for m in history]  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ import streamlit as st
 
 from lib import prompts
 from lib.core import format_usd
-from lib.llm import ModelStatus, Repairing
+from lib.llm import CallEvent, ModelInfo, ModelStatus, Response
 from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt
 from lib.ui.app import settings
 from lib.ui.chat_stream import stream_into
@@ -51,12 +51,13 @@ def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelSta
         _show_outcome(outcome)
 
 
-def _outcome(call: Any, text: str, error: Any, model: Any) -> dict[str, Any]:
-    records = call.records if isinstance(call, Repairing) else [call.record]
-    records = [r for r in records if r is not None]
+def _outcome(call: Response[CallEvent], text: str, error: Any, model: ModelInfo
+             ) -> dict[str, Any]:
+    records = call.records
     validation = call.validation
     return {
-        "text": text, "version": call.context.prompt_version, "model": model.label,
+        "text": text, "version": records[0].prompt_version if records else None,
+        "model": model.label,
         "input": sum(r.input_tokens for r in records),
         "output": sum(r.output_tokens for r in records),
         "estimated": any(r.usage_estimated for r in records),
