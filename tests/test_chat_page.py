@@ -214,8 +214,9 @@ def test_marks_say_what_the_history_as_it_is_leaves_out(app, monkeypatch):
     picker(at).set_value(conv).run()
     at.number_input(key="chat_max_tokens").set_value(64).run()
     settings = get_settings()
-    estimate = chat.next_call(settings, load_catalog(settings).get(LOCAL), "",
-                              chat.list_messages(path, conv), 64, grounded=False)
+    local = load_catalog(settings).get(LOCAL)
+    estimate = chat.ChatSession.open(settings, conv).draft(
+        chat.TurnOptions(max_tokens=64), model=local).estimate
     assert estimate.left_out == frozenset() and 0 < estimate.room < 512
     text = page_text(at)
     assert "no longer fits" not in text and "left out" not in at.get("progress")[0].proto.text
@@ -223,8 +224,8 @@ def test_marks_say_what_the_history_as_it_is_leaves_out(app, monkeypatch):
     # One more long message: now the oldest ones do not fit, whatever is typed next.
     chat.add_message(path, conv, "assistant", "lantern " * 200)
     at.run()
-    full = chat.next_call(settings, load_catalog(settings).get(LOCAL), "",
-                          chat.list_messages(path, conv), 64, grounded=False)
+    full = chat.ChatSession.open(settings, conv).draft(
+        chat.TurnOptions(max_tokens=64), model=local).estimate
     assert full.left_out
     marks = [c for c in at.caption if "no longer fits" in shown(c.value)]
     assert len(marks) == len(full.left_out)

@@ -111,12 +111,12 @@ def test_a_chat_turn_whose_first_model_is_unavailable_is_answered_by_its_fallbac
     claude = catalog.get("anthropic/claude-sonnet-4-5")           # no key here
     local = catalog.get("local/smollm2-135m-instruct")
     fake = FakeProvider([ok("Hello from the fallback")])
-    turn = chat.ChatTurn(settings, None, claude, "hi",
-                         chat.TurnOptions(max_tokens=16, fallbacks=(local,)),
-                         calls=scripted(settings, {local.key: fake}))
-    list(turn)
-    assert turn.answered_by() == local
-    reply = chat.list_messages(settings.db_path, turn.conversation_id)[-1]
+    session = chat.ChatSession(settings, None, calls=scripted(settings, {local.key: fake}))
+    draft = session.draft(chat.TurnOptions(max_tokens=16, fallbacks=(local,)), chat.Ask("hi"),
+                          claude)
+    [began] = [e for e in draft.send() if isinstance(e, chat.Began)]
+    reply = chat.list_messages(settings.db_path, began.conversation_id)[-1]
+    assert reply.meta["model"] == local.key
     assert reply.content == "Hello from the fallback"
     assert reply.meta["fallbacks"][0]["model"] == claude.label
 

@@ -14,6 +14,7 @@ from typing import Any
 from lib import prompts
 from lib.api import door
 from lib.api.chat_request import ChatParams, chat_params
+from lib.chat import AUTO, Routing, route_turn
 from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
 from lib.llm import (
     CallContext,
@@ -26,10 +27,13 @@ from lib.llm import (
     ModelInfo,
     Response,
     load_catalog,
+    load_router,
     message_text,
     model_statuses,
     user_catalog_path,
 )
+
+ROUTER = "router"   # the model name that asks the catalog's router to choose
 
 # No tokenizer we count with has a token longer than this many bytes (o200k and cl100k: 128,
 # the bundled SmolLM2: 32), so a text of n characters is at least n / 128 tokens: a request
@@ -118,8 +122,15 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     answer passes the request down its catalog chain; without, only the model named answers
     (an API client asked for that model: another one is an answer to another question).
     Setting `cancel` stops the call at its next event."""
-    model = find_model(settings, params.model)
     cat = catalog(settings)
+    if params.model == ROUTER:  # the catalog's router picks from the task and the input
+        routed = route_turn(settings, Routing(load_router(settings, cat), tuple(
+            model_statuses(cat, settings)), params.task or AUTO), params.system,
+            params.messages)
+        model = routed.model
+        context = replace(context, route=routed.reason, baseline=routed.baseline)
+    else:
+        model = find_model(settings, params.model)
     chain = tuple(cat.get(k) for k in cat.fallbacks.get(model.key, ()) if k != model.key) \
         if fallbacks else ()
     cancel = cancel or threading.Event()

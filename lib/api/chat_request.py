@@ -9,7 +9,7 @@ from typing import Any
 
 from lib.api import door
 from lib.core import ApiError, json_loads, json_values
-from lib.llm import Message, ToolResult, ToolSpec, ToolUse
+from lib.llm import TASKS, Message, ToolResult, ToolSpec, ToolUse
 
 # OpenAI's own limits where it has them (messages, tools, a tool's name); ours past them.
 MAX_MESSAGES = 2048
@@ -37,6 +37,7 @@ class ChatParams:
     output_schema: dict[str, Any] | None = None
     schema_name: str = "reply"
     fallbacks: bool | None = None         # None: as the key says
+    task: str | None = None               # model "router": the task it routes by (None: auto)
 
 
 def _bad(message: str, param: str | None = None) -> ApiError:
@@ -254,8 +255,11 @@ def chat_params(body: Any) -> ChatParams:
     if options is not None and not isinstance(options, dict):
         raise _bad("`stream_options` must be an object.", "stream_options")
     tools = _tools(body.get("tools"))
+    task = body.get("task")
+    if task is not None and task not in TASKS:
+        raise _bad(f"`task` must be one of {', '.join(TASKS)} (with model \"router\").", "task")
     return ChatParams(model, messages, system, _number(body, "temperature", 0, 2), max_tokens,
                       bool(_flag(body, "stream")),
                       bool(options and options.get("include_usage")),
                       tools, _tool_choice(body.get("tool_choice"), tools),
-                      schema, schema_name, _flag(body, "fallbacks"))
+                      schema, schema_name, _flag(body, "fallbacks"), task)

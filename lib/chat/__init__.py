@@ -1,4 +1,5 @@
-"""Chat: conversations, context planning, grounding, and the lifecycle of a turn."""
+"""Chat: conversations, a session that drafts and sends each turn (context planning,
+grounding, routing, summaries), and the turn's own events."""
 
 from lib.core import lazy_face
 
@@ -12,7 +13,13 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.chat.exports": ("closed_fences", "export_json", "export_markdown"),
     "lib.chat.grounded": ("GROUNDING", "grounding"),
-    "lib.chat.preview": ("NextCall", "next_call", "provider_count"),
+    "lib.chat.preview": ("provider_count",),
+    "lib.chat.events": (
+        "Began", "FellBack", "Finished", "Grounded", "Repaired", "Summarising", "Text",
+        "ToolFinished", "ToolStarted", "TurnEvent", "Waiting", "turn_events",
+    ),
+    "lib.chat.routing": ("AUTO", "Routing", "route_turn"),
+    "lib.chat.session": ("Ask", "ChatSession", "Draft", "Estimate"),
     "lib.chat.replies": ("reply_meta",),
     "lib.chat.turn": ("ChatTurn",),
     "lib.chat.options": ("TurnOptions",),

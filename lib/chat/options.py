@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from lib.llm import ModelInfo
+from lib.llm import ModelInfo, Routed
 
 
 @dataclass
@@ -28,4 +28,8 @@ class TurnOptions:
     baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
     history: str = "window"               # or "summarise": what overflowing history becomes
     user: str | None = None               # signed in: owns a new conversation, pays the calls
-    skip_summary: str = ""                # why this turn does not summarise (e.g. stopped)
+
+    def routed(self, routed: Routed) -> TurnOptions:
+        """These options for a turn the router chose the model of: the ledger records why,
+        and what always using the top model would have cost."""
+        return replace(self, route=routed.reason, baseline=routed.baseline)

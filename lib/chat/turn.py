@@ -1,28 +1,31 @@
-"""One chat turn's lifecycle: plan it, begin it (reserve, store the message), stream, save."""
+"""Sending one chat turn from its draft: retrieve, fold earlier turns into the summary if the
+conversation summarises, reserve, store the user's message, stream, save the reply.
+
+A refused call leaves nothing behind (the budget is reserved before the conversation is
+created or the message stored) and a failed one never loses the message. The message is
+written on the background writer while the call goes out (so the write is not in the time to
+first token) and joined before the reply is saved. The reply is stored with its status (ok,
+incomplete, cancelled) whenever the call was made.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib import knowledge
 from lib.agents import AgentRun, Limits, stored_status
-from lib.chat.compaction import Compaction
 from lib.chat.context import ContextPlan, plan_context, with_documents
-from lib.chat.conversations import (
-    add_message,
-    create_conversation,
-    list_messages,
-    update_message,
-)
+from lib.chat.conversations import add_message, create_conversation, update_message
+from lib.chat.events import Began, Grounded, Summarising, TurnEvent, turn_events
 from lib.chat.grounded import grounding, sources_meta
-from lib.chat.options import TurnOptions
 from lib.chat.replies import reply_meta
+from lib.chat.summaries import summary_model
 from lib.chat.tool_turns import give_results, steps_meta
-from lib.core import ContextOverflowError, NotFoundError, Settings, ToolError
+from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
     CallContext,
@@ -31,7 +34,6 @@ from lib.llm import (
     CallSpec,
     ChatRequest,
     Counter,
-    Event,
     ModelInfo,
     Response,
     counter_for,
@@ -40,193 +42,185 @@ from lib.llm import (
 from lib.spend import CallRecord
 from lib.storage import defer
 
+if TYPE_CHECKING:
+    from lib.chat.session import Draft
 
-@dataclass
+TICK_S = 0.25   # how often summarising reports its progress (a page hears Stop between)
+
+
 class ChatTurn:
-    """One user message and the streamed reply.
+    """One turn of a draft; iterate once for its events (lib.chat.events)."""
 
-    Creating a turn plans it (retrieval, context window) and stores nothing; it may raise
-    ContextOverflowError. `begin()` reserves the budget, then creates the conversation if
-    there is none yet and stores the user's message, so a refused call leaves nothing behind
-    and a failed one never loses the message (a summarising conversation first folds the
-    turns that no longer fit into its summary: `summarise_first()`, which a page may run
-    under its own progress and Stop). `replace_from`: an edit, a branch beside that message;
-    with `again`, a regenerate: that (user's) message is asked again, the new reply a branch
-    beside its replies. The message is written on the background
-    writer while the call goes out (so the write is not in the time to first token) and is
-    joined before the reply is saved. Iterating streams events (beginning first if needed),
-    once; the reply is stored with its status (ok, incomplete, cancelled) whenever any text
-    arrived.
-    """
+    def __init__(self, draft: Draft, calls: Calls | None = None) -> None:
+        self.draft, self.settings, self.options = draft, draft.settings, draft.options
+        self.model, self.ask = draft.model, draft.ask
+        self.calls = calls or Calls(draft.settings)
+        self.cancel = threading.Event()
+        self.conversation_id = draft.conversation.id if draft.conversation else None
+        self.compaction = draft.compaction
+        self.hits: list[Hit] = []
+        self.kb: Any = None
+        self.call: Response[Any] | None = None
+        self.run: AgentRun | None = None
+        self._plans: dict[str, tuple[ContextPlan, ChatRequest]] = {}
+        self._stored: Future[int] | None = None
+        self._asked: int | None = None      # the user message the reply follows
+        self.paused = self._paused()
 
-    settings: Settings
-    conversation_id: int | None
-    model: ModelInfo
-    user_text: str
-    options: TurnOptions = field(default_factory=TurnOptions)
-    calls: Calls | None = None       # the call seam (tests: a scripted provider)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    replace_from: int | None = None  # edit / regenerate: a branch beside this message
-    again: bool = False              # regenerate: replace_from is the user's message, kept
-    continue_from: int | None = None  # a reply whose agent run paused: go on with it
-    typed: dict[str, str] | None = None  # results the user typed for calls the run awaits
-    plan: ContextPlan = field(init=False)
-    call: Response[CallEvent] | None = field(init=False, default=None)
-    run: AgentRun | None = field(init=False, default=None)
-    hits: list[Hit] = field(init=False, default_factory=list)
-    _stored: Future | None = field(init=False, default=None, repr=False)
-    _asked: int | None = field(init=False, default=None, repr=False)  # the reply follows it
-    _streamed: bool = field(init=False, default=False, repr=False)
-
-    def __post_init__(self) -> None:
-        stored = list_messages(self.settings.db_path, self.conversation_id) \
-            if self.conversation_id is not None else []
-        self.paused = next((m for m in stored if m.id == self.continue_from), None)
-        if self.continue_from is not None and (self.paused is None or not self.paused.meta.get(
-                "steps") or self.paused.id != stored[-1].id):
+    # -- planning ------------------------------------------------------------------------
+    def _paused(self) -> Any:
+        """The reply whose agent run goes on (`ask.continue_from`), its typed results in."""
+        ask, history = self.ask, self.draft.history
+        if ask.continue_from is None:
+            return None
+        paused = next((m for m in history if m.id == ask.continue_from), None)
+        if paused is None or not paused.meta.get("steps") or paused.id != history[-1].id:
             raise ToolError("Only the last reply's agent run can go on.")
-        if self.paused is not None and not self.options.tools:
+        if not self.options.tools:
             raise ToolError("Enable tools in the sidebar to go on with the run.")
-        if self.paused is not None and self.paused.meta.get("run_end") == "awaiting":
-            give_results(self.paused.meta, self.typed or {})  # before history is built
-        self.compaction = Compaction.load(self.settings, self.conversation_id, stored,
-                                          self.options.history, self.replace_from)
-        self.compaction.failed = self.options.skip_summary
-        before = self.compaction.stored  # the new message follows their last
-        self._parent = before[-1].id if before else None
-        if self.again:
-            if self.replace_from is None or not any(
-                    m.id == self.replace_from and m.role == "user" for m in stored):
-                raise NotFoundError("That message is no longer on this branch of the "
-                                    "conversation: nothing was asked again.")
-            self._asked = self.replace_from
-        history = self.compaction.history()  # after the summary, if there is one
-        self.kb = None
-        if self.options.knowledge_base:
-            self.kb = knowledge.get_kb(self.settings, self.options.knowledge_base)
-        if self.kb is not None and not self.options.tools:  # with tools, the model searches
-            self.hits = knowledge.search(self.settings, self.kb, self.user_text,
-                                         self.options.top_k)
-        self._history = history
-        self._prepared: dict[str, tuple[Any, ContextPlan, ChatRequest]] = {}
-        try:
-            self.counter, self.plan, self.request = self._prepare(self.model)
-        except ContextOverflowError:
-            if not self.options.fallbacks or self.options.tools:  # agent runs do not fall back
-                raise
-            # A model of the chain with a longer window may take it: plan for the first one.
-            for m in self.options.fallbacks:
-                try:
-                    self.counter, self.plan, self.request = self._prepare(m)
-                    break
-                except ContextOverflowError:
-                    continue
-            else:
-                raise
+        if paused.meta.get("run_end") == "awaiting":
+            give_results(paused.meta, ask.typed or {})
+        return paused
 
-    def _prepare(self, model: ModelInfo) -> tuple[Any, ContextPlan, ChatRequest]:
-        """The counter, context plan and request for one model (the chain's models differ in
-        window, tokenizer and what they accept); raises ContextOverflowError."""
-        if model.key in self._prepared:
-            return self._prepared[model.key]
-        counter = counter_for(model, self.settings)
-        max_tokens = min(self.options.max_tokens, model.max_output)
-        docs = grounding(self.hits)
-        plan = plan_context(counter, model, self.options.system, self._history,
-                            self.user_text, max_tokens, documents=docs,
-                            summary=self.compaction.block())
+    def _plan(self, model: ModelInfo) -> tuple[ContextPlan, ChatRequest]:
+        """The context plan and request for one model (the chain's models differ in window,
+        tokenizer and what they accept); raises ContextOverflowError. The draft's own plan
+        serves its model when no documents were added."""
+        if model.key in self._plans:
+            return self._plans[model.key]
+        o, docs = self.options, grounding(self.hits)
+        max_tokens = min(o.max_tokens, model.max_output)
+        est = self.draft.estimate
+        if est is not None and model.key == self.model.key and not docs \
+                and not self.compaction.made:
+            plan = est.plan
+        else:
+            plan = plan_context(counter_for(model, self.settings), model, o.system,
+                                self.compaction.history(), self.ask.text, max_tokens,
+                                documents=docs, summary=self.compaction.block())
         # A provider that caches a long prompt prefix: mark the system prompt (and the
         # documents travelling with it) so repeated turns read it at a fraction of the price.
-        cache = worth_caching(model, plan.system_tokens + plan.documents_tokens)
         request = ChatRequest(
-            model=model.id, messages=plan.messages, cache_system=cache,
-            system=with_documents(self.options.system, docs),
-            temperature=self.options.temperature if model.temperature else None,
-            max_tokens=max_tokens, tools=tuple(t.spec for t in self.options.tools),
-            tool_choice=self.options.tool_choice, output_schema=self.options.output_schema)
-        self._prepared[model.key] = counter, plan, request
-        return counter, plan, request
+            model=model.id, messages=plan.messages,
+            cache_system=worth_caching(model, plan.system_tokens + plan.documents_tokens),
+            system=with_documents(o.system, docs), temperature=o.temperature,
+            max_tokens=max_tokens, tools=tuple(t.spec for t in o.tools),
+            tool_choice=o.tool_choice, output_schema=o.output_schema)
+        self._plans[model.key] = plan, request
+        return plan, request
 
     def _ask(self, model: ModelInfo, _counter: Counter) -> ChatRequest:
-        return self._prepare(model)[2]
+        return self._plan(model)[1]
 
-    def _calls(self) -> Calls:
-        if self.calls is None:
-            self.calls = Calls(self.settings)
-        return self.calls
+    def _retrieve(self) -> Iterator[TurnEvent]:
+        """Ground the turn in its knowledge base (with tools, the model searches itself)."""
+        name = self.options.knowledge_base
+        if not name:
+            return
+        self.kb = knowledge.get_kb(self.settings, name)
+        if self.kb is not None and not self.options.tools:
+            self.hits = knowledge.search(self.settings, self.kb, self.ask.text,
+                                         self.options.top_k)
+            yield Grounded(name, len(self.hits))
 
+    def _summarise_first(self) -> Iterator[TurnEvent]:
+        """If the conversation summarises and the plan drops turns, fold them into its
+        summary first, reporting progress; on failure (or Stop) the sliding window applies
+        and the reply says why."""
+        plan = self._first_plan()
+        c = self.compaction
+        if not c.due(plan):
+            return
+        n, writer = len(c.to_fold(plan)), summary_model(self.settings).label
+        done, started = threading.Event(), time.monotonic()
+        worker = threading.Thread(target=lambda: (c.fold(plan, self.calls, self.cancel),
+                                                  done.set()),
+                                  name="chat-summary", daemon=True)
+        worker.start()
+        try:
+            while not done.wait(TICK_S):
+                yield Summarising(n, writer, time.monotonic() - started)
+        except BaseException:  # Stop, or the page left: the fold is given up
+            self.cancel.set()
+            raise
+        if c.made:
+            self._plans.clear()
+
+    def _first_plan(self) -> ContextPlan:
+        """The plan of the chosen model, or of the first model of the chain that fits."""
+        try:
+            return self._plan(self.model)[0]
+        except ContextOverflowError:
+            if not self.options.fallbacks or self.options.tools:  # runs do not fall back
+                raise
+            for m in self.options.fallbacks:  # a longer window of the chain may take it
+                try:
+                    return self._plan(m)[0]
+                except ContextOverflowError:
+                    continue
+            raise
+
+    # -- sending -------------------------------------------------------------------------
     def begin(self) -> int:
-        """Reserve, then store the user's message (in a new conversation if needed).
-
-        Returns the conversation id. Raises BudgetExceededError with nothing stored.
-        """
-        if self.call is not None:
-            return self.conversation_id  # type: ignore[return-value]
-        self.summarise_first()
-        path = self.settings.db_path
-        o = self.options
+        """Reserve, then store the user's message (in a new conversation if needed); returns
+        the conversation id. Raises BudgetExceededError with nothing stored."""
+        o, path = self.options, self.settings.db_path
         context = CallContext(o.page, o.prompt_name, o.prompt_version, self.conversation_id,
                               route=o.route, baseline=o.baseline, user=o.user)
         call: Response[Any]
         if o.tools:  # agent runs do not fall back: a tool may have run
-            self.run = AgentRun(self._calls(), CallSpec(
-                self.model, self.request, context, repairs=self.settings.structured_repairs,
-                cancel=self.cancel), {t.name: t for t in o.tools},
+            self.run = call = AgentRun(self.calls, CallSpec(
+                self.model, self._plan(self.model)[1], context,
+                repairs=self.settings.structured_repairs, cancel=self.cancel),
+                {t.name: t for t in o.tools},
                 tool_context={"settings": self.settings, "kb": self.kb},
                 limits=Limits(o.max_steps, o.max_cost_usd),
                 **({"run_id": self.paused.meta.get("run_id"),
                     "step_offset": len(self.paused.meta["steps"])} if self.paused else {}))
-            call = self.run
         else:
-            call = self._calls().invoke(CallSpec(
+            call = self.calls.invoke(CallSpec(
                 self.model, self._ask, context, fallbacks=o.fallbacks,
                 repairs=self.settings.structured_repairs, cancel=self.cancel))
         call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(
-                path, model=self.model.key, system=o.system,
-                history=o.history, owner=o.user)
+                path, model=self.model.key, system=o.system, history=o.history, owner=o.user)
             call.bind(self.conversation_id)
-        if self.paused is None and not self.again:  # going on adds no message of the user's
+        before = self.compaction.stored
+        if self.ask.again:
+            self._asked = self.ask.replace_from
+        elif self.paused is None:  # going on adds no message of the user's
             self._stored = defer(add_message, path, self.conversation_id, "user",
-                                 self.user_text, model=self.model.key,
-                                 system=self.options.system, parent=self._parent)
+                                 self.ask.text, model=self.model.key, system=o.system,
+                                 parent=before[-1].id if before else None)
         self.call = call
         return self.conversation_id
 
-    def summarise_first(self, cancel: threading.Event | None = None) -> bool:
-        """If the conversation summarises and the plan drops turns, fold them into its
-        summary and plan again; True if it did. On failure (or `cancel`) the sliding window
-        applies and the reply says why. Safe to call once more: it then does nothing."""
-        if self.model.key in self._prepared and self.compaction.fold(
-                self.plan, self._calls(), cancel or self.cancel):
-            self._history, self._prepared = self.compaction.history(), {}
-            self.counter, self.plan, self.request = self._prepare(self.model)
-            return True
-        return False
-
-    def __iter__(self) -> Iterator[Event]:
-        self.begin()
-        if self._streamed:
-            return  # a turn is sent once; iterating it again yields nothing
-        self._streamed = True
+    def __iter__(self) -> Iterator[TurnEvent]:
+        yield from self._retrieve()
+        yield from self._summarise_first()
+        yield Began(self.begin())
+        call = self.call
+        if call is None:
+            return
         try:
-            yield from self.call  # type: ignore[misc]
+            yield from turn_events(call)
         finally:
             if self._stored is not None:
-                self._asked = self._stored.result()  # the user's message is in before the reply
+                self._asked = self._stored.result()  # the user's message is in first
             if self.run is not None:
-                self._save_run()
+                self._save_run(self.run)
             else:
-                self._save_reply()
+                self._save_reply(call)
 
-    def _save_run(self) -> None:
-        run = self.run
-        if run is None or not run.steps or self.conversation_id is None:
+    # -- saving --------------------------------------------------------------------------
+    def _save_run(self, run: AgentRun) -> None:
+        if not run.steps or self.conversation_id is None:
             return
         last = run.steps[-1].record
         reason = run.finished.reason if run.finished else "paused"
-        meta = reply_meta(self.model, last, self.plan) | self.compaction.meta(self.plan)
+        plan = self._plan(self.model)[0]
+        meta = reply_meta(self.model, last, plan) | self.compaction.meta(plan)
         meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
                     cost_micro=run.cost_micro, total_ms=run.ms)
@@ -235,29 +229,30 @@ class ChatTurn:
         if (v := run.steps[-1].validation) is not None:
             meta["structured"] = {"status": v.status, "errors": list(v.errors)}
         text = run.steps[-1].text if reason == "answered" else ""
+        path = self.settings.db_path
         if self.paused is not None:  # one reply for the whole run: earlier steps first
             before = self.paused.meta
             meta["steps"] = before["steps"] + meta["steps"]
             for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
                 meta[key] += before.get(key, 0)
-            update_message(self.settings.db_path, self.paused.id, text,
-                           status=stored_status(reason), meta=meta)
+            update_message(path, self.paused.id, text, status=stored_status(reason),
+                           meta=meta)
             return
-        add_message(self.settings.db_path, self.conversation_id, "assistant", text,
+        add_message(path, self.conversation_id, "assistant", text,
                     status=stored_status(reason), call_id=last.id, meta=meta,
                     parent=self._asked)
 
-    def _save_reply(self) -> None:
-        call = self.call
-        if call is None or call.record is None or self.conversation_id is None:
+    def _save_reply(self, call: Response[CallEvent]) -> None:
+        record = call.record
+        if record is None or self.conversation_id is None:
             return
         if self.hits:
-            knowledge.link_call(self.settings, call.record.id, [h.chunk_id for h in self.hits])
-        if not call.text and call.record.status != "ok":
+            knowledge.link_call(self.settings, record.id, [h.chunk_id for h in self.hits])
+        if not call.text and record.status != "ok":
             return  # nothing came: the page says why; the user's message stays
-        model = self.answered_by()
-        plan = self._prepared[model.key][1]
-        meta = reply_meta(model, call.record, plan) | self.compaction.meta(plan)
+        model = call.model
+        plan = self._plan(model)[0]
+        meta = reply_meta(model, record, plan) | self.compaction.meta(plan)
         if call.passed_over:
             meta["fallbacks"] = [{"model": s.label, "reason": s.reason}
                                  for s in call.passed_over]
@@ -273,8 +268,12 @@ class ChatTurn:
         if not call.text:
             meta["empty"] = True  # kept, so the page can say so; never sent to a model again
         add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
-                    status=call.record.status, call_id=call.record.id, meta=meta,
-                    parent=self._asked)
+                    status=record.status, call_id=record.id, meta=meta, parent=self._asked)
+
+    @property
+    def plan(self) -> ContextPlan:
+        """The context plan of the model that answered (or of the one chosen)."""
+        return self._plan(self.answered_by())[0]
 
     def answered_by(self) -> ModelInfo:
         """The model whose call answered (or failed last): a fallback, or the one chosen."""

@@ -33,7 +33,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "schema_validator"
     ),
     "lib.llm.seam": (
-        "Ask", "CallEvent", "CallSpec", "Calls", "Response", "fit", "invoke", "worth_caching"
+        "Ask", "CallEvent", "CallSpec", "Calls", "Response", "fit", "invoke", "shaped",
+        "worth_caching"
     ),
     "lib.llm.structured": (
         "STATUSES", "Repair", "Validation", "parse_json", "repair_message", "repair_request",

@@ -44,7 +44,8 @@ CallEvent = Event | Fallback | Repair
 E_co = TypeVar("E_co", covariant=True)
 
 # What to ask: a request (fitted to each model of the chain), or a function that builds the
-# request for a model with its counter (a chat's context plan), raising ContextOverflowError.
+# request for a model with its counter (a chat's context plan), raising ContextOverflowError
+# when it cannot fit; either way it is shaped for the model (`shaped`).
 Ask = ChatRequest | Callable[[ModelInfo, Counter], ChatRequest]
 
 
@@ -96,15 +97,20 @@ class Response(Protocol[E_co]):
     def __iter__(self) -> Iterator[E_co]: ...
 
 
-def fit(request: ChatRequest, model: ModelInfo, counter: Counter) -> ChatRequest:
+def shaped(request: ChatRequest, model: ModelInfo) -> ChatRequest:
     """`request` as `model` takes it: its id, at most its output limit, no temperature where it
-    refuses one, prompt caching only where its provider offers it; ContextOverflowError if the
-    input and the reserved output exceed its window."""
-    fitted = replace(request, model=model.id,
-                     max_tokens=max(1, min(request.max_tokens, model.max_output)),
-                     temperature=request.temperature if model.temperature else None,
-                     cache_system=request.cache_system
-                     and capabilities(model.provider).prompt_cache_min is not None)
+    refuses one, prompt caching only where its provider offers it."""
+    return replace(request, model=model.id,
+                   max_tokens=max(1, min(request.max_tokens, model.max_output)),
+                   temperature=request.temperature if model.temperature else None,
+                   cache_system=request.cache_system
+                   and capabilities(model.provider).prompt_cache_min is not None)
+
+
+def fit(request: ChatRequest, model: ModelInfo, counter: Counter) -> ChatRequest:
+    """`request` shaped for `model`; ContextOverflowError if the input and the reserved output
+    exceed its window."""
+    fitted = shaped(request, model)
     room = model.context_window - counter.count_request(fitted)
     if fitted.max_tokens > room:
         raise ContextOverflowError(
@@ -157,8 +163,9 @@ class Calls:
         model = spec.model
         provider = (self.provider_for or self._provider)(model)
         counter = counter_for(model, self.settings)
-        request = spec.ask(model, counter) if callable(spec.ask) else fit(spec.ask, model,
-                                                                           counter)
+        # A builder plans its own window (a chat's context plan); a plain request is checked.
+        request = shaped(spec.ask(model, counter), model) if callable(spec.ask) \
+            else fit(spec.ask, model, counter)
         return Call(provider, model, request, spec.context, recorder=self._recorder,
                     policy=self._policy, count_input=counter.count_request,
                     count_output=counter.count, cancel=spec.cancel, sleep=self.sleep,

@@ -44,9 +44,23 @@ def _queue(conversation_id: int, text: str, replace_from: int, again: bool = Fal
         st.session_state[RESEND] = Resend(conversation_id, text, replace_from, again=again)
 
 
+def ask(resend: Resend | None, text: str | None) -> chat.Ask:
+    """What this run sends: a resend a button asked for, else what was typed (nothing: the
+    page only drafts)."""
+    if resend is None:
+        return chat.Ask(text or "")
+    return chat.Ask(resend.text, resend.replace_from, resend.again, resend.continue_from,
+                    resend.typed, resend.skip_summary)
+
+
 def requeue(resend: Resend) -> None:
     """Send this on the next run (a turn the page had to give up midway)."""
     st.session_state[RESEND] = resend
+
+
+def forget_requeue() -> None:
+    """The turn went ahead after all: nothing to send on the next run."""
+    st.session_state.pop(RESEND, None)
 
 
 def _switch(conversation_id: int, message_id: int) -> None:

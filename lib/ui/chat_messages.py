@@ -6,12 +6,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
+from typing import Any
 
 import streamlit as st
 
-from lib.chat import NextCall, StoredMessage, Summary, provider_count
-from lib.core import PromptLabError, Settings, format_usd
-from lib.llm import Message, ModelInfo, capabilities, provider_label
+from lib.chat import SUMMARISE, Draft, Estimate, StoredMessage, Summary, provider_count
+from lib.core import PromptLabError, format_usd
+from lib.llm import capabilities, provider_label
 from lib.ui.call_view import call_link
 from lib.ui.chat_actions import ERROR as BRANCH_ERROR
 from lib.ui.chat_actions import message_actions
@@ -171,7 +172,42 @@ def render_history(conversation_id: int, history: list[StoredMessage],
                        "it will be left out of the next call.")
 
 
-def context_bar(estimate: NextCall, *, summarising: bool = False) -> None:
+def render_draft(draft: Draft, *, enabled: bool) -> None:
+    """The conversation as the next turn sees it: its messages (what a resend replaces is not
+    drawn), the summary, what no longer fits, the context bar and the tools, schema and
+    knowledge base in use. `enabled`: the model is available (resends can be sent)."""
+    summarising = draft.options.history == SUMMARISE
+    estimate = draft.estimate
+    if draft.conversation is not None:
+        render_history(draft.conversation.id, draft.history,
+                       estimate.left_out if estimate else (), enabled=enabled,
+                       summary=draft.summary, summarising=summarising)
+    if draft.problem is not None and enabled:
+        st.error(plain(draft.problem), icon=":material/error:")
+    if estimate is not None and enabled:
+        context_bar(estimate, summarising=summarising)
+        exact_count(draft)
+    o = draft.options
+    if line := active_line(o.tools, o.output_schema, o.knowledge_base):
+        st.caption(line)
+
+
+def active_line(tools: tuple[Any, ...], schema: dict | None, kb: str | None) -> Markdown:
+    """Beside the input: the tools, output schema and knowledge base this conversation uses."""
+    parts = []
+    if kb:
+        parts.append(md(":material/library_books: Grounded in **{}**", kb))
+    if tools:
+        parts.append(md(":material/build: Tools: {}", join(", ", (
+            md("`{}`", t.name) for t in tools))))
+    if schema is not None:
+        title = schema.get("title") if isinstance(schema.get("title"), str) else ""
+        parts.append(md(":material/data_object: Replies are JSON matching the output schema{}",
+                        md(" “{}”", title) if title else plain("")))
+    return join("  ·  ", parts)  # empty: none of them
+
+
+def context_bar(estimate: Estimate, *, summarising: bool = False) -> None:
     """How full the model's window is with the history as it is, every band named (they add
     up to the total), and how long the next message may be before older turns go.
 
@@ -203,23 +239,22 @@ def context_bar(estimate: NextCall, *, summarising: bool = False) -> None:
                   estimate.room))
 
 
-def exact_count(settings: Settings, model: ModelInfo, estimate: NextCall,
-                history: list[StoredMessage], system: str) -> None:
+def exact_count(draft: Draft) -> None:
     """For estimated counts, the provider's exact figure, fetched only when asked for."""
-    plan = estimate.plan
-    if plan.exact or not capabilities(model.provider).counts_tokens or not history:
+    estimate, model = draft.estimate, draft.model
+    if estimate is None or estimate.plan.exact or not draft.messages \
+            or not capabilities(model.provider).counts_tokens:
         return
-    if st.button(md("Ask {} for the exact count", provider_label(model.provider)),
-                 key="exact_count",
+    label = provider_label(model.provider)
+    if st.button(md("Ask {} for the exact count", label), key="exact_count",
                  icon=":material/calculate:"):
         try:
-            turns = [Message(m.role, m.content) for m in history]  # type: ignore[arg-type]
-            exact = provider_count(settings, model, turns, system)
+            exact = provider_count(draft.settings, model, draft.messages, draft.options.system)
         except PromptLabError as exc:
             st.error(plain(exc))
         else:
-            st.caption(md("Anthropic counts {:,} input tokens for this conversation so far "
-                          "(estimated {:,}).", exact, plan.input_tokens))
+            st.caption(md("{} counts {:,} input tokens for this conversation so far "
+                          "(estimated {:,}).", label, exact, estimate.plan.input_tokens))
 
 
 def show_notice() -> None:

@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-
 import streamlit as st
 
-from lib.chat import StoredMessage, TurnOptions
+from lib.chat import AUTO, Routing
 from lib.core import PromptLabError, Settings
-from lib.llm import (
-    TASK_LABELS,
-    TASKS,
-    Message,
-    ModelInfo,
-    ModelStatus,
-    Routed,
-    Router,
-    load_router,
-    route,
-    route_messages,
-)
+from lib.llm import TASK_LABELS, TASKS, ModelStatus, load_router, route
 from lib.ui import prompts_view
 from lib.ui.app import catalog, statuses
 from lib.ui.text import Markdown, md
 from lib.ui.widgets import show_error
 
 TASK_KEY = "chat_task"
-AUTO = "auto"
 
 
-@dataclass(frozen=True)
-class Routing:
-    router: Router
-    choice: str              # AUTO, or one of TASKS
-    status: ModelStatus      # the model the router would choose now (for the sidebar's settings)
-
-
-def task_sidebar(settings: Settings, prompt_key: str) -> Routing:
-    """The Task select under the picker and a line naming the model it would choose now; a
-    message's own length may still move it when sent."""
-    router = load_router(settings, catalog())
+def task_sidebar(settings: Settings, prompt_key: str) -> tuple[Routing, ModelStatus]:
+    """The Task select under the picker and a line naming the model it would choose now (a
+    message's own length may still move it when sent); the routing, and that model."""
     prompt = prompts_view.chosen_prompt(prompt_key)
     declared = prompts_view.store().get(prompt).task if prompt else ""
+    now = tuple(statuses())
+    router = load_router(settings, catalog())
 
     def label(t: str) -> str:
         if t != AUTO:
@@ -53,36 +32,15 @@ def task_sidebar(settings: Settings, prompt_key: str) -> Routing:
     choice = st.selectbox("Task", [AUTO, *TASKS], key=TASK_KEY, format_func=label,
                           help="What the router sends where is set in models.toml ([router] "
                                "and [[route]]); Auto uses the prompt's declared task.")
-    task, by = _task(choice, prompt, declared)
-    now = statuses()
+    routing = Routing(router, now, choice, prompt, declared)
+    task, by = routing.task()
     try:
         routed = route(router, now, task, declared_by=by)
     except PromptLabError as exc:
         show_error(exc)
-        first = now[0]
-        return Routing(router, choice, ModelStatus(first.model, False, str(exc)))
+        return routing, ModelStatus(now[0].model, False, str(exc))
     st.caption(md(":material/alt_route: Now: {} ({})", routed.model.label, routed.reason))
-    return Routing(router, choice, next(s for s in now if s.model.key == routed.model.key))
-
-
-def route_turn(settings: Settings, routing: Routing, prompt_name: str | None, system: str,
-               history: Sequence[StoredMessage], text: str,
-               options: TurnOptions) -> tuple[ModelInfo, TurnOptions]:
-    """The model for this turn, from its task and whole input; its options carry the router's
-    reason and the top model, so the ledger records what always using it would have cost."""
-    declared = prompts_view.store().get(prompt_name).task if prompt_name else ""
-    task, by = _task(routing.choice, prompt_name, declared)
-    turns = [Message(m.role, m.content) for m in history]  # type: ignore[arg-type]
-    routed: Routed = route_messages(routing.router, statuses(), settings, task, system,
-                                    [*turns, Message("user", text)], declared_by=by)
-    return routed.model, replace(options, route=routed.reason, baseline=routed.baseline)
-
-
-def _task(choice: str, prompt: str | None, declared: str) -> tuple[str | None, str | None]:
-    """(task, the prompt that declared it): Auto is the prompt's task, else the default."""
-    if choice != AUTO:
-        return choice, None
-    return (declared, prompt) if declared else (None, None)
+    return routing, next(s for s in now if s.model.key == routed.model.key)
 
 
 def routed(meta: dict) -> bool:

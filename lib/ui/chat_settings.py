@@ -6,17 +6,94 @@ the sidebar when the conversation is opened again, by URL or from the list."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from lib import chat
+from lib import chat, knowledge
 from lib.agents import BUILTINS
-from lib.chat import Conversation
-from lib.core import Settings
-from lib.llm import TASKS, ModelInfo
+from lib.chat import Conversation, Routing, TurnOptions
+from lib.core import PromptLabError, Settings
+from lib.llm import TASKS, ModelInfo, ModelStatus
+from lib.ui import (
+    app,
+    chat_router,
+    chat_summary,
+    chat_tools,
+    prompts_view,
+    resilience_view,
+    structured_view,
+    widgets,
+)
 from lib.ui.chat_sidebar import LOADED, MODEL_KEY
-from lib.ui.text import Markdown, join, md, plain
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    """What the sidebar says the next turn is: its model (or the Router), its options, and
+    whether it can be sent."""
+
+    model: ModelInfo | Routing
+    status: ModelStatus            # the chosen model, or the one the router would choose now
+    options: TurnOptions
+    schema_ok: bool                # a typed output schema that is broken holds sending
+    remember: dict[str, Any]       # the settings kept with the conversation
+
+    @property
+    def available(self) -> bool:
+        return self.status.available
+
+    @property
+    def can_send(self) -> bool:
+        return self.status.available and self.schema_ok
+
+
+def turn_settings(settings: Settings, current: Conversation | None) -> TurnSettings:
+    """The Chat sidebar below the conversation list: model or Router, fallbacks, system prompt,
+    knowledge base, tools, temperature, max tokens, history strategy and output schema, restored
+    from the conversation when it is opened and kept with it when they change."""
+    kbs = [kb.name for kb in knowledge.list_kbs(settings)]
+    restore(current, kbs, {widgets.ROUTER, *(m.key for m in app.catalog().models)})
+    with st.sidebar:
+        st.divider()
+        status = widgets.model_picker(MODEL_KEY, router=True)
+        key = f"system_{current.id if current else 'new'}"
+        routing = None
+        if status is None:
+            routing, status = chat_router.task_sidebar(settings, key)
+        model = status.model
+        fallbacks = resilience_view.fallback_picker(model)
+        if current and f"{key}_text" not in st.session_state:
+            st.session_state[f"{key}_text"] = current.system
+        system, prompt_name, prompt_version = widgets.guarded(
+            lambda: prompts_view.system_from_prompt(key)) or ("", None, None)
+        kb_name = st.selectbox("Ground in a knowledge base", kbs, index=None, key=KB,
+                               placeholder="No documents" if kbs else "Add documents first",
+                               disabled=not kbs)
+        start(model)
+        top_k = st.slider("Chunks per turn", 1, 10, key=TOP_K) if kb_name else 4
+        tools = chat_tools.tools_sidebar(kb_name)
+        temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, key=TEMPERATURE,
+                                disabled=not model.temperature)
+        max_tokens = st.number_input("Max output tokens", 1, model.max_output, step=64,
+                                     key=MAX_TOKENS)
+        strategy = chat_summary.strategy_picker(settings, current)
+        try:  # sending is held until a typed schema is fixed
+            output_schema, schema_ok = structured_view.schema_input(prompt_name,
+                                                                    prompt_version), True
+        except PromptLabError as exc:
+            widgets.show_error(exc)
+            output_schema, schema_ok = None, False
+    kept = chosen()
+    remember(settings, current, kept)
+    options = TurnOptions(
+        system=system, temperature=temperature, max_tokens=int(max_tokens),
+        prompt_name=prompt_name, prompt_version=prompt_version, knowledge_base=kb_name,
+        top_k=top_k, tools=tools.tools, tool_choice=tools.choice, max_steps=tools.max_steps,
+        max_cost_usd=tools.max_cost_usd, output_schema=output_schema, fallbacks=fallbacks,
+        history=strategy, user=app.user())
+    return TurnSettings(routing or model, status, options, schema_ok, kept)
 
 TEMPERATURE, MAX_TOKENS = "chat_temperature", "chat_max_tokens"
 KB, TOP_K = "chat_kb", "chat_top_k"
@@ -95,18 +172,3 @@ def remember(settings: Settings, current: Conversation | None, now: dict[str, An
     if current is not None and now != current.settings:
         chat.save_settings(settings.db_path, current.id, now)
         current.settings = now
-
-
-def active_line(tools: tuple[Any, ...], schema: dict | None, kb: str | None) -> Markdown:
-    """Beside the input: the tools, output schema and knowledge base this conversation uses."""
-    parts = []
-    if kb:
-        parts.append(md(":material/library_books: Grounded in **{}**", kb))
-    if tools:
-        parts.append(md(":material/build: Tools: {}", join(", ", (
-            md("`{}`", t.name) for t in tools))))
-    if schema is not None:
-        title = schema.get("title") if isinstance(schema.get("title"), str) else ""
-        parts.append(md(":material/data_object: Replies are JSON matching the output schema{}",
-                        md(" “{}”", title) if title else plain("")))
-    return join("  ·  ", parts)  # empty: none of them

@@ -42,14 +42,6 @@ def strategy_picker(settings: Settings, current: Conversation | None) -> str:
     return strategy
 
 
-def active(settings: Settings, current: Conversation | None, strategy: str,
-           before: int | None = None) -> Summary | None:
-    """The summary the next call sends (None with the sliding window)."""
-    if current is None or strategy != chat.SUMMARISE:
-        return None
-    return chat.active_summary(settings.db_path, current.id, before)
-
-
 def _save(summary_id: int, key: str) -> None:
     try:
         chat.edit_summary(app.settings().db_path, summary_id, st.session_state[key])

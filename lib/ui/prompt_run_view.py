@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import prompts
+from lib import chat, prompts
 from lib.core import format_usd
 from lib.llm import CallEvent, ModelInfo, ModelStatus, Response
 from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt
@@ -43,7 +43,7 @@ def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelSta
         call.reserve()  # a budget's refusal shows before anything is drawn
         stop = st.empty()
         stop.button("Stop", icon=":material/stop_circle:", key="stop_prompt_run")
-        text, error = stream_into(call, st.container())
+        text, error = stream_into(chat.turn_events(call), st.container())
         stop.empty()
         results[prompt.name] = _outcome(call, text, error, model)
         st.rerun()  # the outcome is drawn below, as on any later run of the page

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.llm import GUARDS, Fallback, ModelInfo, Waiting
+from lib.chat import FellBack, Waiting
+from lib.llm import GUARDS, ModelInfo
 from lib.ui.app import catalog
 from lib.ui.text import Markdown, join, md
 
@@ -37,7 +38,7 @@ def circuit_mark(provider: str) -> str:
     return "" if state is None or state.state == "closed" else f"  (circuit {state.text})"
 
 
-def live_note(event: Fallback | Waiting) -> Markdown:
+def live_note(event: FellBack | Waiting) -> Markdown:
     """What a reply says while it streams: waiting under a rate limit, or moving on."""
     if isinstance(event, Waiting):
         return md(":material/hourglass_top: Waiting {:.0f} s: {}…", event.seconds, event.reason)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from collections.abc import Callable
+from typing import Literal, TypeVar, overload
 
 import streamlit as st
 
@@ -27,6 +28,7 @@ def _order(status: ModelStatus) -> tuple[bool, bool, str]:
     return not status.available, spec is None or spec.source != "built-in", status.model.provider
 
 
+T = TypeVar("T")
 ROUTER = "router"  # the picker's Router option: a model is chosen per turn (lib.llm.route)
 ROUTER_LABEL = "Router · picks a model per turn by task and input length"
 
@@ -56,6 +58,16 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None,
     if not choice.available:
         st.warning(md("{} is unavailable. {}", choice.model.label, choice.reason))
     return choice
+
+
+def guarded(work: Callable[[], T]) -> T | None:
+    """`work()`, or None with its error shown in plain words (a page's one catch for a
+    section that may refuse: a bad prompt, a schema, a conversation that is gone)."""
+    try:
+        return work()
+    except PromptLabError as exc:
+        show_error(exc)
+        return None
 
 
 def show_error(error: PromptLabError) -> None:
