@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from lib.agents import registered_tools, run_tool, tool_sources
 from lib.core import failures, get_settings
 from lib.llm import (
-    Call,
     CallContext,
+    Calls,
+    CallSpec,
     ChatRequest,
     Message,
+    ToolCall,
     get_provider,
     load_catalog,
     model_statuses,
@@ -40,6 +43,7 @@ def installed_example(tmp_path_factory) -> Path:
 def _fresh_registry() -> None:
     importlib.invalidate_caches()
     provider_specs.cache_clear()
+    registered_tools.cache_clear()
     get_provider.cache_clear()
 
 
@@ -62,18 +66,27 @@ def test_the_example_plugin_adds_a_provider_and_its_model(example, data_dir):
     assert [s.available for s in model_statuses(catalog, settings) if s.model is shout] == [True]
 
 
+def test_the_example_plugin_adds_a_tool_that_runs_like_a_built_in(example):
+    tool = registered_tools()["word_count"]
+    assert tool_sources()["word_count"] == "example"
+    assert tool_sources()["calculator"] == "built-in"
+    outcome = run_tool(tool, ToolCall("c1", "word_count", {"text": "one two three"}, ""), {})
+    assert (outcome.content, outcome.is_error) == ("3", False)
+    bad = run_tool(tool, ToolCall("c2", "word_count", {"text": 3}, ""), {})
+    assert bad.is_error  # its arguments are validated against its schema, as a built-in's
+
+
 def test_without_the_plugin_there_is_no_such_provider(data_dir):
     _fresh_registry()
-    assert "example" not in provider_specs()
+    assert "example" not in provider_specs() and "word_count" not in registered_tools()
     assert "example/shout" not in {m.key for m in load_catalog(get_settings()).models}
 
 
 def test_a_call_to_the_plugin_model_is_a_ledger_row_like_any_other(example, data_dir):
     settings = get_settings()
     model = load_catalog(settings).get("example/shout")
-    call = Call(get_provider("example", settings), model,
-                ChatRequest(model.id, (Message("user", "hello there"),)),
-                CallContext("chat"), db_path=settings.db_path)
+    call = Calls(settings).invoke(CallSpec(
+        model, ChatRequest(model.id, (Message("user", "hello there"),)), CallContext("chat")))
     assert [e for e in call if type(e).__name__ == "TextDelta"]
     assert call.text == "HELLO THERE"
     row = get_call(settings.db_path, call.record.id)
@@ -106,6 +119,8 @@ def test_the_plugin_model_answers_in_the_chat_page(example, app):
     assert picker.value == "local/smollm2-135m-instruct"  # installing it changed no default
     assert "Example plugin · Shout (example plugin)" in picker.options
     picker.set_value("example/shout").run()
+    tools = at.multiselect(key="chat_tools")
+    assert "word_count (plugin example)" in tools.options
     at.chat_input[0].set_value("make it loud").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("MAKE IT LOUD" in m.value for m in at.markdown)

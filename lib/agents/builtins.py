@@ -5,6 +5,7 @@ knowledge-base tools read the registry and the index, the calculator parses arit
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -91,3 +92,9 @@ def read_chunk(settings: Any, kb: Any, chunk_id: str) -> Cited:
 
 BUILTINS: dict[str, Tool] = {t.name: t for t in (search_knowledge_base, calculator,
                                                  current_time, read_chunk)}
+
+
+def register_tools(register: Callable[[Tool], None]) -> None:
+    """The built-ins, registered through the hook a tool plugin uses (lib.agents.registry)."""
+    for t in BUILTINS.values():
+        register(t)

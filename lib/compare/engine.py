@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from lib.agents import BUILTINS, AgentRun, RunFinished, stored_status
+from lib.agents import AgentRun, RunFinished, registered_tools, stored_status
 from lib.compare.checks import EXPECTS, Check, run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, Forecast
@@ -117,8 +117,9 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult, spec: CallSpec,
                    counter: Counter) -> None:
         """A tool variant's cell: an agent run; the row's canned results stand in for tools."""
-        tools = {n: replace(BUILTINS[n], fn=None, canned=cell.canned[n])
-                 if n in cell.canned else BUILTINS[n] for n in r.variant.tools}
+        offered = registered_tools()
+        tools = {n: replace(offered[n], fn=None, canned=cell.canned[n])
+                 if n in cell.canned else offered[n] for n in r.variant.tools}
         run = AgentRun(calls, spec, tools, tool_context={"settings": settings, "kb": None})
         for event in run:
             if isinstance(event, TextDelta):

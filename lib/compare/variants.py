@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lib.agents import BUILTINS
+from lib.agents import registered_tools
 from lib.core import CompareError, SchemaError
 from lib.llm import Catalog, ChatRequest, Message, ModelInfo, check_schema
 from lib.prompts import Prompt, PromptStore, Variable
@@ -55,9 +55,9 @@ def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> li
         prompt = store.get(v.prompt)
         version = prompt.resolve(v.ref)
         model = catalog.get(v.model)
-        if unknown := [t for t in v.tools if t not in BUILTINS]:
+        if unknown := [t for t in v.tools if t not in registered_tools()]:
             raise CompareError(f"Unknown tool {unknown[0]!r}; built-ins are "
-                               f"{', '.join(BUILTINS)}.")
+                               f"{', '.join(registered_tools())}.")
         try:
             schema = check_schema(v.output_schema) or prompt.output_schema(version)
         except SchemaError as exc:
@@ -80,5 +80,5 @@ def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
     return ChatRequest(r.model.id, (Message("user", text),),
                        temperature=r.variant.temperature if r.model.temperature else None,
                        max_tokens=min(r.variant.max_tokens, r.model.max_output),
-                       tools=tuple(BUILTINS[n].spec for n in r.variant.tools),
+                       tools=tuple(registered_tools()[n].spec for n in r.variant.tools),
                        output_schema=r.schema)

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from lib import chat, knowledge
-from lib.agents import BUILTINS
+from lib.agents import registered_tools
 from lib.chat import Conversation, Routing, TurnOptions
 from lib.core import PromptLabError, Settings
 from lib.llm import TASKS, ModelInfo, ModelStatus
@@ -133,7 +133,7 @@ def _fitting(kept: dict[str, Any], kbs: list[str], models: set[str]) -> dict[str
     if isinstance(kept.get("top_k"), int) and 1 <= kept["top_k"] <= 10:
         out[TOP_K] = kept["top_k"]
     if "tools" in kept:
-        usable = [n for n in BUILTINS if out.get(KB) or n not in KB_TOOLS]
+        usable = [n for n in registered_tools() if out.get(KB) or n not in KB_TOOLS]
         tools = [t for t in kept["tools"] or () if t in usable]
         out[TOOLS] = tools
         out[CHOICE] = (kept.get("tool_choice") if kept.get("tool_choice") in

@@ -9,12 +9,17 @@ from typing import Any
 
 import streamlit as st
 
-from lib.agents import BUILTINS, DEFAULT_STEPS, Tool, schema_tool
+from lib.agents import DEFAULT_STEPS, Tool, registered_tools, schema_tool, tool_sources
 from lib.core import PromptLabError, format_usd
-from lib.ui.text import Markdown, inert, md, plain
+from lib.ui.text import Markdown, inert, md
 from lib.ui.widgets import show_error
 
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
+def _tool_label(name: str, source: str) -> str:
+    """A built-in by its label; a plugin's tool by its name and its plugin."""
+    return LABELS.get(name, name) if source == "built-in" else f"{name} (plugin {source})"
+
+
 LABELS = {"search_knowledge_base": "Search the knowledge base", "calculator": "Calculator",
           "current_time": "Current date and time", "read_chunk": "Read a stored chunk"}
 ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} steps: press "
@@ -42,9 +47,13 @@ class ToolSettings:
 def tools_sidebar(kb_name: str | None) -> ToolSettings:
     """The sidebar's Tools section."""
     with st.sidebar.expander("Tools", icon=":material/build:"):
-        names = [n for n in BUILTINS if n not in ("search_knowledge_base", "read_chunk")
+        offered = registered_tools()
+        names = [n for n in offered if n not in ("search_knowledge_base", "read_chunk")
                  or kb_name]
-        chosen = st.multiselect("Built-in tools", names, format_func=lambda n: plain(LABELS[n]),
+        sources = tool_sources()
+        # Options are drawn as plain text: no Markdown escaping.
+        chosen = st.multiselect("Tools", names,
+                                format_func=lambda n: _tool_label(n, sources.get(n, "built-in")),
                                 key="chat_tools", placeholder="No tools",
                                 help="Knowledge-base tools need a knowledge base above.")
         custom: dict[str, Tool] = st.session_state.setdefault(CUSTOM, {})
@@ -58,7 +67,7 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
                 st.rerun()
         with st.popover("Define a tool", icon=":material/add:", width="stretch"):
             _define(custom)
-        tools = tuple(BUILTINS[n] for n in chosen) + tuple(custom.values())
+        tools = tuple(offered[n] for n in chosen) + tuple(custom.values())
         choice = st.selectbox("Tool choice", ["auto", "required", "none",
                                               *[t.name for t in tools]],
                               key="chat_tool_choice", disabled=not tools,

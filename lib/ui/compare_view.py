@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from lib import compare
-from lib.agents import BUILTINS
+from lib.agents import registered_tools
 from lib.compare import (
     KINDS,
     LETTERS,
@@ -47,7 +47,7 @@ def variant_editor(index: int, names: list[str]) -> Variant:
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
                                  key=f"cv{index}_max_{name}")
-    tools = st.multiselect("Tools", [t for t in BUILTINS if t not in KB_TOOLS],
+    tools = st.multiselect("Tools", [t for t in registered_tools() if t not in KB_TOOLS],
                            key=f"cv{index}_tools", placeholder="No tools",
                            format_func=lambda t: plain(LABELS[t]),
                            help="With tools, each cell is an agent run (up to 8 steps); a "
