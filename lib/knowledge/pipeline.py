@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lib.core import DocumentError, PromptLabError, Settings, now_iso
+from lib.core import DocumentError, PromptLabError, Settings
 from lib.knowledge import embeddings, index
 from lib.knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_sections
 from lib.knowledge.parsing import Parsed, parse_many
@@ -28,9 +28,9 @@ from lib.knowledge.registry import (
     delete_document,
     documents,
     find_document,
+    register_document,
 )
 from lib.knowledge.storing import Pending, embed_and_store
-from lib.storage import connect
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +139,8 @@ def _prepare(settings: Settings, kb: KnowledgeBase, i: int, name: str, parsed: P
                             hint="Split the file, use larger chunks, or raise "
                                  "PROMPTLAB_MAX_CHUNKS.")
     ids = [c.chunk_id(kb.collection, sha) for c in chunks]
-    with connect(settings.db_path, write=True) as conn:
-        cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
-                           "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
-                           (kb.id, name, parsed.kind, byte_size, sha, len(chunks), now_iso()))
-        document_id = int(cur.lastrowid)
-        conn.executemany("INSERT INTO chunks (id, kb_id, document_id, idx, text, tokens, page, "
-                         "heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(cid, kb.id, document_id, c.index, c.text, c.tokens, c.page, c.heading)
-                          for cid, c in zip(ids, chunks, strict=True)])
+    document_id = register_document(settings, kb, name=name, kind=parsed.kind, size=byte_size,
+                                    sha=sha, chunks=chunks, ids=ids)
     return Pending(i, name, parsed.kind, document_id, chunks, ids)
 
 

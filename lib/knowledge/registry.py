@@ -1,5 +1,8 @@
 """The document registry in SQLite, the source of truth: knowledge bases, documents, chunk
-texts, and which chunks grounded which model call. Chroma is an index rebuilt from this."""
+texts, and which chunks grounded which model call. Chroma is an index rebuilt from this.
+
+The only module that writes the documents and chunks tables: ingest registers a document and
+marks it ready through here."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from lib.core import (
     now_iso,
 )
 from lib.knowledge import embeddings, index
+from lib.knowledge.chunking import Chunk
 from lib.storage import connect
 
 ABANDONED_AFTER_S = 600  # a document still 'storing' after this was left by a crash
@@ -100,7 +104,7 @@ def kb_version(settings: Settings, kb: KnowledgeBase) -> int:
     return row[0] if row else -1
 
 
-def bump(conn: Any, kb: KnowledgeBase) -> None:
+def _bump(conn: Any, kb: KnowledgeBase) -> None:
     conn.execute("UPDATE knowledge_bases SET version = version + 1 WHERE id = ?", (kb.id,))
 
 
@@ -188,7 +192,31 @@ def delete_document(settings: Settings, kb: KnowledgeBase, document_id: int) -> 
     index.delete(settings, kb.collection, ids)
     with connect(settings.db_path, write=True) as conn:
         conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
-        bump(conn, kb)
+        _bump(conn, kb)
+
+
+def register_document(settings: Settings, kb: KnowledgeBase, *, name: str, kind: str,
+                      size: int, sha: str, chunks: Sequence[Chunk], ids: Sequence[str]) -> int:
+    """Add a document and its chunks (`ids`, in order), 'storing' until its vectors are in
+    the index; its id."""
+    with connect(settings.db_path, write=True) as conn:
+        cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
+                           "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
+                           (kb.id, name, kind, size, sha, len(chunks), now_iso()))
+        document_id = int(cur.lastrowid)
+        conn.executemany("INSERT INTO chunks (id, kb_id, document_id, idx, text, tokens, page, "
+                         "heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(cid, kb.id, document_id, c.index, c.text, c.tokens, c.page, c.heading)
+                          for cid, c in zip(ids, chunks, strict=True)])
+    return document_id
+
+
+def mark_ready(settings: Settings, kb: KnowledgeBase, document_ids: Sequence[int]) -> None:
+    """Documents whose chunks are all in the index: ready to search (the base's version moves)."""
+    with connect(settings.db_path, write=True) as conn:
+        conn.executemany("UPDATE documents SET status = 'ready' WHERE id = ?",
+                         [(d,) for d in document_ids])
+        _bump(conn, kb)
 
 
 # -- call <-> chunk links -------------------------------------------------------------------

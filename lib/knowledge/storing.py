@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from lib.core import MemoryGuard, PromptLabError, Settings
 from lib.knowledge import embeddings, index
 from lib.knowledge.chunking import Chunk
-from lib.knowledge.registry import KnowledgeBase, bump, delete_document
-from lib.storage import connect
+from lib.knowledge.registry import KnowledgeBase, delete_document, mark_ready
 
 log = logging.getLogger(__name__)
 EMBED_BATCH = 32  # chunks embedded and stored at once: progress moves, memory stays low
@@ -148,10 +147,7 @@ def _mark_ready(settings: Settings, kb: KnowledgeBase, ready: list[Pending],
                 report: Report) -> None:
     if not ready:
         return
-    with connect(settings.db_path, write=True) as conn:
-        conn.executemany("UPDATE documents SET status = 'ready' WHERE id = ?",
-                         [(d.document_id,) for d in ready])
-        bump(conn, kb)
+    mark_ready(settings, kb, [d.document_id for d in ready])
     for d in ready:
         d.done = True
         n = len(d.chunks)

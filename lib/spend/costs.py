@@ -1,8 +1,8 @@
 """The Costs dashboard's figures, aggregated in SQL over the ledger's rollup tables.
 
 calls_daily and calls_latency are kept by a trigger on every ledger insert (see
-lib/storage/migrations.py), so each figure reads a few thousand rollup rows however many calls
-there are. Latency p50 / p95
+lib/storage/migrations/m0005_rollups_and_budgets.py), so each figure reads a few thousand
+rollup rows however many calls there are. Latency p50 / p95
 come from 2%-wide histogram buckets: within 1% of the exact nearest-rank percentile. Filtered
 by user, the same figures read calls_daily_users (the rollup split by user, kept by the
 ledger's insert); spend by user reads user_days (a row per user and day), or the split rollup

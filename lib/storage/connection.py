@@ -25,8 +25,8 @@ from typing import Any
 
 from lib.core import ConflictError, StorageError, get_settings
 from lib.storage import postgres
+from lib.storage.ddl import statements
 from lib.storage.migrations import MIGRATIONS
-from lib.storage.migrations_pg import statements
 
 log = logging.getLogger(__name__)
 

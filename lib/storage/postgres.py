@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from lib.core import ConflictError, StorageError
-from lib.storage.migrations_pg import PRELUDE, pg_body
+from lib.storage.ddl import PRELUDE, pg_body
+from lib.storage.migrations import Step
 from lib.storage.pg_shape import PgConnection, adapters, cursor_class, rows
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _identity_tables(raw: Any) -> frozenset[str]:
         "AND is_identity = 'YES' AND table_schema = current_schema()"))
 
 
-def migrate(url: str, migrations: list[tuple[str, Any]], until: str | None) -> list[str]:
+def migrate(url: str, migrations: Sequence[tuple[str, Step]], until: str | None) -> list[str]:
     """Apply the named migrations not yet applied, in one transaction (PostgreSQL's DDL is
     transactional), under a lock so two processes starting together apply each once."""
     import psycopg
