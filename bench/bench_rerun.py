@@ -1,0 +1,224 @@
+"""What a rerun costs: every widget change reruns the whole page, so a page should pay for
+what it draws, not for what it re-reads. In a real browser, the time from a widget change to
+the page settled (its script run finished, as the browser hears it, and drawn) on:
+
+- Chat, a 20-message conversation open: a sidebar setting changed (Max output tokens);
+- Compare, a saved 50-row, 2-variant run open: a rerun (Streamlit's "r" shortcut, the same
+  script run a widget change makes, the page has no sidebar setting);
+- Costs, 5,000 ledger rows: a rerun;
+
+each against an empty Streamlit app doing the same (a sidebar number changed; a rerun),
+interleaved in the same run. Goal: at most 1.5x on each. Messages and outputs are CISI
+abstracts (public, not written here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, cisi_documents
+
+sys.path.insert(0, str(ROOT / "tests"))
+from support import free_port, wait_for_http
+
+# The last three: a page that is not in front is neither throttled nor paused (the bench
+# keeps several open and changes them in turn).
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+        "--disable-backgrounding-occluded-windows"]
+EMPTY_APP = """import streamlit as st
+st.title("Empty")
+st.sidebar.number_input("Max output tokens", 1, 4096, 512, 64)
+"""
+
+
+class Abstracts:
+    """Answers each request with the next CISI abstract, streamed as a model would."""
+
+    name = "bench"
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts, self.next = texts, 0
+
+    def stream(self, request):
+        from lib.llm import Stop, TextDelta, Usage
+
+        text, self.next = self.texts[self.next % len(self.texts)][:400], self.next + 1
+        for word in text.split(" "):
+            yield TextDelta(word + " ")
+        yield Usage(180, len(text) // 4)
+        yield Stop("end_turn")
+
+
+def seed(data: Path) -> tuple[int, int]:
+    """A 20-message conversation, a saved 50-row run and 5,000 ledger rows; their ids."""
+    os.environ["PROMPTLAB_DATA_DIR"] = str(data)
+    os.environ["PROMPTLAB_SECRETS_FILE"] = os.devnull
+    from lib import chat, compare, spend
+    from lib.core import get_settings
+    from lib.llm import Calls, load_catalog
+    from lib.prompts import PromptStore
+
+    settings = get_settings()
+    docs = list(cisi_documents().values())
+    conv = chat.create_conversation(settings.db_path, title="CISI reading list",
+                                    model="local/smollm2-135m-instruct")
+    for i in range(10):
+        chat.add_message(settings.db_path, conv, "user", f"Summarise: {docs[i][0]}")
+        chat.add_message(settings.db_path, conv, "assistant", docs[i][1][:1200])
+    local = "local/smollm2-135m-instruct"
+    resolved = compare.resolve(PromptStore(settings.prompts_dir), load_catalog(settings),
+                               [compare.Variant("summarizer", "production", local, 0.2, 64),
+                                compare.Variant("summarizer", "production", local, 0.9, 64)])
+    rows = [{"text": docs[i][1][:600]} for i in range(50)]
+    run = compare.create_run(settings, "CISI summaries", resolved, rows, [])
+    plan = compare.forecast(settings, resolved, rows)
+    # The run's cells answered by CISI abstracts through the real engine and ledger.
+    answers = Abstracts([text for _, text in docs[50:]])
+    list(compare.execute(settings, run, resolved, plan, [], concurrency=2,
+                         calls=Calls(settings, provider_for=lambda _model: answers)))
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    spend.record_many(settings.db_path, [spend.CallRecord(
+        ts=(start + dt.timedelta(minutes=9 * i)).isoformat(timespec="milliseconds"),
+        page=("chat", "compare", "api")[i % 3], provider="local",
+        model="smollm2-135m-instruct", attempts=1, status="ok", total_ms=400.0 + i % 50,
+        ttft_ms=40.0, input_tokens=100 + i % 300, output_tokens=40 + i % 90,
+        prompt_name=("summarizer", None)[i % 2], prompt_version=(1, None)[i % 2])
+        for i in range(5000)])
+    return conv, run
+
+
+def serve(script: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{url}/_stcore/health", proc=proc)
+    return proc, url
+
+
+class Runs:
+    """The script runs a page's session finished, as the browser hears them: Streamlit's
+    `script_finished` message on the page's websocket (the DOM's running flag can be set and
+    cleared in one React batch for a quick run, and never show)."""
+
+    def __init__(self, page) -> None:
+        self.page, self.done = page, 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload: bytes | str) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(payload)
+            if msg.WhichOneof("type") == "script_finished":
+                self.done += 1
+
+    def after(self, seen: int, timeout_s: float = 120.0) -> None:
+        """Wait until a run beyond the first `seen` has finished, then for the page to draw it
+        (two animation frames)."""
+        deadline = time.monotonic() + timeout_s
+        while self.done <= seen:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no script run finished")
+            self.page.wait_for_timeout(2)  # lets Playwright deliver the websocket's frames
+        self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                           "requestAnimationFrame(r)))")
+
+
+def change(page, runs: Runs, how: str, step: int) -> float:
+    """Milliseconds from a widget change to the page settled (its run finished and drawn):
+    the sidebar's "Max output tokens" set to 500 or 510 in turn (typed, then Enter), or a
+    rerun (Streamlit's "r" shortcut)."""
+    seen = runs.done
+    if how == "widget":
+        box = page.get_by_test_id("stSidebar").get_by_label("Max output tokens")
+        box.fill(str(500 + 10 * (step % 2)))
+    started = time.perf_counter()
+    if how == "widget":
+        box.press("Enter")
+    else:
+        page.keyboard.press("r")
+    runs.after(seen)
+    return (time.perf_counter() - started) * 1000
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    runs = Runs(page)
+    page.goto(url)
+    page.locator("h1").first.wait_for(timeout=120_000)
+    runs.after(0)
+    return page, runs
+
+
+def main(runs: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="promptlab-bench-") as d:
+        root = Path(d)
+        shutil.copytree(ROOT / "prompts", root / "prompts")
+        os.environ["PROMPTLAB_PROMPTS_DIR"] = str(root / "prompts")
+        conv, run = seed(root / "data")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        (root / "empty_app.py").write_text(EMPTY_APP)
+        app, app_url = serve(ROOT / "Home.py", env)
+        empty, empty_url = serve(root / "empty_app.py", env)
+        cases = [("Chat (20 messages)", f"/chat?c={conv}", "widget"),
+                 ("Compare (saved 50-row run)", f"/compare_run?run={run}", "rerun"),
+                 ("Costs (5,000 rows)", "/costs", "rerun")]
+        worst = 0.0
+        try:
+            with sync_playwright() as p:
+                # A browser each: a page in the background of a browser is throttled. The
+                # empty app has one page per kind of change (a widget that has the keyboard
+                # would take the rerun key).
+                browsers = [p.chromium.launch(executable_path="/usr/bin/chromium",
+                                              headless=True, args=ARGS) for _ in range(3)]
+                browser = browsers[0]
+                blanks = {"widget": open_page(browsers[1], empty_url),
+                          "rerun": open_page(browsers[2], empty_url)}
+                for name, path, how in cases:
+                    page, page_runs = open_page(browser, app_url + path)
+                    blank, blank_runs = blanks[how]
+                    for i in range(2):  # warm both: the first rerun loads caches
+                        change(page, page_runs, how, i)
+                        change(blank, blank_runs, how, i)
+                    ours, base = [], []
+                    for i in range(runs):  # interleaved, so load hits both alike
+                        ours.append(change(page, page_runs, how, i))
+                        base.append(change(blank, blank_runs, how, i))
+                    ratio = statistics.median(ours) / statistics.median(base)
+                    worst = max(worst, ratio)
+                    print(f"{name:<28} {how:<6} median {statistics.median(ours):7.1f} ms "
+                          f"vs empty app {statistics.median(base):6.1f} ms: {ratio:.2f}x "
+                          f"(p90 {sorted(ours)[int(0.9 * len(ours))]:.0f} ms, n={runs})")
+                    page.close()
+                for b in browsers:
+                    b.close()
+        finally:
+            for proc in (app, empty):
+                proc.terminate()
+                proc.wait(10)
+    print(f"{'worst page':<28} {worst:.2f}x  (goal: <= 1.5x on each)")
+    sys.exit(0 if worst <= 1.5 else 1)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=14, help="changes measured per page")
+    main(parser.parse_args().runs)
