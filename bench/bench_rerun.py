@@ -166,7 +166,7 @@ def open_page(browser, url: str):
     return page, runs
 
 
-def main(runs: int) -> None:
+def main(runs: int, only: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="promptlab-bench-") as d:
@@ -181,6 +181,7 @@ def main(runs: int) -> None:
         cases = [("Chat (20 messages)", f"/chat?c={conv}", "widget"),
                  ("Compare (saved 50-row run)", f"/compare_run?run={run}", "rerun"),
                  ("Costs (5,000 rows)", "/costs", "rerun")]
+        cases = [c for c in cases if only.lower() in c[0].lower()]
         worst = 0.0
         try:
             with sync_playwright() as p:
@@ -221,4 +222,6 @@ def main(runs: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=14, help="changes measured per page")
-    main(parser.parse_args().runs)
+    parser.add_argument("--only", default="", help="measure only pages whose name has this")
+    args = parser.parse_args()
+    main(args.runs, args.only)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.agents import registered_tools, run_tool, tool_sources
+from lib.agents import forget_tools, registered_tools, run_tool, tool_sources
 from lib.core import failures, get_settings
 from lib.llm import (
     CallContext,
@@ -43,7 +43,7 @@ def installed_example(tmp_path_factory) -> Path:
 def _fresh_registry() -> None:
     importlib.invalidate_caches()
     provider_specs.cache_clear()
-    registered_tools.cache_clear()
+    forget_tools()
     get_provider.cache_clear()
 
 

@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.agents.arithmetic": ("calculate", "evaluate"),
     "lib.agents.builtins": ("BUILTINS",),
-    "lib.agents.registry": ("registered_tools", "tool_sources"),
+    "lib.agents.registry": ("forget_tools", "registered_tools", "tool_sources"),
     "lib.agents.events": (
         "RunEvent", "RunFinished", "RunPaused", "Step", "StepFinished", "ToolFinished",
         "ToolStarted", "stored_status"

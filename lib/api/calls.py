@@ -5,7 +5,6 @@ limits, budgets and ledger are the same."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,16 +20,14 @@ from lib.llm import (
     CallEvent,
     Calls,
     CallSpec,
-    Catalog,
     ChatRequest,
     Counter,
     ModelInfo,
     Response,
-    load_catalog,
+    current_catalog,
     load_router,
     message_text,
     model_statuses,
-    user_catalog_path,
 )
 
 ROUTER = "router"   # the model name that asks the catalog's router to choose
@@ -40,31 +37,15 @@ ROUTER = "router"   # the model name that asks the catalog's router to choose
 # far past a window is refused without counting it (8 MiB of one word takes tiktoken 20 s).
 MAX_TOKEN_BYTES = 128
 
-_catalogs: dict[Settings, tuple[int | None, Catalog]] = {}
-
-
-def catalog(settings: Settings) -> Catalog:
-    """The catalog, parsed again only when the user's copy changes (a price edited in the
-    app applies to the next request without a parse on every one)."""
-    try:
-        stamp: int | None = os.stat(user_catalog_path(settings)).st_mtime_ns
-    except OSError:
-        stamp = None
-    hit = _catalogs.get(settings)
-    if hit is None or hit[0] != stamp:
-        hit = _catalogs[settings] = (stamp, load_catalog(settings))
-    return hit[1]
-
-
 def available_models(settings: Settings) -> list[ModelInfo]:
     """Every catalog model usable here (the bundled one once its CPU check passed)."""
-    return [s.model for s in model_statuses(catalog(settings), settings) if s.available]
+    return [s.model for s in model_statuses(current_catalog(settings), settings) if s.available]
 
 
 def find_model(settings: Settings, name: str) -> ModelInfo:
     """A model by catalog key ("local/smollm2-135m-instruct") or by a bare id served by one
     provider only; ApiError 404 otherwise."""
-    models = catalog(settings).models
+    models = current_catalog(settings).models
     found = [m for m in models if m.key == name] or [m for m in models if m.id == name]
     if len(found) != 1:
         raise ApiError(f"The model '{name}' does not exist here." if not found else
@@ -122,7 +103,7 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     answer passes the request down its catalog chain; without, only the model named answers
     (an API client asked for that model: another one is an answer to another question).
     Setting `cancel` stops the call at its next event."""
-    cat = catalog(settings)
+    cat = current_catalog(settings)
     if params.model == ROUTER:  # the catalog's router picks from the task and the input
         routed = route_turn(settings, Routing(load_router(settings, cat), tuple(
             model_statuses(cat, settings)), params.task or AUTO), params.system,

@@ -12,7 +12,9 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.llm.breakers": ("BreakerPolicy", "BreakerState", "Breakers"),
     "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
-    "lib.llm.catalog": ("SHIPPED", "load_catalog", "save_user_catalog", "user_catalog_path"),
+    "lib.llm.catalog": (
+        "SHIPPED", "current_catalog", "load_catalog", "save_user_catalog", "user_catalog_path"
+    ),
     "lib.llm.modelinfo": ("Catalog", "ModelInfo"),
     "lib.llm.fallbacks": ("Fallback", "Fallbacks", "Skipped"),
     "lib.llm.guards": ("GUARDS", "Guards"),

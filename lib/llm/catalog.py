@@ -68,6 +68,22 @@ def load_catalog(settings: Settings) -> Catalog:
     return Catalog(tuple(models), checked, chains)
 
 
+_current: dict[Settings, tuple[int | None, Catalog]] = {}
+
+
+def current_catalog(settings: Settings) -> Catalog:
+    """The catalog, parsed again only when the user's copy changes: every page rerun and API
+    request asks for it, and a price edited in the app applies to the next one."""
+    try:
+        stamp: int | None = user_catalog_path(settings).stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    hit = _current.get(settings)
+    if hit is None or hit[0] != stamp:
+        hit = _current[settings] = (stamp, load_catalog(settings))
+    return hit[1]
+
+
 def save_user_catalog(settings: Settings, models: list[ModelInfo], checked: str) -> None:
     """Write the user's catalog (validated first) atomically to the data folder; its router
     rules, if it has any, are kept."""

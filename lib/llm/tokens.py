@@ -8,6 +8,7 @@ Claude: a local estimate, labelled as one. Other servers: an o200k estimate, lab
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -108,7 +109,7 @@ class TiktokenCounter:
         return self.label or f"tiktoken {self.encoding_name}"
 
     def count(self, text: str) -> int:
-        n = len(encoding(self.encoding_name).encode(text, disallowed_special=()))
+        n = _tiktoken_count(self.encoding_name, text)
         return math.ceil(n * self.factor) if self.factor != 1.0 else n
 
     def message_overhead(self) -> int:
@@ -119,6 +120,12 @@ class TiktokenCounter:
             request.messages)
         return self.per_request + self.count(tools_text(request)) + sum(
             self.count(message_text(m)) + self.per_message for m in msgs)
+
+
+@functools.lru_cache(maxsize=8192)
+def _tiktoken_count(encoding_name: str, text: str) -> int:
+    # A page counts the same history on every rerun: each text is encoded once.
+    return len(encoding(encoding_name).encode(text, disallowed_special=()))
 
 
 def message_text(m: Message) -> str:
@@ -190,6 +197,7 @@ class LocalCounter:
                                                     Message("user", "y")), system="x"))
         self._overhead = (three - one) // 2 - self.count("y")
 
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 - one counter per model file, for life
     def count(self, text: str) -> int:
         return self._model.count(text)
 

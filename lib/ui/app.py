@@ -12,7 +12,7 @@ import streamlit as st
 
 from lib import compare, spend
 from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
-from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
+from lib.llm import Catalog, ModelStatus, current_catalog, model_statuses, provider_summary
 from lib.ui import identity
 from lib.ui.text import Markdown, md, plain
 
@@ -54,7 +54,7 @@ def settings() -> Settings:
 
 
 def catalog() -> Catalog:
-    return load_catalog(settings())  # a small TOML parse: cheap, and edits show at once
+    return current_catalog(settings())  # parsed again when the user's copy changes
 
 
 def statuses(*, check_local: bool = True) -> list[ModelStatus]:

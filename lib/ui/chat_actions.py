@@ -112,7 +112,15 @@ def typed_results(conversation_id: int, message: StoredMessage, *, enabled: bool
               args=(conversation_id, message.id, [c["id"] for c in waiting]))
 
 
+EDITING = "chat_editing"   # the id of the message whose editor is open
+
+
+def _set_editing(message_id: int | None) -> None:
+    st.session_state[EDITING] = message_id
+
+
 def _queue_edit(conversation_id: int, message_id: int) -> None:
+    st.session_state[EDITING] = None
     _queue(conversation_id, st.session_state.get(f"edit_{message_id}", ""), message_id)
 
 
@@ -124,13 +132,21 @@ def message_actions(conversation_id: int, message: StoredMessage,
     mid = message.id
     branch_switch(conversation_id, message, row)
     if message.role == "user":
-        with row.popover("Edit", icon=":material/edit:", type="tertiary", disabled=not enabled,
-                         key=f"edit_pop_{mid}"):
-            st.text_area("Edit your message", message.content, key=f"edit_{mid}")
-            st.button("Send edited", key=f"send_edit_{mid}", type="primary",
-                      icon=":material/send:", on_click=_queue_edit, args=(conversation_id, mid))
-            st.caption("The edit starts a new branch: this message and its replies stay "
-                       "reachable with ‹ ›, and the Costs page keeps every call.")
+        # One editor at a time, drawn only while editing: a text box under every message
+        # made each rerun pay for all of them.
+        if st.session_state.get(EDITING) != mid:
+            row.button("Edit", icon=":material/edit:", type="tertiary", disabled=not enabled,
+                       key=f"edit_open_{mid}", on_click=_set_editing, args=(mid,))
+            return
+        st.text_area("Edit your message", message.content, key=f"edit_{mid}")
+        buttons = st.container(horizontal=True, gap="small")
+        buttons.button("Send edited", key=f"send_edit_{mid}", type="primary",
+                       icon=":material/send:", disabled=not enabled, on_click=_queue_edit,
+                       args=(conversation_id, mid))
+        buttons.button("Cancel", key=f"cancel_edit_{mid}", type="tertiary",
+                       on_click=_set_editing, args=(None,))
+        st.caption("The edit starts a new branch: this message and its replies stay "
+                   "reachable with ‹ ›, and the Costs page keeps every call.")
         return
     with row.popover("Copy", icon=":material/content_copy:", type="tertiary",
                      key=f"copy_pop_{mid}"):

@@ -4,6 +4,7 @@ once in a child process, and its verdict is cached per build, model file and CPU
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -39,15 +40,20 @@ def _lock(path: Path, cache_dir: Path) -> threading.Lock:
         return _locks.setdefault((str(path), str(cache_dir)), threading.Lock())
 
 
-def _fingerprint(path: Path) -> str:
+@functools.cache
+def _fingerprint_of(path: str, mtime_ns: int) -> str:
     try:
         flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("flags")), "")
     except OSError:
         flags = ""
-    parts = [importlib.metadata.version("llama-cpp-python"), str(path),
-             str(path.stat().st_mtime_ns), flags]
+    parts = [importlib.metadata.version("llama-cpp-python"), path, str(mtime_ns), flags]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _fingerprint(path: Path) -> str:
+    """The build, the model file and the CPU: read once per process (every page asks)."""
+    return _fingerprint_of(str(path), path.stat().st_mtime_ns)
 
 
 def check_runtime(path: Path | None, cache_dir: Path, *, run: bool = True) -> RuntimeCheck:
