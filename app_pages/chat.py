@@ -2,22 +2,17 @@ import streamlit as st
 
 from lib import chat, knowledge
 from lib.core import PromptLabError
-from lib.ui import (
-    app,
-    chat_router,
-    chat_summary,
-    chat_tools,
-    prompts_view,
-    resilience_view,
-    structured_view,
-    widgets,
-)
 from lib.ui import chat_actions as actions
 from lib.ui import chat_messages as messages
+from lib.ui import chat_router, chat_summary, chat_tools
 from lib.ui import chat_settings as kept
 from lib.ui import chat_sidebar as sidebar
 from lib.ui import chat_stream as stream
-from lib.ui.text import plain
+from lib.ui.kit import app, widgets
+from lib.ui.kit import resilience as resilience_view
+from lib.ui.kit import stored_prompts as prompts_view
+from lib.ui.kit import structured_output as structured_view
+from lib.ui.kit.text import plain
 
 settings = app.settings()
 current, lost = sidebar.current_conversation(settings)

@@ -2,11 +2,11 @@ import streamlit as st
 
 from lib import compare, spend
 from lib.core import PromptLabError, format_usd
-from lib.ui import app, widgets
-from lib.ui import compare_results as results
-from lib.ui import compare_view as view
-from lib.ui import prompts_view as pv
-from lib.ui.text import md, plain
+from lib.ui.compare import form as view
+from lib.ui.compare import results
+from lib.ui.kit import app, widgets
+from lib.ui.kit import stored_prompts as pv
+from lib.ui.kit.text import md, plain
 
 if "run" in st.query_params:  # a saved run (a bookmark, a Stop, a reload) has its own page
     st.switch_page(results.PAGE, query_params={"run": st.query_params.get_all("run")})

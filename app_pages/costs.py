@@ -1,7 +1,7 @@
 import streamlit as st
 
-from lib.ui import app
-from lib.ui import costs_view as view
+from lib.ui.costs import dashboard as view
+from lib.ui.kit import app
 
 settings = app.settings()
 st.title("Costs")

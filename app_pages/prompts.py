@@ -2,15 +2,16 @@ import streamlit as st
 
 from lib.core import PromptLabError
 from lib.llm import counter_for
-from lib.ui import app, widgets
-from lib.ui import prompt_run_view as run_view
-from lib.ui import prompts_view as view
-from lib.ui.text import md, plain
+from lib.ui.kit import app, widgets
+from lib.ui.kit import stored_prompts as pv
+from lib.ui.kit.text import md, plain
+from lib.ui.prompts import run as run_view
+from lib.ui.prompts import variables as view
 
 NEW_TEMPLATE = "Write release notes for:\n{{ changes | untrusted }}"
 
 st.title("Prompts")
-prompts = view.store()
+prompts = pv.store()
 user = app.user()  # signed in: the author of what they save
 names = prompts.names()
 
@@ -99,10 +100,10 @@ with versions_tab:
             widgets.show_error(exc)
 
 with preview_tab:
-    refs = view.ref_options(prompt)
+    refs = pv.ref_options(prompt)
     ref = st.selectbox("Version or label", refs, key="preview_ref",
-                       help=view.REF_HELP, format_func=lambda r: view.ref_label(prompt, r))
-    values = view.variable_form(prompt.variables, key=f"pv_{name}")
+                       help=pv.REF_HELP, format_func=lambda r: pv.ref_label(prompt, r))
+    values = pv.variable_form(prompt.variables, key=f"pv_{name}")
     status = widgets.model_picker("preview_model", label="Model", default=prompt.model)
     model = status.model
     try:

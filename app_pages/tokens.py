@@ -2,9 +2,9 @@ import streamlit as st
 
 from lib import chat, tokenviz
 from lib.core import PromptLabError
-from lib.ui import app, widgets
-from lib.ui import prompts_view as pv
-from lib.ui.text import md
+from lib.ui.kit import app, widgets
+from lib.ui.kit import stored_prompts as pv
+from lib.ui.kit.text import md
 
 settings = app.settings()
 st.title("Tokens")

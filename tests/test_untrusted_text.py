@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.ui.text import Markdown, inert, md, plain, plain_table
+from lib.ui.kit.text import Markdown, inert, md, plain, plain_table
 
 ROOT = Path(__file__).resolve().parents[1]
 UI = sorted([*ROOT.glob("lib/ui/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "Home.py"])

@@ -12,8 +12,8 @@ import streamlit as st
 from lib import chat
 from lib.chat import StoredMessage
 from lib.core import PromptLabError
-from lib.ui import app
-from lib.ui.text import md
+from lib.ui.kit import app
+from lib.ui.kit.text import md
 
 RESEND = "chat_resend"
 

@@ -12,15 +12,15 @@ import streamlit as st
 from lib.chat import NextCall, StoredMessage, Summary, provider_count
 from lib.core import PromptLabError, Settings, format_usd
 from lib.llm import Message, ModelInfo, capabilities, provider_label
-from lib.ui.call_view import call_link
 from lib.ui.chat_actions import ERROR as BRANCH_ERROR
 from lib.ui.chat_actions import message_actions
 from lib.ui.chat_router import route_note, routed
 from lib.ui.chat_summary import reply_note, summary_box
 from lib.ui.chat_tools import render_steps, run_caption
-from lib.ui.resilience_view import fallback_note
-from lib.ui.structured_view import render_structured
-from lib.ui.text import Markdown, inert, join, md, plain
+from lib.ui.kit.links import call_link
+from lib.ui.kit.resilience import fallback_note
+from lib.ui.kit.structured_output import render_structured
+from lib.ui.kit.text import Markdown, inert, join, md, plain
 
 NOTICE = "chat_notice"
 

@@ -21,10 +21,10 @@ from lib.llm import (
     route,
     route_messages,
 )
-from lib.ui import prompts_view
-from lib.ui.app import catalog, statuses
-from lib.ui.text import Markdown, md
-from lib.ui.widgets import show_error
+from lib.ui.kit import stored_prompts as prompts_view
+from lib.ui.kit.app import catalog, statuses
+from lib.ui.kit.text import Markdown, md
+from lib.ui.kit.widgets import show_error
 
 TASK_KEY = "chat_task"
 AUTO = "auto"

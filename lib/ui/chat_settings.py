@@ -16,7 +16,7 @@ from lib.chat import Conversation
 from lib.core import Settings
 from lib.llm import TASKS, ModelInfo
 from lib.ui.chat_sidebar import LOADED, MODEL_KEY
-from lib.ui.text import Markdown, join, md, plain
+from lib.ui.kit.text import Markdown, join, md, plain
 
 TEMPERATURE, MAX_TOKENS = "chat_temperature", "chat_max_tokens"
 KB, TOP_K = "chat_kb", "chat_top_k"

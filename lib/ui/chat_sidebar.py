@@ -11,9 +11,9 @@ import streamlit as st
 from lib import chat
 from lib.chat import Conversation
 from lib.core import NotFoundError, Settings
-from lib.ui.app import Link, deep_link
-from lib.ui.identity import user_id
-from lib.ui.text import md, plain
+from lib.ui.kit.app import Link, deep_link
+from lib.ui.kit.identity import user_id
+from lib.ui.kit.text import md, plain
 
 MODEL_KEY = "chat_model"
 RECENT = 12          # conversations listed before "Show all"

@@ -19,8 +19,8 @@ from lib.ui.chat_actions import Resend, requeue
 from lib.ui.chat_messages import NOTICE
 from lib.ui.chat_sidebar import open_conversation
 from lib.ui.chat_tools import block_label, draw_call, draw_result
-from lib.ui.resilience_view import live_note
-from lib.ui.text import inert, md
+from lib.ui.kit.resilience import live_note
+from lib.ui.kit.text import inert, md
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import streamlit as st
 from lib import chat
 from lib.chat import Conversation, Summary
 from lib.core import PromptLabError, Settings
-from lib.ui import app
-from lib.ui.text import md, plain
+from lib.ui.kit import app
+from lib.ui.kit.text import md, plain
 
 ERROR = "summary_error"
 

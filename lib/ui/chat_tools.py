@@ -11,8 +11,8 @@ import streamlit as st
 
 from lib.agents import BUILTINS, DEFAULT_STEPS, Tool, schema_tool
 from lib.core import PromptLabError, format_usd
-from lib.ui.text import Markdown, inert, md, plain
-from lib.ui.widgets import show_error
+from lib.ui.kit.text import Markdown, inert, md, plain
+from lib.ui.kit.widgets import show_error
 
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
 LABELS = {"search_knowledge_base": "Search the knowledge base", "calculator": "Calculator",

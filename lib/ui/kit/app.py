@@ -13,8 +13,8 @@ import streamlit as st
 from lib import compare, spend
 from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, load_catalog, model_statuses, provider_summary
-from lib.ui import identity
-from lib.ui.text import Markdown, md, plain
+from lib.ui.kit import identity
+from lib.ui.kit.text import Markdown, md, plain
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import streamlit as st
 
 from lib.core import format_usd
 from lib.spend import CallDetail, CallRecord
-from lib.ui.text import Markdown, join, md, plain
+from lib.ui.kit.links import call_link
+from lib.ui.kit.text import Markdown, join, md, plain
 
-PAGE = "app_pages/call.py"
 # A ledger row's id: ASCII digits within a 64-bit integer (str.isdigit() would take "²").
 _ID = re.compile(r"[1-9][0-9]{0,17}")
 
@@ -29,21 +29,6 @@ def requested_id() -> tuple[str | None, int | None]:
     if len(set(values)) > 1 or not _ID.fullmatch(raw.strip()):
         return raw, None
     return raw, int(raw)
-
-
-DETAILS = Markdown("Call details")
-
-
-def call_link(call_id: int | None, label: Markdown = DETAILS) -> None:
-    """A small link to a call's detail page (nothing when there is no call)."""
-    if call_id is not None:
-        st.page_link(PAGE, label=label, icon=":material/receipt_long:",
-                     query_params={"id": str(call_id)})
-
-
-def call_url(call_id: int) -> str:
-    """The detail page's address, for a table's link column or a Markdown link."""
-    return f"/call?id={call_id}"
 
 
 def open_form() -> None:

@@ -8,7 +8,8 @@ import json
 import streamlit as st
 
 from lib.llm import check_schema, parse_json
-from lib.ui.text import md
+from lib.ui.kit import stored_prompts
+from lib.ui.kit.text import md
 
 BADGE = {"valid": ("green", "valid JSON"), "repaired": ("orange", "repaired JSON"),
          "invalid": ("red", "invalid JSON")}
@@ -41,11 +42,9 @@ def render_structured(meta: dict, content: str, key: str) -> None:
 
 def schema_input(prompt_name: str | None, prompt_version: int | None) -> dict | None:
     """The sidebar's output schema: typed here, or else the chosen prompt version's own."""
-    from lib.ui import prompts_view
-
     declared = None
     if prompt_name and prompt_version:
-        declared = prompts_view.store().get(prompt_name).output_schema(prompt_version)
+        declared = stored_prompts.store().get(prompt_name).output_schema(prompt_version)
     text = st.text_area("Output schema (JSON Schema)", key="chat_schema", height=80,
                         placeholder=f"{prompt_name} v{prompt_version}'s own schema" if declared
                         else "None: free text",

@@ -8,9 +8,9 @@ import streamlit as st
 
 from lib.core import PromptLabError
 from lib.llm import ModelStatus, provider_label, spec_of
-from lib.ui.app import statuses
-from lib.ui.resilience_view import circuit_mark
-from lib.ui.text import md, plain
+from lib.ui.kit.app import statuses
+from lib.ui.kit.resilience import circuit_mark
+from lib.ui.kit.text import md, plain
 
 
 def model_label(status: ModelStatus) -> str:

@@ -1,5 +1,5 @@
 """Compare page pieces: variant editors, checks, input, forecast and the live grid (a saved
-run's results: lib/ui/compare_results.py)."""
+run's results: lib.ui.compare.results)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from lib.compare import (
     Variant,
 )
 from lib.core import CompareError, Settings, format_usd
-from lib.ui import prompts_view as pv
-from lib.ui import widgets
 from lib.ui.chat_tools import LABELS
-from lib.ui.compare_results import cell_markdown, row_caption
-from lib.ui.text import inert, md, plain
+from lib.ui.compare.results import cell_markdown, row_caption
+from lib.ui.kit import stored_prompts, widgets
+from lib.ui.kit.text import inert, md, plain
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
 LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
@@ -35,12 +34,12 @@ LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in 
 def variant_editor(index: int, names: list[str]) -> Variant:
     name = st.selectbox("Prompt", names, key=f"cv{index}_prompt",
                         index=names.index("classifier") if "classifier" in names else 0)
-    prompt = pv.store().get(name)
-    refs = pv.ref_options(prompt)
+    prompt = stored_prompts.store().get(name)
+    refs = stored_prompts.ref_options(prompt)
     # Keys carry the prompt's name: picking another prompt starts from its own defaults.
     ref = st.selectbox("Version", refs, key=f"cv{index}_ref_{name}",
-                       index=min(index, len(refs) - 1), help=pv.REF_HELP,
-                       format_func=lambda r: pv.ref_label(prompt, r))
+                       index=min(index, len(refs) - 1), help=stored_prompts.REF_HELP,
+                       format_func=lambda r: stored_prompts.ref_label(prompt, r))
     status = widgets.model_picker(f"cv{index}_model_{name}", default=prompt.model)
     temperature = st.slider("Temperature", 0.0, 2.0, float(prompt.temperature), 0.05,
                             key=f"cv{index}_temp_{name}", disabled=not status.model.temperature)

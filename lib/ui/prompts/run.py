@@ -11,10 +11,10 @@ from lib import prompts
 from lib.core import format_usd
 from lib.llm import CallEvent, ModelInfo, ModelStatus, Response
 from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt
-from lib.ui.app import settings
 from lib.ui.chat_stream import stream_into
-from lib.ui.structured_view import render_structured
-from lib.ui.text import inert, md, plain
+from lib.ui.kit.app import settings
+from lib.ui.kit.structured_output import render_structured
+from lib.ui.kit.text import inert, md, plain
 
 RESULT = "prompt_run_result"   # session: the last run's outcome, per prompt
 

@@ -10,7 +10,7 @@ import streamlit as st
 from lib.chat import RunTrace
 from lib.core import format_usd
 from lib.ui.chat_tools import ENDS
-from lib.ui.text import Markdown, inert, md, plain
+from lib.ui.kit.text import Markdown, inert, md, plain
 
 
 def run_option(run: dict) -> str:

@@ -8,8 +8,8 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError, Settings
 from lib.knowledge import FusionSettings, Hit, KnowledgeBase
-from lib.ui.text import Markdown, inert, join, md, plain
-from lib.ui.widgets import show_error
+from lib.ui.kit.text import Markdown, inert, join, md, plain
+from lib.ui.kit.widgets import show_error
 
 METHOD_LABELS = {"scores": "Scores (z-score weighted sum)",
                  "ranks": "Ranks (reciprocal rank fusion)"}

@@ -11,10 +11,10 @@ import streamlit as st
 from lib import compare
 from lib.compare import LETTERS, OUTCOMES, Run
 from lib.core import Settings, format_usd
-from lib.ui.call_view import call_url
-from lib.ui.judging_view import batches_panel, judges_panel
-from lib.ui.tables import markdown_table
-from lib.ui.text import Markdown, inert, join, md, plain
+from lib.ui.compare.judging import batches_panel, judges_panel
+from lib.ui.kit.links import call_url
+from lib.ui.kit.tables import markdown_table
+from lib.ui.kit.text import Markdown, inert, join, md, plain
 
 PAGE = "app_pages/compare_run.py"         # a saved run's page: /compare_run?run=N
 PICK = "cmp_run_pick"

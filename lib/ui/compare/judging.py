@@ -10,10 +10,9 @@ import streamlit as st
 from lib import compare
 from lib.compare import LETTERS, Judge, Run
 from lib.core import PromptLabError, Settings, format_usd
-from lib.ui import app, widgets
-from lib.ui import prompts_view as pv
-from lib.ui.tables import markdown_table
-from lib.ui.text import md, plain
+from lib.ui.kit import app, stored_prompts, widgets
+from lib.ui.kit.tables import markdown_table
+from lib.ui.kit.text import md, plain
 
 SOURCE_NAMES = {"votes": "People's votes", "judge": "Judges", "both": "Both"}
 KIND_HELP = ("Rubric: a score per reply. Pairwise: which of two replies is better, asked in "
@@ -56,20 +55,21 @@ def judges_panel(settings: Settings, run: Run, verdicts: list[compare.Verdict]) 
 
 
 def _run_form(settings: Settings, run: Run) -> None:
-    names = pv.store().names()
+    names = stored_prompts.store().names()
     c1, c2, c3 = st.columns([1, 2, 1])
     kind = c1.segmented_control("Judge", ["pairwise", "rubric"], default="pairwise",
                                 key="judge_kind", help=KIND_HELP) or "pairwise"
     default = f"judge-{kind}"
     prompt = c2.selectbox("Judge prompt", names, key=f"judge_prompt_{kind}",
                           index=names.index(default) if default in names else 0)
-    ref = c3.selectbox("Version", pv.ref_options(pv.store().get(prompt)),
+    ref = c3.selectbox("Version",
+                       stored_prompts.ref_options(stored_prompts.store().get(prompt)),
                        key=f"judge_ref_{prompt}")
     status = widgets.model_picker("judge_model", label="Judge model")
     if st.button("Run judge", icon=":material/play_arrow:", key="judge_run",
                  disabled=not status.available):
         try:
-            rj = compare.resolve_judge(pv.store(), app.catalog(),
+            rj = compare.resolve_judge(stored_prompts.store(), app.catalog(),
                                        Judge(kind, prompt, ref, status.model.key))
             bar = st.progress(0.0, text="Judging…")
             cost, jobs = 0, max(1, len(compare.judging_jobs(run, kind)))

@@ -7,8 +7,8 @@ import streamlit as st
 
 from lib import api
 from lib.core import PromptLabError, Settings, format_usd
-from lib.ui.identity import owner_text, user_id
-from lib.ui.text import md, plain, plain_table
+from lib.ui.kit.identity import owner_text, user_id
+from lib.ui.kit.text import md, plain, plain_table
 
 STATUS_TTL_S = 10   # how long the page trusts its last look at the server
 

@@ -8,9 +8,9 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError, Settings, csv_text
 from lib.knowledge import Document, KnowledgeBase, Progress
-from lib.ui.identity import owner_text, user_id
-from lib.ui.text import md, plain
-from lib.ui.widgets import show_error
+from lib.ui.kit.identity import owner_text, user_id
+from lib.ui.kit.text import md, plain
+from lib.ui.kit.widgets import show_error
 
 KB_KEY = "kb_pick"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lib.ui.text import Markdown, join, md, plain
+from lib.ui.kit.text import Markdown, join, md, plain
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:

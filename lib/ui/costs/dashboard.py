@@ -19,9 +19,9 @@ from lib.llm import (
     top_model,
 )
 from lib.spend import Filters
-from lib.ui import app
-from lib.ui.call_view import call_url
-from lib.ui.text import md, plain
+from lib.ui.kit import app
+from lib.ui.kit.links import call_url
+from lib.ui.kit.text import md, plain
 
 if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table is drawn
     import pandas as pd

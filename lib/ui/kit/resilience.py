@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.llm import GUARDS, Fallback, ModelInfo, Waiting
-from lib.ui.app import catalog
-from lib.ui.text import Markdown, join, md
+from lib.ui.kit.app import catalog
+from lib.ui.kit.text import Markdown, join, md
 
 
 def fallback_picker(model: ModelInfo, key: str = "chat_fallbacks") -> tuple[ModelInfo, ...]:

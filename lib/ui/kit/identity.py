@@ -15,7 +15,7 @@ import streamlit as st
 
 from lib import users
 from lib.core import get_settings
-from lib.ui.text import md, plain
+from lib.ui.kit.text import md, plain
 
 log = logging.getLogger(__name__)
 
