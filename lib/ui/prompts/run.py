@@ -1,5 +1,6 @@
-"""Running a prompt on the Prompts page: the reply streamed under a Stop button, then its
-tokens, cost, time and ledger rows, kept for the session."""
+"""Preview and run on the Prompts page: a version rendered with the values given and counted
+for a model, then run on it: the reply streamed under a Stop button, then its tokens, cost,
+time and ledger rows, kept for the session."""
 
 from __future__ import annotations
 
@@ -8,15 +9,42 @@ from typing import Any
 import streamlit as st
 
 from lib import prompts
-from lib.core import format_usd
-from lib.llm import CallEvent, ModelInfo, ModelStatus, Response
-from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt
+from lib.core import PromptLabError, format_usd
+from lib.llm import CallEvent, ModelInfo, ModelStatus, Response, counter_for
+from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt, PromptStore
 from lib.ui.chat_stream import stream_into
+from lib.ui.kit import stored_prompts
 from lib.ui.kit.app import settings
 from lib.ui.kit.structured_output import render_structured
 from lib.ui.kit.text import inert, md, plain
+from lib.ui.kit.widgets import model_picker, show_error
 
 RESULT = "prompt_run_result"   # session: the last run's outcome, per prompt
+
+
+def preview_tab(store: PromptStore, prompt: Prompt, user: str | None) -> None:
+    """A version (or label) rendered with the values given, its tokens counted for the chosen
+    model; then Run."""
+    name = prompt.name
+    ref = st.selectbox("Version or label", stored_prompts.ref_options(prompt), key="preview_ref",
+                       help=stored_prompts.REF_HELP,
+                       format_func=lambda r: stored_prompts.ref_label(prompt, r))
+    values = stored_prompts.variable_form(prompt.variables, key=f"pv_{name}")
+    status = model_picker("preview_model", label="Model", default=prompt.model)
+    model = status.model
+    try:
+        version, text = store.render(name, ref, values)
+        counter = counter_for(model, settings())
+        kind = "" if counter.exact else " (estimated)"
+        st.markdown(md("**v{}** renders to **{:,} tokens**{} for {} — {}, {:,} characters.",
+                       version, counter.count(text), kind, model.label, counter.name,
+                       len(text)))
+        st.code(text, language=None, wrap_lines=True)
+        rendered = True
+    except PromptLabError as exc:
+        show_error(exc)
+        rendered = False
+    run_panel(prompt, ref, values, status, user, ready=rendered)
 
 
 def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelStatus,
@@ -37,15 +65,19 @@ def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelSta
                    disabled=not (status.available and ready), width="stretch")
     results: dict[str, dict[str, Any]] = st.session_state.setdefault(RESULT, {})
     if go:
-        call = prompts.run(settings(), prompt.name, ref, values, model,
-                           temperature=float(temperature), max_tokens=int(max_tokens),
-                           user=user)
-        call.reserve()  # a budget's refusal shows before anything is drawn
-        stop = st.empty()
-        stop.button("Stop", icon=":material/stop_circle:", key="stop_prompt_run")
-        text, error = stream_into(call, st.container())
-        stop.empty()
-        results[prompt.name] = _outcome(call, text, error, model)
+        try:
+            call = prompts.run(settings(), prompt.name, ref, values, model,
+                               temperature=float(temperature), max_tokens=int(max_tokens),
+                               user=user)
+            call.reserve()  # a budget's refusal shows before anything is drawn
+            stop = st.empty()
+            stop.button("Stop", icon=":material/stop_circle:", key="stop_prompt_run")
+            text, error = stream_into(call, st.container())
+            stop.empty()
+            results[prompt.name] = _outcome(call, text, error, model)
+        except PromptLabError as exc:
+            show_error(exc)
+            return
         st.rerun()  # the outcome is drawn below, as on any later run of the page
     if (outcome := results.get(prompt.name)) is not None:
         _show_outcome(outcome)

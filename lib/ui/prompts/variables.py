@@ -1,26 +1,21 @@
-"""The Prompts page's grid of declared variables (new prompt and edit), the defaults and task
-of a version, and the diff table."""
+"""A prompt's declared variables as an editable grid (a new prompt, a new version), offering
+the names its template uses but nobody declared."""
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
 import streamlit as st
 
 from lib.core import PromptLabError, VariableError
-from lib.llm import TASK_LABELS, TASKS
 from lib.prompts import (
-    MAX_TOKENS_LIMIT,
-    TEMPERATURE_RANGE,
     VARIABLE_TYPES,
     Variable,
     coerce,
     declared_names,
 )
 from lib.ui.kit.text import md
-from lib.ui.kit.widgets import model_picker
 
 VARIABLE_COLUMNS = ("name", "type", "required", "default", "description")
 
@@ -117,50 +112,3 @@ def reset_variables_editor(key: str) -> None:
     """Start the grid again from the stored variables (after a save)."""
     st.session_state.pop(f"{key}_rows", None)
     st.session_state[f"{key}_gen"] = st.session_state.get(f"{key}_gen", 0) + 1
-
-
-def defaults_form(model: str, temperature: float, max_tokens: int,
-                  key: str) -> tuple[str, float, int]:
-    """The prompt's default model, temperature and max tokens: what a run (here, in Compare
-    or over the API) uses unless it says otherwise."""
-    status = model_picker(f"{key}_model", label="Default model", default=model or None)
-    low, high = TEMPERATURE_RANGE
-    cap = max(1, min(MAX_TOKENS_LIMIT, status.model.max_output))
-    c1, c2 = st.columns(2)
-    temp = c1.number_input("Temperature", low, high, min(max(float(temperature), low), high),
-                           0.05, key=f"{key}_temperature")
-    tokens = c2.number_input("Max tokens", 1, cap, min(max(int(max_tokens), 1), cap), 1,
-                             key=f"{key}_max_tokens",
-                             help=md("At most {:,} for {}.", cap, status.model.label))
-    return status.model.key, float(temp), int(tokens)
-
-
-def task_select(current: str, key: str) -> str:
-    """The prompt's declared task for the Chat page's router; "" for none."""
-    options = ["", *TASKS]
-    return st.selectbox("Task (for the router)", options, key=key,
-                        index=options.index(current) if current in options else 0,
-                        format_func=lambda t: f"{t} · {TASK_LABELS[t]}" if t else "None",
-                        help="With Router chosen in the Chat page's model picker, a turn whose "
-                             "system prompt comes from this prompt goes to this task's model.")
-
-
-_DIFF_COLOURS = {"=": "transparent", "-": "#fde2e1", "+": "#dcfce7", "~": "#fef3c7"}
-
-
-def diff_html(rows: list[tuple[str, str, str]], left: str, right: str) -> str:
-    """A side-by-side diff table; every line is escaped."""
-    cells = []
-    for kind, a, b in rows:
-        colour = _DIFF_COLOURS[kind]
-        ink = "" if kind == "=" else ";color:#111"  # pastel rows stay readable in dark mode
-        cells.append(f'<tr style="background:{colour}{ink}"><td class="k">{html.escape(kind)}</td>'
-                     f"<td><pre>{html.escape(a)}</pre></td><td><pre>{html.escape(b)}</pre></td>"
-                     "</tr>")
-    return ('<style>.pl-diff{width:100%;border-collapse:collapse;font-size:0.85rem}'
-            ".pl-diff td{vertical-align:top;padding:0 .4rem;"
-            "border-bottom:1px solid rgba(128,128,128,.25)}"
-            ".pl-diff pre{margin:0;white-space:pre-wrap;font-family:monospace}"
-            ".pl-diff .k{width:1.2rem;color:#888}</style>"
-            f'<table class="pl-diff"><tr><th></th><th>{html.escape(left)}</th>'
-            f"<th>{html.escape(right)}</th></tr>{''.join(cells)}</table>")
