@@ -1,11 +1,11 @@
-"""Compare page pieces: variant editors, checks, input, forecast and the live grid (a saved
-run's results: lib.ui.compare.results)."""
+"""A new comparison on the Compare page: its variants (prompt, version, model, settings, tools,
+schema), its input (one, or a dataset), its checks and its title."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -17,18 +17,15 @@ from lib.compare import (
     LETTERS,
     NEEDS_VALUE,
     Check,
-    Forecast,
     ResolvedVariant,
     Variant,
 )
-from lib.core import CompareError, Settings, format_usd
+from lib.core import CompareError, PromptLabError, Settings
 from lib.ui.chat_tools import LABELS
-from lib.ui.compare.results import cell_markdown, row_caption
-from lib.ui.kit import stored_prompts, widgets
-from lib.ui.kit.text import inert, md, plain
+from lib.ui.kit import app, stored_prompts, widgets
+from lib.ui.kit.text import md, plain
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
-LIVE_ROWS = 30          # rows drawn live while a run streams; the rest show in the results
 
 
 def variant_editor(index: int, names: list[str]) -> Variant:
@@ -126,61 +123,51 @@ def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None,
     return [], None, None
 
 
-def signature(variants: list[Variant], rows: list[dict[str, Any]], checks: list[Check]) -> str:
-    blob = json.dumps([[v.__dict__ for v in variants], rows, [c.__dict__ for c in checks]],
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+@dataclass(frozen=True)
+class Setup:
+    """What the form asks to compare: the variants as chosen and as resolved, the rows (a
+    dataset's id when saved, or an uploaded one to save with the run), checks and title."""
+
+    variants: list[Variant]
+    resolved: list[ResolvedVariant]
+    rows: list[dict[str, Any]]
+    dataset_id: int | None
+    new_dataset: Any
+    checks: list[Check]
+    title: str
+
+    def signature(self) -> str:
+        """Changes with anything a forecast depends on."""
+        blob = json.dumps([[v.__dict__ for v in self.variants], self.rows,
+                           [c.__dict__ for c in self.checks]], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
-    st.dataframe([{"variant": resolved[v].label(v), "rows": p["rows"],
-                   "input tokens": p["input_tokens"], "at most": format_usd(p["max_cost_micro"]),
-                   "over window": p["over_window"], "render errors": p["errors"]}
-                  for v, p in enumerate(plan.per_variant())], hide_index=True,
-                 width="stretch")
-    st.markdown(md("**Forecast:** {:,} input tokens; at most **{}** (input plus every "
-                   "cell's maximum output).", plan.input_tokens,
-                   format_usd(plan.max_cost_micro)))
-    for cell in plan.problems[:10]:
-        why = cell.error or "input plus max output exceeds the context window"
-        st.warning(md("Row {}, variant {}: {} — it will be skipped.", cell.row + 1,
-                      LETTERS[cell.variant], why))
-    if len(plan.problems) > 10:
-        st.warning(md("…and {} more cells will be skipped.", len(plan.problems) - 10))
+def setup(settings: Settings, names: list[str]) -> Setup | None:
+    """Variants side by side, the input, checks and the run's title; None (the reason shown)
+    when a variant or the input cannot be used."""
+    try:
+        n = st.segmented_control("Variants", [2, 3, 4], default=2, key="cmp_n") or 2
+        variants = []
+        for i, col in enumerate(st.columns(n)):
+            with col, st.container(border=True):
+                st.markdown(md("**Variant {}**", LETTERS[i]))
+                variants.append(variant_editor(i, names))
+        resolved = compare.resolve(stored_prompts.store(), app.catalog(), variants)
 
-
-def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
-             rows: list[dict[str, Any]], plan: Forecast, checks: list[Check]) -> None:
-    """Stream every cell into a grid under a Stop button and a progress bar."""
-    st.button("Stop", icon=":material/stop_circle:", key="cmp_stop")
-    progress = st.progress(0.0, text=md("0 of {} rows", len(rows)))
-    slots: dict[tuple[int, int], Any] = {}
-    for i, row in enumerate(rows[:LIVE_ROWS]):
-        st.caption(row_caption(i, row))
-        cols = st.columns(len(resolved))
-        for v, col in enumerate(cols):
-            col.markdown(md("**{}**", LETTERS[v]))
-            slots[(i, v)] = col.empty()
-    if len(rows) > LIVE_ROWS:
-        st.caption(md("Showing the first {} rows live; all {} are in the results.", LIVE_ROWS,
-                      len(rows)))
-    texts: dict[tuple[int, int], str] = {}
-    done_cells: dict[int, int] = {}
-    rows_done, last = 0, 0.0
-    for event in compare.execute(settings, run_id, resolved, plan, checks,
-                                 concurrency=settings.compare_concurrency):
-        key = (event.row, event.variant)
-        if event.result is None:  # a repair starts its cell's text again
-            texts[key] = ("" if event.restart else texts.get(key, "")) + event.delta
-            now = time.monotonic()
-            if key in slots and now - last > 0.08:
-                slots[key].markdown(inert(texts[key]) + "▌")
-                last = now
-            continue
-        if key in slots:
-            slots[key].markdown(cell_markdown(event.result))
-        done_cells[event.row] = done_cells.get(event.row, 0) + 1
-        if done_cells[event.row] == len(resolved):
-            rows_done += 1
-            progress.progress(rows_done / len(rows), text=md("{} of {} rows", rows_done,
-                                                             len(rows)))
+        mode = st.radio("Input", ["One input", "Dataset (CSV)"], horizontal=True, key="cmp_mode")
+        dataset_id, new_dataset = None, None
+        if mode == "One input":
+            rows = [stored_prompts.variable_form(compare.variables_of(resolved), key="cmp_form")]
+        else:
+            rows, dataset_id, new_dataset = dataset_input(settings)
+        checks = checks_editor()
+        default_title = " vs ".join(f"{v.prompt}@{v.ref}" for v in variants)
+        if st.session_state.get("cmp_title") in (None, st.session_state.get("cmp_title_default")):
+            st.session_state["cmp_title"] = default_title  # follows the variants until edited
+        st.session_state["cmp_title_default"] = default_title
+        title = st.text_input("Run title", key="cmp_title")
+    except PromptLabError as exc:
+        widgets.show_error(exc)
+        return None
+    return Setup(variants, resolved, rows, dataset_id, new_dataset, checks, title)
