@@ -1,5 +1,5 @@
-"""Costs page pieces: filters (by user too, once sign-in is on), charts, tables with CSV
-downloads, spend by user, budgets (per user too) and prices."""
+"""The Costs page's dashboard: filters (by user too, once sign-in is on), charts, tables with
+CSV downloads, spend by user, what routing saved."""
 
 from __future__ import annotations
 
@@ -11,11 +11,7 @@ import streamlit as st
 from lib import spend
 from lib.core import PromptLabError, Settings, format_usd, format_usd_pair, frame_csv
 from lib.llm import (
-    ModelInfo,
     load_router,
-    paid_providers,
-    provider_names,
-    save_user_catalog,
     top_model,
 )
 from lib.spend import Filters
@@ -214,75 +210,3 @@ def routing_line(routed: dict[str, int]) -> None:
                    "" if routed["calls"] == 1 else "s",
                    *format_usd_pair(routed["baseline_micro"] - routed["saved_micro"],
                                     routed["baseline_micro"])))
-
-
-def budgets_editor(settings: Settings) -> None:
-    st.caption("A call's worst case (input plus its maximum output) is held against every "
-               "budget it falls under until its real cost is recorded; at 100% calls are "
-               "refused. The local model is free and never blocked.")
-    current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path,
-                                                              everyone=True)}
-    for s in current.values():
-        st.progress(min(1.0, s.fraction), text=md("{}: {} of {} ({:.0%})", s.label,
-                                                  *format_usd_pair(s.used, s.limit_micro),
-                                                  s.fraction))
-    scopes = ["all", *paid_providers(), *budget_users(settings, current.values())]
-    c1, c2, c3, c4 = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    scope = c1.selectbox("Scope", scopes, key="budget_scope", format_func=scope_label)
-    if scope == OTHER_USER:
-        other = st.text_input("User (their sign-in email)", key="budget_user").strip()
-        scope = spend.user_scope(other) if other else ""
-    period = c2.selectbox("Period", spend.PERIODS, key="budget_period")
-    existing = current.get((scope, period))
-    limit = c3.number_input("Limit (USD, 0 blocks all paid calls)", 0.0, 1e6,
-                            existing.limit_micro / 1e6 if existing else 10.0, 1.0,
-                            key="budget_limit")
-    if c4.button("Save", key="budget_save", disabled=not scope):
-        spend.set_budget(settings.db_path, scope, period, limit)
-        st.toast(md("Saved: {} budget for {}.", period, scope_label(scope).lower()
-                    if scope == "all" else scope_label(scope)))
-        st.rerun()
-    if existing and st.button(md("Remove the {} {} budget", scope, period),
-                              key="budget_remove"):
-        spend.set_budget(settings.db_path, scope, period, None)
-        st.rerun()
-
-
-OTHER_USER = "another user"   # the scope picker's entry for a user not listed yet
-
-
-def budget_users(settings: Settings, budgets) -> list[str]:
-    """User scopes to offer, once sign-in is on: users with calls or a budget, and you."""
-    me = app.user()
-    users = {*spend.options(settings.db_path)["user_id"],
-             *(s.user for s in budgets if s.user is not None), *([me] if me else [])}
-    return [*(spend.user_scope(u) for u in sorted(users)), *([OTHER_USER] if me else [])]
-
-
-def scope_label(scope: str) -> str:
-    """A budget scope as people read it."""
-    if scope.startswith(spend.USER_SCOPE):
-        return f"User {scope[len(spend.USER_SCOPE):]}"
-    return {"all": "All providers", OTHER_USER: "Another user…"}.get(scope, scope)
-
-
-def prices_editor(settings: Settings) -> None:
-    catalog = app.catalog()
-    st.caption(md("Prices last checked: **{}**. US dollars per million tokens. Saving writes "
-                  "your copy to the data folder (the shipped list stays as it is) and marks "
-                  "the prices as checked today.", catalog.prices_checked))
-    rows = [m.__dict__ for m in catalog.models]
-    edited = st.data_editor(rows, key="prices", num_rows="dynamic", width="stretch",
-                            column_config={
-                                "provider": st.column_config.SelectboxColumn(
-                                    options=provider_names(),
-                                    required=True),
-                                "temperature": st.column_config.CheckboxColumn(default=True)})
-    if st.button("Save prices", type="primary", key="prices_save"):
-        try:
-            models = [ModelInfo(**{k: v for k, v in row.items() if v is not None})
-                      for row in edited if row.get("id")]
-            save_user_catalog(settings, models, dt.date.today().isoformat())
-            st.success("Saved.")
-        except (PromptLabError, TypeError, ValueError) as exc:
-            st.error(md("Not saved: {}", exc))
