@@ -91,6 +91,19 @@ def test_other_packages_use_a_package_only_through_its_face():
     assert found == []
 
 
+def test_the_ui_kit_needs_no_page():
+    """lib.ui.kit is what pages share: it imports none of lib.ui's page modules or packages."""
+    found = []
+    for path in ROOT.glob("lib/ui/kit/*.py"):
+        for module, names, line in imports(path):
+            parts = module.split(".")
+            if parts[:2] != ["lib", "ui"]:
+                continue
+            used = parts[2:3] or names  # `from lib.ui.compare import x` / `from lib.ui import y`
+            found += [f"{module_name(path)}:{line} imports lib.ui.{u}" for u in used if u != "kit"]
+    assert found == []
+
+
 def test_arrows_point_down():
     found = []
     for path in ROOT.glob("lib/**/*.py"):
