@@ -17,6 +17,7 @@ from lib.compare import (
     LETTERS,
     NEEDS_VALUE,
     Check,
+    Dataset,
     ResolvedVariant,
     Variant,
 )
@@ -100,7 +101,8 @@ def checks_editor() -> list[Check]:
     return list(checks)
 
 
-def dataset_input(settings: Settings) -> tuple[list[dict[str, Any]], int | None, Any]:
+def dataset_input(settings: Settings
+                  ) -> tuple[list[dict[str, Any]], int | None, Dataset | None]:
     """Rows from an uploaded CSV (saved when the run starts) or a saved dataset."""
     saved = compare.list_datasets(settings.db_path)
     upload = st.file_uploader("CSV whose columns are the prompt's variables", type=["csv"],
@@ -132,7 +134,7 @@ class Setup:
     resolved: list[ResolvedVariant]
     rows: list[dict[str, Any]]
     dataset_id: int | None
-    new_dataset: Any
+    new_dataset: Dataset | None
     checks: list[Check]
     title: str
 
