@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib.ui.app import HIDDEN_PAGES, PAGES, run_page
+from lib.ui.kit.app import HIDDEN_PAGES, PAGES, run_page
 
 # The icon ships with the app: a Material icon here would make the browser fetch the
 # favicon from Google's font servers, and the app makes no outside request.

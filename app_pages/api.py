@@ -1,7 +1,7 @@
 import streamlit as st
 
-from lib.ui import api_view as view
-from lib.ui import app
+from lib.ui.api import keys as view
+from lib.ui.kit import app
 
 settings = app.settings()
 st.title("API")

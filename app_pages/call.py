@@ -1,9 +1,9 @@
 import streamlit as st
 
 from lib import spend
-from lib.ui import app
-from lib.ui import call_view as view
-from lib.ui.text import md
+from lib.ui.calls import detail as view
+from lib.ui.kit import app
+from lib.ui.kit.text import md
 
 settings = app.settings()
 raw, call_id = view.requested_id()

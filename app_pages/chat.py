@@ -1,13 +1,10 @@
 import streamlit as st
 
 from lib import chat
-from lib.ui import app, widgets
-from lib.ui import chat_actions as actions
-from lib.ui import chat_messages as messages
-from lib.ui import chat_settings as kept
-from lib.ui import chat_sidebar as sidebar
-from lib.ui import chat_stream as stream
-from lib.ui.text import plain
+from lib.ui.chat import actions, messages, sidebar, stream
+from lib.ui.chat import settings as kept
+from lib.ui.kit import app, widgets
+from lib.ui.kit.text import plain
 
 settings = app.settings()
 current, lost = sidebar.current_conversation(settings)

@@ -2,8 +2,8 @@ import streamlit as st
 
 from lib import compare
 from lib.core import PromptLabError
-from lib.ui import app, widgets
-from lib.ui import compare_results as results
+from lib.ui.compare import results
+from lib.ui.kit import app, widgets
 
 # A saved run on a page of its own (hidden from the navigation): the sidebar's Compare link,
 # a page away, then always starts a new comparison. (On one page the link reran that page

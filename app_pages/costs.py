@@ -1,7 +1,7 @@
 import streamlit as st
 
-from lib.ui import app
-from lib.ui import costs_view as view
+from lib.ui.costs import budgets, dashboard, prices
+from lib.ui.kit import app
 
 settings = app.settings()
 st.title("Costs")
@@ -20,12 +20,12 @@ def switch() -> None:
 st.segmented_control("View", VIEWS, label_visibility="collapsed", key="cost_view",
                      on_change=switch)
 if st.query_params["view"] == "Dashboard":
-    f = view.filters(settings)
+    f = dashboard.filters(settings)
     if f is None:
         st.info("No model calls recorded yet: chat or compare first.")
     else:
-        view.dashboard(settings, f)
+        dashboard.dashboard(settings, f)
 elif st.query_params["view"] == "Budgets":
-    view.budgets_editor(settings)
+    budgets.budgets_editor(settings)
 else:
-    view.prices_editor(settings)
+    prices.prices_editor(settings)

@@ -3,9 +3,9 @@ import streamlit as st
 from lib import knowledge
 from lib.core import PromptLabError
 from lib.knowledge import DEFAULT_OVERLAP, DEFAULT_SIZE
-from lib.ui import app, widgets
-from lib.ui import documents_view as view
-from lib.ui.text import md, plain
+from lib.ui.documents import library as view
+from lib.ui.kit import app, widgets
+from lib.ui.kit.text import md, plain
 
 settings = app.settings()
 st.title("Documents")

@@ -3,8 +3,8 @@ import streamlit as st
 from lib import chat, spend
 from lib.core import PromptLabError, format_usd
 from lib.llm import provider_summary
-from lib.ui import app, resilience_view, widgets
-from lib.ui.text import Markdown, join, md, plain
+from lib.ui.kit import app, resilience, widgets
+from lib.ui.kit.text import Markdown, join, md, plain
 
 st.title("Prompt Lab")
 st.markdown(
@@ -31,7 +31,7 @@ def providers_table() -> bool:
     rows = [Markdown("| Provider | Status | Circuit breaker | Models | How to enable |"),
             Markdown("|---|---|---|---|---|")]
     rows += [md("| {} | {} | {} | {} | {} |", p.label, p.state,
-                resilience_view.state_text(p.provider), p.models,
+                resilience.state_text(p.provider), p.models,
                 "" if p.checking else p.reason) for p in summary]
     st.markdown(join("\n", rows))
     return any(p.checking for p in summary)

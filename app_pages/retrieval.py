@@ -2,10 +2,10 @@ import streamlit as st
 
 from lib import knowledge
 from lib.core import PromptLabError
-from lib.ui import app, widgets
-from lib.ui import documents_view as docs_view
-from lib.ui import retrieval_view as view
-from lib.ui.text import md
+from lib.ui.documents import library as docs_view
+from lib.ui.documents import retrieval as view
+from lib.ui.kit import app, widgets
+from lib.ui.kit.text import md
 
 settings = app.settings()
 st.title("Retrieval")

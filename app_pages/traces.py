@@ -1,8 +1,8 @@
 import streamlit as st
 
 from lib import chat, spend
-from lib.ui import app
-from lib.ui import trace_view as view
+from lib.ui.kit import app
+from lib.ui.traces import tree as view
 
 settings = app.settings()
 st.title("Traces")

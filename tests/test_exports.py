@@ -174,7 +174,7 @@ def test_the_compare_export_is_safe(settings):
 
 def test_the_documents_list_is_safe(settings):
     from lib import knowledge
-    from lib.ui.documents_view import documents_csv
+    from lib.ui.documents.library import documents_csv
 
     kb = knowledge.create_kb(settings, "names")
     names = ["=cmd", "@x", "\t+y", *DISGUISED]
@@ -201,7 +201,7 @@ def test_the_costs_tables_download_through_the_helper(openai_key):
 
     from lib import spend
     from lib.core import now_iso
-    from lib.ui import costs_view
+    from lib.ui.costs import dashboard as costs_view
 
     spend.record(openai_key, spend.CallRecord(
         ts=now_iso(), page="=page", provider="openai", model="@model", attempts=1,

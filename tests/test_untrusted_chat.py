@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from markdown_it import MarkdownIt
 
-from lib.ui.chat_tools import block_label
-from lib.ui.text import code, md
+from lib.ui.chat.tools import block_label
+from lib.ui.kit.text import code, md
 
 URL = "http://127.0.0.1:9/leak"
 IMAGE = f"![x]({URL})"

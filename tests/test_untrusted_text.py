@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.ui.text import Markdown, inert, md, plain, plain_table
+from lib.ui.kit.text import Markdown, inert, md, plain, plain_table
 
 ROOT = Path(__file__).resolve().parents[1]
-UI = sorted([*ROOT.glob("lib/ui/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "Home.py"])
+UI = sorted([*ROOT.glob("lib/ui/**/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "Home.py"])
 HELPERS = {"md", "plain", "inert", "join"}
 LABELLED = {"checkbox", "toggle", "radio", "selectbox", "multiselect", "text_input",
             "text_area", "number_input", "slider", "select_slider", "file_uploader",

@@ -11,7 +11,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
         "batch_client", "batch_price"
     ),
     "lib.llm.breakers": ("BreakerPolicy", "BreakerState", "Breakers"),
-    "lib.llm.call": ("Call", "CallContext", "RetryPolicy"),
+    "lib.llm.call": ("Call",),
+    "lib.llm.terms": ("CallContext", "RetryPolicy"),
     "lib.llm.catalog": (
         "SHIPPED", "current_catalog", "load_catalog", "save_user_catalog", "user_catalog_path"
     ),

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from lib.core import BudgetExceededError, ContextOverflowError, ProviderError
-from lib.llm.call import Call, CallContext
+from lib.llm.call import Call
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import Error, Event, ToolCall, Usage
 from lib.llm.structured import Validation
+from lib.llm.terms import CallContext
 from lib.spend import CallRecord
 
 log = logging.getLogger(__name__)

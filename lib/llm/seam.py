@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from lib.core import ContextOverflowError, Settings
-from lib.llm.call import Call, CallContext, RetryPolicy
+from lib.llm.call import Call
 from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
@@ -37,6 +37,7 @@ from lib.llm.recorder import LedgerRecorder, Recorder
 from lib.llm.registry import capabilities, counter_for, get_provider
 from lib.llm.repairs import Repairing
 from lib.llm.structured import Repair, Validation
+from lib.llm.terms import CallContext, RetryPolicy
 from lib.llm.tokens import Counter
 from lib.spend import CallRecord
 

@@ -1,1 +1,1 @@
-"""The only Streamlit-aware helpers: session state, caching, and rendering shared by pages."""
+"""The only Streamlit-aware code: kit/ for what pages share, a package per page for the rest."""

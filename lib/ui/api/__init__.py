@@ -1,0 +1,1 @@
+"""The API page: its keys, and how to call the API."""

@@ -1,0 +1,1 @@
+"""The Call page: one model call in detail."""

@@ -1,0 +1,1 @@
+"""The Costs page: its dashboard, budgets and prices."""

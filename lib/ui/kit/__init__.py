@@ -1,0 +1,1 @@
+"""What several pages share: the app frame, sign-in, untrusted text, widgets, pickers and links."""

@@ -1,0 +1,1 @@
+"""The Prompts page: versions and labels, preview and run, edit, diff."""

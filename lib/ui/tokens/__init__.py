@@ -1,0 +1,1 @@
+"""The Tokens page: how each tokenizer cuts a text, and what the text costs each model."""
