@@ -47,7 +47,7 @@ if docs:
     st.dataframe([{"name": d.name, "type": d.kind, "size": f"{d.size / 1024:,.1f} KB",
                    "chunks": d.chunks, "status": d.status, "added": d.added_at[:19]}
                   for d in docs], hide_index=True, width="stretch")
-    st.download_button("Download list (CSV)", view.documents_csv(docs),
+    st.download_button("Download list (CSV)", lambda: view.documents_csv(docs),
                        file_name=f"{kb.collection}-documents.csv", mime="text/csv",
                        key="doc_csv", on_click="ignore")
     doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")

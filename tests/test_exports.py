@@ -210,16 +210,23 @@ def test_the_costs_tables_download_through_the_helper(openai_key):
         ts=now_iso(), page="\u00a0=page", provider="openai", model="\uff20model;=x",
         attempts=1, status="ok", total_ms=5.0, prompt_name="\ufeff+prompt\t@y",
         prompt_version=1, cost_micro=10))
-    seen: list[str] = []
-    real = costs_view.frame_csv
-    costs_view.frame_csv = lambda df: seen.append(real(df)) or seen[-1]
+    # A button's file is made when it is clicked: record what each button would make.
+    made: list = []
+    real = costs_view.st.download_button
+
+    def recording(label, data, *args, **kwargs):
+        made.append(data)
+        return real(label, data, *args, **kwargs)
+
+    costs_view.st.download_button = recording
     try:
         at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "Home.py"))
         at.run()
         at.switch_page("app_pages/costs.py").run()
     finally:
-        costs_view.frame_csv = real
+        costs_view.st.download_button = real
     assert not at.exception
+    seen = [data() if callable(data) else data for data in made]
     assert len(seen) >= 6
     assert any("\uff20model" in text for text in seen)
     for text in seen:

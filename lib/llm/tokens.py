@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from lib.core import Settings, TokenizerError, atomic_write, once
 from lib.llm.modelinfo import ModelInfo
@@ -205,7 +205,17 @@ class LocalCounter:
         return self._overhead
 
     def count_request(self, request: ChatRequest) -> int:
-        return len(self._model.prompt_tokens(request))
+        if request.tools or request.output_schema is not None or any(
+                m.blocks for m in request.messages):
+            return len(self._model.prompt_tokens(request))
+        # A page plans the same conversation on every rerun: a plain one is counted once.
+        return self._count_plain(request.system, tuple(
+            (m.role, m.content) for m in request.messages))
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one counter per model file, for life
+    def _count_plain(self, system: str, messages: tuple[tuple[Any, str], ...]) -> int:
+        return len(self._model.prompt_tokens(ChatRequest("", tuple(
+            Message(role, content) for role, content in messages), system=system)))
 
 
 ESTIMATE = "estimate (o200k_base)"

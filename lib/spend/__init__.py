@@ -13,7 +13,8 @@ __getattr__, __dir__, __all__ = lazy_face(__name__, {
     ),
     "lib.spend.ledger": (
         "PAYLOAD_CHARS", "CallDetail", "CallRecord", "Payload", "bounded", "call_detail",
-        "count_calls", "get_call", "recent_runs", "record", "record_many", "run_calls",
+        "count_calls", "get_call", "latest_call_id", "recent_runs", "record", "record_many",
+        "run_calls",
         "spend_since_micro", "spend_today_micro"
     ),
 })

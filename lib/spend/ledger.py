@@ -267,6 +267,12 @@ def recent_runs(db_path: Path, limit: int = 50, *, user: str | None = None) -> l
     return [dict(r) for r in rows]
 
 
+def latest_call_id(db_path: Path) -> int:
+    """The newest ledger row's id (0: none yet): what a page's cached aggregates are as of."""
+    with connect(db_path) as conn:
+        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
+
+
 def count_calls(db_path: Path) -> int:
     with connect(db_path) as conn:
         return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]

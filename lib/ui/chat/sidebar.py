@@ -88,10 +88,10 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
         st.text_input("Title", value=current.title, key=f"title_{current.id}")
         st.button("Rename", key="rename", on_click=_rename, args=(path, current.id))
         slug = "".join(ch if ch.isalnum() else "-" for ch in current.title.lower())[:40]
-        st.download_button("Export Markdown", chat.export_markdown(path, current.id),
+        st.download_button("Export Markdown", lambda: chat.export_markdown(path, current.id),
                            file_name=f"{slug}.md", mime="text/markdown", key="export_md",
                            on_click="ignore")
-        st.download_button("Export JSON", chat.export_json(path, current.id),
+        st.download_button("Export JSON", lambda: chat.export_json(path, current.id),
                            file_name=f"{slug}.json", mime="application/json",
                            key="export_json", on_click="ignore")
         st.divider()

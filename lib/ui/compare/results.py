@@ -119,7 +119,7 @@ def show_run(settings: Settings, run: Run) -> None:
     batches_panel(settings, run)
     verdicts = compare.load_verdicts(settings, run.id)
     # The download comes before the figures: once they show a vote, so does the file.
-    st.download_button("Download CSV", compare.export_csv(run, verdicts),
+    st.download_button("Download CSV", lambda: compare.export_csv(run, verdicts),
                        file_name=f"compare-{run.id}.csv", mime="text/csv",
                        icon=":material/download:", key="cmp_csv_download",
                        on_click="ignore")  # no rerun: it would retire the file mid-download

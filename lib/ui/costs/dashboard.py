@@ -4,7 +4,8 @@ CSV downloads, spend by user, what routing saved."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -63,7 +64,7 @@ NO_USER = "(nobody signed in)"   # calls from before sign-in was on, or over the
 def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
     """A table with readable headers and "–" for what is missing, and its CSV download."""
     st.dataframe(readable(df), hide_index=True, width="stretch", **kwargs)
-    st.download_button(md("Download {} (CSV)", name), frame_csv(df),
+    st.download_button(md("Download {} (CSV)", name), lambda: frame_csv(df),
                        file_name=f"{key}.csv", mime="text/csv", key=f"csv_{key}", on_click="ignore",
                        icon=":material/download:")
 
@@ -100,15 +101,24 @@ LINKS = {"details": st.column_config.LinkColumn("Details", display_text="details
          "trace": st.column_config.LinkColumn("Trace", display_text="open trace")}
 
 
-def day_chart(fig, values, *, money: bool = False):
-    """Days as categories (one day must not become a time axis ending in 23:59:59.9996) and
-    amounts from zero (an empty day must not draw an axis from -1 to 1)."""
-    fig.update_xaxes(type="category", title=None)
-    fig.update_yaxes(rangemode="tozero", tickprefix="$" if money else "")
-    if values.empty or values.max() <= 0:
-        fig.update_yaxes(range=[0, 1])
-    fig.update_layout(margin={"t": 10, "b": 10}, legend_title_text="")
-    return fig
+def day_chart(df: pd.DataFrame, y: str, color: str, *, money: bool = False):
+    """Stacked bars per day, one colour per `color` value. Days are categories (one day must
+    not become a time axis ending in 23:59:59.9996) and amounts start at zero (an empty day
+    must not draw an axis from -1 to 1). Built from a plain spec: plotly express took 75 ms a
+    chart, on every rerun of the page."""
+    import plotly.graph_objects as go
+
+    traces = [{"type": "bar", "name": str(name), "x": list(group["day"]),
+               "y": [float(v) for v in group[y]],
+               "hovertemplate": f"%{{x}}<br>{name}: " + ("$%{y:,.4f}" if money else "%{y:,}")
+               + "<extra></extra>"}
+              for name, group in df.groupby(color, sort=True)]
+    empty = df.empty or df[y].max() <= 0
+    return go.Figure({"data": traces, "layout": {
+        "barmode": "relative", "margin": {"t": 10, "b": 10}, "legend": {"title": {"text": ""}},
+        "xaxis": {"type": "category", "title": {"text": ""}},
+        "yaxis": {"rangemode": "tozero", "tickprefix": "$" if money else "",
+                  **({"range": [0, 1]} if empty else {})}}})
 
 
 def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -119,10 +129,15 @@ def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return out
 
 
-def dashboard(settings: Settings, f: Filters) -> None:
-    import plotly.express as px
+@st.cache_data(max_entries=16, show_spinner=False)
+def _aggregates(db_path: Path, f: Filters, as_of: int) -> dict[str, Any]:
+    """The Costs aggregates as of ledger row `as_of`: computed once for every rerun, and
+    every person, until a call is recorded (each caller gets its own copy)."""
+    return spend.dashboard(db_path, f)
 
-    data = spend.dashboard(settings.db_path, f)
+
+def dashboard(settings: Settings, f: Filters) -> None:
+    data = _aggregates(settings.db_path, f, spend.latest_call_id(settings.db_path))
     t = data["totals"]
     a, b, c, d = st.columns(4)
     a.metric("Spend", plain(format_usd(t["cost_micro"])))
@@ -140,19 +155,15 @@ def dashboard(settings: Settings, f: Filters) -> None:
 
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
-    st.plotly_chart(day_chart(px.bar(by_day, x="day", y="cost_usd", color="model",
-                                     labels={"cost_usd": "USD", "model": "Model"}),
-                              by_day["cost_usd"], money=True),
-                    width="stretch", key="chart_spend")
+    st.plotly_chart(day_chart(by_day, "cost_usd", "model", money=True), width="stretch",
+                    key="chart_spend")
     table(by_day, "spend per day", "spend_by_day")
 
     st.subheader("Tokens per day")
     tokens = data["tokens"]
     long = tokens.melt(id_vars="day", var_name="kind", value_name="tokens")
     long["kind"] = long["kind"].map(HEADERS)
-    st.plotly_chart(day_chart(px.bar(long, x="day", y="tokens", color="kind",
-                                     labels={"kind": ""}), long["tokens"]),
-                    width="stretch", key="chart_tokens")
+    st.plotly_chart(day_chart(long, "tokens", "kind"), width="stretch", key="chart_tokens")
     table(tokens, "tokens per day", "tokens_by_day")
 
     left, right = st.columns(2)
