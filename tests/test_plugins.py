@@ -13,8 +13,9 @@ import pytest
 
 from lib.core import failures, get_settings
 from lib.llm import (
-    Call,
     CallContext,
+    Calls,
+    CallSpec,
     ChatRequest,
     Message,
     get_provider,
@@ -71,9 +72,8 @@ def test_without_the_plugin_there_is_no_such_provider(data_dir):
 def test_a_call_to_the_plugin_model_is_a_ledger_row_like_any_other(example, data_dir):
     settings = get_settings()
     model = load_catalog(settings).get("example/shout")
-    call = Call(get_provider("example", settings), model,
-                ChatRequest(model.id, (Message("user", "hello there"),)),
-                CallContext("chat"), db_path=settings.db_path)
+    call = Calls(settings).invoke(CallSpec(
+        model, ChatRequest(model.id, (Message("user", "hello there"),)), CallContext("chat")))
     assert [e for e in call if type(e).__name__ == "TextDelta"]
     assert call.text == "HELLO THERE"
     row = get_call(settings.db_path, call.record.id)
