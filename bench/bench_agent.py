@@ -28,7 +28,15 @@ def step_overhead(n: int) -> float:
 
     from lib.agents import BUILTINS, AgentRun, Limits
     from lib.core import load_settings
-    from lib.llm import CallContext, ChatRequest, Message, OpenAIProvider, load_catalog
+    from lib.llm import (
+        CallContext,
+        Calls,
+        CallSpec,
+        ChatRequest,
+        Message,
+        OpenAIProvider,
+        load_catalog,
+    )
 
     calc = BUILTINS["calculator"]
     tools = [{"type": "function", "function": {"name": calc.name, "description":
@@ -48,6 +56,7 @@ def step_overhead(n: int) -> float:
                                   http_client=httpx2.Client(transport=our_net))
         request = ChatRequest(model.id, (Message("user", PROMPT),), temperature=0.0,
                               max_tokens=8, tools=(calc.spec,))
+        calls = Calls(settings, provider_for=lambda m: provider)  # the seam, once a process
 
         def raw() -> float:
             start = time.perf_counter()
@@ -60,8 +69,8 @@ def step_overhead(n: int) -> float:
 
         def ours() -> float:
             start = time.perf_counter()
-            run = AgentRun(provider, model, request, CallContext("bench"),
-                           {calc.name: calc}, db_path=settings.db_path, limits=Limits(1))
+            run = AgentRun(calls, CallSpec(model, request, CallContext("bench")),
+                           {calc.name: calc}, limits=Limits(1))
             for _ in run:
                 pass
             assert len(run.steps) == 1

@@ -71,7 +71,7 @@ def ttft(n: int) -> tuple[float, float]:
     from lib import chat
     from lib.chat import ChatTurn, TurnOptions
     from lib.core import load_settings
-    from lib.llm import OpenAIProvider, TextDelta, load_catalog
+    from lib.llm import Calls, OpenAIProvider, TextDelta, load_catalog
 
     with llama_server() as url:
         import os
@@ -88,6 +88,7 @@ def ttft(n: int) -> tuple[float, float]:
         provider = OpenAIProvider(None, base_url=url, compat=True,
                                   read_timeout=settings.read_timeout_s,
                                   http_client=httpx2.Client(transport=our_net))
+        calls = Calls(settings, provider_for=lambda m: provider)  # the call seam, over it
         options = TurnOptions(system=SYSTEM, temperature=0.0, max_tokens=8)
 
         def raw() -> tuple[float, float]:
@@ -107,7 +108,7 @@ def ttft(n: int) -> tuple[float, float]:
             conv = chat.create_conversation(settings.db_path)  # the page does this, not the turn
             start = time.perf_counter()
             first = None
-            for event in ChatTurn(settings, conv, model, PROMPT, options, provider=provider):
+            for event in ChatTurn(settings, conv, model, PROMPT, options, calls=calls):
                 if first is None and isinstance(event, TextDelta):
                     first = time.perf_counter()
             total = (first - start) * 1000

@@ -1,11 +1,11 @@
 """What the breaker, the rate limiter and the router add to a call's time to first token.
 
 Paired, interleaved requests to llama.cpp's OpenAI-compatible server on loopback:
-- bare: a Call to a fixed model whose guard stand-in only streams (no breaker consulted, no
-  limiter, no routing decision);
+- bare: a call through the seam to a fixed model whose guard stand-in only streams (no
+  breaker consulted, no limiter, no routing decision);
 - guarded: the router picks the model (two route() decisions and a token count of the whole
-  input, as the Chat page does per turn), then a Call through the process-wide breaker and
-  an active (non-binding) rate limiter on requests and tokens.
+  input, as the Chat page does per turn), then a call through the seam, the process-wide
+  breaker and an active (non-binding) rate limiter on requests and tokens.
 Each request's time in the server before its first byte (a timing transport under both) is
 taken out, so the server's jitter does not count as ours. Goal: added p50 <= 1 ms.
 """
@@ -27,8 +27,9 @@ def added_ttft(n: int) -> float:
     from lib.core import load_settings
     from lib.llm import (
         GUARDS,
-        Call,
         CallContext,
+        Calls,
+        CallSpec,
         ChatRequest,
         Guards,
         Message,
@@ -67,6 +68,9 @@ def added_ttft(n: int) -> float:
                                   http_client=httpx2.Client(transport=our_net))
         messages = (Message("user", PROMPT),)
         policy = RetryPolicy()
+        bare_calls = Calls(settings, provider_for=lambda m: bare_provider, policy=policy,
+                           guards=bare_guards)
+        calls = Calls(settings, provider_for=lambda m: provider, policy=policy)  # GUARDS
 
         def first_token(call, net: Timed, start: float) -> float:
             took = None
@@ -79,18 +83,16 @@ def added_ttft(n: int) -> float:
         def bare() -> float:
             start = time.perf_counter()
             request = ChatRequest(model.id, messages, temperature=0.0, max_tokens=4)
-            return first_token(Call(bare_provider, model, request, CallContext("bench"),
-                                    db_path=settings.db_path, policy=policy,
-                                    guards=bare_guards), bare_net, start)
+            return first_token(bare_calls.invoke(CallSpec(model, request, CallContext("bench"))),
+                               bare_net, start)
 
         def guarded() -> float:
             start = time.perf_counter()
             routed = route_messages(router, statuses, settings, "chat", "", messages)
             request = ChatRequest(routed.model.id, messages, temperature=0.0, max_tokens=4)
             context = CallContext("bench", route=routed.reason, baseline=routed.baseline)
-            return first_token(Call(provider, routed.model, request, context,
-                                    db_path=settings.db_path, policy=policy,
-                                    count_input=lambda r: 10), our_net, start)
+            return first_token(calls.invoke(CallSpec(routed.model, request, context)), our_net,
+                               start)
 
         for _ in range(10):
             bare(), guarded()

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from fakes import Replay, Sleeps, cut_response, error_response, sse, sse_events, stream_response
+from fakes import (
+    Replay,
+    Sleeps,
+    cut_response,
+    error_response,
+    scripted,
+    sse,
+    sse_events,
+    stream_response,
+)
 
 from lib import spend
 from lib.llm import (
     AnthropicProvider,
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Error,
     Message,
@@ -42,11 +51,10 @@ def run(kind: str, replay: Replay, settings, **policy):
     model = CLAUDE if kind == "anthropic" else GPT
     request = ChatRequest(model.id, (Message("user", REQUEST_TEXT),), system="Be brief.",
                           max_tokens=100)
-    counter = counter_for(model, settings)
     sleeps = Sleeps()
-    call = Call(provider_for(kind, replay), model, request, CallContext("test"),
-                db_path=settings.db_path, policy=RetryPolicy(**policy), sleep=sleeps,
-                count_input=counter.count_request, count_output=counter.count)
+    calls = scripted(settings, provider_for(kind, replay), policy=RetryPolicy(**policy),
+                     sleep=sleeps)
+    call = calls.call(CallSpec(model, request, CallContext("test")))
     events = list(call)
     row = spend.get_call(settings.db_path, call.record.id)
     return call, events, row, sleeps

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import knowledge, spend
 from lib.agents import (
@@ -25,6 +25,7 @@ from lib.agents import (
 from lib.core import SchemaError, ToolError
 from lib.llm import (
     CallContext,
+    CallSpec,
     ChatRequest,
     Message,
     ModelInfo,
@@ -50,8 +51,9 @@ def run(settings, attempts, tools=None, *, limits=None, cancel=None, typed=None,
     provider = FakeProvider(attempts)
     request = ChatRequest(model.id, (Message("user", "What is 6 * 7?"),),
                           tools=tuple(t.spec for t in (tools or BUILTINS).values()))
-    agent = AgentRun(provider, model, request, CallContext("chat"), tools or BUILTINS,
-                     db_path=settings.db_path, limits=limits, cancel=cancel, typed=typed,
+    agent = AgentRun(scripted(settings, provider),
+                     CallSpec(model, request, CallContext("chat"), cancel=cancel),
+                     tools or BUILTINS, limits=limits, typed=typed,
                      tool_context=tool_context or {"settings": settings, "kb": None})
     return agent, list(agent), provider
 
@@ -152,8 +154,8 @@ def test_a_budget_refusal_at_step_3_ends_the_run_with_steps_kept(settings):
 
     provider = Refusing(looping)
     request = ChatRequest(PAID.id, (Message("user", "Go."),), tools=(BUILTINS["calculator"].spec,))
-    agent = AgentRun(provider, PAID, request, CallContext("chat"), BUILTINS,
-                     db_path=settings.db_path)
+    agent = AgentRun(scripted(settings, provider), CallSpec(PAID, request, CallContext("chat")),
+                     BUILTINS)
     events = list(agent)
     assert events[-1].reason == "refused" and len(agent.steps) == 2
     assert "budget" in str(events[-1].error).lower()
@@ -189,8 +191,8 @@ def test_a_required_choice_applies_to_the_first_step_only(settings):
     provider = FakeProvider([calls(("calculator", {"expression": "1+1"})), ok("2")])
     request = ChatRequest(PAID.id, (Message("user", "1+1?"),), tool_choice="required",
                           tools=(BUILTINS["calculator"].spec,))
-    list(AgentRun(provider, PAID, request, CallContext("chat"), BUILTINS,
-                  db_path=settings.db_path))
+    list(AgentRun(scripted(settings, provider), CallSpec(PAID, request, CallContext("chat")),
+                  BUILTINS))
     assert [r.tool_choice for r in provider.requests] == ["required", "auto"]
 
 
@@ -285,8 +287,10 @@ def test_one_reply_runs_at_most_the_cap_and_the_model_is_told(settings, monkeypa
         return "counted"
 
     flood = calls(*[("count", {"n": i}) for i in range(3000)])
+    # 3,000 results need a window to match: the seam fits every step's request to its model.
+    wide = ModelInfo("m", "openai", "Paid model", 1_000_000, 1000, input=1.0, output=2.0)
     started = time.perf_counter()
-    _, events, provider = run(settings, [flood, ok("Done.")], {"count": count})
+    _, events, provider = run(settings, [flood, ok("Done.")], {"count": count}, model=wide)
     took = time.perf_counter() - started
     assert events[-1] == RunFinished("answered") and sorted(ran) == list(range(16))
     results = provider.requests[1].messages[-1].blocks
@@ -343,8 +347,8 @@ def test_the_chat_keeps_no_answer_and_says_the_model_could_not_use_the_tools(set
     written = '{"tool": "calculator", "arguments": {"expression": "1234*5678"}}'
     turn = ChatTurn(settings, None, PAID, "what is 1234*5678?",
                     TurnOptions(tools=(BUILTINS["calculator"],)),
-                    provider=FakeProvider([calls(("calculator", {"expression": "1234*5678"})),
-                                           ok(written)]))
+                    calls=scripted(settings, FakeProvider([
+                        calls(("calculator", {"expression": "1234*5678"})), ok(written)])))
     list(turn)
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert reply.content == "" and reply.meta["run_end"] == "no_answer"

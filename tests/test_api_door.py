@@ -104,14 +104,14 @@ CASES: dict[str, tuple[int, str, str | None, Callable[[], bytes]]] = {
                                     lambda: text(chat(), '"metadata": {"\\uDFFF": 1}')),
     "reversed-pair-in-content": (400, "invalid_json", None, lambda: json.dumps(chat(
         messages=[{"role": "user", "content": "\udc00\ud800"}])).encode()),
-    # tools of the wrong shape
-    "parameters-a-string": (400, "invalid_request", "tools[0].function.parameters",
+    # tools of the wrong shape (parameters go through the one schema check: invalid_schema)
+    "parameters-a-string": (400, "invalid_schema", "tools[0].function.parameters",
                             lambda: json.dumps(chat(tools=tool("abc"))).encode()),
-    "parameters-a-list": (400, "invalid_request", "tools[0].function.parameters",
+    "parameters-a-list": (400, "invalid_schema", "tools[0].function.parameters",
                           lambda: json.dumps(chat(tools=tool([1, 2]))).encode()),
-    "parameters-a-number": (400, "invalid_request", "tools[0].function.parameters",
+    "parameters-a-number": (400, "invalid_schema", "tools[0].function.parameters",
                             lambda: json.dumps(chat(tools=tool(7))).encode()),
-    "parameters-an-array-schema": (400, "invalid_request", "tools[0].function.parameters",
+    "parameters-an-array-schema": (400, "invalid_schema", "tools[0].function.parameters",
                                    lambda: json.dumps(chat(tools=tool({"type": "array"}))
                                                       ).encode()),
     "tool-name-with-a-space": (400, "invalid_request", "tools[0].function.name",

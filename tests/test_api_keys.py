@@ -6,12 +6,22 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 from support import race
 
 from lib import api, spend, storage
 from lib.core import ApiError, ApiKeyError, BudgetExceededError
-from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, ToolResult, ToolUse, Usage
+from lib.llm import (
+    Call,
+    CallContext,
+    CallSpec,
+    ChatRequest,
+    Message,
+    ModelInfo,
+    ToolResult,
+    ToolUse,
+    Usage,
+)
 
 # $100 per million output tokens: 500 max tokens reserve $0.05; 400 used cost $0.04.
 PAID = ModelInfo("pricey", "openai", "Pricey", 10_000, 1000, input=0.0, output=100.0)
@@ -20,8 +30,8 @@ REQUEST = ChatRequest("pricey", (Message("user", "hi"),), max_tokens=500)
 
 def keyed_call(settings, key_id: int) -> Call:
     provider = FakeProvider([ok("x" * 10, usage=Usage(0, 400))])
-    return Call(provider, PAID, REQUEST, CallContext("api", api_key_id=key_id),
-                db_path=settings.db_path, count_input=lambda r: 0)
+    return scripted(settings, provider).call(
+        CallSpec(PAID, REQUEST, CallContext("api", api_key_id=key_id)))
 
 
 def test_only_a_hash_of_the_secret_is_stored(settings):

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fake_openai import MODEL, FakeOpenAI, Reply, app_env_for, serving
+from fakes import FakeProvider, scripted
 from support import free_port, together, wait_for_http
 
 from lib import api, storage
 from lib.core import Settings, load_settings
 from lib.llm import (
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
+    MemoryRecorder,
     Message,
     ModelInfo,
     counter_for,
@@ -87,8 +89,8 @@ def our_estimate(settings: Settings, text: str) -> int:
 def bound_of(settings: Settings, text: str) -> int:
     """What one call of `text` holds against a budget: the most it could cost."""
     request = ChatRequest(MODEL, (Message("user", text),), max_tokens=MAX_TOKENS)
-    call = Call(None, PRICED, request, CallContext("api"), db_path=settings.db_path,
-                count_input=counter_for(PRICED, settings).count_request, estimated_input=True)
+    call = scripted(settings, FakeProvider([]), recorder=MemoryRecorder()).call(
+        CallSpec(PRICED, request, CallContext("api")))  # never sent: only its bound is read
     return call.bound_micro()
 
 

@@ -4,12 +4,21 @@ call's worth when the upstream counts more than we estimate), on both databases.
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, fail, ok
+from fakes import FakeProvider, fail, ok, scripted
 from support import race, together
 
 from lib import spend, storage
 from lib.core import BudgetExceededError, ProviderError, today
-from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage, encoding
+from lib.llm import (
+    Call,
+    CallContext,
+    CallSpec,
+    ChatRequest,
+    Message,
+    ModelInfo,
+    Usage,
+    counter_for,
+)
 
 pytestmark = pytest.mark.usefixtures("backend")  # each test on SQLite, then on PostgreSQL
 
@@ -19,10 +28,13 @@ FREE = ModelInfo("smollm2", "local", "Local", 4096, 1024)
 REQUEST = ChatRequest("pricey", (Message("user", "hi"),), max_tokens=500)
 
 
+def make(settings, provider, model=PAID, request=REQUEST) -> Call:
+    """One model's call through the seam, in the settings' ledger and budgets."""
+    return scripted(settings, provider).call(CallSpec(model, request, CallContext("test")))
+
+
 def paid_call(settings, model=PAID) -> Call:
-    provider = FakeProvider([ok("x" * 10, usage=Usage(0, 400))])
-    return Call(provider, model, REQUEST, CallContext("test"), db_path=settings.db_path,
-                count_input=lambda r: 0)
+    return make(settings, FakeProvider([ok("x" * 10, usage=Usage(0, 400))]), model)
 
 
 def test_fifty_concurrent_calls_never_overshoot_a_one_dollar_budget(settings):
@@ -52,8 +64,7 @@ def test_provider_budgets_only_bind_their_provider(settings):
 
 def test_local_models_are_never_blocked(settings):
     spend.set_budget(settings.db_path, "all", "day", 0.0)
-    call = Call(FakeProvider([ok("free")]), FREE, REQUEST, CallContext("test"),
-                db_path=settings.db_path, count_input=lambda r: 10)
+    call = make(settings, FakeProvider([ok("free")]), FREE)
     list(call)
     assert call.record.status == "ok" and call.record.cost_micro == 0
 
@@ -71,8 +82,7 @@ def test_status_warns_at_80_percent(settings):
 
 def test_a_failed_call_releases_its_reservation(settings):
     spend.set_budget(settings.db_path, "all", "day", 1.0)
-    call = Call(FakeProvider([fail(ProviderError("auth", "no"))]), PAID, REQUEST,
-                CallContext("test"), db_path=settings.db_path, count_input=lambda r: 0)
+    call = make(settings, FakeProvider([fail(ProviderError("auth", "no"))]))
     list(call)
     with storage.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
@@ -95,10 +105,6 @@ TEXTS = {"english": " ".join(f"Item {i}: the invoice lists the parts, the hours 
          "emoji": "🙂 ok " * 2000}
 
 
-def o200k(request: ChatRequest) -> int:
-    return sum(len(encoding("o200k_base").encode(m.content)) for m in request.messages)
-
-
 @pytest.mark.parametrize(("text", "factor"), [("english", 2), ("ruled", 10), ("emoji", 3)])
 def test_calls_all_in_flight_at_once_end_one_call_at_most_over(settings, text, factor):
     """50 calls reserve at the same instant (none settled yet), then each is billed
@@ -106,12 +112,13 @@ def test_calls_all_in_flight_at_once_end_one_call_at_most_over(settings, text, f
     ended ~`factor` times over; holding bounds, at most one call's bound over."""
     spend.set_budget(settings.db_path, "all", "day", 1.00)
     request = ChatRequest("dear-input", (Message("user", TEXTS[text]),), max_tokens=100)
-    billed = factor * o200k(request)
+    counter = counter_for(INPUT_PRICED, settings)
+    assert not counter.exact  # the model's input is an estimate (o200k), held with a margin
+    billed = factor * counter.count_request(request)
 
     def build(_: int) -> Call:
-        provider = FakeProvider([ok("done", usage=Usage(billed, 100))])
-        return Call(provider, INPUT_PRICED, request, CallContext("test"),
-                    db_path=settings.db_path, count_input=o200k, estimated_input=True)
+        return make(settings, FakeProvider([ok("done", usage=Usage(billed, 100))]),
+                    INPUT_PRICED, request)
 
     def reserve(call: Call) -> Call:
         call.reserve()
@@ -136,15 +143,13 @@ def test_a_call_holds_its_bound_and_is_let_through_on_its_expected_cost(settings
     bound; a second one, the first still in flight, is refused: its own expected cost fits
     what is left, but not beside the first one's bound."""
     request = ChatRequest("dear-input", (Message("user", "word " * 2000),), max_tokens=100)
-    first = Call(FakeProvider([ok("a")]), INPUT_PRICED, request, CallContext("test"),
-                 db_path=settings.db_path, count_input=o200k, estimated_input=True)
+    first = make(settings, FakeProvider([ok("a")]), INPUT_PRICED, request)
     expected, bound = first.worst_case_micro(), first.bound_micro()
     assert expected < bound
     spend.set_budget(settings.db_path, "all", "day", (expected + bound) / 1e6 - 1e-6)
     first.reserve()
     [status] = spend.statuses(settings.db_path)
     assert status.reserved_micro == bound
-    second = Call(FakeProvider([ok("b")]), INPUT_PRICED, request, CallContext("test"),
-                  db_path=settings.db_path, count_input=o200k, estimated_input=True)
+    second = make(settings, FakeProvider([ok("b")]), INPUT_PRICED, request)
     with pytest.raises(BudgetExceededError):
         second.reserve()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeProvider, Sleeps, fail, ok
+from fakes import FakeProvider, fail, ok, scripted
 
 from lib import spend
 from lib.core import ProviderError, StorageError, now_iso
 from lib.llm import (
     Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Message,
     ModelInfo,
@@ -35,9 +36,10 @@ TOOL = ToolSpec("calculator", "Arithmetic.", {"type": "object", "properties": {
 
 
 def run(settings, request: ChatRequest, attempts, user: str | None = None) -> Call:
-    call = Call(FakeProvider(attempts), MODEL, request, CallContext("test", user=user),
-                db_path=settings.db_path, sleep=Sleeps(), count_input=lambda r: 11,
-                count_output=lambda t: len(t.split()))
+    # Asked as built (a builder, as a chat's context plan is), not fitted to MODEL's window:
+    # what is stored must be exactly the request written here, however large or odd.
+    call = scripted(settings, FakeProvider(attempts)).call(
+        CallSpec(MODEL, lambda model, counter: request, CallContext("test", user=user)))
     list(call)
     return call
 

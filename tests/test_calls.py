@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from fakes import FakeProvider, Sleeps, fail, ok
+from fakes import FakeProvider, Sleeps, fail, ok, scripted
 
 from lib import spend
 from lib.core import ProviderError
 from lib.llm import (
     Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Error,
     Message,
@@ -20,17 +21,17 @@ from lib.llm import (
     Stop,
     TextDelta,
     Usage,
+    counter_for,
 )
 
 MODEL = ModelInfo("m1", "openai", "Model One", 1000, 100, input=2.0, output=8.0)
 REQUEST = ChatRequest("m1", (Message("user", "hi"),))
 
 
-def make(provider, settings, **kw) -> Call:
-    kw.setdefault("sleep", Sleeps())
-    return Call(provider, MODEL, REQUEST, CallContext("test", "reviewer", 3, None),
-                db_path=settings.db_path, count_input=lambda r: 11,
-                count_output=lambda t: len(t.split()), **kw)
+def make(provider, settings, cancel: threading.Event | None = None, **kw) -> Call:
+    """One model's call through the seam, recorded in the settings' ledger."""
+    return scripted(settings, provider, **kw).call(
+        CallSpec(MODEL, REQUEST, CallContext("test", "reviewer", 3, None), cancel=cancel))
 
 
 def test_ok_call_records_everything(settings):
@@ -61,7 +62,9 @@ def test_error_after_output_keeps_partial_and_is_not_retried(settings):
     assert call.text == "Half a"
     assert isinstance(events[-1], Error) and events[-1].partial
     assert call.record.status == "incomplete" and call.record.usage_estimated
-    assert (call.record.input_tokens, call.record.output_tokens) == (11, 2)
+    counter = counter_for(MODEL, settings)  # no usage arrived: both sides are counted
+    assert (call.record.input_tokens, call.record.output_tokens) == (
+        counter.count_request(call.request), counter.count("Half a"))
 
 
 def test_closing_the_stream_records_cancelled(settings):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, fail, ok
+from fakes import FakeProvider, fail, ok, scripted
 
 from lib import chat, spend
 from lib.chat import ChatTurn, TurnOptions, plan_context
 from lib.core import ContextOverflowError, ProviderError
-from lib.llm import ChatRequest, Error, Message, ModelInfo, RetryPolicy, Usage
+from lib.llm import ChatRequest, Error, Message, ModelInfo, Usage
 
 
 class WordCounter:
@@ -82,8 +82,8 @@ def _turn(settings, conv_id, provider, text="Hello?", **options):
     from lib.llm import load_catalog
 
     model = load_catalog(settings).get(LOCAL)
-    return ChatTurn(settings, conv_id, model, text, TurnOptions(**options), provider=provider,
-                    policy=RetryPolicy(initial_wait_s=0, max_wait_s=0))
+    return ChatTurn(settings, conv_id, model, text, TurnOptions(**options),
+                    calls=scripted(settings, provider))
 
 
 def test_a_turn_is_saved_with_its_metrics(settings):
@@ -184,12 +184,12 @@ def test_an_edit_replaces_the_later_turns_and_the_ledger_keeps_both_calls(settin
 
     model = ModelInfo("fake", "local", "Fake", 4096, 256)
     first = chat.ChatTurn(settings, None, model, "What is 2+2?",
-                          provider=FakeProvider([ok("5")]))
+                          calls=scripted(settings, FakeProvider([ok("5")])))
     list(first)
     conv = first.conversation_id
     [asked, _reply] = chat.list_messages(settings.db_path, conv)
     edited = chat.ChatTurn(settings, conv, model, "What is 2+2? Think.", replace_from=asked.id,
-                           provider=FakeProvider([ok("4")]))
+                           calls=scripted(settings, FakeProvider([ok("4")])))
     assert edited.plan.messages == (Message("user", "What is 2+2? Think."),)  # no old turn
     list(edited)
     assert [(m.role, m.content) for m in chat.list_messages(settings.db_path, conv)] == [
@@ -206,12 +206,14 @@ def test_a_refused_resend_replaces_nothing(settings):
 
     free = ModelInfo("fake", "local", "Fake", 4096, 256)
     paid = ModelInfo("gpt-4.1", "openai", "GPT", 4096, 256, input=2.0, output=8.0)
-    first = chat.ChatTurn(settings, None, free, "Hello", provider=FakeProvider([ok("Hi")]))
+    first = chat.ChatTurn(settings, None, free, "Hello",
+                          calls=scripted(settings, FakeProvider([ok("Hi")])))
     list(first)
     before = chat.list_messages(settings.db_path, first.conversation_id)
     spend.set_budget(settings.db_path, "all", "day", 0.0)
     again = chat.ChatTurn(settings, first.conversation_id, paid, "Hello",
-                          replace_from=before[0].id, provider=FakeProvider([ok("Hey")]))
+                          replace_from=before[0].id,
+                          calls=scripted(settings, FakeProvider([ok("Hey")])))
     with pytest.raises(BudgetExceededError):
         list(again)
     assert chat.list_messages(settings.db_path, first.conversation_id) == before
@@ -239,13 +241,13 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
 
     path = settings.db_path
     model = ModelInfo("fake", "local", "Fake", 4096, 256)
-    first = chat.ChatTurn(settings, None, model, "Pick a fruit", provider=FakeProvider(
-        [ok("Apple")]))
+    first = chat.ChatTurn(settings, None, model, "Pick a fruit",
+                          calls=scripted(settings, FakeProvider([ok("Apple")])))
     list(first)
     conv = first.conversation_id
     [asked, apple] = chat.list_messages(path, conv)
     again = chat.ChatTurn(settings, conv, model, asked.content, replace_from=asked.id,
-                          again=True, provider=FakeProvider([ok("Pear")]))
+                          again=True, calls=scripted(settings, FakeProvider([ok("Pear")])))
     assert again.plan.messages == (Message("user", "Pick a fruit"),)  # asked once, no reply
     list(again)
     [same, pear] = chat.list_messages(path, conv)
@@ -254,7 +256,7 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     # Later turns follow the branch chosen, and send it.
     chat.choose_branch(path, conv, apple.id)
     provider = FakeProvider([ok("Banana")])
-    list(chat.ChatTurn(settings, conv, model, "Another?", provider=provider))
+    list(chat.ChatTurn(settings, conv, model, "Another?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
         "Pick a fruit", "Apple", "Another?"]
     assert [m.content for m in chat.list_messages(path, conv)] == [
@@ -262,12 +264,12 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     chat.choose_branch(path, conv, pear.id)
     assert [m.content for m in chat.list_messages(path, conv)] == ["Pick a fruit", "Pear"]
     provider = FakeProvider([ok("Plum")])
-    list(chat.ChatTurn(settings, conv, model, "Again?", provider=provider))
+    list(chat.ChatTurn(settings, conv, model, "Again?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
         "Pick a fruit", "Pear", "Again?"]
     # An edit of the first message is a branch too; the ledger keeps every call.
     list(chat.ChatTurn(settings, conv, model, "Pick a colour", replace_from=asked.id,
-                       provider=FakeProvider([ok("Red")])))
+                       calls=scripted(settings, FakeProvider([ok("Red")]))))
     edited = chat.list_messages(path, conv)
     assert [m.content for m in edited] == ["Pick a colour", "Red"]
     assert edited[0].branches == (asked.id, edited[0].id)
@@ -275,15 +277,13 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     assert spend.count_calls(path) == 5
 
 
-def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_reply(
-        settings, monkeypatch):
+def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_reply(settings):
     """The chosen model fails with an error written in Markdown; the fallback answers with no
     text. The turn keeps a reply saying so, with why the first model was passed over, and
     the empty reply is never sent to a model again."""
     from fakes import FakeProvider, fail, ok
 
     from lib import chat
-    from lib.chat import turn as turn_module
     from lib.llm import ModelInfo
 
     path = settings.db_path
@@ -294,14 +294,14 @@ def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_repl
               "```\nunclosed fence\n> quote\n- item"]
     for message in errors:
         quiet = FakeProvider([ok()])  # the fallback: a reply with no text at all
-        monkeypatch.setattr(turn_module, "get_provider", lambda name, s, p=quiet: p)
+        failing = FakeProvider([fail(ProviderError("bad_request", message))])
         t = chat.ChatTurn(settings, None, first, "Hello?", TurnOptions(fallbacks=(spare,)),
-                          provider=FakeProvider([fail(ProviderError("bad_request", message))]),
-                          policy=RetryPolicy(initial_wait_s=0, max_wait_s=0))
+                          calls=scripted(settings, {first.key: failing, spare.key: quiet}))
         list(t)
         [_, reply] = chat.list_messages(path, t.conversation_id)
         assert reply.meta["empty"] and reply.meta["label"] == "Spare"
         assert reply.meta["fallbacks"][0]["model"] == "First"
         nxt = FakeProvider([ok("Hi")])
-        list(chat.ChatTurn(settings, t.conversation_id, spare, "Still there?", provider=nxt))
+        list(chat.ChatTurn(settings, t.conversation_id, spare, "Still there?",
+                           calls=scripted(settings, nxt)))
         assert [m.role for m in nxt.requests[0].messages] == ["user"]  # empty reply not sent

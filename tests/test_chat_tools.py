@@ -4,7 +4,7 @@ the next request, exports, and a refusal stores nothing."""
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import chat, spend
 from lib.agents import BUILTINS
@@ -27,7 +27,7 @@ def calc_call(expression: str, text: str = ""):
 def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
     provider = FakeProvider([calc_call("6 * 7", "Let me compute."), ok("It is 42.")])
     turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
-                    provider=provider)
+                    calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
     user, reply = chat.list_messages(settings.db_path, conv)
@@ -41,7 +41,8 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
         spend.get_call(settings.db_path, s["call_id"]).cost_micro for s in (first, second))
     # The next turn sends the call and its result before the answer, in order.
     nxt = FakeProvider([ok("You're welcome.")])
-    list(ChatTurn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC), provider=nxt))
+    list(ChatTurn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC),
+                  calls=scripted(settings, nxt)))
     sent = nxt.requests[0].messages
     assert [m.role for m in sent] == ["user", "assistant", "user", "assistant", "user"]
     assert sent[1].blocks == (ToolUse("c1", "calculator", {"expression": "6 * 7"}),)
@@ -56,7 +57,7 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
 def test_a_refused_turn_with_tools_stores_nothing(settings):
     spend.set_budget(settings.db_path, "all", "day", 0.0)
     turn = ChatTurn(settings, None, MODEL, "What is 1 + 1?", TurnOptions(tools=CALC),
-                    provider=FakeProvider([ok("2")]))
+                    calls=scripted(settings, FakeProvider([ok("2")])))
     with pytest.raises(BudgetExceededError):
         turn.begin()
     assert chat.list_conversations(settings.db_path) == []
@@ -65,7 +66,7 @@ def test_a_refused_turn_with_tools_stores_nothing(settings):
 def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
     looping = [calc_call(f"{i} + 1") for i in range(5)]
     turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
-                    provider=FakeProvider(looping))
+                    calls=scripted(settings, FakeProvider(looping)))
     list(turn)
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert reply.status == "incomplete" and reply.meta["run_end"] == "paused"
@@ -78,8 +79,8 @@ def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, setting
     at = app("app_pages/traces.py")
     assert any("No agent runs yet" in shown(i.value) for i in at.info)
     turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
-                    provider=FakeProvider([calc_call("6 * 7", "Let me compute."),
-                                           ok("It is 42.")]))
+                    calls=scripted(settings, FakeProvider([
+                        calc_call("6 * 7", "Let me compute."), ok("It is 42.")])))
     list(turn)
     run_id = turn.run.run_id
     at = app()
@@ -103,13 +104,13 @@ def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
     looping = [calc_call(f"{i} + 1") for i in range(3)]
     provider = FakeProvider([*looping, ok("Done counting.")])
     turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
-                    provider=provider)
+                    calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
     [_, paused] = chat.list_messages(settings.db_path, conv)
     assert paused.meta["run_end"] == "paused"
     more = ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC, max_steps=5),
-                    provider=provider, continue_from=paused.id)
+                    calls=scripted(settings, provider), continue_from=paused.id)
     list(more)
     [user, reply] = chat.list_messages(settings.db_path, conv)  # no new message
     assert reply.id == paused.id and reply.content == "Done counting."
@@ -122,8 +123,8 @@ def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
     sent = provider.requests[2].messages
     assert sent[-1].blocks and isinstance(sent[-1].blocks[0], ToolResult)
     with pytest.raises(PromptLabError):  # only the last reply's run can go on
-        ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC), provider=provider,
-                 continue_from=user.id)
+        ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC),
+                 calls=scripted(settings, provider), continue_from=user.id)
 
 
 def test_go_on_in_the_page_lets_a_paused_run_take_more_steps(app):
@@ -158,16 +159,17 @@ def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
            None)
     provider = FakeProvider([ask, ok("Cold in Oslo.")])
     turn = ChatTurn(settings, None, MODEL, "Weather in Oslo?", TurnOptions(tools=(weather,)),
-                    provider=provider)
+                    calls=scripted(settings, provider))
     list(turn)
     [_, waiting] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert waiting.meta["run_end"] == "awaiting" and len(provider.requests) == 1
     assert waiting.meta["steps"][0]["calls"][0]["pending"] is True
     with pytest.raises(PromptLabError):  # every waiting call needs a result
         ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
-                 provider=provider, continue_from=waiting.id, typed={})
+                 calls=scripted(settings, provider), continue_from=waiting.id, typed={})
     more = ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
-                    provider=provider, continue_from=waiting.id, typed={"w1": "-3 °C, snow"})
+                    calls=scripted(settings, provider), continue_from=waiting.id,
+                    typed={"w1": "-3 °C, snow"})
     list(more)
     assert provider.requests[1].messages[-1].blocks == (ToolResult("w1", "-3 °C, snow"),)
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)

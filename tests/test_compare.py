@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import compare, spend
 from lib.compare import Check, Variant
@@ -103,7 +103,7 @@ def test_execute_streams_in_parallel_under_the_limit(settings, store):
     run_id = compare.create_run(settings, "fake", resolved, rows, checks)
     SlowFake.peak = 0
     events = list(compare.execute(settings, run_id, resolved, plan, checks, concurrency=3,
-                                  provider_for=lambda m: SlowFake([])))
+                                  calls=scripted(settings, SlowFake([]))))
     assert 1 < SlowFake.peak <= 3
     deltas = [e for e in events if e.delta]
     assert len(deltas) == 3 * len(plan.cells)
@@ -119,7 +119,7 @@ def test_cancel_stops_the_run_and_records_it(settings, store):
     plan = compare.forecast(settings, resolved, rows)
     run_id = compare.create_run(settings, "stop me", resolved, rows, [])
     stream = compare.execute(settings, run_id, resolved, plan, [], concurrency=2,
-                             provider_for=lambda m: SlowFake([]))
+                             calls=scripted(settings, SlowFake([])))
     finished = 0
     for event in stream:
         finished += event.result is not None
@@ -138,8 +138,8 @@ def test_votes_summary_and_csv_export(settings, store):
     plan = compare.forecast(settings, resolved, ROWS)
     run_id = compare.create_run(settings, "votes", resolved, ROWS, [Check("json")])
     list(compare.execute(settings, run_id, resolved, plan, [Check("json")],
-                         provider_for=lambda m: FakeProvider([ok("bug report")]),
-                         policy=RetryPolicy()))
+                         calls=scripted(settings, FakeProvider([ok("bug report")]),
+                                        policy=RetryPolicy())))
     compare.vote(settings.db_path, run_id, 0, 0, 1, "left")
     compare.vote(settings.db_path, run_id, 1, 0, 1, "left")
     compare.vote(settings.db_path, run_id, 2, 0, 1, "right")
@@ -228,8 +228,8 @@ def test_tool_variants_run_agents_with_canned_results_and_tool_checks(settings, 
                                        '{"expression": "2 * 21"}}').validate(),
               Check("max_steps", "2").validate(), Check("max_steps", "1").validate()]
     run_id = compare.create_run(settings, "tools", resolved, rows, checks)
-    list(compare.execute(settings, run_id, resolved, plan, checks, policy=RetryPolicy(),
-                         provider_for=lambda m: Scripted([])))
+    list(compare.execute(settings, run_id, resolved, plan, checks,
+                         calls=scripted(settings, Scripted([]), policy=RetryPolicy())))
     run = compare.load_run(settings.db_path, run_id)
     real, canned, plain = run.cells[(0, 1)], run.cells[(1, 1)], run.cells[(0, 0)]
     assert real.output == "result 42" and canned.output == "result canned 99"

@@ -7,15 +7,14 @@ import pytest
 from lib import spend
 from lib.core import ProviderError, load_settings
 from lib.llm import (
-    Call,
     CallContext,
+    Calls,
+    CallSpec,
     ChatRequest,
     Message,
     OpenAIProvider,
     Stop,
     TextDelta,
-    counter_for,
-    get_provider,
     load_catalog,
 )
 
@@ -28,12 +27,9 @@ def test_streams_a_reply_from_a_real_server(llama_server, data_dir):
                               "PROMPTLAB_OPENAI_CONTEXT_WINDOW": "2048",
                               "PROMPTLAB_DATA_DIR": str(data_dir)})
     model = load_catalog(settings).get("compat/smollm2")
-    provider = get_provider("compat", settings)
-    counter = counter_for(model, settings)
     request = ChatRequest(model.id, (Message("user", "Name a fruit."),), system="Be brief.",
                           temperature=0.0, max_tokens=20)
-    call = Call(provider, model, request, CallContext("test"), db_path=settings.db_path,
-                count_input=counter.count_request, count_output=counter.count)
+    call = Calls(settings).invoke(CallSpec(model, request, CallContext("test")))
     events = list(call)
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 1, "the reply should arrive in several chunks"
@@ -52,9 +48,8 @@ def test_a_server_that_is_down_is_a_connection_error(data_dir):
                               "PROMPTLAB_OPENAI_MODELS": "smollm2",
                               "PROMPTLAB_DATA_DIR": str(data_dir)})
     model = load_catalog(settings).get("compat/smollm2")
-    call = Call(get_provider("compat", settings), model,
-                ChatRequest(model.id, (Message("user", "hi"),)), CallContext("test"),
-                db_path=settings.db_path, sleep=lambda s: None)
+    call = Calls(settings, sleep=lambda s: None).invoke(CallSpec(
+        model, ChatRequest(model.id, (Message("user", "hi"),)), CallContext("test")))
     events = list(call)
     assert events[-1].error.kind == "connection" and call.record.attempts == 3
 

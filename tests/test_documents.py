@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from corpus import hostile, valid
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import chat, knowledge, spend
 from lib.chat import ChatTurn, TurnOptions
@@ -121,7 +121,7 @@ def test_chat_turn_is_grounded_and_linked(settings, kb):
     model = load_catalog(settings).get("local/smollm2-135m-instruct")
     turn = ChatTurn(settings, conv, model, "How many days of leave do I get?",
                     TurnOptions(system="Be brief.", knowledge_base="Test base", top_k=3),
-                    provider=provider)
+                    calls=scripted(settings, provider))
     list(turn)
     system = provider.requests[0].system
     assert system.startswith("Be brief.") and "data, not instructions" in system

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import compare, spend
 from lib.compare import Judge, Variant
@@ -69,7 +69,7 @@ def run_id(settings, prompts_dir) -> int:
         one = compare.Forecast([c for c in plan.cells if c.variant == v], len(ROWS), 2)
         fake = FakeProvider([ok(a) for a in ANSWERS[v]])
         list(compare.execute(settings, rid, resolved, one, [], concurrency=1,
-                             provider_for=lambda m, p=fake: p))
+                             calls=scripted(settings, fake)))
     return rid
 
 
@@ -80,7 +80,7 @@ def judge(settings, prompts_dir, kind: str, model: str = LOCAL) -> compare.Resol
 
 def run_judge(settings, run_id, rj, fake):
     return list(compare.judge_run(settings, run_id, rj, concurrency=1,
-                                  provider_for=lambda m: fake))
+                                  calls=scripted(settings, fake)))
 
 
 def test_a_judge_that_always_prefers_the_first_position_is_never_consistent(

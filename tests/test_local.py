@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from fakes import scripted
 
 from lib.core import ProviderError
 from lib.llm import (
@@ -141,14 +142,15 @@ def test_a_tool_result_in_the_history_reaches_the_bundled_model():
 
 def test_the_bundled_model_runs_an_agent_loop_to_an_answer(settings):
     from lib.agents import BUILTINS, AgentRun, RunFinished
-    from lib.llm import CallContext, ModelInfo
+    from lib.llm import CallContext, CallSpec, ModelInfo
 
     model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
     request = ChatRequest("smollm2", (Message("user", "What is 17 * 23?"),), temperature=0.0,
                           max_tokens=96, tools=(BUILTINS["calculator"].spec,),
                           tool_choice="required")
-    agent = AgentRun(LocalProvider(PATH, 4096), model, request, CallContext("test"),
-                     {"calculator": BUILTINS["calculator"]}, db_path=settings.db_path)
+    agent = AgentRun(scripted(settings, LocalProvider(PATH, 4096)),
+                     CallSpec(model, request, CallContext("test")),
+                     {"calculator": BUILTINS["calculator"]})
     events = list(agent)
     assert events[-1] == RunFinished("answered"), events[-1]
     first = agent.steps[0].calls[0]
@@ -165,14 +167,15 @@ def test_what_is_1234_times_5678_with_the_calculator(settings, choice):
 
     from lib.agents import BUILTINS, AgentRun, RunFinished
     from lib.agents.arithmetic import EXPRESSION_PATTERN
-    from lib.llm import CallContext, ModelInfo
+    from lib.llm import CallContext, CallSpec, ModelInfo
 
     model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
     request = ChatRequest("smollm2", (Message("user", "what is 1234*5678?"),),
                           temperature=0.0, max_tokens=128, tools=(BUILTINS["calculator"].spec,),
                           tool_choice=choice)
-    agent = AgentRun(LocalProvider(PATH, 4096), model, request, CallContext("test"),
-                     {"calculator": BUILTINS["calculator"]}, db_path=settings.db_path)
+    agent = AgentRun(scripted(settings, LocalProvider(PATH, 4096)),
+                     CallSpec(model, request, CallContext("test")),
+                     {"calculator": BUILTINS["calculator"]})
     events = list(agent)
     end = events[-1]
     assert isinstance(end, RunFinished) and end.reason in ("answered", "no_answer"), end

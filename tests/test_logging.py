@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fakes import FakeProvider, Replay, error_response, fail, ok
+from fakes import FakeProvider, Replay, error_response, fail, ok, scripted
 
 from lib import chat, knowledge
 from lib.core import ProviderError, load_settings, log_path, setup_logging
-from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, OpenAIProvider
+from lib.llm import CallContext, CallSpec, ChatRequest, Message, ModelInfo, OpenAIProvider
 
 KEY = "sk-canary-key-4c1f9e2b7d"
 DOC = "canary-document-sentence-9b27e"
@@ -45,18 +45,18 @@ def test_no_key_and_no_document_or_message_text_reach_the_log(logged):
     # A paid call refused by the provider, made with the canary key.
     replay = Replay(error_response(401, "authentication_error", "Incorrect API key"))
     provider = OpenAIProvider(KEY, base_url="http://openai.test/v1", http_client=replay.client())
-    call = Call(provider, GPT, ChatRequest(GPT.id, (Message("user", SAID),)),
-                CallContext("test"), db_path=settings.db_path, count_input=lambda r: 5)
+    call = scripted(settings, provider).invoke(
+        CallSpec(GPT, ChatRequest(GPT.id, (Message("user", SAID),)), CallContext("test")))
     list(call)
     assert call.record.status == "error" and replay.attempts == 1
     # A chat turn (stored, streamed) on a scripted provider.
     model = ModelInfo("fake", "local", "Fake", 4096, 512)
     turn = chat.ChatTurn(settings, None, model, SAID,
-                         provider=FakeProvider([ok("The answer mentions ", DOC)]))
+                         calls=scripted(settings, FakeProvider([ok("The answer mentions ", DOC)])))
     list(turn)
     # A turn whose stream breaks, and documents: one stored, one refused.
-    broken = chat.ChatTurn(settings, turn.conversation_id, model, SAID, provider=FakeProvider(
-        [fail(ProviderError("server", "upstream failed"), "partial")]))
+    broken = chat.ChatTurn(settings, turn.conversation_id, model, SAID, calls=scripted(
+        settings, FakeProvider([fail(ProviderError("server", "upstream failed"), "partial")])))
     list(broken)
     kb = knowledge.create_kb(settings, "canaries")
     results = knowledge.ingest(settings, kb, [
@@ -90,7 +90,7 @@ def test_a_catch_all_logs_its_traceback(logged, settings):
             yield  # pragma: no cover
 
     model = ModelInfo("fake", "local", "Fake", 4096, 512)
-    turn = chat.ChatTurn(settings, None, model, "hello", provider=Broken())
+    turn = chat.ChatTurn(settings, None, model, "hello", calls=scripted(settings, Broken()))
     with pytest.raises(ZeroDivisionError):
         list(turn)
     text = read(path)

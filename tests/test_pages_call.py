@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import FakeProvider, Sleeps
+from fakes import FakeProvider, scripted
 from support import shown as reads
 
 from lib import chat, spend
 from lib.core import ROOT, get_settings, now_iso
 from lib.llm import (
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Message,
     ModelInfo,
@@ -36,8 +36,8 @@ SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
 
 
 def make_call(user: str | None = None, conversation: int | None = None, **context) -> int:
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     request = ChatRequest(
         "m1", (Message("user", "What is **6*7**? ![x](http://127.0.0.1:9/leak)"),),
         system="You are terse.", temperature=0.3, max_tokens=99,
@@ -46,9 +46,8 @@ def make_call(user: str | None = None, conversation: int | None = None, **contex
     events = [TextDelta("Let me compute."),
               ToolCall("t1", "calculator", {"expression": "6*7"}, '{"expression":"6*7"}'),
               Usage(120, 30), Stop("tool_use")]
-    call = Call(FakeProvider([(events, None)]), MODEL, request,
-                CallContext("chat", "assistant", 2, conversation, user=user, **context),
-                db_path=path, sleep=Sleeps())
+    call = scripted(settings, FakeProvider([(events, None)])).invoke(CallSpec(
+        MODEL, request, CallContext("chat", "assistant", 2, conversation, user=user, **context)))
     list(call)
     return call.record.id
 
@@ -115,11 +114,12 @@ def test_a_failed_call_shows_its_error(open_as):
 
 
 def test_a_call_too_large_to_keep_whole_says_so(open_as):
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     request = ChatRequest("m1", (Message("user", "x" * 500_000 + " the end"),))
-    call = Call(FakeProvider([([TextDelta("ok"), Stop("end_turn")], None)]), MODEL, request,
-                CallContext("chat"), db_path=path, sleep=Sleeps())
+    # Asked as built (not fitted to MODEL's window): the page must cope with what was sent.
+    call = scripted(settings, FakeProvider([([TextDelta("ok"), Stop("end_turn")], None)])).invoke(
+        CallSpec(MODEL, lambda model, counter: request, CallContext("chat")))
     list(call)
     at = open_as(None, "app_pages/call.py", id=str(call.record.id))
     assert "too large to keep whole" in at.warning[0].value

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 from support import shown as reads
 from test_judges import ScriptedJudge
 
@@ -34,12 +34,12 @@ def make_run(rows: int = 2, *, judged: bool = False) -> int:
     plan = compare.forecast(settings, resolved, data)
     run_id = compare.create_run(settings, "marks", resolved, data, checks)
     list(compare.execute(settings, run_id, resolved, plan, checks, concurrency=1,
-                         provider_for=lambda m: FakeProvider([ok("good bug report")] * 99)))
+                         calls=scripted(settings, FakeProvider([ok("good bug report")]))))
     if judged:
         rj = compare.resolve_judge(store, load_catalog(settings),
                                    Judge("pairwise", "judge-pairwise", "production", LOCAL))
         list(compare.judge_run(settings, run_id, rj, concurrency=1,
-                               provider_for=lambda m: ScriptedJudge("first")))
+                               calls=scripted(settings, ScriptedJudge("first"))))
     return run_id
 
 

@@ -134,16 +134,17 @@ def local_model(settings):
 
 def test_a_prompt_runs_on_the_bundled_model_with_its_ledger_row(settings):
     from lib import prompts, spend
-    from lib.llm import Call, TextDelta
+    from lib.llm import TextDelta
 
     call = prompts.run(settings, "classifier", "production",
                        {"text": "The export button does nothing."}, local_model(settings),
                        max_tokens=4, user="ana")
-    assert isinstance(call, Call) and call.request.max_tokens == 4
-    assert call.request.temperature == 0.0  # the prompt's own default
-    assert "The export button does nothing." in call.request.messages[0].content
     events = list(call)
     assert any(isinstance(e, TextDelta) for e in events) and call.text
+    sent = spend.call_detail(settings.db_path, call.record.id).request  # as it was sent
+    assert sent["max_tokens"] == 4
+    assert sent["temperature"] == 0.0  # the prompt's own default
+    assert "The export button does nothing." in sent["messages"][0]["content"]
     row = spend.get_call(settings.db_path, call.record.id)
     assert (row.page, row.prompt_name, row.prompt_version, row.status, row.user_id) == (
         "prompts", "classifier", 1, "ok", "ana")
@@ -151,17 +152,22 @@ def test_a_prompt_runs_on_the_bundled_model_with_its_ledger_row(settings):
 
 
 def test_a_version_with_an_output_schema_runs_with_repairs(settings, prompts_dir):
-    from lib import prompts
-    from lib.llm import Repairing
+    from fakes import FakeProvider, ok, scripted
+
+    from lib import prompts, spend
 
     store = PromptStore(prompts_dir)
     schema = '{"type": "object", "properties": {"label": {"type": "string"}}}'
     store.save_version("classifier", store.source("classifier", 1), output_schema=schema)
+    provider = FakeProvider([ok('{"label": 3}'), ok('{"label": "bug"}')])  # invalid, then not
     call = prompts.run(settings, "classifier", "latest", {"text": "hi"},
-                       local_model(settings), max_tokens=16)
-    assert isinstance(call, Repairing)
-    assert call.first.request.output_schema["properties"] == {"label": {"type": "string"}}
-    assert call.context.prompt_version == 2
+                       local_model(settings), max_tokens=16, calls=scripted(settings, provider))
+    list(call)
+    assert provider.requests[0].output_schema["properties"] == {"label": {"type": "string"}}
+    assert call.validation.status == "repaired" and call.text == '{"label": "bug"}'
+    rows = [spend.get_call(settings.db_path, r.id) for r in call.records]
+    assert [(r.prompt_name, r.prompt_version) for r in rows] == [("classifier", 2)] * 2
+    assert rows[1].repair_of == rows[0].id
 
 
 def test_a_run_refuses_bad_values_parameters_and_overflow_before_sending(settings):

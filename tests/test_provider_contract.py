@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import httpx2
 import pytest
-from fakes import EVENT_STREAM, FakeProvider, Replay, error_response, fail, ok, sse
+from fakes import EVENT_STREAM, FakeProvider, Replay, error_response, fail, ok, scripted, sse
 
 from lib import spend
 from lib.core import ProviderError, load_settings
 from lib.llm import (
     AnthropicProvider,
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     LocalProvider,
     Message,
@@ -40,7 +40,7 @@ class Subject:
     model: ModelInfo
 
 
-def scripted(success: str, refusal: Callable) -> Replay:
+def replayed(success: str, refusal: Callable) -> Replay:
     """A transport answering oversized requests with the provider's 400, others with SSE."""
     def respond(request: httpx2.Request) -> httpx2.Response:
         if OVERSIZED[:40].encode() in request.content:
@@ -63,7 +63,7 @@ def fake(_settings) -> Subject:
 
 
 def anthropic(_settings) -> Subject:
-    replay = scripted("anthropic_success.sse", error_response(
+    replay = replayed("anthropic_success.sse", error_response(
         400, "invalid_request_error", "prompt is too long: 3003 tokens > 2048 maximum"))
     return Subject(AnthropicProvider("sk-ant-test", base_url="http://anthropic.test",
                                      http_client=replay.client()),
@@ -71,7 +71,7 @@ def anthropic(_settings) -> Subject:
 
 
 def openai(_settings) -> Subject:
-    replay = scripted("openai_success.sse", error_response(
+    replay = replayed("openai_success.sse", error_response(
         400, "invalid_request_error", "This model's maximum context length is 2048 tokens."))
     return Subject(OpenAIProvider("sk-test", base_url="http://openai.test/v1",
                                   http_client=replay.client()),
@@ -146,8 +146,8 @@ def test_closing_a_stream_early_leaves_the_provider_usable(subject):
 
 def test_through_the_call_layer_the_ledger_row_is_complete(subject):
     s, settings, _ = subject
-    call = Call(s.provider, s.model, ask(s.model), CallContext("contract"),
-                db_path=settings.db_path, count_input=lambda r: 10, count_output=len)
+    call = scripted(settings, s.provider).invoke(
+        CallSpec(s.model, ask(s.model), CallContext("contract")))
     events = list(call)
     assert isinstance(events[-1], Stop)
     row = spend.get_call(settings.db_path, call.record.id)

@@ -16,15 +16,15 @@ import httpx
 import httpx2
 import pytest
 from fake_openai import MODEL, FakeOpenAI, app_env_for, echoing, serving
-from fakes import Replay
+from fakes import Replay, scripted
 from support import free_port, shown, wait_for_http
 
 from lib import api, chat, storage
 from lib.core import ProviderError, get_settings, load_settings, log_path, redact, setup_logging
 from lib.llm import (
     AnthropicProvider,
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Error,
     Message,
@@ -139,8 +139,9 @@ def test_an_upstream_echoing_the_key_leaves_it_nowhere(kind, respond, settings):
     setup_logging(settings)
     replay = Replay(respond)
     model, provider = _adapter(kind, key, replay)
-    call = Call(provider, model, ChatRequest(model.id, (Message("user", "hi"),), max_tokens=10),
-                CallContext("test"), db_path=settings.db_path)
+    call = scripted(settings, provider).invoke(CallSpec(
+        model, ChatRequest(model.id, (Message("user", "hi"),), max_tokens=10),
+        CallContext("test")))
     events = list(call)
     assert replay.attempts == 1
     [error] = [e for e in events if isinstance(e, Error)]

@@ -15,6 +15,7 @@ from fakes import (
     cut_response,
     error_response,
     ok,
+    scripted,
     sse,
     stream_response,
 )
@@ -26,6 +27,7 @@ from lib.llm import (
     BreakerPolicy,
     Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Error,
     Fallback,
@@ -38,6 +40,7 @@ from lib.llm import (
     TextDelta,
     ToolCall,
     Waiting,
+    counter_for,
     parse_limits,
 )
 
@@ -99,17 +102,24 @@ def request(model=CLAUDE) -> ChatRequest:
 
 
 def call(provider, settings, guards: Guards, clock, model=CLAUDE, attempts: int = 3) -> Call:
-    return Call(provider, model, request(model), CallContext("test"), db_path=settings.db_path,
-                policy=RetryPolicy(max_attempts=attempts), sleep=clock.sleep, clock=clock,
-                guards=guards)
+    calls = scripted(settings, provider, policy=RetryPolicy(max_attempts=attempts),
+                     sleep=clock.sleep, clock=clock, guards=guards)
+    return calls.call(CallSpec(model, request(model), CallContext("test")))
 
 
 def chain(settings, guards, clock, providers: dict[str, object]) -> Fallbacks:
-    models = [CLAUDE, GPT]
-    by_key = dict(zip([m.key for m in models], providers.values(), strict=True))
-    return Fallbacks(models, lambda m, ctx: Call(
-        by_key[m.key], m, request(m), ctx, db_path=settings.db_path, sleep=clock.sleep,
-        clock=clock, guards=guards), CallContext("test"))
+    """Claude, then GPT, through the seam: `providers` serve them in that order."""
+    by_key = dict(zip([CLAUDE.key, GPT.key], providers.values(), strict=True))
+    calls = scripted(settings, by_key, policy=RetryPolicy(), sleep=clock.sleep, clock=clock,
+                     guards=guards)
+    fb = calls.invoke(CallSpec(CLAUDE, request(CLAUDE), CallContext("test"), fallbacks=(GPT,)))
+    assert isinstance(fb, Fallbacks)  # its `calls` hold every model's call, failed ones too
+    return fb
+
+
+def rows_of(fb: Fallbacks) -> list:
+    """Every link's ledger row; `records` has only the reply's."""
+    return [c.record for c in fb.calls]
 
 
 def sdk_chain(settings, guards, clock, claude: Replay, gpt: Replay) -> Fallbacks:
@@ -130,7 +140,8 @@ def test_primary_overloaded_three_times_then_the_fallback_answers(settings):
     assert "overloaded" in moved[0].reason
     assert text_of(events) == "Hello, I am GPT." and isinstance(events[-1], Stop)
     assert not any(isinstance(e, Error) for e in events)  # the failure was not the end
-    failed, answered = fb.records
+    failed, answered = rows_of(fb)
+    assert fb.records == [answered]  # the failed model's row is not the reply's
     assert (failed.status, failed.attempts, failed.model) == ("error", 3, CLAUDE.id)
     row = spend.get_call(settings.db_path, answered.id)
     assert (row.status, row.model, row.fallback_of) == ("ok", GPT.id, failed.id)
@@ -149,7 +160,7 @@ def test_no_fallback_after_the_first_token(settings):
     assert text_of(events) == "Hello"
     assert isinstance(events[-1], Error) and events[-1].partial
     assert not any(isinstance(e, Fallback) for e in events)
-    assert [r.status for r in fb.records] == ["incomplete"]
+    assert [r.status for r in rows_of(fb)] == [r.status for r in fb.records] == ["incomplete"]
 
 
 def test_no_fallback_after_a_tool_call(settings):
@@ -170,8 +181,8 @@ def test_every_model_failing_ends_with_the_last_error_and_every_row(settings):
                                          "o": FakeProvider([([], down)])})
     events = list(fb)
     assert isinstance(events[-1], Error) and not events[-1].partial
-    assert [r.status for r in fb.records] == ["error", "error"]
-    assert [s.label for s in fb.skipped] == [CLAUDE.label, GPT.label]
+    assert [r.status for r in rows_of(fb)] == ["error", "error"]
+    assert [s.label for s in fb.passed_over] == [CLAUDE.label, GPT.label]
 
 
 def test_breaker_closed_open_half_open_closed(settings):
@@ -300,14 +311,18 @@ def test_fifty_threads_under_ten_a_minute_never_exceed_it(settings):
 
 def test_tokens_per_minute_count_input_and_the_reserved_output(settings):
     clock = Clock()
-    guards = Guards.make(limits={"fake": Limit(tpm=250)}, clock=clock)
+    # Each call takes its input as the seam's counter counts it and its 100 output tokens:
+    # three fit only if the input is left out.
+    per_call = counter_for(CLAUDE, settings).count_request(request()) + 100
+    tpm = 3 * per_call - 1
+    guards = Guards.make(limits={"fake": Limit(tpm=tpm)}, clock=clock)
     provider = FakeProvider([ok("hi")])
-    list(call(provider, settings, guards, clock))          # 100 output reserved, no counter
+    list(call(provider, settings, guards, clock))
     list(call(provider, settings, guards, clock))
     assert clock.slept == []
-    events = list(call(provider, settings, guards, clock))  # 300 > 250: waits for the first
+    events = list(call(provider, settings, guards, clock))  # over by one: waits for the first
     assert sum(clock.slept) == pytest.approx(60)
-    assert isinstance(events[0], Waiting) and "250 tokens a minute" in events[0].reason
+    assert isinstance(events[0], Waiting) and f"{tpm:,} tokens a minute" in events[0].reason
 
 
 def test_a_retry_after_pauses_the_provider_for_every_caller(settings):
@@ -349,17 +364,18 @@ def test_a_model_that_cannot_fit_is_passed_over(settings):
     clock, guards = Clock(), Guards.make()
     gpt = FakeProvider([ok("from the bigger window")])
 
-    def attempt(m, ctx):
+    def ask(m, counter):
         if m.key == CLAUDE.key:
             raise ContextOverflowError("too long")
-        return Call(gpt, m, request(m), ctx, db_path=settings.db_path, sleep=clock.sleep,
-                    clock=clock, guards=guards)
+        return request(m)
 
-    fb = Fallbacks([CLAUDE, GPT], attempt, CallContext("test"))
+    calls = scripted(settings, {CLAUDE.key: FakeProvider([]), GPT.key: gpt}, sleep=clock.sleep,
+                     clock=clock, guards=guards)
+    fb = calls.invoke(CallSpec(CLAUDE, ask, CallContext("test"), fallbacks=(GPT,)))
     fb.reserve()
     events = list(fb)
     assert text_of(events) == "from the bigger window"
-    assert fb.skipped[0].reason == "the request does not fit its context window"
+    assert fb.passed_over[0].reason == "the request does not fit its context window"
     row = spend.get_call(settings.db_path, fb.record.id)
     assert row.fallback_of is None and "does not fit" in row.route
 
@@ -367,8 +383,8 @@ def test_a_model_that_cannot_fit_is_passed_over(settings):
 def test_sleeps_are_not_needed_when_nothing_limits(settings):
     provider = FakeProvider([ok("a")])
     sleeps = Sleeps()
-    c = Call(provider, CLAUDE, request(), CallContext("test"), db_path=settings.db_path,
-             sleep=sleeps)
+    c = scripted(settings, provider, sleep=sleeps).call(
+        CallSpec(CLAUDE, request(), CallContext("test")))
     assert [type(e) for e in c] == [TextDelta, Stop] and sleeps == []
 
 

@@ -7,14 +7,14 @@ import datetime as dt
 import random
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 
 from lib import chat, spend
 from lib.chat import ChatTurn, TurnOptions
 from lib.core import CatalogError, PromptStoreError, ProviderError
 from lib.llm import (
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Message,
     ModelStatus,
@@ -212,10 +212,11 @@ def test_a_declared_task_round_trips_and_a_bad_one_is_refused(prompts_dir):
 
 def test_a_routed_call_records_its_reason_and_the_top_models_price(settings, catalog):
     small, top = catalog.get("openai/gpt-4o-mini"), catalog.get(OPUS)
-    call = Call(FakeProvider([ok("Positive.", usage=Usage(1000, 200))]), small,
-                ChatRequest(small.id, (Message("user", "Classify: great!"),)),
-                CallContext("chat", route="rule for the classify task", baseline=top),
-                db_path=settings.db_path, policy=RetryPolicy(initial_wait_s=0))
+    calls = scripted(settings, FakeProvider([ok("Positive.", usage=Usage(1000, 200))]),
+                     policy=RetryPolicy(initial_wait_s=0))
+    call = calls.invoke(CallSpec(
+        small, ChatRequest(small.id, (Message("user", "Classify: great!"),)),
+        CallContext("chat", route="rule for the classify task", baseline=top)))
     list(call)
     row = spend.get_call(settings.db_path, call.record.id)
     assert row.route == "rule for the classify task"
@@ -227,8 +228,8 @@ def test_a_routed_chat_turn_keeps_the_reason_with_the_reply(settings, catalog):
     small, top = catalog.get("openai/gpt-4o-mini"), catalog.get(OPUS)
     options = TurnOptions(route="rule for the chat task (the default)", baseline=top)
     turn = ChatTurn(settings, None, small, "Hello?", options,
-                    provider=FakeProvider([ok("Hi.", usage=Usage(40, 3))]),
-                    policy=RetryPolicy(initial_wait_s=0))
+                    calls=scripted(settings, FakeProvider([ok("Hi.", usage=Usage(40, 3))]),
+                                   policy=RetryPolicy(initial_wait_s=0)))
     list(turn)
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert reply.meta["route"] == "rule for the chat task (the default)"

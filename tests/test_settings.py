@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import Replay, error_response
+from fakes import Replay, error_response, scripted
 
 from lib import spend
 from lib.core import ConfigError, load_settings
 from lib.llm import (
     AnthropicProvider,
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Message,
     load_catalog,
@@ -76,8 +76,8 @@ def test_a_failed_call_stores_no_key(settings):
     model = load_catalog(settings).get("anthropic/claude-haiku-4-5")
     provider = AnthropicProvider(SECRET, base_url="http://anthropic.test",
                                  http_client=replay.client())
-    call = Call(provider, model, ChatRequest(model.id, (Message("user", "hi"),)),
-                CallContext("test"), db_path=settings.db_path)
+    call = scripted(settings, provider).invoke(CallSpec(
+        model, ChatRequest(model.id, (Message("user", "hi"),)), CallContext("test")))
     list(call)
     assert replay.requests[0].headers["authorization"].endswith(SECRET)  # it was sent...
     assert call.record.status == "error" and call.record.error_kind == "auth"

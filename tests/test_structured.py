@@ -7,19 +7,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import Replay
+from fakes import Replay, scripted
 
 from lib.core import SchemaError
 from lib.llm import (
     AnthropicProvider,
-    Call,
     CallContext,
+    CallEvent,
+    CallSpec,
     ChatRequest,
     Message,
     ModelInfo,
     OpenAIProvider,
     Repair,
-    Repairing,
+    Response,
     TextDelta,
     check_schema,
     get_provider,
@@ -81,13 +82,13 @@ def provider(kind: str, replay: Replay):
 BOTH = pytest.mark.parametrize("kind", ["anthropic", "openai"])
 
 
-def structured_call(kind: str, replay: Replay, settings, repairs: int = 1) -> Repairing:
+def structured_call(kind: str, replay: Replay, settings,
+                    repairs: int = 1) -> Response[CallEvent]:
     model = CLAUDE if kind == "anthropic" else GPT
     request = ChatRequest(model.id, (Message("user", "Alice, 30, Paris"),), temperature=None,
                           max_tokens=100, output_schema=SCHEMA, schema_name="person")
-    call = Call(provider(kind, replay), model, request, CallContext("test", "extract", 2),
-                db_path=settings.db_path)
-    return Repairing(call, repairs)
+    return scripted(settings, provider(kind, replay)).invoke(
+        CallSpec(model, request, CallContext("test", "extract", 2), repairs=repairs))
 
 
 def ledger(settings) -> list[tuple]:
@@ -119,7 +120,7 @@ def test_an_invalid_reply_is_repaired_with_its_errors(kind, settings):
                      '{"name": "Alice", "age": 30, "city": "Paris"}')
     call = structured_call(kind, replay, settings)
     events = list(call)
-    assert replay.attempts == 2 and len(call.calls) == 2
+    assert replay.attempts == 2 and len(call.records) == 2
     repair = next(e for e in events if isinstance(e, Repair))
     assert any("age" in e for e in repair.errors) and any("city" in e for e in repair.errors)
     # The repair sends the failed reply back with what was wrong.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from fakes import ok
+from fakes import ok, scripted
 from test_chat import WordCounter
 
 from lib import chat, spend
@@ -79,8 +79,8 @@ def seed(settings, n_long: int = 4, history: str = chat.SUMMARISE
 def turn(settings, conv, voices, text="What is my cat called?"):
     model = load_catalog(settings).get(LOCAL)
     return ChatTurn(settings, conv, model, text,
-                    TurnOptions(max_tokens=64, history=chat.SUMMARISE), provider=voices,
-                    policy=FAST)
+                    TurnOptions(max_tokens=64, history=chat.SUMMARISE),
+                    calls=scripted(settings, voices, policy=FAST))
 
 
 def sent(request: ChatRequest) -> str:
@@ -178,8 +178,8 @@ def test_a_conversation_on_the_window_is_never_summarised(small):
     chat.set_strategy(small.db_path, conv, chat.WINDOW)
     voices = Voices()
     model = load_catalog(small).get(LOCAL)
-    t = ChatTurn(small, conv, model, "Hi", TurnOptions(max_tokens=64), provider=voices,
-                 policy=FAST)
+    t = ChatTurn(small, conv, model, "Hi", TurnOptions(max_tokens=64),
+                 calls=scripted(small, voices, policy=FAST))
     list(t)
     assert voices.summaries == [] and t.plan.dropped > 0
     assert chat.get_conversation(small.db_path, conv).history_strategy == chat.WINDOW
@@ -196,7 +196,7 @@ def test_an_edit_before_the_summary_s_end_leaves_the_summary_to_its_own_branch(s
     voices = Voices()
     model = load_catalog(small).get(LOCAL)
     list(ChatTurn(small, conv, model, "A new start", TurnOptions(
-        max_tokens=64, history=chat.SUMMARISE), provider=voices, policy=FAST,
+        max_tokens=64, history=chat.SUMMARISE), calls=scripted(small, voices, policy=FAST),
         replace_from=stored[0].id))
     assert chat.active_summary(small.db_path, conv) is None
     assert "Miso" not in sent(voices.main[0])
@@ -291,7 +291,7 @@ def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
     asked = len(voices.summaries)  # the cancelled call, if it went out before the Stop
     again = ChatTurn(small, conv, model, "What is my cat called?", TurnOptions(
         max_tokens=64, history=chat.SUMMARISE, skip_summary="stopped by you"),
-        provider=voices, policy=FAST)
+        calls=scripted(small, voices, policy=FAST))
     list(again)
     assert len(voices.summaries) == asked  # the turn sent after the Stop summarises nothing
     assert chat.active_summary(small.db_path, conv) is None

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
-from fakes import Replay, Sleeps
+from fakes import Replay, scripted
 from test_adapters import CLAUDE, GPT, provider_for
 
 from lib import spend
 from lib.llm import (
-    Call,
     CallContext,
+    CallSpec,
     ChatRequest,
     Error,
     Message,
@@ -125,10 +125,8 @@ def run(kind: str, replay: Replay, settings, request: ChatRequest | None = None)
     model = CLAUDE if kind == "anthropic" else GPT
     request = request or ChatRequest(model.id, (Message("user", "What is 2 * (3 + 4)?"),),
                                      tools=(CALC,), max_tokens=100)
-    counter = counter_for(model, settings)
-    call = Call(provider_for(kind, replay), model, request, CallContext("test"),
-                db_path=settings.db_path, policy=RetryPolicy(), sleep=Sleeps(),
-                count_input=counter.count_request, count_output=counter.count)
+    calls = scripted(settings, provider_for(kind, replay), policy=RetryPolicy())
+    call = calls.call(CallSpec(model, request, CallContext("test")))
     events = list(call)
     return call, events, spend.get_call(settings.db_path, call.record.id)
 

@@ -6,13 +6,22 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 from support import race, together
 
 from lib import chat, compare, knowledge, spend, storage, users
 from lib.compare import Variant
 from lib.core import BudgetExceededError, NotFoundError, now_iso, today
-from lib.llm import Call, CallContext, ChatRequest, Message, ModelInfo, Usage, load_catalog
+from lib.llm import (
+    Call,
+    CallContext,
+    CallSpec,
+    ChatRequest,
+    Message,
+    ModelInfo,
+    Usage,
+    load_catalog,
+)
 from lib.prompts import PromptStore
 from lib.spend import CallRecord, Filters
 
@@ -26,8 +35,8 @@ both = pytest.mark.usefixtures("backend")  # each on SQLite, then on PostgreSQL
 
 def paid_call(settings, user: str | None) -> Call:
     provider = FakeProvider([ok("x" * 10, usage=Usage(0, 400))])
-    return Call(provider, PAID, REQUEST, CallContext("test", user=user),
-                db_path=settings.db_path, count_input=lambda r: 0)
+    return scripted(settings, provider).call(
+        CallSpec(PAID, REQUEST, CallContext("test", user=user)))
 
 
 @both
@@ -97,13 +106,13 @@ def test_conversations_are_private_to_their_owner(settings):
 
 def test_a_users_chat_turn_owns_its_conversation_and_its_calls_and_summaries(settings):
     turn = chat.ChatTurn(settings, None, FREE, "Hello", chat.TurnOptions(user=ALICE),
-                         provider=FakeProvider([ok("Hi")]))
+                         calls=scripted(settings, FakeProvider([ok("Hi")])))
     list(turn)
     conv = chat.get_conversation(settings.db_path, turn.conversation_id, owner=ALICE)
     assert conv.owner == ALICE and turn.record.user_id == ALICE
     messages = chat.list_messages(settings.db_path, conv.id)
     summary = chat.summarise(settings, conv.id, None, messages, model=FREE,
-                             provider=FakeProvider([ok("They said hello.")]))
+                             calls=scripted(settings, FakeProvider([ok("They said hello.")])))
     assert spend.get_call(settings.db_path, summary.call_id).user_id == ALICE
 
 
@@ -141,8 +150,9 @@ def test_a_users_budget_binds_only_that_user_and_shows_only_to_them(settings):
         list(paid_call(settings, ALICE))
     for user in (BOB, None):
         list(paid_call(settings, user))
+    # The local model is never blocked.
     list(chat.ChatTurn(settings, None, FREE, "Hi", chat.TurnOptions(user=ALICE),
-                       provider=FakeProvider([ok("free")])))  # the local model is never blocked
+                       calls=scripted(settings, FakeProvider([ok("free")]))))
     assert [s.scope for s in spend.statuses(path)] == ["all"]
     assert [s.scope for s in spend.statuses(path, user=BOB)] == ["all"]
     assert [s.label for s in spend.statuses(path, user=ALICE)] == [
@@ -167,7 +177,8 @@ def test_knowledge_bases_and_compare_runs_record_who_made_them(settings, prompts
     run_id = compare.create_run(settings, "by alice", resolved, rows, [], owner=ALICE)
     fake = FakeProvider([ok("feature"), ok("feature")])
     results = [e.result for e in compare.execute(settings, run_id, resolved, plan, [],
-                                                 concurrency=1, provider_for=lambda m: fake)
+                                                 concurrency=1,
+                                                 calls=scripted(settings, fake))
                if e.result]
     assert [spend.get_call(settings.db_path, r.call_id).user_id for r in results] == [ALICE] * 2
     run = compare.load_run(settings.db_path, run_id)
