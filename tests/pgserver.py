@@ -88,18 +88,30 @@ def running() -> Iterator[Server]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     data, log = root / "data", root / "server.log"
-    port = free_port()
     try:
         subprocess.run(_as_owner([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER,
                                   "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
                        check=True, capture_output=True, timeout=120, cwd=root)
-        # Test speed over durability: a crash loses nothing a test needs.
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
-                   f"-c unix_socket_directories={root} -c fsync=off -c full_page_writes=off "
-                   "-c synchronous_commit=off -c max_connections=200")
-        subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log),
-                                  "-o", options, "-w", "-t", "60", "start"]),
-                       check=True, capture_output=True, timeout=90, cwd=root)
+        # PostgreSQL takes no port 0: a port picked here may be taken before the server binds
+        # it, and then the server says so and stops; it starts again on another. (pg_ctl -w
+        # waits for this server, so another one on the port cannot pass for it.)
+        for attempt in range(5):
+            port = free_port()
+            log.unlink(missing_ok=True)
+            # Test speed over durability: a crash loses nothing a test needs.
+            options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                       f"-c unix_socket_directories={root} -c fsync=off "
+                       "-c full_page_writes=off -c synchronous_commit=off -c max_connections=200")
+            try:
+                subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-l",
+                                          str(log), "-o", options, "-w", "-t", "60", "start"]),
+                               check=True, capture_output=True, timeout=90, cwd=root)
+                break
+            except subprocess.CalledProcessError:
+                taken = log.exists() and "Address already in use" in log.read_text(
+                    errors="replace")
+                if not taken or attempt == 4:
+                    raise
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         detail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         out = getattr(exc, "stderr", b"") or b""

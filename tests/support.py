@@ -1,11 +1,17 @@
-"""Helpers for tests that start real servers."""
+"""Helpers for tests that start real servers and drive the app in a browser."""
 
 from __future__ import annotations
 
 import contextlib
+import weakref
+from collections.abc import Callable, Iterator
 
 
 def free_port() -> int:
+    """A port no socket holds now. Another process may bind it before the server meant for
+    it does: a server that can start on port 0 does (see `listening_port`); one whose
+    settings must name its port before it starts is started again on another port when it
+    finds this one taken."""
     import socket
 
     with socket.socket() as s:
@@ -14,6 +20,7 @@ def free_port() -> int:
 
 
 def wait_for_http(url: str, timeout: float = 60.0, proc=None) -> None:
+    """Wait until `url` answers (a server still starting refuses, or answers 503)."""
     import time
     import urllib.request
 
@@ -25,35 +32,155 @@ def wait_for_http(url: str, timeout: float = 60.0, proc=None) -> None:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.1)  # refused or not ready: nothing tells us when it will be
     raise TimeoutError(url)
 
 
-def wait_idle(page) -> None:
-    """Wait until Streamlit has finished running the script (no "Running..." indicator)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')", timeout=60_000)
+def listening_port(proc, timeout: float = 60.0) -> int | None:
+    """The TCP port the process `proc` listens on, once it does; None if it exits first.
+
+    Read from the system's table of sockets and the process's own file descriptors (Linux),
+    so the port is one this process bound, not one another server answers on. A server
+    started on port 0 binds a port the system picks, which no other process holds; this is
+    how the test learns it (the API logs nothing when it binds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        ports = _listening(proc.pid)
+        if len(ports) > 1:
+            raise RuntimeError(f"process {proc.pid} listens on {sorted(ports)}: which?")
+        if ports:
+            return ports.pop()
+        time.sleep(0.05)  # binding makes no event another process can wait on
+    raise TimeoutError(f"process {proc.pid} listened on no port within {timeout:.0f} s")
 
 
-def wait_rerun(page, start_within_ms: int = 2_000) -> None:
-    """After a widget change: wait for the rerun it starts to finish (wait_idle alone can
-    return before the rerun has begun). The app's script state is on stApp."""
-    state = "document.querySelector('[data-testid=\"stApp\"]')"
-    with contextlib.suppress(Exception):  # it may have run and finished already
-        page.wait_for_function(f"() => {state}?.dataset.testScriptState === 'running'",
-                               timeout=start_within_ms)
-    page.wait_for_function(f"() => {state}?.dataset.testScriptState !== 'running'",
-                           timeout=60_000)
+def _listening(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on: its sockets' inodes, found in /proc/net."""
+    import os
+    from pathlib import Path
+
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # a descriptor closed since the listing: not one
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
-def wait_script_idle(page) -> None:
-    """Wait until no run is going or asked for (a list opened during a run may be closed by
-    the redraw that ends it)."""
-    state = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState"
-    page.wait_for_function(f"() => !['running', 'rerunRequested'].includes({state})",
-                           timeout=60_000)
+# The app's script state, as the page shows it on stApp: "initial" until the page's first
+# run, then "running", "notRunning" and so on.
+STATE = "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState"
+BUSY = ("initial", "running", "rerunRequested", "stopRequested")
+
+
+class Runs:
+    """The script runs of a page's Streamlit session, as the browser hears them: each starts
+    with a `new_session` message on the app's websocket and ends with a `script_finished`
+    (one that ends early for a rerun is followed by the rerun's start). Counted here, since
+    the page's running flag can be set and cleared in one React batch for a quick run and
+    never show."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.started = 0      # full script runs started (a fragment's own runs not counted)
+        self.going = True     # a run is going, or the page has not heard of one yet
+        self.socket = None    # the app's websocket (a reload or a reconnect opens another)
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            self.socket, self.going = socket, True
+            socket.on("framereceived", lambda payload: self._heard(socket, payload))
+
+    def _heard(self, socket, payload: bytes | str) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if socket is not self.socket or isinstance(payload, str):
+            return
+        msg = ForwardMsg()
+        msg.ParseFromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.going = True
+            if not msg.metadata.run.fragment_ids:
+                self.started += 1
+        elif kind == "script_finished":
+            self.going = msg.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN
+
+    def wait(self, done: Callable[[], bool], timeout_ms: float) -> None:
+        """Block on the websocket's messages until `done()` holds."""
+        import time
+
+        from playwright.sync_api import Error as PlaywrightError
+
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not done():
+            left = (deadline - time.monotonic()) * 1000
+            if left <= 0:
+                raise TimeoutError(f"the page's script runs did not settle in {timeout_ms} ms")
+            socket = self.socket
+            if socket is None or socket.is_closed():  # a reconnect opens another
+                self.page.wait_for_event("websocket", timeout=left)
+                continue
+            try:  # our listener has counted each message before this predicate reads it
+                socket.wait_for_event("framereceived", predicate=lambda _: done(),
+                                      timeout=left)
+            except PlaywrightError:
+                if not socket.is_closed():
+                    raise
+
+
+RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def track_runs(page) -> None:
+    """Count the page's script runs (before it opens the app: the count starts with its
+    websocket)."""
+    RUNS[page] = Runs(page)
+
+
+def wait_idle(page, timeout_ms: float = 60_000) -> None:
+    """Wait until the page's script has run since the page loaded and no run is going or
+    asked for. Right after an action this may still hold of the run before it: to wait for
+    the run an action starts, wrap the action in `rerun`."""
+    page.wait_for_function(f"() => !{list(BUSY)}.includes({STATE})", timeout=timeout_ms)
+    if page in RUNS:
+        RUNS[page].wait(lambda: not RUNS[page].going, timeout_ms)
+
+
+@contextlib.contextmanager
+def rerun(page, timeout_ms: float = 120_000) -> Iterator[None]:
+    """Around an action that reruns the script (a widget changed, a button clicked, Enter in
+    a chat box): first the page settles, then the action, then wait until a run that started
+    after it has ended and no other is going."""
+    runs = RUNS[page]
+    wait_idle(page)
+    before = runs.started
+    yield
+    runs.wait(lambda: runs.started > before and not runs.going, timeout_ms)
+    # Heard, and now drawn: the page handles the message, then React paints.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def expand(label) -> None:
+    """Open an expander by clicking its label, and wait until it has opened: for half a
+    second it grows, scroll anchoring moves what is inside, and a press and release on a
+    box there can land on two elements and click neither."""
+    label.click()
+    details = label.locator("xpath=ancestor-or-self::details[1]").element_handle()
+    label.page.wait_for_function(
+        "d => d.open && !d.getAnimations().length && !d.style.height", arg=details)
 
 
 def shown(markdown: str) -> str:
@@ -70,37 +197,34 @@ def pick_in_sidebar(page, combobox: str, option: str) -> None:
 
 
 def choose(page, box, option: str) -> None:
-    """Pick an option of a select box or multiselect as a person does: type part of it, click
-    it, move on (which closes a multiselect's list), and let the rerun finish; then check it
-    holds, and pick it again if not.
+    """Pick an option of a select box or multiselect as a person does once the page has
+    settled: type part of it, click it, let the rerun it starts finish, move on (which closes
+    a multiselect's list); then check it holds.
 
     Not Enter and Escape: on a select box with no default ("Ground in a knowledge base"),
     Enter closes the list and the Escape after it clears the choice. And not while a run is
     going: the redraw that ends it closes a list opened meanwhile; so does a scroll of the
-    sidebar, which is why a click alone does not always leave the list open."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    sidebar, which is why the box is scrolled to before its list opens."""
+    import re
+
     from playwright.sync_api import expect
 
     multi = box.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
-
-    def held() -> bool:
-        if multi.count():
-            return multi.locator(f'[data-tag][aria-label="{option}"]').count() > 0
-        return option in box.input_value()
-
-    for _ in range(4):
-        expect(box).to_be_enabled()
-        wait_script_idle(page)
-        if held():
-            return
-        box.click()
-        box.fill(option[:8])
-        with contextlib.suppress(PlaywrightTimeout):  # the list closed under the pointer
-            page.get_by_role("option", name=option).first.click(timeout=5_000)
-        box.blur()
-        wait_rerun(page)
-    wait_script_idle(page)
-    assert held(), f"{option!r} would not hold"
+    tag = multi.locator(f'[data-tag][aria-label="{option}"]')
+    expect(box).to_be_enabled()
+    wait_idle(page)
+    if tag.count() if multi.count() else option in box.input_value():
+        return
+    box.scroll_into_view_if_needed()
+    box.click()
+    box.fill(option[:8])
+    with rerun(page):
+        page.get_by_role("option", name=option).first.click()
+    box.blur()
+    if multi.count():
+        expect(tag).to_have_count(1)
+    else:
+        expect(box).to_have_value(re.compile(re.escape(option)))
 
 
 def chat_box(page, enabled: bool = True):
@@ -121,8 +245,8 @@ def send_chat(page, text: str) -> None:
     """Type a chat message and press Enter, as a person would."""
     box = chat_box(page)
     box.fill(text)
-    box.press("Enter")
-    wait_idle(page)
+    with rerun(page):
+        box.press("Enter")
 
 
 class ConversationList:

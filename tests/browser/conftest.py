@@ -6,10 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import free_port, wait_for_http
+from support import free_port, listening_port, track_runs, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PROMPTLAB_CHROMIUM", "/usr/bin/chromium")
@@ -41,46 +42,61 @@ def app_data(tmp_path) -> Path:
 
 
 @pytest.fixture
-def app_env() -> dict[str, str]:
-    """Extra settings for the app under test; a test module overrides this fixture."""
+def app_env() -> dict[str, str] | Callable[[int], dict[str, str]]:
+    """Extra settings for the app under test; a test module overrides this fixture. Settings
+    that must name the app's own address (a sign-in redirect) are a function of its port."""
     return {}
 
 
 @pytest.fixture
-def app_port() -> int:
-    """The port the app will serve on; known before it starts (a sign-in redirect names it)."""
-    return free_port()
+def app_url(tmp_path, app_data, app_env):
+    """A fresh app with its own empty data directory, serving on loopback only.
 
-
-@pytest.fixture
-def app_url(tmp_path, app_data, app_env, app_port):
-    """A fresh app with its own empty data directory, serving on loopback only."""
-    port = app_port
+    It starts on port 0 and the test reads the port it bound. Settings that must name the
+    port first get one picked beforehand; should another process take it in the meantime,
+    Streamlit says the port is not available and exits, and the app starts on another."""
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
-    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
-           "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
-           "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1", **app_env}
-    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
-        if var not in app_env:
-            env.pop(var, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    base = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data),
+            "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
+            "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
+
+    def start(port: int) -> subprocess.Popen:
+        extra = app_env(port) if callable(app_env) else app_env
+        env = {**base, **extra}
+        for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
+            if var not in extra:
+                env.pop(var, None)
+        return subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    proc = None
     try:
+        for _ in range(5):
+            proc = start(free_port() if callable(app_env) else 0)
+            port = listening_port(proc)
+            if port is not None:
+                break
+            out, _ = proc.communicate()
+            if "is not available" not in out:  # Streamlit's words for a port another holds
+                raise RuntimeError(f"the app did not start:\n{out}")
+        else:
+            raise RuntimeError("five ports in a row were taken before the app bound one")
+        url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/_stcore/health", proc=proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        if "Traceback" in (out or ""):
-            print(out)
+        if proc is not None and proc.returncode is None:  # not yet ended and read
+            proc.terminate()
+            try:
+                out, _ = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            if "Traceback" in (out or ""):
+                print(out)
 
 
 @pytest.fixture
@@ -91,6 +107,7 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(60_000)
+    track_runs(pg)
     yield pg
     context.close()
 

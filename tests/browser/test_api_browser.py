@@ -9,32 +9,22 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import openai
 import pytest
 from playwright.sync_api import Page, expect
-from support import free_port, wait_for_http, wait_idle, wait_rerun
+from support import expand, listening_port, rerun, wait_for_http, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = re.compile(r"pl-[A-Za-z0-9_-]{40,}")
 
 
 @pytest.fixture
-def api_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_env(api_port: int) -> dict[str, str]:
-    """The app is configured for the API's port: its page looks there."""
-    return {"PROMPTLAB_API_PORT": str(api_port)}
-
-
-@pytest.fixture
-def api_url(app_data: Path, tmp_path: Path, api_port: int):
-    """The API over the app's data folder, started as `make serve` starts it."""
-    port = api_port
-    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data), "PROMPTLAB_API_PORT": str(port),
+def api_url(app_data: Path, tmp_path: Path):
+    """The API over the app's data folder, started as `make serve` starts it, on a port the
+    system picks (read back from the process)."""
+    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(app_data), "PROMPTLAB_API_PORT": "0",
            "PROMPTLAB_PROMPTS_DIR": str(tmp_path / "prompts"),
            "PROMPTLAB_SECRETS_FILE": os.devnull, "HF_HUB_OFFLINE": "1"}
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL"):
@@ -42,13 +32,23 @@ def api_url(app_data: Path, tmp_path: Path, api_port: int):
     proc = subprocess.Popen([sys.executable, "-m", "lib.api"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        port = listening_port(proc)
+        if port is None:
+            raise RuntimeError(f"the API did not start:\n{proc.communicate()[0]}")
         wait_for_http(f"http://127.0.0.1:{port}/health", proc=proc)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
-        if "Traceback" in (out or ""):
-            print(out)
+        if proc.returncode is None:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=15)
+            if "Traceback" in (out or ""):
+                print(out)
+
+
+@pytest.fixture
+def app_env(api_url: str) -> dict[str, str]:
+    """The app is configured for the API's port: its page looks there."""
+    return {"PROMPTLAB_API_PORT": str(urlsplit(api_url).port)}
 
 
 def test_a_key_made_in_the_app_works_until_it_is_revoked(page: Page, app_url: str,
@@ -59,8 +59,8 @@ def test_a_key_made_in_the_app_works_until_it_is_revoked(page: Page, app_url: st
     # The address the app is configured for, and the server answering there.
     expect(page.get_by_text(f"The API is answering at {api_url}")).to_be_visible()
     page.get_by_role("textbox", name="Name").fill("browser key")
-    page.get_by_role("button", name="Create key").click()
-    wait_idle(page)
+    with rerun(page):
+        page.get_by_role("button", name="Create key").click()
     expect(page.get_by_text("Copy the secret now")).to_be_visible()
     codes = page.get_by_test_id("stCode").all_inner_texts()
     secret = next(c.strip() for c in codes if SECRET.fullmatch(c.strip()))
@@ -76,19 +76,24 @@ def test_a_key_made_in_the_app_works_until_it_is_revoked(page: Page, app_url: st
     assert reply.choices[0].message.content.strip()
 
     page.reload()  # the secret was shown once: it is gone now; the call is counted
-    wait_idle(page)
+    wait_idle(page)  # the page has run to its end: had it kept the secret, it would show
+    expect(page.get_by_test_id("stTable")).to_contain_text("active")
     expect(page.get_by_text("Copy the secret now")).to_have_count(0)
     assert not any(secret in c for c in page.get_by_test_id("stCode").all_inner_texts())
-    expect(page.get_by_test_id("stTable")).to_contain_text("active")
 
-    page.get_by_text("Revoke a key or change its budget").click()
+    # As a person does: open the panel and let it finish opening (a click while it grows can
+    # press on the box and release beside it: no tick), tick, see it ticked and the button
+    # come alive, then revoke.
+    expand(page.get_by_text("Revoke a key or change its budget"))
     revoke = page.get_by_role("button", name="Revoke key")
     expect(revoke).to_be_disabled()
-    page.get_by_text("Yes, revoke this key").click()
-    wait_rerun(page)
+    with rerun(page):
+        page.get_by_text("Yes, revoke this key").click()
+        expect(page.get_by_role("checkbox", name=re.compile("^Yes, revoke this key"))
+               ).to_be_checked()
     expect(revoke).to_be_enabled()
-    revoke.click()
-    wait_idle(page)
+    with rerun(page):
+        revoke.click()
     expect(page.get_by_test_id("stTable")).to_contain_text("revoked")
     with pytest.raises(openai.AuthenticationError, match="revoked"):
         client.chat.completions.create(

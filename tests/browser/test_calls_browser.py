@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from support import chat_box, wait_idle
+from support import rerun, send_chat, wait_idle
 from test_offline_browser import seed
 
 
@@ -17,14 +16,11 @@ def test_a_chat_reply_opens_its_call(page: Page, app_url: str):
     tokens = page.get_by_test_id("stSidebar").get_by_role("spinbutton",
                                                           name="Max output tokens")
     tokens.fill("16")
-    tokens.press("Enter")
-    wait_idle(page)
-    box = chat_box(page)
-    box.fill("Name a colour.")
-    box.press("Enter")
+    with rerun(page):
+        tokens.press("Enter")
+    send_chat(page, "Name a colour.")
     link = page.get_by_role("link", name="Call details")
-    expect(link).to_be_visible(timeout=120_000)
-    wait_idle(page)
+    expect(link).to_be_visible()
     link.click()
     expect(page).to_have_url(re.compile(r"/call\?id=\d+$"))
     call_id = page.url.rsplit("=", 1)[1]
@@ -53,19 +49,14 @@ def test_a_costs_row_opens_its_call(page: Page, app_data: Path, app_url: str):
     assert box is not None
     # The first column is each call's "details" link; the newest call is the first row
     # (under the header row; rows are 35 px high). The grid is a canvas: a link there opens
-    # once the pointer has hovered it, as a person's does before the click.
+    # once the pointer has hovered it, as a person's does before the click, and the grid
+    # shows it has by the pointer cursor it sets on its canvas.
     x, y = box["x"] + 30, box["y"] + 35 + 17
-    detail = None
-    for _ in range(3):
-        page.mouse.move(x, y)
-        try:
-            with page.context.expect_page(timeout=5_000) as opened:
-                page.mouse.click(x, y)
-        except PlaywrightTimeout:
-            continue
-        detail = opened.value
-        break
-    assert detail is not None, "the details link did not open"
+    page.mouse.move(x, y)
+    expect(grid.locator("canvas").first).to_have_css("cursor", "pointer")
+    with page.context.expect_page() as opened:
+        page.mouse.click(x, y)
+    detail = opened.value
     detail.wait_for_load_state()
     expect(detail).to_have_url(re.compile(r"/call\?id=\d+$"))
     expect(detail.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Call \d+$"))

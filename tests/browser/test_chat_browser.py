@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import time
 
 from playwright.sync_api import Page, expect
 from support import chat_box, conversation_list, wait_idle
 
-
-def reply_text(page: Page) -> str:
-    """The assistant's words so far, without its avatar, Stop button or cursor."""
-    text = page.get_by_test_id("stChatMessage").nth(1).inner_text()
-    for noise in ("smart_toy", "stop_circle", "Stop", "▌"):
-        text = text.replace(noise, "")
-    return text.strip()
+# The assistant's words so far, without its avatar, Stop button or cursor: read in the page.
+NOISE = ["smart_toy", "stop_circle", "Stop", "▌"]
+REPLY = """noise => {
+    const m = document.querySelectorAll('[data-testid="stChatMessage"]')[1];
+    let text = m ? m.innerText : '';
+    for (const n of noise) text = text.split(n).join('');
+    return text.trim();
+}"""
 
 
 def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
@@ -24,20 +23,20 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
     page.get_by_role("link", name="Chat").first.click()
     box = chat_box(page)
     box.fill("Write a short poem about the sea, in four lines.")
+    # The reply arrives in pieces: the page notes its length at every change while it
+    # streams, and whether a Stop button shows meanwhile.
+    page.evaluate(f"""noise => {{
+        window.seen = {{lengths: [], stop: false}};
+        new MutationObserver(() => {{
+            seen.lengths.push(({REPLY})(noise).length);
+            seen.stop ||= [...document.querySelectorAll('button')].some(
+                b => /stop/i.test(b.innerText));
+        }}).observe(document.body, {{childList: true, subtree: true, characterData: true}});
+    }}""", NOISE)
     box.press("Enter")
-
-    # The reply arrives in pieces: sample its text while it streams.
-    assistant = page.get_by_test_id("stChatMessage").nth(1)
-    expect(assistant).to_be_visible()
-    lengths, stop_seen = [], False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stop_seen = stop_seen or page.get_by_role("button", name="Stop").count() > 0
-        with contextlib.suppress(Exception):
-            lengths.append(len(assistant.inner_text(timeout=1000)))
-        if page.get_by_text("first token").count():
-            break
-        time.sleep(0.03)
+    expect(page.get_by_text("first token")).to_be_visible(timeout=60_000)
+    seen = page.evaluate("seen")
+    lengths, stop_seen = seen["lengths"], seen["stop"]
     distinct = sorted({n for n in lengths if n > 1})
     assert len(distinct) >= 3, f"the reply did not stream (lengths seen: {distinct})"
     assert stop_seen, "a Stop button should show while streaming"
@@ -56,10 +55,12 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
 
     # And from a fresh visit, it can be resumed from the sidebar's list.
     page.goto(app_url + "/chat")
-    wait_idle(page)
+    poem = listed.get_by_role("button", name=re.compile("Write a short poem"))
+    expect(poem).to_be_visible()
+    wait_idle(page)  # drawn to its end: no conversation open, none marked
     expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
     expect(listed.get_by_test_id("stBaseButton-secondary")).to_have_count(0)
-    listed.get_by_role("button", name=re.compile("Write a short poem")).click()
+    poem.click()
     expect(page.get_by_test_id("stChatMessage")).to_have_count(2)
 
 
@@ -70,9 +71,7 @@ def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str,
     box = chat_box(page)
     box.fill("Tell me a very long story about a dragon who learns to bake bread.")
     box.press("Enter")
-    deadline = time.monotonic() + 60
-    while len(reply_text(page)) < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    page.wait_for_function(f"noise => ({REPLY})(noise).length >= 20", arg=NOISE)
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text("Stopped by you")).to_be_visible()
     db = app_data / "promptlab.sqlite3"

@@ -8,74 +8,76 @@ import io
 import re
 
 from playwright.sync_api import Page, expect
-from support import wait_idle
+from support import choose, expand, rerun, wait_idle
 from test_pages_compare import EMOJI
 
 CSV_ROWS = ["The app crashes when I press save.", "Please add a dark mode.",
             "How do I reset my password?"]
 
 
-def pick(page: Page, scope, label: str, option: str, nth: int = 0) -> None:
-    scope.get_by_role("combobox", name=label).nth(nth).click()
-    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
-
-
 def pick_check(page: Page, main, kind: str) -> None:
     """As a person does: open the checks and pick a kind."""
-    wait_idle(page)  # a rerun from the last edit would close the list as it opens
-    main.get_by_text("Automated checks (optional)").click()
-    box = main.get_by_role("combobox", name="Check that the output")
-    expect(box).to_be_visible()
-    page.wait_for_timeout(600)  # the expander's opening animation moves the box
-    box.click()
-    page.get_by_role("option", name=kind).click()
-    wait_idle(page)
+    expand(main.get_by_text("Automated checks (optional)"))
+    choose(page, main.get_by_role("combobox", name="Check that the output"), kind)
 
 
 def add_check(page: Page, main, kind: str, value: str) -> None:
     """Pick a kind, type its value, press Add check."""
     pick_check(page, main, kind)
     main.get_by_role("textbox", name="A number of tokens").fill(value)
-    main.get_by_role("button", name="Add check").click()
+    with rerun(page):
+        main.get_by_role("button", name="Add check").click()
     expect(main.get_by_text(f"output at most {value} tokens")).to_be_visible()
+
+
+def max_tokens(page: Page, main, value: str) -> None:
+    """Both variants' max output tokens."""
+    for i in range(2):
+        box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
+        box.fill(value)
+        with rerun(page):
+            box.press("Enter")
 
 
 def run_dataset(page: Page, main, data, rows: int) -> None:
     """Upload a CSV, forecast its cost, run it, and wait for the saved run."""
-    main.get_by_text("Dataset (CSV)").click()
-    page.locator("input[type=file]").set_input_files(str(data))
+    with rerun(page):
+        main.get_by_text("Dataset (CSV)").click()
+    with rerun(page):
+        page.locator("input[type=file]").set_input_files(str(data))
     expect(main.get_by_text(f"{data.name}: {rows} rows")).to_be_visible()
-    main.get_by_role("button", name="Forecast cost").click()
+    with rerun(page):
+        main.get_by_role("button", name="Forecast cost").click()
     expect(main.get_by_text(re.compile("Forecast:.*input tokens"))).to_be_visible()
     main.get_by_role("button", name="Run", exact=True).click()
     expect(main.get_by_role("heading", name=re.compile(r"Run \d+:"))).to_be_visible(
         timeout=120_000)
+    wait_idle(page)
 
 
 def vote(page: Page, main, row: int, choice: str) -> None:
-    wait_idle(page)  # as a person would, after the page has redrawn
     group = main.get_by_test_id("stRadio").filter(has_text=f"Row {row}: A vs B")
-    group.get_by_text(choice, exact=True).click()
+    with rerun(page):
+        group.get_by_text(choice, exact=True).click()
     expect(group.get_by_role("radio", name=choice)).to_be_checked()
 
 
-def download_text(page: Page, button: str, tries: int = 3) -> str:
-    """Click a download button and read the file. Headless Chromium now and then cancels a
-    download whose blob URL the page revokes at once (about 1 in 7 here); a person would
-    click again, and so does this."""
-    for attempt in range(tries):
-        with page.expect_download() as download:
-            page.get_by_role("button", name=button).click()
-        if download.value.failure() is None or attempt == tries - 1:
-            return download.value.path().read_text()
-    raise AssertionError("unreachable")
+def download_text(page: Page, button: str) -> str:
+    """Click a download button and read the file. (The button does not rerun the page, so
+    the file it names stays served; wait for the page to settle first, so it names the file
+    of the last run.)"""
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=button).click()
+    assert download.value.failure() is None, download.value.failure()
+    return download.value.path().read_text()
 
 
 def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_path):
     # 1. A new version of the classifier prompt.
     page.goto(app_url + "/prompts")
     sidebar = page.get_by_test_id("stSidebar")
-    pick(page, sidebar, "Prompt", "classifier")
+    choose(page, sidebar.get_by_role("combobox", name="Prompt"), "classifier")
     page.get_by_role("tab", name="Edit").click()
     template = page.get_by_role("textbox", name="Template")
     expect(template).to_contain_text("Classify the text")
@@ -88,11 +90,8 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     page.get_by_role("link", name="Compare").click()
     main = page.get_by_test_id("stMain")
     expect(main.get_by_text("Variant B")).to_be_visible()
-    pick(page, main, "Version", "v2", nth=1)
-    for i in range(2):
-        box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
-        box.fill("6")
-        box.press("Enter")
+    choose(page, main.get_by_role("combobox", name="Version").nth(1), "v2")
+    max_tokens(page, main, "6")
     add_check(page, main, "is at most N tokens", "6")
     data = tmp_path / "tickets.csv"
     data.write_text("text\n" + "\n".join(f'"{r}"' for r in CSV_ROWS) + "\n")
@@ -101,7 +100,6 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     # 3. Results: vote on every row, see win rates.
     for i, choice in enumerate(["A better", "A better", "B better"]):
         vote(page, main, i + 1, choice)
-    wait_idle(page)
     table = main.get_by_role("table").first  # the summary; the ranking comes after
     expect(table).to_contain_text("win rate")
     expect(table).to_contain_text("67%")   # A: 2 of 3
@@ -113,10 +111,7 @@ def test_new_version_compare_vote_and_download(page: Page, app_url: str, tmp_pat
     expect(main.get_by_text("at most 6 tokens").first).to_be_visible()
     assert EMOJI.findall(main.inner_text()) == []
 
-    # 4. The CSV download holds inputs, outputs and votes. (Each redraw re-fetches the
-    # button's file; let that settle as a person's eyes would.)
-    wait_idle(page)
-    page.wait_for_load_state("networkidle")
+    # 4. The CSV download holds inputs, outputs and votes.
     rows = list(csv.DictReader(io.StringIO(download_text(page, "Download CSV"))))
     assert len(rows) == 6
     assert [r["text"] for r in rows[::2]] == CSV_ROWS
@@ -142,7 +137,8 @@ def test_the_compare_link_starts_a_new_comparison(page: Page, app_data, app_url:
     expect(main.get_by_text("Variant B")).to_be_visible()
     wait_idle(page)
     expect(main.get_by_role("heading", name="Run 1: offline")).to_have_count(0)
-    pick(page, page.get_by_test_id("stSidebar"), "Past runs", "#1 offline")
+    choose(page, page.get_by_test_id("stSidebar").get_by_role("combobox", name="Past runs"),
+           "#1 offline")
     expect(main.get_by_role("heading", name="Run 1: offline")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/compare_run\?run=1$"))
     # From the run, the Compare link once more: a new comparison, not the run again.

@@ -9,8 +9,8 @@ import io
 import re
 
 from playwright.sync_api import Page, expect
-from support import wait_idle
-from test_compare_browser import download_text, pick_check, run_dataset, vote
+from support import expand, rerun
+from test_compare_browser import download_text, max_tokens, pick_check, run_dataset, vote
 
 ROWS = [("The app crashes when I press save.", "bug report"),
         ("Please add a dark mode.", "feature request"),
@@ -21,12 +21,10 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
     page.goto(app_url + "/compare")
     main = page.get_by_test_id("stMain")
     expect(main.get_by_text("Variant B")).to_be_visible()
-    for i in range(2):
-        box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
-        box.fill("6")
-        box.press("Enter")
+    max_tokens(page, main, "6")
     pick_check(page, main, "equals the expected answer, ignoring case")
-    main.get_by_role("button", name="Add check").click()
+    with rerun(page):
+        main.get_by_role("button", name="Add check").click()
     expect(main.get_by_text("output normalised match")).to_be_visible()
 
     data = tmp_path / "tickets.csv"
@@ -39,12 +37,9 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
         vote(page, main, i + 1, choice)
 
     # A pairwise judge on the bundled model, run from the page.
-    wait_idle(page)
-    main.get_by_text("Judges", exact=True).first.click()  # the panel, not the ranking option
+    expand(main.get_by_text("Judges", exact=True).first)  # the panel, not the ranking option
     # Pairwise, its shipped prompt and the bundled model are the defaults.
     expect(main.get_by_role("combobox", name="Judge prompt")).to_be_visible()
-    wait_idle(page)
-    page.wait_for_timeout(600)  # the expander's opening animation moves the button
     main.get_by_role("button", name="Run judge").click()
     expect(main.get_by_text("judge-pairwise v1 · local/smollm2-135m-instruct", exact=True)
            ).to_be_visible(timeout=180_000)
@@ -58,7 +53,6 @@ def test_expected_answers_a_pairwise_judge_and_agreement(page: Page, app_url: st
     said = main.get_by_text(re.compile(r"A vs B: .* · judge-pairwise v1 · "))
     expect(said).to_have_count(3)
     expect(main.get_by_text(re.compile(r"A shown first, said ")).first).to_be_visible()
-    wait_idle(page)
     lines = list(csv.DictReader(io.StringIO(download_text(page, "Download CSV"))))
     column = "judge: judge-pairwise v1 · local/smollm2-135m-instruct"
     assert len(lines) == 6 and all(line[column].startswith("A vs B: ") for line in lines)

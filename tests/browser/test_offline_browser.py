@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from fakes import FakeProvider, ok
+from fakes import FakeProvider, ok, scripted
 from playwright.sync_api import Page, Route, expect
 from support import wait_idle
 from test_judges import ScriptedJudge
@@ -18,7 +18,7 @@ from test_judges import ScriptedJudge
 from lib import compare, spend
 from lib.compare import Judge, Variant
 from lib.core import ROOT, get_settings
-from lib.llm import Call, CallContext, ChatRequest, Message, load_catalog
+from lib.llm import CallContext, CallSpec, ChatRequest, Message, load_catalog
 from lib.prompts import PromptStore
 
 # Path: the page's heading. "call?id=1" is the seeded call's detail.
@@ -39,8 +39,8 @@ def seed(data: Path) -> None:
         catalog = load_catalog(settings)
         local = catalog.get("local/smollm2-135m-instruct")
         request = ChatRequest(local.id, (Message("user", "Name a fruit."),), system="Be brief.")
-        list(Call(FakeProvider([ok("Apple.")]), local, request, CallContext("chat"),
-                  db_path=settings.db_path))
+        list(scripted(settings, FakeProvider([ok("Apple.")])).invoke(
+            CallSpec(local, request, CallContext("chat"))))
         store = PromptStore(ROOT / "prompts")
         resolved = compare.resolve(store, catalog, [Variant(
             "classifier", "production", "local/smollm2-135m-instruct", 0.0, 8)] * 2)
@@ -50,13 +50,13 @@ def seed(data: Path) -> None:
             compare.Check("contains", "bug")])
         list(compare.execute(settings, run_id, resolved, plan, [compare.Check("contains",
                                                                               "bug")],
-                             provider_for=lambda m: FakeProvider([ok("bug report")] * 9)))
+                             calls=scripted(settings, FakeProvider([ok("bug report")] * 9))))
         for row, outcome in ((0, "left"), (1, "right")):
             compare.vote(settings.db_path, run_id, row, 0, 1, outcome)
         rj = compare.resolve_judge(store, catalog, Judge("pairwise", "judge-pairwise",
                                                          "production", local.key))
-        list(compare.judge_run(settings, run_id, rj, provider_for=lambda m: ScriptedJudge(
-            "first")))
+        list(compare.judge_run(settings, run_id, rj,
+                               calls=scripted(settings, ScriptedJudge("first"))))
         assert spend.count_calls(settings.db_path) >= 5
     finally:
         if old is None:

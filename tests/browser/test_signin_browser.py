@@ -10,11 +10,11 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from support import free_port, send_chat, wait_idle
+from support import chat_box, rerun, send_chat, wait_idle
 
 ALICE = ("alice", "alice@example.com", "Alice Liddell")
 BOB = ("bob", "bob@example.com", "Bob Builder")
@@ -32,7 +32,7 @@ def oidc_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     users = [oidc_provider_mock.User(sub=sub, claims={"email": email, "name": name,
                                                        "email_verified": sub != "mallory"})
              for sub, email, name in (ALICE, BOB, MALLORY)]
-    server = werkzeug.serving.make_server("127.0.0.1", free_port(),
+    server = werkzeug.serving.make_server("127.0.0.1", 0,  # the system picks the port
                                           oidc_provider_mock.app(user_claims=users),
                                           threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -46,18 +46,22 @@ def oidc_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def app_env(tmp_path, app_port: int, oidc_url: str) -> dict[str, str]:
-    """Streamlit reads this secrets.toml: its [auth] section turns sign-in on."""
-    path = tmp_path / "auth-secrets.toml"
-    path.write_text(
-        "[auth]\n"
-        f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
-        f'cookie_secret = "{secrets.token_hex(32)}"\n'
-        'client_id = "promptlab-test"\n'
-        f'client_secret = "{secrets.token_hex(16)}"\n'
-        f'server_metadata_url = "{oidc_url}/.well-known/openid-configuration"\n',
-        encoding="utf-8")
-    return {"STREAMLIT_SECRETS_FILES": str(path)}
+def app_env(tmp_path, oidc_url: str) -> Callable[[int], dict[str, str]]:
+    """Streamlit reads this secrets.toml: its [auth] section turns sign-in on. Its redirect
+    names the app's own port, so it is written for the port the app is about to start on."""
+    def for_port(port: int) -> dict[str, str]:
+        path = tmp_path / "auth-secrets.toml"
+        path.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+            f'cookie_secret = "{secrets.token_hex(32)}"\n'
+            'client_id = "promptlab-test"\n'
+            f'client_secret = "{secrets.token_hex(16)}"\n'
+            f'server_metadata_url = "{oidc_url}/.well-known/openid-configuration"\n',
+            encoding="utf-8")
+        return {"STREAMLIT_SECRETS_FILES": str(path)}
+
+    return for_port
 
 
 def sign_in(page: Page, app_url: str, who: tuple[str, str, str]) -> None:
@@ -85,8 +89,8 @@ def chat_once(page: Page, app_url: str, text: str) -> None:
     tokens = page.get_by_test_id("stSidebar").get_by_role("spinbutton",
                                                           name="Max output tokens")
     tokens.fill("16")
-    tokens.press("Enter")
-    wait_idle(page)
+    with rerun(page):
+        tokens.press("Enter")
     send_chat(page, text)
     expect(page.get_by_text("first token")).to_have_count(1, timeout=90_000)
 
@@ -96,6 +100,7 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     # Nobody signed in: only the sign-in screen, on every page.
     page.goto(app_url + "/chat")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_idle(page)  # the page has run to its end, and shows no chat
     expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
 
     sign_in(page, app_url, ALICE)
@@ -105,6 +110,7 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     sign_out(page, app_url)
     page.goto(app_url + "/chat")  # signed out, the chat stays behind the sign-in
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_idle(page)
     expect(page.get_by_text("Alice asks: name a fruit.")).to_have_count(0)
 
     sign_in(page, app_url, BOB)
@@ -116,6 +122,8 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
         [alice_conv] = conn.execute("SELECT id FROM conversations").fetchall()
     page.goto(f"{app_url}/chat?c={alice_conv[0]}")  # a guessed link to hers reads as missing
     expect(page.get_by_role("heading", name="Chat", exact=True)).to_be_visible()
+    chat_box(page)  # the page ran to its end: her messages would be above the box
+    wait_idle(page)
     expect(page.get_by_text("Alice asks")).to_have_count(0)
     chat_once(page, app_url, "Bob asks: name a colour.")
 
@@ -133,8 +141,8 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     wait_idle(page)  # a rerun still running would close the list as it opens
     page.get_by_test_id("stSidebar").get_by_role("combobox", name="User").click()
     expect(page.get_by_role("option", name="alice@example.com")).to_be_visible()
-    page.get_by_role("option", name="bob@example.com").click()
-    wait_idle(page)
+    with rerun(page):
+        page.get_by_role("option", name="bob@example.com").click()
     page.keyboard.press("Escape")
     expect(calls_metric).to_contain_text("1")
     sign_out(page, app_url)
@@ -157,8 +165,9 @@ def sign_in_claiming(page: Page, app_url: str, sub: str, *, typed: bool) -> None
 
 def conversations_on_tokens_page(page: Page, app_url: str) -> None:
     page.goto(app_url + "/tokens")
-    page.get_by_text("A conversation", exact=True).click()
     wait_idle(page)
+    with rerun(page):
+        page.get_by_text("A conversation", exact=True).click()
 
 
 def test_a_claimed_email_or_sub_opens_nothing_of_alices(page: Page, app_url: str, app_data):
@@ -174,8 +183,10 @@ def test_a_claimed_email_or_sub_opens_nothing_of_alices(page: Page, app_url: str
         sidebar = page.get_by_test_id("stSidebar")
         page.goto(f"{app_url}/chat?c={alice_conv}")  # her link
         expect(sidebar.get_by_text("No saved conversations yet.")).to_be_visible()
+        chat_box(page)  # the page ran to its end: her messages would be above the box
+        wait_idle(page)
         expect(page.get_by_text("Alice asks")).to_have_count(0)
-        conversations_on_tokens_page(page, app_url)
+        conversations_on_tokens_page(page, app_url)  # (it waits for the page's run)
         expect(page.get_by_text("No conversations yet.")).to_be_visible()
         expect(page.get_by_text("Alice asks")).to_have_count(0)
         # Known by an id of their own, never by the email they claimed.
