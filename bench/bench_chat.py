@@ -1,6 +1,6 @@
 """Chat service overhead: added time to first token, and streaming throughput.
 
-1. TTFT: the chat service (ChatTurn: history read, context plan, user message saved, retry
+1. TTFT: the chat service (a draft sent: history read, context plan, user message saved, retry
    loop, ledger) against the raw openai SDK, both streaming from the same llama.cpp server on
    loopback, requests interleaved. Printed end to end, and client side: each request's time
    in the server (first response byte minus request sent, from a timing transport under
@@ -69,9 +69,9 @@ def ttft(n: int) -> tuple[float, float]:
     import openai
 
     from lib import chat
-    from lib.chat import ChatTurn, TurnOptions
+    from lib.chat import Ask, ChatSession, Text, TurnOptions
     from lib.core import load_settings
-    from lib.llm import Calls, OpenAIProvider, TextDelta, load_catalog
+    from lib.llm import Calls, OpenAIProvider, load_catalog
 
     with llama_server() as url:
         import os
@@ -108,8 +108,10 @@ def ttft(n: int) -> tuple[float, float]:
             conv = chat.create_conversation(settings.db_path)  # the page does this, not the turn
             start = time.perf_counter()
             first = None
-            for event in ChatTurn(settings, conv, model, PROMPT, options, calls=calls):
-                if first is None and isinstance(event, TextDelta):
+            draft = ChatSession.open(settings, conv, calls=calls).draft(options, Ask(PROMPT),
+                                                                        model)
+            for event in draft.send():
+                if first is None and isinstance(event, Text):
                     first = time.perf_counter()
             total = (first - start) * 1000
             return total, total - our_net.server_ms()
@@ -145,7 +147,7 @@ def ttft(n: int) -> tuple[float, float]:
 
 def throughput(runs: int, tokens: int) -> float:
     from lib import chat
-    from lib.chat import ChatTurn, TurnOptions
+    from lib.chat import Ask, ChatSession, ChatTurn, TurnOptions
     from lib.core import load_settings
     from lib.llm import ChatRequest, Message, bundled_model_path, get_local_model, load_catalog
 
@@ -171,8 +173,9 @@ def throughput(runs: int, tokens: int) -> float:
 
     def service() -> float:
         conv = chat.create_conversation(settings.db_path)
-        turn = ChatTurn(settings, conv, model, text,
-                        TurnOptions(temperature=0.0, max_tokens=tokens))
+        draft = ChatSession.open(settings, conv).draft(
+            TurnOptions(temperature=0.0, max_tokens=tokens), Ask(text), model)
+        turn = ChatTurn(draft)   # the draft's turn, kept for its ledger row
         start = time.perf_counter()
         for _event in turn:
             pass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx2
 
+from lib.chat import Ask, ChatSession, ChatTurn, TurnOptions
 from lib.core import ProviderError, Settings
 from lib.llm import Calls, ChatRequest, Event, ModelInfo, Provider, Stop, TextDelta, Usage
 
@@ -133,3 +134,11 @@ class Replay:
 
     def client(self) -> httpx2.Client:
         return httpx2.Client(transport=httpx2.MockTransport(self))
+
+
+def chat_turn(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
+              options: TurnOptions, *, calls: Calls | None = None, **ask) -> ChatTurn:
+    """A turn as a page sends it: the conversation opened for the options' user, drafted
+    for `model`, then the draft's turn (iterate it to run it)."""
+    session = ChatSession.open(settings, conversation_id, user=options.user, calls=calls)
+    return ChatTurn(session.draft(options, Ask(text, **ask), model), calls)

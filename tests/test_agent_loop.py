@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from fakes import FakeProvider, ok, scripted
+from fakes import FakeProvider, chat_turn, ok, scripted
 
 from lib import knowledge, spend
 from lib.agents import (
@@ -341,11 +341,11 @@ def test_answers_that_only_look_like_json_still_stream_as_answers(settings, answ
 
 def test_the_chat_keeps_no_answer_and_says_the_model_could_not_use_the_tools(settings):
     from lib import chat
-    from lib.chat import ChatTurn, TurnOptions
+    from lib.chat import TurnOptions
     from lib.ui.chat.tools import run_caption
 
     written = '{"tool": "calculator", "arguments": {"expression": "1234*5678"}}'
-    turn = ChatTurn(settings, None, PAID, "what is 1234*5678?",
+    turn = chat_turn(settings, None, PAID, "what is 1234*5678?",
                     TurnOptions(tools=(BUILTINS["calculator"],)),
                     calls=scripted(settings, FakeProvider([
                         calls(("calculator", {"expression": "1234*5678"})), ok(written)])))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, fail, ok, scripted
+from fakes import FakeProvider, chat_turn, fail, ok, scripted
 
 from lib import chat, spend
-from lib.chat import ChatTurn, TurnOptions, plan_context
+from lib.chat import TurnOptions, plan_context
 from lib.core import ContextOverflowError, ProviderError
 from lib.llm import ChatRequest, Error, Message, ModelInfo, Usage
 
@@ -82,7 +82,7 @@ def _turn(settings, conv_id, provider, text="Hello?", **options):
     from lib.llm import load_catalog
 
     model = load_catalog(settings).get(LOCAL)
-    return ChatTurn(settings, conv_id, model, text, TurnOptions(**options),
+    return chat_turn(settings, conv_id, model, text, TurnOptions(**options),
                     calls=scripted(settings, provider))
 
 
@@ -183,12 +183,12 @@ def test_an_edit_replaces_the_later_turns_and_the_ledger_keeps_both_calls(settin
     from lib.llm import ModelInfo
 
     model = ModelInfo("fake", "local", "Fake", 4096, 256)
-    first = chat.ChatTurn(settings, None, model, "What is 2+2?",
+    first = chat_turn(settings, None, model, "What is 2+2?",
                           calls=scripted(settings, FakeProvider([ok("5")])))
     list(first)
     conv = first.conversation_id
     [asked, _reply] = chat.list_messages(settings.db_path, conv)
-    edited = chat.ChatTurn(settings, conv, model, "What is 2+2? Think.", replace_from=asked.id,
+    edited = chat_turn(settings, conv, model, "What is 2+2? Think.", replace_from=asked.id,
                            calls=scripted(settings, FakeProvider([ok("4")])))
     assert edited.plan.messages == (Message("user", "What is 2+2? Think."),)  # no old turn
     list(edited)
@@ -206,12 +206,12 @@ def test_a_refused_resend_replaces_nothing(settings):
 
     free = ModelInfo("fake", "local", "Fake", 4096, 256)
     paid = ModelInfo("gpt-4.1", "openai", "GPT", 4096, 256, input=2.0, output=8.0)
-    first = chat.ChatTurn(settings, None, free, "Hello",
+    first = chat_turn(settings, None, free, "Hello",
                           calls=scripted(settings, FakeProvider([ok("Hi")])))
     list(first)
     before = chat.list_messages(settings.db_path, first.conversation_id)
     spend.set_budget(settings.db_path, "all", "day", 0.0)
-    again = chat.ChatTurn(settings, first.conversation_id, paid, "Hello",
+    again = chat_turn(settings, first.conversation_id, paid, "Hello",
                           replace_from=before[0].id,
                           calls=scripted(settings, FakeProvider([ok("Hey")])))
     with pytest.raises(BudgetExceededError):
@@ -241,12 +241,12 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
 
     path = settings.db_path
     model = ModelInfo("fake", "local", "Fake", 4096, 256)
-    first = chat.ChatTurn(settings, None, model, "Pick a fruit",
+    first = chat_turn(settings, None, model, "Pick a fruit",
                           calls=scripted(settings, FakeProvider([ok("Apple")])))
     list(first)
     conv = first.conversation_id
     [asked, apple] = chat.list_messages(path, conv)
-    again = chat.ChatTurn(settings, conv, model, asked.content, replace_from=asked.id,
+    again = chat_turn(settings, conv, model, asked.content, replace_from=asked.id,
                           again=True, calls=scripted(settings, FakeProvider([ok("Pear")])))
     assert again.plan.messages == (Message("user", "Pick a fruit"),)  # asked once, no reply
     list(again)
@@ -256,7 +256,7 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     # Later turns follow the branch chosen, and send it.
     chat.choose_branch(path, conv, apple.id)
     provider = FakeProvider([ok("Banana")])
-    list(chat.ChatTurn(settings, conv, model, "Another?", calls=scripted(settings, provider)))
+    list(chat_turn(settings, conv, model, "Another?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
         "Pick a fruit", "Apple", "Another?"]
     assert [m.content for m in chat.list_messages(path, conv)] == [
@@ -264,11 +264,11 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     chat.choose_branch(path, conv, pear.id)
     assert [m.content for m in chat.list_messages(path, conv)] == ["Pick a fruit", "Pear"]
     provider = FakeProvider([ok("Plum")])
-    list(chat.ChatTurn(settings, conv, model, "Again?", calls=scripted(settings, provider)))
+    list(chat_turn(settings, conv, model, "Again?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
         "Pick a fruit", "Pear", "Again?"]
     # An edit of the first message is a branch too; the ledger keeps every call.
-    list(chat.ChatTurn(settings, conv, model, "Pick a colour", replace_from=asked.id,
+    list(chat_turn(settings, conv, model, "Pick a colour", replace_from=asked.id,
                        calls=scripted(settings, FakeProvider([ok("Red")]))))
     edited = chat.list_messages(path, conv)
     assert [m.content for m in edited] == ["Pick a colour", "Red"]
@@ -295,13 +295,13 @@ def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_repl
     for message in errors:
         quiet = FakeProvider([ok()])  # the fallback: a reply with no text at all
         failing = FakeProvider([fail(ProviderError("bad_request", message))])
-        t = chat.ChatTurn(settings, None, first, "Hello?", TurnOptions(fallbacks=(spare,)),
+        t = chat_turn(settings, None, first, "Hello?", TurnOptions(fallbacks=(spare,)),
                           calls=scripted(settings, {first.key: failing, spare.key: quiet}))
         list(t)
         [_, reply] = chat.list_messages(path, t.conversation_id)
         assert reply.meta["empty"] and reply.meta["label"] == "Spare"
         assert reply.meta["fallbacks"][0]["model"] == "First"
         nxt = FakeProvider([ok("Hi")])
-        list(chat.ChatTurn(settings, t.conversation_id, spare, "Still there?",
+        list(chat_turn(settings, t.conversation_id, spare, "Still there?",
                            calls=scripted(settings, nxt)))
         assert [m.role for m in nxt.requests[0].messages] == ["user"]  # empty reply not sent

@@ -4,11 +4,11 @@ the next request, exports, and a refusal stores nothing."""
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, ok, scripted
+from fakes import FakeProvider, chat_turn, ok, scripted
 
 from lib import chat, spend
 from lib.agents import BUILTINS
-from lib.chat import ChatTurn, TurnOptions
+from lib.chat import TurnOptions
 from lib.core import BudgetExceededError, PromptLabError
 from lib.llm import ModelInfo, Stop, ToolCall, ToolResult, ToolUse, Usage
 
@@ -26,7 +26,7 @@ def calc_call(expression: str, text: str = ""):
 
 def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
     provider = FakeProvider([calc_call("6 * 7", "Let me compute."), ok("It is 42.")])
-    turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
+    turn = chat_turn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
                     calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
@@ -41,7 +41,7 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
         spend.get_call(settings.db_path, s["call_id"]).cost_micro for s in (first, second))
     # The next turn sends the call and its result before the answer, in order.
     nxt = FakeProvider([ok("You're welcome.")])
-    list(ChatTurn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC),
+    list(chat_turn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC),
                   calls=scripted(settings, nxt)))
     sent = nxt.requests[0].messages
     assert [m.role for m in sent] == ["user", "assistant", "user", "assistant", "user"]
@@ -56,7 +56,7 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
 
 def test_a_refused_turn_with_tools_stores_nothing(settings):
     spend.set_budget(settings.db_path, "all", "day", 0.0)
-    turn = ChatTurn(settings, None, MODEL, "What is 1 + 1?", TurnOptions(tools=CALC),
+    turn = chat_turn(settings, None, MODEL, "What is 1 + 1?", TurnOptions(tools=CALC),
                     calls=scripted(settings, FakeProvider([ok("2")])))
     with pytest.raises(BudgetExceededError):
         turn.begin()
@@ -65,7 +65,7 @@ def test_a_refused_turn_with_tools_stores_nothing(settings):
 
 def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
     looping = [calc_call(f"{i} + 1") for i in range(5)]
-    turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
+    turn = chat_turn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
                     calls=scripted(settings, FakeProvider(looping)))
     list(turn)
     [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
@@ -78,7 +78,7 @@ def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, setting
 
     at = app("app_pages/traces.py")
     assert any("No agent runs yet" in shown(i.value) for i in at.info)
-    turn = ChatTurn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
+    turn = chat_turn(settings, None, MODEL, "What is 6 * 7?", TurnOptions(tools=CALC),
                     calls=scripted(settings, FakeProvider([
                         calc_call("6 * 7", "Let me compute."), ok("It is 42.")])))
     list(turn)
@@ -103,13 +103,13 @@ def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, setting
 def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
     looping = [calc_call(f"{i} + 1") for i in range(3)]
     provider = FakeProvider([*looping, ok("Done counting.")])
-    turn = ChatTurn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
+    turn = chat_turn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
                     calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
     [_, paused] = chat.list_messages(settings.db_path, conv)
     assert paused.meta["run_end"] == "paused"
-    more = ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC, max_steps=5),
+    more = chat_turn(settings, conv, MODEL, "", TurnOptions(tools=CALC, max_steps=5),
                     calls=scripted(settings, provider), continue_from=paused.id)
     list(more)
     [user, reply] = chat.list_messages(settings.db_path, conv)  # no new message
@@ -123,7 +123,7 @@ def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
     sent = provider.requests[2].messages
     assert sent[-1].blocks and isinstance(sent[-1].blocks[0], ToolResult)
     with pytest.raises(PromptLabError):  # only the last reply's run can go on
-        ChatTurn(settings, conv, MODEL, "", TurnOptions(tools=CALC),
+        chat_turn(settings, conv, MODEL, "", TurnOptions(tools=CALC),
                  calls=scripted(settings, provider), continue_from=user.id)
 
 
@@ -158,16 +158,16 @@ def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
     ask = ([ToolCall("w1", "weather", {"city": "Oslo"}, "{}"), Usage(40, 8), Stop("tool_use")],
            None)
     provider = FakeProvider([ask, ok("Cold in Oslo.")])
-    turn = ChatTurn(settings, None, MODEL, "Weather in Oslo?", TurnOptions(tools=(weather,)),
+    turn = chat_turn(settings, None, MODEL, "Weather in Oslo?", TurnOptions(tools=(weather,)),
                     calls=scripted(settings, provider))
     list(turn)
     [_, waiting] = chat.list_messages(settings.db_path, turn.conversation_id)
     assert waiting.meta["run_end"] == "awaiting" and len(provider.requests) == 1
     assert waiting.meta["steps"][0]["calls"][0]["pending"] is True
     with pytest.raises(PromptLabError):  # every waiting call needs a result
-        ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
+        chat_turn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
                  calls=scripted(settings, provider), continue_from=waiting.id, typed={})
-    more = ChatTurn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
+    more = chat_turn(settings, turn.conversation_id, MODEL, "", TurnOptions(tools=(weather,)),
                     calls=scripted(settings, provider), continue_from=waiting.id,
                     typed={"w1": "-3 °C, snow"})
     list(more)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from corpus import hostile, valid
-from fakes import FakeProvider, ok, scripted
+from fakes import FakeProvider, chat_turn, ok, scripted
 
 from lib import chat, knowledge, spend
-from lib.chat import ChatTurn, TurnOptions
+from lib.chat import TurnOptions
 from lib.core import DocumentError
 from lib.knowledge import parse
 from lib.llm import load_catalog
@@ -119,7 +119,7 @@ def test_chat_turn_is_grounded_and_linked(settings, kb):
     conv = chat.create_conversation(settings.db_path)
     provider = FakeProvider([ok("Twenty-eight days [1].")])
     model = load_catalog(settings).get("local/smollm2-135m-instruct")
-    turn = ChatTurn(settings, conv, model, "How many days of leave do I get?",
+    turn = chat_turn(settings, conv, model, "How many days of leave do I get?",
                     TurnOptions(system="Be brief.", knowledge_base="Test base", top_k=3),
                     calls=scripted(settings, provider))
     list(turn)

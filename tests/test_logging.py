@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fakes import FakeProvider, Replay, error_response, fail, ok, scripted
+from fakes import FakeProvider, Replay, chat_turn, error_response, fail, ok, scripted
 
 from lib import chat, knowledge
 from lib.core import ProviderError, load_settings, log_path, setup_logging
@@ -51,11 +51,11 @@ def test_no_key_and_no_document_or_message_text_reach_the_log(logged):
     assert call.record.status == "error" and replay.attempts == 1
     # A chat turn (stored, streamed) on a scripted provider.
     model = ModelInfo("fake", "local", "Fake", 4096, 512)
-    turn = chat.ChatTurn(settings, None, model, SAID,
+    turn = chat_turn(settings, None, model, SAID,
                          calls=scripted(settings, FakeProvider([ok("The answer mentions ", DOC)])))
     list(turn)
     # A turn whose stream breaks, and documents: one stored, one refused.
-    broken = chat.ChatTurn(settings, turn.conversation_id, model, SAID, calls=scripted(
+    broken = chat_turn(settings, turn.conversation_id, model, SAID, calls=scripted(
         settings, FakeProvider([fail(ProviderError("server", "upstream failed"), "partial")])))
     list(broken)
     kb = knowledge.create_kb(settings, "canaries")
@@ -90,7 +90,7 @@ def test_a_catch_all_logs_its_traceback(logged, settings):
             yield  # pragma: no cover
 
     model = ModelInfo("fake", "local", "Fake", 4096, 512)
-    turn = chat.ChatTurn(settings, None, model, "hello", calls=scripted(settings, Broken()))
+    turn = chat_turn(settings, None, model, "hello", calls=scripted(settings, Broken()))
     with pytest.raises(ZeroDivisionError):
         list(turn)
     text = read(path)

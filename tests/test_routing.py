@@ -7,10 +7,10 @@ import datetime as dt
 import random
 
 import pytest
-from fakes import FakeProvider, ok, scripted
+from fakes import FakeProvider, chat_turn, ok, scripted
 
 from lib import chat, spend
-from lib.chat import ChatTurn, TurnOptions
+from lib.chat import TurnOptions
 from lib.core import CatalogError, PromptStoreError, ProviderError
 from lib.llm import (
     CallContext,
@@ -227,7 +227,7 @@ def test_a_routed_call_records_its_reason_and_the_top_models_price(settings, cat
 def test_a_routed_chat_turn_keeps_the_reason_with_the_reply(settings, catalog):
     small, top = catalog.get("openai/gpt-4o-mini"), catalog.get(OPUS)
     options = TurnOptions(route="rule for the chat task (the default)", baseline=top)
-    turn = ChatTurn(settings, None, small, "Hello?", options,
+    turn = chat_turn(settings, None, small, "Hello?", options,
                     calls=scripted(settings, FakeProvider([ok("Hi.", usage=Usage(40, 3))]),
                                    policy=RetryPolicy(initial_wait_s=0)))
     list(turn)

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from fakes import ok, scripted
+from fakes import chat_turn, ok, scripted
 from test_chat import WordCounter
 
 from lib import chat, spend
-from lib.chat import ChatTurn, TurnOptions, plan_context
+from lib.chat import TurnOptions, plan_context
 from lib.core import ConfigError, ProviderError, SummaryError
 from lib.llm import ChatRequest, Event, Message, ModelInfo, RetryPolicy, load_catalog
 from lib.storage import connect
@@ -78,7 +78,7 @@ def seed(settings, n_long: int = 4, history: str = chat.SUMMARISE
 
 def turn(settings, conv, voices, text="What is my cat called?"):
     model = load_catalog(settings).get(LOCAL)
-    return ChatTurn(settings, conv, model, text,
+    return chat_turn(settings, conv, model, text,
                     TurnOptions(max_tokens=64, history=chat.SUMMARISE),
                     calls=scripted(settings, voices, policy=FAST))
 
@@ -178,7 +178,7 @@ def test_a_conversation_on_the_window_is_never_summarised(small):
     chat.set_strategy(small.db_path, conv, chat.WINDOW)
     voices = Voices()
     model = load_catalog(small).get(LOCAL)
-    t = ChatTurn(small, conv, model, "Hi", TurnOptions(max_tokens=64),
+    t = chat_turn(small, conv, model, "Hi", TurnOptions(max_tokens=64),
                  calls=scripted(small, voices, policy=FAST))
     list(t)
     assert voices.summaries == [] and t.plan.dropped > 0
@@ -195,7 +195,7 @@ def test_an_edit_before_the_summary_s_end_leaves_the_summary_to_its_own_branch(s
     # An edit of a covered message is a branch beside it: the summary is not sent there...
     voices = Voices()
     model = load_catalog(small).get(LOCAL)
-    list(ChatTurn(small, conv, model, "A new start", TurnOptions(
+    list(chat_turn(small, conv, model, "A new start", TurnOptions(
         max_tokens=64, history=chat.SUMMARISE), calls=scripted(small, voices, policy=FAST),
         replace_from=stored[0].id))
     assert chat.active_summary(small.db_path, conv) is None
@@ -289,7 +289,7 @@ def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
     assert chat.active_summary(small.db_path, conv) is None and t.compaction.failed
     model = load_catalog(small).get(LOCAL)
     asked = len(voices.summaries)  # the cancelled call, if it went out before the Stop
-    again = ChatTurn(small, conv, model, "What is my cat called?", TurnOptions(
+    again = chat_turn(small, conv, model, "What is my cat called?", TurnOptions(
         max_tokens=64, history=chat.SUMMARISE, skip_summary="stopped by you"),
         calls=scripted(small, voices, policy=FAST))
     list(again)

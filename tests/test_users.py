@@ -6,7 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from fakes import FakeProvider, ok, scripted
+from fakes import FakeProvider, chat_turn, ok, scripted
 from support import race, together
 
 from lib import chat, compare, knowledge, spend, storage, users
@@ -105,7 +105,7 @@ def test_conversations_are_private_to_their_owner(settings):
 
 
 def test_a_users_chat_turn_owns_its_conversation_and_its_calls_and_summaries(settings):
-    turn = chat.ChatTurn(settings, None, FREE, "Hello", chat.TurnOptions(user=ALICE),
+    turn = chat_turn(settings, None, FREE, "Hello", chat.TurnOptions(user=ALICE),
                          calls=scripted(settings, FakeProvider([ok("Hi")])))
     list(turn)
     conv = chat.get_conversation(settings.db_path, turn.conversation_id, owner=ALICE)
@@ -151,7 +151,7 @@ def test_a_users_budget_binds_only_that_user_and_shows_only_to_them(settings):
     for user in (BOB, None):
         list(paid_call(settings, user))
     # The local model is never blocked.
-    list(chat.ChatTurn(settings, None, FREE, "Hi", chat.TurnOptions(user=ALICE),
+    list(chat_turn(settings, None, FREE, "Hi", chat.TurnOptions(user=ALICE),
                        calls=scripted(settings, FakeProvider([ok("free")]))))
     assert [s.scope for s in spend.statuses(path)] == ["all"]
     assert [s.scope for s in spend.statuses(path, user=BOB)] == ["all"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
-from support import wait_idle, wait_rerun
+from support import rerun, wait_idle
 
 from lib import spend
 
@@ -22,9 +22,9 @@ def edit_cell(page: Page, grid, column: int, row: int, text: str) -> None:
     editor = page.locator("textarea.gdg-input")
     expect(editor).to_be_visible()
     editor.fill(text)
-    editor.press("Enter")
+    with rerun(page):
+        editor.press("Enter")
     expect(grid.get_by_test_id(f"glide-cell-{column}-{row}")).to_have_text(text)
-    wait_rerun(page)
 
 
 def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
@@ -45,8 +45,8 @@ def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
     expect(offer).to_be_visible()
 
     name.fill("release-notes")
-    name.press("Enter")
-    wait_rerun(page)
+    with rerun(page):
+        name.press("Enter")
     template = main.get_by_role("textbox", name="Template (Jinja)")
     template.fill("Write one line of release notes for {{ product }}:\n"
                   "{{ changes | untrusted }}")
@@ -63,8 +63,8 @@ def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
 
     tokens = main.get_by_role("spinbutton", name="Max tokens")
     tokens.fill("12")
-    tokens.press("Enter")
-    wait_rerun(page)
+    with rerun(page):
+        tokens.press("Enter")
     main.get_by_role("button", name="Create").click()
 
     # Created: picked in the sidebar, with its tabs.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from support import choose, send_chat, wait_idle, wait_rerun
+from support import choose, rerun, send_chat, wait_idle
 
 
 def test_calculator_on_the_bundled_model(page: Page, app_url: str):
@@ -16,7 +16,7 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     # Greedy decoding, so the small model writes the same short call every time.
     greedy(page)
     sidebar.get_by_text("Tools", exact=True).click()
-    choose(page, sidebar.get_by_role("combobox", name="Built-in tools"), "Calculator")
+    choose(page, sidebar.get_by_role("combobox", name="Enabled tools"), "Calculator")
     choice = sidebar.get_by_role("combobox", name="Tool choice")
     choose(page, choice, "required")  # it checks the choice holds
     expect(choice).to_have_value("required")
@@ -75,7 +75,7 @@ def test_knowledge_base_search_and_calculator_on_the_bundled_model(page: Page, a
     choose(page, sidebar.get_by_role("combobox", name="Ground in a knowledge base"), "HR")
     greedy(page)
     sidebar.get_by_text("Tools", exact=True).click()
-    tools = sidebar.get_by_role("combobox", name="Built-in tools")
+    tools = sidebar.get_by_role("combobox", name="Enabled tools")
     choose(page, tools, "Search the knowledge base")
     choose(page, tools, "Calculator")
     chosen = tools.locator("xpath=ancestor::*[@data-testid='stMultiSelect']")
@@ -119,6 +119,6 @@ def greedy(page: Page) -> None:
     """Temperature 0, so the small model writes the same short call every time."""
     slider = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(
         has_text="Temperature")
-    slider.get_by_role("slider").press("Home")
-    wait_rerun(page)
+    with rerun(page):
+        slider.get_by_role("slider").press("Home")
     expect(slider).to_contain_text("0.00")

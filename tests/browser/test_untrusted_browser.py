@@ -22,7 +22,7 @@ from fake_openai import (
     tool_call,
 )
 from playwright.sync_api import Page, expect
-from support import choose, pick_in_sidebar, send_chat, wait_script_idle
+from support import choose, pick_in_sidebar, rerun, send_chat, wait_idle
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def shows(page: Page, text: str) -> None:
 def no_fetch(page: Page, beacon, dialogs) -> None:
     """Once the page has rendered (no run going or asked for) and every image on it has
     loaded or failed, nothing reached the beacon, and no image on the page points at it."""
-    wait_script_idle(page)
+    wait_idle(page)
     page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     assert page.locator(f"img[src*='{beacon.port}']").count() == 0
     assert beacon.hits == [], f"the browser fetched {beacon.hits}"
@@ -180,11 +180,11 @@ def test_tool_names_and_arguments_a_model_chose(page: Page, app_url: str, fake, 
     pick_in_sidebar(page, "Model", COMPAT)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_text("Tools", exact=True).click()
-    choose(page, sidebar.get_by_role("combobox", name="Built-in tools"), "Calculator")
+    choose(page, sidebar.get_by_role("combobox", name="Enabled tools"), "Calculator")
     steps = sidebar.get_by_role("spinbutton", name="Step limit")
     steps.fill("20")
-    steps.press("Enter")
-    wait_script_idle(page)
+    with rerun(page):
+        steps.press("Enter")
     send_chat(page, "Use the tools.")
     expect(page.get_by_text(re.compile(r"\d+ steps · \d+ tool calls"))).to_be_visible(
         timeout=120_000)

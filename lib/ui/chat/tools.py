@@ -52,7 +52,7 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
                  or kb_name]
         sources = tool_sources()
         # Options are drawn as plain text: no Markdown escaping.
-        chosen = st.multiselect("Tools", names,
+        chosen = st.multiselect("Enabled tools", names,
                                 format_func=lambda n: _tool_label(n, sources.get(n, "built-in")),
                                 key="chat_tools", placeholder="No tools",
                                 help="Knowledge-base tools need a knowledge base above.")
