@@ -137,8 +137,10 @@ class Replay:
 
 
 def chat_turn(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,
-              options: TurnOptions, *, calls: Calls | None = None, **ask) -> ChatTurn:
+              options: TurnOptions | None = None, *, calls: Calls | None = None,
+              **ask) -> ChatTurn:
     """A turn as a page sends it: the conversation opened for the options' user, drafted
     for `model`, then the draft's turn (iterate it to run it)."""
+    options = options or TurnOptions()
     session = ChatSession.open(settings, conversation_id, user=options.user, calls=calls)
     return ChatTurn(session.draft(options, Ask(text, **ask), model), calls)

@@ -84,10 +84,13 @@ def test_other_packages_use_a_package_only_through_its_face():
     for path in SOURCES:
         me = module_name(path)
         mine = package_of(me)
-        for module, _, line in imports(path):
+        own = me.removeprefix("tests.test_") if me.startswith("tests.test_") else None
+        for module, names, line in imports(path):
             target = package_of(module)
             if target is None or target == mine or module == f"lib.{target}":
                 continue
+            if own and own in (module.rsplit(".", 1)[-1], *names):
+                continue  # a module's own unit test (tests/test_local_tools.py: local_tools)
             if target == "ui" and module.count(".") in (2, 3) and not me.startswith("lib."):
                 continue  # a page, the entrypoint or a test using a helper module of lib.ui's
                 # packages: `from lib.ui.kit import app`, `from lib.ui.kit.text import md`

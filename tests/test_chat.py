@@ -6,9 +6,9 @@ import pytest
 from fakes import FakeProvider, chat_turn, fail, ok, scripted
 
 from lib import chat, spend
-from lib.chat import TurnOptions, plan_context
+from lib.chat import Finished, Text, TurnOptions, plan_context
 from lib.core import ContextOverflowError, ProviderError
-from lib.llm import ChatRequest, Error, Message, ModelInfo, Usage
+from lib.llm import ChatRequest, Message, ModelInfo, Usage
 
 
 class WordCounter:
@@ -115,7 +115,7 @@ def test_a_failed_turn_keeps_the_users_message(settings):
     conv = chat.create_conversation(settings.db_path)
     turn = _turn(settings, conv, FakeProvider([fail(ProviderError("auth", "bad key"))]))
     events = list(turn)
-    assert isinstance(events[-1], Error) and "API key" in str(events[-1].error)
+    assert isinstance(events[-1], Finished) and "API key" in str(events[-1].error)
     assert [m.role for m in chat.list_messages(settings.db_path, conv)] == ["user"]
     assert turn.record.status == "error"
 
@@ -124,7 +124,8 @@ def test_a_stopped_turn_keeps_its_partial_reply(settings):
     conv = chat.create_conversation(settings.db_path)
     turn = _turn(settings, conv, FakeProvider([ok("Once", " upon", " a", " time")]))
     stream = iter(turn)
-    next(stream), next(stream)
+    texts = (e for e in stream if isinstance(e, Text))
+    next(texts), next(texts)    # two chunks shown, then Stop
     stream.close()
     reply = chat.list_messages(settings.db_path, conv)[-1]
     assert (reply.role, reply.content, reply.status) == ("assistant", "Once upon", "cancelled")

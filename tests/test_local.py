@@ -166,7 +166,6 @@ def test_what_is_1234_times_5678_with_the_calculator(settings, choice):
     import re
 
     from lib.agents import BUILTINS, AgentRun, RunFinished
-    from lib.agents.arithmetic import EXPRESSION_PATTERN
     from lib.llm import CallContext, CallSpec, ModelInfo
 
     model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
@@ -180,8 +179,8 @@ def test_what_is_1234_times_5678_with_the_calculator(settings, choice):
     end = events[-1]
     assert isinstance(end, RunFinished) and end.reason in ("answered", "no_answer"), end
     made = [c for s in agent.steps for c, _ in s.calls]
-    assert all(re.fullmatch(EXPRESSION_PATTERN.strip("^$"), c.arguments["expression"])
-               for c in made), made
+    pattern = BUILTINS["calculator"].spec.parameters["properties"]["expression"]["pattern"]
+    assert all(re.fullmatch(pattern.strip("^$"), c.arguments["expression"]) for c in made), made
     shown = "".join(e.text for e in events if isinstance(e, TextDelta))
     if end.reason == "answered":
         assert shown.strip() and '"tool"' not in shown and '"arguments"' not in shown

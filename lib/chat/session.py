@@ -14,6 +14,7 @@ fold earlier turns into the summary, reserves, stores and streams (lib.chat.turn
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,8 +25,9 @@ from lib.chat.events import TurnEvent
 from lib.chat.options import TurnOptions
 from lib.chat.routing import Routing, route_turn
 from lib.chat.summaries import SUMMARISE, Summary, active_summary, sent_text
+from lib.chat.tool_turns import give_results
 from lib.chat.turn import ChatTurn
-from lib.core import NotFoundError, PromptLabError, Settings
+from lib.core import NotFoundError, PromptLabError, Settings, ToolError
 from lib.llm import Calls, Message, ModelInfo, Routed, counter_for
 
 
@@ -113,6 +115,12 @@ class ChatSession:
         history = [] if conversation is None else list_messages(self.settings.db_path,
                                                                 conversation.id)
         before = ask.replace_from
+        going_on = next((m for m in history if m.id == ask.continue_from), None)
+        if going_on is not None and going_on.meta.get("run_end") == "awaiting":
+            # The typed results belong in the history before it is converted: it is sent.
+            # Any missing are said when it is sent (the turn asks again), not here.
+            with contextlib.suppress(ToolError):
+                give_results(going_on.meta, ask.typed or {})
         if ask.again and not any(m.id == before and m.role == "user" for m in history):
             raise NotFoundError("That message is no longer on this branch of the "
                                 "conversation: nothing was asked again.")

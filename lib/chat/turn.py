@@ -78,7 +78,7 @@ class ChatTurn:
             raise ToolError("Only the last reply's agent run can go on.")
         if not self.options.tools:
             raise ToolError("Enable tools in the sidebar to go on with the run.")
-        if paused.meta.get("run_end") == "awaiting":
+        if paused.meta.get("run_end") == "awaiting":  # results still missing: say which
             give_results(paused.meta, ask.typed or {})
         return paused
 
