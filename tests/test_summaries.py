@@ -274,9 +274,9 @@ def test_exports_carry_the_summary_after_the_turns_it_covers(small):
 
 
 def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
-    """A page runs summarise_first() under its own Stop: cancelled, no summary is stored and
-    the turn is sent with the sliding window; sent again with skip_summary (what the page
-    does after a Stop), it says why in the reply."""
+    """Summarising runs under the turn's Stop: cancelled, no summary is stored and the window
+    applies; sent again with skip_summary (what the page does after a Stop), the turn says
+    why in the reply."""
     import threading
 
     conv, _ = seed(small)
@@ -285,13 +285,13 @@ def test_summarising_can_be_stopped_and_the_turn_goes_on_with_the_window(small):
     voices = Voices()
     t = turn(small, conv, voices)
     assert len(t.compaction.to_fold(t.plan)) > 0
-    assert t.summarise_first(cancel) is False
+    assert t.compaction.fold(t.plan, scripted(small, voices, policy=FAST), cancel) is False
     assert chat.active_summary(small.db_path, conv) is None and t.compaction.failed
     model = load_catalog(small).get(LOCAL)
     asked = len(voices.summaries)  # the cancelled call, if it went out before the Stop
     again = chat_turn(small, conv, model, "What is my cat called?", TurnOptions(
-        max_tokens=64, history=chat.SUMMARISE, skip_summary="stopped by you"),
-        calls=scripted(small, voices, policy=FAST))
+        max_tokens=64, history=chat.SUMMARISE),
+        calls=scripted(small, voices, policy=FAST), skip_summary="stopped by you")
     list(again)
     assert len(voices.summaries) == asked  # the turn sent after the Stop summarises nothing
     assert chat.active_summary(small.db_path, conv) is None
