@@ -1,5 +1,6 @@
-"""The document registry in SQLite, the source of truth: knowledge bases, documents, chunk
-texts, and which chunks grounded which model call. Chroma is an index rebuilt from this.
+"""The document registry in the database (SQLite or PostgreSQL), the source of truth:
+knowledge bases, documents, chunk texts, and which chunks grounded which model call. Chroma
+is an index rebuilt from this.
 
 The only module that writes the documents and chunks tables: ingest registers a document and
 marks it ready through here."""

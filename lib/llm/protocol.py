@@ -123,7 +123,7 @@ class Provider(Protocol):
     """Adapters yield TextDelta / ToolCall / Usage / Stop and raise ProviderError on failure.
     A ToolCall comes out only once its arguments are complete.
 
-    The retry layer (lib.calls) turns those exceptions into a final Error event.
+    The retry layer (lib.llm.call) turns those exceptions into a final Error event.
     """
 
     name: str

@@ -7,7 +7,7 @@ import streamlit as st
 from lib.chat import AUTO, Routing
 from lib.core import PromptLabError, Settings
 from lib.llm import TASK_LABELS, TASKS, ModelStatus, load_router, route
-from lib.ui.kit import stored_prompts as prompts_view
+from lib.ui.kit import stored_prompts
 from lib.ui.kit.app import catalog, statuses
 from lib.ui.kit.text import Markdown, md
 from lib.ui.kit.widgets import show_error
@@ -18,8 +18,8 @@ TASK_KEY = "chat_task"
 def task_sidebar(settings: Settings, prompt_key: str) -> tuple[Routing, ModelStatus]:
     """The Task select under the picker and a line naming the model it would choose now (a
     message's own length may still move it when sent); the routing, and that model."""
-    prompt = prompts_view.chosen_prompt(prompt_key)
-    declared = prompts_view.store().get(prompt).task if prompt else ""
+    prompt = stored_prompts.chosen_prompt(prompt_key)
+    declared = stored_prompts.store().get(prompt).task if prompt else ""
     now = tuple(statuses())
     router = load_router(settings, catalog())
 
