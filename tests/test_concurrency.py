@@ -12,8 +12,7 @@ import pytest
 from support import together
 
 from lib import knowledge, prompts
-from lib.core import Once, ParseError, RenderError, WorkerError, WorkerPool
-from lib.core.workers import Worker
+from lib.core import Once, ParseError, RenderError, Worker, WorkerError, WorkerPool
 
 SESSIONS = 8
 
