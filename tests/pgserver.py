@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,7 +124,7 @@ def running() -> Iterator[Server]:
     finally:
         subprocess.run(_as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
                                   "-w", "stop"]), capture_output=True, timeout=60, cwd=root)
-        time.sleep(0.1)
+        # -w returns once the server has exited and removed its pid file: nothing writes here.
         shutil.rmtree(root, ignore_errors=True)
 
 

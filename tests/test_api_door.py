@@ -330,7 +330,7 @@ def health_watch(base: str) -> Iterator[list[float]]:
     """/health asked again and again, one request after another on one connection, while
     the block runs; yields the latencies, filled in when the block ends."""
     latencies: list[float] = []
-    stop = threading.Event()
+    stop, answered = threading.Event(), threading.Event()
 
     def poll() -> None:
         with httpx.Client(timeout=30) as client:
@@ -338,12 +338,12 @@ def health_watch(base: str) -> Iterator[list[float]]:
                 started = time.perf_counter()
                 assert client.get(f"{base}/health").status_code == 200
                 latencies.append(time.perf_counter() - started)
+                answered.set()
 
     poller = threading.Thread(target=poll)
     poller.start()
-    while not latencies:                      # the watch is on before the block starts
-        time.sleep(0.005)
     try:
+        assert answered.wait(60), "/health never answered"  # the watch is on before the block
         yield latencies
     finally:
         stop.set()

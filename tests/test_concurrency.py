@@ -5,29 +5,46 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from support import together
 
 from lib import knowledge, prompts
-from lib.core import Once, ParseError, RenderError, WorkerError, WorkerPool
+from lib.core import Once, ParseError, RenderError, Worker, WorkerError, WorkerPool
 
 SESSIONS = 8
 
 
 def test_a_load_once_cache_builds_once_when_sessions_ask_together():
     built = []
+    asked: set[int] = set()  # the threads that have looked the key up
+    everyone_asked = threading.Condition()
 
-    def load(name: str, size: int = 1) -> object:
-        time.sleep(0.2)  # long enough for every thread to miss the cache at once
-        built.append(name)
+    class Key:
+        """A cache key that notes each thread looking it up: the cache hashes it first, so a
+        thread noted while the value is still being built has missed the cache."""
+
+        def __hash__(self) -> int:
+            with everyone_asked:
+                asked.add(threading.get_ident())
+                everyone_asked.notify_all()
+            return 1
+
+    def load(key: Key, size: int = 1) -> object:
+        with everyone_asked:  # every session misses the cache while this one builds
+            if not everyone_asked.wait_for(lambda: len(asked) >= SESSIONS, timeout=60):
+                raise TimeoutError(f"only {len(asked)} of {SESSIONS} sessions asked")
+        built.append(key)
         return object()
 
+    key = Key()
     cached = Once(load)
-    results = together(lambda i: cached("model"), SESSIONS)
-    assert built == ["model"]
+    results = together(lambda i: cached(key), SESSIONS)
+    assert built == [key]
     assert all(r is results[0] for r in results)
-    assert cached("model", 1) is results[0]  # a default spelled out is the same call
+    assert cached(key, 1) is results[0]  # a default spelled out is the same call
 
 
 def test_a_failed_load_is_not_cached():
@@ -46,8 +63,11 @@ def test_a_failed_load_is_not_cached():
 
 
 def test_the_embedding_model_is_one_object_for_every_session(settings):
+    from sentence_transformers import SentenceTransformer
+
     name = knowledge.model_name(settings)
     results = together(lambda i: knowledge.embedding_model(name), n=4)
+    assert isinstance(results[0], SentenceTransformer)  # not None, not an exception
     assert all(r is results[0] for r in results)
 
 
@@ -74,13 +94,29 @@ def in_background(fn) -> tuple[threading.Thread, list[Exception]]:
     return thread, raised
 
 
+def handed_over(monkeypatch: pytest.MonkeyPatch, wanted: Callable[[Any], bool]
+                ) -> threading.Event:
+    """Set once a job that `wanted` picks is written to a worker: from then on that worker
+    is its caller's, busy with the job."""
+    handed = threading.Event()
+    send = Worker.send
+
+    def sending(worker: Worker, payload: Any) -> None:
+        send(worker, payload)
+        if wanted(payload):
+            handed.set()
+
+    monkeypatch.setattr(Worker, "send", sending)
+    return handed
+
+
 def slow_html(paragraphs: int) -> bytes:
     return ("<html><body>" + "".join(
         f"<div><p>Paragraph {i} of a long page.</p></div>" for i in range(paragraphs))
         + "</body></html>").encode()
 
 
-def test_a_slow_parse_does_not_delay_another_users_small_upload():
+def test_a_slow_parse_does_not_delay_another_users_small_upload(monkeypatch):
     big = slow_html(100_000)  # about five seconds of HTML parsing, under the size caps
     small = b"A small note.\n\nIt has two paragraphs."
     knowledge.parse(small, "warm.txt")  # the pool is warm, as on a running server
@@ -90,9 +126,10 @@ def test_a_slow_parse_does_not_delay_another_users_small_upload():
         knowledge.parse(big, "big.html")
         done["big"] = time.monotonic()
 
+    parsing = handed_over(monkeypatch, lambda job: job["files"][0]["name"] == "big.html")
     slow = threading.Thread(target=parse_big)
     slow.start()
-    time.sleep(0.5)  # the big file is being parsed now
+    assert parsing.wait(60), "the big file never reached a parser"
     start = time.monotonic()
     parsed = knowledge.parse(small, "small.txt")
     done["small"] = time.monotonic()
@@ -102,15 +139,16 @@ def test_a_slow_parse_does_not_delay_another_users_small_upload():
     assert done["small"] < done["big"], "the big parse should still have been running"
 
 
-def test_a_pool_with_every_worker_busy_says_so(tmp_path):
+def test_a_pool_with_every_worker_busy_says_so(tmp_path, monkeypatch):
     import os
 
     fifo = tmp_path / "never-written"
     os.mkfifo(fifo)  # opening it blocks until a writer comes: the one worker stays busy
     pool = WorkerPool("lib.knowledge.parsers:parse_job", 1 << 30, size=1, queue_timeout_s=0.2)
+    holding = handed_over(monkeypatch, lambda job: job["files"][0]["path"] == str(fifo))
     try:
         hold, raised = in_background(lambda: pool.call({"files": [{"path": str(fifo)}]}, 2.0))
-        time.sleep(0.5)
+        assert holding.wait(60), "the stuck job never reached the worker"
         with pytest.raises(WorkerError) as info:
             pool.call({"files": [{"path": "/dev/null"}]}, 1.0)
         assert info.value.busy
@@ -120,11 +158,12 @@ def test_a_pool_with_every_worker_busy_says_so(tmp_path):
         pool.close()
 
 
-def test_renders_go_on_while_one_template_runs_away():
+def test_renders_go_on_while_one_template_runs_away(monkeypatch):
     endless = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     prompts.render("warm {{ x }}", {"x": 1})
+    running = handed_over(monkeypatch, lambda job: job[0] == endless)
     runaway, raised = in_background(lambda: prompts.render(endless, {}))
-    time.sleep(0.2)
+    assert running.wait(60), "the runaway template never reached a worker"
     start = time.monotonic()
     assert prompts.render("Hello {{ name }}", {"name": "Ada"}) == "Hello Ada"
     assert time.monotonic() - start < 1.0

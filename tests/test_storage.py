@@ -95,18 +95,20 @@ def test_one_writer_at_a_time_from_the_start_of_its_transaction(db):
     """A read-then-write (a budget check) cannot interleave with another: the second writer
     waits for the first to commit, then reads what it wrote."""
     seen: list[int] = []
+    has_read = threading.Event()
 
     def writer(pause: float) -> None:
         with storage.connect(db, write=True) as conn:
             n = conn.execute("SELECT COUNT(*) FROM budgets").fetchone()[0]
-            time.sleep(pause)
+            has_read.set()
+            time.sleep(pause)  # a slow transaction: the second writer comes in meanwhile
             conn.execute("INSERT INTO budgets (scope, period, limit_micro) VALUES (?, 'day', 1)",
                          (f"s{n}",))
             seen.append(n)
 
     first = threading.Thread(target=writer, args=(0.5,))
     first.start()
-    time.sleep(0.1)
+    assert has_read.wait(30)  # the first writer is inside its transaction
     writer(0.0)
     first.join()
     assert seen == [0, 1]

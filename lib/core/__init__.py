@@ -52,7 +52,7 @@ from lib.core.money import MICRO, format_usd, format_usd_pair, to_micro
 from lib.core.plugins import Failure, Registered, failures, registered
 from lib.core.redaction import redact, remember_secrets
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
-from lib.core.workers import WorkerPool
+from lib.core.workers import Worker, WorkerPool
 
 __all__ = [
     "JSON_MAX_DEPTH",
@@ -96,6 +96,7 @@ __all__ = [
     "ToolError",
     "VariableError",
     "VectorIndexError",
+    "Worker",
     "WorkerError",
     "WorkerPool",
     "ago_iso",
