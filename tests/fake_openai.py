@@ -63,12 +63,19 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.url = ""  # set while served
         self.connections = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
 
     def next(self, body: dict) -> Reply:
         with self._lock:
             self.requests.append(body)
+            self._lock.notify_all()
             return self.script[min(len(self.requests), len(self.script)) - 1]
+
+    def wait_for_requests(self, n: int, timeout: float = 60.0) -> None:
+        """Until `n` requests have come in (a test that acts once a call has gone out)."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.requests) >= n, timeout):
+                raise TimeoutError(f"{len(self.requests)} of {n} requests came in")
 
 
 class _Headers(dict):

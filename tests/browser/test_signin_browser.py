@@ -139,7 +139,9 @@ def test_two_users_sign_in_chat_privately_and_are_charged_apart(page: Page, app_
     calls_metric = page.get_by_test_id("stMetric").filter(has_text="Calls")
     expect(calls_metric).to_contain_text("2")
     wait_idle(page)  # a rerun still running would close the list as it opens
-    page.get_by_test_id("stSidebar").get_by_role("combobox", name="User").click()
+    users = page.get_by_test_id("stSidebar").get_by_role("combobox", name="User")
+    users.scroll_into_view_if_needed()  # scrolling the sidebar closes an open list
+    users.click()
     expect(page.get_by_role("option", name="alice@example.com")).to_be_visible()
     with rerun(page):
         page.get_by_role("option", name="bob@example.com").click()

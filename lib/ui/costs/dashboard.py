@@ -115,7 +115,9 @@ def day_chart(df: pd.DataFrame, y: str, color: str, *, money: bool = False):
               for name, group in df.groupby(color, sort=True)]
     empty = df.empty or df[y].max() <= 0
     return go.Figure({"data": traces, "layout": {
-        "barmode": "relative", "margin": {"t": 10, "b": 10}, "legend": {"title": {"text": ""}},
+        # The legend names the models even when there is one (plotly hides a lone trace's).
+        "barmode": "relative", "margin": {"t": 10, "b": 10}, "showlegend": True,
+        "legend": {"title": {"text": ""}},
         "xaxis": {"type": "category", "title": {"text": ""}},
         "yaxis": {"rangemode": "tozero", "tickprefix": "$" if money else "",
                   **({"range": [0, 1]} if empty else {})}}})
