@@ -45,10 +45,12 @@ test-deps: $(VENV)/.test-installed
 
 test: test-deps
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: test-deps
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: test-deps  # bench_tokens drives Chromium
 	$(PY) bench/run_all.py
