@@ -18,7 +18,7 @@ from typing import Any
 
 def lazy_face(package: str) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """(__getattr__, __dir__, __all__) for `package`, from its `if TYPE_CHECKING:` imports."""
-    where = typing_imports(Path(sys.modules[package].__file__ or ""))
+    where = _typing_imports(Path(sys.modules[package].__file__ or ""))
 
     def __getattr__(name: str) -> Any:
         found = where.get(name)
@@ -35,7 +35,7 @@ def lazy_face(package: str) -> tuple[Callable[[str], Any], Callable[[], list[str
     return __getattr__, __dir__, sorted(where)
 
 
-def typing_imports(init: Path) -> dict[str, tuple[str, str]]:
+def _typing_imports(init: Path) -> dict[str, tuple[str, str]]:
     """{name: (module, name there)} for the `from m import n` lines under a module-level
     `if TYPE_CHECKING:` in a source file."""
     where: dict[str, tuple[str, str]] = {}
