@@ -60,4 +60,4 @@ rebuild-llama:
 	$(MAKE) install
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache
