@@ -45,10 +45,12 @@ test-deps: $(VENV)/.test-installed
 
 test: test-deps
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: test-deps
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: test-deps  # bench_tokens drives Chromium
 	$(PY) bench/run_all.py
@@ -58,4 +60,4 @@ rebuild-llama:
 	$(MAKE) install
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache

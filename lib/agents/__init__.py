@@ -1,18 +1,34 @@
 """Agents: tools the model may call (Python functions with schemas from their type hints,
 or schemas defined in a page), the built-in ones, and the bounded agent loop."""
 
+from typing import TYPE_CHECKING
+
 from lib.core import lazy_face
 
-__getattr__, __dir__, __all__ = lazy_face(__name__, {
-    "lib.agents.tools": (
-        "RESULT_TOKENS", "Cited", "Outcome", "Tool", "cap", "run_tool", "schema_tool", "tool"
-    ),
-    "lib.agents.arithmetic": ("calculate", "evaluate"),
-    "lib.agents.builtins": ("BUILTINS",),
-    "lib.agents.registry": ("forget_tools", "registered_tools", "tool_sources"),
-    "lib.agents.events": (
-        "RunEvent", "RunFinished", "RunPaused", "Step", "StepFinished", "ToolFinished",
-        "ToolStarted", "stored_status"
-    ),
-    "lib.agents.loop": ("DEFAULT_STEPS", "AgentRun", "Limits"),
-})
+if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first use)
+    from lib.agents.arithmetic import calculate, evaluate
+    from lib.agents.builtins import BUILTINS
+    from lib.agents.events import (
+        RunEvent,
+        RunFinished,
+        RunPaused,
+        Step,
+        StepFinished,
+        ToolFinished,
+        ToolStarted,
+        stored_status,
+    )
+    from lib.agents.loop import DEFAULT_STEPS, AgentRun, Limits
+    from lib.agents.registry import forget_tools, registered_tools, tool_sources
+    from lib.agents.tools import (
+        RESULT_TOKENS,
+        Cited,
+        Outcome,
+        Tool,
+        cap,
+        run_tool,
+        schema_tool,
+        tool,
+    )
+else:
+    __getattr__, __dir__, __all__ = lazy_face(__name__)

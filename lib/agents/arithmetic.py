@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from lib.core import ToolError
@@ -26,12 +27,15 @@ MAX_NDIGITS = 100         # round(x, n): |n| at most this
 # a dot or a space: given that, SmolLM2 writes ".1234.5678" for "what is 1234*5678?".
 EXPRESSION_PATTERN = r"^[-+(0-9a-z][-+*/%^()., 0-9a-z×÷]{0,199}$"
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-           ast.Pow: operator.pow}
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
-_FUNCTIONS = {"sqrt": math.sqrt, "abs": abs, "round": round, "log": math.log, "exp": math.exp,
-              "sin": math.sin, "cos": math.cos, "tan": math.tan, "min": min, "max": max}
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.UAdd: operator.pos, ast.USub: operator.neg}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": math.sqrt, "abs": abs, "round": round, "log": math.log, "exp": math.exp,
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "min": min, "max": max}
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 

@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -244,6 +244,7 @@ class AgentRun:
         if held and call.text.strip() and not self._written(call.text):
             yield from held
         record = call.record
+        assert record is not None  # a call iterated to its end has written its row
         step = Step(number, record, call.text, (time.perf_counter() - started) * 1000)
         self.steps.append(step)
         if record.status == "cancelled":
@@ -297,10 +298,10 @@ class AgentRun:
             yield self._finish("stopped")
 
     def _run_tools(self, step: Step, calls: list[ToolCall]
-                   ) -> Iterator[RunEvent]:  # returns the outcomes, in call order
-        outcomes: list[Outcome | None] = [None] * len(calls)
+                   ) -> Generator[RunEvent, None, list[Outcome]]:  # the outcomes, in call order
+        outcomes: dict[int, Outcome] = {}
         pending = {}
-        cap = self.limits.max_calls
+        cap = self.limits.max_calls or MAX_TOOL_CALLS  # checked() has set it
         with concurrent.futures.ThreadPoolExecutor(self.limits.parallel) as pool:
             for i, c in enumerate(calls):
                 yield ToolStarted(step.number, c)
@@ -325,7 +326,8 @@ class AgentRun:
             for future in concurrent.futures.as_completed(pending):
                 i, key = pending[future]
                 outcomes[i] = self._seen[key] = future.result()
-        for c, o in zip(calls, outcomes, strict=True):
+        ordered = [outcomes[i] for i in range(len(calls))]
+        for c, o in zip(calls, ordered, strict=True):
             step.calls.append((c, o))
             yield ToolFinished(step.number, c, o)
-        return outcomes
+        return ordered

@@ -95,9 +95,13 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
                            cancel, prompt={"name": name, "version": version},
                            fallbacks=_fallbacks(params, key))
 
+    # Starlette serves an endpoint that is not a function as a plain ASGI app; add_route's
+    # type names only request handlers.
     chat_route = ModelRoute(settings, pool, chat)
-    app.add_route("/v1/chat/completions", chat_route, methods=["POST"])
-    app.add_route("/v1/prompts/{name}/run", ModelRoute(settings, pool, prompt_run),
+    app.add_route("/v1/chat/completions", chat_route,  # type: ignore[arg-type]
+                  methods=["POST"])
+    app.add_route("/v1/prompts/{name}/run",
+                  ModelRoute(settings, pool, prompt_run),  # type: ignore[arg-type]
                   methods=["POST"])
 
     @app.exception_handler(404)

@@ -19,7 +19,7 @@ def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def usage_body(usage: Usage | None) -> dict[str, int]:
+def usage_body(usage: Usage | None) -> dict[str, Any]:
     u = usage or Usage(0, 0)
     prompt = u.input_tokens + u.cache_read_tokens + u.cache_write_tokens
     return {"prompt_tokens": prompt, "completion_tokens": u.output_tokens,

@@ -82,12 +82,13 @@ class Compaction:
         """If due, fold the summary and the turns `plan` drops into a new summary through
         `calls` (the turn's seam); True if the turn must plan again. A failure is logged and
         kept in `failed`: the window applies."""
-        if not self.due(plan):
+        conversation_id = self.conversation_id
+        if conversation_id is None or not self.due(plan):
             return False
         try:
             writer = summary_model(self.settings)
-            self.summary = summarise(self.settings, self.conversation_id,  # type: ignore[arg-type]
-                                     self.summary, self.to_fold(plan),
+            self.summary = summarise(self.settings, conversation_id, self.summary,
+                                     self.to_fold(plan),
                                      max_tokens=min(SUMMARY_TOKENS, plan.window // 8),
                                      model=writer, calls=calls, cancel=cancel)
         except PromptLabError as exc:  # the model, its budget or its window: keep the window

@@ -24,6 +24,7 @@ def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
                        c.get("result", ""), bool(c.get("is_error") or c.get("pending")))
             for c in calls)))
     if content or not out:
+        # A stored role: the messages table allows only 'user' and 'assistant'.
         out.append(Message(role, content))  # type: ignore[arg-type]
     return out
 

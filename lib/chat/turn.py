@@ -133,9 +133,13 @@ class ChatTurn:
             return
         n, writer = len(c.to_fold(plan)), summary_model(self.settings).label
         done, started = threading.Event(), time.monotonic()
-        worker = threading.Thread(target=lambda: (c.fold(plan, self.calls, self.cancel),
-                                                  done.set()),
-                                  name="chat-summary", daemon=True)
+        def fold() -> None:
+            try:
+                c.fold(plan, self.calls, self.cancel)
+            finally:  # an error fold does not catch would otherwise leave the turn waiting
+                done.set()
+
+        worker = threading.Thread(target=fold, name="chat-summary", daemon=True)
         worker.start()
         try:
             while not done.wait(TICK_S):
@@ -244,7 +248,7 @@ class ChatTurn:
 
     def _save_reply(self, call: Response[CallEvent]) -> None:
         record = call.record
-        if record is None or self.conversation_id is None:
+        if record is None or record.id is None or self.conversation_id is None:
             return
         if self.hits:
             knowledge.link_call(self.settings, record.id, [h.chunk_id for h in self.hits])

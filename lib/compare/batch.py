@@ -131,10 +131,11 @@ def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]
     try:
         for key, (model, cells) in groups.items():
             amount = sum(c.max_cost_micro for c in cells)
-            holds[key] = spend.reserve(settings.db_path, model.provider, amount, user=user) \
+            holds[key] = hold = spend.reserve(settings.db_path, model.provider, amount,
+                                              user=user) \
                 if spend.applies(settings.db_path, model.provider, user=user) else None
-            if holds[key] is not None:
-                taken.append((holds[key], model.provider, amount))
+            if hold is not None:
+                taken.append((hold, model.provider, amount))
     except BudgetExceededError:
         spend.release(settings.db_path, taken)
         raise

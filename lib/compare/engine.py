@@ -100,6 +100,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                 result.error = str(event.error)
         records = call.records
         rec = call.record
+        assert rec is not None  # a call iterated to its end has written its row
         result.output, result.status = call.text, rec.status
         result.input_tokens = sum(r.input_tokens for r in records)
         result.output_tokens = sum(r.output_tokens for r in records)

@@ -59,8 +59,8 @@ def report(run: Run, verdicts: list[Verdict]) -> list[JudgeReport]:
         mine = [v for v in verdicts if v.judge == name]
         outcomes = judge_outcomes(run, mine)
         both = [(people[k], outcomes[k]) for k in sorted(people) if k in outcomes]
-        marks = [v.detail.get("consistent") for v in mine if v.kind == "pairwise"]
-        marks = [m for m in marks if m is not None]
+        marks = [v.detail["consistent"] for v in mine
+                 if v.kind == "pairwise" and v.detail.get("consistent") is not None]
         out.append(JudgeReport(
             name, mine[0].kind, len(mine),
             sum(v.outcome is None and v.score is None for v in mine),

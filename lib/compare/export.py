@@ -18,9 +18,10 @@ def export_csv(run: Run, verdicts: Iterable[Verdict] = ()) -> str:
     check_labels = [c.label for c in run.checks]
     # Per judge, per (row, variant): the verdicts that concern that cell.
     judged: dict[str, dict[tuple[int, int], list[Verdict]]] = {}
-    for v in verdicts:
-        for variant in {v.left, v.right}:
-            judged.setdefault(v.judge, {}).setdefault((v.row, variant), []).append(v)
+    for verdict in verdicts:
+        for variant in {verdict.left, verdict.right}:
+            judged.setdefault(verdict.judge, {}).setdefault((verdict.row, variant), []).append(
+                verdict)
     judges = sorted(judged)
     header = ["row", "variant", "prompt", "version", "model", "temperature", *columns, "output",
               "status", "input_tokens", "output_tokens", "cost_usd", "ttft_ms", "total_ms",

@@ -50,7 +50,7 @@ def variant_label(index: int, v: dict[str, Any]) -> str:
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
     if not 2 <= len(variants) <= 4:
         raise CompareError("Compare needs two to four variants.")
-    out = []
+    out: list[ResolvedVariant] = []
     for v in variants:
         prompt = store.get(v.prompt)
         version = prompt.resolve(v.ref)

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -46,8 +47,7 @@ def registered(group: str, builtins: Sequence[str], hook: str) -> list[Registere
     each installed entry point of the group (a function taking `register`)."""
     found: list[Registered] = []
     hooks: list[tuple[str, Callable[[], Callable[..., Any]]]] = [
-        ("built-in", lambda m=module: getattr(importlib.import_module(m), hook))
-        for module in builtins]
+        ("built-in", partial(_builtin_hook, module, hook)) for module in builtins]
     hooks += [(ep.name, ep.load) for ep in entry_points(group=group)]
     for source, load in hooks:
         added: list[Registered] = []
@@ -63,6 +63,10 @@ def registered(group: str, builtins: Sequence[str], hook: str) -> list[Registere
             continue
         found += added
     return found
+
+
+def _builtin_hook(module: str, hook: str) -> Callable[..., Any]:
+    return getattr(importlib.import_module(module), hook)
 
 
 def failures() -> list[Failure]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class Settings:
         return self.data_dir / "promptlab.sqlite3"
 
 
-_FIELDS = {
+_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ANTHROPIC_API_KEY": ("anthropic_api_key", str),
     "OPENAI_API_KEY": ("openai_api_key", str),
     "PROMPTLAB_DATA_DIR": ("data_dir", Path),
@@ -125,7 +126,7 @@ def load_settings(environ: dict[str, str] | None = None,
     secrets = _read_secrets(secrets_file or secrets_path())
     values: dict[str, object] = {"data_dir": ROOT / "data"}
     for name, (attr, convert) in _FIELDS.items():
-        raw = env.get(name)
+        raw: object = env.get(name)
         if raw is None or raw == "":
             raw = secrets.get(name)
         if raw is None or raw == "":
@@ -134,6 +135,7 @@ def load_settings(environ: dict[str, str] | None = None,
             values[attr] = convert(str(raw)) if not isinstance(raw, list) else tuple(raw)
         except ValueError:
             raise ConfigError(f"Setting {name} has an invalid value.") from None
+    # Each value was made by its field's converter above; mypy cannot tie keys to fields.
     settings = Settings(**values)  # type: ignore[arg-type]
     # Wherever a configured key turns up in text from elsewhere, it is blanked (lib.core.redaction).
     remember_secrets(settings.anthropic_api_key, settings.openai_api_key,

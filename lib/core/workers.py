@@ -42,7 +42,7 @@ class Worker:
     def __init__(self, handler: str, memory_bytes: int) -> None:
         self.handler = handler
         self.memory_bytes = memory_bytes
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         # Replies are read straight from the pipe into this buffer: a buffered reader could
         # hold the next reply where the selector cannot see it.
         self._buffer = bytearray()
@@ -74,6 +74,7 @@ class Worker:
     def _line(self, timeout: float) -> bytes | None:
         """The next line from the worker, or None if it did not come within `timeout`."""
         deadline = time.monotonic() + timeout
+        assert self._proc is not None and self._proc.stdout is not None  # started, with pipes
         fd = self._proc.stdout.fileno()
         scanned = 0
         while (end := self._buffer.find(b"\n", scanned)) < 0:
@@ -99,7 +100,8 @@ class Worker:
             self._proc.wait(5)
             for pipe in (self._proc.stdin, self._proc.stdout):
                 with contextlib.suppress(OSError):
-                    pipe.close()
+                    if pipe is not None:
+                        pipe.close()
         self._proc = None
         self._buffer.clear()
         self._pending = 0
@@ -114,6 +116,7 @@ class Worker:
         if not self.alive and not self._pending:  # never started, stopped, or died idle
             self.stop()
             self.start()
+        assert self._proc is not None and self._proc.stdin is not None  # started, with pipes
         self._pending += 1
         try:
             self._proc.stdin.write(json.dumps(payload).encode() + b"\n")

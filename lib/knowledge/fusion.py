@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from lib.core import SearchError
 
@@ -56,10 +57,12 @@ class Evidence:
 Ranking = list[tuple[str, float]]
 
 
-def single(ranking: Ranking, which: str) -> list[Evidence]:
+def single(ranking: Ranking, which: Literal["dense", "bm25"]) -> list[Evidence]:
     """One list as evidence, unfused."""
-    return [Evidence(cid, s, **{f"{which}_rank": r, f"{which}_score": s})
-            for r, (cid, s) in enumerate(ranking, 1)]
+    if which == "dense":
+        return [Evidence(cid, s, dense_rank=r, dense_score=s)
+                for r, (cid, s) in enumerate(ranking, 1)]
+    return [Evidence(cid, s, bm25_rank=r, bm25_score=s) for r, (cid, s) in enumerate(ranking, 1)]
 
 
 def _zscores(ranking: Ranking) -> tuple[dict[str, float], float]:

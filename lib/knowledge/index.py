@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,8 +126,8 @@ def upsert(settings: Settings, collection: str, ids: Sequence[str], vectors: Any
     step = use(settings, collection, lambda c: chroma_client(settings).get_max_batch_size(),
                what="written")
     for i in range(0, len(ids), step):
-        use(settings, collection, lambda c, i=i: c.upsert(
-            ids=list(ids[i:i + step]), embeddings=matrix[i:i + step],
+        use(settings, collection, methodcaller(
+            "upsert", ids=list(ids[i:i + step]), embeddings=matrix[i:i + step],
             documents=list(texts[i:i + step]), metadatas=list(metadatas[i:i + step])),
             what="written")
         progress(min(i + step, len(ids)))
@@ -134,7 +135,7 @@ def upsert(settings: Settings, collection: str, ids: Sequence[str], vectors: Any
 
 def delete(settings: Settings, collection: str, ids: Sequence[str]) -> None:
     for i in range(0, len(ids), 1000):
-        use(settings, collection, lambda c, i=i: c.delete(ids=list(ids[i:i + 1000])),
+        use(settings, collection, methodcaller("delete", ids=list(ids[i:i + 1000])),
             what="changed")
 
 

@@ -77,7 +77,9 @@ def _docx(data: bytes) -> list[Section]:
     except Exception as exc:  # lxml's XMLSyntaxError and friends
         raise ParseError(f"The Word file's XML is invalid ({type(exc).__name__}).") from None
     out: list[Section] = []
-    heading, buffer, total = None, [], 0
+    heading: str | None = None
+    buffer: list[str] = []
+    total = 0
 
     def flush() -> None:
         if any(b.strip() for b in buffer):
@@ -161,7 +163,9 @@ def _html(text: str) -> list[Section]:
 
 def _markdown(text: str) -> list[Section]:
     out: list[Section] = []
-    heading, buffer, fenced = None, [], False
+    heading: str | None = None
+    buffer: list[str] = []
+    fenced = False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced

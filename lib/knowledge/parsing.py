@@ -50,7 +50,7 @@ def parse_many(files: list[tuple[str, bytes]], *, timeout: float = PARSE_TIMEOUT
     in order: what it parsed to, or the ParseError that names it. Every file has the time
     limit to itself, counted from when its parse begins: a slow file fails at its limit
     alone, and the files after it go on."""
-    results: list[Parsed | ParseError | None] = [None] * len(files)
+    results: dict[int, Parsed | ParseError] = {}
     groups: list[list[int]] = []
     for i, (_, data) in enumerate(files):
         small = len(data) <= GROUP_BYTES
@@ -70,7 +70,7 @@ def parse_many(files: list[tuple[str, bytes]], *, timeout: float = PARSE_TIMEOUT
                                  for i in group], timeout)
             for i, reply in zip(group, replies, strict=True):
                 results[i] = _result(files[i][0], reply)
-    return results  # type: ignore[return-value]
+    return [results[i] for i in range(len(files))]
 
 
 def _result(name: str, reply: list[dict] | WorkerError) -> Parsed | ParseError:

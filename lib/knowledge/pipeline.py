@@ -98,11 +98,12 @@ def ingest(settings: Settings, kb: KnowledgeBase, files: list[tuple[str, bytes]]
         except Exception as exc:
             failed(i, exc)
     _store_all(settings, kb, pending, progress, results)
+    # Each file was skipped, failed, or reported stored or failed by embed_and_store.
     return results  # type: ignore[return-value]
 
 
 def _screen(settings: Settings, kb: KnowledgeBase, i: int, name: str, data: bytes,
-            progress: ProgressFn, results: list) -> str | None:
+            progress: ProgressFn, results: list[IngestResult | None]) -> str | None:
     """The file's sha256 if it is to be parsed; None if it is already stored (skipped)."""
     limit = settings.max_upload_mb * 1024 * 1024
     if len(data) > limit:
@@ -145,7 +146,7 @@ def _prepare(settings: Settings, kb: KnowledgeBase, i: int, name: str, parsed: P
 
 
 def _store_all(settings: Settings, kb: KnowledgeBase, pending: list[Pending],
-               progress: ProgressFn, results: list) -> None:
+               progress: ProgressFn, results: list[IngestResult | None]) -> None:
     def report(d: Pending, stage: str, message: str) -> None:
         progress(Progress(d.index, d.name, stage, d.stored, len(d.chunks), message))
         if stage == "done":

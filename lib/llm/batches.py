@@ -7,7 +7,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from lib.core import BatchError, ProviderError, Settings, redact
 from lib.llm.modelinfo import ModelInfo
@@ -19,7 +19,7 @@ BATCH_DISCOUNT = 0.5                  # both vendors bill batch tokens at half t
 BATCH_STATES = ("in_progress", "ended", "cancelling", "cancelled", "failed", "expired")
 FINAL_STATES = frozenset({"ended", "cancelled", "failed", "expired"})
 BATCH_OUTCOMES = ("succeeded", "errored", "expired", "cancelled")
-OPENAI_ENDPOINT = "/v1/chat/completions"
+OPENAI_ENDPOINT: Final = "/v1/chat/completions"
 
 T = TypeVar("T")
 
@@ -118,8 +118,9 @@ class AnthropicBatches:
 
     def submit(self, items: list[tuple[str, ChatRequest]]) -> str:
         requests = [{"custom_id": cid, "params": self.body(r)} for cid, r in items]
+        # The SDK types each request as a TypedDict; body() builds those keys as a plain dict.
         return self._call(lambda: str(self._client.messages.batches.create(
-            requests=requests).id))
+            requests=requests).id))  # type: ignore[arg-type]
 
     def state(self, remote_id: str) -> BatchState:
         return self._call(lambda: _anthropic_state(
@@ -244,7 +245,7 @@ def _openai_outcome(line: dict[str, Any]) -> BatchOutcome:
                                   u.get("completion_tokens") or 0, cache_read_tokens=cached),
                             stop_reason(choice.get("finish_reason")))
     kind = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(
-        error.get("code"), "errored")
+        error.get("code") or "", "errored")
     body_error = ((response.get("body") or {}).get("error") or {}) if response else {}
     message = error.get("message") or body_error.get("message") or (
         f"HTTP {response.get('status_code')}" if response else "no reply")

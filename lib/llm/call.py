@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
@@ -81,9 +81,10 @@ class Call:
         self._reserved = False
         self._iterated = False
         self.guards = guards or GUARDS
-        self._options = dict(policy=policy, count_input=count_input, count_output=count_output,
-                             cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
-                             estimated_input=estimated_input, guards=guards)
+        self._options: dict[str, Any] = dict(
+            policy=policy, count_input=count_input, count_output=count_output,
+            cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
+            estimated_input=estimated_input, guards=guards)
 
     def again(self, request: ChatRequest, context: CallContext) -> Call:
         """A new call to the same model with the same settings (a repair, a next step)."""

@@ -4,7 +4,7 @@ provider (and by base URL for OpenAI-compatible servers), shared process-wide.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from lib.core import ProviderError
@@ -35,7 +35,7 @@ class Guards:
 
     def attempt(self, provider: Provider, provider_name: str,
                 stream: Callable[[], Iterator[Event]], tokens: Callable[[bool], int],
-                sleep: Callable[[float], None]) -> Iterator[Event]:
+                sleep: Callable[[float], None]) -> Generator[Event, None, None]:
         """One try of a call: the breaker may refuse it at once (ProviderError
         'circuit_open'), the limiter may make it wait (Waiting events, so the caller can show
         the wait and stop it), then the provider streams; the outcome is the breaker's

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.core import SchemaError, json_loads
 from lib.llm.protocol import ChatRequest, Message
 from lib.llm.schemas import schema_errors
+
+if TYPE_CHECKING:  # pydantic loads with the code that has a model to describe
+    from pydantic import BaseModel
 
 MAX_ERRORS = 5   # a repair message lists at most this many problems
 STATUSES = ("valid", "repaired", "invalid")
@@ -36,9 +39,9 @@ class Repair:
     errors: tuple[str, ...] = field(default_factory=tuple)
 
 
-def schema_of_model(model: type) -> dict[str, Any]:
+def schema_of_model(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema of a pydantic model, for code that describes its output that way."""
-    return model.model_json_schema()  # type: ignore[attr-defined]
+    return model.model_json_schema()
 
 
 def strict_compatible(schema: Any) -> bool:

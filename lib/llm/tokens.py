@@ -86,8 +86,10 @@ def encoding_name(model_id: str) -> str:
 
 
 class Counter(Protocol):
-    name: str           # what counted, e.g. "tiktoken o200k_base"
-    exact: bool         # False: an estimate, to be labelled as such
+    @property
+    def name(self) -> str: ...  # what counted, e.g. "tiktoken o200k_base"
+    @property
+    def exact(self) -> bool: ...  # False: an estimate, to be labelled as such
 
     def count(self, text: str) -> int: ...
     def count_request(self, request: ChatRequest) -> int: ...

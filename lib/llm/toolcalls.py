@@ -51,7 +51,7 @@ def complete(call_id: str, name: str, raw: str) -> ToolCall:
         return ToolCall(call_id, name, {}, raw)
     try:
         arguments = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return ToolCall(call_id, name, {}, raw, invalid=f"The arguments are not valid JSON "
                         f"({exc.msg} at character {exc.pos}).")
     if not isinstance(arguments, dict):

@@ -21,16 +21,19 @@ def _refuse(uri: str) -> Any:
     """The registry's retrieve: nothing outside the schema is ever fetched or read."""
     import referencing.exceptions
 
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    # referencing's attrs classes are declared through a dataclass_transform that mypy does
+    # not follow, so their fields look like no arguments.
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 @functools.cache
 def refusing_registry() -> Any:
     """The metaschemas, and nothing else: every other address is refused, never fetched."""
     import referencing
-    from jsonschema.validators import SPECIFICATIONS
+    from jsonschema.validators import SPECIFICATIONS  # type: ignore[attr-defined]  # not in its stubs
 
-    return SPECIFICATIONS.combine(referencing.Registry(retrieve=_refuse))
+    # attrs through dataclass_transform again (see _refuse)
+    return SPECIFICATIONS.combine(referencing.Registry(retrieve=_refuse))  # type: ignore[call-arg]
 
 
 def resource(schema: dict[str, Any]) -> Any:

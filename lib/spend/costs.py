@@ -133,11 +133,11 @@ def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
         FROM c GROUP BY model, metric ORDER BY model, metric"""
     raw = _frame(path, sql, args)
     rows: dict[str, dict[str, Any]] = {}
-    for r in raw.itertuples():
-        row = rows.setdefault(r.model, {"model": r.model})
-        row[f"{r.metric}_p50_ms"] = bucket_value(r.b50)
-        row[f"{r.metric}_p95_ms"] = bucket_value(r.b95)
-        row["calls"] = max(row.get("calls", 0), int(r.calls))
+    for model, metric, calls, b50, b95 in raw.itertuples(index=False):
+        row = rows.setdefault(model, {"model": model})
+        row[f"{metric}_p50_ms"] = bucket_value(b50)
+        row[f"{metric}_p95_ms"] = bucket_value(b95)
+        row["calls"] = max(row.get("calls", 0), int(calls))
     columns = ["model", "calls", "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "total_p95_ms"]
     import pandas as pd
 
@@ -249,7 +249,7 @@ def spend_by_user(path: Path, f: Filters, total: dict[str, int] | None = None
                 f"{'calls_daily_users' if split else 'user_days'} WHERE {where} "
                 "GROUP BY user_id ORDER BY cost_micro DESC, user_id", args)
     if total is not None and not f.user_id:
-        rest = {"user_id": "", "calls": total["calls"] - int(df["calls"].sum()),
+        rest: dict[str, Any] = {"user_id": "", "calls": total["calls"] - int(df["calls"].sum()),
                 "cost_micro": total["cost_micro"] - int(df["cost_micro"].sum()),
                 "input_tokens": total["input_tokens"] - int(df["input_tokens"].sum()),
                 "output_tokens": total["output_tokens"] - int(df["output_tokens"].sum()),

@@ -55,7 +55,7 @@ def translate(sql: str) -> str:
     return "".join(out)
 
 
-class Row(Sequence):
+class Row(Sequence[Any]):
     """A result row read by position or by column name, and `dict(row)`, like sqlite3.Row."""
 
     __slots__ = ("_names", "_values")
@@ -63,7 +63,7 @@ class Row(Sequence):
     def __init__(self, values: Sequence[Any], names: dict[str, int]) -> None:
         self._values, self._names = tuple(values), names
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key: int | slice | str) -> Any:
         return self._values[self._names[key] if isinstance(key, str) else key]
 
     def __len__(self) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from lib.core import Settings
+from lib.core import ProviderError, Settings
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import Provider
 from lib.llm.registry import Capabilities, ProviderSpec, local_model_path
@@ -52,7 +52,10 @@ def _compat(s: Settings) -> Provider:
 def _local(s: Settings) -> Provider:
     from lib.llm.providers.local import LocalProvider
 
-    return LocalProvider(local_model_path(s), s.local_context_window, s.local_threads)
+    path = local_model_path(s)
+    if path is None:  # get_provider checks first; a caller that did not is told the same
+        raise ProviderError("unavailable", "The local model is not installed.")
+    return LocalProvider(path, s.local_context_window, s.local_threads)
 
 
 def _anthropic_batches(s: Settings):  # -> BatchClient

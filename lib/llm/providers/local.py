@@ -84,7 +84,8 @@ class LocalModel:
 
     def prompt_text(self, system: str, messages: list[dict[str, str]]) -> str:
         chat = ([{"role": "system", "content": system}] if system else []) + messages
-        return self._formatter(messages=chat).prompt
+        # llama_cpp types messages as one TypedDict per role; ours are those shapes, untyped.
+        return self._formatter(messages=chat).prompt  # type: ignore[arg-type]
 
     def prompt_tokens(self, request: ChatRequest) -> list[int]:
         text = self.prompt_text(local_tools.system_prompt(request),

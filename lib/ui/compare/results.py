@@ -4,6 +4,7 @@ a time (cells with check marks, a link to each cell's call, votes, judges' verdi
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -102,6 +103,10 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
             + (Markdown("\n\n") + checks if checks else Markdown()))
 
 
+def _vote_label(a: int, b: int, outcome: str) -> Markdown:
+    return plain(compare.outcome_label(a, b, outcome))
+
+
 def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
     outcome = st.session_state.get(key)
     if outcome is not None:
@@ -140,7 +145,7 @@ def show_run(settings: Settings, run: Run) -> None:
                 if key not in st.session_state and (i, a, b) in run.votes:
                     st.session_state[key] = run.votes[(i, a, b)]
                 st.radio(md("Row {}: {} vs {}", i + 1, LETTERS[a], LETTERS[b]), OUTCOMES,
-                         format_func=lambda o, a=a, b=b: plain(compare.outcome_label(a, b, o)),
+                         format_func=partial(_vote_label, a, b),
                          horizontal=True, index=None, key=key,
                          on_change=_save_vote,
                          args=(settings.db_path, run.id, i, a, b, key))

@@ -31,10 +31,16 @@ def filters(settings: Settings) -> Filters | None:
     today = dt.datetime.now(dt.UTC).date()
     first = dt.date.fromisoformat(opts["days"][0])
     with st.sidebar:
-        picked = st.date_input("Days (UTC)", (max(first, today - dt.timedelta(days=29)), today),
-                               min_value=first, max_value=max(today, first), key="cost_days")
-        start, end = (picked if isinstance(picked, tuple) and len(picked) == 2
-                      else (picked[0] if isinstance(picked, tuple) else picked,) * 2)
+        default = (max(first, today - dt.timedelta(days=29)), today)
+        picked = st.date_input("Days (UTC)", default, min_value=first,
+                               max_value=max(today, first), key="cost_days")
+        match picked:
+            case (start, end):
+                pass
+            case (start,):  # the second date is not picked yet
+                end = start
+            case _:  # the range was cleared
+                start, end = default
         chosen = {dim: tuple(st.multiselect(plain(dim.replace("_", " ").capitalize()),
                                             opts[dim], key=f"cost_{dim}"))
                   for dim in spend.DIMENSIONS}

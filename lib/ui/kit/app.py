@@ -132,7 +132,7 @@ def sidebar_status() -> None:
                 st.caption(plain(p.reason))
 
 
-def run_page(page: st.navigation) -> None:  # type: ignore[valid-type]
+def run_page(page: st.Page) -> None:
     """Run a page under the shared frame. Errors of ours read as their message; anything
     else is logged with its traceback and shown as a plain message with a reference id."""
     try:

@@ -4,6 +4,7 @@ the names its template uses but nobody declared."""
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Any
 
 import streamlit as st
@@ -33,7 +34,7 @@ def _cell(value: Any) -> str:
     return "" if value is None or value != value else str(value)
 
 
-def _variable(row: dict[str, Any]) -> Variable:
+def _variable(row: dict[Hashable, Any]) -> Variable:
     """One grid row as a declared variable; the default is read as its type reads values."""
     var = Variable(_cell(row.get("name")).strip(), _cell(row.get("type")) or "str",
                    bool(row.get("required")) if row.get("required") is not None else True,
