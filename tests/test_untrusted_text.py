@@ -58,6 +58,9 @@ class Checker:
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
             if name == "Markdown":  # an assertion that text is Markdown: only for literals
                 return all(isinstance(a, ast.Constant) for a in node.args)
+            if name == "partial" and node.args:  # partial(f, ...) as a format_func: f's output
+                f = node.args[0]
+                return getattr(f, "id", None) in self.safe_functions | set(HELPERS)
             return name in HELPERS or name in self.safe_functions or (
                 name is not None and name.endswith("_html"))  # escaping HTML builders
         if isinstance(node, ast.Name):
@@ -170,6 +173,7 @@ def test_the_scan_catches_each_way_around(tmp_path):
         "    st.progress(0.5, text=name + 'x')\n"     # a concatenation of raw text
         "    st.table(rows)\n"                        # table cells render Markdown
         "    st.radio('r', rows, format_func=lambda r: r.title)\n"
+        "    st.radio('r', rows, format_func=partial(getattr, 'title'))\n"  # not ours to trust
         "    st.button(plain(name), help=name)\n"     # the tooltip too
         "    label = name\n"
         "    st.toast(label)\n"                       # a variable holding raw text
@@ -177,7 +181,7 @@ def test_the_scan_catches_each_way_around(tmp_path):
         "    st.caption(md('{}', name))\n"            # fine
     )
     found = scan([bad])
-    assert len(found) == 10, found
+    assert len(found) == 11, found
 
 
 PAYLOADS = ["![x](http://127.0.0.1:9/a)", "![x][r]\n\n[r]: http://127.0.0.1:9/b",
