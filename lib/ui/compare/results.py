@@ -122,7 +122,7 @@ def show_run(settings: Settings, run: Run) -> None:
                   len(run.rows), len(run.variants), run.status,
                   f" · by {run.owner}" if run.owner else ""))
     batches_panel(settings, run)
-    verdicts = compare.load_verdicts(settings, run.id)
+    verdicts = compare.load_verdicts(settings.db, run.id)
     # The download comes before the figures: once they show a vote, so does the file.
     st.download_button("Download CSV", lambda: compare.export_csv(run, verdicts),
                        file_name=f"compare-{run.id}.csv", mime="text/csv",
@@ -148,7 +148,7 @@ def show_run(settings: Settings, run: Run) -> None:
                          format_func=partial(_vote_label, a, b),
                          horizontal=True, index=None, key=key,
                          on_change=_save_vote,
-                         args=(settings.db_path, run.id, i, a, b, key))
+                         args=(settings.db, run.id, i, a, b, key))
             for verdict in said.get(i, ()):
                 st.caption(verdict_markdown(verdict))
 
