@@ -192,14 +192,14 @@ def poll_open(settings: Settings, client_for: ClientFor | None = None) -> dict[i
     return out
 
 
-_pollers: dict[str, threading.Event] = {}
+_pollers: dict[Database, threading.Event] = {}
 _pollers_guard = threading.Lock()
 
 
 def resume_batches(settings: Settings, *, every_s: float = POLL_EVERY_S,
                    client_for: ClientFor | None = None) -> threading.Event:
     """Start this process's poller for the database once; set the returned event to stop it."""
-    key = str(settings.db)
+    key = settings.db
     with _pollers_guard:
         if key in _pollers and not _pollers[key].is_set():
             return _pollers[key]
