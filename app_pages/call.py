@@ -14,7 +14,7 @@ if raw is None:
     view.open_form()
     st.stop()
 # Someone else's call reads exactly as a missing one: an id cannot be probed.
-detail = None if call_id is None else spend.call_detail(settings.db_path, call_id,
+detail = None if call_id is None else spend.call_detail(settings.db, call_id,
                                                         user=app.user())
 if detail is None:
     st.warning(md("There is no call {} to show.", raw), icon=":material/search_off:")

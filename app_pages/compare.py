@@ -8,7 +8,7 @@ if "run" in st.query_params:  # a saved run (a bookmark, a Stop, a reload) has i
     st.switch_page(results.PAGE, query_params={"run": st.query_params.get_all("run")})
 settings = app.settings()
 st.title("Compare")
-results.past_runs(compare.list_runs(settings.db_path), None)
+results.past_runs(compare.list_runs(settings.db), None)
 
 names = stored_prompts.store().names()
 if not names:

@@ -10,7 +10,7 @@ from lib.ui.kit import app, widgets
 # with the run still in its URL.)
 settings = app.settings()
 st.title("Compare")
-runs = compare.list_runs(settings.db_path)
+runs = compare.list_runs(settings.db)
 open_id = results.run_in_url([r[0] for r in runs])
 results.past_runs(runs, open_id)
 if st.sidebar.button("New comparison", icon=":material/add:", key="cmp_new"):
@@ -19,6 +19,6 @@ if open_id is None:
     st.page_link("app_pages/compare.py", label="Start a new comparison", icon=":material/add:")
     st.stop()
 try:
-    results.show_run(settings, compare.load_run(settings.db_path, open_id))
+    results.show_run(settings, compare.load_run(settings.db, open_id))
 except PromptLabError as exc:
     widgets.show_error(exc)

@@ -41,7 +41,7 @@ if uploads and st.button("Add to knowledge base", type="primary", key="doc_inges
         st.session_state["doc_upload_batch"] = batch + 1
         st.rerun()
 
-docs = knowledge.documents(settings, kb)
+docs = knowledge.documents(settings.db, kb)
 st.subheader(md("{} documents", len(docs)))
 if docs:
     st.dataframe([{"name": d.name, "type": d.kind, "size": f"{d.size / 1024:,.1f} KB",
@@ -51,7 +51,7 @@ if docs:
                        file_name=f"{kb.collection}-documents.csv", mime="text/csv",
                        key="doc_csv", on_click="ignore")
     doc = st.selectbox("Inspect a document", docs, format_func=lambda d: d.name, key="doc_pick")
-    chunks = knowledge.chunks_of(settings, doc.id)
+    chunks = knowledge.chunks_of(settings.db, doc.id)
     st.caption(md("{} chunks, {:,} tokens", len(chunks), sum(c["tokens"] for c in chunks)))
     st.dataframe([{"chunk": c["idx"] + 1, "tokens": c["tokens"], "page": c["page"],
                    "heading": c["heading"], "text": c["text"]} for c in chunks[:500]],

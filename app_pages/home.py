@@ -13,11 +13,11 @@ st.markdown(
     "With no API key and no network it runs on the bundled local model.")
 
 try:
-    path = app.settings().db_path
+    db = app.settings().db
     a, b, c = st.columns(3)
-    a.metric("Conversations", md("{:,}", chat.count_conversations(path, owner=app.user())))
-    b.metric("Model calls recorded", md("{:,}", spend.count_calls(path)))
-    c.metric("Spend today (UTC)", plain(format_usd(spend.spend_today_micro(path))))
+    a.metric("Conversations", md("{:,}", chat.count_conversations(db, owner=app.user())))
+    b.metric("Model calls recorded", md("{:,}", spend.count_calls(db)))
+    c.metric("Spend today (UTC)", plain(format_usd(spend.spend_today_micro(db))))
 except PromptLabError as exc:
     widgets.show_error(exc)
 

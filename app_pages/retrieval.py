@@ -15,11 +15,11 @@ if kb is None:
     st.stop()
 
 view.settings_form(settings, kb)
-fusion = knowledge.search_settings(settings, kb)
+fusion = knowledge.search_settings(settings.db, kb)
 query = st.text_input("Query", key="ret_query", placeholder="What does the ledger record?")
 c1, c2 = st.columns([1, 3])
 k = c1.slider("Top k", 1, 20, 5, key="ret_k")
-docs = knowledge.documents(settings, kb)
+docs = knowledge.documents(settings.db, kb)
 only = c2.multiselect("Only these documents", docs, format_func=lambda d: d.name,
                       key="ret_docs")
 if not query.strip():

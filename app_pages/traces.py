@@ -6,7 +6,7 @@ from lib.ui.traces import tree as view
 
 settings = app.settings()
 st.title("Traces")
-runs = spend.recent_runs(settings.db_path, user=app.user())  # signed in: your own runs
+runs = spend.recent_runs(settings.db, user=app.user())  # signed in: your own runs
 link = app.deep_link("run", app.RUN_ID)
 wanted = link.value
 if link.odd:
@@ -22,7 +22,7 @@ run_id = st.selectbox("Agent run", ids, index=ids.index(wanted) if wanted in ids
                       format_func=lambda i: view.run_option(by_id[i]) if i in by_id else i,
                       key=f"trace_pick_{wanted}")
 st.query_params["run"] = run_id
-trace = chat.run_trace(settings.db_path, run_id, user=app.user())
+trace = chat.run_trace(settings.db, run_id, user=app.user())
 if trace is None:
     app.link_not_found("agent run", app.Link(run_id, None))
     st.stop()

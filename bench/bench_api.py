@@ -71,7 +71,7 @@ def api_server(env: dict[str, str]) -> Iterator[str]:
 def added_ttft(n: int) -> float:
     import openai
 
-    from lib import api, storage
+    from lib import api
     from lib.core import load_settings
 
     with llama_server() as upstream, scratch_data_dir():
@@ -79,7 +79,7 @@ def added_ttft(n: int) -> float:
                "PROMPTLAB_OPENAI_CONTEXT_WINDOW": "2048"}
         settings = load_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = api.create_key(settings.db_path, "bench").secret
+        secret = api.create_key(settings.db, "bench").secret
         with api_server(env) as url:
             direct = openai.OpenAI(api_key="x", base_url=upstream, max_retries=0)
             ours = openai.OpenAI(api_key=secret, base_url=url, max_retries=0)
@@ -114,7 +114,7 @@ def added_ttft(n: int) -> float:
                     apis.append(through())
                     raws.append(raw())
                 controls.append(raw())
-        with storage.connect(settings.db_path) as conn:
+        with settings.db.connect() as conn:
             calls = [r[0] for r in conn.execute(
                 "SELECT ttft_ms FROM calls WHERE page = 'api' AND status = 'ok' ORDER BY id")]
     print(f"{'ledger rows (page api, ok)':<28} {len(calls)} of {n + 15} requests")
@@ -176,7 +176,7 @@ async def _clients(url: str, secret: str, clients: int, seconds: float
 
 
 def load(clients: int, seconds: float) -> bool:
-    from lib import api, storage
+    from lib import api
     from lib.core import load_settings
     from lib.llm import ModelInfo, save_user_catalog
 
@@ -193,23 +193,23 @@ def load(clients: int, seconds: float) -> bool:
             # Priced, under a key budget: every request reserves and settles.
             save_user_catalog(settings, [ModelInfo("fast", "compat", "Fast fake", 8192, 1024,
                                                    input=1.0, output=2.0)], "2026-01-01")
-            key = api.create_key(settings.db_path, "load", 1000.0)
+            key = api.create_key(settings.db, "load", 1000.0)
             with api_server(env) as url:
                 import openai
 
                 openai.OpenAI(base_url=url, api_key=key.secret).models.list()  # the check
                 asyncio.run(_clients(url, key.secret, 5, 1))  # warm up
-                with storage.connect(settings.db_path) as conn:
+                with settings.db.connect() as conn:
                     before = conn.execute("SELECT MAX(id) FROM calls").fetchone()[0]
-                warm = api.get_key(settings.db_path, key.key.id).calls
+                warm = api.get_key(settings.db, key.key.id).calls
                 started, completed, ttfts, took = asyncio.run(
                     _clients(url, key.secret, clients, seconds))
-            with storage.connect(settings.db_path) as conn:
+            with settings.db.connect() as conn:
                 rows = dict(conn.execute(
                     "SELECT status, COUNT(*) FROM calls WHERE page = 'api' AND id > ? "
                     "GROUP BY status", (before,)).fetchall())
                 held = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
-            counted = api.get_key(settings.db_path, key.key.id)
+            counted = api.get_key(settings.db, key.key.id)
     finally:
         fake.terminate()
         fake.wait(10)

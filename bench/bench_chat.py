@@ -105,7 +105,7 @@ def ttft(n: int) -> tuple[float, float]:
             return total, total - raw_net.server_ms()
 
         def service() -> tuple[float, float]:
-            conv = chat.create_conversation(settings.db_path)  # the page does this, not the turn
+            conv = chat.create_conversation(settings.db)  # the page does this, not the turn
             start = time.perf_counter()
             first = None
             draft = ChatSession.open(settings, conv, calls=calls).draft(options, Ask(PROMPT),
@@ -172,7 +172,7 @@ def throughput(runs: int, tokens: int) -> float:
         return n / (time.perf_counter() - start)
 
     def service() -> float:
-        conv = chat.create_conversation(settings.db_path)
+        conv = chat.create_conversation(settings.db)
         draft = ChatSession.open(settings, conv).draft(
             TurnOptions(temperature=0.0, max_tokens=tokens), Ask(text), model)
         turn = ChatTurn(draft)   # the draft's turn, kept for its ledger row

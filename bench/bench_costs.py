@@ -13,8 +13,12 @@ import random
 import statistics
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from common import ROOT, scratch_data_dir
+
+if TYPE_CHECKING:
+    from lib.storage import Database
 
 sys.path.insert(0, str(ROOT / "tests"))  # pgserver: the tests' throwaway PostgreSQL
 
@@ -49,7 +53,7 @@ RAW = {
 USERS = [f"user{i}@example.com" for i in range(12)]
 
 
-def generate(path, n: int) -> None:
+def generate(db: Database, n: int) -> None:
     from lib import spend
 
     rng = random.Random(11)
@@ -73,23 +77,23 @@ def generate(path, n: int) -> None:
             cost_micro=0 if provider == "local" else rng.randint(100, 50_000),
             user_id=rng.choice(USERS) if rng.random() < 0.9 else None))
         if len(batch) == 50_000:
-            spend.record_many(path, batch)
+            spend.record_many(db, batch)
             batch.clear()
     if batch:
-        spend.record_many(path, batch)
+        spend.record_many(db, batch)
 
 
-def run(database: str, n: int, repeats: int) -> bool:
-    """Generate the ledger in `database` (a SQLite path or a PostgreSQL URL), time both."""
-    from lib import spend, storage
+def run(database: Database, n: int, repeats: int) -> bool:
+    """Generate the ledger in `database` (SQLite or PostgreSQL), time both."""
+    from lib import spend
     from lib.spend import Filters
 
     start = time.perf_counter()
     generate(database, n)
     print(f"generated {n:,} ledger rows in {time.perf_counter() - start:.1f} s "
           "(rollups kept by the insert trigger)")
-    if isinstance(database, str):  # what autovacuum does shortly after a bulk load
-        with storage.connect(database) as conn:
+    if database.kind == "postgresql":  # what autovacuum does shortly after a bulk load
+        with database.connect() as conn:
             conn.execute("ANALYZE")
     first, last = spend.options(database)["days"]
     # The whole ledger: the worst case for both; then one user's part of it (the raw
@@ -100,7 +104,7 @@ def run(database: str, n: int, repeats: int) -> bool:
 
 def timed(database, label: str, f, repeats: int) -> bool:
     """Our dashboard against the raw aggregates, under the same filters."""
-    from lib import spend, storage
+    from lib import spend
 
     where = " AND user_id = ?" if f.user_id else ""
     raw_sql = [sql.replace("BETWEEN ? AND ?", f"BETWEEN ? AND ?{where}") for sql in RAW.values()]
@@ -111,7 +115,7 @@ def timed(database, label: str, f, repeats: int) -> bool:
         spend.dashboard(database, f)
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
-        with storage.connect(database) as conn:
+        with database.connect() as conn:
             for sql in raw_sql:
                 conn.execute(sql, args).fetchall()
         raw.append(time.perf_counter() - t)
@@ -126,6 +130,7 @@ def timed(database, label: str, f, repeats: int) -> bool:
 
 def main(n: int, repeats: int, databases: list[str]) -> bool:
     from lib.core import load_settings
+    from lib.storage import Database
 
     met = True
     with scratch_data_dir():
@@ -133,14 +138,14 @@ def main(n: int, repeats: int, databases: list[str]) -> bool:
             print("-- SQLite (data/promptlab.sqlite3)")
             settings = load_settings()
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            met &= run(settings.db_path, n, repeats)
+            met &= run(settings.db, n, repeats)
         if "postgres" in databases:
             import pgserver
 
             with pgserver.running() as server:
                 url = server.fresh_database()
                 print(f"-- PostgreSQL {pgserver.bin_dir().parent.name} (PROMPTLAB_DATABASE_URL)")
-                met &= run(url, n, repeats)
+                met &= run(Database.postgresql(url), n, repeats)
     return met
 
 

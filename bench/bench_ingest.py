@@ -75,8 +75,8 @@ def small_files(n: int) -> None:
         results = knowledge.ingest(settings, kb, files)
         ours = time.perf_counter() - start
         assert all(r.status == "stored" for r in results), [r.message for r in results]
-        texts = [c["text"] for d in knowledge.documents(settings, kb)
-                 for c in knowledge.chunks_of(settings, d.id)]
+        texts = [c["text"] for d in knowledge.documents(settings.db, kb)
+                 for c in knowledge.chunks_of(settings.db, d.id)]
         start = time.perf_counter()  # the same chunks, encoded alone, same batch size
         model.encode(texts, batch_size=knowledge.EMBED_BATCH, normalize_embeddings=True,
                      convert_to_numpy=True, show_progress_bar=False)

@@ -14,7 +14,7 @@ DIM = 384
 
 
 def main(n: int, queries: int) -> None:
-    from lib import knowledge, storage
+    from lib import knowledge
     from lib.core import load_settings
 
     rng = np.random.default_rng(7)
@@ -34,7 +34,7 @@ def main(n: int, queries: int) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         kb = knowledge.create_kb(settings, "latency")
         ids = [f"c{i:07d}" for i in range(n)]
-        with storage.connect(settings.db_path, write=True) as conn:
+        with settings.db.connect(write=True) as conn:
             doc = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                                "chunk_count, added_at) VALUES (?, 'synthetic', 'text', 0, 'x', "
                                "'ready', ?, '')", (kb.id, n)).lastrowid

@@ -211,8 +211,8 @@ def compare_run(label: str, rows_csv: bytes, limits: str, cap_s: float | None) -
                                    [variant, variant])[:1]   # the page needs two; run one
         plan = compare.forecast(settings, resolved, rows)
         assert len(plan.cells) == ROWS and not plan.problems, plan.problems[:3]
-        ds_id = compare.save_dataset(settings.db_path, dataset)
-        run_id = compare.create_run(settings, f"bench {label}", resolved, rows, [], ds_id)
+        ds_id = compare.save_dataset(settings.db, dataset)
+        run_id = compare.create_run(settings.db, f"bench {label}", resolved, rows, [], ds_id)
 
         cancel, capped = threading.Event(), threading.Event()
 
@@ -233,12 +233,12 @@ def compare_run(label: str, rows_csv: bytes, limits: str, cap_s: float | None) -
                 timer.cancel()
         wall = time.monotonic() - start
 
-        run = compare.load_run(settings.db_path, run_id)
+        run = compare.load_run(settings.db, run_id)
         cells: dict[str, int] = {}
         attempts = 0
         for cell in run.cells.values():
             cells[cell.status] = cells.get(cell.status, 0) + 1
-            if cell.call_id is not None and (rec := get_call(settings.db_path, cell.call_id)):
+            if cell.call_id is not None and (rec := get_call(settings.db, cell.call_id)):
                 attempts += rec.attempts
         for key in ("PROMPTLAB_OPENAI_BASE_URL", "PROMPTLAB_OPENAI_MODELS",
                     "PROMPTLAB_RATE_LIMITS"):

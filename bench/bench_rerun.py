@@ -70,24 +70,24 @@ def seed(data: Path) -> tuple[int, int]:
 
     settings = get_settings()
     docs = list(cisi_documents().values())
-    conv = chat.create_conversation(settings.db_path, title="CISI reading list",
+    conv = chat.create_conversation(settings.db, title="CISI reading list",
                                     model="local/smollm2-135m-instruct")
     for i in range(10):
-        chat.add_message(settings.db_path, conv, "user", f"Summarise: {docs[i][0]}")
-        chat.add_message(settings.db_path, conv, "assistant", docs[i][1][:1200])
+        chat.add_message(settings.db, conv, "user", f"Summarise: {docs[i][0]}")
+        chat.add_message(settings.db, conv, "assistant", docs[i][1][:1200])
     local = "local/smollm2-135m-instruct"
     resolved = compare.resolve(PromptStore(settings.prompts_dir), load_catalog(settings),
                                [compare.Variant("summarizer", "production", local, 0.2, 64),
                                 compare.Variant("summarizer", "production", local, 0.9, 64)])
     rows = [{"text": docs[i][1][:600]} for i in range(50)]
-    run = compare.create_run(settings, "CISI summaries", resolved, rows, [])
+    run = compare.create_run(settings.db, "CISI summaries", resolved, rows, [])
     plan = compare.forecast(settings, resolved, rows)
     # The run's cells answered by CISI abstracts through the real engine and ledger.
     answers = Abstracts([text for _, text in docs[50:]])
     list(compare.execute(settings, run, resolved, plan, [], concurrency=2,
                          calls=Calls(settings, provider_for=lambda _model: answers)))
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    spend.record_many(settings.db_path, [spend.CallRecord(
+    spend.record_many(settings.db, [spend.CallRecord(
         ts=(start + dt.timedelta(minutes=9 * i)).isoformat(timespec="milliseconds"),
         page=("chat", "compare", "api")[i % 3], provider="local",
         model="smollm2-135m-instruct", attempts=1, status="ok", total_ms=400.0 + i % 50,

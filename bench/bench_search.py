@@ -20,7 +20,7 @@ TARGET = 20_000
 
 
 def main() -> None:
-    from lib import knowledge, storage
+    from lib import knowledge
     from lib.core import load_settings
     from lib.knowledge import Section, chunk_sections
 
@@ -50,7 +50,7 @@ def main() -> None:
             (len(texts), base.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         ids = [f"filler{i:06d}" for i in range(len(texts))]
-        with storage.connect(settings.db_path, write=True) as conn:
+        with settings.db.connect(write=True) as conn:
             doc = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                                "chunk_count, added_at) VALUES (?, 'docstrings.txt', 'text', 0, "
                                "'filler', 'ready', ?, '')", (kb.id, len(texts))).lastrowid
@@ -60,7 +60,7 @@ def main() -> None:
                               enumerate(zip(ids, texts, strict=True))])
             conn.execute("UPDATE knowledge_bases SET version = version + 1 WHERE id = ?",
                          (kb.id,))
-        kb = knowledge.get_kb(settings, kb.name)
+        kb = knowledge.get_kb(settings.db, kb.name)
         knowledge.store_vectors(settings, kb, ids, vectors, texts,
                                 [{"document_id": doc}] * len(texts))
         total = knowledge.index_count(settings, kb)

@@ -15,7 +15,7 @@ import pytest
 from fake_openai import MODEL, FakeOpenAI, app_env_for, reply, serving
 from support import free_port, wait_for_http
 
-from lib import api, storage
+from lib import api
 from lib.core import Settings, load_settings
 from lib.llm import ModelInfo, save_user_catalog
 
@@ -32,7 +32,7 @@ class Served:
     def key(self, name: str = "test", budget: float | None = None, *,
             fallbacks: bool = False) -> str:
         flag = {"fallbacks": True} if fallbacks else {}
-        return api.create_key(self.settings.db_path, name, budget, **flag).secret
+        return api.create_key(self.settings.db, name, budget, **flag).secret
 
     def post(self, path: str, secret: str | None, body: dict) -> httpx.Response:
         headers = {"authorization": f"Bearer {secret}"} if secret else {}
@@ -40,12 +40,12 @@ class Served:
 
     def rows(self) -> list[dict]:
         """The ledger, oldest row first."""
-        with storage.connect(self.settings.db_path) as conn:
+        with self.settings.db.connect() as conn:
             return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
 
     def holds(self) -> int:
         """Budget reservations still held (a settled or released call holds none)."""
-        with storage.connect(self.settings.db_path) as conn:
+        with self.settings.db.connect() as conn:
             return conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
 
 

@@ -20,6 +20,7 @@ from pgserver import backend, postgres_server  # noqa: E402, F401  (fixtures)
 from support import free_port, wait_for_http  # noqa: E402
 
 from lib.core import ROOT, Settings, get_settings, load_settings  # noqa: E402
+from lib.storage import Database  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -83,13 +84,11 @@ def app(data_dir, prompts_dir):
 
 
 @pytest.fixture
-def openai_key(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A (fake) OpenAI key is configured; returns the database path, its folder made."""
+def openai_key(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A (fake) OpenAI key is configured; returns the settings' database."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     get_settings.cache_clear()
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return get_settings().db
 
 
 @pytest.fixture

@@ -16,9 +16,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support import free_port
+
+if TYPE_CHECKING:
+    from lib.storage import Database
 
 SUPERUSER = "postgres"
 TEMPLATE = "promptlab_template"   # every migration applied: copied for each test's database
@@ -58,11 +62,12 @@ class Server:
 
     def make_template(self) -> None:
         """Create the template database and apply every migration to it, once."""
-        from lib import storage
+        from lib.storage import Database
 
         self._admin(f"CREATE DATABASE {TEMPLATE}")
-        storage.migrate(self.url(TEMPLATE))
-        storage.dispose(self.url(TEMPLATE))
+        template = Database.postgresql(self.url(TEMPLATE))
+        template.migrate()
+        template.dispose()
 
     def fresh_database(self, *, migrated: bool = True) -> str:
         """A new empty database (migrated: a copy of the template); returns its URL."""
@@ -72,9 +77,9 @@ class Server:
         return self.url(name)
 
     def drop(self, url: str) -> None:
-        from lib import storage
+        from lib.storage import Database
 
-        storage.dispose(url)
+        Database.postgresql(url).dispose()
         self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
@@ -136,21 +141,26 @@ def postgres_server() -> Iterator[Server]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Run the test on SQLite under its data dir, then on a fresh PostgreSQL database (set as
-    PROMPTLAB_DATABASE_URL, as a deployment would)."""
-    from lib.core import get_settings
+def backend(request: pytest.FixtureRequest, data_dir: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """The test's database: the SQLite file under its data dir, then a fresh PostgreSQL
+    database. Tests hand it to what they call; settings read from the environment (the
+    `settings` fixture, a page, a served API) name the same one, as a deployment's would."""
+    from lib.core import get_settings, load_settings
+    from lib.storage import Database
 
     if request.param == "sqlite":
         monkeypatch.delenv("PROMPTLAB_DATABASE_URL", raising=False)
-        get_settings.cache_clear()
-        yield "sqlite"
-        get_settings.cache_clear()
-        return
-    server: Server = request.getfixturevalue("postgres_server")
-    url = server.fresh_database()
-    monkeypatch.setenv("PROMPTLAB_DATABASE_URL", url)
+        db = Database.sqlite(data_dir / "promptlab.sqlite3")
+        url = None
+    else:
+        server: Server = request.getfixturevalue("postgres_server")
+        url = server.fresh_database()
+        monkeypatch.setenv("PROMPTLAB_DATABASE_URL", url)
+        db = Database.postgresql(url)
     get_settings.cache_clear()
-    yield "postgres"
+    assert load_settings().db == db
+    yield db
     get_settings.cache_clear()
-    server.drop(url)
+    if url is not None:
+        server.drop(url)

@@ -56,7 +56,7 @@ def run(kind: str, replay: Replay, settings, **policy):
                      sleep=sleeps)
     call = calls.call(CallSpec(model, request, CallContext("test")))
     events = list(call)
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     return call, events, row, sleeps
 
 

@@ -59,7 +59,7 @@ def run(settings, attempts, tools=None, *, limits=None, cancel=None, typed=None,
 
 
 def rows(settings, agent):
-    return [spend.get_call(settings.db_path, s.call_id) for s in agent.steps]
+    return [spend.get_call(settings.db, s.call_id) for s in agent.steps]
 
 
 def test_call_a_tool_then_answer(settings):
@@ -149,7 +149,7 @@ def test_a_budget_refusal_at_step_3_ends_the_run_with_steps_kept(settings):
     class Refusing(FakeProvider):
         def stream(self, request):
             if len(self.requests) == 1:  # during step 2: step 3 is refused
-                spend.set_budget(settings.db_path, "all", "day", 0.0)
+                spend.set_budget(settings.db, "all", "day", 0.0)
             yield from super().stream(request)
 
     provider = Refusing(looping)
@@ -267,8 +267,8 @@ def test_knowledge_base_tools_cite_chunks_of_the_chosen_base_only(settings):
     [done] = [e for e in events if isinstance(e, ToolFinished)]
     assert '[1] source="leave.txt"' in done.outcome.content and "28 days" in done.outcome.content
     assert done.outcome.sources[0]["source"] == "leave.txt"
-    [secret] = [c for d in knowledge.documents(settings, other)
-                for c in knowledge.chunks_of(settings, d.id)]
+    [secret] = [c for d in knowledge.documents(settings.db, other)
+                for c in knowledge.chunks_of(settings.db, d.id)]
     _, events, _ = run(settings, [calls(("read_chunk", {"chunk_id": secret["id"]})), ok("-")],
                        tool_context=context)
     [done] = [e for e in events if isinstance(e, ToolFinished)]
@@ -350,7 +350,7 @@ def test_the_chat_keeps_no_answer_and_says_the_model_could_not_use_the_tools(set
                     calls=scripted(settings, FakeProvider([
                         calls(("calculator", {"expression": "1234*5678"})), ok(written)])))
     list(turn)
-    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    [_, reply] = chat.list_messages(settings.db, turn.conversation_id)
     assert reply.content == "" and reply.meta["run_end"] == "no_answer"
     assert reply.meta["steps"][0]["calls"][0]["result"] == "7006652"
     assert "could not use the tools" in run_caption(reply.meta)

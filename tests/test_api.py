@@ -57,9 +57,9 @@ def test_a_whole_and_a_streamed_reply_from_the_bundled_model(served):
     recorded = served.rows()
     assert [(r["page"], r["provider"], r["status"]) for r in recorded] == [
         ("api", "local", "ok")] * 2
-    key = api.list_keys(served.settings.db_path)[0]
+    key = api.list_keys(served.settings.db)[0]
     assert {r["api_key_id"] for r in recorded} == {key.id} and key.calls == 2
-    assert spend.get_call(served.settings.db_path, call_id).api_key_id == key.id
+    assert spend.get_call(served.settings.db, call_id).api_key_id == key.id
     assert recorded[1]["ttft_ms"] is not None
 
 
@@ -143,7 +143,7 @@ def test_a_bad_missing_or_revoked_key_is_401(served):
     secret = served.key("soon revoked")
     client = served.client(secret)
     assert client.chat.completions.create(**body).choices[0].message.content is not None
-    api.revoke_key(served.settings.db_path, api.list_keys(served.settings.db_path)[0].id)
+    api.revoke_key(served.settings.db, api.list_keys(served.settings.db)[0].id)
     with pytest.raises(openai.AuthenticationError, match="revoked"):
         client.chat.completions.create(**body)
     with pytest.raises(openai.AuthenticationError):
@@ -168,7 +168,7 @@ def test_an_exhausted_key_budget_is_429_and_nothing_is_sent(served):
     assert "API key 'tight'" in error["message"] and "left" in error["message"]
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert len(served.fake.requests) == sent  # refused before it was sent
-    key = api.list_keys(served.settings.db_path)[0]
+    key = api.list_keys(served.settings.db)[0]
     [row] = served.rows()
     assert key.spent_micro == row["cost_micro"] <= key.budget_micro
     # The free bundled model is never blocked by a budget.
@@ -178,7 +178,7 @@ def test_an_exhausted_key_budget_is_429_and_nothing_is_sent(served):
 
 
 def test_a_signed_in_users_key_spends_as_that_user_under_their_budget(served):
-    path, alice = served.settings.db_path, "alice@example.com"
+    path, alice = served.settings.db, "alice@example.com"
     client = served.client(api.create_key(path, "alice's evals", owner=alice).secret)
     msg = [{"role": "user", "content": "hi"}]
     client.chat.completions.create(model=PRICED, max_tokens=100, messages=msg)
@@ -209,7 +209,7 @@ def test_concurrent_requests_never_overshoot_a_key_budget(served):
     for t in threads:
         t.join(60)
     assert set(statuses) <= {200, 429} and 200 in statuses and len(statuses) == 12
-    key = api.list_keys(served.settings.db_path)[0]
+    key = api.list_keys(served.settings.db)[0]
     assert key.calls == statuses.count(200) and key.spent_micro <= key.budget_micro
 
 

@@ -9,7 +9,7 @@ import pytest
 from fakes import FakeProvider, ok, scripted
 from support import race
 
-from lib import api, spend, storage
+from lib import api, spend
 from lib.core import ApiError, ApiKeyError, BudgetExceededError
 from lib.llm import (
     Call,
@@ -35,67 +35,67 @@ def keyed_call(settings, key_id: int) -> Call:
 
 
 def test_only_a_hash_of_the_secret_is_stored(settings):
-    new = api.create_key(settings.db_path, "  nightly   evals ", 2.5)
+    new = api.create_key(settings.db, "  nightly   evals ", 2.5)
     assert new.secret.startswith("pl-") and len(new.secret) > 40
     assert new.key.name == "nightly evals" and new.key.prefix == new.secret[:10]
     assert new.key.budget_micro == 2_500_000 and new.secret not in repr(new)
-    with storage.connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         row = dict(conn.execute("SELECT * FROM api_keys").fetchone())
     assert new.secret not in " ".join(str(v) for v in row.values())
     assert row["secret_hash"] == hashlib.sha256(new.secret.encode()).hexdigest()
-    assert api.verify_key(settings.db_path, f"Bearer {new.secret}").id == new.key.id
+    assert api.verify_key(settings.db, f"Bearer {new.secret}").id == new.key.id
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer ", "Basic abc", "Bearer pl-unknown"])
 def test_a_missing_or_unknown_key_is_401(settings, header):
     with pytest.raises(ApiKeyError) as caught:
-        api.verify_key(settings.db_path, header)
+        api.verify_key(settings.db, header)
     assert caught.value.status == 401
 
 
 def test_a_revoked_key_is_401_and_keeps_its_spend(settings):
-    new = api.create_key(settings.db_path, "ci", 1.0)
+    new = api.create_key(settings.db, "ci", 1.0)
     list(keyed_call(settings, new.key.id))
-    api.revoke_key(settings.db_path, new.key.id)
+    api.revoke_key(settings.db, new.key.id)
     with pytest.raises(ApiKeyError, match="revoked"):
-        api.verify_key(settings.db_path, f"Bearer {new.secret}")
-    [key] = api.list_keys(settings.db_path)
+        api.verify_key(settings.db, f"Bearer {new.secret}")
+    [key] = api.list_keys(settings.db)
     assert key.revoked and key.calls == 1 and key.spent_micro == 40_000
 
 
 def test_names_and_budgets_are_checked(settings):
     with pytest.raises(ApiKeyError):
-        api.create_key(settings.db_path, "   ")
+        api.create_key(settings.db, "   ")
     with pytest.raises(ApiKeyError):
-        api.create_key(settings.db_path, "x", -1)
+        api.create_key(settings.db, "x", -1)
 
 
 def test_a_key_budget_reserves_like_any_budget_and_fifty_threads_never_overshoot(settings):
     """No provider budget at all: the key's own budget alone makes calls reserve."""
-    key = api.create_key(settings.db_path, "load", 1.0).key
-    other = api.create_key(settings.db_path, "other", 0.0).key
+    key = api.create_key(settings.db, "load", 1.0).key
+    other = api.create_key(settings.db, "other", 0.0).key
     results = race(lambda _: keyed_call(settings, key.id), 50)
     done = [r.record.cost_micro for r in results if not isinstance(r, Exception)]
     refused = [str(r) for r in results if isinstance(r, BudgetExceededError)]
     errors = [r for r in results if isinstance(r, Exception)
               and not isinstance(r, BudgetExceededError)]
     assert errors == []
-    spent = api.get_key(settings.db_path, key.id).spent_micro
+    spent = api.get_key(settings.db, key.id).spent_micro
     assert spent == sum(done) <= 1_000_000 and refused and len(done) >= 20
     assert "API key 'load'" in refused[0] and "could cost up to $0.0500" in refused[0]
-    with storage.connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
         rows = conn.execute("SELECT COUNT(*), SUM(cost_micro) FROM calls WHERE api_key_id = ?",
                             (key.id,)).fetchone()
     assert tuple(rows) == (len(done), spent)  # the key's spend is the sum of its rows
     with pytest.raises(BudgetExceededError, match="'other'"):  # a $0 budget: paid refused
         list(keyed_call(settings, other.id))
-    assert spend.statuses(settings.db_path) == []  # key budgets are not provider budgets
+    assert spend.statuses(settings.db) == []  # key budgets are not provider budgets
 
 
 def test_a_key_without_a_budget_reserves_nothing(settings):
-    key = api.create_key(settings.db_path, "free").key
-    assert not spend.applies(settings.db_path, "openai", api_key=key.id)
+    key = api.create_key(settings.db, "free").key
+    assert not spend.applies(settings.db, "openai", api_key=key.id)
     call = keyed_call(settings, key.id)
     list(call)
     assert call.record.api_key_id == key.id and call.record.cost_micro == 40_000
@@ -189,14 +189,14 @@ def test_the_api_page_makes_a_key_shows_it_once_and_revokes_it(app):
     next(b for b in at.button if b.label == "Create key").click().run()
     assert not at.exception
     secret = next(c.value for c in at.code if c.value.startswith("pl-"))
-    [key] = api.list_keys(get_settings().db_path)
-    assert api.verify_key(get_settings().db_path, f"Bearer {secret}").id == key.id
+    [key] = api.list_keys(get_settings().db)
+    assert api.verify_key(get_settings().db, f"Bearer {secret}").id == key.id
     assert key.name == "evals" and key.budget_micro == 2_500_000
     at.run()  # any rerun: the secret is gone from the page
     assert not any(c.value == secret for c in at.code)
     at.checkbox(key=f"api_revoke_sure_{key.id}").check().run()
     at.button(key="api_revoke").click().run()
-    assert api.list_keys(get_settings().db_path)[0].revoked
+    assert api.list_keys(get_settings().db)[0].revoked
 
 
 def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
@@ -210,7 +210,7 @@ def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
     at.text_input(key="api_key_name").set_value("exact")
     next(b for b in at.button if b.label == "Create key").click().run()
     assert not at.exception
-    keys = {k.name: k.fallbacks for k in api.list_keys(get_settings().db_path)}
+    keys = {k.name: k.fallbacks for k in api.list_keys(get_settings().db)}
     assert keys == {"chains": True, "exact": False}
     table = at.table[0].value
     assert dict(zip(table["Name"], table["Fallbacks"], strict=True)) == {

@@ -19,6 +19,10 @@ SOURCES = sorted([*ROOT.glob("lib/**/*.py"), *ROOT.glob("app_pages/*.py"), ROOT 
 RANK = {"core": 0, "storage": 1, "spend": 2, "users": 2, "llm": 3, "prompts": 4, "knowledge": 4,
         "agents": 5, "chat": 6, "compare": 6, "tokenviz": 6, "api": 7, "ui": 8}
 
+# The one arrow allowed up: settings name the database (`Settings.db`), and the handle they
+# return is storage's, built on core; the import is late, inside the property.
+UPWARD = {("lib.core.settings", "storage")}
+
 # Modules allowed past ~300 lines, and why.
 LONG_MODULES: dict[str, str] = {
     "lib.llm.call": "one model call: its retry loop, its events, what it may cost and its row",
@@ -120,6 +124,8 @@ def test_arrows_point_down():
             targets = {package_of(module)} | (
                 {n for n in names if n in RANK} if module == "lib" else set())
             for target in targets - {None, mine}:
+                if (me, target) in UPWARD:
+                    continue
                 if mine is None or RANK[target] >= RANK[mine]:
                     found.append(f"{me}:{line} ({mine}) imports {target}")
     assert found == []

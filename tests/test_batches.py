@@ -24,7 +24,6 @@ from lib.llm import (
     load_catalog,
 )
 from lib.prompts import PromptStore
-from lib.storage import connect
 
 ROWS = [{"text": "The app crashes when I click save."},
         {"text": "Please add a dark mode."},
@@ -199,21 +198,21 @@ def prepare(settings, store, a: str, b: str, checks=()):
     resolved = compare.resolve(store, catalog, [Variant("classifier", "production", a, 0.0, 50),
                                                 Variant("classifier", "v2", b, 0.0, 50)])
     plan = compare.forecast(settings, resolved, ROWS)
-    run_id = compare.create_run(settings, "batch", resolved, ROWS, list(checks))
+    run_id = compare.create_run(settings.db, "batch", resolved, ROWS, list(checks))
     return resolved, plan, run_id
 
 
 def reservations(settings) -> list[int]:
-    with connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         return [r[0] for r in conn.execute("SELECT amount_micro FROM reservations ORDER BY id")]
 
 
 def ledger(settings, run) -> dict[tuple[int, int], spend.CallRecord]:
-    return {k: spend.get_call(settings.db_path, c.call_id) for k, c in run.cells.items()}
+    return {k: spend.get_call(settings.db, c.call_id) for k, c in run.cells.items()}
 
 
 def test_anthropic_batches_submit_poll_and_record_at_half_price(settings, store):
-    spend.set_budget(settings.db_path, "all", "day", 5.0)
+    spend.set_budget(settings.db, "all", "day", 5.0)
     resolved, plan, run_id = prepare(settings, store, HAIKU, SONNET, [Check("contains", "bug")])
     fake = FakeAnthropic()
     client_for = lambda provider: fake.client()  # noqa: E731
@@ -233,23 +232,23 @@ def test_anthropic_batches_submit_poll_and_record_at_half_price(settings, store)
     priced = compare.batch_forecast(resolved, plan)
     assert sum(reservations(settings)) == priced.max_cost_micro
     assert abs(2 * priced.max_cost_micro - plan.max_cost_micro) <= len(plan.cells)
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert run.status == "batch" and {c.status for c in run.cells.values()} == {"pending"}
 
     # Polling: still in progress, nothing recorded; a lapsed hold is taken again.
     first, second = (compare.get_batch(settings, i) for i in ids)
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         conn.execute("DELETE FROM reservations WHERE id = ?", (first.reservation_id,))
     assert compare.poll_batch(settings, ids[0], client_for) == "in_progress"
     assert reservations(settings) == [second.reserved_micro, first.reserved_micro]
     assert compare.get_batch(settings, ids[0]).reservation_id != first.reservation_id
-    assert spend.count_calls(settings.db_path) == 0
+    assert spend.count_calls(settings.db) == 0
 
     # The haiku batch ends with results in any order: succeeded, errored and expired.
     fake.end("msgbatch_1", {"r2-v0": {"type": "expired"}, "r0-v0": claude_ok("bug report"),
                             "r1-v0": CLAUDE_ERROR})
     assert compare.poll_batch(settings, ids[0], client_for) == "ended"
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     rows = ledger(settings, run)
     ok, errored, expired = run.cells[(0, 0)], run.cells[(1, 0)], run.cells[(2, 0)]
     haiku = load_catalog(settings).get(HAIKU)
@@ -271,21 +270,21 @@ def test_anthropic_batches_submit_poll_and_record_at_half_price(settings, store)
     fake.end("msgbatch_2", {f"r{i}-v1": claude_ok("question", "claude-sonnet-4-5")
                             for i in range(3)})
     assert compare.poll_open(settings, client_for) == {ids[1]: "ended"}
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert run.status == "done" and reservations(settings) == []
     assert [run.cells[(i, 1)].cost_micro for i in range(3)] == [135] * 3  # half of 270
-    assert spend.count_calls(settings.db_path) == 6
+    assert spend.count_calls(settings.db) == 6
 
     # A second poll after the end asks nothing and records nothing.
     asked = len(fake.requests)
     assert compare.poll_batch(settings, ids[0], client_for) == "ended"
     assert compare.poll_open(settings, client_for) == {}
-    assert len(fake.requests) == asked and spend.count_calls(settings.db_path) == 6
+    assert len(fake.requests) == asked and spend.count_calls(settings.db) == 6
     assert compare.open_batches(settings) == []
 
 
 def test_openai_batch_uploads_jsonl_and_reconciles_both_files(settings, store):
-    spend.set_budget(settings.db_path, "openai", "month", 5.0)
+    spend.set_budget(settings.db, "openai", "month", 5.0)
     resolved, plan, run_id = prepare(settings, store, GPT, GPT)
     fake = FakeOpenAI()
     client_for = lambda provider: fake.client()  # noqa: E731
@@ -315,7 +314,7 @@ def test_openai_batch_uploads_jsonl_and_reconciles_both_files(settings, store):
              [gpt_error("r1-v1"), gpt_expired("r2-v0"), gpt_expired("r2-v1")])
     assert compare.poll_batch(settings, batch_id, client_for) == "ended"
 
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     rows = ledger(settings, run)
     assert {k: c.status for k, c in run.cells.items()} == {
         (0, 0): "ok", (0, 1): "ok", (1, 0): "ok", (1, 1): "error", (2, 0): "error",
@@ -335,23 +334,23 @@ def test_openai_batch_uploads_jsonl_and_reconciles_both_files(settings, store):
         3, 1, 2, True)
     asked = len(fake.requests)
     assert compare.poll_batch(settings, batch_id, client_for) == "ended"
-    assert len(fake.requests) == asked and spend.count_calls(settings.db_path) == 6
+    assert len(fake.requests) == asked and spend.count_calls(settings.db) == 6
 
 
 def test_a_refused_budget_submits_and_stores_nothing(settings, store):
-    spend.set_budget(settings.db_path, "anthropic", "day", 0.000_01)  # 10 µ$
+    spend.set_budget(settings.db, "anthropic", "day", 0.000_01)  # 10 µ$
     resolved, plan, run_id = prepare(settings, store, HAIKU, HAIKU)
     fake = FakeAnthropic()
     with pytest.raises(BudgetExceededError, match="This run could cost up to"):
         compare.submit_batch(settings, run_id, resolved, plan, [], lambda p: fake.client())
     assert fake.requests == [] and reservations(settings) == []
     assert compare.run_batches(settings, run_id) == []
-    assert compare.load_run(settings.db_path, run_id).cells == {}
+    assert compare.load_run(settings.db, run_id).cells == {}
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])
 def test_cancel_records_finished_results_and_cancels_the_rest_at_no_cost(settings, store, kind):
-    spend.set_budget(settings.db_path, "all", "day", 5.0)
+    spend.set_budget(settings.db, "all", "day", 5.0)
     model = HAIKU if kind == "anthropic" else GPT
     resolved, plan, run_id = prepare(settings, store, model, model)
     fake = FakeAnthropic() if kind == "anthropic" else FakeOpenAI()
@@ -369,7 +368,7 @@ def test_cancel_records_finished_results_and_cancels_the_rest_at_no_cost(setting
         fake.end("batch_1", "cancelled", [gpt_ok("r0-v0", "bug report")], [])
     assert compare.poll_batch(settings, batch_id, client_for) == "cancelled"
 
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     rows = ledger(settings, run)
     assert run.cells[(0, 0)].status == "ok" and rows[(0, 0)].cost_micro > 0
     rest = [k for k in run.cells if k != (0, 0)]
@@ -395,14 +394,14 @@ def test_a_new_process_poller_finishes_a_batch_with_a_fresh_client(settings, sto
     try:
         assert compare.resume_batches(settings, every_s=0.05) is stop  # once per process
         deadline = time.monotonic() + 20
-        while compare.load_run(settings.db_path, run_id).status != "done":
+        while compare.load_run(settings.db, run_id).status != "done":
             assert time.monotonic() < deadline, "the poller did not finish the batch"
             time.sleep(0.05)
     finally:
         stop.set()
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert {c.output for c in run.cells.values()} == {"praise"}
-    assert spend.count_calls(settings.db_path) == 6
+    assert spend.count_calls(settings.db) == 6
     assert not compare.get_batch(settings, batch_id).open
 
 
@@ -429,15 +428,15 @@ def test_an_item_interrupted_while_recording_is_never_recorded_twice(settings, s
     with pytest.raises(Stopped):
         compare.poll_batch(settings, batch_id, client_for)
     monkeypatch.setattr("lib.compare.batch_records.save_cell", real)
-    assert spend.count_calls(settings.db_path) == 3
+    assert spend.count_calls(settings.db) == 3
     assert compare.poll_batch(settings, batch_id, client_for) == "ended"
-    assert spend.count_calls(settings.db_path) == 6  # the interrupted item's row is not doubled
-    run = compare.load_run(settings.db_path, run_id)
+    assert spend.count_calls(settings.db) == 6  # the interrupted item's row is not doubled
+    run = compare.load_run(settings.db, run_id)
     assert {c.status for c in run.cells.values()} == {"ok"}
 
 
 def test_a_failed_submission_keeps_the_batch_and_releases_the_hold(settings, store):
-    spend.set_budget(settings.db_path, "all", "day", 5.0)
+    spend.set_budget(settings.db, "all", "day", 5.0)
     resolved, plan, run_id = prepare(settings, store, HAIKU, HAIKU)
     fake = FakeAnthropic()
     fake.fail_create = True
@@ -447,9 +446,9 @@ def test_a_failed_submission_keeps_the_batch_and_releases_the_hold(settings, sto
     [batch] = compare.run_batches(settings, run_id)
     assert (batch.status, batch.open, batch.remote_id) == ("failed", False, None)
     assert "Internal server error" in batch.error
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert len(run.cells) == 6 and {c.status for c in run.cells.values()} == {"error"}
-    assert spend.count_calls(settings.db_path) == 0 and reservations(settings) == []
+    assert spend.count_calls(settings.db) == 0 and reservations(settings) == []
 
 
 def test_tools_and_models_without_a_batch_api_are_refused(settings, store):

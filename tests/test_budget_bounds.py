@@ -16,7 +16,7 @@ from fake_openai import MODEL, FakeOpenAI, Reply, app_env_for, serving
 from fakes import FakeProvider, scripted
 from support import free_port, together, wait_for_http
 
-from lib import api, storage
+from lib import api
 from lib.core import Settings, load_settings
 from lib.llm import (
     CallContext,
@@ -100,13 +100,13 @@ def test_fifty_requests_on_one_key_end_at_most_one_call_over_its_budget(served, 
     settings = served.settings
     estimate = our_estimate(settings, text)
     served.fake.script = [Reply(["Noted."], usage=lambda body: (factor * estimate, 3))]
-    secret = api.create_key(settings.db_path, "probe", 0.50).secret
+    secret = api.create_key(settings.db, "probe", 0.50).secret
 
     answers = together(lambda i: served.post(secret, text), 50)
 
     statuses = [r.status_code for r in answers]
     assert set(statuses) <= {200, 429}, statuses
-    key = api.list_keys(settings.db_path)[0]
+    key = api.list_keys(settings.db)[0]
     one_call = bound_of(settings, text)
     actual = PRICED.cost_micro(factor * estimate, 3)
     print(f"\n{factor}x: {statuses.count(200)} answered, {statuses.count(429)} refused, "
@@ -117,7 +117,7 @@ def test_fifty_requests_on_one_key_end_at_most_one_call_over_its_budget(served, 
     assert actual <= one_call  # the bound holds for this upstream
     assert key.calls == statuses.count(200) == len(served.fake.requests)
     assert key.spent_micro <= key.budget_micro + one_call
-    with storage.connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
 
 
@@ -127,8 +127,8 @@ def test_once_spent_the_key_refuses_what_could_pass_the_limit(served):
     settings = served.settings
     estimate = our_estimate(settings, ENGLISH)
     served.fake.script = [Reply(["Noted."], usage=lambda body: (2 * estimate, 3))]
-    secret = api.create_key(settings.db_path, "serial", 0.50).secret
+    secret = api.create_key(settings.db, "serial", 0.50).secret
     statuses = [served.post(secret, ENGLISH).status_code for _ in range(8)]
-    key = api.list_keys(settings.db_path)[0]
+    key = api.list_keys(settings.db)[0]
     assert statuses.count(200) >= 2 and statuses[-1] == 429
     assert key.spent_micro <= key.budget_micro + bound_of(settings, ENGLISH)

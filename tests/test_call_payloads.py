@@ -54,7 +54,7 @@ def test_the_exact_request_and_raw_reply_are_stored(settings):
     tool_call = ToolCall("t2", "calculator", {"expression": "1+1"}, '{"expression": "1+1"}')
     call = run(settings, request, [([TextDelta("The answer"), tool_call, Usage(30, 7),
                                       Stop("tool_use")], None)])
-    detail = spend.call_detail(settings.db_path, call.record.id)
+    detail = spend.call_detail(settings.db, call.record.id)
     assert detail is not None and detail.record.id == call.record.id
     assert detail.truncated is False
     assert detail.request == {
@@ -79,7 +79,7 @@ def test_the_exact_request_and_raw_reply_are_stored(settings):
 def test_a_failed_call_keeps_its_request_and_partial_reply(settings):
     request = ChatRequest("m1", (Message("user", "hi"),))
     call = run(settings, request, [fail(ProviderError("connection", "cut"), "Half")])
-    detail = spend.call_detail(settings.db_path, call.record.id)
+    detail = spend.call_detail(settings.db, call.record.id)
     assert detail.record.status == "incomplete" and detail.record.error_kind == "connection"
     assert detail.request["messages"] == [{"role": "user", "content": "hi"}]
     assert detail.reply == {"text": "Half", "tool_calls": [], "stop_reason": None}
@@ -112,7 +112,7 @@ BIG = {
 @pytest.mark.parametrize("build", list(BIG.values()), ids=list(BIG))
 def test_a_large_payload_is_cut_to_fit_and_marked(settings, build):
     call = run(settings, build(), [ok("fine")])
-    with_ = spend.call_detail(settings.db_path, call.record.id)
+    with_ = spend.call_detail(settings.db, call.record.id)
     assert with_.record.status == "ok" and with_.truncated is True
     stored = len(json.dumps(with_.request, ensure_ascii=False)) + len(
         json.dumps(with_.reply, ensure_ascii=False))
@@ -125,7 +125,7 @@ def test_odd_values_are_stored_readably(settings):
     request = ChatRequest("m1", (Message("user", "half \ud83d a pair, nul \x00, 🙂"),),
                           temperature=float("inf"))
     call = run(settings, request, [ok("ok \udfff")])
-    detail = spend.call_detail(settings.db_path, call.record.id)
+    detail = spend.call_detail(settings.db, call.record.id)
     assert detail.request["messages"][0]["content"] == "half \ufffd a pair, nul \x00, 🙂"
     assert detail.request["temperature"] == "inf"
     assert detail.reply["text"] == "ok \ufffd"
@@ -137,31 +137,30 @@ def test_the_payload_is_written_in_the_rows_transaction(settings, monkeypatch):
     from lib.spend import ledger
 
     monkeypatch.setattr(ledger, "bounded", lambda payload: (None, None, 0))  # NOT NULL fails
-    before = spend.count_calls(settings.db_path)
+    before = spend.count_calls(settings.db)
     record = spend.CallRecord(ts=now_iso(), page="test", provider="local", model="m",
                               attempts=1, status="ok", total_ms=1.0)
     with pytest.raises(StorageError):
-        spend.record(settings.db_path, record, payload={"request": {}, "reply": {}})
-    assert spend.count_calls(settings.db_path) == before
+        spend.record(settings.db, record, payload={"request": {}, "reply": {}})
+    assert spend.count_calls(settings.db) == before
 
 
 def test_a_call_is_visible_only_to_its_owner(settings):
     request = ChatRequest("m1", (Message("user", "alice's secret"),))
     alices = run(settings, request, [ok("yes")], user="alice@example.com").record.id
     nobodys = run(settings, request, [ok("yes")]).record.id
-    path = settings.db_path
-    assert spend.call_detail(path, alices, user="alice@example.com").reply["text"] == "yes"
-    assert spend.call_detail(path, alices, user="bob@example.com") is None
-    assert spend.call_detail(path, alices + 1000, user="bob@example.com") is None
-    assert spend.call_detail(path, nobodys, user="bob@example.com") is None  # no owner
-    assert spend.call_detail(path, alices).record.user_id == "alice@example.com"  # no sign-in
+    db = settings.db
+    assert spend.call_detail(db, alices, user="alice@example.com").reply["text"] == "yes"
+    assert spend.call_detail(db, alices, user="bob@example.com") is None
+    assert spend.call_detail(db, alices + 1000, user="bob@example.com") is None
+    assert spend.call_detail(db, nobodys, user="bob@example.com") is None  # no owner
+    assert spend.call_detail(db, alices).record.user_id == "alice@example.com"  # no sign-in
 
 
 def test_a_row_without_a_payload_reads_as_not_stored(settings):
-    path = settings.db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    db = settings.db
     record = spend.CallRecord(ts=now_iso(), page="compare", provider="openai", model="m",
                               attempts=1, status="ok", total_ms=1.0)
-    call_id = spend.record(path, record)  # as a batch result is recorded
-    detail = spend.call_detail(path, call_id)
+    call_id = spend.record(db, record)  # as a batch result is recorded
+    detail = spend.call_detail(db, call_id)
     assert (detail.request, detail.reply, detail.truncated) == (None, None, False)

@@ -38,7 +38,7 @@ def test_ok_call_records_everything(settings):
     call = make(FakeProvider([ok("Hello", " world", usage=Usage(100, 20))]), settings)
     events = list(call)
     assert [type(e) for e in events] == [TextDelta, TextDelta, Stop]
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     assert row.status == "ok" and row.attempts == 1
     assert (row.prompt_name, row.prompt_version, row.page) == ("reviewer", 3, "test")
     assert row.cost_micro == 100 * 2 + 20 * 8
@@ -74,7 +74,7 @@ def test_closing_the_stream_records_cancelled(settings):
     assert next(stream).text == "one"
     stream.close()
     assert call.record.status == "cancelled" and call.text == "one"
-    assert spend.get_call(settings.db_path, call.record.id).status == "cancelled"
+    assert spend.get_call(settings.db, call.record.id).status == "cancelled"
 
 
 def test_cancel_event_stops_between_chunks(settings):

@@ -87,23 +87,23 @@ def _turn(settings, conv_id, provider, text="Hello?", **options):
 
 
 def test_a_turn_is_saved_with_its_metrics(settings):
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     turn = _turn(settings, conv, FakeProvider([ok("Hi", " there", usage=Usage(30, 2))]),
                  system="Be kind.")
     list(turn)
-    msgs = chat.list_messages(settings.db_path, conv)
+    msgs = chat.list_messages(settings.db, conv)
     assert [(m.role, m.content, m.status) for m in msgs] == [
         ("user", "Hello?", "ok"), ("assistant", "Hi there", "ok")]
     meta = msgs[1].meta
     assert meta["input_tokens"] == 30 and meta["output_tokens"] == 2 and meta["ttft_ms"] >= 0
-    row = spend.get_call(settings.db_path, msgs[1].call_id)
+    row = spend.get_call(settings.db, msgs[1].call_id)
     assert row.conversation_id == conv and row.page == "chat"
-    conv_row = chat.get_conversation(settings.db_path, conv)
+    conv_row = chat.get_conversation(settings.db, conv)
     assert conv_row.title == "Hello?" and conv_row.system == "Be kind." and conv_row.model == LOCAL
 
 
 def test_history_is_sent_on_the_next_turn(settings):
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     list(_turn(settings, conv, FakeProvider([ok("Four.")]), "What is 2+2?"))
     provider = FakeProvider([ok("Eight.")])
     list(_turn(settings, conv, provider, "And doubled?"))
@@ -112,41 +112,41 @@ def test_history_is_sent_on_the_next_turn(settings):
 
 
 def test_a_failed_turn_keeps_the_users_message(settings):
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     turn = _turn(settings, conv, FakeProvider([fail(ProviderError("auth", "bad key"))]))
     events = list(turn)
     assert isinstance(events[-1], Finished) and "API key" in str(events[-1].error)
-    assert [m.role for m in chat.list_messages(settings.db_path, conv)] == ["user"]
+    assert [m.role for m in chat.list_messages(settings.db, conv)] == ["user"]
     assert turn.record.status == "error"
 
 
 def test_a_stopped_turn_keeps_its_partial_reply(settings):
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     turn = _turn(settings, conv, FakeProvider([ok("Once", " upon", " a", " time")]))
     stream = iter(turn)
     texts = (e for e in stream if isinstance(e, Text))
     next(texts), next(texts)    # two chunks shown, then Stop
     stream.close()
-    reply = chat.list_messages(settings.db_path, conv)[-1]
+    reply = chat.list_messages(settings.db, conv)[-1]
     assert (reply.role, reply.content, reply.status) == ("assistant", "Once upon", "cancelled")
-    assert spend.get_call(settings.db_path, reply.call_id).status == "cancelled"
+    assert spend.get_call(settings.db, reply.call_id).status == "cancelled"
 
 
 def test_conversation_exports_and_delete(settings):
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     list(_turn(settings, conv, FakeProvider([ok("Pong")]), "Ping", system="Echo."))
-    chat.update_conversation(settings.db_path, conv, title="Ping pong")
-    md = chat.export_markdown(settings.db_path, conv)
+    chat.update_conversation(settings.db, conv, title="Ping pong")
+    md = chat.export_markdown(settings.db, conv)
     assert md.startswith("# Ping pong") and "## User\n\nPing" in md and "## Assistant\n\nPong" in md
     import json
 
-    data = json.loads(chat.export_json(settings.db_path, conv))
+    data = json.loads(chat.export_json(settings.db, conv))
     assert data["title"] == "Ping pong" and [m["content"] for m in data["messages"]] == [
         "Ping", "Pong"]
-    chat.delete_conversation(settings.db_path, conv)
-    assert chat.list_conversations(settings.db_path) == []
-    assert chat.list_messages(settings.db_path, conv) == []
-    assert spend.count_calls(settings.db_path) == 1  # the ledger keeps the call
+    chat.delete_conversation(settings.db, conv)
+    assert chat.list_conversations(settings.db) == []
+    assert chat.list_messages(settings.db, conv) == []
+    assert spend.count_calls(settings.db) == 1  # the ledger keeps the call
 
 
 def test_the_bands_add_up_with_the_local_models_own_template(settings):
@@ -163,13 +163,13 @@ def test_the_bands_add_up_with_the_local_models_own_template(settings):
 def test_a_reply_cut_inside_a_code_block_does_not_swallow_the_export(settings):
     from lib import chat
 
-    path = settings.db_path
-    conv = chat.create_conversation(path, title="Code")
-    chat.add_message(path, conv, "user", "Show me a loop")
-    chat.add_message(path, conv, "assistant", "Here:\n```python\nfor i in range(3):\n",
+    db = settings.db
+    conv = chat.create_conversation(db, title="Code")
+    chat.add_message(db, conv, "user", "Show me a loop")
+    chat.add_message(db, conv, "assistant", "Here:\n```python\nfor i in range(3):\n",
                      status="incomplete")
-    chat.add_message(path, conv, "user", "Thanks! And in Rust?")
-    exported = chat.export_markdown(path, conv)
+    chat.add_message(db, conv, "user", "Thanks! And in Rust?")
+    exported = chat.export_markdown(db, conv)
     after = exported.split("## User", 2)[2]  # the second user message is a heading again
     assert after.startswith("\n\nThanks! And in Rust?")
     assert exported.count("```") % 2 == 0
@@ -188,14 +188,14 @@ def test_an_edit_replaces_the_later_turns_and_the_ledger_keeps_both_calls(settin
                           calls=scripted(settings, FakeProvider([ok("5")])))
     list(first)
     conv = first.conversation_id
-    [asked, _reply] = chat.list_messages(settings.db_path, conv)
+    [asked, _reply] = chat.list_messages(settings.db, conv)
     edited = chat_turn(settings, conv, model, "What is 2+2? Think.", replace_from=asked.id,
                            calls=scripted(settings, FakeProvider([ok("4")])))
     assert edited.plan.messages == (Message("user", "What is 2+2? Think."),)  # no old turn
     list(edited)
-    assert [(m.role, m.content) for m in chat.list_messages(settings.db_path, conv)] == [
+    assert [(m.role, m.content) for m in chat.list_messages(settings.db, conv)] == [
         ("user", "What is 2+2? Think."), ("assistant", "4")]
-    assert spend.count_calls(settings.db_path) == 2  # both calls stay in the ledger
+    assert spend.count_calls(settings.db) == 2  # both calls stay in the ledger
 
 
 def test_a_refused_resend_replaces_nothing(settings):
@@ -210,28 +210,28 @@ def test_a_refused_resend_replaces_nothing(settings):
     first = chat_turn(settings, None, free, "Hello",
                           calls=scripted(settings, FakeProvider([ok("Hi")])))
     list(first)
-    before = chat.list_messages(settings.db_path, first.conversation_id)
-    spend.set_budget(settings.db_path, "all", "day", 0.0)
+    before = chat.list_messages(settings.db, first.conversation_id)
+    spend.set_budget(settings.db, "all", "day", 0.0)
     again = chat_turn(settings, first.conversation_id, paid, "Hello",
                           replace_from=before[0].id,
                           calls=scripted(settings, FakeProvider([ok("Hey")])))
     with pytest.raises(BudgetExceededError):
         list(again)
-    assert chat.list_messages(settings.db_path, first.conversation_id) == before
+    assert chat.list_messages(settings.db, first.conversation_id) == before
 
 
 def test_conversations_are_found_by_title_or_by_what_was_said(settings):
     from lib import chat
 
-    path = settings.db_path
-    a = chat.create_conversation(path, title="Lighthouse notes")
-    b = chat.create_conversation(path, title="Other")
-    chat.add_message(path, b, "user", "the keeper logs 100% of storms_")
-    chat.create_conversation(path, title="Unrelated")
-    assert [c.id for c in chat.search_conversations(path, "lighthouse")] == [a]
-    assert [c.id for c in chat.search_conversations(path, "100% of storms_")] == [b]
-    assert chat.search_conversations(path, "_") == [c for c in chat.search_conversations(
-        path, "storms_")]  # _ and % are literal, not wildcards
+    db = settings.db
+    a = chat.create_conversation(db, title="Lighthouse notes")
+    b = chat.create_conversation(db, title="Other")
+    chat.add_message(db, b, "user", "the keeper logs 100% of storms_")
+    chat.create_conversation(db, title="Unrelated")
+    assert [c.id for c in chat.search_conversations(db, "lighthouse")] == [a]
+    assert [c.id for c in chat.search_conversations(db, "100% of storms_")] == [b]
+    assert chat.search_conversations(db, "_") == [c for c in chat.search_conversations(
+        db, "storms_")]  # _ and % are literal, not wildcards
 
 
 def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings):
@@ -240,30 +240,30 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     from lib import chat
     from lib.llm import ModelInfo
 
-    path = settings.db_path
+    db = settings.db
     model = ModelInfo("fake", "local", "Fake", 4096, 256)
     first = chat_turn(settings, None, model, "Pick a fruit",
                           calls=scripted(settings, FakeProvider([ok("Apple")])))
     list(first)
     conv = first.conversation_id
-    [asked, apple] = chat.list_messages(path, conv)
+    [asked, apple] = chat.list_messages(db, conv)
     again = chat_turn(settings, conv, model, asked.content, replace_from=asked.id,
                           again=True, calls=scripted(settings, FakeProvider([ok("Pear")])))
     assert again.plan.messages == (Message("user", "Pick a fruit"),)  # asked once, no reply
     list(again)
-    [same, pear] = chat.list_messages(path, conv)
+    [same, pear] = chat.list_messages(db, conv)
     assert same.id == asked.id and pear.content == "Pear"
     assert pear.branches == (apple.id, pear.id) and pear.parent_id == asked.id
     # Later turns follow the branch chosen, and send it.
-    chat.choose_branch(path, conv, apple.id)
+    chat.choose_branch(db, conv, apple.id)
     provider = FakeProvider([ok("Banana")])
     list(chat_turn(settings, conv, model, "Another?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
         "Pick a fruit", "Apple", "Another?"]
-    assert [m.content for m in chat.list_messages(path, conv)] == [
+    assert [m.content for m in chat.list_messages(db, conv)] == [
         "Pick a fruit", "Apple", "Another?", "Banana"]
-    chat.choose_branch(path, conv, pear.id)
-    assert [m.content for m in chat.list_messages(path, conv)] == ["Pick a fruit", "Pear"]
+    chat.choose_branch(db, conv, pear.id)
+    assert [m.content for m in chat.list_messages(db, conv)] == ["Pick a fruit", "Pear"]
     provider = FakeProvider([ok("Plum")])
     list(chat_turn(settings, conv, model, "Again?", calls=scripted(settings, provider)))
     assert [m.content for m in provider.requests[0].messages] == [
@@ -271,11 +271,11 @@ def test_a_regenerate_is_a_branch_and_what_is_sent_is_the_chosen_branch(settings
     # An edit of the first message is a branch too; the ledger keeps every call.
     list(chat_turn(settings, conv, model, "Pick a colour", replace_from=asked.id,
                        calls=scripted(settings, FakeProvider([ok("Red")]))))
-    edited = chat.list_messages(path, conv)
+    edited = chat.list_messages(db, conv)
     assert [m.content for m in edited] == ["Pick a colour", "Red"]
     assert edited[0].branches == (asked.id, edited[0].id)
     from lib import spend
-    assert spend.count_calls(path) == 5
+    assert spend.count_calls(db) == 5
 
 
 def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_reply(settings):
@@ -287,7 +287,7 @@ def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_repl
     from lib import chat
     from lib.llm import ModelInfo
 
-    path = settings.db_path
+    db = settings.db
     first = ModelInfo("first", "openai", "First", 4096, 256)
     spare = ModelInfo("spare", "local", "Spare", 4096, 256)
     errors = ["# Refused\n\n**Bad** request: see [docs](http://127.0.0.1:9/x) and `code`.",
@@ -299,7 +299,7 @@ def test_a_markdown_error_then_a_fallback_that_answers_empty_still_leaves_a_repl
         t = chat_turn(settings, None, first, "Hello?", TurnOptions(fallbacks=(spare,)),
                           calls=scripted(settings, {first.key: failing, spare.key: quiet}))
         list(t)
-        [_, reply] = chat.list_messages(path, t.conversation_id)
+        [_, reply] = chat.list_messages(db, t.conversation_id)
         assert reply.meta["empty"] and reply.meta["label"] == "Spare"
         assert reply.meta["fallbacks"][0]["model"] == "First"
         nxt = FakeProvider([ok("Hi")])

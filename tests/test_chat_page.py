@@ -44,8 +44,8 @@ def test_an_odd_conversation_link_reads_as_not_found(app, value):
 
 
 def test_repeated_missing_and_empty_conversation_links(app):
-    path = get_settings().db_path
-    conv = chat.create_conversation(path, title="Kept")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Kept")
     at = opened(app, "app_pages/chat.py", c=[str(conv), str(conv + 1)])  # two chats named
     assert any("There is no conversation" in shown(w.value) for w in at.warning)
     at = opened(app, "app_pages/chat.py", c=str(conv + 100))  # deleted, or never was
@@ -87,11 +87,11 @@ def test_settings_are_kept_with_the_conversation_and_restored_when_it_is_reopene
     at.slider(key="chat_temperature").set_value(0.0).run()
     at.chat_input[0].set_value("Alice is 30.").run()
     assert not at.exception, [e.value for e in at.exception]
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
     assert conv.settings["output_schema"] == json.dumps(SCHEMA)
     at.multiselect(key="chat_tools").set_value(["calculator"]).run()  # changed afterwards
-    assert chat.get_conversation(path, conv.id).settings["tools"] == ["calculator"]
+    assert chat.get_conversation(db, conv.id).settings["tools"] == ["calculator"]
     before = kept_settings(at)
 
     fresh = opened(app, "app_pages/chat.py", c=str(conv.id))  # a reload, a bookmark
@@ -101,13 +101,13 @@ def test_settings_are_kept_with_the_conversation_and_restored_when_it_is_reopene
     fresh.multiselect(key="chat_tools").set_value([]).run()
     fresh.chat_input[0].set_value("Bob is 41.").run()
     assert not fresh.exception, [e.value for e in fresh.exception]
-    reply = chat.list_messages(path, conv.id)[-1]
+    reply = chat.list_messages(db, conv.id)[-1]
     assert reply.meta["structured"]["status"] == "valid" and "name" in json.loads(reply.content)
 
     # A new chat keeps the sidebar as it is; opening another conversation from the list
     # brings back that one's own settings.
-    other = chat.create_conversation(path, title="Plain")
-    chat.save_settings(path, other, {"model": LOCAL, "max_tokens": 64, "tools": [],
+    other = chat.create_conversation(db, title="Plain")
+    chat.save_settings(db, other, {"model": LOCAL, "max_tokens": 64, "tools": [],
                                      "output_schema": "", "knowledge_base": None})
     fresh.run()
     picker(fresh).set_value(other).run()
@@ -118,8 +118,8 @@ def test_settings_are_kept_with_the_conversation_and_restored_when_it_is_reopene
 
 
 def test_the_conversation_list_is_visible_with_the_open_one_marked(app):
-    path = get_settings().db_path
-    ids = [chat.create_conversation(path, title=f"Chat number {i}") for i in range(15)]
+    db = get_settings().db
+    ids = [chat.create_conversation(db, title=f"Chat number {i}") for i in range(15)]
     at = app("app_pages/chat.py")
     listed = picker(at)
     assert listed.options[:2] == ["Chat number 14", "Chat number 13"]  # newest first
@@ -156,11 +156,11 @@ def warnings_of_streamlit(monkeypatch):
 
 
 def test_switching_conversations_logs_no_warning(app, warnings_of_streamlit):
-    path = get_settings().db_path
-    a = chat.create_conversation(path, title="First", model=LOCAL)
-    chat.add_message(path, a, "user", "one")
-    b = chat.create_conversation(path, title="Second", model=LOCAL)
-    chat.save_settings(path, b, {"model": LOCAL, "max_tokens": 200, "temperature": 0.2,
+    db = get_settings().db
+    a = chat.create_conversation(db, title="First", model=LOCAL)
+    chat.add_message(db, a, "user", "one")
+    b = chat.create_conversation(db, title="Second", model=LOCAL)
+    chat.save_settings(db, b, {"model": LOCAL, "max_tokens": 200, "temperature": 0.2,
                                  "tools": ["calculator"], "tool_choice": "auto",
                                  "output_schema": "", "knowledge_base": None, "top_k": 3})
     at = app("app_pages/chat.py")
@@ -178,38 +178,38 @@ def test_regenerate_keeps_the_first_reply_as_a_branch_and_later_turns_follow_the
     at.slider(key="chat_temperature").set_value(1.2).run()
     at.number_input(key="chat_max_tokens").set_value(24).run()
     at.chat_input[0].set_value("Name a colour.").run()
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    [asked, first] = chat.list_messages(path, conv.id)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    [asked, first] = chat.list_messages(db, conv.id)
     at.button(key=f"regen_{first.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    [same, second] = chat.list_messages(path, conv.id)
+    [same, second] = chat.list_messages(db, conv.id)
     assert same == asked and second.id != first.id and second.branches == (first.id,
                                                                             second.id)
     assert any(shown(c.value) == "2/2" for c in at.caption)
     at.button(key=f"branch_prev_{second.id}").click().run()  # ‹: back to the first reply
-    assert [m.id for m in chat.list_messages(path, conv.id)] == [asked.id, first.id]
+    assert [m.id for m in chat.list_messages(db, conv.id)] == [asked.id, first.id]
     assert any(shown(c.value) == "1/2" for c in at.caption)
     assert first.content in [m.value for m in at.chat_message[1].markdown]
     at.chat_input[0].set_value("And another?").run()
-    branch = chat.list_messages(path, conv.id)
+    branch = chat.list_messages(db, conv.id)
     assert [m.id for m in branch[:2]] == [asked.id, first.id] and len(branch) == 4
     at.button(key=f"branch_next_{first.id}").click().run()  # ›: the second reply's branch
-    assert [m.id for m in chat.list_messages(path, conv.id)] == [asked.id, second.id]
+    assert [m.id for m in chat.list_messages(db, conv.id)] == [asked.id, second.id]
     assert len(at.chat_message) == 2
-    assert spend.count_calls(path) == 3  # every call stays in the ledger
+    assert spend.count_calls(db) == 3  # every call stays in the ledger
 
 
 def test_marks_say_what_the_history_as_it_is_leaves_out(app, monkeypatch):
     """A long last message does not make the marks claim the older ones will go: with the
     history as it is everything fits, and the page says how long the next message may be."""
     monkeypatch.setenv("PROMPTLAB_LOCAL_CONTEXT", "512")
-    path = get_settings().db_path
-    conv = chat.create_conversation(path, title="Long last", model=LOCAL)
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Long last", model=LOCAL)
     for i in range(3):
-        chat.add_message(path, conv, "user", f"Question {i}")
-        chat.add_message(path, conv, "assistant", f"Answer {i}")
-    chat.add_message(path, conv, "user", "harbour " * 220)  # as long as half the window
+        chat.add_message(db, conv, "user", f"Question {i}")
+        chat.add_message(db, conv, "assistant", f"Answer {i}")
+    chat.add_message(db, conv, "user", "harbour " * 220)  # as long as half the window
     at = app("app_pages/chat.py")
     picker(at).set_value(conv).run()
     at.number_input(key="chat_max_tokens").set_value(64).run()
@@ -222,7 +222,7 @@ def test_marks_say_what_the_history_as_it_is_leaves_out(app, monkeypatch):
     assert "no longer fits" not in text and "left out" not in at.get("progress")[0].proto.text
     assert f"room for about {estimate.room:,} tokens" in text
     # One more long message: now the oldest ones do not fit, whatever is typed next.
-    chat.add_message(path, conv, "assistant", "lantern " * 200)
+    chat.add_message(db, conv, "assistant", "lantern " * 200)
     at.run()
     full = chat.ChatSession.open(settings, conv).draft(
         chat.TurnOptions(max_tokens=64), model=local).estimate

@@ -30,7 +30,7 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
                     calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
-    user, reply = chat.list_messages(settings.db_path, conv)
+    user, reply = chat.list_messages(settings.db, conv)
     assert (user.content, reply.content, reply.status) == ("What is 6 * 7?", "It is 42.", "ok")
     [first, second] = reply.meta["steps"]
     assert first["text"] == "Let me compute."
@@ -38,7 +38,7 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
         "name": "calculator", "arguments": {"expression": "6 * 7"}, "result": "42",
         "is_error": False, "ms": 0}
     assert reply.meta["run_end"] == "answered" and reply.meta["cost_micro"] == sum(
-        spend.get_call(settings.db_path, s["call_id"]).cost_micro for s in (first, second))
+        spend.get_call(settings.db, s["call_id"]).cost_micro for s in (first, second))
     # The next turn sends the call and its result before the answer, in order.
     nxt = FakeProvider([ok("You're welcome.")])
     list(chat_turn(settings, conv, MODEL, "Thanks!", TurnOptions(tools=CALC),
@@ -48,19 +48,19 @@ def test_a_turn_with_tools_stores_its_steps_and_resumes_with_them(settings):
     assert sent[1].blocks == (ToolUse("c1", "calculator", {"expression": "6 * 7"}),)
     assert sent[2].blocks == (ToolResult("c1", "42"),)
     assert sent[3].content == "It is 42." and sent[4].content == "Thanks!"
-    md = chat.export_markdown(settings.db_path, conv)
+    md = chat.export_markdown(settings.db, conv)
     assert "**Tool call** `calculator`" in md and "Let me compute." in md
     assert md.index("*result:*") < md.index("It is 42.")
-    assert '"steps"' in chat.export_json(settings.db_path, conv)
+    assert '"steps"' in chat.export_json(settings.db, conv)
 
 
 def test_a_refused_turn_with_tools_stores_nothing(settings):
-    spend.set_budget(settings.db_path, "all", "day", 0.0)
+    spend.set_budget(settings.db, "all", "day", 0.0)
     turn = chat_turn(settings, None, MODEL, "What is 1 + 1?", TurnOptions(tools=CALC),
                     calls=scripted(settings, FakeProvider([ok("2")])))
     with pytest.raises(BudgetExceededError):
         turn.begin()
-    assert chat.list_conversations(settings.db_path) == []
+    assert chat.list_conversations(settings.db) == []
 
 
 def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
@@ -68,7 +68,7 @@ def test_a_run_stopped_at_the_step_limit_is_kept_and_says_so(settings):
     turn = chat_turn(settings, None, MODEL, "Count.", TurnOptions(tools=CALC, max_steps=2),
                     calls=scripted(settings, FakeProvider(looping)))
     list(turn)
-    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    [_, reply] = chat.list_messages(settings.db, turn.conversation_id)
     assert reply.status == "incomplete" and reply.meta["run_end"] == "paused"
     assert len(reply.meta["steps"]) == 2
 
@@ -107,16 +107,16 @@ def test_a_paused_run_goes_on_in_the_same_reply_and_run(settings):
                     calls=scripted(settings, provider))
     list(turn)
     conv = turn.conversation_id
-    [_, paused] = chat.list_messages(settings.db_path, conv)
+    [_, paused] = chat.list_messages(settings.db, conv)
     assert paused.meta["run_end"] == "paused"
     more = chat_turn(settings, conv, MODEL, "", TurnOptions(tools=CALC, max_steps=5),
                     calls=scripted(settings, provider), continue_from=paused.id)
     list(more)
-    [user, reply] = chat.list_messages(settings.db_path, conv)  # no new message
+    [user, reply] = chat.list_messages(settings.db, conv)  # no new message
     assert reply.id == paused.id and reply.content == "Done counting."
     assert reply.status == "ok" and reply.meta["run_end"] == "answered"
     assert [s["number"] for s in reply.meta["steps"]] == [1, 2, 3, 4]
-    rows = spend.run_calls(settings.db_path, paused.meta["run_id"])
+    rows = spend.run_calls(settings.db, paused.meta["run_id"])
     assert [r.step for r in rows] == [1, 2, 3, 4]
     assert reply.meta["cost_micro"] == sum(r.cost_micro for r in rows)
     # The continuation sent the paused steps' calls and results, and no empty user turn.
@@ -139,15 +139,15 @@ def test_go_on_in_the_page_lets_a_paused_run_take_more_steps(app):
     at.number_input(key="chat_max_steps").set_value(1).run()
     at.chat_input[0].set_value("What is 17 * 23?").run()
     assert not at.exception, [e.value for e in at.exception]
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    [_, paused] = chat.list_messages(path, conv.id)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    [_, paused] = chat.list_messages(db, conv.id)
     assert paused.meta["run_end"] == "paused" and len(paused.meta["steps"]) == 1
     at.button(key=f"go_on_{paused.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    [_, reply] = chat.list_messages(path, conv.id)
+    [_, reply] = chat.list_messages(db, conv.id)
     assert reply.id == paused.id and len(reply.meta["steps"]) == 2
-    assert [r.step for r in spend.run_calls(path, reply.meta["run_id"])] == [1, 2]
+    assert [r.step for r in spend.run_calls(db, reply.meta["run_id"])] == [1, 2]
 
 
 def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
@@ -161,7 +161,7 @@ def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
     turn = chat_turn(settings, None, MODEL, "Weather in Oslo?", TurnOptions(tools=(weather,)),
                     calls=scripted(settings, provider))
     list(turn)
-    [_, waiting] = chat.list_messages(settings.db_path, turn.conversation_id)
+    [_, waiting] = chat.list_messages(settings.db, turn.conversation_id)
     assert waiting.meta["run_end"] == "awaiting" and len(provider.requests) == 1
     assert waiting.meta["steps"][0]["calls"][0]["pending"] is True
     with pytest.raises(PromptLabError):  # every waiting call needs a result
@@ -172,7 +172,7 @@ def test_a_page_defined_tool_waits_for_the_typed_result_then_goes_on(settings):
                     typed={"w1": "-3 °C, snow"})
     list(more)
     assert provider.requests[1].messages[-1].blocks == (ToolResult("w1", "-3 °C, snow"),)
-    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    [_, reply] = chat.list_messages(settings.db, turn.conversation_id)
     assert reply.content == "Cold in Oslo." and reply.meta["run_end"] == "answered"
     assert reply.meta["steps"][0]["calls"][0]["result"] == "-3 °C, snow"
 
@@ -192,16 +192,16 @@ def test_define_a_tool_in_the_page_and_type_its_result(app):
     at.selectbox(key="chat_tool_choice").set_value("get_weather").run()
     at.chat_input[0].set_value("What is the weather in Oslo?").run()
     assert not at.exception, [e.value for e in at.exception]
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    [_, waiting] = chat.list_messages(path, conv.id)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    [_, waiting] = chat.list_messages(db, conv.id)
     assert waiting.meta["run_end"] == "awaiting"
     [call] = waiting.meta["steps"][0]["calls"]
     assert call["name"] == "get_weather" and call["pending"]
     at.text_area(key=f"typed_{waiting.id}_{call['id']}").input("-3 °C and snowing").run()
     at.button(key=f"send_typed_{waiting.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    [_, reply] = chat.list_messages(path, conv.id)
+    [_, reply] = chat.list_messages(db, conv.id)
     assert reply.id == waiting.id and len(reply.meta["steps"]) >= 2
     assert reply.meta["steps"][0]["calls"][0]["result"] == "-3 °C and snowing"
 
@@ -223,8 +223,8 @@ def test_knowledge_base_search_as_a_tool_in_the_page(app):
     at.selectbox(key="chat_tool_choice").set_value("search_knowledge_base").run()
     at.chat_input[0].set_value("How many days of leave do employees get?").run()
     assert not at.exception, [e.value for e in at.exception]
-    [conv] = chat.list_conversations(settings.db_path)
-    [_, reply] = chat.list_messages(settings.db_path, conv.id)
+    [conv] = chat.list_conversations(settings.db)
+    [_, reply] = chat.list_messages(settings.db, conv.id)
     [call] = reply.meta["steps"][0]["calls"]
     assert call["name"] == "search_knowledge_base" and not call["is_error"]
     assert "twenty-eight days" in call["result"] and call["sources"][0]["source"] == "leave.txt"

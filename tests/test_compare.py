@@ -62,11 +62,11 @@ def test_forecast_matches_a_real_local_run(settings, store):
     """The forecast's input-token total equals what the ledger records (within 1%)."""
     resolved = compare.resolve(store, load_catalog(settings), variants(max_tokens=4))
     plan = compare.forecast(settings, resolved, ROWS)
-    run_id = compare.create_run(settings, "local", resolved, ROWS, [])
+    run_id = compare.create_run(settings.db, "local", resolved, ROWS, [])
     results = [e.result for e in compare.execute(settings, run_id, resolved, plan, [],
                                                  concurrency=2) if e.result]
     assert {r.status for r in results} == {"ok"}
-    recorded = sum(spend.get_call(settings.db_path, r.call_id).input_tokens for r in results)
+    recorded = sum(spend.get_call(settings.db, r.call_id).input_tokens for r in results)
     assert abs(recorded - plan.input_tokens) <= 0.01 * plan.input_tokens
     assert recorded == plan.input_tokens  # the local tokenizer is exact
 
@@ -100,14 +100,14 @@ def test_execute_streams_in_parallel_under_the_limit(settings, store):
     rows = ROWS * 3
     plan = compare.forecast(settings, resolved, rows)
     checks = [Check("contains", "two"), Check("max_tokens", "2")]
-    run_id = compare.create_run(settings, "fake", resolved, rows, checks)
+    run_id = compare.create_run(settings.db, "fake", resolved, rows, checks)
     SlowFake.peak = 0
     events = list(compare.execute(settings, run_id, resolved, plan, checks, concurrency=3,
                                   calls=scripted(settings, SlowFake([]))))
     assert 1 < SlowFake.peak <= 3
     deltas = [e for e in events if e.delta]
     assert len(deltas) == 3 * len(plan.cells)
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert run.status == "done" and len(run.cells) == 18
     assert all(c.output == "one two three" and c.status == "ok" for c in run.cells.values())
     assert run.pass_rates() == [{'contains "two"': 1.0, "at most 2 tokens": 0.0}] * 2
@@ -117,7 +117,7 @@ def test_cancel_stops_the_run_and_records_it(settings, store):
     resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
     rows = ROWS * 4
     plan = compare.forecast(settings, resolved, rows)
-    run_id = compare.create_run(settings, "stop me", resolved, rows, [])
+    run_id = compare.create_run(settings.db, "stop me", resolved, rows, [])
     stream = compare.execute(settings, run_id, resolved, plan, [], concurrency=2,
                              calls=scripted(settings, SlowFake([])))
     finished = 0
@@ -126,7 +126,7 @@ def test_cancel_stops_the_run_and_records_it(settings, store):
         if finished == 2:
             break
     stream.close()
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     assert run.status == "cancelled"
     statuses = [c.status for c in run.cells.values()]
     assert statuses.count("ok") >= 2 and "cancelled" in statuses
@@ -136,15 +136,15 @@ def test_cancel_stops_the_run_and_records_it(settings, store):
 def test_votes_summary_and_csv_export(settings, store):
     resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
     plan = compare.forecast(settings, resolved, ROWS)
-    run_id = compare.create_run(settings, "votes", resolved, ROWS, [Check("json")])
+    run_id = compare.create_run(settings.db, "votes", resolved, ROWS, [Check("json")])
     list(compare.execute(settings, run_id, resolved, plan, [Check("json")],
                          calls=scripted(settings, FakeProvider([ok("bug report")]),
                                         policy=RetryPolicy())))
-    compare.vote(settings.db_path, run_id, 0, 0, 1, "left")
-    compare.vote(settings.db_path, run_id, 1, 0, 1, "left")
-    compare.vote(settings.db_path, run_id, 2, 0, 1, "right")
-    compare.vote(settings.db_path, run_id, 2, 0, 1, "tie")  # a changed mind replaces the vote
-    run = compare.load_run(settings.db_path, run_id)
+    compare.vote(settings.db, run_id, 0, 0, 1, "left")
+    compare.vote(settings.db, run_id, 1, 0, 1, "left")
+    compare.vote(settings.db, run_id, 2, 0, 1, "right")
+    compare.vote(settings.db, run_id, 2, 0, 1, "tie")  # a changed mind replaces the vote
+    run = compare.load_run(settings.db, run_id)
     a, b = run.scores()
     assert (a.wins, a.losses, a.ties, b.wins, b.losses) == (2, 0, 1, 0, 2)
     exported = list(csv.DictReader(io.StringIO(compare.export_csv(run))))
@@ -155,17 +155,17 @@ def test_votes_summary_and_csv_export(settings, store):
     assert first["votes"] == "A vs B: A better" and first["check: is valid JSON"] == "False"
     assert exported[5]["votes"] == "A vs B: Tie"
     with pytest.raises(PromptLabError):
-        compare.vote(settings.db_path, run_id, 0, 1, 1, "left")
+        compare.vote(settings.db, run_id, 0, 1, 1, "left")
 
 
 def test_datasets_round_trip_and_refuse_bad_csv(settings):
     data = b"text,lang\nhello,en\nbonjour,fr\n"
     ds = compare.parse_csv(data, "greetings.csv")
-    ds_id = compare.save_dataset(settings.db_path, ds)
-    loaded = compare.load_dataset(settings.db_path, ds_id)
+    ds_id = compare.save_dataset(settings.db, ds)
+    loaded = compare.load_dataset(settings.db, ds_id)
     assert loaded.columns == ("text", "lang") and loaded.rows[1] == {"text": "bonjour",
                                                                       "lang": "fr"}
-    assert compare.list_datasets(settings.db_path) == [(ds_id, "greetings.csv", 2)]
+    assert compare.list_datasets(settings.db) == [(ds_id, "greetings.csv", 2)]
     for bad, message in [(b"\xff\xfe\x00bad", "UTF-8"), (b"text\n", "no rows"),
                          (b"a,a\n1,2\n", "duplicate"), (b"a,b\n1,2,3\n", "more cells"),
                          (b"x\x00y\n1\n", "binary")]:
@@ -176,19 +176,19 @@ def test_datasets_round_trip_and_refuse_bad_csv(settings):
 def test_votes_on_later_pairs_are_labelled_with_their_letters(settings, store):
     catalog = load_catalog(settings)
     resolved = compare.resolve(store, catalog, [variants("openai/gpt-4o-mini")[0]] * 4)
-    run_id = compare.create_run(settings, "four", resolved, ROWS[:1], [])
-    compare.vote(settings.db_path, run_id, 0, 2, 3, "right")
+    run_id = compare.create_run(settings.db, "four", resolved, ROWS[:1], [])
+    compare.vote(settings.db, run_id, 0, 2, 3, "right")
     exported = list(csv.DictReader(io.StringIO(compare.export_csv(
-        compare.load_run(settings.db_path, run_id)))))
+        compare.load_run(settings.db, run_id)))))
     assert exported[3]["votes"] == "C vs D: D better"
     assert compare.outcome_label(2, 3, "left") == "C better"
 
 
 def test_csv_export_defuses_spreadsheet_formulas(settings, store):
     resolved = compare.resolve(store, load_catalog(settings), variants("openai/gpt-4o-mini"))
-    run_id = compare.create_run(settings, "csv", resolved, [{"text": "=HYPERLINK(1)"}], [])
+    run_id = compare.create_run(settings.db, "csv", resolved, [{"text": "=HYPERLINK(1)"}], [])
     exported = list(csv.DictReader(io.StringIO(compare.export_csv(
-        compare.load_run(settings.db_path, run_id)))))
+        compare.load_run(settings.db, run_id)))))
     assert exported[0]["text"] == "'=HYPERLINK(1)"
 
 
@@ -227,16 +227,16 @@ def test_tool_variants_run_agents_with_canned_results_and_tool_checks(settings, 
               Check("arguments_match", '{"tool": "calculator", "arguments": '
                                        '{"expression": "2 * 21"}}').validate(),
               Check("max_steps", "2").validate(), Check("max_steps", "1").validate()]
-    run_id = compare.create_run(settings, "tools", resolved, rows, checks)
+    run_id = compare.create_run(settings.db, "tools", resolved, rows, checks)
     list(compare.execute(settings, run_id, resolved, plan, checks,
                          calls=scripted(settings, Scripted([]), policy=RetryPolicy())))
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     real, canned, plain = run.cells[(0, 1)], run.cells[(1, 1)], run.cells[(0, 0)]
     assert real.output == "result 42" and canned.output == "result canned 99"
     assert real.trace["steps"] == 2 and real.trace["calls"][0]["name"] == "calculator"
     assert list(real.checks.values()) == [True, True, True, False]
     assert list(plain.checks.values()) == [False, False, True, True]
-    steps = spend.run_calls(settings.db_path, real.trace["run_id"])
+    steps = spend.run_calls(settings.db, real.trace["run_id"])
     assert [s.step for s in steps] == [1, 2] and all(s.page == "compare" for s in steps)
     with pytest.raises(PromptLabError):
         Check("arguments_match", '{"arguments": {}}').validate()

@@ -34,7 +34,7 @@ def test_streams_a_reply_from_a_real_server(llama_server, data_dir):
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 1, "the reply should arrive in several chunks"
     assert isinstance(events[-1], Stop) and call.text.strip()
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     assert (row.status, row.attempts, row.provider) == ("ok", 1, "compat")
     # llama.cpp's server sends no usage in streams: counted by us, and flagged as such
     assert row.usage_estimated and row.input_tokens > 0 and row.output_tokens > 0

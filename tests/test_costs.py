@@ -13,12 +13,13 @@ import pytest
 
 from lib import spend, storage
 from lib.spend import Filters
+from lib.storage import Database
 
 MODELS = {"local": ["smollm2"], "anthropic": ["claude-haiku-4-5", "claude-sonnet-4-5"],
           "openai": ["gpt-4.1", "gpt-5-mini"]}
 
 
-def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
+def generate(db: Database, n: int, seed: int = 3) -> pd.DataFrame:
     rng = random.Random(seed)
     start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     rows = []
@@ -38,7 +39,7 @@ def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
             cache_write_tokens=rng.choice([0, rng.randint(0, 2000)]),
             cost_micro=0 if provider == "local" else rng.randint(0, 90_000),
             cache_savings_micro=rng.randint(0, 5000))
-        spend.record(path, rec)
+        spend.record(db, rec)
         rows.append({**rec.__dict__, "day": rec.ts[:10],
                      "prompt_name": prompt or "", "prompt_version": rec.prompt_version or 0})
     return pd.DataFrame(rows)
@@ -47,14 +48,15 @@ def generate(path, n: int, seed: int = 3) -> pd.DataFrame:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def ledger_db(request, tmp_path_factory):
     """One generated ledger per database for the module: a SQLite file, or a fresh PostgreSQL
-    database named by its URL (`connect` takes either)."""
+    database."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("costs") / "ledger.sqlite3"
-        yield path, generate(path, 3000)
+        db = Database.sqlite(tmp_path_factory.mktemp("costs") / "ledger.sqlite3")
+        yield db, generate(db, 3000)
         return
     server = request.getfixturevalue("postgres_server")
     url = server.fresh_database()
-    yield url, generate(url, 3000)
+    db = Database.postgresql(url)
+    yield db, generate(db, 3000)
     server.drop(url)
 
 
@@ -77,9 +79,9 @@ def select(df: pd.DataFrame, f: Filters) -> pd.DataFrame:
 
 @pytest.mark.parametrize("f", FILTERS)
 def test_sums_match_a_direct_computation(ledger_db, f):
-    path, df = ledger_db
+    db, df = ledger_db
     raw = select(df, f)
-    data = spend.dashboard(path, f)
+    data = spend.dashboard(db, f)
     t = data["totals"]
     assert t["calls"] == len(raw)
     assert t["cost_micro"] == raw["cost_micro"].sum()
@@ -129,9 +131,9 @@ LATENCY_FILTERS = [*FILTERS[:2], Filters("2026-10-01", "2026-11-30", model=("gpt
 
 @pytest.mark.parametrize("f", LATENCY_FILTERS)
 def test_latency_percentiles_are_within_one_percent(ledger_db, f):
-    path, df = ledger_db
+    db, df = ledger_db
     raw = select(df, f)  # date, provider and model filters: what latency honours
-    lat = spend.dashboard(path, f)["latency"].set_index("model")
+    lat = spend.dashboard(db, f)["latency"].set_index("model")
     for model, group in raw.groupby("model"):
         for metric, column in (("ttft", "ttft_ms"), ("total", "total_ms")):
             values = group[column].dropna().to_numpy()
@@ -142,8 +144,8 @@ def test_latency_percentiles_are_within_one_percent(ledger_db, f):
 
 
 def test_options_list_what_is_in_the_ledger(ledger_db):
-    path, df = ledger_db
-    opts = spend.options(path)
+    db, df = ledger_db
+    opts = spend.options(db)
     assert opts["model"] == sorted(df["model"].unique())
     assert opts["days"] == [df["day"].min(), df["day"].max()]
 
@@ -155,20 +157,22 @@ def test_rollups_are_backfilled_for_calls_recorded_before_them(tmp_path, backend
     import psycopg
 
     path = tmp_path / "old.sqlite3"
+    db = Database.sqlite(path)
     if backend_ == "postgres":
         server = request.getfixturevalue("postgres_server")
-        path = server.fresh_database(migrated=False)
-        request.addfinalizer(lambda: server.drop(path))
-    storage.migrate(path, until="0004_knowledge")
+        url = server.fresh_database(migrated=False)
+        db = Database.postgresql(url)
+        request.addfinalizer(lambda: server.drop(url))
+    db.migrate(until="0004_knowledge")
     # A call recorded by a version before the rollups (a raw client: connect would migrate).
-    with sqlite3.connect(path) if backend_ == "sqlite" else psycopg.connect(path) as conn:
+    with sqlite3.connect(path) if backend_ == "sqlite" else psycopg.connect(url) as conn:
         conn.execute("INSERT INTO calls (ts, page, provider, model, input_tokens, cost_micro, "
                      "ttft_ms, total_ms, attempts, status) VALUES ('2026-09-01T10:00:00', "
                      "'chat', 'openai', 'gpt-4.1', 100, 250, 300.0, 900.0, 1, 'ok')")
-    applied = storage.migrate(path)
+    applied = db.migrate()
     assert applied[:2] == ["0005_rollups_and_budgets", "0006_backfill_rollups"]
     assert applied == [name for name, _ in storage.MIGRATIONS if name > "0004_knowledge"]
-    data = spend.dashboard(path, Filters("2026-09-01", "2026-09-01"))
+    data = spend.dashboard(db, Filters("2026-09-01", "2026-09-01"))
     assert data["totals"]["cost_micro"] == 250
     lat = data["latency"].iloc[0]
     assert abs(lat["ttft_p50_ms"] - 300) / 300 <= 0.01

@@ -34,7 +34,7 @@ def test_hostile_files_are_rejected_and_valid_ones_stored(settings, kb):
         assert r.message.startswith(f"{name}:") and len(r.message) > len(name) + 10
     for name in good:
         assert results[name].status == "stored" and results[name].chunks >= 1, results[name]
-    docs = knowledge.documents(settings, kb)
+    docs = knowledge.documents(settings.db, kb)
     assert sorted(d.name for d in docs) == sorted(good)
     assert all(d.status == "ready" for d in docs)
     registry = sum(d.chunks for d in docs)
@@ -51,33 +51,33 @@ def test_no_secrets_leak_from_an_xxe_docx():
 def test_metadata_page_and_heading(settings, kb):
     knowledge.ingest(settings, kb, [("guide.pdf", valid()["guide.pdf"]),
                                     ("deploy.md", valid()["deploy.md"])])
-    by_name = {d.name: d for d in knowledge.documents(settings, kb)}
-    pdf = knowledge.chunks_of(settings, by_name["guide.pdf"].id)
+    by_name = {d.name: d for d in knowledge.documents(settings.db, kb)}
+    pdf = knowledge.chunks_of(settings.db, by_name["guide.pdf"].id)
     assert [c["page"] for c in pdf] == [1, 2]
-    md = knowledge.chunks_of(settings, by_name["deploy.md"].id)
+    md = knowledge.chunks_of(settings.db, by_name["deploy.md"].id)
     assert [c["heading"] for c in md] == ["Rollbacks", "Monitoring"]
 
 
 def test_reingest_is_idempotent(settings, kb):
     files = list(valid().items())
     first = knowledge.ingest(settings, kb, files)
-    ids_before = {d.id: [c["id"] for c in knowledge.chunks_of(settings, d.id)]
-                  for d in knowledge.documents(settings, kb)}
+    ids_before = {d.id: [c["id"] for c in knowledge.chunks_of(settings.db, d.id)]
+                  for d in knowledge.documents(settings.db, kb)}
     count_before = knowledge.index_count(settings, kb)
     second = knowledge.ingest(settings, kb, files)
     assert {r.status for r in first} == {"stored"} and {r.status for r in second} == {"skipped"}
-    assert {d.id: [c["id"] for c in knowledge.chunks_of(settings, d.id)]
-            for d in knowledge.documents(settings, kb)} == ids_before
+    assert {d.id: [c["id"] for c in knowledge.chunks_of(settings.db, d.id)]
+            for d in knowledge.documents(settings.db, kb)} == ids_before
     assert knowledge.index_count(settings, kb) == count_before
 
 
 def test_delete_removes_every_chunk(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
-    doc = next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")
-    ids = [c["id"] for c in knowledge.chunks_of(settings, doc.id)]
+    doc = next(d for d in knowledge.documents(settings.db, kb) if d.name == "deploy.md")
+    ids = [c["id"] for c in knowledge.chunks_of(settings.db, doc.id)]
     before = knowledge.index_count(settings, kb)
     knowledge.delete_document(settings, kb, doc.id)
-    assert knowledge.chunks_of(settings, doc.id) == []
+    assert knowledge.chunks_of(settings.db, doc.id) == []
     assert knowledge.index_count(settings, kb) == before - len(ids)
     assert knowledge.indexed_ids(settings, kb, ids) == []
     assert all(h.source != "deploy.md"
@@ -106,7 +106,7 @@ def test_retrieval_modes_find_the_right_chunk(settings, kb, mode):
 
 def test_retrieval_filter_by_document(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
-    notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
+    notes = next(d for d in knowledge.documents(settings.db, kb) if d.name == "notes.txt")
     for mode in ("dense", "bm25", "hybrid"):
         hits = knowledge.search(settings, kb, "leave days for employees", 5, mode, [notes.id])
         assert hits and {h.source for h in hits} == {"notes.txt"}
@@ -116,7 +116,7 @@ def test_retrieval_filter_by_document(settings, kb):
 
 def test_chat_turn_is_grounded_and_linked(settings, kb):
     knowledge.ingest(settings, kb, list(valid().items()))
-    conv = chat.create_conversation(settings.db_path)
+    conv = chat.create_conversation(settings.db)
     provider = FakeProvider([ok("Twenty-eight days [1].")])
     model = load_catalog(settings).get("local/smollm2-135m-instruct")
     turn = chat_turn(settings, conv, model, "How many days of leave do I get?",
@@ -126,27 +126,26 @@ def test_chat_turn_is_grounded_and_linked(settings, kb):
     system = provider.requests[0].system
     assert system.startswith("Be brief.") and "data, not instructions" in system
     assert '[1] source="handbook.docx"' in system and '<untrusted source="document">' in system
-    reply = chat.list_messages(settings.db_path, conv)[-1]
+    reply = chat.list_messages(settings.db, conv)[-1]
     sources = reply.meta["sources"]
     assert sources[0]["source"] == "handbook.docx" and "twenty-eight" in sources[0]["text"]
     assert turn.plan.documents_tokens > 0
-    linked = knowledge.chunks_for_call(settings, reply.call_id)
+    linked = knowledge.chunks_for_call(settings.db, reply.call_id)
     assert linked == [s["chunk_id"] for s in sources]
-    assert spend.get_call(settings.db_path, reply.call_id).status == "ok"
+    assert spend.get_call(settings.db, reply.call_id).status == "ok"
 
 
 def test_a_file_being_stored_by_another_session_is_left_alone(settings, kb):
     good = valid()
     knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
-    doc = knowledge.documents(settings, kb)[0]
-    from lib import storage
+    doc = knowledge.documents(settings.db, kb)[0]
 
-    with storage.connect(settings.db_path, write=True) as conn:  # as if mid-ingest elsewhere
+    with settings.db.connect(write=True) as conn:  # as if mid-ingest elsewhere
         conn.execute("UPDATE documents SET status = 'storing' WHERE id = ?", (doc.id,))
     [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
     assert result.status == "failed" and "being added right now" in result.message
-    assert knowledge.chunks_of(settings, doc.id)  # nothing of the other session's was removed
-    with storage.connect(settings.db_path, write=True) as conn:  # ...until it is abandoned
+    assert knowledge.chunks_of(settings.db, doc.id)  # nothing of the other session's was removed
+    with settings.db.connect(write=True) as conn:  # ...until it is abandoned
         conn.execute("UPDATE documents SET added_at = '2000-01-01' WHERE id = ?", (doc.id,))
     [result] = knowledge.ingest(settings, kb, [("deploy.md", good["deploy.md"])])
     assert result.status == "stored"

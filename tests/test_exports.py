@@ -168,8 +168,8 @@ def test_the_compare_export_is_safe(settings):
         Variant("classifier", "v1", "local/smollm2-135m-instruct"),
         Variant("classifier", "v1", "local/smollm2-135m-instruct")])
     rows = [{"text": v, "labels": "=cmd"} for v in FORMULAS + DISGUISED]
-    run_id = compare.create_run(settings, "=title", resolved, rows, [Check("contains", "=x")])
-    assert_safe(compare.export_csv(compare.load_run(settings.db_path, run_id)))
+    run_id = compare.create_run(settings.db, "=title", resolved, rows, [Check("contains", "=x")])
+    assert_safe(compare.export_csv(compare.load_run(settings.db, run_id)))
 
 
 def test_the_documents_list_is_safe(settings):
@@ -180,7 +180,7 @@ def test_the_documents_list_is_safe(settings):
     names = ["=cmd", "@x", "\t+y", *DISGUISED]
     files = [(f"{v}.md", f"# Doc {i}\n\nText number {i}.".encode()) for i, v in enumerate(names)]
     assert [r.status for r in knowledge.ingest(settings, kb, files)] == ["stored"] * len(names)
-    assert_safe(documents_csv(knowledge.documents(settings, kb)))
+    assert_safe(documents_csv(knowledge.documents(settings.db, kb)))
 
 
 def test_no_csv_is_written_around_the_helper():

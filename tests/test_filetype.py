@@ -28,6 +28,6 @@ def test_an_html_page_about_pdfs_is_ingested_as_html(settings):
     kb = knowledge.create_kb(settings, "signatures")
     [result] = knowledge.ingest(settings, kb, [("signatures.html", HTML)])
     assert result.status == "stored", result.message
-    [doc] = knowledge.documents(settings, kb)
+    [doc] = knowledge.documents(settings.db, kb)
     assert doc.kind == "html"
-    assert "starts with the bytes %PDF-" in knowledge.chunks_of(settings, doc.id)[0]["text"]
+    assert "starts with the bytes %PDF-" in knowledge.chunks_of(settings.db, doc.id)[0]["text"]

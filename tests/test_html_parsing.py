@@ -43,8 +43,8 @@ def test_an_html_file_gives_chunks_without_repeats(settings):
     kb = knowledge.create_kb(settings, "html")
     [result] = knowledge.ingest(settings, kb, [("policy.html", PAGE)])
     assert result.status == "stored"
-    [doc] = knowledge.documents(settings, kb)
-    chunks = knowledge.chunks_of(settings, doc.id)
+    [doc] = knowledge.documents(settings.db, kb)
+    chunks = knowledge.chunks_of(settings.db, doc.id)
     for chunk in chunks:
         found = re.findall(r"Sentence \w+", chunk["text"])
         assert len(found) == len(set(found)), chunk["text"]

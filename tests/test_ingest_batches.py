@@ -26,7 +26,7 @@ def test_two_uploads_with_the_same_name_are_both_stored_and_reported(settings, k
     assert [r.status for r in results] == ["stored", "stored"]
     done = [p for p in seen if p.stage == "done"]
     assert sorted(p.index for p in done) == [0, 1]
-    assert len(knowledge.documents(settings, kb)) == 2
+    assert len(knowledge.documents(settings.db, kb)) == 2
 
 
 def test_a_slow_small_file_keeps_its_own_time_limit_among_others():
@@ -69,5 +69,5 @@ def test_a_txt_file_is_text_and_an_md_file_markdown(settings, kb):
     listy = b"Shopping\n\n- eggs\n- milk\n1. first\n2. second\n"
     results = knowledge.ingest(settings, kb, [("list.txt", listy), ("list.md", listy + b"!")])
     assert [r.status for r in results] == ["stored", "stored"]
-    kinds = {d.name: d.kind for d in knowledge.documents(settings, kb)}
+    kinds = {d.name: d.kind for d in knowledge.documents(settings.db, kb)}
     assert kinds == {"list.txt": "text", "list.md": "markdown"}

@@ -47,7 +47,7 @@ def test_a_document_past_the_chunk_cap_is_refused_before_embedding(settings, kb)
     count = int(result.message.split("would become ")[1].split(" chunks")[0].replace(",", ""))
     assert count > settings.max_chunks
     assert not any(p.stage == "embed" for p in seen)  # nothing was embedded
-    assert knowledge.documents(settings, kb) == [] and knowledge.index_count(settings, kb) == 0
+    assert knowledge.documents(settings.db, kb) == [] and knowledge.index_count(settings, kb) == 0
     assert elapsed < 20, f"{elapsed:.1f} s: the cap should act before embedding"
     assert peak[0] - start_mb < 300, f"the app grew by {peak[0] - start_mb:.0f} MB"
 
@@ -123,4 +123,4 @@ def test_an_ingest_that_grows_memory_past_the_setting_is_stopped_and_leaves_noth
     text = "\n\n".join(f"Paragraph {i} of the report." * 10 for i in range(40))
     [result] = knowledge.ingest(tight, kb, [("report.txt", text.encode())])
     assert result.status == "failed" and "PROMPTLAB_INGEST_MEMORY_MB" in result.message
-    assert knowledge.documents(settings, kb) == [] and knowledge.index_count(settings, kb) == 0
+    assert knowledge.documents(settings.db, kb) == [] and knowledge.index_count(settings, kb) == 0

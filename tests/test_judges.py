@@ -17,7 +17,6 @@ from lib.compare import Judge, Variant
 from lib.core import BudgetExceededError, JudgeError
 from lib.llm import ChatRequest, Stop, TextDelta, Usage, load_catalog
 from lib.prompts import PromptStore
-from lib.storage import connect
 
 LOCAL = "local/smollm2-135m-instruct"
 ROWS = [{"text": "The app crashes when I click save.", "expected": "bug report"},
@@ -64,7 +63,7 @@ def run_id(settings, prompts_dir) -> int:
                                [Variant("classifier", "production", LOCAL, 0.0, 8),
                                 Variant("classifier", "production", LOCAL, 0.0, 8)])
     plan = compare.forecast(settings, resolved, ROWS)
-    rid = compare.create_run(settings, "judged", resolved, ROWS, [])
+    rid = compare.create_run(settings.db, "judged", resolved, ROWS, [])
     for v in (0, 1):  # each variant's cells answered from its own script, row by row
         one = compare.Forecast([c for c in plan.cells if c.variant == v], len(ROWS), 2)
         fake = FakeProvider([ok(a) for a in ANSWERS[v]])
@@ -89,8 +88,8 @@ def test_a_judge_that_always_prefers_the_first_position_is_never_consistent(
     verdicts = run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"), fake)
     assert len(verdicts) == 4 and len(fake.requests) == 8      # every pair, in both orders
     assert {v.outcome for v in verdicts} == {"tie"}
-    [report] = compare.report(compare.load_run(settings.db_path, run_id),
-                              compare.load_verdicts(settings, run_id))
+    [report] = compare.report(compare.load_run(settings.db, run_id),
+                              compare.load_verdicts(settings.db, run_id))
     assert report.consistency == 0.0
     # The orders really were swapped: the second request shows B's reply first.
     second = fake.requests[1].messages[0].content
@@ -102,12 +101,12 @@ def test_a_consistent_judge_gives_the_better_variant_every_pair(settings, run_id
     verdicts = run_judge(settings, run_id, rj, ScriptedJudge("content"))
     assert {v.outcome for v in verdicts} == {"left"}
     assert all(v.detail["consistent"] for v in verdicts)
-    with connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         pages = conn.execute("SELECT page, prompt_name, prompt_version, structured, COUNT(*) "
                              "FROM calls WHERE page = 'judge' GROUP BY 1, 2, 3, 4").fetchall()
     assert [tuple(p) for p in pages] == [("judge", "judge-pairwise", 1, "valid", 8)]
-    run = compare.load_run(settings.db_path, run_id)
-    [report] = compare.report(run, compare.load_verdicts(settings, run_id))
+    run = compare.load_run(settings.db, run_id)
+    [report] = compare.report(run, compare.load_verdicts(settings.db, run_id))
     assert report.consistency == 1.0
     assert report.scores[0].wins == 4 and report.scores[1].losses == 4
 
@@ -119,7 +118,7 @@ def test_an_invalid_verdict_is_repaired_and_both_attempts_are_in_the_ledger(
     assert {v.outcome for v in verdicts} == {"left"}
     assert len(fake.requests) == 16                  # each order: the call and its repair
     assert "did not match the required JSON Schema" in fake.requests[1].messages[-1].content
-    with connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         rows = conn.execute("SELECT id, structured, repair_of FROM calls WHERE page = 'judge' "
                             "ORDER BY id").fetchall()
     assert [r[1] for r in rows[:2]] == ["invalid", "repaired"]
@@ -134,9 +133,9 @@ def test_rubric_scores_become_pair_outcomes_and_agreement_with_people(
     assert sorted((v.row, v.left, v.score) for v in verdicts)[:2] == [(0, 0, 5.0), (0, 1, 2.0)]
     # People agree on rows 0-2 and disagree on row 3.
     for row, outcome in [(0, "left"), (1, "left"), (2, "right"), (3, "tie")]:
-        compare.vote(settings.db_path, run_id, row, 0, 1, outcome)
-    run = compare.load_run(settings.db_path, run_id)
-    [report] = compare.report(run, compare.load_verdicts(settings, run_id))
+        compare.vote(settings.db, run_id, row, 0, 1, outcome)
+    run = compare.load_run(settings.db, run_id)
+    [report] = compare.report(run, compare.load_verdicts(settings.db, run_id))
     agreement = report.agreement
     assert agreement.n == 4 and agreement.observed == 0.5
     assert agreement.confusion[("left", "left")] == 2
@@ -149,9 +148,9 @@ def test_rubric_scores_become_pair_outcomes_and_agreement_with_people(
 def test_the_ranking_uses_votes_judges_or_both(settings, run_id, prompts_dir):
     run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"), ScriptedJudge(
         "content"))
-    compare.vote(settings.db_path, run_id, 0, 0, 1, "right")
-    run = compare.load_run(settings.db_path, run_id)
-    verdicts = compare.load_verdicts(settings, run_id)
+    compare.vote(settings.db, run_id, 0, 0, 1, "right")
+    run = compare.load_run(settings.db, run_id)
+    verdicts = compare.load_verdicts(settings.db, run_id)
     by_votes = compare.rank_variants(run, verdicts, "votes")
     by_judge = compare.rank_variants(run, verdicts, "judge")
     both = compare.rank_variants(run, verdicts, "both")
@@ -169,18 +168,18 @@ def test_a_prompt_without_a_verdict_schema_cannot_judge(settings, prompts_dir):
 
 
 def test_judging_stops_when_the_budget_refuses(settings, run_id, prompts_dir):
-    spend.set_budget(settings.db_path, "all", "day", 0)
+    spend.set_budget(settings.db, "all", "day", 0)
     rj = judge(settings, prompts_dir, "pairwise", "openai/gpt-4o-mini")
     with pytest.raises(BudgetExceededError):
         run_judge(settings, run_id, rj, ScriptedJudge("content"))
-    assert compare.load_verdicts(settings, run_id) == []
+    assert compare.load_verdicts(settings.db, run_id) == []
 
 
 def test_each_rows_verdicts_and_reasons_read_plainly(settings, run_id, prompts_dir):
     run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"),
               ScriptedJudge("content"))
     run_judge(settings, run_id, judge(settings, prompts_dir, "rubric"), ScriptedJudge("rubric"))
-    by_row = compare.verdicts_by_row(compare.load_verdicts(settings, run_id))
+    by_row = compare.verdicts_by_row(compare.load_verdicts(settings.db, run_id))
     assert sorted(by_row) == [0, 1, 2, 3]
     pairwise, rubric_a, rubric_b = by_row[0]
     assert pairwise.judge == "judge-pairwise v1 · local/smollm2-135m-instruct"
@@ -193,7 +192,7 @@ def test_each_rows_verdicts_and_reasons_read_plainly(settings, run_id, prompts_d
 
 def test_a_position_biased_verdict_says_its_orders_disagree(settings, run_id, prompts_dir):
     run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"), ScriptedJudge("first"))
-    [said] = compare.verdicts_by_row(compare.load_verdicts(settings, run_id))[2]
+    [said] = compare.verdicts_by_row(compare.load_verdicts(settings.db, run_id))[2]
     assert said.outcome == "A vs B: tie (the two orders disagree)"
     assert said.reasons == ("A shown first, said A better: the first one",
                             "B shown first, said B better: the first one")
@@ -217,9 +216,9 @@ def test_the_csv_has_each_judges_verdict_and_reasons_per_line(settings, run_id, 
     run_judge(settings, run_id, judge(settings, prompts_dir, "pairwise"),
               ScriptedJudge("content"))
     run_judge(settings, run_id, judge(settings, prompts_dir, "rubric"), ScriptedJudge("rubric"))
-    run = compare.load_run(settings.db_path, run_id)
+    run = compare.load_run(settings.db, run_id)
     lines = list(csv.DictReader(io.StringIO(compare.export_csv(
-        run, compare.load_verdicts(settings, run_id)))))
+        run, compare.load_verdicts(settings.db, run_id)))))
     pairwise = "judge: judge-pairwise v1 · local/smollm2-135m-instruct"
     rubric = "judge: judge-rubric v1 · local/smollm2-135m-instruct"
     assert len(lines) == 8

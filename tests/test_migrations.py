@@ -13,6 +13,7 @@ import pytest
 
 from lib import storage
 from lib.core import StorageError
+from lib.storage import Database
 
 # Every migration shipped before they moved into one file each (lib/storage/migrations.py
 # and migrations_late.py), in the order they were applied.
@@ -43,11 +44,11 @@ _PG_SCHEMA = [
 ]
 
 
-def schema(target: Path | str) -> list[str]:
+def schema(target: Database) -> list[str]:
     """What the migrations made of a database: every table, column, index, constraint and
     trigger, as text (the migrations table itself left out)."""
-    with storage.connect(target) as conn:
-        if isinstance(storage.database(target), Path):
+    with target.connect() as conn:
+        if target.kind == "sqlite":
             return [" | ".join(map(str, r)) for r in conn.execute(
                 "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
                 "AND tbl_name <> 'schema_migrations' ORDER BY name")]
@@ -57,11 +58,11 @@ def schema(target: Path | str) -> list[str]:
 @pytest.fixture
 def empty(tmp_path, backend, postgres_server):
     """A database with nothing in it yet, on the backend under test."""
-    if backend == "sqlite":
-        yield tmp_path / "empty.sqlite3"
+    if backend.kind == "sqlite":
+        yield Database.sqlite(tmp_path / "empty.sqlite3")
         return
     url = postgres_server.fresh_database(migrated=False)
-    yield url
+    yield Database.postgresql(url)
     postgres_server.drop(url)
 
 
@@ -71,8 +72,9 @@ def test_the_shipped_migrations_keep_their_names_and_order():
 
 
 def test_the_shipped_migrations_make_the_schema_they_always_made(empty, backend):
-    assert storage.migrate(empty, until=SHIPPED[-1]) == SHIPPED
-    assert schema(empty) == json.loads(SNAPSHOT.read_text())[backend]
+    assert empty.migrate(until=SHIPPED[-1]) == SHIPPED
+    snapshot = json.loads(SNAPSHOT.read_text())
+    assert schema(empty) == snapshot["sqlite" if backend.kind == "sqlite" else "postgres"]
 
 
 def test_a_database_migrated_by_the_old_files_needs_nothing_more(tmp_path):
@@ -89,9 +91,10 @@ def test_a_database_migrated_by_the_old_files_needs_nothing_more(tmp_path):
                     conn.execute(line.split(" | ", 2)[2])
         conn.executemany("INSERT INTO schema_migrations (name) VALUES (?)",
                          [(n,) for n in SHIPPED])
-    assert storage.migrate(path) == [name for name, _ in storage.MIGRATIONS[len(SHIPPED):]]
-    assert storage.migrate(new) == [name for name, _ in storage.MIGRATIONS]
-    assert schema(path) == schema(new)
+    old, fresh = Database.sqlite(path), Database.sqlite(new)
+    assert old.migrate() == [name for name, _ in storage.MIGRATIONS[len(SHIPPED):]]
+    assert fresh.migrate() == [name for name, _ in storage.MIGRATIONS]
+    assert schema(old) == schema(fresh)
 
 
 _packages = itertools.count()

@@ -43,14 +43,14 @@ def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
     assert at.selectbox(key="chat_model").value == "local/smollm2-135m-instruct"
     at.chat_input[0].set_value("Hello! What is your name?").run()
     assert not at.exception and not at.error
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    msgs = chat.list_messages(path, conv.id)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    msgs = chat.list_messages(db, conv.id)
     assert [m.role for m in msgs] == ["user", "assistant"] and msgs[1].content.strip()
     assert at.query_params["c"] == str(conv.id)
     assert any("in /" in shown(c.value) and "first token" in shown(c.value) for c in at.caption)
     assert next(m.value for m in at.chat_message[1].markdown) == msgs[1].content
-    row = spend.get_call(path, msgs[1].call_id)
+    row = spend.get_call(db, msgs[1].call_id)
     assert row.status == "ok" and row.provider == "local" and row.cost_micro == 0
     assert conv.title == "Hello! What is your name?"
     assert "Context:" in at.get("progress")[0].proto.text
@@ -82,9 +82,9 @@ def test_provider_outage_is_shown_in_plain_words(app, monkeypatch):
     assert not at.exception
     assert any("connection" in shown(e.value).lower() and "network" in shown(e.value)
                for e in at.error)
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    assert [m.content for m in chat.list_messages(path, conv.id)] == ["Are you there?"]
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    assert [m.content for m in chat.list_messages(db, conv.id)] == ["Are you there?"]
 
 
 def test_overlong_message_is_refused_and_given_back(app):
@@ -94,13 +94,13 @@ def test_overlong_message_is_refused_and_given_back(app):
     assert not at.exception
     assert any("window" in shown(e.value) for e in at.error)
     assert at.code[0].value == text
-    assert chat.list_conversations(get_settings().db_path) == []
+    assert chat.list_conversations(get_settings().db) == []
 
 
 def test_rename_resume_and_delete(app):
-    path = get_settings().db_path
-    conv = chat.create_conversation(path, title="Old name")
-    chat.add_message(path, conv, "user", "remember me")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Old name")
+    chat.add_message(db, conv, "user", "remember me")
     at = app("app_pages/chat.py")
     picker(at).set_value(conv).run()
     assert at.query_params["c"] == str(conv)
@@ -108,21 +108,21 @@ def test_rename_resume_and_delete(app):
     assert "remember me" in [m.value for m in at.chat_message[0].markdown]
     at.text_input(key=f"title_{conv}").set_value("New name").run()
     at.button(key="rename").click().run()
-    assert chat.get_conversation(path, conv).title == "New name"
+    assert chat.get_conversation(db, conv).title == "New name"
     shown_now = picker(at)
     assert shown_now.value == conv and shown_now.format_func(conv).startswith("New name")
     assert at.button(key="delete_conv").disabled  # not at one click
     at.checkbox(key=f"delete_sure_{conv}").check().run()
     at.button(key="delete_conv").click().run()
-    assert chat.list_conversations(path) == []
+    assert chat.list_conversations(db) == []
     assert "c" not in at.query_params
 
 
 def test_the_conversation_list_is_searched_by_what_was_said(app):
-    path = get_settings().db_path
-    lighthouse = chat.create_conversation(path, title="Coastal trip")
-    chat.add_message(path, lighthouse, "user", "Who keeps the lighthouse?")
-    chat.create_conversation(path, title="Taxes")
+    db = get_settings().db
+    lighthouse = chat.create_conversation(db, title="Coastal trip")
+    chat.add_message(db, lighthouse, "user", "Who keeps the lighthouse?")
+    chat.create_conversation(db, title="Taxes")
     at = app("app_pages/chat.py")
     assert len(picker(at).options) == 2
     at.text_input(key="conv_search").set_value("LIGHTHOUSE").run()
@@ -132,10 +132,10 @@ def test_the_conversation_list_is_searched_by_what_was_said(app):
 
 
 def test_new_chat_leaves_the_current_conversation(app):
-    path = get_settings().db_path
-    conv = chat.create_conversation(path, title="Kept")
-    chat.add_message(path, conv, "user", "first question")
-    chat.add_message(path, conv, "assistant", "first answer")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Kept")
+    chat.add_message(db, conv, "user", "first question")
+    chat.add_message(db, conv, "assistant", "first answer")
     at = app("app_pages/chat.py")
     picker(at).set_value(conv).run()
     assert at.query_params["c"] == str(conv) and len(at.chat_message) == 2
@@ -173,9 +173,9 @@ def test_claude_counts_are_estimates_with_an_exact_count_on_request(app, monkeyp
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_port}")
-    path = get_settings().db_path
-    conv = chat.create_conversation(path, model="anthropic/claude-haiku-4-5")
-    chat.add_message(path, conv, "user", "How many tokens is this?")
+    db = get_settings().db
+    conv = chat.create_conversation(db, model="anthropic/claude-haiku-4-5")
+    chat.add_message(db, conv, "user", "How many tokens is this?")
     try:
         at = app("app_pages/chat.py")
         picker(at).set_value(conv).run()
@@ -201,12 +201,12 @@ def test_chat_with_an_output_schema_draws_a_json_tree_on_the_local_model(app):
     at.text_area(key="chat_schema").set_value(json.dumps(schema)).run()
     at.chat_input[0].set_value("Alice is 30.").run()
     assert not at.exception and not at.error
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    reply = chat.list_messages(path, conv.id)[1]
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    reply = chat.list_messages(db, conv.id)[1]
     assert set(json.loads(reply.content)) == {"name", "age"}
     assert reply.meta["structured"]["status"] == "valid"
-    assert spend.get_call(path, reply.call_id).structured == "valid"
+    assert spend.get_call(db, reply.call_id).structured == "valid"
     assert any("valid JSON" in shown(m.value) for m in at.markdown)
     assert at.get("json") and at.get("download_button")
 

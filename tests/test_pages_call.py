@@ -37,7 +37,6 @@ SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
 
 def make_call(user: str | None = None, conversation: int | None = None, **context) -> int:
     settings = get_settings()
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     request = ChatRequest(
         "m1", (Message("user", "What is **6*7**? ![x](http://127.0.0.1:9/leak)"),),
         system="You are terse.", temperature=0.3, max_tokens=99,
@@ -100,9 +99,8 @@ def test_a_call_opens_by_its_url_with_request_and_reply(open_as):
 
 
 def test_a_failed_call_shows_its_error(open_as):
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    call_id = spend.record(path, spend.CallRecord(
+    db = get_settings().db
+    call_id = spend.record(db, spend.CallRecord(
         ts=now_iso(), page="api", provider="openai", model="gpt-4.1", attempts=3,
         status="error", total_ms=12.0, error_kind="rate_limit",
         error_message="Too many requests"), payload={
@@ -115,7 +113,6 @@ def test_a_failed_call_shows_its_error(open_as):
 
 def test_a_call_too_large_to_keep_whole_says_so(open_as):
     settings = get_settings()
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     request = ChatRequest("m1", (Message("user", "x" * 500_000 + " the end"),))
     # Asked as built (not fitted to MODEL's window): the page must cope with what was sent.
     call = scripted(settings, FakeProvider([([TextDelta("ok"), Stop("end_turn")], None)])).invoke(
@@ -129,9 +126,8 @@ def test_a_call_too_large_to_keep_whole_says_so(open_as):
 
 
 def test_a_batch_result_says_nothing_was_stored(open_as):
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    call_id = spend.record(path, spend.CallRecord(
+    db = get_settings().db
+    call_id = spend.record(db, spend.CallRecord(
         ts=now_iso(), page="compare", provider="openai", model="gpt-4.1", attempts=1,
         status="ok", total_ms=5.0))
     at = open_as(None, "app_pages/call.py", id=str(call_id))
@@ -189,12 +185,11 @@ def page_links(at) -> list[tuple[str, str]]:
 
 
 def test_a_chat_reply_links_to_its_call(open_as):
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conv = chat.create_conversation(path, title="Sums")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Sums")
     call_id = make_call(conversation=conv)
-    chat.add_message(path, conv, "user", "What is 6*7?")
-    chat.add_message(path, conv, "assistant", "Let me compute.", call_id=call_id,
+    chat.add_message(db, conv, "user", "What is 6*7?")
+    chat.add_message(db, conv, "assistant", "Let me compute.", call_id=call_id,
                      meta={"model": "openai/m1", "input_tokens": 120, "output_tokens": 30})
     at = open_as(None, "app_pages/chat.py", c=str(conv))
     assert ("Call details", f"id={call_id}") in page_links(at)
@@ -205,8 +200,8 @@ def test_a_chat_reply_links_to_its_call(open_as):
 
 def test_the_costs_tables_link_every_call(open_as):
     ids = [make_call(), make_call()]
-    path = get_settings().db_path
-    api = spend.record(path, spend.CallRecord(
+    db = get_settings().db
+    api = spend.record(db, spend.CallRecord(
         ts=now_iso(), page="api", provider="local", model="smollm2-135m-instruct",
         attempts=1, status="ok", total_ms=3.0))
     at = open_as(None, "app_pages/costs.py")

@@ -25,14 +25,13 @@ EMOJI = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u2bff\u3290-
 
 def make_run(rows: int = 2, *, judged: bool = False) -> int:
     settings = get_settings()
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
     store = PromptStore(settings.prompts_dir)
     resolved = compare.resolve(store, load_catalog(settings),
                                [Variant("classifier", "production", LOCAL, 0.0, 8)] * 2)
     data = [{"text": f"ticket {i}"} for i in range(rows)]
     checks = [Check("contains", "bug"), Check("json")]  # one passes, one fails
     plan = compare.forecast(settings, resolved, data)
-    run_id = compare.create_run(settings, "marks", resolved, data, checks)
+    run_id = compare.create_run(settings.db, "marks", resolved, data, checks)
     list(compare.execute(settings, run_id, resolved, plan, checks, concurrency=1,
                          calls=scripted(settings, FakeProvider([ok("good bug report")]))))
     if judged:
@@ -73,7 +72,7 @@ def test_check_marks_need_no_emoji_font(app):
 def test_each_cell_links_to_its_call(app):
     run_id = make_run()
     at = open_run(app, run_id)
-    run = compare.load_run(get_settings().db_path, run_id)
+    run = compare.load_run(get_settings().db, run_id)
     links = re.findall(r"\[call details\]\(/call\?id=(\d+)\)", main_text(at))
     assert sorted(int(i) for i in links) == sorted(c.call_id for c in run.cells.values())
 

@@ -17,11 +17,10 @@ from lib.llm import encoding, load_catalog, user_catalog_path
 
 
 def _calls(n: int = 6) -> None:
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    db = get_settings().db
     now = dt.datetime.now(dt.UTC)
     for i in range(n):
-        spend.record(path, spend.CallRecord(
+        spend.record(db, spend.CallRecord(
             ts=(now - dt.timedelta(days=i % 3)).isoformat(timespec="milliseconds"),
             page="chat", provider="openai" if i % 2 else "local",
             model="gpt-4.1" if i % 2 else "smollm2-135m-instruct", attempts=1,
@@ -62,10 +61,9 @@ def test_a_hundred_thousand_tokens_are_paged(app):
 
 
 def test_tokens_of_a_prompt_version_and_a_conversation(app):
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conv = chat.create_conversation(path, title="Greeting")
-    chat.add_message(path, conv, "user", "Hi there")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Greeting")
+    chat.add_message(db, conv, "user", "Hi there")
     at = app("app_pages/tokens.py")
     at.segmented_control(key="tok_source").set_value("A prompt version").run()
     at.selectbox(key="tok_prompt").set_value("classifier").run()
@@ -110,7 +108,7 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
     at.selectbox(key="budget_scope").set_value("openai").run()
     at.number_input(key="budget_limit").set_value(0.0035).run()
     at.button(key="budget_save").click().run()
-    [status] = spend.statuses(get_settings().db_path)
+    [status] = spend.statuses(get_settings().db)
     assert (status.scope, status.period, status.limit_micro) == ("openai", "day", 3500)
     assert at.query_params["view"] == "Budgets"  # saving stays on the budgets
     bars = [reads(p.proto.text) for p in at.get("progress")]
@@ -118,7 +116,7 @@ def test_budgets_set_in_the_app_warn_and_refuse(app):
     # The banner lives in the entrypoint, on every page (AppTest runs it on the first run).
     home = app()  # today's openai spend is $0.003 of $0.0035: 86%
     assert any("Today's openai budget is 86% used" in reads(w.value) for w in home.warning)
-    spend.set_budget(get_settings().db_path, "openai", "day", 0.003)
+    spend.set_budget(get_settings().db, "openai", "day", 0.003)
     home = app()
     assert any("Today's openai budget is used up" in reads(e.value) for e in home.error)
 
@@ -144,12 +142,11 @@ def test_prices_are_edited_in_the_app(app):
 def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     monkeypatch.setenv("PROMPTLAB_LOCAL_CONTEXT", "600")
     get_settings.cache_clear()
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conv = chat.create_conversation(path, title="Long")
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="Long")
     for i in range(6):
-        chat.add_message(path, conv, "user", f"question {i} " + "word " * 40)
-        chat.add_message(path, conv, "assistant", f"answer {i} " + "word " * 40)
+        chat.add_message(db, conv, "user", f"question {i} " + "word " * 40)
+        chat.add_message(db, conv, "assistant", f"answer {i} " + "word " * 40)
     at = app("app_pages/chat.py")
     picker(at).set_value(conv).run()
     next(n for n in at.number_input if n.label == "Max output tokens").set_value(64).run()
@@ -161,16 +158,16 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
 
 
 def test_a_refused_call_stores_nothing_and_gives_the_message_back(app, openai_key):
-    path = openai_key
-    spend.set_budget(path, "all", "day", 0.0)
+    db = openai_key
+    spend.set_budget(db, "all", "day", 0.0)
     at = app("app_pages/chat.py")
     at.selectbox(key="chat_model").set_value("openai/gpt-4.1").run()
     at.chat_input[0].set_value("Will this be sent?").run()
     assert not at.exception
     assert any("budget" in reads(e.value) and "was not sent" in reads(e.value) for e in at.error)
     assert at.code[0].value == "Will this be sent?"
-    assert chat.list_conversations(path) == []
-    assert spend.count_calls(path) == 0
+    assert chat.list_conversations(db) == []
+    assert spend.count_calls(db) == 0
 
 
 class Everything(logging.Handler):
@@ -202,8 +199,8 @@ def test_costs_page_logs_no_traceback_and_shows_whole_versions(app):
     """A table with missing values (no prompt, no first token, not a run step) beside
     whole numbers: no Arrow conversion traceback in the log, and version 3 reads "3"."""
     _calls()
-    path = get_settings().db_path
-    spend.record(path, spend.CallRecord(
+    db = get_settings().db
+    spend.record(db, spend.CallRecord(
         ts=dt.datetime.now(dt.UTC).isoformat(), page="compare", provider="local",
         model="smollm2-135m-instruct", attempts=1, status="ok", total_ms=5.5,
         prompt_name="classifier", prompt_version=3, cost_micro=90_000, run_id="r1", step=2))

@@ -22,7 +22,7 @@ def test_create_a_knowledge_base(app):
     at.text_input(key="kb_new_name").input("Support").run()
     at.button(key="kb_create").click().run()
     assert at.selectbox(key="kb_pick").value == "Support"
-    assert [kb.name for kb in knowledge.list_kbs(get_settings())] == ["Support"]
+    assert [kb.name for kb in knowledge.list_kbs(get_settings().db)] == ["Support"]
 
 
 def test_delete_a_knowledge_base_says_what_went(app):
@@ -33,7 +33,7 @@ def test_delete_a_knowledge_base_says_what_went(app):
     at.button(key="kb_delete").click().run()
     assert not at.exception and not at.error
     assert [shown(t.value) for t in at.toast] == ["Deleted the knowledge base Old notes."]
-    assert [k.name for k in knowledge.list_kbs(settings)] == ["Support"]
+    assert [k.name for k in knowledge.list_kbs(settings.db)] == ["Support"]
     assert at.selectbox(key="kb_pick").value == "Support"
 
 
@@ -51,7 +51,7 @@ def test_upload_a_batch_with_a_bad_file(app):
     assert not at.get("progress")  # the batch is over: results, not bars
     assert at.file_uploader(key="doc_upload_1").value in (None, [])  # emptied for the next
     assert at.subheader[0].value == "2 documents"
-    assert sorted(d.name for d in knowledge.documents(settings, kb)) == ["deploy.md", "faq.html"]
+    assert sorted(d.name for d in knowledge.documents(settings.db, kb)) == ["deploy.md", "faq.html"]
 
 
 def test_inspect_delete_and_rebuild(app):
@@ -60,7 +60,7 @@ def test_inspect_delete_and_rebuild(app):
                                     ("notes.txt", valid()["notes.txt"])])
     at.run()
     at.selectbox(key="doc_pick").set_value(
-        next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")).run()
+        next(d for d in knowledge.documents(settings.db, kb) if d.name == "deploy.md")).run()
     assert any("2 chunks" in shown(c.value) for c in at.caption)
     table = next(df.value for df in at.dataframe if "tokens" in df.value.columns)
     assert list(table["chunk"]) == [1, 2]  # counted from 1, as everywhere a chunk is named
@@ -70,7 +70,7 @@ def test_inspect_delete_and_rebuild(app):
     at.button(key="doc_rebuild").click().run()
     assert any("Rebuilt: 3 chunks" in shown(s.value) for s in at.success)
     assert knowledge.index_count(settings, kb) == 3
-    deploy = next(d for d in knowledge.documents(settings, kb) if d.name == "deploy.md")
+    deploy = next(d for d in knowledge.documents(settings.db, kb) if d.name == "deploy.md")
     assert at.button(key="doc_delete").disabled  # not before it is ticked
     sure = at.checkbox(key=f"doc_delete_sure_{deploy.id}")
     assert shown(sure.label) == "Yes, delete deploy.md and its 2 chunks from the knowledge base"
@@ -79,7 +79,7 @@ def test_inspect_delete_and_rebuild(app):
     at.button(key="doc_delete").click().run()
     assert not at.exception and not at.error
     assert [shown(t.value) for t in at.toast] == ["Deleted deploy.md (2 chunks)."]
-    assert [d.name for d in knowledge.documents(settings, kb)] == ["notes.txt"]
+    assert [d.name for d in knowledge.documents(settings.db, kb)] == ["notes.txt"]
     assert knowledge.index_count(settings, kb) == 1
     assert at.subheader[0].value == "1 documents"
     assert at.selectbox(key="doc_pick").value.name == "notes.txt"
@@ -102,7 +102,7 @@ def test_retrieval_inspector_side_by_side(app):
     # Why each ranked: the hybrid top hit was near the top of both lists, with a fused score.
     whys = [shown(c.value) for c in at.caption if shown(c.value).startswith("dense ")]
     assert any(w.startswith("dense #") and "BM25 #" in w and "fused " in w for w in whys), whys
-    notes = next(d for d in knowledge.documents(settings, kb) if d.name == "notes.txt")
+    notes = next(d for d in knowledge.documents(settings.db, kb) if d.name == "notes.txt")
     at.multiselect(key="ret_docs").set_value([notes]).run()
     hits = [m.value for m in at.markdown if m.value[:3] == "**1" or m.value[:4] == "**2."]
     assert hits and all("notes.txt" in h for h in hits)
@@ -175,10 +175,10 @@ def test_chat_with_a_knowledge_base_cites_sources(app):
     assert not at.exception and not at.error
     expanders = [shown(e.label) for e in at.expander]
     assert expanders[0].startswith("[1] guide.pdf, page 1")
-    [conv] = chat.list_conversations(settings.db_path)
-    reply = chat.list_messages(settings.db_path, conv.id)[-1]
+    [conv] = chat.list_conversations(settings.db)
+    reply = chat.list_messages(settings.db, conv.id)[-1]
     assert reply.meta["sources"][0]["source"] == "guide.pdf"
-    assert knowledge.chunks_for_call(settings, reply.call_id)
+    assert knowledge.chunks_for_call(settings.db, reply.call_id)
 
 
 def test_retrieval_fusion_settings_are_saved_per_knowledge_base(app):
@@ -191,7 +191,7 @@ def test_retrieval_fusion_settings_are_saved_per_knowledge_base(app):
     at.number_input(key=f"fs_per_{kb.id}").set_value(2)
     at.button[0].click().run()  # the form's submit button
     assert not at.exception and not at.error
-    saved = knowledge.search_settings(settings, kb)
+    saved = knowledge.search_settings(settings.db, kb)
     assert (saved.method, saved.dense_weight, saved.per_document) == ("ranks", 0.7, 2)
     at.text_input(key="ret_query").input("How many days of leave do employees get?").run()
     titles = [m.value for m in at.markdown if m.value == "**Hybrid (RRF)**"]
@@ -199,4 +199,4 @@ def test_retrieval_fusion_settings_are_saved_per_knowledge_base(app):
     assert any("reciprocal ranks (k = 60), dense weight 0.70" in shown(c.value)
                for c in at.caption)
     at.button(key=f"fs_reset_{kb.id}").click().run()
-    assert knowledge.search_settings(settings, kb) == knowledge.FusionSettings()
+    assert knowledge.search_settings(settings.db, kb) == knowledge.FusionSettings()

@@ -91,26 +91,26 @@ def test_compare_forecast_run_vote_and_reopen(app, prompts_dir):
     assert any(shown(m.value).startswith("**Forecast:**") for m in at.markdown)
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    path = get_settings().db_path
-    [(run_id, *_)] = compare.list_runs(path)
-    run = compare.load_run(path, run_id)
+    db = get_settings().db
+    [(run_id, *_)] = compare.list_runs(db)
+    run = compare.load_run(db, run_id)
     assert run.status == "done" and len(run.cells) == 2
     assert all(c.status == "ok" for c in run.cells.values())
     assert at.query_params["run"] == str(run_id)
     vote = at.radio(key=f"vote_{run_id}_0_0_1")
     vote.set_value("right").run()
-    assert compare.load_run(path, run_id).votes == {(0, 0, 1): "right"}
+    assert compare.load_run(db, run_id).votes == {(0, 0, 1): "right"}
     summary = next(m.value for m in at.markdown if m.value.startswith("| variant |"))
     assert [line.split(" | ")[1] for line in summary.splitlines()[2:]] == ["0%", "100%"]
-    rows = [spend.get_call(path, c.call_id) for c in run.cells.values()]
+    rows = [spend.get_call(db, c.call_id) for c in run.cells.values()]
     assert {(r.page, r.prompt_name) for r in rows} == {("compare", "classifier")}
     assert sorted(r.prompt_version for r in rows) == [1, 2]
 
 
 def test_compare_over_a_saved_dataset(app):
-    path = get_settings().db_path
+    db = get_settings().db
     ds = compare.parse_csv(b"text\nI love it\nIt broke\nHow do I log in?\n", "three.csv")
-    ds_id = compare.save_dataset(path, ds)
+    ds_id = compare.save_dataset(db, ds)
     at = app("app_pages/compare.py")
     at.radio(key="cmp_mode").set_value("Dataset (CSV)").run()
     at.selectbox(key="cmp_saved_ds").set_value(ds_id).run()
@@ -119,8 +119,8 @@ def test_compare_over_a_saved_dataset(app):
     at.button(key="cmp_forecast_btn").click().run()
     at.button(key="cmp_run").click().run()
     assert not at.exception
-    [(run_id, *_)] = compare.list_runs(path)
-    run = compare.load_run(path, run_id)
+    [(run_id, *_)] = compare.list_runs(db)
+    run = compare.load_run(db, run_id)
     assert len(run.rows) == 3 and len(run.cells) == 6
     assert at.get("download_button")
 
@@ -144,26 +144,26 @@ def test_chat_system_prompt_from_a_stored_prompt(app):
     assert any("assistant v1" in shown(c.value) and "payments team" in shown(c.value)
                for c in at.caption)
     at.chat_input[0].set_value("Hi!").run()
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
     assert "payments team" in conv.system
-    reply = chat.list_messages(path, conv.id)[-1]
-    row = spend.get_call(path, reply.call_id)
+    reply = chat.list_messages(db, conv.id)[-1]
+    row = spend.get_call(db, reply.call_id)
     assert (row.prompt_name, row.prompt_version) == ("assistant", 1)
 
 
 def test_a_run_over_budget_is_refused(app, openai_key):
     from lib import spend
 
-    path = openai_key
-    spend.set_budget(path, "openai", "day", 0.0001)
+    db = openai_key
+    spend.set_budget(db, "openai", "day", 0.0001)
     at = app("app_pages/compare.py")
     at.selectbox(key="cv0_model_classifier").set_value("openai/gpt-4.1").run()
     at.text_area(key="cmp_form_text").input("hello").run()
     at.button(key="cmp_forecast_btn").click().run()
     assert any("today's openai budget" in shown(e.value) for e in at.error)
     assert at.button(key="cmp_run").disabled
-    spend.set_budget(path, "openai", "day", None)
+    spend.set_budget(db, "openai", "day", None)
     at.run()
     assert not at.error and not at.button(key="cmp_run").disabled
 
@@ -182,9 +182,9 @@ def test_compare_a_variant_with_tools_and_a_tool_check(app, prompts_dir):
     at.button(key="cmp_forecast_btn").click().run()
     at.button(key="cmp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    path = get_settings().db_path
-    [(run_id, *_)] = compare.list_runs(path)
-    run = compare.load_run(path, run_id)
+    db = get_settings().db
+    [(run_id, *_)] = compare.list_runs(db)
+    run = compare.load_run(db, run_id)
     assert run.variants[1]["tools"] == ["calculator"] and not run.variants[0]["tools"]
     a, b = run.cells[(0, 0)], run.cells[(0, 1)]
     assert not a.trace and b.trace["steps"] >= 1
@@ -331,9 +331,9 @@ def test_a_prompt_made_in_the_page_runs_here_and_over_the_api(app, monkeypatch, 
     assert at.number_input(key="run_max_tokens_one-word").value == 8
     at.button(key="run_prompt").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    path = get_settings().db_path
-    assert spend.count_calls(path) == 1
-    row = spend.get_call(path, 1)
+    db = get_settings().db
+    assert spend.count_calls(db) == 1
+    row = spend.get_call(db, 1)
     assert (row.page, row.prompt_name, row.prompt_version, row.status) == (
         "prompts", "one-word", 1, "ok")
     assert row.output_tokens > 0
@@ -344,7 +344,7 @@ def test_a_prompt_made_in_the_page_runs_here_and_over_the_api(app, monkeypatch, 
     # And over the HTTP API, with no model named: the prompt's own default is used.
     settings = load_settings()
     assert settings.prompts_dir == folder
-    secret = api.create_key(settings.db_path, "newcomer").secret
+    secret = api.create_key(settings.db, "newcomer").secret
     with TestClient(api.create_app(settings)) as client:
         r = client.post("/v1/prompts/one-word/run", json={"variables": {"thing": "fruit"}},
                         headers={"authorization": f"Bearer {secret}"})

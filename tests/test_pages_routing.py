@@ -24,10 +24,10 @@ def test_router_chooses_the_bundled_model_and_says_why_under_the_reply(app):
     at.chat_input[0].set_value("Bug report or question: the app crashes on save.").run()
     assert not at.exception and not at.error
     assert any(shown(c.value).endswith(ONLY_LOCAL) for c in at.caption)
-    path = get_settings().db_path
-    [conv] = chat.list_conversations(path)
-    reply = chat.list_messages(path, conv.id)[1]
-    row = spend.get_call(path, reply.call_id)
+    db = get_settings().db
+    [conv] = chat.list_conversations(db)
+    reply = chat.list_messages(db, conv.id)[1]
+    row = spend.get_call(db, reply.call_id)
     assert row.provider == "local" and row.route.startswith("rule for the classify task")
     assert row.baseline_micro == 0 == row.cost_micro  # the top available model is the local one
 

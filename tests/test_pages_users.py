@@ -13,6 +13,7 @@ from support import shown as reads
 from lib import chat, knowledge, spend
 from lib.core import ROOT, get_settings
 from lib.prompts import PromptStore
+from lib.storage import Database
 
 ISSUER = "https://id.example.com"
 ALICE = {"is_logged_in": True, "iss": ISSUER, "sub": "a1", "email": "alice@example.com",
@@ -41,14 +42,13 @@ def open_as(app):
     return make
 
 
-def db():
-    path = get_settings().db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+def app_db() -> Database:
+    """The database the app's settings name."""
+    return get_settings().db
 
 
 def test_nobody_signed_in_sees_only_the_sign_in_screen(open_as):
-    db()
+    app_db()
     at = open_as({"is_logged_in": False})
     assert [b.label for b in at.button] == ["Sign in"]
     assert not any("Providers" in e.label for e in at.sidebar.expander)  # no page, no panel
@@ -58,7 +58,7 @@ def test_nobody_signed_in_sees_only_the_sign_in_screen(open_as):
 
 
 def test_a_signed_in_user_sees_who_they_are_and_can_sign_out(open_as):
-    db()
+    app_db()
     at = open_as(ALICE)
     says = " ".join(reads(c.value) for c in at.sidebar.caption)
     assert "Signed in as **Alice**" in says and "alice@example.com" in says
@@ -67,9 +67,9 @@ def test_a_signed_in_user_sees_who_they_are_and_can_sign_out(open_as):
 
 
 def test_each_user_finds_only_their_own_conversations(open_as):
-    path = db()
-    mine = chat.create_conversation(path, title="Alice's plan", owner=ALICE["email"])
-    theirs = chat.create_conversation(path, title="Bob's secret", owner=BOB["email"])
+    db = app_db()
+    mine = chat.create_conversation(db, title="Alice's plan", owner=ALICE["email"])
+    theirs = chat.create_conversation(db, title="Bob's secret", owner=BOB["email"])
     at = open_as(ALICE, "app_pages/chat.py")
     assert picker(at).options == ["Alice's plan"]
     at = open_as(ALICE, "app_pages/chat.py", c=str(theirs))  # a guessed link to Bob's
@@ -77,19 +77,19 @@ def test_each_user_finds_only_their_own_conversations(open_as):
     assert all("Bob's secret" not in o for o in picker(at).options)
     at.chat_input[0].set_value("Hello, who are you?").run()  # a new chat, on the local model
     assert not at.exception
-    new = next(c for c in chat.list_conversations(path, owner=ALICE["email"]) if c.id != mine)
-    [_, reply] = chat.list_messages(path, new.id)
-    assert spend.get_call(path, reply.call_id).user_id == "alice@example.com"
+    new = next(c for c in chat.list_conversations(db, owner=ALICE["email"]) if c.id != mine)
+    [_, reply] = chat.list_messages(db, new.id)
+    assert spend.get_call(db, reply.call_id).user_id == "alice@example.com"
     home = open_as(BOB)
     assert next(m.value for m in home.metric if m.label == "Conversations") == "1"
 
 
 def test_knowledge_bases_and_prompt_versions_show_who_made_them(open_as, prompts_dir):
-    db()
+    app_db()
     at = open_as(ALICE, "app_pages/documents.py")
     at.sidebar.text_input(key="kb_new_name").input("Handbook")
     at.sidebar.button(key="kb_create").click().run()
-    [kb] = knowledge.list_kbs(get_settings())
+    [kb] = knowledge.list_kbs(get_settings().db)
     assert kb.owner == "alice@example.com"
     at = open_as(BOB, "app_pages/documents.py")
     assert any("made by alice@example.com" in reads(c.value) for c in at.caption)
@@ -101,10 +101,10 @@ def test_knowledge_bases_and_prompt_versions_show_who_made_them(open_as, prompts
 
 
 def _calls() -> None:
-    path = db()
+    db = app_db()
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     for user, cost in (("alice@example.com", 3000), ("bob@example.com", 1000), (None, 500)):
-        spend.record(path, spend.CallRecord(
+        spend.record(db, spend.CallRecord(
             ts=now, page="chat", provider="openai", model="gpt-4.1", attempts=1, status="ok",
             total_ms=900.0, ttft_ms=100.0, input_tokens=100, output_tokens=10,
             cost_micro=cost, user_id=user))
@@ -135,8 +135,8 @@ def test_a_budget_is_set_per_user_and_binds_them(open_as):
     scope = at.selectbox(key="budget_scope").set_value("user:bob@example.com").run()
     at.number_input(key="budget_limit").set_value(0.0012).run()
     at.button(key="budget_save").click().run()
-    path = get_settings().db_path
-    assert {s.scope: s.limit_micro for s in spend.statuses(path, everyone=True)} == {
+    db = get_settings().db
+    assert {s.scope: s.limit_micro for s in spend.statuses(db, everyone=True)} == {
         "user:bob@example.com": 1200, "user:carol@example.com": 2000}
     bars = [reads(p.proto.text) for p in at.get("progress")]
     assert any("Today's budget for bob@example.com: $0.0010 of $0.0012" in b for b in bars)
@@ -147,12 +147,12 @@ def test_a_budget_is_set_per_user_and_binds_them(open_as):
 def test_an_api_key_made_signed_in_is_its_makers(open_as):
     from lib import api
 
-    path = db()
+    db = app_db()
     at = open_as(ALICE, "app_pages/api.py")
     at.text_input(key="api_key_name").input("alice's evals")
     next(b for b in at.button if b.label == "Create key").click().run()
     assert not at.exception and at.code, "the new secret is shown once"
-    [key] = api.list_keys(path)
+    [key] = api.list_keys(db)
     assert (key.name, key.owner) == ("alice's evals", "alice@example.com")
     at = open_as(BOB, "app_pages/api.py")
     [table] = at.table
@@ -177,11 +177,11 @@ CLAIMERS = {
 }
 
 
-def _alices_things(path) -> tuple[int, str]:
+def _alices_things(db: Database) -> tuple[int, str]:
     """A conversation and an agent run of Alice's, stored as sign-in by email stored them."""
-    conv = chat.create_conversation(path, title="Alice's salary review", owner=ALICE["email"])
-    chat.add_message(path, conv, "user", "My salary is 123,456 and my manager is Carol.")
-    spend.record(path, spend.CallRecord(
+    conv = chat.create_conversation(db, title="Alice's salary review", owner=ALICE["email"])
+    chat.add_message(db, conv, "user", "My salary is 123,456 and my manager is Carol.")
+    spend.record(db, spend.CallRecord(
         ts=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), page="chat",
         provider="local", model="m", attempts=1, status="ok", total_ms=5.0,
         run_id="run-alice", step=1, user_id=ALICE["email"]))
@@ -199,8 +199,8 @@ def _sees_alices(at_chat, at_traces, at_tokens) -> bool:
 
 @pytest.mark.parametrize("claims", CLAIMERS.values(), ids=CLAIMERS.keys())
 def test_a_claimed_identity_opens_none_of_alices_things(open_as, claims):
-    path = db()
-    conv, run = _alices_things(path)
+    db = app_db()
+    conv, run = _alices_things(db)
     who = {"is_logged_in": True, **claims}
     chat_page = open_as(who, "app_pages/chat.py", c=str(conv))  # her link, guessed
     assert [t.value for t in chat_page.title] == ["Chat"] and "c" not in chat_page.query_params
@@ -222,14 +222,14 @@ def test_a_claimed_identity_opens_none_of_alices_things(open_as, claims):
 def test_a_claimer_keeps_an_id_of_their_own_and_reads_as_it(open_as):
     """What the claimer makes is theirs, under an id that is not Alice's email; the
     sidebar shows that id, never the unverified email."""
-    db()
+    app_db()
     who = {"is_logged_in": True, **CLAIMERS["unverified email"]}
     at = open_as(who, "app_pages/chat.py")
     at.chat_input[0].set_value("Hello?").run()
     assert not at.exception
-    path = get_settings().db_path
-    owners = {c.owner for c in chat.list_conversations(path)}
+    db = get_settings().db
+    owners = {c.owner for c in chat.list_conversations(db)}
     assert len(owners) == 1 and "@" not in owners.pop()
     says = " ".join(reads(c.value) for c in at.sidebar.caption)
     assert "alice@example.com" not in says and "user-" in says
-    assert chat.list_conversations(path, owner=ALICE["email"]) == []
+    assert chat.list_conversations(db, owner=ALICE["email"]) == []

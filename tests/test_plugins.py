@@ -89,7 +89,7 @@ def test_a_call_to_the_plugin_model_is_a_ledger_row_like_any_other(example, data
         model, ChatRequest(model.id, (Message("user", "hello there"),)), CallContext("chat")))
     assert [e for e in call if type(e).__name__ == "TextDelta"]
     assert call.text == "HELLO THERE"
-    row = get_call(settings.db_path, call.record.id)
+    row = get_call(settings.db, call.record.id)
     assert (row.provider, row.model, row.status, row.output_tokens) == ("example", "shout", "ok", 2)
 
 

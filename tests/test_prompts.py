@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -141,11 +142,11 @@ def test_a_prompt_runs_on_the_bundled_model_with_its_ledger_row(settings):
                        max_tokens=4, user="ana")
     events = list(call)
     assert any(isinstance(e, TextDelta) for e in events) and call.text
-    sent = spend.call_detail(settings.db_path, call.record.id).request  # as it was sent
+    sent = spend.call_detail(settings.db, call.record.id).request  # as it was sent
     assert sent["max_tokens"] == 4
     assert sent["temperature"] == 0.0  # the prompt's own default
     assert "The export button does nothing." in sent["messages"][0]["content"]
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     assert (row.page, row.prompt_name, row.prompt_version, row.status, row.user_id) == (
         "prompts", "classifier", 1, "ok", "ana")
     assert row.output_tokens > 0 and row.total_ms > 0
@@ -165,7 +166,7 @@ def test_a_version_with_an_output_schema_runs_with_repairs(settings, prompts_dir
     list(call)
     assert provider.requests[0].output_schema["properties"] == {"label": {"type": "string"}}
     assert call.validation.status == "repaired" and call.text == '{"label": "bug"}'
-    rows = [spend.get_call(settings.db_path, r.id) for r in call.records]
+    rows = [spend.get_call(settings.db, r.id) for r in call.records]
     assert [(r.prompt_name, r.prompt_version) for r in rows] == [("classifier", 2)] * 2
     assert rows[1].repair_of == rows[0].id
 
@@ -184,4 +185,4 @@ def test_a_run_refuses_bad_values_parameters_and_overflow_before_sending(setting
         prompts.run(settings, "classifier", "production", {"text": "x"}, model, max_tokens=0)
     with pytest.raises(ContextOverflowError, match="window"):
         prompts.run(settings, "classifier", "production", {"text": "word " * 5000}, model)
-    assert not settings.db_path.exists() or spend.count_calls(settings.db_path) == 0
+    assert not Path(settings.db.location).exists() or spend.count_calls(settings.db) == 0

@@ -150,7 +150,7 @@ def test_through_the_call_layer_the_ledger_row_is_complete(subject):
         CallSpec(s.model, ask(s.model), CallContext("contract")))
     events = list(call)
     assert isinstance(events[-1], Stop)
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     assert (row.status, row.attempts, row.page) == ("ok", 1, "contract")
     assert row.output_tokens > 0 and row.input_tokens > 0
     assert row.ttft_ms is not None and 0 <= row.ttft_ms <= row.total_ms

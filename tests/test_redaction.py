@@ -19,7 +19,7 @@ from fake_openai import MODEL, FakeOpenAI, app_env_for, echoing, serving
 from fakes import Replay, scripted
 from support import free_port, shown, wait_for_http
 
-from lib import api, chat, storage
+from lib import api, chat
 from lib.core import ProviderError, get_settings, load_settings, log_path, redact, setup_logging
 from lib.llm import (
     AnthropicProvider,
@@ -149,7 +149,7 @@ def test_an_upstream_echoing_the_key_leaves_it_nowhere(kind, respond, settings):
     assert isinstance(error.error, ProviderError) and error.error.kind in ("auth", "bad_request")
     assert "[redacted]" in error.error.message  # it said something, without the key
     assert leaks(str(error.error), key) == []
-    with storage.connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         [row] = conn.execute("SELECT error_message FROM calls").fetchall()
     assert "[redacted]" in row[0] and leaks(row[0], key) == []
     # The log: a record that carries the key (say, a third-party exception's text) is
@@ -211,16 +211,16 @@ def test_a_chat_whose_models_echo_their_keys_shows_stores_and_exports_none(
     assert leaks(page, *keys.values()) == []
 
     settings = get_settings()
-    [conv] = chat.list_conversations(settings.db_path)
+    [conv] = chat.list_conversations(settings.db)
     again = app("app_pages/chat.py")  # reopened, as after a reload
     again.query_params["c"] = str(conv.id)
     again.run()
     assert "Passed over" in _everything_shown(again)
     assert leaks(_everything_shown(again), *keys.values()) == []
-    for export in (chat.export_markdown(settings.db_path, conv.id),
-                   chat.export_json(settings.db_path, conv.id)):
+    for export in (chat.export_markdown(settings.db, conv.id),
+                   chat.export_json(settings.db, conv.id)):
         assert "Say hello." in export and leaks(export, *keys.values()) == []
-    with storage.connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         errors = [r[0] for r in conn.execute(
             "SELECT error_message FROM calls WHERE error_message IS NOT NULL")]
     assert errors and all("[redacted]" in e for e in errors)
@@ -259,7 +259,7 @@ def served(data_dir, prompts_dir, echo_server, monkeypatch) -> Iterator[tuple[st
 def test_the_api_answers_an_echoing_upstream_without_the_key(served, stream):
     url, upstream_key = served
     settings = get_settings()
-    ours = api.create_key(settings.db_path, "probe").secret
+    ours = api.create_key(settings.db, "probe").secret
     answers = []
     for model in (f"compat/{MODEL}", "compat/flaky"):  # the second falls back to the bundled
         r = httpx.post(f"{url}/chat/completions", timeout=120,

@@ -143,7 +143,7 @@ def test_primary_overloaded_three_times_then_the_fallback_answers(settings):
     failed, answered = rows_of(fb)
     assert fb.records == [answered]  # the failed model's row is not the reply's
     assert (failed.status, failed.attempts, failed.model) == ("error", 3, CLAUDE.id)
-    row = spend.get_call(settings.db_path, answered.id)
+    row = spend.get_call(settings.db, answered.id)
     assert (row.status, row.model, row.fallback_of) == ("ok", GPT.id, failed.id)
     assert CLAUDE.label in row.route and "overloaded" in row.route
     assert fb.model == GPT and fb.text == "Hello, I am GPT."
@@ -376,7 +376,7 @@ def test_a_model_that_cannot_fit_is_passed_over(settings):
     events = list(fb)
     assert text_of(events) == "from the bigger window"
     assert fb.passed_over[0].reason == "the request does not fit its context window"
-    row = spend.get_call(settings.db_path, fb.record.id)
+    row = spend.get_call(settings.db, fb.record.id)
     assert row.fallback_of is None and "does not fit" in row.route
 
 

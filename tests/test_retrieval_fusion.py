@@ -64,20 +64,20 @@ def test_spread_gives_other_documents_a_turn_then_fills():
 def test_bad_settings_are_refused_in_plain_words(settings, bad):
     kb = knowledge.create_kb(settings, "kb")
     with pytest.raises(SearchError):
-        knowledge.save_search_settings(settings, kb, bad)
+        knowledge.save_search_settings(settings.db, kb, bad)
     with pytest.raises(SearchError):
         knowledge.search(settings, kb, "anything", fusion=bad)
-    assert knowledge.search_settings(settings, kb) == FusionSettings()
+    assert knowledge.search_settings(settings.db, kb) == FusionSettings()
 
 
 def test_settings_belong_to_one_base_and_go_with_it(settings):
     one, two = knowledge.create_kb(settings, "one"), knowledge.create_kb(settings, "two")
-    knowledge.save_search_settings(settings, one, FusionSettings("ranks", 0.3, 20, 3))
-    assert knowledge.search_settings(settings, one) == FusionSettings("ranks", 0.3, 20, 3)
-    assert knowledge.search_settings(settings, two) == FusionSettings()
+    knowledge.save_search_settings(settings.db, one, FusionSettings("ranks", 0.3, 20, 3))
+    assert knowledge.search_settings(settings.db, one) == FusionSettings("ranks", 0.3, 20, 3)
+    assert knowledge.search_settings(settings.db, two) == FusionSettings()
     knowledge.delete_kb(settings, one)
     again = knowledge.create_kb(settings, "one")  # SQLite may reuse the id
-    assert knowledge.search_settings(settings, again) == FusionSettings()
+    assert knowledge.search_settings(settings.db, again) == FusionSettings()
 
 
 def test_plain_text_title_line_becomes_the_heading():
@@ -97,8 +97,8 @@ def test_every_chunk_is_found_by_its_document_title(settings):
                        range(30))
     knowledge.ingest(settings, kb, [("zoo.txt", f"Zebra husbandry\n\n{body}\n".encode()),
                                     ("other.txt", b"Tax forms\n\nFile them in April.\n")])
-    [doc] = [d for d in knowledge.documents(settings, kb) if d.name == "zoo.txt"]
-    chunks = knowledge.chunks_of(settings, doc.id)
+    [doc] = [d for d in knowledge.documents(settings.db, kb) if d.name == "zoo.txt"]
+    chunks = knowledge.chunks_of(settings.db, doc.id)
     assert len(chunks) >= 3 and all(c["heading"] == "Zebra husbandry" for c in chunks)
     hits = knowledge.search(settings, kb, "zebra", 10, "bm25",
                             fusion=FusionSettings(per_document=10))

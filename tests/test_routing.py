@@ -218,7 +218,7 @@ def test_a_routed_call_records_its_reason_and_the_top_models_price(settings, cat
         small, ChatRequest(small.id, (Message("user", "Classify: great!"),)),
         CallContext("chat", route="rule for the classify task", baseline=top)))
     list(call)
-    row = spend.get_call(settings.db_path, call.record.id)
+    row = spend.get_call(settings.db, call.record.id)
     assert row.route == "rule for the classify task"
     assert row.cost_micro == 1000 * 0.15 + 200 * 0.60 == 270
     assert row.baseline_micro == top.cost_micro(1000, 200) == 1000 * 5 + 200 * 25
@@ -231,10 +231,10 @@ def test_a_routed_chat_turn_keeps_the_reason_with_the_reply(settings, catalog):
                     calls=scripted(settings, FakeProvider([ok("Hi.", usage=Usage(40, 3))]),
                                    policy=RetryPolicy(initial_wait_s=0)))
     list(turn)
-    [_, reply] = chat.list_messages(settings.db_path, turn.conversation_id)
+    [_, reply] = chat.list_messages(settings.db, turn.conversation_id)
     assert reply.meta["route"] == "rule for the chat task (the default)"
     assert reply.meta["baseline_micro"] == top.cost_micro(40, 3)
-    row = spend.get_call(settings.db_path, reply.call_id)
+    row = spend.get_call(settings.db, reply.call_id)
     assert (row.route, row.baseline_micro) == (options.route, top.cost_micro(40, 3))
 
 
@@ -242,8 +242,7 @@ def test_a_routed_chat_turn_keeps_the_reason_with_the_reply(settings, catalog):
 
 def test_routing_savings_equal_a_direct_computation(settings):
     rng = random.Random(7)
-    path = settings.db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    db = settings.db
     start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     rows = []
     for _ in range(400):
@@ -256,15 +255,15 @@ def test_routing_savings_equal_a_direct_computation(settings):
             status=rng.choice(["ok", "ok", "error"]), total_ms=100.0, cost_micro=cost,
             route="rule" if routed or rng.random() < 0.2 else None,  # fallbacks have a route
             baseline_micro=cost + rng.randint(0, 90_000) if routed else None)
-        spend.record(path, rec)
+        spend.record(db, rec)
         rows.append(rec)
     for f in (Filters("2026-10-01", "2026-10-20"), Filters("2026-10-05", "2026-10-09"),
               Filters("2026-10-01", "2026-10-20", page=("chat",), model=("gpt-4.1",)),
               Filters("2026-11-01", "2026-11-02")):
         chosen = [r for r in rows if f.start <= r.ts[:10] <= f.end and r.baseline_micro is not None
                   and (not f.page or r.page in f.page) and (not f.model or r.model in f.model)]
-        assert spend.routing_savings(path, f) == {
+        assert spend.routing_savings(db, f) == {
             "calls": len(chosen),
             "saved_micro": sum(r.baseline_micro - r.cost_micro for r in chosen),
             "baseline_micro": sum(r.baseline_micro for r in chosen)}
-        assert spend.dashboard(path, f)["routing"] == spend.routing_savings(path, f)
+        assert spend.dashboard(db, f)["routing"] == spend.routing_savings(db, f)

@@ -115,7 +115,7 @@ def test_a_chat_turn_whose_first_model_is_unavailable_is_answered_by_its_fallbac
     draft = session.draft(chat.TurnOptions(max_tokens=16, fallbacks=(local,)), chat.Ask("hi"),
                           claude)
     [began] = [e for e in draft.send() if isinstance(e, chat.Began)]
-    reply = chat.list_messages(settings.db_path, began.conversation_id)[-1]
+    reply = chat.list_messages(settings.db, began.conversation_id)[-1]
     assert reply.meta["model"] == local.key
     assert reply.content == "Hello from the fallback"
     assert reply.meta["fallbacks"][0]["model"] == claude.label
@@ -153,7 +153,7 @@ def test_judge_calls_keep_the_deadline(settings, prompts_dir, monkeypatch):
     resolved = compare.resolve(store, load_catalog(settings),
                                [Variant("classifier", "production", local, 0.0, 8)] * 2)
     rows = [{"text": "It crashes."}]
-    rid = compare.create_run(settings, "deadline", resolved, rows, [])
+    rid = compare.create_run(settings.db, "deadline", resolved, rows, [])
     plan = compare.forecast(settings, resolved, rows)
     list(compare.execute(settings, rid, resolved, plan, [], concurrency=1,
                          calls=scripted(settings, FakeProvider([ok("bug")]))))

@@ -85,7 +85,7 @@ def test_a_failed_call_stores_no_key(settings):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes()
     assert SECRET not in str(call.error)
-    assert spend.count_calls(settings.db_path) == 1
+    assert spend.count_calls(settings.db) == 1
 
 
 def test_user_catalog_overrides_shipped_prices(settings):

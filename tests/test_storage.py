@@ -4,32 +4,34 @@ lastrowid, errors, one writer at a time, nested connections, and migrations on s
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 
 import pytest
 
-from lib import storage
-from lib.core import ConflictError, StorageError, get_settings, load_settings
+from lib import spend, storage
+from lib.core import ConfigError, ConflictError, StorageError, load_settings
+from lib.storage import Database
 
 pytestmark = pytest.mark.usefixtures("backend")
 
 
 @pytest.fixture
-def db(data_dir):
-    """The configured database (the path is the SQLite file's; ignored on PostgreSQL)."""
-    return get_settings().db_path
+def db(backend):
+    """The test's database: SQLite, then PostgreSQL."""
+    return backend
 
 
 def test_placeholders_rows_and_lastrowid(db):
-    with storage.connect(db, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO conversations (title, created_at, updated_at) "
                            "VALUES (?, ?, ?)", ("100% sure? yes", "t0", "t0"))
         first = cur.lastrowid
         second = conn.execute("INSERT INTO conversations (title, created_at, updated_at) "
                               "VALUES (?, 't1', 't1')", ("x",)).lastrowid
     assert isinstance(first, int) and second == first + 1
-    with storage.connect(db) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT id, title, 'it''s 50%?' AS lit FROM conversations "
                            "WHERE id = ? AND title LIKE '100%'", (first,)).fetchone()
         explicit = conn.execute("SELECT COUNT(*) AS n FROM conversations").fetchone()
@@ -40,7 +42,7 @@ def test_placeholders_rows_and_lastrowid(db):
 
 
 def test_sums_are_ints_and_bools_are_stored_as_numbers(db):
-    with storage.connect(db, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.executemany("INSERT INTO budgets (scope, period, limit_micro) VALUES (?, ?, ?)",
                          [("a", "day", 2), ("b", "day", True)])
         total, mean = conn.execute("SELECT SUM(limit_micro), AVG(limit_micro) "
@@ -49,7 +51,7 @@ def test_sums_are_ints_and_bools_are_stored_as_numbers(db):
 
 
 def test_sqlite_json_functions_work_on_both(db):
-    with storage.connect(db) as conn:
+    with db.connect() as conn:
         got = conn.execute("SELECT json_extract(?, '$.a.b'), json_array_length(?)",
                            ('{"a": {"b": "x"}}', "[1, 2, 3]")).fetchone()
     assert tuple(got) == ("x", 3)
@@ -57,14 +59,14 @@ def test_sqlite_json_functions_work_on_both(db):
 
 def test_a_duplicate_is_a_conflict_and_a_failed_write_leaves_nothing(db):
     insert = "INSERT INTO budgets (scope, period, limit_micro) VALUES (?, ?, 1)"
-    with pytest.raises(ConflictError), storage.connect(db, write=True) as conn:
+    with pytest.raises(ConflictError), db.connect(write=True) as conn:
         conn.execute(insert, ("x", "day"))
         conn.execute(insert, ("x", "day"))
     with pytest.raises(StorageError, match="Database error"), \
-            storage.connect(db, write=True) as conn:
+            db.connect(write=True) as conn:
         conn.execute(insert, ("y", "day"))
         conn.execute(insert, ("z", "year"))  # breaks the period's CHECK
-    with storage.connect(db) as conn:
+    with db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM budgets").fetchone()[0] == 0
 
 
@@ -73,7 +75,7 @@ def test_a_failed_write_names_no_stored_text(db, caplog):
     from lib import chat
 
     conv = chat.create_conversation(db, title="t")
-    with pytest.raises(StorageError) as info, storage.connect(db, write=True) as conn:
+    with pytest.raises(StorageError) as info, db.connect(write=True) as conn:
         conn.execute("INSERT INTO messages (conversation_id, role, content, created_at) "
                      "VALUES (?, 'system', 'the secret plan', 't')", (conv,))
     assert "secret" not in str(info.value) and "secret" not in repr(info.value.__cause__)
@@ -81,13 +83,13 @@ def test_a_failed_write_names_no_stored_text(db, caplog):
 
 
 def test_a_nested_connection_is_the_outer_one(db):
-    with storage.connect(db, write=True) as outer:
+    with db.connect(write=True) as outer:
         outer.execute("INSERT INTO budgets (scope, period, limit_micro) VALUES ('n', 'day', 1)")
-        with storage.connect(db) as inner:  # sees the write not yet committed
+        with db.connect() as inner:  # sees the write not yet committed
             assert inner.execute("SELECT COUNT(*) FROM budgets").fetchone()[0] == 1
-        with storage.connect(db, write=True) as inner:  # joins the transaction
+        with db.connect(write=True) as inner:  # joins the transaction
             inner.execute("UPDATE budgets SET limit_micro = 5")
-    with storage.connect(db) as conn:
+    with db.connect() as conn:
         assert conn.execute("SELECT limit_micro FROM budgets").fetchone()[0] == 5
 
 
@@ -98,7 +100,7 @@ def test_one_writer_at_a_time_from_the_start_of_its_transaction(db):
     has_read = threading.Event()
 
     def writer(pause: float) -> None:
-        with storage.connect(db, write=True) as conn:
+        with db.connect(write=True) as conn:
             n = conn.execute("SELECT COUNT(*) FROM budgets").fetchone()[0]
             has_read.set()
             time.sleep(pause)  # a slow transaction: the second writer comes in meanwhile
@@ -114,26 +116,26 @@ def test_one_writer_at_a_time_from_the_start_of_its_transaction(db):
     assert seen == [0, 1]
 
 
-def _migrate(path: str) -> list[str]:
-    return storage.migrate(path)
+def _migrate(db: Database) -> list[str]:
+    return db.migrate()
 
 
 def test_processes_starting_together_apply_each_migration_once(tmp_path, backend,
                                                                 postgres_server):
-    target = str(tmp_path / "fresh.sqlite3")
-    if backend == "postgres":
-        target = postgres_server.fresh_database(migrated=False)
+    target = Database.sqlite(tmp_path / "fresh.sqlite3")
+    if backend.kind == "postgresql":
+        target = Database.postgresql(postgres_server.fresh_database(migrated=False))
     try:
         with multiprocessing.get_context("spawn").Pool(3) as pool:
             results = pool.map(_migrate, [target] * 3)
         names = [name for name, _ in storage.MIGRATIONS]
         assert sorted(n for r in results for n in r) == sorted(names)
-        with storage.connect(target) as conn:
+        with target.connect() as conn:
             assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
                 names)
     finally:
-        if backend == "postgres":
-            postgres_server.drop(target)
+        if target.kind == "postgresql":
+            postgres_server.drop(str(target.location))
 
 
 def test_an_unreachable_server_is_a_storage_error_without_the_password(monkeypatch):
@@ -141,16 +143,41 @@ def test_an_unreachable_server_is_a_storage_error_without_the_password(monkeypat
 
     url = f"postgresql://app:s3cret@127.0.0.1:{free_port()}/nothing"
     with pytest.raises(StorageError) as info:
-        storage.migrate(url)
+        Database.postgresql(url).migrate()
     assert "127.0.0.1" in str(info.value) and "s3cret" not in str(info.value)
     monkeypatch.setenv("PROMPTLAB_DATABASE_URL", url)
     assert "s3cret" not in repr(load_settings())
+    assert "s3cret" not in repr(load_settings().db) and "127.0.0.1" in repr(load_settings().db)
 
 
-def test_the_database_url_setting_chooses_postgresql(tmp_path, backend):
-    url = load_settings().database_url
-    assert (url is not None) == (backend == "postgres")
-    assert storage.database(tmp_path / "x.sqlite3") == (url or tmp_path / "x.sqlite3")
+def test_settings_name_their_database(tmp_path):
+    plain = load_settings({"PROMPTLAB_DATA_DIR": str(tmp_path)})
+    assert plain.db == Database.sqlite(tmp_path / "promptlab.sqlite3")
+    assert plain.db.kind == "sqlite" and plain.db.location == tmp_path / "promptlab.sqlite3"
+    url = "postgresql://app:s3cret@db.example:5432/lab"
+    pg = load_settings({"PROMPTLAB_DATA_DIR": str(tmp_path), "PROMPTLAB_DATABASE_URL": url})
+    assert pg.db == Database.postgresql(url) and pg.db.kind == "postgresql"
+    assert repr(pg.db) == "Database.postgresql('postgresql://db.example:5432/lab')"
+    with pytest.raises(ConfigError):
+        Database.postgresql(str(tmp_path / "promptlab.sqlite3"))
+
+
+def test_two_handles_in_one_process_write_to_their_own_databases(tmp_path, postgres_server):
+    """A SQLite handle stays on its file while a PostgreSQL one is in use (and, on the second
+    run, while PROMPTLAB_DATABASE_URL is set): no global switch sends both to PostgreSQL."""
+    lite = Database.sqlite(tmp_path / "own.sqlite3")
+    url = postgres_server.fresh_database()
+    pg = Database.postgresql(url)
+    try:
+        spend.set_budget(lite, "all", "day", 1.0)
+        spend.set_budget(pg, "openai", "month", 2.0)
+        assert [(s.scope, s.period) for s in spend.statuses(lite)] == [("all", "day")]
+        assert [(s.scope, s.period) for s in spend.statuses(pg)] == [("openai", "month")]
+        with sqlite3.connect(tmp_path / "own.sqlite3") as conn:  # the file itself holds it
+            assert conn.execute("SELECT scope, limit_micro FROM budgets").fetchall() == [
+                ("all", 1_000_000)]
+    finally:
+        postgres_server.drop(url)
 
 
 def test_sqlite_types_map_to_postgresql_and_triggers_need_a_postgresql_body():

@@ -27,7 +27,6 @@ from lib.llm import (
     strict_compatible,
     validate,
 )
-from lib.storage import connect
 
 CLAUDE = ModelInfo("claude-haiku-4-5", "anthropic", "Claude Haiku 4.5", 200_000, 64_000,
                    input=1.0, output=5.0)
@@ -92,7 +91,7 @@ def structured_call(kind: str, replay: Replay, settings,
 
 
 def ledger(settings) -> list[tuple]:
-    with connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         return [tuple(r) for r in conn.execute(
             "SELECT id, status, structured, repair_of, prompt_name, cost_micro FROM calls "
             "ORDER BY id")]
@@ -241,7 +240,7 @@ def test_validity_and_repair_rates_per_model_and_prompt_version(kind, settings):
                   ['{"name": 1}', '{"name": "A", "age": 1, "city": "B"}'], ["no"]):
         list(structured_call(kind, replies(kind, *texts), settings, repairs=len(texts) - 1))
     day = today()
-    df = structured_by_model(settings.db_path, Filters(day, day))
+    df = structured_by_model(settings.db, Filters(day, day))
     [row] = df.to_dict("records")
     assert (row["prompt_name"], row["prompt_version"]) == ("extract", 2)
     assert (row["replies"], row["valid"], row["repaired"], row["invalid"]) == (3, 1, 1, 1)

@@ -128,7 +128,7 @@ def run(kind: str, replay: Replay, settings, request: ChatRequest | None = None)
     calls = scripted(settings, provider_for(kind, replay), policy=RetryPolicy())
     call = calls.call(CallSpec(model, request, CallContext("test")))
     events = list(call)
-    return call, events, spend.get_call(settings.db_path, call.record.id)
+    return call, events, spend.get_call(settings.db, call.record.id)
 
 
 def calls_in(events) -> list[ToolCall]:

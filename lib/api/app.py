@@ -57,7 +57,7 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
         """A short answer computed in a worker, after the key is checked."""
         def checked() -> Answer:
             try:
-                verify_key(settings.db_path, request.headers.get("authorization"))
+                verify_key(settings.db, request.headers.get("authorization"))
                 return Answer(200, work())
             except Exception as exc:
                 return Answer(*answer(exc))

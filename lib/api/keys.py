@@ -11,10 +11,9 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from lib.core import ApiKeyError, now_iso, to_micro
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _budget(budget_usd: float | None) -> int | None:
     return to_micro(budget_usd)
 
 
-def create_key(path: Path, name: str, budget_usd: float | None = None,
+def create_key(db: Database, name: str, budget_usd: float | None = None,
                owner: str | None = None, *, fallbacks: bool = False) -> NewKey:
     """A new key, made by `owner` (None without sign-in); its secret is in the result and
     nowhere else. With `fallbacks`, a request that does not say otherwise may be answered
@@ -79,18 +78,18 @@ def create_key(path: Path, name: str, budget_usd: float | None = None,
                           code="invalid_name")
     budget = _budget(budget_usd)
     secret = PREFIX + secrets.token_urlsafe(32)
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, budget_micro, "
                            "created_at, owner, fallbacks) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (name, secret[:SHOWN], digest(secret), budget, now_iso(), owner,
                             int(fallbacks)))
         key_id = int(cur.lastrowid)
     log.info("api key %d created", key_id)
-    return NewKey(get_key(path, key_id), secret)
+    return NewKey(get_key(db, key_id), secret)
 
 
-def get_key(path: Path, key_id: int) -> ApiKey:
-    with connect(path) as conn:
+def get_key(db: Database, key_id: int) -> ApiKey:
+    with db.connect() as conn:
         row = conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
                            (key_id,)).fetchone()
     if row is None:
@@ -98,29 +97,29 @@ def get_key(path: Path, key_id: int) -> ApiKey:
     return _key(row)
 
 
-def list_keys(path: Path) -> list[ApiKey]:
+def list_keys(db: Database) -> list[ApiKey]:
     """Every key, newest first, revoked ones included (their spend still counts)."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id DESC").fetchall()
     return [_key(r) for r in rows]
 
 
-def revoke_key(path: Path, key_id: int) -> None:
+def revoke_key(db: Database, key_id: int) -> None:
     """From now on the key gets 401; its ledger rows stay. Revoking twice changes nothing."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                      (now_iso(), key_id))
     log.info("api key %d revoked", key_id)
 
 
-def set_key_budget(path: Path, key_id: int, budget_usd: float | None) -> None:
+def set_key_budget(db: Database, key_id: int, budget_usd: float | None) -> None:
     """A new lifetime budget (None: no budget); what the key spent so far still counts."""
     budget = _budget(budget_usd)
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE api_keys SET budget_micro = ? WHERE id = ?", (budget, key_id))
 
 
-def verify_key(path: Path, authorization: str | None) -> ApiKey:
+def verify_key(db: Database, authorization: str | None) -> ApiKey:
     """The key an `Authorization: Bearer <secret>` header names; ApiKeyError (401) when it is
     missing, unknown or revoked. A read by hash: no secret is compared character by
     character, so timing tells nothing about it."""
@@ -130,7 +129,7 @@ def verify_key(path: Path, authorization: str | None) -> ApiKey:
         raise ApiKeyError("No API key was sent.",
                           hint="Send `Authorization: Bearer pl-...` with a key made on the "
                                "app's API page.")
-    with connect(path) as conn:
+    with db.connect() as conn:
         row = conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE secret_hash = ?",
                            (digest(secret),)).fetchone()
     if row is None:

@@ -134,7 +134,7 @@ class ModelRoute:
 
         def work() -> Iterator[bytes | Head | Answer]:
             try:
-                key = verify_key(self.settings.db_path, authorization)
+                key = verify_key(self.settings.db, authorization)
                 started = self.build(door.read_json(raw), key, cancel, path)
             except Exception as exc:
                 yield Answer(*answer(exc))

@@ -48,7 +48,7 @@ class Compaction:
              before: int | None = None) -> Compaction:
         summary = None
         if strategy == SUMMARISE and conversation_id is not None:
-            summary = active_summary(settings.db_path, conversation_id, before,
+            summary = active_summary(settings.db, conversation_id, before,
                                      branch=[m.id for m in stored])
         return cls(settings, conversation_id, [m for m in stored if before is None
                                                or m.id < before], strategy, summary)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lib.core import NotFoundError, now_iso
-from lib.storage import connect
+from lib.storage import Database
 
 NEW_TITLE = "New chat"
 
@@ -62,12 +61,12 @@ def _settings(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def create_conversation(path: Path, *, model: str = "", system: str = "",
+def create_conversation(db: Database, *, model: str = "", system: str = "",
                         title: str = NEW_TITLE, history: str = "window",
                         owner: str | None = None) -> int:
     """A new conversation; `history` is its strategy when it outgrows the window."""
     now = now_iso()
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO conversations (title, model, system, created_at, "
                            "updated_at, history_strategy, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (title, model, system, now, now, history, owner))
@@ -79,11 +78,11 @@ def _mine(owner: str | None, alias: str = "") -> tuple[str, list[str]]:
     return ("1 = 1", []) if owner is None else (f"{alias}owner = ?", [owner])
 
 
-def get_conversation(path: Path, conversation_id: int, *,
+def get_conversation(db: Database, conversation_id: int, *,
                      owner: str | None = None) -> Conversation:
     """A conversation; someone else's reads as missing (NotFoundError)."""
     where, args = _mine(owner)
-    with connect(path) as conn:
+    with db.connect() as conn:
         row = conn.execute(f"SELECT * FROM conversations WHERE id = ? AND {where}",
                            (conversation_id, *args)).fetchone()
     if row is None:
@@ -91,38 +90,38 @@ def get_conversation(path: Path, conversation_id: int, *,
     return Conversation.from_row(row)
 
 
-def list_conversations(path: Path, *, owner: str | None = None) -> list[Conversation]:
+def list_conversations(db: Database, *, owner: str | None = None) -> list[Conversation]:
     where, args = _mine(owner)
-    with connect(path) as conn:
+    with db.connect() as conn:
         rows = conn.execute(f"SELECT * FROM conversations WHERE {where} "
                             "ORDER BY updated_at DESC, id DESC", args)
         return [Conversation.from_row(r) for r in rows]
 
 
-def count_conversations(path: Path, *, owner: str | None = None) -> int:
+def count_conversations(db: Database, *, owner: str | None = None) -> int:
     where, args = _mine(owner)
-    with connect(path) as conn:
+    with db.connect() as conn:
         return conn.execute(f"SELECT COUNT(*) FROM conversations WHERE {where}",
                             args).fetchone()[0]
 
 
-def update_conversation(path: Path, conversation_id: int, *, title: str | None = None,
+def update_conversation(db: Database, conversation_id: int, *, title: str | None = None,
                         model: str | None = None, system: str | None = None) -> None:
     """Change the title, model or system prompt; None leaves a field as it is."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE conversations SET title = COALESCE(?, title), model = "
                      "COALESCE(?, model), system = COALESCE(?, system), updated_at = ? "
                      "WHERE id = ?", (title, model, system, now_iso(), conversation_id))
 
 
-def delete_conversation(path: Path, conversation_id: int) -> None:
-    with connect(path, write=True) as conn:
+def delete_conversation(db: Database, conversation_id: int) -> None:
+    with db.connect(write=True) as conn:
         conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
 
-def save_settings(path: Path, conversation_id: int, settings: dict[str, Any]) -> None:
+def save_settings(db: Database, conversation_id: int, settings: dict[str, Any]) -> None:
     """Keep the Chat page's settings with the conversation (restored when it is reopened)."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE conversations SET settings = ? WHERE id = ?",
                      (json.dumps(settings, ensure_ascii=False, sort_keys=True),
                       conversation_id))
@@ -131,7 +130,7 @@ def save_settings(path: Path, conversation_id: int, settings: dict[str, Any]) ->
 _NO_PARENT = object()
 
 
-def add_message(path: Path, conversation_id: int, role: str, content: str, *,
+def add_message(db: Database, conversation_id: int, role: str, content: str, *,
                 status: str = "ok", call_id: int | None = None,
                 meta: dict[str, Any] | None = None, model: str | None = None,
                 system: str | None = None, parent: int | object | None = _NO_PARENT) -> int:
@@ -139,7 +138,7 @@ def add_message(path: Path, conversation_id: int, role: str, content: str, *,
     message) and show the branch it ends; `model` / `system` also record the settings it was
     sent with."""
     now = now_iso()
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         if parent is _NO_PARENT:
             parent = _leaf(conn, conversation_id)
         cur = conn.execute(
@@ -173,18 +172,18 @@ def _title_from(text: str) -> str:
     return line if len(line) <= 60 else line[:57].rstrip() + "…"
 
 
-def update_message(path: Path, message_id: int, content: str, *, status: str,
+def update_message(db: Database, message_id: int, content: str, *, status: str,
                    meta: dict[str, Any]) -> None:
     """Rewrite a reply in place (a paused agent run that went on)."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE messages SET content = ?, status = ?, meta = ? WHERE id = ?",
                      (content, status, json.dumps(meta), message_id))
 
 
-def list_messages(path: Path, conversation_id: int) -> list[StoredMessage]:
+def list_messages(db: Database, conversation_id: int) -> list[StoredMessage]:
     """The branch shown, oldest first: from the first message to the conversation's leaf,
     each message with its siblings (the other branches at that point)."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         leaf = _leaf(conn, conversation_id)
         rows = conn.execute("SELECT id, role, content, created_at, status, call_id, meta, "
                             "parent_id FROM messages WHERE conversation_id = ? ORDER BY id",
@@ -207,10 +206,10 @@ def list_messages(path: Path, conversation_id: int) -> list[StoredMessage]:
     return out
 
 
-def choose_branch(path: Path, conversation_id: int, message_id: int) -> None:
+def choose_branch(db: Database, conversation_id: int, message_id: int) -> None:
     """Show the branch through `message_id`: its newest descendant becomes the leaf, so the
     page draws, and the next turn follows and sends, that branch."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         rows = conn.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ?",
                             (conversation_id,)).fetchall()
         children: dict[int | None, list[int]] = {}
@@ -227,13 +226,13 @@ def choose_branch(path: Path, conversation_id: int, message_id: int) -> None:
                      (newest, conversation_id))
 
 
-def search_conversations(path: Path, query: str, *,
+def search_conversations(db: Database, query: str, *,
                          owner: str | None = None) -> list[Conversation]:
     """Conversations whose title or any message contains `query` (any case), newest first.
     Both sides are lowered: LIKE ignores case on SQLite, not on PostgreSQL."""
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     where, args = _mine(owner, "c.")
-    with connect(path) as conn:
+    with db.connect() as conn:
         rows = conn.execute(
             f"SELECT * FROM conversations c WHERE {where} AND (lower(c.title) LIKE lower(?) "
             "ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id "

@@ -6,28 +6,28 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict
-from pathlib import Path
 
 from lib.chat.conversations import get_conversation, list_messages
 from lib.chat.summaries import active_summary
+from lib.storage import Database
 
 
-def export_json(path: Path, conversation_id: int) -> str:
-    conv = get_conversation(path, conversation_id)
-    summary = active_summary(path, conversation_id)
-    data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(path, conversation_id)],
+def export_json(db: Database, conversation_id: int) -> str:
+    conv = get_conversation(db, conversation_id)
+    summary = active_summary(db, conversation_id)
+    data = {**asdict(conv), "messages": [asdict(m) for m in list_messages(db, conversation_id)],
             "summary": asdict(summary) if summary else None}
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def export_markdown(path: Path, conversation_id: int) -> str:
-    conv = get_conversation(path, conversation_id)
-    summary = active_summary(path, conversation_id)
+def export_markdown(db: Database, conversation_id: int) -> str:
+    conv = get_conversation(db, conversation_id)
+    summary = active_summary(db, conversation_id)
     out = [f"# {conv.title}", "", f"*Model:* `{conv.model}`  ", f"*Started:* {conv.created_at}",
            ""]
     if conv.system:
         out += ["## System", "", closed_fences(conv.system), ""]
-    for m in list_messages(path, conversation_id):
+    for m in list_messages(db, conversation_id):
         note = "" if m.status == "ok" else f" ({m.status})"
         out += [f"## {m.role.capitalize()}{note}", ""]
         for step in m.meta.get("steps", ()):  # an agent run: its text and tool calls in order

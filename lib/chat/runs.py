@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lib import spend
-from lib.storage import connect
+from lib.storage import Database
 
 
 @dataclass(frozen=True)
@@ -31,13 +30,13 @@ class RunTrace:
         return sum(len(s.calls) for s in self.steps)
 
 
-def run_trace(db_path: Path, run_id: str, *, user: str | None = None) -> RunTrace | None:
+def run_trace(db: Database, run_id: str, *, user: str | None = None) -> RunTrace | None:
     """A run's trace; None when it is missing, or (with `user`) someone else's: a chat run's
     steps hold its private conversation's text."""
-    calls = spend.run_calls(db_path, run_id)
+    calls = spend.run_calls(db, run_id)
     if not calls or (user is not None and calls[0].user_id != user):
         return None
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT conversation_id, meta FROM messages WHERE "
                            "json_extract(meta, '$.run_id') = ? ORDER BY id DESC LIMIT 1",
                            (run_id,)).fetchone()

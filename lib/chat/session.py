@@ -103,7 +103,7 @@ class ChatSession:
              calls: Calls | None = None) -> ChatSession:
         """By id: someone else's conversation reads as missing (NotFoundError)."""
         conversation = None if conversation_id is None else get_conversation(
-            settings.db_path, conversation_id, owner=user)
+            settings.db, conversation_id, owner=user)
         return cls(settings, conversation, calls=calls)
 
     def draft(self, options: TurnOptions, ask: Ask = Ask(),
@@ -112,7 +112,7 @@ class ChatSession:
         picks it from the turn's whole input); a plan that cannot be made is the draft's
         `problem`."""
         conversation = self.conversation
-        history = [] if conversation is None else list_messages(self.settings.db_path,
+        history = [] if conversation is None else list_messages(self.settings.db,
                                                                 conversation.id)
         before = ask.replace_from
         going_on = next((m for m in history if m.id == ask.continue_from), None)
@@ -126,7 +126,7 @@ class ChatSession:
                                 "conversation: nothing was asked again.")
         summary = None
         if options.history == SUMMARISE and conversation is not None:
-            summary = active_summary(self.settings.db_path, conversation.id, before,
+            summary = active_summary(self.settings.db, conversation.id, before,
                                      branch=[m.id for m in history])
         compaction = Compaction(self.settings, conversation.id if conversation else None,
                                 [m for m in history if before is None or m.id < before],

@@ -8,7 +8,6 @@ import logging
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from lib.chat.conversations import StoredMessage, get_conversation, list_messages
 from lib.chat.tool_turns import expand
@@ -33,7 +32,7 @@ from lib.llm import (
     runs_here,
 )
 from lib.prompts import untrusted
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -66,39 +65,39 @@ class Summary:
     updated_at: str
 
 
-def set_strategy(path: Path, conversation_id: int, strategy: str) -> None:
+def set_strategy(db: Database, conversation_id: int, strategy: str) -> None:
     """How the conversation's history meets the window: "window" or "summarise"."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"Unknown history strategy {strategy!r}.",
                           hint=f"Use one of: {', '.join(STRATEGIES)}.")
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE conversations SET history_strategy = ? WHERE id = ?",
                      (strategy, conversation_id))
 
 
-def active_summary(path: Path, conversation_id: int, before: int | None = None, *,
+def active_summary(db: Database, conversation_id: int, before: int | None = None, *,
                    branch: Collection[int] | None = None) -> Summary | None:
     """The newest summary of the branch shown (or of `branch`, its message ids); with
     `before` (an edit or a regenerate from that message), the newest that covers only earlier
     messages. A summary covers a branch's first messages up to its `through_id`: it applies
     to the branches that hold that message."""
     if branch is None:
-        branch = [m.id for m in list_messages(path, conversation_id)]
+        branch = [m.id for m in list_messages(db, conversation_id)]
     on = {i for i in branch if before is None or i < before}
-    with connect(path) as conn:
+    with db.connect() as conn:
         rows = conn.execute("SELECT * FROM history_summaries WHERE conversation_id = ? "
                             "ORDER BY id DESC", (conversation_id,)).fetchall()
     row = next((r for r in rows if r["through_id"] in on), None)
     return None if row is None else Summary(**{**dict(row), "edited": bool(row["edited"])})
 
 
-def edit_summary(path: Path, summary_id: int, text: str) -> None:
+def edit_summary(db: Database, summary_id: int, text: str) -> None:
     """Replace a summary's text: what later calls send."""
     text = text.strip()
     if not text:
         raise SummaryError("A summary cannot be empty.",
                            hint="Write what the earlier messages said, or keep the text.")
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         changed = conn.execute("UPDATE history_summaries SET text = ?, edited = 1, "
                                "updated_at = ? WHERE id = ?",
                                (text, now_iso(), summary_id)).rowcount
@@ -142,7 +141,7 @@ def summarise(settings: Settings, conversation_id: int, previous: Summary | None
     counter = counter_for(model, settings)
     limit = max(16, min(max_tokens, model.max_output))
     text, call_id = previous.text if previous else "", None
-    owner = get_conversation(settings.db_path, conversation_id).owner  # only they see it
+    owner = get_conversation(settings.db, conversation_id).owner  # only they see it
     for transcript in _chunks(counter, model, text, messages, limit):
         request = ChatRequest(model.id, (Message("user", _ask(text, transcript, limit)),),
                               system=INSTRUCTIONS, max_tokens=limit, temperature=0.2)
@@ -158,7 +157,7 @@ def summarise(settings: Settings, conversation_id: int, previous: Summary | None
         text, call_id = call.text.strip(), call.record.id
     covered = (previous.covered if previous else 0) + len(messages)
     now = now_iso()
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         cur = conn.execute(
             "INSERT INTO history_summaries (conversation_id, text, through_id, covered, "
             "call_id, model, edited, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",

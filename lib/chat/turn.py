@@ -117,7 +117,7 @@ class ChatTurn:
         name = self.options.knowledge_base
         if not name:
             return
-        self.kb = knowledge.get_kb(self.settings, name)
+        self.kb = knowledge.get_kb(self.settings.db, name)
         if self.kb is not None and not self.options.tools:
             self.hits = knowledge.search(self.settings, self.kb, self.ask.text,
                                          self.options.top_k)
@@ -168,7 +168,7 @@ class ChatTurn:
     def begin(self) -> int:
         """Reserve, then store the user's message (in a new conversation if needed); returns
         the conversation id. Raises BudgetExceededError with nothing stored."""
-        o, path = self.options, self.settings.db_path
+        o, db = self.options, self.settings.db
         context = CallContext(o.page, o.prompt_name, o.prompt_version, self.conversation_id,
                               route=o.route, baseline=o.baseline, user=o.user)
         call: Response[Any]
@@ -188,13 +188,13 @@ class ChatTurn:
         call.reserve()  # a refusal raises here, before anything is stored
         if self.conversation_id is None:
             self.conversation_id = create_conversation(
-                path, model=self.model.key, system=o.system, history=o.history, owner=o.user)
+                db, model=self.model.key, system=o.system, history=o.history, owner=o.user)
             call.bind(self.conversation_id)
         before = self.compaction.stored
         if self.ask.again:
             self._asked = self.ask.replace_from
         elif self.paused is None:  # going on adds no message of the user's
-            self._stored = defer(add_message, path, self.conversation_id, "user",
+            self._stored = defer(add_message, db, self.conversation_id, "user",
                                  self.ask.text, model=self.model.key, system=o.system,
                                  parent=before[-1].id if before else None)
         self.call = call
@@ -233,16 +233,16 @@ class ChatTurn:
         if (v := run.steps[-1].validation) is not None:
             meta["structured"] = {"status": v.status, "errors": list(v.errors)}
         text = run.steps[-1].text if reason == "answered" else ""
-        path = self.settings.db_path
+        db = self.settings.db
         if self.paused is not None:  # one reply for the whole run: earlier steps first
             before = self.paused.meta
             meta["steps"] = before["steps"] + meta["steps"]
             for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
                 meta[key] += before.get(key, 0)
-            update_message(path, self.paused.id, text, status=stored_status(reason),
+            update_message(db, self.paused.id, text, status=stored_status(reason),
                            meta=meta)
             return
-        add_message(path, self.conversation_id, "assistant", text,
+        add_message(db, self.conversation_id, "assistant", text,
                     status=stored_status(reason), call_id=last.id, meta=meta,
                     parent=self._asked)
 
@@ -251,7 +251,7 @@ class ChatTurn:
         if record is None or record.id is None or self.conversation_id is None:
             return
         if self.hits:
-            knowledge.link_call(self.settings, record.id, [h.chunk_id for h in self.hits])
+            knowledge.link_call(self.settings.db, record.id, [h.chunk_id for h in self.hits])
         if not call.text and record.status != "ok":
             return  # nothing came: the page says why; the user's message stays
         model = call.model
@@ -271,7 +271,7 @@ class ChatTurn:
             meta["sources"] = sources_meta(self.hits)
         if not call.text:
             meta["empty"] = True  # kept, so the page can say so; never sent to a model again
-        add_message(self.settings.db_path, self.conversation_id, "assistant", call.text,
+        add_message(self.settings.db, self.conversation_id, "assistant", call.text,
                     status=record.status, call_id=record.id, meta=meta, parent=self._asked)
 
     @property

@@ -41,6 +41,7 @@ from lib.llm import (
     batch_providers,
     provider_label,
 )
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,16 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
             groups.setdefault(model.key, (model, []))[1].append(cell)
     # A missing key fails here, before any budget is held or anything stored.
     clients = {m.provider: _client(settings, client_for, m.provider) for m, _ in groups.values()}
-    owner = run_owner(settings.db_path, run_id)  # the run's calls are its owner's
-    if refusal := spend.refusal(settings.db_path, priced.cost_by_provider(resolved), user=owner):
+    owner = run_owner(settings.db, run_id)  # the run's calls are its owner's
+    if refusal := spend.refusal(settings.db, priced.cost_by_provider(resolved), user=owner):
         raise BudgetExceededError(refusal, hint="Raise the budget on the Costs page, lower max "
                                   "tokens, or run fewer rows.")
-    holds = _hold(settings, groups, owner)
+    holds = _hold(settings.db, groups, owner)
     for cell in priced.problems:  # as the engine does: shown, never sent
-        save_cell(settings, run_id, CellResult(
+        save_cell(settings.db, run_id, CellResult(
             cell.row, cell.variant, status="skipped", prompt_text=cell.text,
             error=cell.error or "The input does not fit the model's window."))
-    set_status(settings, run_id, "batch" if groups else "done")
+    set_status(settings.db, run_id, "batch" if groups else "done")
     ids, failure = [], None
     for key, (model, cells) in groups.items():
         batch_id = store_batch(settings, run_id, model, cells, holds[key])
@@ -115,7 +116,7 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
             finish_batch(settings, get_batch(settings, batch_id),
                          BatchState("failed", len(cells), error=str(exc)), {})
             continue
-        update_batch(settings, batch_id, remote_id=remote_id, status="in_progress")
+        update_batch(settings.db, batch_id, remote_id=remote_id, status="in_progress")
         log.info("batch %d (%s): %d requests submitted as %s", batch_id, key, len(cells),
                  remote_id)
     if failure is not None:
@@ -123,7 +124,7 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
     return ids
 
 
-def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]],
+def _hold(db: Database, groups: dict[str, tuple[ModelInfo, list[CellPlan]]],
           user: str | None = None) -> dict[str, int | None]:
     """Reserve each batch's worst case; if one is refused, drop the holds already taken."""
     holds: dict[str, int | None] = {}
@@ -131,13 +132,13 @@ def _hold(settings: Settings, groups: dict[str, tuple[ModelInfo, list[CellPlan]]
     try:
         for key, (model, cells) in groups.items():
             amount = sum(c.max_cost_micro for c in cells)
-            holds[key] = hold = spend.reserve(settings.db_path, model.provider, amount,
+            holds[key] = hold = spend.reserve(db, model.provider, amount,
                                               user=user) \
-                if spend.applies(settings.db_path, model.provider, user=user) else None
+                if spend.applies(db, model.provider, user=user) else None
             if hold is not None:
                 taken.append((hold, model.provider, amount))
     except BudgetExceededError:
-        spend.release(settings.db_path, taken)
+        spend.release(db, taken)
         raise
     return holds
 
@@ -157,8 +158,8 @@ def poll_batch(settings: Settings, batch_id: int, client_for: ClientFor | None =
         client = _client(settings, client_for, b.provider)
         state = client.state(b.remote_id)
         if not state.final:
-            update_batch(settings, b.id, **state_values(state))
-            renew_hold(settings, b)
+            update_batch(settings.db, b.id, **state_values(state))
+            renew_hold(settings.db, b)
             return state.status
         finish_batch(settings, b, state, {o.custom_id: o for o in client.results(b.remote_id)})
         return state.status
@@ -173,7 +174,7 @@ def cancel_batch(settings: Settings, batch_id: int, client_for: ClientFor | None
         if b.remote_id is None:
             raise BatchError("This batch is still being submitted; cancel it in a moment.")
         state = _client(settings, client_for, b.provider).cancel(b.remote_id)
-        update_batch(settings, b.id, **state_values(state))
+        update_batch(settings.db, b.id, **state_values(state))
         log.info("batch %d: cancel requested, now %s", b.id, state.status)
         return poll_batch(settings, batch_id, client_for) if state.final else state.status
 
@@ -186,19 +187,19 @@ def poll_open(settings: Settings, client_for: ClientFor | None = None) -> dict[i
             out[b.id] = poll_batch(settings, b.id, client_for)
         except PromptLabError as exc:
             log.warning("batch %d: poll failed: %s", b.id, exc)
-            update_batch(settings, b.id, error=str(exc))
+            update_batch(settings.db, b.id, error=str(exc))
             out[b.id] = b.status
     return out
 
 
-_pollers: dict[str, threading.Event] = {}
+_pollers: dict[Database, threading.Event] = {}
 _pollers_guard = threading.Lock()
 
 
 def resume_batches(settings: Settings, *, every_s: float = POLL_EVERY_S,
                    client_for: ClientFor | None = None) -> threading.Event:
     """Start this process's poller for the database once; set the returned event to stop it."""
-    key = str(settings.db_path)
+    key = settings.db
     with _pollers_guard:
         if key in _pollers and not _pollers[key].is_set():
             return _pollers[key]

@@ -18,7 +18,7 @@ from lib.compare.runs import CellResult, Run, load_run, run_owner, save_cell
 from lib.core import NotFoundError, PromptLabError, Settings, now_iso
 from lib.llm import BATCH_OUTCOMES, BatchOutcome, BatchState, ModelInfo, batch_price, counter_for
 from lib.llm import validate as validate_reply
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ class BatchInfo:
         return self.closed_at is None
 
 
-def _batches(settings: Settings, where: str, args: tuple = ()) -> list[BatchInfo]:
+def _batches(db: Database, where: str, args: tuple = ()) -> list[BatchInfo]:
     columns = ", ".join(f.name for f in fields(BatchInfo))
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         rows = conn.execute(f"SELECT {columns} FROM batches WHERE {where} ORDER BY id",
                             args).fetchall()
     return [BatchInfo(**{**dict(r), "model": ModelInfo(**json.loads(r["model"]))}) for r in rows]
@@ -63,24 +63,24 @@ def _batches(settings: Settings, where: str, args: tuple = ()) -> list[BatchInfo
 
 def open_batches(settings: Settings) -> list[BatchInfo]:
     """Batches still waiting for results, oldest first."""
-    return _batches(settings, "closed_at IS NULL")
+    return _batches(settings.db, "closed_at IS NULL")
 
 
 def run_batches(settings: Settings, run_id: int) -> list[BatchInfo]:
     """A compare run's batches, open or closed."""
-    return _batches(settings, "run_id = ?", (run_id,))
+    return _batches(settings.db, "run_id = ?", (run_id,))
 
 
 def get_batch(settings: Settings, batch_id: int) -> BatchInfo:
-    found = _batches(settings, "id = ?", (batch_id,))
+    found = _batches(settings.db, "id = ?", (batch_id,))
     if not found:
         raise NotFoundError(f"Batch {batch_id} no longer exists.")
     return found[0]
 
 
-def update_batch(settings: Settings, batch_id: int, **values: Any) -> None:
+def update_batch(db: Database, batch_id: int, **values: Any) -> None:
     sets = "".join(f"{k} = ?, " for k in values)  # column names from our code, never input
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute(f"UPDATE batches SET {sets}updated_at = ? WHERE id = ?",
                      (*values.values(), now_iso(), batch_id))
 
@@ -99,7 +99,7 @@ def store_batch(settings: Settings, run_id: int, model: ModelInfo, cells: list[C
                 hold: int | None) -> int:
     """The batch and its items, stored before anything is sent: a failed submit loses nothing."""
     now = now_iso()
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         batch_id = int(conn.execute(
             "INSERT INTO batches (run_id, provider, model_key, model, status, reservation_id, "
             "reserved_micro, total, created_at, updated_at) VALUES (?, ?, ?, ?, 'submitting', ?, "
@@ -109,27 +109,27 @@ def store_batch(settings: Settings, run_id: int, model: ModelInfo, cells: list[C
                          " VALUES (?, ?, ?, ?)",
                          [(batch_id, custom_id(c), c.row, c.variant) for c in cells])
     for c in cells:  # pending until the batch ends
-        save_cell(settings, run_id, CellResult(c.row, c.variant, prompt_text=c.text))
+        save_cell(settings.db, run_id, CellResult(c.row, c.variant, prompt_text=c.text))
     return batch_id
 
 
-def renew_hold(settings: Settings, b: BatchInfo) -> None:
+def renew_hold(db: Database, b: BatchInfo) -> None:
     """Keep an open batch's hold current, taking a new one if it was dropped while we slept."""
     if b.reservation_id is None:
         return
-    hold = spend.renew(settings.db_path, b.reservation_id, b.provider, b.reserved_micro,
-                       user=run_owner(settings.db_path, b.run_id))
+    hold = spend.renew(db, b.reservation_id, b.provider, b.reserved_micro,
+                       user=run_owner(db, b.run_id))
     if hold != b.reservation_id:
-        with connect(settings.db_path, write=True) as conn:
+        with db.connect(write=True) as conn:
             conn.execute("UPDATE batches SET reservation_id = ? WHERE id = ?", (hold, b.id))
 
 
 def finish_batch(settings: Settings, b: BatchInfo, state: BatchState,
                  outcomes: dict[str, BatchOutcome]) -> None:
     """Record every item not yet recorded, then close the batch and release its hold."""
-    update_batch(settings, b.id, **state_values(state))
-    run = load_run(settings.db_path, b.run_id)
-    with connect(settings.db_path) as conn:
+    update_batch(settings.db, b.id, **state_values(state))
+    run = load_run(settings.db, b.run_id)
+    with settings.db.connect() as conn:
         items = conn.execute("SELECT custom_id, row_index, variant_index, status FROM batch_items"
                              " WHERE batch_id = ? AND status IN ('pending', 'recording')",
                              (b.id,)).fetchall()
@@ -141,7 +141,7 @@ def finish_batch(settings: Settings, b: BatchInfo, state: BatchState,
             state.error or "The provider returned no result for this request.")
             if missing == "errored" else "")
         if status == "pending":
-            with connect(settings.db_path, write=True) as conn:  # claim it: one recorder only
+            with settings.db.connect(write=True) as conn:  # claim it: one recorder only
                 if not conn.execute("UPDATE batch_items SET status = 'recording' WHERE batch_id "
                                     "= ? AND custom_id = ? AND status = 'pending'",
                                     (b.id, cid)).rowcount:
@@ -150,7 +150,7 @@ def finish_batch(settings: Settings, b: BatchInfo, state: BatchState,
         # A batch the provider never accepted cost nothing and gets no ledger rows.
         _record(settings, b, run, outcome, row, variant, check,
                 ledger=status == "pending" and b.remote_id is not None)
-    _close(settings, b)
+    _close(settings.db, b)
 
 
 def _checker(settings: Settings, run: Run, model: ModelInfo) -> Checker:
@@ -179,7 +179,7 @@ def _record(settings: Settings, b: BatchInfo, run: Run, o: BatchOutcome, row: in
                  ).total_seconds() * 1000
     call_id = old.call_id if old else None
     if ledger:
-        call_id = spend.record(settings.db_path, spend.CallRecord(
+        call_id = spend.record(settings.db, spend.CallRecord(
             ts=now_iso(), page="compare", provider=b.provider, model=b.model.id, attempts=1,
             status=status, total_ms=waited_ms, prompt_name=v["prompt"],
             prompt_version=v["version"], input_tokens=u.input_tokens,
@@ -199,20 +199,20 @@ def _record(settings: Settings, b: BatchInfo, run: Run, o: BatchOutcome, row: in
             cell.checks = check(o.text, row)
         except PromptLabError as exc:  # e.g. no embedder: the result itself still stands
             cell.error = f"The checks could not run: {exc}"
-    save_cell(settings, b.run_id, cell)
-    with connect(settings.db_path, write=True) as conn:
+    save_cell(settings.db, b.run_id, cell)
+    with settings.db.connect(write=True) as conn:
         conn.execute("UPDATE batch_items SET status = ?, call_id = ? WHERE batch_id = ? AND "
                      "custom_id = ?", (o.status, call_id, b.id, o.custom_id))
 
 
-def _close(settings: Settings, b: BatchInfo) -> None:
+def _close(db: Database, b: BatchInfo) -> None:
     """Close the batch and drop its hold at once; the run is over when all its batches are."""
     counts = ", ".join(f"{s} = (SELECT COUNT(*) FROM batch_items i WHERE i.batch_id = "
                        f"batches.id AND i.status = '{s}')" for s in BATCH_OUTCOMES)
     if b.reservation_id is not None:  # a crash before the close below renews it, then closes
-        spend.release(settings.db_path, [(b.reservation_id, b.provider, b.reserved_micro)])
+        spend.release(db, [(b.reservation_id, b.provider, b.reserved_micro)])
     now = now_iso()
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute(f"UPDATE batches SET {counts}, closed_at = ?, updated_at = ? WHERE id = ?",
                      (now, now, b.id))
         if not conn.execute("SELECT 1 FROM batches WHERE run_id = ? AND closed_at IS NULL",

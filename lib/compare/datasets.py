@@ -6,10 +6,9 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from lib.core import DatasetError, NotFoundError, now_iso
-from lib.storage import connect
+from lib.storage import Database
 
 MAX_ROWS = 1000
 MAX_COLUMNS = 50
@@ -55,8 +54,8 @@ def parse_csv(data: bytes, name: str) -> Dataset:
     return Dataset(None, name, columns, tuple(rows))
 
 
-def save_dataset(path: Path, dataset: Dataset) -> int:
-    with connect(path, write=True) as conn:
+def save_dataset(db: Database, dataset: Dataset) -> int:
+    with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO datasets (name, columns, rows, created_at) "
                            "VALUES (?, ?, ?, ?)",
                            (dataset.name, json.dumps(dataset.columns), json.dumps(dataset.rows),
@@ -64,8 +63,8 @@ def save_dataset(path: Path, dataset: Dataset) -> int:
     return int(cur.lastrowid)
 
 
-def load_dataset(path: Path, dataset_id: int) -> Dataset:
-    with connect(path) as conn:
+def load_dataset(db: Database, dataset_id: int) -> Dataset:
+    with db.connect() as conn:
         row = conn.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"Dataset {dataset_id} no longer exists.")
@@ -73,8 +72,8 @@ def load_dataset(path: Path, dataset_id: int) -> Dataset:
                    tuple(json.loads(row["rows"])))
 
 
-def list_datasets(path: Path) -> list[tuple[int, str, int]]:
+def list_datasets(db: Database) -> list[tuple[int, str, int]]:
     """(id, name, row count), newest first."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         return [(r[0], r[1], r[2]) for r in conn.execute(
             "SELECT id, name, json_array_length(rows) FROM datasets ORDER BY id DESC")]

@@ -52,7 +52,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     cancel = cancel or threading.Event()
     events: queue.Queue[CellEvent] = queue.Queue()
     calls = calls or Calls(settings)
-    owner = run_owner(settings.db_path, run_id)  # the run's calls are its owner's
+    owner = run_owner(settings.db, run_id)  # the run's calls are its owner's
     # The embedder loads only when a similarity check is there to use it.
     similar = similarity_with(settings) if any(c.kind == "semantic" for c in checks) else None
     if any(c.kind in EXPECTS for c in checks) and all(c.expected is None for c in plan.cells):
@@ -77,7 +77,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
         finally:
             try:
-                save_cell(settings, run_id, result)
+                save_cell(settings.db, run_id, result)
             except PromptLabError as exc:
                 result.status, result.error = "error", f"Not saved: {exc}"
             events.put(CellEvent(cell.row, cell.variant, result=result))  # always: see below
@@ -158,9 +158,9 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
             if event.result is not None:
                 done += 1
             yield event
-        set_status(settings, run_id, "done")
+        set_status(settings.db, run_id, "done")
     finally:
         cancel.set()      # no-op after a full run; stops calls in flight otherwise
         pool.shutdown(wait=True)
-        if run_status(settings, run_id) == "running":
-            set_status(settings, run_id, "cancelled")
+        if run_status(settings.db, run_id) == "running":
+            set_status(settings.db, run_id, "cancelled")

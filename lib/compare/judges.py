@@ -19,7 +19,7 @@ from lib.compare.variants import LETTERS
 from lib.core import BudgetExceededError, JudgeError, PromptLabError, Settings, now_iso
 from lib.llm import CallContext, Calls, CallSpec, Catalog, ChatRequest, Message, ModelInfo
 from lib.prompts import Prompt, PromptStore, render, validate
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 KINDS = {"rubric": ("input", "output"), "pairwise": ("input", "first", "second")}
@@ -87,7 +87,7 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
     """Judge every finished cell (rubric) or pair of cells (pairwise) of a run, saving each
     verdict as it comes (the calls are `user`'s, who judges). A refused budget stops the
     rest; other failures are kept on the verdict (no outcome) and judging goes on."""
-    run = load_run(settings.db_path, run_id)
+    run = load_run(settings.db, run_id)
     cancel = cancel or threading.Event()
     calls = calls or Calls(settings)
 
@@ -126,7 +126,7 @@ def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency
             second = ask({"input": request, "first": run.cells[(row, b)].output,
                           "second": run.cells[(row, a)].output})
             verdict.outcome, verdict.detail = both_orders(first, second)
-        save_verdict(settings, run_id, verdict)
+        save_verdict(settings.db, run_id, verdict)
         return verdict
 
     jobs = judging_jobs(run, rj.judge.kind)
@@ -241,8 +241,8 @@ def verdicts_by_row(verdicts: list[Verdict]) -> dict[int, list[VerdictText]]:
     return out
 
 
-def save_verdict(settings: Settings, run_id: int, v: Verdict) -> None:
-    with connect(settings.db_path, write=True) as conn:
+def save_verdict(db: Database, run_id: int, v: Verdict) -> None:
+    with db.connect(write=True) as conn:
         conn.execute(
             "INSERT INTO judgements (run_id, judge, kind, row_index, left_variant, "
             "right_variant, outcome, score, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
@@ -253,8 +253,8 @@ def save_verdict(settings: Settings, run_id: int, v: Verdict) -> None:
              json.dumps(v.detail), now_iso()))
 
 
-def load_verdicts(settings: Settings, run_id: int) -> list[Verdict]:
-    with connect(settings.db_path) as conn:
+def load_verdicts(db: Database, run_id: int) -> list[Verdict]:
+    with db.connect() as conn:
         rows = conn.execute("SELECT judge, kind, row_index, left_variant, right_variant, outcome,"
                             " score, detail FROM judgements WHERE run_id = ? ORDER BY judge, "
                             "row_index, left_variant, right_variant", (run_id,)).fetchall()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lib.compare.checks import Check
 from lib.compare.stats import VariantScore, scores
 from lib.compare.variants import LETTERS, ResolvedVariant, variant_label
-from lib.core import CompareError, NotFoundError, Settings, now_iso
-from lib.storage import connect
+from lib.core import CompareError, NotFoundError, now_iso
+from lib.storage import Database
 
 OUTCOMES = ("left", "right", "tie", "both_bad")
 
@@ -42,11 +41,11 @@ class CellResult:
     repairs: int = 0                 # repair attempts made
 
 
-def create_run(settings: Settings, title: str, resolved: list[ResolvedVariant],
+def create_run(db: Database, title: str, resolved: list[ResolvedVariant],
                rows: list[dict[str, Any]], checks: list[Check],
                dataset_id: int | None = None, *, owner: str | None = None) -> int:
     """Store a new run; `owner`: the signed-in user making it (runs are shared, shown)."""
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute(
             "INSERT INTO compare_runs (created_at, title, dataset_id, variants, inputs, checks, "
             "owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -65,8 +64,8 @@ _SAVE_CELL = (f"INSERT INTO compare_cells (run_id, row_index, variant_index, "
               + ", ".join(f"{c} = excluded.{c}" for c in _CELL_COLUMNS))
 
 
-def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
-    with connect(settings.db_path, write=True) as conn:
+def save_cell(db: Database, run_id: int, cell: CellResult) -> None:
+    with db.connect(write=True) as conn:
         conn.execute(
             _SAVE_CELL,
             (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
@@ -75,20 +74,20 @@ def save_cell(settings: Settings, run_id: int, cell: CellResult) -> None:
              json.dumps(cell.trace), cell.structured or None, cell.repairs))
 
 
-def set_status(settings: Settings, run_id: int, status: str) -> None:
-    with connect(settings.db_path, write=True) as conn:
+def set_status(db: Database, run_id: int, status: str) -> None:
+    with db.connect(write=True) as conn:
         conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?", (status, run_id))
 
 
-def run_owner(path: Path, run_id: int) -> str | None:
+def run_owner(db: Database, run_id: int) -> str | None:
     """Who made a run: its cells' calls (streamed or batched) are theirs."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT owner FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
     return row[0] if row else None
 
 
-def run_status(settings: Settings, run_id: int) -> str:
-    with connect(settings.db_path) as conn:
+def run_status(db: Database, run_id: int) -> str:
+    with db.connect() as conn:
         row = conn.execute("SELECT status FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
     return row[0] if row else "missing"
 
@@ -143,15 +142,15 @@ class Run:
         return out
 
 
-def list_runs(path: Path) -> list[tuple[int, str, str, str, str | None]]:
+def list_runs(db: Database) -> list[tuple[int, str, str, str, str | None]]:
     """(id, title, created_at, status, owner), newest first."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         return [tuple(r) for r in conn.execute(
             "SELECT id, title, created_at, status, owner FROM compare_runs ORDER BY id DESC")]
 
 
-def load_run(path: Path, run_id: int) -> Run:
-    with connect(path) as conn:
+def load_run(db: Database, run_id: int) -> Run:
+    with db.connect() as conn:
         row = conn.execute("SELECT * FROM compare_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"Compare run {run_id} no longer exists.")
@@ -171,13 +170,13 @@ def load_run(path: Path, run_id: int) -> Run:
                {(v[0], v[1], v[2]): v[3] for v in votes}, row["owner"])
 
 
-def vote(path: Path, run_id: int, row: int, left: int, right: int, outcome: str) -> None:
+def vote(db: Database, run_id: int, row: int, left: int, right: int, outcome: str) -> None:
     """Record (or change) the vote for one pair on one row."""
     if outcome not in OUTCOMES:
         raise CompareError(f"Unknown vote {outcome!r}.")
     if not 0 <= left < right <= 3:
         raise CompareError("A vote compares two different variants, left before right.")
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("INSERT INTO votes (run_id, row_index, left_variant, right_variant, outcome,"
                      " created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, row_index, "
                      "left_variant, right_variant) DO UPDATE SET outcome = excluded.outcome, "

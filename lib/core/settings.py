@@ -8,9 +8,13 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lib.core.errors import ConfigError
 from lib.core.redaction import remember_secrets
+
+if TYPE_CHECKING:
+    from lib.storage import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -19,8 +23,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    # PostgreSQL for the ledger, conversations, votes, runs, budgets and registry (None:
-    # SQLite at db_path). Kept out of repr: the URL may carry a password.
+    # PostgreSQL for every table (None: the SQLite file under data_dir); see `db`. Kept out of
+    # repr: the URL may carry a password.
     database_url: str | None = field(default=None, repr=False)
     # Keys are kept out of repr so they never reach a log or a page by accident.
     anthropic_api_key: str | None = field(default=None, repr=False)
@@ -52,8 +56,16 @@ class Settings:
     log_level: str = "INFO"
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "promptlab.sqlite3"
+    def db(self) -> Database:
+        """The database these settings name: PostgreSQL at database_url, else the SQLite file
+        under the data dir."""
+        # The one import of core's that points up: settings name the database, storage builds
+        # the handle on core (so it is imported here, late, not at the top).
+        from lib.storage import Database
+
+        if self.database_url:
+            return Database.postgresql(self.database_url)
+        return Database.sqlite(self.data_dir / "promptlab.sqlite3")
 
 
 _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lib.core import Settings, VectorIndexError, once
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,8 +49,8 @@ _handles: dict[tuple[int, str, int], Any] = {}
 _handles_lock = threading.Lock()
 
 
-def _generation(settings: Settings, collection: str) -> int:
-    with connect(settings.db_path) as conn:
+def _generation(db: Database, collection: str) -> int:
+    with db.connect() as conn:
         row = conn.execute("SELECT index_generation FROM knowledge_bases WHERE collection = ?",
                            (collection,)).fetchone()
     return row[0] if row else 0
@@ -60,7 +60,7 @@ def _handle(settings: Settings, collection: str) -> Any:
     """The collection at its current generation, created on first use (asking Chroma for it
     costs ~0.7 ms, a fifth of a query, so it is cached)."""
     c = chroma_client(settings)
-    key = (id(c), collection, _generation(settings, collection))
+    key = (id(c), collection, _generation(settings.db, collection))
     with _handles_lock:
         handle = _handles.get(key)
     if handle is None:
@@ -102,7 +102,7 @@ def use(settings: Settings, collection: str, action: Callable[[Any], T], *,
 
 def drop(settings: Settings, collection: str) -> None:
     """Delete the collection and bump its generation; a missing collection is fine."""
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         conn.execute("UPDATE knowledge_bases SET index_generation = index_generation + 1 "
                      "WHERE collection = ?", (collection,))
     _forget(settings, collection)

@@ -40,7 +40,7 @@ def _build(settings: Settings, kb_id: int, collection: str, version: int
     """The collection name is in the key because SQLite may give a new base a deleted one's id."""
     import bm25s
 
-    rows = ready_chunks(settings, kb_id)
+    rows = ready_chunks(settings.db, kb_id)
     if not rows:
         return None, []
     retriever = bm25s.BM25()
@@ -53,6 +53,6 @@ def _build(settings: Settings, kb_id: int, collection: str, version: int
 
 def index_for(settings: Settings, kb: KnowledgeBase) -> tuple[Any, list[str]]:
     """(retriever or None, chunk ids in index order) for the base's current version."""
-    version = kb_version(settings, kb)
+    version = kb_version(settings.db, kb)
     with _build_lock:  # built once per version, even when sessions ask together
         return _build(settings, kb.id, kb.collection, version)

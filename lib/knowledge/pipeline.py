@@ -110,14 +110,14 @@ def _screen(settings: Settings, kb: KnowledgeBase, i: int, name: str, data: byte
         raise DocumentError(f"{name} is {len(data) / 1e6:,.1f} MB; the limit is "
                             f"{settings.max_upload_mb} MB.")
     sha = hashlib.sha256(data).hexdigest()
-    existing = find_document(settings, kb, sha)
+    existing = find_document(settings.db, kb, sha)
     if existing is not None and existing.status == "ready":
         message = f"already in the knowledge base ({existing.chunks} chunks)"
         progress(Progress(i, name, "skipped", message=message))
         results[i] = IngestResult(name, "skipped", existing.chunks, message, existing.id)
         return None
     if existing is not None:
-        if not abandoned(settings, existing.id):
+        if not abandoned(settings.db, existing.id):
             raise DocumentError(f"{name} is being added right now (by another session).",
                                 hint="Wait for it to finish.")
         delete_document(settings, kb, existing.id)  # a crash left it half-stored: start again
@@ -140,7 +140,7 @@ def _prepare(settings: Settings, kb: KnowledgeBase, i: int, name: str, parsed: P
                             hint="Split the file, use larger chunks, or raise "
                                  "PROMPTLAB_MAX_CHUNKS.")
     ids = [c.chunk_id(kb.collection, sha) for c in chunks]
-    document_id = register_document(settings, kb, name=name, kind=parsed.kind, size=byte_size,
+    document_id = register_document(settings.db, kb, name=name, kind=parsed.kind, size=byte_size,
                                     sha=sha, chunks=chunks, ids=ids)
     return Pending(i, name, parsed.kind, document_id, chunks, ids)
 
@@ -185,12 +185,12 @@ def rebuild_index(settings: Settings, kb: KnowledgeBase,
     """Recreate the Chroma collection from the registry: same ids, same count."""
     index.drop(settings, kb.collection)
     pending = []
-    for i, doc in enumerate(documents(settings, kb)):
+    for i, doc in enumerate(documents(settings.db, kb)):
         if doc.status != "ready":
-            if abandoned(settings, doc.id):  # a crash's leftover is not part of the index
+            if abandoned(settings.db, doc.id):  # a crash's leftover is not part of the index
                 delete_document(settings, kb, doc.id)
             continue
-        rows = chunks_of(settings, doc.id)
+        rows = chunks_of(settings.db, doc.id)
         chunks = [Chunk(r["idx"], r["text"], r["tokens"], 0, r["page"], r["heading"])
                   for r in rows]
         pending.append(Pending(i, doc.name, doc.kind, doc.id, chunks, [r["id"] for r in rows]))

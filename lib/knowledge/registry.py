@@ -23,7 +23,7 @@ from lib.core import (
 )
 from lib.knowledge import embeddings, index
 from lib.knowledge.chunking import Chunk
-from lib.storage import connect
+from lib.storage import Database
 
 ABANDONED_AFTER_S = 600  # a document still 'storing' after this was left by a crash
 
@@ -67,25 +67,25 @@ def create_kb(settings: Settings, name: str, *, owner: str | None = None) -> Kno
         raise KnowledgeBaseError("A knowledge base needs a name of 1 to 80 characters.")
     model = embeddings.model_name(settings)
     try:
-        with connect(settings.db_path, write=True) as conn:
+        with settings.db.connect(write=True) as conn:
             conn.execute("INSERT INTO knowledge_bases (name, collection, embedding_model, "
                          "created_at, owner) VALUES (?, ?, ?, ?, ?)",
                          (name, _collection_name(name), model, now_iso(), owner))
     except ConflictError:
         raise KnowledgeBaseError(f"A knowledge base named {name!r} already exists.") from None
-    return get_kb(settings, name)
+    return get_kb(settings.db, name)
 
 
-def get_kb(settings: Settings, name: str) -> KnowledgeBase:
-    with connect(settings.db_path) as conn:
+def get_kb(db: Database, name: str) -> KnowledgeBase:
+    with db.connect() as conn:
         row = conn.execute("SELECT * FROM knowledge_bases WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise KnowledgeBaseError(f"There is no knowledge base named {name!r}.")
     return KnowledgeBase(**dict(row))
 
 
-def list_kbs(settings: Settings) -> list[KnowledgeBase]:
-    with connect(settings.db_path) as conn:
+def list_kbs(db: Database) -> list[KnowledgeBase]:
+    with db.connect() as conn:
         rows = conn.execute("SELECT * FROM knowledge_bases ORDER BY name").fetchall()
     return [KnowledgeBase(**dict(r)) for r in rows]
 
@@ -93,13 +93,13 @@ def list_kbs(settings: Settings) -> list[KnowledgeBase]:
 def delete_kb(settings: Settings, kb: KnowledgeBase) -> None:
     """The index first (it can always be rebuilt), then the registry rows."""
     index.drop(settings, kb.collection)
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         conn.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb.id,))
 
 
-def kb_version(settings: Settings, kb: KnowledgeBase) -> int:
+def kb_version(db: Database, kb: KnowledgeBase) -> int:
     """Bumped on every change to the base's documents (cached BM25 indexes key off it)."""
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT version FROM knowledge_bases WHERE id = ?",
                            (kb.id,)).fetchone()
     return row[0] if row else -1
@@ -111,33 +111,33 @@ def _bump(conn: Any, kb: KnowledgeBase) -> None:
 
 # -- documents and chunks -------------------------------------------------------------------
 
-def documents(settings: Settings, kb: KnowledgeBase) -> list[Document]:
-    with connect(settings.db_path) as conn:
+def documents(db: Database, kb: KnowledgeBase) -> list[Document]:
+    with db.connect() as conn:
         rows = conn.execute("SELECT id, name, kind, size, sha256, status, chunk_count AS chunks,"
                             " added_at FROM documents WHERE kb_id = ? ORDER BY added_at DESC",
                             (kb.id,)).fetchall()
     return [Document(**dict(r)) for r in rows]
 
 
-def find_document(settings: Settings, kb: KnowledgeBase, sha: str) -> Document | None:
-    with connect(settings.db_path) as conn:
+def find_document(db: Database, kb: KnowledgeBase, sha: str) -> Document | None:
+    with db.connect() as conn:
         row = conn.execute("SELECT id, name, kind, size, sha256, status, chunk_count AS chunks,"
                            " added_at FROM documents WHERE kb_id = ? AND sha256 = ?",
                            (kb.id, sha)).fetchone()
     return Document(**dict(row)) if row else None
 
 
-def chunks_of(settings: Settings, document_id: int) -> list[dict]:
-    with connect(settings.db_path) as conn:
+def chunks_of(db: Database, document_id: int) -> list[dict]:
+    with db.connect() as conn:
         rows = conn.execute("SELECT id, idx, text, tokens, page, heading FROM chunks "
                             "WHERE document_id = ? ORDER BY idx", (document_id,)).fetchall()
     return [dict(r) for r in rows]
 
 
-def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str, str | None]]:
+def ready_chunks(db: Database, kb_id: int) -> list[tuple[str, str, str | None]]:
     """(chunk id, text, heading) of every chunk of a ready document, in insertion order
     (documents by id, each one's chunks in order: how they are inserted)."""
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         return [(r[0], r[1], r[2]) for r in conn.execute(
             "SELECT c.id, c.text, c.heading FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE c.kb_id = ? AND d.status = 'ready' ORDER BY c.document_id, c.idx", (kb_id,))]
@@ -146,30 +146,30 @@ def ready_chunks(settings: Settings, kb_id: int) -> list[tuple[str, str, str | N
 def chunk_texts(settings: Settings, kb: KnowledgeBase, ids: Sequence[str]
                 ) -> list[dict[str, Any]]:
     """Chunks of this base only, by id, with where they come from."""
-    return [r for r in chunk_rows(settings, ids).values() if r["kb_id"] == kb.id]
+    return [r for r in chunk_rows(settings.db, ids).values() if r["kb_id"] == kb.id]
 
 
-def chunk_documents(settings: Settings, ids: Sequence[str]) -> dict[str, int]:
+def chunk_documents(db: Database, ids: Sequence[str]) -> dict[str, int]:
     """The document of each chunk id (ids no longer in the registry are left out)."""
     if not ids:
         return {}
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         return dict(conn.execute(f"SELECT id, document_id FROM chunks WHERE id IN "
                                  f"({','.join('?' * len(ids))})", list(ids)).fetchall())
 
 
-def chunk_ids_of(settings: Settings, document_ids: Sequence[int]) -> set[str]:
-    with connect(settings.db_path) as conn:
+def chunk_ids_of(db: Database, document_ids: Sequence[int]) -> set[str]:
+    with db.connect() as conn:
         return {r[0] for r in conn.execute(
             f"SELECT id FROM chunks WHERE document_id IN ({','.join('?' * len(document_ids))})",
             list(document_ids))}
 
 
-def chunk_rows(settings: Settings, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def chunk_rows(db: Database, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Chunk texts and where they come from, by id (what a search hit shows)."""
     if not ids:
         return {}
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         return {r["id"]: dict(r) for r in conn.execute(
             "SELECT c.id, c.kb_id, c.text, c.document_id, d.name, c.page, c.heading, c.idx "
             "FROM chunks c "
@@ -177,9 +177,9 @@ def chunk_rows(settings: Settings, ids: Sequence[str]) -> dict[str, dict[str, An
             list(ids))}
 
 
-def abandoned(settings: Settings, document_id: int) -> bool:
+def abandoned(db: Database, document_id: int) -> bool:
     """Whether a document still 'storing' was left by a crash (or is gone)."""
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT added_at FROM documents WHERE id = ?",
                            (document_id,)).fetchone()
     return row is None or row[0] < ago_iso(ABANDONED_AFTER_S)
@@ -187,20 +187,20 @@ def abandoned(settings: Settings, document_id: int) -> bool:
 
 def delete_document(settings: Settings, kb: KnowledgeBase, document_id: int) -> None:
     """Drop a document's vectors, then its registry rows (chunks go with it)."""
-    with connect(settings.db_path) as conn:
+    with settings.db.connect() as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE document_id = ?",
                                           (document_id,))]
     index.delete(settings, kb.collection, ids)
-    with connect(settings.db_path, write=True) as conn:
+    with settings.db.connect(write=True) as conn:
         conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         _bump(conn, kb)
 
 
-def register_document(settings: Settings, kb: KnowledgeBase, *, name: str, kind: str,
+def register_document(db: Database, kb: KnowledgeBase, *, name: str, kind: str,
                       size: int, sha: str, chunks: Sequence[Chunk], ids: Sequence[str]) -> int:
     """Add a document and its chunks (`ids`, in order), 'storing' until its vectors are in
     the index; its id."""
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO documents (kb_id, name, kind, size, sha256, status, "
                            "chunk_count, added_at) VALUES (?, ?, ?, ?, ?, 'storing', ?, ?)",
                            (kb.id, name, kind, size, sha, len(chunks), now_iso()))
@@ -212,9 +212,9 @@ def register_document(settings: Settings, kb: KnowledgeBase, *, name: str, kind:
     return document_id
 
 
-def mark_ready(settings: Settings, kb: KnowledgeBase, document_ids: Sequence[int]) -> None:
+def mark_ready(db: Database, kb: KnowledgeBase, document_ids: Sequence[int]) -> None:
     """Documents whose chunks are all in the index: ready to search (the base's version moves)."""
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.executemany("UPDATE documents SET status = 'ready' WHERE id = ?",
                          [(d,) for d in document_ids])
         _bump(conn, kb)
@@ -222,16 +222,16 @@ def mark_ready(settings: Settings, kb: KnowledgeBase, document_ids: Sequence[int
 
 # -- call <-> chunk links -------------------------------------------------------------------
 
-def link_call(settings: Settings, call_id: int, chunk_ids: list[str]) -> None:
+def link_call(db: Database, call_id: int, chunk_ids: list[str]) -> None:
     """Record which chunks grounded a model call (the ledger row's id)."""
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.executemany("INSERT INTO call_chunks (call_id, chunk_id, rank) "
                          "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          [(call_id, cid, rank) for rank, cid in enumerate(chunk_ids, 1)])
 
 
-def chunks_for_call(settings: Settings, call_id: int) -> list[str]:
-    with connect(settings.db_path) as conn:
+def chunks_for_call(db: Database, call_id: int) -> list[str]:
+    with db.connect() as conn:
         return [r[0] for r in conn.execute("SELECT chunk_id FROM call_chunks WHERE call_id = ? "
                                            "ORDER BY rank", (call_id,))]
 
@@ -268,7 +268,7 @@ class IndexHealth:
 
 def index_health(settings: Settings, kb: KnowledgeBase) -> IndexHealth:
     """The registry's chunk count against the index's vector count."""
-    registry = sum(d.chunks for d in documents(settings, kb) if d.status == "ready")
+    registry = sum(d.chunks for d in documents(settings.db, kb) if d.status == "ready")
     try:
         return IndexHealth(registry, index_count(settings, kb))
     except VectorIndexError as exc:  # a damaged index is exactly what this reports

@@ -12,7 +12,7 @@ from lib.core import SearchError, Settings
 from lib.knowledge import embeddings, index, keyword
 from lib.knowledge.fusion import Evidence, FusionSettings, fuse, single, spread
 from lib.knowledge.registry import KnowledgeBase, chunk_documents, chunk_ids_of, chunk_rows
-from lib.storage import connect
+from lib.storage import Database
 
 MODES = ("hybrid", "dense", "bm25")
 POOL = 100  # candidates taken from each list: fusion and spreading need more than k
@@ -37,7 +37,7 @@ class Hit:
 
 def fill_hits(settings: Settings, ranked: list[Evidence]) -> list[Hit]:
     """Fill texts and metadata from the registry, the source of truth."""
-    rows = chunk_rows(settings, [e.chunk_id for e in ranked])
+    rows = chunk_rows(settings.db, [e.chunk_id for e in ranked])
     return [Hit(e.chunk_id, rank, e.score, rows[e.chunk_id]["text"],
                 rows[e.chunk_id]["document_id"], rows[e.chunk_id]["name"],
                 rows[e.chunk_id]["page"], rows[e.chunk_id]["heading"], rows[e.chunk_id]["idx"],
@@ -68,7 +68,7 @@ def bm25(settings: Settings, kb: KnowledgeBase, query: str, k: int | None,
         return []
     mask = None
     if document_ids:
-        allowed = chunk_ids_of(settings, document_ids)
+        allowed = chunk_ids_of(settings.db, document_ids)
         mask = np.array([cid in allowed for cid in ids], dtype=np.float32)
     found, scores = retriever.retrieve(tokens, k=len(ids) if k is None else min(k, len(ids)),
                                        show_progress=False, weight_mask=mask)
@@ -83,7 +83,7 @@ def search(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5, mode: 
         raise SearchError(f"Unknown retrieval mode {mode!r}.")
     if not query.strip():
         return []
-    fs = (fusion or search_settings(settings, kb)).checked()
+    fs = (fusion or search_settings(settings.db, kb)).checked()
     pool = max(POOL, 10 * k)
     if mode == "dense":
         return fill_hits(settings, single(dense(settings, kb, query, k, document_ids),
@@ -100,7 +100,7 @@ def _hybrid(settings: Settings, dense_pool: list[tuple[str, float]],
     """The two pools fused, then spread across documents (fs.per_document)."""
     ranked = fuse(dense_pool, keyword_pool, fs,
                   bm25_complete=len(keyword_pool) < max(POOL, 10 * k))
-    owner = chunk_documents(settings, [e.chunk_id for e in ranked])
+    owner = chunk_documents(settings.db, [e.chunk_id for e in ranked])
     return spread(ranked, lambda cid: owner.get(cid, -1), k, fs.per_document)
 
 
@@ -121,7 +121,7 @@ def side_by_side(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5,
                  fusion: FusionSettings | None = None) -> SideBySide:
     """What the Retrieval page shows: both full rankings, their top k, and hybrid from their
     first POOL places (what `search` fuses)."""
-    fs = (fusion or search_settings(settings, kb)).checked()
+    fs = (fusion or search_settings(settings.db, kb)).checked()
     if not query.strip():
         return SideBySide([], [], [], 0)
     vectors = index.count(settings, kb.collection)
@@ -142,17 +142,17 @@ def side_by_side(settings: Settings, kb: KnowledgeBase, query: str, k: int = 5,
         len(dense_all) or len(bm25_all))
 
 
-def search_settings(settings: Settings, kb: KnowledgeBase) -> FusionSettings:
+def search_settings(db: Database, kb: KnowledgeBase) -> FusionSettings:
     """The base's fusion settings; the defaults until someone saves others."""
-    with connect(settings.db_path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT method, dense_weight, rrf_k, per_document FROM "
                            "search_settings WHERE kb_id = ?", (kb.id,)).fetchone()
     return FusionSettings(*row) if row else FusionSettings()
 
 
-def save_search_settings(settings: Settings, kb: KnowledgeBase, fs: FusionSettings) -> None:
+def save_search_settings(db: Database, kb: KnowledgeBase, fs: FusionSettings) -> None:
     fs.checked()
-    with connect(settings.db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.execute("INSERT INTO search_settings VALUES (?, ?, ?, ?, ?) ON CONFLICT (kb_id) DO "
                      "UPDATE SET method = excluded.method, dense_weight = excluded.dense_weight, "
                      "rrf_k = excluded.rrf_k, per_document = excluded.per_document",

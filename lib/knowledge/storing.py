@@ -147,7 +147,7 @@ def _mark_ready(settings: Settings, kb: KnowledgeBase, ready: list[Pending],
                 report: Report) -> None:
     if not ready:
         return
-    mark_ready(settings, kb, [d.document_id for d in ready])
+    mark_ready(settings.db, kb, [d.document_id for d in ready])
     for d in ready:
         d.done = True
         n = len(d.chunks)

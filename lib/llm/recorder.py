@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any, Protocol
 
 from lib import spend
 from lib.spend import CallRecord
+from lib.storage import Database
 
 
 class Recorder(Protocol):
@@ -32,23 +32,23 @@ class Recorder(Protocol):
 class LedgerRecorder:
     """The app's ledger and budgets, in its database."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def applies(self, provider: str, *, api_key: int | None, user: str | None) -> bool:
-        return spend.applies(self.db_path, provider, api_key=api_key, user=user)
+        return spend.applies(self.db, provider, api_key=api_key, user=user)
 
     def reserve(self, provider: str, expected_micro: int, bound_micro: int, *,
                 api_key: int | None, user: str | None) -> int | None:
-        return spend.reserve(self.db_path, provider, expected_micro, bound_micro=bound_micro,
+        return spend.reserve(self.db, provider, expected_micro, bound_micro=bound_micro,
                              api_key=api_key, user=user)
 
     def release(self, hold: int, provider: str, amount_micro: int) -> None:
-        spend.release(self.db_path, [(hold, provider, amount_micro)])
+        spend.release(self.db, [(hold, provider, amount_micro)])
 
     def record(self, call: CallRecord, *, settles: int | None,
                payload: dict[str, Any] | None) -> int:
-        return spend.record(self.db_path, call, settles=settles, payload=payload)
+        return spend.record(self.db, call, settles=settles, payload=payload)
 
 
 class MemoryRecorder:

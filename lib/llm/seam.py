@@ -140,7 +140,7 @@ class Calls:
     guards: Guards = field(default_factory=lambda: GUARDS)
 
     def __post_init__(self) -> None:
-        self._recorder: Recorder = self.recorder or LedgerRecorder(self.settings.db_path)
+        self._recorder: Recorder = self.recorder or LedgerRecorder(self.settings.db)
         self._policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
 
     def invoke(self, spec: CallSpec) -> Response[CallEvent]:

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 from lib.core import BudgetError, BudgetExceededError, format_usd, format_usd_pair, to_micro
-from lib.storage import connect
+from lib.storage import Database
 
 PERIODS = ("day", "month")
 WARN_AT = 0.8
@@ -76,14 +75,14 @@ def _period_start(period: str, now: dt.datetime | None = None) -> str:
     return day.isoformat()
 
 
-def set_budget(path: Path, scope: str, period: str, limit_usd: float | None) -> None:
+def set_budget(db: Database, scope: str, period: str, limit_usd: float | None) -> None:
     """Set a budget in dollars; None removes it."""
     if period not in PERIODS:
         raise BudgetError(f"A budget period is 'day' or 'month', not {period!r}.")
     if scope.startswith(USER_SCOPE) and not scope[len(USER_SCOPE):].strip():
         raise BudgetError("A user's budget needs the user's id (their verified sign-in email, "
                           "or the id the sidebar shows them).")
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         if limit_usd is None:
             conn.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", (scope, period))
             return
@@ -112,17 +111,17 @@ def _status(conn, scope: str, period: str, limit_micro: int) -> BudgetStatus:
     return BudgetStatus(scope, period, limit_micro, spent, reserved)
 
 
-def statuses(path: Path, *, user: str | None = None, everyone: bool = False
+def statuses(db: Database, *, user: str | None = None, everyone: bool = False
              ) -> list[BudgetStatus]:
     """The overall and provider budgets, with `user`'s own budget (every user's: `everyone`)."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         rows = conn.execute("SELECT scope, period, limit_micro FROM budgets "
                             "ORDER BY scope = 'all' DESC, scope, period").fetchall()
         return [_status(conn, *r) for r in rows if everyone or not r[0].startswith(USER_SCOPE)
                 or (user and r[0] == user_scope(user))]
 
 
-def applies(path: Path, provider: str, *, api_key: int | None = None,
+def applies(db: Database, provider: str, *, api_key: int | None = None,
             user: str | None = None) -> bool:
     """Whether any budget covers calls to `provider` by `user`, or `api_key` has one (a read:
     no lock is taken).
@@ -130,7 +129,7 @@ def applies(path: Path, provider: str, *, api_key: int | None = None,
     A call with no budget over it reserves nothing, so its first token is not held up by a
     write. A budget created while such a call is in flight applies from the next call.
     """
-    with connect(path) as conn:
+    with db.connect() as conn:
         where, scopes = _over(provider, user)
         if conn.execute(f"SELECT 1 FROM budgets WHERE {where} LIMIT 1",
                         scopes).fetchone() is not None:
@@ -159,7 +158,7 @@ def _check_key(conn, api_key: int, amount_micro: int) -> None:
                  "the API page.")
 
 
-def reserve(path: Path, provider: str, amount_micro: int, *, bound_micro: int | None = None,
+def reserve(db: Database, provider: str, amount_micro: int, *, bound_micro: int | None = None,
             api_key: int | None = None, user: str | None = None) -> int | None:
     """Let a call through if spent + held + its expected cost (`amount_micro`) fits every
     budget over `provider`, `user`'s budget and `api_key`'s budget, and hold its bound
@@ -167,7 +166,7 @@ def reserve(path: Path, provider: str, amount_micro: int, *, bound_micro: int | 
     bound_micro = max(amount_micro, bound_micro or 0)
     if bound_micro <= 0:
         return None
-    with connect(path, write=True) as conn:  # IMMEDIATE: one reserver at a time
+    with db.connect(write=True) as conn:  # IMMEDIATE: one reserver at a time
         conn.execute("DELETE FROM reservations WHERE created_at < ?", (_stale_cutoff(),))
         where, scopes = _over(provider, user)
         for scope, period, limit_micro in conn.execute(
@@ -196,12 +195,12 @@ def reserve(path: Path, provider: str, amount_micro: int, *, bound_micro: int | 
 _HOLD = "id = ? AND provider = ? AND amount_micro = ?"
 
 
-def renew(path: Path, hold: int, provider: str, amount_micro: int, *,
+def renew(db: Database, hold: int, provider: str, amount_micro: int, *,
           user: str | None = None) -> int:
     """Keep a long hold current (holds older than STALE_AFTER are dropped as crash
     leftovers); takes it again (for `user`) if it was dropped. Returns the hold's id."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         if conn.execute(f"UPDATE reservations SET created_at = ? WHERE {_HOLD}",
                         (now, hold, provider, amount_micro)).rowcount:
             return hold
@@ -210,16 +209,16 @@ def renew(path: Path, hold: int, provider: str, amount_micro: int, *,
                                 (provider, amount_micro, now, user)).lastrowid)
 
 
-def release(path: Path, holds: list[tuple[int, str, int]]) -> None:
+def release(db: Database, holds: list[tuple[int, str, int]]) -> None:
     """Drop holds (id, provider, amount) that no ledger row settles."""
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.executemany(f"DELETE FROM reservations WHERE {_HOLD}", holds)
 
 
-def refusal(path: Path, cost_by_provider: dict[str, int], *,
+def refusal(db: Database, cost_by_provider: dict[str, int], *,
             user: str | None = None) -> str | None:
     """Why a planned batch of calls (e.g. a compare run by `user`) would break a budget."""
-    for s in statuses(path, user=user):
+    for s in statuses(db, user=user):
         planned = sum(cost for provider, cost in cost_by_provider.items()
                       if s.scope in ("all", provider) or s.user is not None)
         if planned and s.used + planned > s.limit_micro:

@@ -12,11 +12,10 @@ when other filters are set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lib.core import bucket_value
-from lib.storage import connect
+from lib.storage import Database
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,19 +53,19 @@ class Filters:
         return " AND ".join(clauses), args
 
 
-def _frame(path: Path, sql: str, args: list[Any]) -> pd.DataFrame:
+def _frame(db: Database, sql: str, args: list[Any]) -> pd.DataFrame:
     import pandas as pd  # lazy: half a second to import, and only the Costs page needs it
 
-    with connect(path) as conn:
+    with db.connect() as conn:
         cur = conn.execute(sql, args)
         columns = [d[0] for d in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns)
 
 
-def options(path: Path) -> dict[str, list[str]]:
+def options(db: Database) -> dict[str, list[str]]:
     """The values each filter can take, and the ledger's first and last day."""
     out: dict[str, list[str]] = {}
-    with connect(path) as conn:
+    with db.connect() as conn:
         for dim in DIMENSIONS:
             out[dim] = [r[0] for r in conn.execute(
                 f"SELECT DISTINCT {dim} FROM calls_daily WHERE {dim} != '' ORDER BY 1")]
@@ -83,9 +82,9 @@ def hit_rate(cache_read: int, input_tokens: int, cache_write: int) -> float | No
     return cache_read / seen if seen else None
 
 
-def totals(path: Path, f: Filters) -> dict[str, int]:
+def totals(db: Database, f: Filters) -> dict[str, int]:
     where, args = f.where()
-    with connect(path) as conn:
+    with db.connect() as conn:
         row = conn.execute(
             "SELECT COALESCE(SUM(calls), 0), COALESCE(SUM(cost_micro), 0), "
             "COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
@@ -98,21 +97,21 @@ def totals(path: Path, f: Filters) -> dict[str, int]:
     return dict(zip(keys, row, strict=True))
 
 
-def spend_by_day_model(path: Path, f: Filters) -> pd.DataFrame:
+def spend_by_day_model(db: Database, f: Filters) -> pd.DataFrame:
     where, args = f.where()
-    return _frame(path, "SELECT day, model, SUM(cost_micro) AS cost_micro, SUM(calls) AS calls "
+    return _frame(db, "SELECT day, model, SUM(cost_micro) AS cost_micro, SUM(calls) AS calls "
                   f"FROM {f.rollup} WHERE {where} GROUP BY day, model ORDER BY day, model", args)
 
 
-def tokens_by_day(path: Path, f: Filters) -> pd.DataFrame:
+def tokens_by_day(db: Database, f: Filters) -> pd.DataFrame:
     where, args = f.where()
-    return _frame(path, "SELECT day, SUM(input_tokens) AS input_tokens, "
+    return _frame(db, "SELECT day, SUM(input_tokens) AS input_tokens, "
                   "SUM(output_tokens) AS output_tokens, SUM(cache_read_tokens) AS "
                   "cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens "
                   f"FROM {f.rollup} WHERE {where} GROUP BY day ORDER BY day", args)
 
 
-def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
+def latency_by_model(db: Database, f: Filters) -> pd.DataFrame:
     """p50 and p95 of time to first token and total time per model (nearest rank).
 
     The latency histograms are kept per day and model: the date, provider and model filters
@@ -131,7 +130,7 @@ def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
                MIN(CASE WHEN cum >= 0.50 * total THEN bucket END) AS b50,
                MIN(CASE WHEN cum >= 0.95 * total THEN bucket END) AS b95
         FROM c GROUP BY model, metric ORDER BY model, metric"""
-    raw = _frame(path, sql, args)
+    raw = _frame(db, sql, args)
     rows: dict[str, dict[str, Any]] = {}
     for model, metric, calls, b50, b95 in raw.itertuples(index=False):
         row = rows.setdefault(model, {"model": model})
@@ -144,9 +143,9 @@ def latency_by_model(path: Path, f: Filters) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()), columns=columns)
 
 
-def errors_by_provider(path: Path, f: Filters) -> pd.DataFrame:
+def errors_by_provider(db: Database, f: Filters) -> pd.DataFrame:
     where, args = f.where()
-    df = _frame(path, "SELECT provider, SUM(calls) AS calls, "
+    df = _frame(db, "SELECT provider, SUM(calls) AS calls, "
                 "SUM(CASE WHEN status = 'error' THEN calls ELSE 0 END) AS errors, "
                 "SUM(CASE WHEN status = 'incomplete' THEN calls ELSE 0 END) AS incomplete "
                 f"FROM {f.rollup} WHERE {where} GROUP BY provider ORDER BY provider", args)
@@ -154,10 +153,10 @@ def errors_by_provider(path: Path, f: Filters) -> pd.DataFrame:
     return df
 
 
-def cache_by_model(path: Path, f: Filters) -> pd.DataFrame:
+def cache_by_model(db: Database, f: Filters) -> pd.DataFrame:
     """Cache hit rate (cache reads / all input tokens) and what the reads saved."""
     where, args = f.where()
-    df = _frame(path, "SELECT model, SUM(cache_read_tokens) AS cache_read_tokens, "
+    df = _frame(db, "SELECT model, SUM(cache_read_tokens) AS cache_read_tokens, "
                 "SUM(cache_write_tokens) AS cache_write_tokens, SUM(input_tokens) AS "
                 f"input_tokens, SUM(cache_savings_micro) AS savings_micro FROM {f.rollup} "
                 f"WHERE {where} GROUP BY model ORDER BY model", args)
@@ -166,35 +165,35 @@ def cache_by_model(path: Path, f: Filters) -> pd.DataFrame:
     return df
 
 
-def top_calls(path: Path, f: Filters, limit: int = 20) -> pd.DataFrame:
+def top_calls(db: Database, f: Filters, limit: int = 20) -> pd.DataFrame:
     """The most expensive single calls (from the ledger itself, by its cost index)."""
     where, args = f.where(ledger=True)
-    return _frame(path, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
+    return _frame(db, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
                   "input_tokens, output_tokens, cache_read_tokens, cost_micro, ttft_ms, "
                   f"total_ms, status, run_id, step FROM calls INDEXED BY calls_cost WHERE {where} "
                   "ORDER BY cost_micro DESC LIMIT ?", [*args, limit])
 
 
-def latest_calls(path: Path, f: Filters, limit: int = 50) -> pd.DataFrame:
+def latest_calls(db: Database, f: Filters, limit: int = 50) -> pd.DataFrame:
     """The latest calls (newest first, walking the ledger back from its newest row), with the
     name of the HTTP API key a call was made with."""
     where, args = f.where(ledger=True)
-    return _frame(path, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
+    return _frame(db, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
                   "input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, status, run_id, "
                   "step, (SELECT name FROM api_keys WHERE api_keys.id = calls.api_key_id) AS "
                   f"api_key FROM calls WHERE {where} ORDER BY id DESC LIMIT ?", [*args, limit])
 
 
-def spend_by_prompt(path: Path, f: Filters) -> pd.DataFrame:
+def spend_by_prompt(db: Database, f: Filters) -> pd.DataFrame:
     where, args = f.where()
-    return _frame(path, "SELECT prompt_name, prompt_version, SUM(calls) AS calls, "
+    return _frame(db, "SELECT prompt_name, prompt_version, SUM(calls) AS calls, "
                   "SUM(cost_micro) AS cost_micro, SUM(input_tokens) AS input_tokens, "
                   f"SUM(output_tokens) AS output_tokens FROM {f.rollup} "
                   f"WHERE {where} AND prompt_name != '' GROUP BY prompt_name, prompt_version "
                   "ORDER BY cost_micro DESC", args)
 
 
-def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
+def structured_by_model(db: Database, f: Filters) -> pd.DataFrame:
     """Replies with an output schema, per model and prompt version: the share valid at once,
     valid after a repair, and still invalid. Read from the ledger through its partial index
     on schema'd calls (only those rows, however large the ledger)."""
@@ -202,7 +201,7 @@ def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
 
     where, args = f.where(ledger=True)
     after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
-    df = _frame(path, "SELECT model, COALESCE(prompt_name, '') AS prompt_name, prompt_version, "
+    df = _frame(db, "SELECT model, COALESCE(prompt_name, '') AS prompt_name, prompt_version, "
                 "SUM(CASE WHEN repair_of IS NULL THEN 1 ELSE 0 END) AS replies, "
                 "SUM(CASE WHEN structured = 'valid' AND repair_of IS NULL THEN 1 ELSE 0 END) "
                 "AS valid, SUM(CASE WHEN structured = 'repaired' THEN 1 ELSE 0 END) AS "
@@ -216,7 +215,7 @@ def structured_by_model(path: Path, f: Filters) -> pd.DataFrame:
     return df
 
 
-def routing_savings(path: Path, f: Filters) -> dict[str, int]:
+def routing_savings(db: Database, f: Filters) -> dict[str, int]:
     """What the router saved: the routed calls' cost on the top model (their baseline) less
     their real cost, and how many there were. Read through the ledger's partial index on
     routed calls."""
@@ -224,7 +223,7 @@ def routing_savings(path: Path, f: Filters) -> dict[str, int]:
 
     where, args = f.where(ledger=True)
     after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
-    with connect(path) as conn:
+    with db.connect() as conn:
         calls, saved, baseline = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(baseline_micro - cost_micro), 0), "
             "COALESCE(SUM(baseline_micro), 0) FROM calls INDEXED BY calls_routed "
@@ -233,7 +232,7 @@ def routing_savings(path: Path, f: Filters) -> dict[str, int]:
     return {"calls": calls, "saved_micro": saved, "baseline_micro": baseline}
 
 
-def spend_by_user(path: Path, f: Filters, total: dict[str, int] | None = None
+def spend_by_user(db: Database, f: Filters, total: dict[str, int] | None = None
                   ) -> pd.DataFrame:
     """Calls, spend, tokens and errors per signed-in user, most spent first; with `total`
     (these filters' totals) and no user filter, the calls made by no one signed in (before
@@ -243,7 +242,7 @@ def spend_by_user(path: Path, f: Filters, total: dict[str, int] | None = None
     where, args = f.where()
     split = any(getattr(f, dim) for dim in DIMENSIONS)
     errors = "CASE WHEN status = 'error' THEN calls ELSE 0 END" if split else "errors"
-    df = _frame(path, "SELECT user_id, SUM(calls) AS calls, SUM(cost_micro) AS cost_micro, "
+    df = _frame(db, "SELECT user_id, SUM(calls) AS calls, SUM(cost_micro) AS cost_micro, "
                 "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
                 f"SUM({errors}) AS errors FROM "
                 f"{'calls_daily_users' if split else 'user_days'} WHERE {where} "
@@ -259,13 +258,13 @@ def spend_by_user(path: Path, f: Filters, total: dict[str, int] | None = None
     return df
 
 
-def dashboard(path: Path, f: Filters) -> dict[str, Any]:
+def dashboard(db: Database, f: Filters) -> dict[str, Any]:
     """Everything the Costs page draws, in one call (what bench_costs times)."""
-    total = totals(path, f)
-    return {"totals": total, "spend": spend_by_day_model(path, f),
-            "tokens": tokens_by_day(path, f), "latency": latency_by_model(path, f),
-            "errors": errors_by_provider(path, f), "cache": cache_by_model(path, f),
-            "top": top_calls(path, f), "latest": latest_calls(path, f),
-            "prompts": spend_by_prompt(path, f),
-            "structured": structured_by_model(path, f), "routing": routing_savings(path, f),
-            "users": spend_by_user(path, f, total)}
+    total = totals(db, f)
+    return {"totals": total, "spend": spend_by_day_model(db, f),
+            "tokens": tokens_by_day(db, f), "latency": latency_by_model(db, f),
+            "errors": errors_by_provider(db, f), "cache": cache_by_model(db, f),
+            "top": top_calls(db, f), "latest": latest_calls(db, f),
+            "prompts": spend_by_prompt(db, f),
+            "structured": structured_by_model(db, f), "routing": routing_savings(db, f),
+            "users": spend_by_user(db, f, total)}

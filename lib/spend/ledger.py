@@ -8,11 +8,10 @@ import logging
 import math
 import re
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from lib.core import latency_bucket
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ _DAYS = _upsert("user_days", ("user_id", "day"),
                 ("calls", "cost_micro", "input_tokens", "output_tokens", "errors"))
 
 
-def _by_user(db, calls: list[CallRecord]) -> None:
+def _by_user(conn, calls: list[CallRecord]) -> None:
     """Add `calls` to the per-user rollups, summed by key first (no user: nothing to add)."""
     split: dict[tuple, list[int]] = {}
     days: dict[tuple, list[int]] = {}
@@ -98,11 +97,11 @@ def _by_user(db, calls: list[CallRecord]) -> None:
                                int(c.status == "error"))):
             days.setdefault((c.user_id, day), [0] * 5)[i] += v
     if split:
-        db.executemany(_SPLIT, [[*k, *v] for k, v in split.items()])
-        db.executemany(_DAYS, [[*k, *v] for k, v in days.items()])
+        conn.executemany(_SPLIT, [[*k, *v] for k, v in split.items()])
+        conn.executemany(_DAYS, [[*k, *v] for k, v in days.items()])
 
 
-def record(db_path: Path, call: CallRecord, *, settles: int | None = None,
+def record(db: Database, call: CallRecord, *, settles: int | None = None,
            payload: Payload | None = None) -> int:
     """Insert one call; returns its id and sets `call.id`.
 
@@ -111,7 +110,7 @@ def record(db_path: Path, call: CallRecord, *, settles: int | None = None,
     the reply got, see lib/llm/payloads.py) is stored beside the row, in that transaction too.
     """
     stored = None if payload is None else bounded(payload)
-    with connect(db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         cur = conn.execute(_INSERT, _row(call))
         _by_user(conn, [call])
         if stored is not None:
@@ -210,10 +209,10 @@ def bounded(payload: Payload, limit: int = PAYLOAD_CHARS) -> tuple[str, str, int
     return _json({"note": note}), _json({"note": note}), 1
 
 
-def call_detail(db_path: Path, call_id: int, *, user: str | None = None) -> CallDetail | None:
+def call_detail(db: Database, call_id: int, *, user: str | None = None) -> CallDetail | None:
     """A call's row and payload; None when there is no such call or (with `user`, once
     sign-in is on) it is someone else's: the two read alike, so an id cannot be probed."""
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
         if row is None or (user is not None and row["user_id"] != user):
             return None
@@ -226,9 +225,9 @@ def call_detail(db_path: Path, call_id: int, *, user: str | None = None) -> Call
                       bool(stored[2]) if stored else False, key[0] if key else None)
 
 
-def record_many(db_path: Path, calls: list[CallRecord]) -> None:
+def record_many(db: Database, calls: list[CallRecord]) -> None:
     """Insert many calls in one transaction (imports, batch results, benchmarks)."""
-    with connect(db_path, write=True) as conn:
+    with db.connect(write=True) as conn:
         conn.executemany(_INSERT, [_row(call) for call in calls])
         _by_user(conn, calls)
 
@@ -239,25 +238,25 @@ def _record(row) -> CallRecord:
     return CallRecord(**data)
 
 
-def get_call(db_path: Path, call_id: int) -> CallRecord | None:
-    with connect(db_path) as conn:
+def get_call(db: Database, call_id: int) -> CallRecord | None:
+    with db.connect() as conn:
         row = conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
     return None if row is None else _record(row)
 
 
-def run_calls(db_path: Path, run_id: str) -> list[CallRecord]:
+def run_calls(db: Database, run_id: str) -> list[CallRecord]:
     """An agent run's steps, in order."""
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         rows = conn.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY step, id",
                             (run_id,)).fetchall()
     return [_record(r) for r in rows]
 
 
-def recent_runs(db_path: Path, limit: int = 50, *, user: str | None = None) -> list[dict]:
+def recent_runs(db: Database, limit: int = 50, *, user: str | None = None) -> list[dict]:
     """The latest agent runs (`user`'s only, when given): id, start, steps, cost, time, and
     how many steps failed."""
     mine, args = ("", []) if user is None else (" AND user_id = ?", [user])
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         rows = conn.execute(
             "SELECT run_id, MIN(ts) AS started, COUNT(*) AS steps, SUM(cost_micro) AS "
             "cost_micro, SUM(total_ms) AS total_ms, "
@@ -267,29 +266,29 @@ def recent_runs(db_path: Path, limit: int = 50, *, user: str | None = None) -> l
     return [dict(r) for r in rows]
 
 
-def latest_call_id(db_path: Path) -> int:
+def latest_call_id(db: Database) -> int:
     """The newest ledger row's id (0: none yet): what a page's cached aggregates are as of."""
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
 
 
-def count_calls(db_path: Path) -> int:
-    with connect(db_path) as conn:
+def count_calls(db: Database) -> int:
+    with db.connect() as conn:
         return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
 
-def spend_since_micro(db_path: Path, since_day: str, provider: str | None = None) -> int:
+def spend_since_micro(db: Database, since_day: str, provider: str | None = None) -> int:
     """Settled spend from a UTC day (YYYY-MM-DD) on, from the daily rollup."""
     sql = "SELECT COALESCE(SUM(cost_micro), 0) FROM calls_daily WHERE day >= ?"
     args: list[str] = [since_day]
     if provider:
         sql += " AND provider = ?"
         args.append(provider)
-    with connect(db_path) as conn:
+    with db.connect() as conn:
         return conn.execute(sql, args).fetchone()[0]
 
 
-def spend_today_micro(db_path: Path) -> int:
+def spend_today_micro(db: Database) -> int:
     from lib.core import today
 
-    return spend_since_micro(db_path, today())
+    return spend_since_micro(db, today())

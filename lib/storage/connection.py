@@ -1,10 +1,9 @@
-"""The one database: this thread's connection, and applying migrations.
+"""Connections and migrations for the database a `Database` handle names (lib/storage/database.py).
 
-The process has one database, chosen by settings: PostgreSQL when PROMPTLAB_DATABASE_URL is
-set (lib/storage/postgres.py), else the SQLite file (WAL) that callers name by its path,
-`settings.db_path`. Callers pass that path either way and get the same interface: `execute`
-with `?` placeholders, rows by index or column name, `lastrowid`, and write=True as one
-transaction holding the database's write lock.
+A target is a SQLite file (a Path: WAL, one writer at a time per process, on a lock) or a
+PostgreSQL URL (a str: lib/storage/postgres.py). Both give the same interface: `execute` with
+`?` placeholders, rows by index or column name, `lastrowid`, and write=True as one transaction
+holding the database's write lock.
 
 On SQLite each thread keeps its own connection per database (Streamlit runs sessions in their own
 threads, and a sqlite3 connection must not be shared between them). Connections stay open:
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lib.core import ConflictError, StorageError, get_settings
+from lib.core import ConflictError, StorageError
 from lib.storage import postgres
 from lib.storage.ddl import statements
 from lib.storage.migrations import MIGRATIONS
@@ -61,18 +60,9 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
             time.sleep(0.02)
 
 
-def database(path: Path | str) -> Path | str:
-    """The database `path` stands for: the PostgreSQL URL when one is set (in settings, or
-    given as `path` itself), else the SQLite file at `path`."""
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
-        return path
-    return get_settings().database_url or Path(path)
-
-
-def migrate(path: Path | str, *, until: str | None = None) -> list[str]:
-    """Apply migrations not yet applied to the database at `path`, in order (up to and
+def migrate(target: Path | str, *, until: str | None = None) -> list[str]:
+    """Apply migrations not yet applied to the database at `target`, in order (up to and
     including `until`, if given: how tests build an older database); return their names."""
-    target = database(path)
     if isinstance(target, str):
         return postgres.migrate(target, MIGRATIONS, until)
     return _migrate_sqlite(target, until)
@@ -117,13 +107,12 @@ def _migrate_sqlite(path: Path, until: str | None) -> list[str]:
 
 
 @contextmanager
-def connect(path: Path | str, *, write: bool = False) -> Iterator[Any]:
+def connect(target: Path | str, *, write: bool = False) -> Iterator[Any]:
     """This thread's connection to the migrated database; write=True: one transaction that
     holds the write lock from its start (SQLite: BEGIN IMMEDIATE).
 
     Database errors become StorageError (ConflictError for a broken uniqueness rule).
     """
-    target = database(path)
     if target not in _migrated:
         with _migrate_lock:
             if target not in _migrated:
@@ -137,12 +126,12 @@ def connect(path: Path | str, *, write: bool = False) -> Iterator[Any]:
         yield conn
 
 
-def dispose(url: str | None = None) -> None:
-    """Close PostgreSQL connections to `url` (None: all) and forget it was migrated."""
-    postgres.dispose(url)
+def dispose(target: Path | str) -> None:
+    """Close the pooled connections to `target` (PostgreSQL) and forget it was migrated."""
+    if isinstance(target, str):
+        postgres.dispose(target)
     with _migrate_lock:
-        _migrated.difference_update({url} if url else {u for u in _migrated
-                                                       if isinstance(u, str)})
+        _migrated.discard(target)
 
 
 @contextmanager

@@ -16,10 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from lib.core import ConflictError, now_iso
-from lib.storage import connect
+from lib.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +55,21 @@ def _get(conn, issuer: str, subject: str) -> Identity | None:
     return None if row is None else Identity(issuer, subject, row["user_id"], row["email"])
 
 
-def identity_of(path: Path, issuer: str, subject: str) -> Identity | None:
+def identity_of(db: Database, issuer: str, subject: str) -> Identity | None:
     """The identity mapped so far, if this person signed in before."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         return _get(conn, issuer, subject)
 
 
-def identify(path: Path, issuer: str, subject: str, verified_email: str | None) -> Identity:
+def identify(db: Database, issuer: str, subject: str, verified_email: str | None) -> Identity:
     """The identity of (issuer, subject), mapped to a user id on first sign-in (see the
     module's docstring); a verified email seen later updates what is displayed only."""
-    with connect(path) as conn:
+    with db.connect() as conn:
         known = _get(conn, issuer, subject)
     if known is not None and known.email == verified_email:
         return known
     now = now_iso()
-    with connect(path, write=True) as conn:
+    with db.connect(write=True) as conn:
         known = _get(conn, issuer, subject)  # again, under the write lock
         if known is not None:
             conn.execute("UPDATE identities SET email = ?, seen_at = ? WHERE issuer = ? AND "

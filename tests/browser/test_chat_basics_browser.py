@@ -40,6 +40,7 @@ def asked(fake: FakeOpenAI) -> list[str]:
 def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str, fake,
                                                          app_data):
     from lib import spend
+    from lib.storage import Database
 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
     page.goto(app_url + "/chat")
@@ -65,7 +66,7 @@ def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str,
     expect(chats).to_have_count(2)
     expect(chats.nth(0)).to_contain_text("What is 3+3?")
     assert asked(fake) == ["What is 3+3?"]
-    assert spend.count_calls(app_data / "promptlab.sqlite3") == 3
+    assert spend.count_calls(Database.sqlite(app_data / "promptlab.sqlite3")) == 3
 
     # Copy: the whole reply, as the Markdown the model wrote.
     chats.nth(1).get_by_role("button", name="Copy").click()

@@ -66,6 +66,7 @@ def test_chat_streams_and_survives_a_reload(page: Page, app_url: str):
 
 def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str, app_data):
     from lib import chat, spend
+    from lib.storage import Database
 
     page.goto(app_url + "/chat")
     box = chat_box(page)
@@ -74,7 +75,7 @@ def test_stop_ends_the_reply_and_keeps_it_as_cancelled(page: Page, app_url: str,
     page.wait_for_function(f"noise => ({REPLY})(noise).length >= 20", arg=NOISE)
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_text("Stopped by you")).to_be_visible()
-    db = app_data / "promptlab.sqlite3"
+    db = Database.sqlite(app_data / "promptlab.sqlite3")
     [conv] = chat.list_conversations(db)
     reply = chat.list_messages(db, conv.id)[-1]
     assert reply.role == "assistant" and reply.status == "cancelled" and reply.content

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from support import chat_box, pick_in_sidebar, send_chat, wait_idle
 
 from lib import chat
+from lib.storage import Database
 
 SCHEMA = {"title": "Person", "type": "object", "properties": {"name": {"type": "string"}},
           "required": ["name"], "additionalProperties": False}
@@ -68,7 +69,7 @@ def test_a_structured_chat_reopened_by_url_is_still_structured(page: Page, app_u
 
 def test_summarising_shows_the_message_at_once_and_stop_sends_it_with_the_window(
         page: Page, app_url: str, app_data, fake):
-    db = app_data / "promptlab.sqlite3"
+    db = Database.sqlite(app_data / "promptlab.sqlite3")
     conv = chat.create_conversation(db, title="Long harbour talk", model=f"compat/{MODEL}",
                                     history=chat.SUMMARISE)
     chat.save_settings(db, conv, {"model": f"compat/{MODEL}", "max_tokens": 256})

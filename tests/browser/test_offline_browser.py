@@ -46,18 +46,18 @@ def seed(data: Path) -> None:
             "classifier", "production", "local/smollm2-135m-instruct", 0.0, 8)] * 2)
         rows = [{"text": "The app crashes."}, {"text": "Add a dark mode."}]
         plan = compare.forecast(settings, resolved, rows)
-        run_id = compare.create_run(settings, "offline", resolved, rows, [
+        run_id = compare.create_run(settings.db, "offline", resolved, rows, [
             compare.Check("contains", "bug")])
         list(compare.execute(settings, run_id, resolved, plan, [compare.Check("contains",
                                                                               "bug")],
                              calls=scripted(settings, FakeProvider([ok("bug report")] * 9))))
         for row, outcome in ((0, "left"), (1, "right")):
-            compare.vote(settings.db_path, run_id, row, 0, 1, outcome)
+            compare.vote(settings.db, run_id, row, 0, 1, outcome)
         rj = compare.resolve_judge(store, catalog, Judge("pairwise", "judge-pairwise",
                                                          "production", local.key))
         list(compare.judge_run(settings, run_id, rj,
                                calls=scripted(settings, ScriptedJudge("first"))))
-        assert spend.count_calls(settings.db_path) >= 5
+        assert spend.count_calls(settings.db) >= 5
     finally:
         if old is None:
             os.environ.pop("PROMPTLAB_DATA_DIR", None)

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from support import rerun, wait_idle
 
 from lib import spend
+from lib.storage import Database
 
 
 def edit_cell(page: Page, grid, column: int, row: int, text: str) -> None:
@@ -84,7 +85,7 @@ def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
     expect(outcome).to_be_visible(timeout=120_000)
     expect(outcome).to_contain_text("v1 on SmolLM2")
     expect(outcome).to_contain_text("out tokens")
-    row = spend.get_call(app_data / "promptlab.sqlite3", 1)
+    row = spend.get_call(Database.sqlite(app_data / "promptlab.sqlite3"), 1)
     assert (row.page, row.prompt_name, row.prompt_version, row.status) == (
         "prompts", "release-notes", 1, "ok")
     assert row.output_tokens > 0

@@ -66,7 +66,7 @@ def create_form(settings: Settings) -> None:
     if not made:
         return
     try:
-        new = api.create_key(settings.db_path, name, budget, owner=user_id(),
+        new = api.create_key(settings.db, name, budget, owner=user_id(),
                              fallbacks=fallbacks)
     except PromptLabError as exc:
         st.error(plain(exc), icon=":material/error:")
@@ -88,7 +88,7 @@ def _row(k: api.ApiKey) -> dict[str, object]:
 
 
 def keys_table(settings: Settings) -> list[api.ApiKey]:
-    keys = api.list_keys(settings.db_path)
+    keys = api.list_keys(settings.db)
     st.subheader("Keys")
     if not keys:
         st.info("No keys yet: create one above.")
@@ -112,7 +112,7 @@ def manage(settings: Settings, keys: list[api.ApiKey]) -> None:
             value=None if chosen.budget_micro is None else chosen.budget_micro / 1e6,
             key=f"api_budget_{key_id}")
         if right.button("Save budget", key="api_budget_save"):
-            api.set_key_budget(settings.db_path, key_id, budget)
+            api.set_key_budget(settings.db, key_id, budget)
             st.toast(md("Saved the budget of {}.", chosen.name))
             st.rerun()
         st.divider()
@@ -121,7 +121,7 @@ def manage(settings: Settings, keys: list[api.ApiKey]) -> None:
         if st.button("Revoke key", type="primary", key="api_revoke", icon=":material/block:",
                      disabled=not sure, help="Tick the box first: a revoked key cannot be "
                      "restored (its calls stay in the ledger)"):
-            api.revoke_key(settings.db_path, key_id)
+            api.revoke_key(settings.db, key_id)
             st.toast(md("Revoked {}.", chosen.name), icon=":material/block:")
             st.rerun()
 

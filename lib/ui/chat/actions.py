@@ -65,7 +65,7 @@ def forget_requeue() -> None:
 
 def _switch(conversation_id: int, message_id: int) -> None:
     try:
-        chat.choose_branch(app.settings().db_path, conversation_id, message_id)
+        chat.choose_branch(app.settings().db, conversation_id, message_id)
     except PromptLabError as exc:
         st.session_state[ERROR] = str(exc)
 

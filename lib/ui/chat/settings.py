@@ -45,7 +45,7 @@ def turn_settings(settings: Settings, current: Conversation | None) -> TurnSetti
     """The Chat sidebar below the conversation list: model or Router, fallbacks, system prompt,
     knowledge base, tools, temperature, max tokens, history strategy and output schema, restored
     from the conversation when it is opened and kept with it when they change."""
-    kbs = [kb.name for kb in knowledge.list_kbs(settings)]
+    kbs = [kb.name for kb in knowledge.list_kbs(settings.db)]
     restore(current, kbs, {widgets.ROUTER, *(m.key for m in app.catalog().models)})
     with st.sidebar:
         st.divider()
@@ -162,5 +162,5 @@ def chosen() -> dict[str, Any]:
 def remember(settings: Settings, current: Conversation | None, now: dict[str, Any]) -> None:
     """Keep the sidebar's settings with the open conversation when they changed."""
     if current is not None and now != current.settings:
-        chat.save_settings(settings.db_path, current.id, now)
+        chat.save_settings(settings.db, current.id, now)
         current.settings = now

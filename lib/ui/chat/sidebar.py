@@ -4,13 +4,13 @@ delete; and which conversation the URL points at. Signed in, a user finds only t
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import streamlit as st
 
 from lib import chat
 from lib.chat import Conversation
 from lib.core import NotFoundError, Settings
+from lib.storage import Database
 from lib.ui.kit.app import Link, deep_link
 from lib.ui.kit.identity import user_id
 from lib.ui.kit.text import md, plain
@@ -29,7 +29,7 @@ def current_conversation(settings: Settings) -> tuple[Conversation | None, Link 
     found = None
     if link.value is not None:
         with contextlib.suppress(NotFoundError):
-            found = chat.get_conversation(settings.db_path, int(link.value), owner=user_id())
+            found = chat.get_conversation(settings.db, int(link.value), owner=user_id())
     if found is None:
         st.query_params.pop("c", None)
         return None, link
@@ -49,14 +49,14 @@ def new_chat() -> None:
     st.query_params.pop("c", None)
 
 
-def _rename(path: Path, conversation_id: int) -> None:
+def _rename(db: Database, conversation_id: int) -> None:
     title = st.session_state.get(f"title_{conversation_id}", "").strip()
     if title:
-        chat.update_conversation(path, conversation_id, title=title)
+        chat.update_conversation(db, conversation_id, title=title)
 
 
-def _delete(path: Path, conversation: Conversation) -> None:
-    chat.delete_conversation(path, conversation.id)
+def _delete(db: Database, conversation: Conversation) -> None:
+    chat.delete_conversation(db, conversation.id)
     new_chat()
     st.toast(md("Deleted “{}”.", conversation.title), icon=":material/delete:")
 
@@ -64,20 +64,20 @@ def _delete(path: Path, conversation: Conversation) -> None:
 def conversation_sidebar(settings: Settings, current: Conversation | None) -> None:
     """New chat, the recent conversations as a list (the open one marked; searchable), and
     rename / export / delete for the open one, in the sidebar."""
-    path = settings.db_path
+    db = settings.db
     sidebar = st.sidebar
     sidebar.button("New chat", icon=":material/add:", width="stretch", key="new_chat",
                    on_click=new_chat)
     owner = user_id()
-    total = chat.count_conversations(path, owner=owner)
+    total = chat.count_conversations(db, owner=owner)
     if not total:
         sidebar.caption("No saved conversations yet.")
         return
     query = sidebar.text_input("Search conversations", key="conv_search", type="search",
                                live="400ms", icon=":material/search:",
                                placeholder="Title or words said…") or ""
-    convs = (chat.search_conversations(path, query.strip(), owner=owner) if query.strip()
-             else chat.list_conversations(path, owner=owner))
+    convs = (chat.search_conversations(db, query.strip(), owner=owner) if query.strip()
+             else chat.list_conversations(db, owner=owner))
     if query.strip():
         sidebar.caption(md("{} of {} conversations match.", len(convs), total))
     conversation_list(convs, current)
@@ -86,12 +86,12 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     with sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
                          width="stretch"):
         st.text_input("Title", value=current.title, key=f"title_{current.id}")
-        st.button("Rename", key="rename", on_click=_rename, args=(path, current.id))
+        st.button("Rename", key="rename", on_click=_rename, args=(db, current.id))
         slug = "".join(ch if ch.isalnum() else "-" for ch in current.title.lower())[:40]
-        st.download_button("Export Markdown", lambda: chat.export_markdown(path, current.id),
+        st.download_button("Export Markdown", lambda: chat.export_markdown(db, current.id),
                            file_name=f"{slug}.md", mime="text/markdown", key="export_md",
                            on_click="ignore")
-        st.download_button("Export JSON", lambda: chat.export_json(path, current.id),
+        st.download_button("Export JSON", lambda: chat.export_json(db, current.id),
                            file_name=f"{slug}.json", mime="application/json",
                            key="export_json", on_click="ignore")
         st.divider()
@@ -99,7 +99,7 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
                            key=f"delete_sure_{current.id}")
         st.button("Delete conversation", type="primary", key="delete_conv",
                   icon=":material/delete:", disabled=not sure, on_click=_delete,
-                  args=(path, current), help="Tick the box first: a deleted conversation "
+                  args=(db, current), help="Tick the box first: a deleted conversation "
                   "cannot be brought back (its calls stay on the Costs page)")
 
 

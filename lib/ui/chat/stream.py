@@ -135,7 +135,7 @@ def send(draft: Draft, remember: dict[str, Any] | None = None) -> None:
                 forget_requeue()  # the turn began: nothing to resend
                 open_conversation(event.conversation_id)
                 if remember is not None:
-                    chat.save_settings(settings.db_path, event.conversation_id, remember)
+                    chat.save_settings(settings.db, event.conversation_id, remember)
             elif isinstance(event, Text | ToolStarted):
                 line.empty()
 

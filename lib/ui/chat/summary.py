@@ -4,21 +4,20 @@ footer says about it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from lib import chat
 from lib.chat import Conversation, Summary
 from lib.core import PromptLabError, Settings
+from lib.storage import Database
 from lib.ui.kit import app
 from lib.ui.kit.text import md, plain
 
 ERROR = "summary_error"
 
 
-def _store_strategy(path: Path, conversation_id: int, key: str) -> None:
-    chat.set_strategy(path, conversation_id, st.session_state[key])
+def _store_strategy(db: Database, conversation_id: int, key: str) -> None:
+    chat.set_strategy(db, conversation_id, st.session_state[key])
 
 
 def strategy_picker(settings: Settings, current: Conversation | None) -> str:
@@ -31,7 +30,7 @@ def strategy_picker(settings: Settings, current: Conversation | None) -> str:
         "When the history outgrows the window", list(chat.STRATEGIES), key=key,
         format_func=lambda s: plain(chat.STRATEGIES[s]),
         on_change=_store_strategy if current else None,
-        args=(settings.db_path, current.id, key) if current else None,
+        args=(settings.db, current.id, key) if current else None,
         help="Summarising folds the oldest turns into a summary written by a small model "
              "(a ledger row on page “summary”); later calls send it in their place.")
     if strategy == chat.SUMMARISE:
@@ -44,7 +43,7 @@ def strategy_picker(settings: Settings, current: Conversation | None) -> str:
 
 def _save(summary_id: int, key: str) -> None:
     try:
-        chat.edit_summary(app.settings().db_path, summary_id, st.session_state[key])
+        chat.edit_summary(app.settings().db, summary_id, st.session_state[key])
     except PromptLabError as exc:
         st.session_state[ERROR] = str(exc)
     else:

@@ -104,7 +104,7 @@ def checks_editor() -> list[Check]:
 def dataset_input(settings: Settings
                   ) -> tuple[list[dict[str, Any]], int | None, Dataset | None]:
     """Rows from an uploaded CSV (saved when the run starts) or a saved dataset."""
-    saved = compare.list_datasets(settings.db_path)
+    saved = compare.list_datasets(settings.db)
     upload = st.file_uploader("CSV whose columns are the prompt's variables", type=["csv"],
                               key="cmp_csv")
     if upload is not None:
@@ -119,7 +119,7 @@ def dataset_input(settings: Settings
                               format_func=lambda i: next(f"{n} ({k} rows)" for d, n, k in saved
                                                          if d == i))
         if choice is not None:
-            ds = compare.load_dataset(settings.db_path, choice)
+            ds = compare.load_dataset(settings.db, choice)
             st.dataframe(list(ds.rows[:20]), hide_index=True, width="stretch")
             return list(ds.rows), choice, None
     return [], None, None

@@ -39,7 +39,7 @@ def forecast(settings: Settings, setup: Setup) -> Forecast | None:
 
 def affordable(settings: Settings, setup: Setup, plan: Forecast) -> bool:
     """Whether the run may start: no budget refuses it, and a costly one is accepted."""
-    refused = spend.refusal(settings.db_path, plan.cost_by_provider(setup.resolved),
+    refused = spend.refusal(settings.db, plan.cost_by_provider(setup.resolved),
                             user=app.user())
     if refused:
         st.error(plain(refused), icon=":material/block:")
@@ -83,9 +83,9 @@ def run_buttons(settings: Settings, setup: Setup, plan: Forecast, *, confirmed: 
 
 def _save_run(settings: Settings, setup: Setup) -> int:
     """Save the dataset (if uploaded) and the run."""
-    dataset_id = (compare.save_dataset(settings.db_path, setup.new_dataset)
+    dataset_id = (compare.save_dataset(settings.db, setup.new_dataset)
                   if setup.new_dataset is not None else setup.dataset_id)
-    return compare.create_run(settings, setup.title or "Untitled", setup.resolved, setup.rows,
+    return compare.create_run(settings.db, setup.title or "Untitled", setup.resolved, setup.rows,
                               setup.checks, dataset_id, owner=app.user())
 
 

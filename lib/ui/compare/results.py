@@ -12,6 +12,7 @@ import streamlit as st
 from lib import compare
 from lib.compare import LETTERS, OUTCOMES, Run
 from lib.core import Settings, format_usd
+from lib.storage import Database
 from lib.ui.compare.judging import batches_panel, judges_panel
 from lib.ui.kit.links import call_url
 from lib.ui.kit.tables import markdown_table
@@ -107,10 +108,10 @@ def _vote_label(a: int, b: int, outcome: str) -> Markdown:
     return plain(compare.outcome_label(a, b, outcome))
 
 
-def _save_vote(path, run_id: int, row: int, a: int, b: int, key: str) -> None:
+def _save_vote(db: Database, run_id: int, row: int, a: int, b: int, key: str) -> None:
     outcome = st.session_state.get(key)
     if outcome is not None:
-        compare.vote(path, run_id, row, a, b, outcome)
+        compare.vote(db, run_id, row, a, b, outcome)
 
 
 ROWS_PER_PAGE = 10      # a saved run draws its rows a page at a time
@@ -122,7 +123,7 @@ def show_run(settings: Settings, run: Run) -> None:
                   len(run.rows), len(run.variants), run.status,
                   f" · by {run.owner}" if run.owner else ""))
     batches_panel(settings, run)
-    verdicts = compare.load_verdicts(settings, run.id)
+    verdicts = compare.load_verdicts(settings.db, run.id)
     # The download comes before the figures: once they show a vote, so does the file.
     st.download_button("Download CSV", lambda: compare.export_csv(run, verdicts),
                        file_name=f"compare-{run.id}.csv", mime="text/csv",
@@ -148,7 +149,7 @@ def show_run(settings: Settings, run: Run) -> None:
                          format_func=partial(_vote_label, a, b),
                          horizontal=True, index=None, key=key,
                          on_change=_save_vote,
-                         args=(settings.db_path, run.id, i, a, b, key))
+                         args=(settings.db, run.id, i, a, b, key))
             for verdict in said.get(i, ()):
                 st.caption(verdict_markdown(verdict))
 

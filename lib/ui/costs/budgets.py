@@ -16,7 +16,7 @@ def budgets_editor(settings: Settings) -> None:
     st.caption("A call's worst case (input plus its maximum output) is held against every "
                "budget it falls under until its real cost is recorded; at 100% calls are "
                "refused. The local model is free and never blocked.")
-    current = {(s.scope, s.period): s for s in spend.statuses(settings.db_path,
+    current = {(s.scope, s.period): s for s in spend.statuses(settings.db,
                                                               everyone=True)}
     for s in current.values():
         st.progress(min(1.0, s.fraction), text=md("{}: {} of {} ({:.0%})", s.label,
@@ -34,13 +34,13 @@ def budgets_editor(settings: Settings) -> None:
                             existing.limit_micro / 1e6 if existing else 10.0, 1.0,
                             key="budget_limit")
     if c4.button("Save", key="budget_save", disabled=not scope):
-        spend.set_budget(settings.db_path, scope, period, limit)
+        spend.set_budget(settings.db, scope, period, limit)
         st.toast(md("Saved: {} budget for {}.", period, scope_label(scope).lower()
                     if scope == "all" else scope_label(scope)))
         st.rerun()
     if existing and st.button(md("Remove the {} {} budget", scope, period),
                               key="budget_remove"):
-        spend.set_budget(settings.db_path, scope, period, None)
+        spend.set_budget(settings.db, scope, period, None)
         st.rerun()
 
 
@@ -50,7 +50,7 @@ OTHER_USER = "another user"   # the scope picker's entry for a user not listed y
 def budget_users(settings: Settings, budgets) -> list[str]:
     """User scopes to offer, once sign-in is on: users with calls or a budget, and you."""
     me = app.user()
-    users = {*spend.options(settings.db_path)["user_id"],
+    users = {*spend.options(settings.db)["user_id"],
              *(s.user for s in budgets if s.user is not None), *([me] if me else [])}
     return [*(spend.user_scope(u) for u in sorted(users)), *([OTHER_USER] if me else [])]
 

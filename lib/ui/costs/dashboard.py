@@ -4,7 +4,6 @@ CSV downloads, spend by user, what routing saved."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -16,6 +15,7 @@ from lib.llm import (
     top_model,
 )
 from lib.spend import Filters
+from lib.storage import Database
 from lib.ui.kit import app
 from lib.ui.kit.links import call_url
 from lib.ui.kit.text import md, plain
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table 
 
 
 def filters(settings: Settings) -> Filters | None:
-    opts = spend.options(settings.db_path)
+    opts = spend.options(settings.db)
     if not opts["days"]:
         return None
     today = dt.datetime.now(dt.UTC).date()
@@ -138,14 +138,14 @@ def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _aggregates(db_path: Path, f: Filters, as_of: int) -> dict[str, Any]:
+def _aggregates(db: Database, f: Filters, as_of: int) -> dict[str, Any]:
     """The Costs aggregates as of ledger row `as_of`: computed once for every rerun, and
     every person, until a call is recorded (each caller gets its own copy)."""
-    return spend.dashboard(db_path, f)
+    return spend.dashboard(db, f)
 
 
 def dashboard(settings: Settings, f: Filters) -> None:
-    data = _aggregates(settings.db_path, f, spend.latest_call_id(settings.db_path))
+    data = _aggregates(settings.db, f, spend.latest_call_id(settings.db))
     t = data["totals"]
     a, b, c, d = st.columns(4)
     a.metric("Spend", plain(format_usd(t["cost_micro"])))

@@ -18,7 +18,7 @@ KB_KEY = "kb_pick"
 def kb_picker(settings: Settings, *, allow_create: bool) -> KnowledgeBase | None:
     """The sidebar's knowledge base select box (shared: each shows who made it), with create
     and delete where allowed."""
-    kbs = knowledge.list_kbs(settings)
+    kbs = knowledge.list_kbs(settings.db)
     names = [kb.name for kb in kbs]
     if allow_create:
         with st.sidebar.popover("New knowledge base", icon=":material/add:", width="stretch"):

@@ -75,7 +75,7 @@ def overlap_counts(*rankings: list[Hit]) -> dict[str, int]:
 
 def settings_form(settings: Settings, kb: KnowledgeBase) -> None:
     """The base's fusion settings: every search of it uses them (Retrieval, grounded chat)."""
-    current = knowledge.search_settings(settings, kb)
+    current = knowledge.search_settings(settings.db, kb)
     with st.expander("Search settings for this knowledge base"):
         with st.form(f"fusion_{kb.id}", border=False):
             method = st.radio("Fusion", list(METHOD_LABELS),
@@ -98,7 +98,7 @@ def settings_form(settings: Settings, kb: KnowledgeBase) -> None:
 
 def _save(settings: Settings, kb: KnowledgeBase, fs: FusionSettings, reset: bool = False) -> None:
     try:
-        knowledge.save_search_settings(settings, kb, fs)
+        knowledge.save_search_settings(settings.db, kb, fs)
     except PromptLabError as exc:
         show_error(exc)
         return

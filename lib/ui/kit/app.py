@@ -110,7 +110,7 @@ def link_not_found(what: str, link: Link) -> None:
 
 def budget_banner() -> None:
     """A warning from 80% of any budget over this user, an error at 100%: on every page."""
-    for s in spend.statuses(settings().db_path, user=user()):
+    for s in spend.statuses(settings().db, user=user()):
         if s.fraction >= 1:
             st.error(md("{} is used up ({} of {}): paid calls are refused; the local model "
                         "still works.", s.label, *format_usd_pair(s.used, s.limit_micro)),

@@ -43,7 +43,7 @@ def _identity() -> users.Identity | None:
     claims = (issuer, subject, email)
     seen = st.session_state.get(_SEEN)
     if seen is None or seen[0] != claims:
-        seen = st.session_state[_SEEN] = (claims, users.identify(get_settings().db_path,
+        seen = st.session_state[_SEEN] = (claims, users.identify(get_settings().db,
                                                                  *claims))
     return seen[1]
 

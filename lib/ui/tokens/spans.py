@@ -33,14 +33,14 @@ def source_text(settings: Settings) -> str:
                 values = stored_prompts.variable_form(prompt.variables, key=f"tok_{name}")
             text = store.render(name, ref, values)[1]
         else:
-            convs = chat.list_conversations(settings.db_path, owner=app.user())
+            convs = chat.list_conversations(settings.db, owner=app.user())
             if not convs:
                 st.info("No conversations yet.")
             else:
                 conv = st.selectbox("Conversation", convs, key="tok_conv",
                                     format_func=lambda c: c.title)
                 text = "\n\n".join(f"{m.role}: {m.content}"
-                                   for m in chat.list_messages(settings.db_path, conv.id))
+                                   for m in chat.list_messages(settings.db, conv.id))
     except PromptLabError as exc:
         show_error(exc)
     return text
