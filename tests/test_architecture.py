@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,24 @@ def test_names_used_through_a_face_are_exported():
                     and node.attr not in faces[bound[node.value.id]]):
                 found.append(f"{module_name(path)}:{node.lineno} {node.value.id}.{node.attr}")
     assert found == []
+
+
+WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|(?<!DO )UPDATE|DELETE\s+FROM)\s+([a-z_]+)",
+                    re.IGNORECASE)
+
+
+def test_one_module_writes_each_table():
+    """Every table has one module that inserts, updates or deletes its rows (a write that must
+    share another table's transaction calls the owner's function with the connection). The
+    storage package's own bookkeeping and the migrations are not counted."""
+    writers: dict[str, set[str]] = {}
+    for path in ROOT.glob("lib/**/*.py"):
+        if path.is_relative_to(ROOT / "lib" / "storage"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for table in WRITES.findall(node.value):
+                    writers.setdefault(table.lower(), set()).add(module_name(path))
+    shared = {t: sorted(m) for t, m in writers.items() if len(m) > 1}
+    assert shared == {}
+    assert {"calls", "conversations", "documents", "chunks", "reservations"} <= set(writers)

@@ -114,6 +114,13 @@ def update_conversation(db: Database, conversation_id: int, *, title: str | None
                      "WHERE id = ?", (title, model, system, now_iso(), conversation_id))
 
 
+def set_history_strategy(db: Database, conversation_id: int, strategy: str) -> None:
+    """How the history meets the window (lib.chat.summaries checks the name)."""
+    with db.connect(write=True) as conn:
+        conn.execute("UPDATE conversations SET history_strategy = ? WHERE id = ?",
+                     (strategy, conversation_id))
+
+
 def delete_conversation(db: Database, conversation_id: int) -> None:
     with db.connect(write=True) as conn:
         conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))

@@ -9,7 +9,12 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from lib.chat.conversations import StoredMessage, get_conversation, list_messages
+from lib.chat.conversations import (
+    StoredMessage,
+    get_conversation,
+    list_messages,
+    set_history_strategy,
+)
 from lib.chat.tool_turns import expand
 from lib.core import (
     ConfigError,
@@ -70,9 +75,7 @@ def set_strategy(db: Database, conversation_id: int, strategy: str) -> None:
     if strategy not in STRATEGIES:
         raise ConfigError(f"Unknown history strategy {strategy!r}.",
                           hint=f"Use one of: {', '.join(STRATEGIES)}.")
-    with db.connect(write=True) as conn:
-        conn.execute("UPDATE conversations SET history_strategy = ? WHERE id = ?",
-                     (strategy, conversation_id))
+    set_history_strategy(db, conversation_id, strategy)
 
 
 def active_summary(db: Database, conversation_id: int, before: int | None = None, *,

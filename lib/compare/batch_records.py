@@ -14,7 +14,7 @@ from lib import spend
 from lib.compare.checks import run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, expected_of
-from lib.compare.runs import CellResult, Run, load_run, run_owner, save_cell
+from lib.compare.runs import CellResult, Run, load_run, mark_status, run_owner, save_cell
 from lib.core import NotFoundError, PromptLabError, Settings, now_iso
 from lib.llm import BATCH_OUTCOMES, BatchOutcome, BatchState, ModelInfo, batch_price, counter_for
 from lib.llm import validate as validate_reply
@@ -219,6 +219,5 @@ def _close(db: Database, b: BatchInfo) -> None:
                             (b.run_id,)).fetchone():
             cancelled = conn.execute("SELECT 1 FROM batches WHERE run_id = ? AND status = "
                                      "'cancelled'", (b.run_id,)).fetchone()
-            conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?",
-                         ("cancelled" if cancelled else "done", b.run_id))
+            mark_status(conn, b.run_id, "cancelled" if cancelled else "done")
     log.info("batch %d: closed", b.id)

@@ -76,7 +76,12 @@ def save_cell(db: Database, run_id: int, cell: CellResult) -> None:
 
 def set_status(db: Database, run_id: int, status: str) -> None:
     with db.connect(write=True) as conn:
-        conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?", (status, run_id))
+        mark_status(conn, run_id, status)
+
+
+def mark_status(conn: Any, run_id: int, status: str) -> None:
+    """Set a run's status inside the caller's write transaction (a batch closing its run)."""
+    conn.execute("UPDATE compare_runs SET status = ? WHERE id = ?", (status, run_id))
 
 
 def run_owner(db: Database, run_id: int) -> str | None:

@@ -102,9 +102,9 @@ def use(settings: Settings, collection: str, action: Callable[[Any], T], *,
 
 def drop(settings: Settings, collection: str) -> None:
     """Delete the collection and bump its generation; a missing collection is fine."""
-    with settings.db.connect(write=True) as conn:
-        conn.execute("UPDATE knowledge_bases SET index_generation = index_generation + 1 "
-                     "WHERE collection = ?", (collection,))
+    from lib.knowledge.registry import bump_generation  # the registry imports this module
+
+    bump_generation(settings.db, collection)
     _forget(settings, collection)
     from chromadb.errors import NotFoundError
 

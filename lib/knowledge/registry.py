@@ -97,6 +97,13 @@ def delete_kb(settings: Settings, kb: KnowledgeBase) -> None:
         conn.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb.id,))
 
 
+def bump_generation(db: Database, collection: str) -> None:
+    """The collection was dropped: every process's cached handle to it is now stale."""
+    with db.connect(write=True) as conn:
+        conn.execute("UPDATE knowledge_bases SET index_generation = index_generation + 1 "
+                     "WHERE collection = ?", (collection,))
+
+
 def kb_version(db: Database, kb: KnowledgeBase) -> int:
     """Bumped on every change to the base's documents (cached BM25 indexes key off it)."""
     with db.connect() as conn:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from lib.core import BudgetError, BudgetExceededError, format_usd, format_usd_pair, to_micro
 from lib.storage import Database
@@ -207,6 +208,11 @@ def renew(db: Database, hold: int, provider: str, amount_micro: int, *,
         return int(conn.execute("INSERT INTO reservations (provider, amount_micro, created_at,"
                                 " user_id) VALUES (?, ?, ?, ?)",
                                 (provider, amount_micro, now, user)).lastrowid)
+
+
+def settle(conn: Any, hold: int) -> None:
+    """Drop the hold a ledger row settles, inside the transaction that writes the row."""
+    conn.execute("DELETE FROM reservations WHERE id = ?", (hold,))
 
 
 def release(db: Database, holds: list[tuple[int, str, int]]) -> None:

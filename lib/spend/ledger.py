@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from lib.core import latency_bucket
+from lib.spend.budgets import settle
 from lib.storage import Database
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def record(db: Database, call: CallRecord, *, settles: int | None = None,
             conn.execute("INSERT INTO call_payloads (call_id, request, reply, truncated) "
                          "VALUES (?, ?, ?, ?)", (cur.lastrowid, *stored))
         if settles is not None:
-            conn.execute("DELETE FROM reservations WHERE id = ?", (settles,))
+            settle(conn, settles)
     call.id = cur.lastrowid
     return call.id
 
