@@ -3,8 +3,9 @@ go stale, and every Chroma exception translated into VectorIndexError.
 
 A handle is cached per (collection, generation). The generation lives in the registry and is
 bumped whenever the collection is dropped (delete, rebuild), so a handle taken before a drop,
-in this process or another, is never used after it. If a collection vanishes some other way,
-the first failure drops the handle and one fresh lookup is tried.
+in this process or another, is never used after it; a read that fails because a drop came
+between taking the handle and using it runs again on the new generation. If a collection
+vanishes some other way, the first failure drops the handle and one fresh lookup is tried.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def chroma_client(settings: Settings) -> Any:
 
 
 _handles: dict[tuple[int, str, int], Any] = {}
+MAX_TRIES = 5   # a read that keeps meeting a rebuild in another session gives up after this
 _handles_lock = threading.Lock()
 
 
@@ -56,9 +58,9 @@ def _generation(db: Database, collection: str) -> int:
     return row[0] if row else 0
 
 
-def _handle(settings: Settings, collection: str) -> Any:
-    """The collection at its current generation, created on first use (asking Chroma for it
-    costs ~0.7 ms, a fifth of a query, so it is cached)."""
+def _handle(settings: Settings, collection: str) -> tuple[Any, int]:
+    """The collection at its current generation (and that generation), created on first use
+    (asking Chroma for it costs ~0.7 ms, a fifth of a query, so it is cached)."""
     c = chroma_client(settings)
     key = (id(c), collection, _generation(settings.db, collection))
     with _handles_lock:
@@ -71,7 +73,7 @@ def _handle(settings: Settings, collection: str) -> Any:
             for stale in [k for k in _handles if k[:2] == key[:2] and k != key]:
                 del _handles[stale]
             _handles[key] = handle
-    return handle
+    return handle, key[2]
 
 
 def _forget(settings: Settings, collection: str) -> None:
@@ -83,21 +85,29 @@ def _forget(settings: Settings, collection: str) -> None:
 
 def use(settings: Settings, collection: str, action: Callable[[Any], T], *,
         what: str = "read") -> T:
-    """Run `action` on the collection; one fresh lookup if it vanished behind our back."""
-    try:
-        return action(_handle(settings, collection))
-    except VectorIndexError:
-        raise
-    except Exception:  # replaced or deleted behind our back: look it up once more
-        log.info("chroma: %s %s failed; retrying with a fresh handle", what, collection,
-                 exc_info=True)
-        _forget(settings, collection)
+    """Run `action` on the collection. If it fails because the collection was dropped
+    meanwhile (another session rebuilding it), it runs again on the new one; if it vanished
+    behind our back some other way, one fresh lookup is tried."""
+    looked_again = False
+    for _ in range(MAX_TRIES):
+        handle, generation = _handle(settings, collection)
         try:
-            return action(_handle(settings, collection))
+            return action(handle)
+        except VectorIndexError:
+            raise
         except Exception as exc:
-            log.exception("chroma: %s %s failed", what, collection)
-            raise VectorIndexError(f"The vector index could not be {what} ({exc}).",
-                                   hint="Rebuild it on the Documents page.") from None
+            _forget(settings, collection)
+            dropped = _generation(settings.db, collection) != generation
+            if not dropped and looked_again:
+                log.exception("chroma: %s %s failed", what, collection)
+                raise VectorIndexError(f"The vector index could not be {what} ({exc}).",
+                                       hint="Rebuild it on the Documents page.") from None
+            looked_again = looked_again or not dropped
+            log.info("chroma: %s %s failed (%s); retrying with a fresh handle", what,
+                     collection, "rebuilt meanwhile" if dropped else "vanished", exc_info=True)
+    raise VectorIndexError(f"The vector index could not be {what}: it was rebuilt "
+                           f"{MAX_TRIES} times while it was being {what}.",
+                           hint="Try again once the rebuild on the Documents page is done.")
 
 
 def drop(settings: Settings, collection: str) -> None:
