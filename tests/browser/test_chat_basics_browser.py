@@ -9,7 +9,7 @@ import re
 import pytest
 from fake_openai import COMPAT, FakeOpenAI, app_env_for, reply, serving
 from playwright.sync_api import Page, expect
-from support import conversation_list, pick_in_sidebar, send_chat, wait_idle
+from support import conversation_list, pick_in_sidebar, rerun, send_chat, wait_idle
 
 MARKDOWN_REPLY = "It is **6**.\n\n```python\nprint(3 + 3)\n```"
 
@@ -69,7 +69,10 @@ def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str,
     assert spend.count_calls(Database.sqlite(app_data / "promptlab.sqlite3")) == 3
 
     # Copy: the whole reply, as the Markdown the model wrote.
-    chats.nth(1).get_by_role("button", name="Copy").click()
+    # The Copy box is drawn once it opens (a rerun); the reply's own code block has a "Copy to
+    # clipboard" button too, shown while the pointer is over it.
+    with rerun(page):
+        chats.nth(1).get_by_test_id("stPopoverButton").filter(has_text="Copy").click()
     block = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
     expect(block).to_be_visible()
     block.hover()  # the copy button shows on hover
@@ -102,7 +105,8 @@ def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str,
     options = listed.get_by_role("button")
     expect(options).to_have_count(1)
     expect(options.filter(has_text="How long does bread")).to_have_count(0)
-    options.filter(has_text="Arithmetic").click()
+    with rerun(page):  # the conversation opens; until then the old one's menu is drawn
+        options.filter(has_text="Arithmetic").click()
     expect(chats.nth(0)).to_contain_text("What is 3+3?")
     expect(marked).to_have_text(re.compile("Arithmetic"))
 
