@@ -146,11 +146,7 @@ def request(req: dict[str, Any]) -> None:
     rows += [md("| {} | {} |", label, _value(req.get(key))) for key, label in PARAMETERS
              if key in req and req[key] is not None]
     st.markdown(join("\n", rows))
-    st.markdown("**System**")
-    if req.get("system"):
-        _code(req["system"])
-    else:
-        st.caption("(no system prompt)")
+    _text_or(Markdown("**System**"), req.get("system"), Markdown("(no system prompt)"))
     messages = req.get("messages") or []
     st.markdown(md("**Messages** ({})", len(messages)))
     for i, message in enumerate(messages, 1):
@@ -175,6 +171,15 @@ def request(req: dict[str, Any]) -> None:
         _code(req["output_schema"], "json")
 
 
+def _text_or(heading: Markdown, text: Any, missing: Markdown) -> None:
+    """A heading, then the text as sent or got, or a note that there was none."""
+    st.markdown(heading)
+    if text:
+        _code(text)
+    else:
+        st.caption(missing)
+
+
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -197,11 +202,7 @@ def _block(block: Any) -> None:
 def reply(rep: dict[str, Any]) -> None:
     st.caption(md("Stop reason: {}", rep.get("stop_reason") or "none (the call did not "
                                                                 "finish)"))
-    st.markdown("**Text**")
-    if rep.get("text"):
-        _code(rep["text"])
-    else:
-        st.caption("(no text)")
+    _text_or(Markdown("**Text**"), rep.get("text"), Markdown("(no text)"))
     calls = rep.get("tool_calls") or []
     if calls:
         st.markdown(md("**Tool calls** ({})", len(calls)))
