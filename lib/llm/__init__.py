@@ -33,14 +33,19 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     from lib.llm.guards import GUARDS, Guards
     from lib.llm.modelinfo import Catalog, ModelInfo
     from lib.llm.protocol import (
+        REASONING_MODES,
         STOP_REASONS,
+        Block,
         ChatRequest,
         Error,
         Event,
         Message,
         Provider,
+        Reasoning,
         Stop,
         TextDelta,
+        Thinking,
+        ThinkingDelta,
         ToolCall,
         ToolResult,
         ToolSpec,

@@ -6,16 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from lib.llm.protocol import ChatRequest, Message, ToolCall, ToolResult, ToolUse
+from lib.llm.protocol import Block, ChatRequest, Message, Thinking, ToolCall, ToolUse
 
 if TYPE_CHECKING:
     from lib.llm.call import Call
 
 
-def _block(block: ToolUse | ToolResult) -> dict[str, Any]:
+def _block(block: Block) -> dict[str, Any]:
     if isinstance(block, ToolUse):
         return {"type": "tool_use", "id": block.id, "name": block.name,
                 "arguments": block.arguments}
+    if isinstance(block, Thinking):
+        return {"type": "redacted_thinking" if block.redacted else "thinking",
+                "text": block.text, "model": block.model}
     return {"type": "tool_result", "call_id": block.call_id, "content": block.content,
             "is_error": block.is_error}
 

@@ -26,10 +26,29 @@ class ToolResult:
 
 
 @dataclass(frozen=True)
+class Thinking:
+    """What a model reasoned before its answer or between its tool calls, as a block of its
+    message. Anthropic signs each block and wants it back unchanged in a tool-use turn; a
+    redacted block carries only its encrypted `data`. Thinking is tied to the model that
+    wrote it (`model`): a conversation moved to another model does not send it."""
+    text: str
+    signature: str = ""
+    data: str = ""                   # a redacted block's encrypted content (text is empty)
+    model: str = ""                  # the provider's id of the model that thought it
+
+    @property
+    def redacted(self) -> bool:
+        return bool(self.data)
+
+
+Block = ToolUse | ToolResult | Thinking
+
+
+@dataclass(frozen=True)
 class Message:
     role: Literal["user", "assistant"]
     content: str                     # the text; may be empty when blocks carry the message
-    blocks: tuple[ToolUse | ToolResult, ...] = ()
+    blocks: tuple[Block, ...] = ()   # in the order the model wrote them
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,17 @@ class ToolSpec:
 
 # auto: the model decides; none: no tool; required: some tool; any other value: that tool.
 ToolChoice = str
+
+# off: no thinking; on: thinking within `budget_tokens`; adaptive: the model decides how much.
+REASONING_MODES = ("off", "on", "adaptive")
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """How a model reasons before it answers, where it takes a setting."""
+    mode: Literal["off", "on", "adaptive"] = "adaptive"
+    effort: str | None = None        # low | medium | high | ... for a model that takes one
+    budget_tokens: int | None = None  # for mode "on"
 
 
 @dataclass(frozen=True)
@@ -58,10 +88,17 @@ class ChatRequest:
     # provider can, and validated (with repairs) by lib.llm.structured in every case.
     output_schema: dict[str, Any] | None = None
     schema_name: str = "reply"
+    reasoning: Reasoning | None = None  # None: the model's own default
 
 
 @dataclass(frozen=True)
 class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's reasoning as it streams; the whole block follows as Thinking."""
     text: str
 
 
@@ -72,6 +109,7 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     estimated: bool = False          # True when counted by us because the provider sent none
+    reasoning_tokens: int = 0        # of output_tokens, those spent thinking (billed as output)
 
 
 @dataclass(frozen=True)
@@ -116,12 +154,13 @@ class Waiting:
     reason: str
 
 
-Event = TextDelta | ToolCall | Usage | Stop | Error | Waiting
+Event = TextDelta | ThinkingDelta | Thinking | ToolCall | Usage | Stop | Error | Waiting
 
 
 class Provider(Protocol):
-    """Adapters yield TextDelta / ToolCall / Usage / Stop and raise ProviderError on failure.
-    A ToolCall comes out only once its arguments are complete.
+    """Adapters yield TextDelta / ThinkingDelta / Thinking / ToolCall / Usage / Stop and raise
+    ProviderError on failure. A ToolCall comes out only once its arguments are complete, a
+    Thinking once its block is (after its ThinkingDeltas), in the order the model wrote them.
 
     The retry layer (lib.llm.call) turns those exceptions into a final Error event.
     """

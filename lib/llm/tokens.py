@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from lib.core import Settings, TokenizerError, atomic_write, once
 from lib.llm.modelinfo import ModelInfo
-from lib.llm.protocol import ChatRequest, Message, ToolUse
+from lib.llm.protocol import Block, ChatRequest, Message, Thinking, ToolUse
 
 BLOBS = {
     "o200k_base": ("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -134,9 +134,15 @@ def message_text(m: Message) -> str:
     """A message as the model reads it, tool calls and results included, for counting."""
     if not m.blocks:
         return m.content
-    return m.content + "".join(
-        f"\n{b.name}({json.dumps(b.arguments)})" if isinstance(b, ToolUse) else f"\n{b.content}"
-        for b in m.blocks)
+    return m.content + "".join(f"\n{_block_text(b)}" for b in m.blocks)
+
+
+def _block_text(b: Block) -> str:
+    if isinstance(b, ToolUse):
+        return f"{b.name}({json.dumps(b.arguments)})"
+    if isinstance(b, Thinking):  # a redacted block's data is not text the model reads back
+        return b.text
+    return b.content
 
 
 def tools_text(request: ChatRequest) -> str:
