@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from lib.core import CatalogError, Settings, atomic_write
 from lib.llm.modelinfo import Catalog, ModelInfo
@@ -16,10 +17,15 @@ def user_catalog_path(settings: Settings) -> Path:
     return settings.data_dir / "models.toml"
 
 
+def _fields(table: dict[str, Any]) -> dict[str, Any]:
+    """A [[model]] table's values as ModelInfo takes them (arrays as tuples: it is hashed)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+
+
 def _parse(text: str, source: str) -> tuple[list[ModelInfo], str]:
     try:
         data = tomllib.loads(text)
-        models = [ModelInfo(**m) for m in data.get("model", [])]
+        models = [ModelInfo(**_fields(m)) for m in data.get("model", [])]
     except (tomllib.TOMLDecodeError, TypeError) as exc:
         raise CatalogError(f"The model catalog {source} is invalid: {exc}") from None
     for m in models:

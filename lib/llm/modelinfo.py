@@ -19,6 +19,9 @@ class ModelInfo:
     cache_read: float = 0.0
     cache_write: float = 0.0
     temperature: bool = True  # False: the model rejects a temperature (reasoning models)
+    legacy: bool = False     # the vendor lists it as legacy: kept, and marked so
+    thinking: tuple[str, ...] = ()  # the reasoning modes it takes (REASONING_MODES); ()=none
+    efforts: tuple[str, ...] = ()   # the effort levels it takes, lowest first
 
     @property
     def key(self) -> str:
