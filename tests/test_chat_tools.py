@@ -94,6 +94,7 @@ def test_the_trace_page_draws_a_run_and_the_costs_table_links_to_it(app, setting
     assert [m.value for m in at.metric][:2] == ["2", "1"]
     assert any(c.value == "42" for c in at.code)  # the tool's result
     at.switch_page("app_pages/costs.py")
+    at.query_params["section"] = "Calls"
     at.run()
     tables = [d.value for d in at.dataframe]
     top = next(t for t in tables if "trace" in t.columns)  # shown as a link column

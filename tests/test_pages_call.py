@@ -204,7 +204,7 @@ def test_the_costs_tables_link_every_call(open_as):
     api = spend.record(db, spend.CallRecord(
         ts=now_iso(), page="api", provider="local", model="smollm2-135m-instruct",
         attempts=1, status="ok", total_ms=3.0))
-    at = open_as(None, "app_pages/costs.py")
+    at = open_as(None, "app_pages/costs.py", section="Calls")
     latest = next(df.value for df in at.dataframe if "details" in df.value.columns
                   and "API key" in df.value.columns)
     assert list(latest["details"]) == [f"/call?id={i}" for i in (api, *reversed(ids))]

@@ -88,12 +88,22 @@ def test_costs_empty_then_with_calls(app):
     assert not at.exception
     metrics = {m.label: reads(m.value) for m in at.metric}
     assert metrics["Calls"] == "6" and metrics["Spend"] == "$0.0150"
-    assert len(at.get("plotly_chart")) == 2
-    downloads = at.get("download_button")
-    assert len(downloads) == 8  # the latest calls too
-    errors = next(df.value for df in at.dataframe if "Error rate" in df.value.columns)
+    # One section at a time: the open one is drawn, the others cost a rerun nothing.
+    assert [t.label for t in at.tabs] == ["Spend", "Tokens", "Latency and errors",
+                                          "Prompt caching", "Calls", "Prompts"]
+    assert len(at.get("plotly_chart")) == 1 and len(at.get("download_button")) == 1
+    charts, downloads, tables = 0, 0, []
+    for section in [t.label for t in at.tabs]:
+        at.query_params["section"] = section  # as a bookmark of /costs?section=Calls
+        at.run()
+        assert not at.exception
+        charts += len(at.get("plotly_chart"))
+        downloads += len(at.get("download_button"))
+        tables += [df.value for df in at.dataframe]
+    assert charts == 2 and downloads == 8  # the latest calls too
+    errors = next(df for df in tables if "Error rate" in df.columns)
     assert errors.set_index("Provider").loc["openai", "Errors"] == 1  # readable headers
-    top = next(df.value for df in at.dataframe if "Started (UTC)" in df.value.columns)
+    top = next(df for df in tables if "Started (UTC)" in df.columns)
     assert "None" not in top.astype(str).to_numpy().ravel().tolist()  # "–" for missing
     at.multiselect(key="cost_provider").set_value(["local"]).run()
     assert {m.label: reads(m.value) for m in at.metric}["Spend"] == "$0.0060"
@@ -205,16 +215,19 @@ def test_costs_page_logs_no_traceback_and_shows_whole_versions(app):
         model="smollm2-135m-instruct", attempts=1, status="ok", total_ms=5.5,
         prompt_name="classifier", prompt_version=3, cost_micro=90_000, run_id="r1", step=2))
     at = app("app_pages/costs.py")
+    tables = []
     with Everything() as log:
-        at.run()
-    assert not at.exception
+        for section in ("Calls", "Prompts"):
+            at.query_params["section"] = section
+            at.run()
+            assert not at.exception
+            tables += [df.value for df in at.dataframe]
     tracebacks = [r.getMessage() for r in log.records if r.exc_info]
     assert tracebacks == []
-    top = next(df.value for df in at.dataframe if "Started (UTC)" in df.value.columns)
+    top = next(df for df in tables if "Started (UTC)" in df.columns)
     assert list(top["Version"]) == ["3", "–", "–", "–", "–", "–", "–"]
     assert list(top["Step"])[:2] == ["2", "–"]
     assert "1.0" not in top.astype(str).to_numpy().ravel().tolist()
-    by_prompt = next(df.value for df in at.dataframe if "Version" in df.value.columns
-                     and "Started (UTC)" not in df.value.columns and "Page" not in
-                     df.value.columns)
+    by_prompt = next(df for df in tables if "Version" in df.columns
+                     and "Started (UTC)" not in df.columns and "Page" not in df.columns)
     assert list(by_prompt["Version"]) == [3]

@@ -155,18 +155,29 @@ def dashboard(settings: Settings, f: Filters) -> None:
     d.metric("Cache hit rate", "–" if rate is None else md("{:.0%}", rate),
              help=md("Cache reads saved {}.", format_usd(t["cache_savings_micro"])))
     routing_line(data["routing"])
+    # One section drawn at a time (a table is the heaviest thing a browser redraws on every
+    # rerun), the open one kept in the URL: /costs?section=Calls is a link that works.
+    tabs = st.tabs(list(SECTIONS), key="section", bind="query-params")
+    for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw(data)
+
+
+def spend_section(data: dict[str, Any]) -> None:
     users = data["users"]
     if users["user_id"].ne("").any():  # someone signed in made a call in this range
         st.subheader("Spend by user")
         users["user_id"] = users["user_id"].replace("", NO_USER)
         table(usd(users, "cost_micro"), "spend by user", "spend_by_user")
-
     st.subheader("Spend per day, by model")
     by_day = usd(data["spend"], "cost_micro")
     st.plotly_chart(day_chart(by_day, "cost_usd", "model", money=True), width="stretch",
                     key="chart_spend")
     table(by_day, "spend per day", "spend_by_day")
 
+
+def tokens_section(data: dict[str, Any]) -> None:
     st.subheader("Tokens per day")
     tokens = data["tokens"]
     long = tokens.melt(id_vars="day", var_name="kind", value_name="tokens")
@@ -174,6 +185,8 @@ def dashboard(settings: Settings, f: Filters) -> None:
     st.plotly_chart(day_chart(long, "tokens", "kind"), width="stretch", key="chart_tokens")
     table(tokens, "tokens per day", "tokens_by_day")
 
+
+def latency_section(data: dict[str, Any]) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Latency per model")
@@ -185,24 +198,28 @@ def dashboard(settings: Settings, f: Filters) -> None:
         table(data["errors"], "errors", "errors", column_config={
             HEADERS["error_rate"]: st.column_config.NumberColumn(format="percent")})
 
+
+def caching_section(data: dict[str, Any]) -> None:
     st.subheader("Prompt caching")
     cache = usd(data["cache"], "savings_micro")
     table(cache, "cache", "cache", column_config={
         HEADERS["hit_rate"]: st.column_config.NumberColumn(format="percent")})
 
+
+def calls_section(data: dict[str, Any]) -> None:
     st.subheader("The 20 most expensive calls")
     table(call_links(usd(data["top"], "cost_micro")), "top calls", "top_calls",
           column_config=LINKS)
-
     st.subheader("Latest calls")
     st.caption("The 50 newest calls under these filters; **details** opens a call's exact "
                "request and raw reply. Calls over the HTTP API name their key.")
     table(call_links(usd(data["latest"], "cost_micro")), "latest calls", "latest_calls",
           column_config=LINKS)
 
+
+def prompts_section(data: dict[str, Any]) -> None:
     st.subheader("Spend by prompt version")
     table(usd(data["prompts"], "cost_micro"), "spend by prompt", "spend_by_prompt")
-
     if not data["structured"].empty:
         st.subheader("Structured output: valid, repaired, invalid")
         st.caption("Replies that had to match a JSON Schema, per model and prompt version. "
@@ -210,6 +227,11 @@ def dashboard(settings: Settings, f: Filters) -> None:
         table(data["structured"], "structured output", "structured", column_config={
             HEADERS[c]: st.column_config.NumberColumn(format="percent")
             for c in ("valid_rate", "repaired_rate", "invalid_rate")})
+
+
+SECTIONS = {"Spend": spend_section, "Tokens": tokens_section,
+            "Latency and errors": latency_section, "Prompt caching": caching_section,
+            "Calls": calls_section, "Prompts": prompts_section}
 
 
 def routing_line(routed: dict[str, int]) -> None:
