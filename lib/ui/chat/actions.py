@@ -5,6 +5,7 @@ replaces, which stays reachable; the ledger keeps every call."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import streamlit as st
@@ -73,21 +74,21 @@ def _switch(conversation_id: int, message_id: int) -> None:
 ERROR = "chat_branch_error"
 
 
-def branch_switch(conversation_id: int, message: StoredMessage, row) -> None:
+def branch_switch(conversation_id: int, message: StoredMessage) -> None:
     """‹ 2/3 ›: the other replies to the same message (or the other versions of an edited
     one); choosing one shows its branch, which later turns follow."""
     ids = message.branches
     if len(ids) < 2:
         return
     at = ids.index(message.id)
-    row.button("", icon=":material/chevron_left:", type="tertiary", key=f"branch_prev_{message.id}",
-               disabled=at == 0, on_click=_switch, args=(conversation_id, ids[at - 1]),
-               help="The previous version")
-    row.caption(md("{}/{}", at + 1, len(ids)))
-    row.button("", icon=":material/chevron_right:", type="tertiary",
-               key=f"branch_next_{message.id}", disabled=at == len(ids) - 1,
-               on_click=_switch, args=(conversation_id, ids[min(at + 1, len(ids) - 1)]),
-               help="The next version")
+    st.button("", icon=":material/chevron_left:", type="tertiary",
+              key=f"branch_prev_{message.id}", disabled=at == 0, on_click=_switch,
+              args=(conversation_id, ids[at - 1]), help="The previous version")
+    st.caption(md("{}/{}", at + 1, len(ids)))
+    st.button("", icon=":material/chevron_right:", type="tertiary",
+              key=f"branch_next_{message.id}", disabled=at == len(ids) - 1,
+              on_click=_switch, args=(conversation_id, ids[min(at + 1, len(ids) - 1)]),
+              help="The next version")
 
 
 def _go_on(conversation_id: int, message_id: int) -> None:
@@ -128,44 +129,64 @@ def message_actions(conversation_id: int, message: StoredMessage,
                     asked: StoredMessage | None, *, last: bool, enabled: bool) -> None:
     """A row under a message: Edit for the user's; Copy, and Regenerate for the last reply.
     `asked` is the user message a reply answered."""
-    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     mid = message.id
-    branch_switch(conversation_id, message, row)
-    if message.role == "user":
-        # One editor at a time, drawn only while editing: a text box under every message
-        # made each rerun pay for all of them.
-        if st.session_state.get(EDITING) != mid:
-            row.button("Edit", icon=":material/edit:", type="tertiary", disabled=not enabled,
-                       key=f"edit_open_{mid}", on_click=_set_editing, args=(mid,))
-            return
-        st.text_area("Edit your message", message.content, key=f"edit_{mid}")
-        buttons = st.container(horizontal=True, gap="small")
-        buttons.button("Send edited", key=f"send_edit_{mid}", type="primary",
-                       icon=":material/send:", disabled=not enabled, on_click=_queue_edit,
-                       args=(conversation_id, mid))
-        buttons.button("Cancel", key=f"cancel_edit_{mid}", type="tertiary",
-                       on_click=_set_editing, args=(None,))
-        st.caption("The edit starts a new branch: this message and its replies stay "
-                   "reachable with ‹ ›, and the Costs page keeps every call.")
-        return
+    reply = message.role == "assistant"
+    paused = last and message.meta.get("run_end") == "paused"
+    editing = not reply and st.session_state.get(EDITING) == mid
+    # A row only where controls share one: every element is redrawn on each rerun, and 20
+    # messages' rows were a sixth of the Chat page's (bench/bench_rerun.py).
+    shared = len(message.branches) > 1 or (reply and last and (asked is not None or paused))
+    with (st.container(horizontal=True, gap="small", vertical_alignment="center") if shared
+          else nullcontext()):
+        branch_switch(conversation_id, message)
+        if not reply and not editing:
+            # One editor at a time, drawn only while editing: a text box under every message
+            # made each rerun pay for all of them.
+            st.button("Edit", icon=":material/edit:", type="tertiary", disabled=not enabled,
+                      key=f"edit_open_{mid}", on_click=_set_editing, args=(mid,))
+        if reply:
+            reply_actions(conversation_id, message, asked, last=last, paused=paused,
+                          enabled=enabled)
+    if editing:
+        editor(conversation_id, message, enabled=enabled)
+    if reply and last and message.meta.get("run_end") == "awaiting":
+        typed_results(conversation_id, message, enabled=enabled)
+
+
+def editor(conversation_id: int, message: StoredMessage, *, enabled: bool) -> None:
+    """The open editor of a sent message: Send edited starts a branch."""
+    mid = message.id
+    st.text_area("Edit your message", message.content, key=f"edit_{mid}")
+    buttons = st.container(horizontal=True, gap="small")
+    buttons.button("Send edited", key=f"send_edit_{mid}", type="primary",
+                   icon=":material/send:", disabled=not enabled, on_click=_queue_edit,
+                   args=(conversation_id, mid))
+    buttons.button("Cancel", key=f"cancel_edit_{mid}", type="tertiary",
+                   on_click=_set_editing, args=(None,))
+    st.caption("The edit starts a new branch: this message and its replies stay "
+               "reachable with ‹ ›, and the Costs page keeps every call.")
+
+
+def reply_actions(conversation_id: int, message: StoredMessage, asked: StoredMessage | None,
+                  *, last: bool, paused: bool, enabled: bool) -> None:
+    """Copy; and on the last reply, Go on (a paused run) and Regenerate."""
+    mid = message.id
     # Drawn only while open: every reply's copy box, highlighted, made each rerun pay ~25 ms
     # in the browser (bench/bench_rerun.py).
-    copy = row.popover("Copy", icon=":material/content_copy:", type="tertiary",
-                       key=f"copy_pop_{mid}", on_change="rerun")
+    copy = st.popover("Copy", icon=":material/content_copy:", type="tertiary",
+                      key=f"copy_pop_{mid}", on_change="rerun")
     if copy.open:
         with copy:
             st.caption("The whole reply as Markdown; copy it with the button in the box's "
                        "corner.")
             st.code(message.content, language="markdown", wrap_lines=True)
-    if last and message.meta.get("run_end") == "awaiting":
-        typed_results(conversation_id, message, enabled=enabled)
-    if last and message.meta.get("run_end") == "paused":
-        row.button("Go on", icon=":material/play_arrow:", type="tertiary", key=f"go_on_{mid}",
-                   disabled=not enabled, on_click=_go_on, args=(conversation_id, mid),
-                   help="Let the run take more steps (the Tools section's step limit)")
+    if paused:
+        st.button("Go on", icon=":material/play_arrow:", type="tertiary", key=f"go_on_{mid}",
+                  disabled=not enabled, on_click=_go_on, args=(conversation_id, mid),
+                  help="Let the run take more steps (the Tools section's step limit)")
     if last and asked is not None:
-        row.button("Regenerate", icon=":material/refresh:", type="tertiary",
-                   key=f"regen_{mid}", disabled=not enabled,
-                   help="Ask again; this reply is kept beside the new one (‹ › switches "
-                        "between them)",
-                   on_click=_queue, args=(conversation_id, asked.content, asked.id, True))
+        st.button("Regenerate", icon=":material/refresh:", type="tertiary",
+                  key=f"regen_{mid}", disabled=not enabled,
+                  help="Ask again; this reply is kept beside the new one (‹ › switches "
+                       "between them)",
+                  on_click=_queue, args=(conversation_id, asked.content, asked.id, True))

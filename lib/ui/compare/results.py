@@ -137,10 +137,10 @@ def show_run(settings: Settings, run: Run) -> None:
         with st.container(border=True):
             st.caption(row_caption(i, run.rows[i]))
             cols = st.columns(len(run.variants))
-            for v, col in enumerate(cols):
-                col.markdown(md("**{}**", run.variant_label(v)))
+            for v, col in enumerate(cols):  # one element a cell: each is redrawn per rerun
                 cell = run.cells.get((i, v))
-                col.markdown(cell_markdown(cell) if cell else "_not run_")
+                col.markdown(md("**{}**\n\n", run.variant_label(v))
+                             + (cell_markdown(cell) if cell else Markdown("_not run_")))
             for a, b in pairs:
                 key = f"vote_{run.id}_{i}_{a}_{b}"
                 if key not in st.session_state and (i, a, b) in run.votes:
