@@ -10,7 +10,16 @@ import json
 
 import httpx2
 import pytest
-from fakes import EVENT_STREAM, FakeProvider, Replay, scripted, sse, stream_response
+from fakes import (
+    EVENT_STREAM,
+    FakeProvider,
+    Replay,
+    cut_response,
+    scripted,
+    sse,
+    sse_events,
+    stream_response,
+)
 
 from lib import spend
 from lib.agents import BUILTINS, AgentRun, RunFinished, ToolStarted
@@ -109,6 +118,23 @@ def test_thinking_streams_then_comes_whole_with_its_signature_and_tokens(setting
                                          "model": "claude-sonnet-5-5"}]
     assert detail.request["reasoning"] == {"mode": "adaptive", "effort": "high",
                                            "budget_tokens": None}
+
+
+def test_a_stream_cut_after_thinking_began_is_kept_not_retried(settings):
+    """Thinking is output the user has seen: a retry would show it twice, so the call ends
+    incomplete, its output estimated from the thinking streamed."""
+    head = b"".join(sse_events("anthropic_thinking.sse")[:3])  # start, block, first delta
+    replay = Replay(cut_response(head), stream_response(sse("anthropic_thinking.sse")))
+    call = scripted(settings, anthropic(replay)).call(
+        CallSpec(SONNET, ask(SONNET), CallContext("test")))
+    events = list(call)
+    assert replay.attempts == 1
+    assert [e for e in events if isinstance(e, ThinkingDelta)] == [
+        ThinkingDelta("The user wants 6 × 7.\n")]
+    assert events[-1].partial and call.text == "" and call.thinking == []
+    row = spend.get_call(settings.db, call.record.id)
+    assert (row.status, row.input_tokens, row.usage_estimated) == ("incomplete", 42, True)
+    assert row.output_tokens > 0
 
 
 def test_redacted_thinking_is_a_block_of_its_data_and_streams_no_text():
