@@ -7,7 +7,10 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,10 +47,25 @@ _PG_SCHEMA = [
 ]
 
 
+@contextmanager
+def plain(target: Database) -> Iterator[Any]:
+    """A plain connection, committed on the way out: the handle's own would first apply the
+    migrations not yet applied."""
+    if target.kind == "sqlite":
+        with closing(sqlite3.connect(target.location)) as conn:
+            yield conn
+            conn.commit()
+        return
+    import psycopg
+
+    with psycopg.connect(str(target.location)) as conn:
+        yield conn
+
+
 def schema(target: Database) -> list[str]:
     """What the migrations made of a database: every table, column, index, constraint and
     trigger, as text (the migrations table itself left out)."""
-    with target.connect() as conn:
+    with plain(target) as conn:
         if target.kind == "sqlite":
             return [" | ".join(map(str, r)) for r in conn.execute(
                 "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
@@ -95,6 +113,21 @@ def test_a_database_migrated_by_the_old_files_needs_nothing_more(tmp_path):
     assert old.migrate() == [name for name, _ in storage.MIGRATIONS[len(SHIPPED):]]
     assert fresh.migrate() == [name for name, _ in storage.MIGRATIONS]
     assert schema(old) == schema(fresh)
+
+
+def test_calls_stored_before_0023_read_0_reasoning_tokens(empty, backend):
+    """0023 adds how many of a call's output tokens went to reasoning: a row stored before it
+    reads 0, a new one keeps what it was given."""
+    row = ("INSERT INTO calls (ts, page, provider, model, attempts, status, total_ms{}) "
+           "VALUES ('2026-12-01T00:00:00Z', 'chat', 'openai', 'm', 1, 'ok', 5{})")
+    empty.migrate(until=SHIPPED[-1])
+    with plain(empty) as conn:
+        conn.execute(row.format("", ""))
+    assert "0023_reasoning_tokens" in empty.migrate()
+    with empty.connect(write=True) as conn:
+        conn.execute(row.format(", reasoning_tokens", ", 40"))
+        got = [r[0] for r in conn.execute("SELECT reasoning_tokens FROM calls ORDER BY id")]
+    assert got == [0, 40]
 
 
 _packages = itertools.count()

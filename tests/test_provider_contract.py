@@ -1,6 +1,7 @@
 """One contract, the same assertions, over every adapter behind the provider protocol: the
 scripted fake, Anthropic and OpenAI (real SDKs over a fake transport), an OpenAI-compatible
-server (llama.cpp's, on loopback) and the bundled local model (in process)."""
+server (llama.cpp's, on loopback) and the bundled local model (in process); and over every
+way an adapter reads reasoning, the same shape of thinking events."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from dataclasses import dataclass
 
 import httpx2
 import pytest
-from fakes import EVENT_STREAM, FakeProvider, Replay, error_response, fail, ok, scripted, sse
+from fakes import (
+    EVENT_STREAM,
+    FakeProvider,
+    Replay,
+    error_response,
+    fail,
+    ok,
+    scripted,
+    sse,
+    stream_response,
+)
 
 from lib import spend
 from lib.core import ProviderError, load_settings
@@ -25,6 +36,9 @@ from lib.llm import (
     Provider,
     Stop,
     TextDelta,
+    Thinking,
+    ThinkingDelta,
+    ToolCall,
     Usage,
     bundled_model_path,
     get_provider,
@@ -156,3 +170,30 @@ def test_through_the_call_layer_the_ledger_row_is_complete(subject):
     assert row.ttft_ms is not None and 0 <= row.ttft_ms <= row.total_ms
     assert row.cost_micro == s.model.cost_micro(row.input_tokens, row.output_tokens,
                                                 row.cache_read_tokens, row.cache_write_tokens)
+
+
+# Recorded streams with reasoning, one for each way an adapter reads it: Anthropic's thinking
+# blocks, a compatible server's reasoning_content deltas, <think> tags in its text.
+THINKING = {"anthropic": ("anthropic_thinking.sse", False),
+            "reasoning_content": ("compat_reasoning_content.sse", True),
+            "think tags": ("compat_think_tags.sse", True)}
+
+
+@pytest.mark.parametrize("name", THINKING)
+def test_thinking_streams_as_deltas_then_one_block_before_the_answer(name):
+    fixture, compat = THINKING[name]
+    replay = Replay(stream_response(sse(fixture)))
+    provider: Provider = AnthropicProvider(
+        "sk-ant-test", base_url="http://anthropic.test", http_client=replay.client()) \
+        if name == "anthropic" else OpenAIProvider(
+        None, base_url="http://compat.test/v1", compat=compat, http_client=replay.client())
+    events = list(provider.stream(ChatRequest("thinker", (Message("user", "6 * 7?"),))))
+    assert all(isinstance(e, TextDelta | ThinkingDelta | Thinking | ToolCall | Usage | Stop)
+               for e in events)
+    deltas = [i for i, e in enumerate(events) if isinstance(e, ThinkingDelta)]
+    [block] = [i for i, e in enumerate(events) if isinstance(e, Thinking)]
+    texts = [i for i, e in enumerate(events) if isinstance(e, TextDelta)]
+    assert deltas and texts and max(deltas) < block < min(texts)
+    assert events[block].text == "".join(events[i].text for i in deltas)
+    assert events[block].model == "thinker"
+    assert isinstance(events[-1], Stop) and sum(isinstance(e, Stop) for e in events) == 1

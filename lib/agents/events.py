@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from lib.agents.tools import Outcome
 from lib.core import PromptLabError
-from lib.llm import Repair, TextDelta, ToolCall, Validation
+from lib.llm import Repair, TextDelta, Thinking, ThinkingDelta, ToolCall, Validation
 from lib.spend import CallRecord
 
 
@@ -77,7 +77,7 @@ def stored_status(reason: str) -> str:
     return {"answered": "ok", "stopped": "cancelled"}.get(reason, "incomplete")
 
 
-RunEvent = TextDelta | ToolCall | ToolStarted | ToolFinished | StepFinished | RunPaused | \
-    RunFinished | Repair
+RunEvent = TextDelta | ThinkingDelta | Thinking | ToolCall | ToolStarted | ToolFinished | \
+    StepFinished | RunPaused | RunFinished | Repair
 
 

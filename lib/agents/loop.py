@@ -42,9 +42,10 @@ from lib.llm import (
     Repair,
     Skipped,
     TextDelta,
+    Thinking,
+    ThinkingDelta,
     ToolCall,
     ToolResult,
-    ToolUse,
     Usage,
     Validation,
     repair_message,
@@ -236,6 +237,8 @@ class AgentRun:
                     yield from held  # not a written call after all: shown in order
                     held.clear()
                     yield event
+                elif isinstance(event, ThinkingDelta | Thinking):
+                    yield event  # never a written call: shown as it comes
                 elif isinstance(event, Error):
                     error = event.error
         except BudgetExceededError as exc:  # refused before anything was sent
@@ -261,12 +264,12 @@ class AgentRun:
         self._repair_of = None
         if not call.tool_calls and (not call.text.strip() or self._written(call.text)):
             # Nothing the user can use: said so, never shown as the answer.
-            self.messages.append(Message("assistant", call.text))
+            self.messages.append(Message("assistant", call.text, call.blocks))
             yield StepFinished(step)
             yield self._finish("no_answer")
             return
         if not call.tool_calls:
-            self.messages.append(Message("assistant", call.text))
+            self.messages.append(Message("assistant", call.text, call.blocks))
             step.validation = v = call.validation
             yield StepFinished(step)
             if v is not None and not v.ok and self._repairs > 0 and len(self.steps) < \
@@ -280,9 +283,8 @@ class AgentRun:
             yield self._finish("answered")
             return
         outcomes = yield from self._run_tools(step, call.tool_calls)
-        self.messages += [
-            Message("assistant", call.text, tuple(ToolUse(c.id, c.name, c.arguments)
-                                                  for c in call.tool_calls)),
+        self.messages += [  # the thinking too, in its place: Anthropic wants it back as it was
+            Message("assistant", call.text, call.blocks),
             Message("user", "", tuple(ToolResult(c.id, o.content, o.is_error)
                                       for c, o in zip(call.tool_calls, outcomes, strict=True)))]
         if self._choice not in ("auto", "none"):

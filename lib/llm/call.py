@@ -19,13 +19,17 @@ from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.payloads import payload
 from lib.llm.protocol import (
+    Block,
     ChatRequest,
     Error,
     Event,
     Provider,
     Stop,
     TextDelta,
+    Thinking,
+    ThinkingDelta,
     ToolCall,
+    ToolUse,
     Usage,
     Waiting,
 )
@@ -43,7 +47,8 @@ log = logging.getLogger(__name__)
 
 class Call:
     """Iterate to stream events; afterwards `text`, `usage` and `record` hold the outcome (a
-    Response of lib.llm.seam).
+    Response of lib.llm.seam), `thinking` its thinking blocks and `blocks` what a next turn
+    sends back of it (thinking and tool calls, in the order the model wrote them).
 
     The final event is a Stop (success) or an Error. Closing the iterator early, or setting
     `cancel`, ends the call as cancelled; the ledger row is written in every case.
@@ -67,6 +72,9 @@ class Call:
         self._clock = clock
         self.text = ""
         self.tool_calls: list[ToolCall] = []
+        self.thinking: list[Thinking] = []
+        self._thought = ""               # the thinking streamed (ThinkingDelta), as it came
+        self._written: list[Thinking | ToolCall] = []  # in the order the model wrote them
         self.usage: Usage | None = None
         self.stop_reason: str | None = None
         self.error: ProviderError | None = None
@@ -123,8 +131,15 @@ class Call:
 
     @property
     def began(self) -> bool:
-        """Output has reached the caller: text, or a tool call (which may have run)."""
-        return bool(self.text or self.tool_calls)
+        """Output has reached the caller: text, thinking (a retry would show it twice), or a
+        tool call (which may have run)."""
+        return bool(self.text or self.tool_calls or self._thought or self.thinking)
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """The reply's thinking and tool calls as blocks of its message in the history."""
+        return tuple(b if isinstance(b, Thinking) else ToolUse(b.id, b.name, b.arguments)
+                     for b in self._written)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_exponential_jitter(multiplier=self.policy.initial_wait_s,
@@ -222,10 +237,20 @@ class Call:
                     self.ttft_ms = self._elapsed() * 1000
                 self.text += event.text
                 yield event
+            elif isinstance(event, ThinkingDelta):
+                if self.ttft_ms is None:  # a thinking token is the first the user sees
+                    self.ttft_ms = self._elapsed() * 1000
+                self._thought += event.text
+                yield event
+            elif isinstance(event, Thinking):
+                self.thinking.append(event)
+                self._written.append(event)
+                yield event
             elif isinstance(event, ToolCall):
                 if self.ttft_ms is None:
                     self.ttft_ms = self._elapsed() * 1000
                 self.tool_calls.append(event)
+                self._written.append(event)
                 yield event
             elif isinstance(event, Usage):
                 self.usage = event
@@ -255,7 +280,7 @@ class Call:
         u = self.usage
         if u is not None and (u.output_tokens or not self.began or status == "ok"):
             return u
-        written = self.text + "".join(c.raw for c in self.tool_calls)
+        written = self._thought + self.text + "".join(c.raw for c in self.tool_calls)
         out = self._count_output(written) if self._count_output and written else 0
         if u is not None:  # input reported, output cut off before the provider counted it
             return Usage(u.input_tokens, out, u.cache_read_tokens, u.cache_write_tokens, True)
@@ -280,6 +305,7 @@ class Call:
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, usage_estimated=usage.estimated,
+            reasoning_tokens=usage.reasoning_tokens,  # of output_tokens: priced in them, once
             cost_micro=self.model.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens),
             cache_savings_micro=round(usage.cache_read_tokens

@@ -4,6 +4,7 @@ call's row (bounded in size, lib/spend/ledger.py) for the call's detail page."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from lib.llm.protocol import Block, ChatRequest, Message, Thinking, ToolCall, ToolUse
@@ -31,7 +32,8 @@ def _message(message: Message) -> dict[str, Any]:
 
 
 def request_payload(request: ChatRequest) -> dict[str, Any]:
-    """The request as sent: system, messages, tools, tool choice, output schema, parameters."""
+    """The request as sent: system, messages, tools, tool choice, output schema, parameters
+    (the reasoning setting when there is one)."""
     return {
         "model": request.model, "system": request.system,
         "messages": [_message(m) for m in request.messages],
@@ -41,19 +43,23 @@ def request_payload(request: ChatRequest) -> dict[str, Any]:
         "output_schema": request.output_schema,
         "schema_name": request.schema_name if request.output_schema is not None else None,
         "temperature": request.temperature, "max_tokens": request.max_tokens,
-        "cache_system": request.cache_system}
+        "cache_system": request.cache_system,
+        **({"reasoning": asdict(request.reasoning)} if request.reasoning else {})}
 
 
-def reply_payload(text: str, tool_calls: Iterable[ToolCall],
-                  stop_reason: str | None) -> dict[str, Any]:
-    """The raw reply: its text, its tool calls as the model wrote them, why it stopped."""
+def reply_payload(text: str, tool_calls: Iterable[ToolCall], stop_reason: str | None,
+                  thinking: Iterable[Thinking] = ()) -> dict[str, Any]:
+    """The raw reply: its text, its tool calls as the model wrote them, why it stopped, and
+    its thinking blocks if any, in order (their text; a redacted one says so)."""
+    thought = [_block(t) for t in thinking]
     return {"text": text, "tool_calls": [
         {"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
          **({"invalid": c.invalid} if c.invalid else {})} for c in tool_calls],
-        "stop_reason": stop_reason}
+        "stop_reason": stop_reason, **({"thinking": thought} if thought else {})}
 
 
 def payload(call: Call) -> dict[str, Any]:
     """What lib.spend.record stores beside a finished call's row."""
     return {"request": request_payload(call.request),
-            "reply": reply_payload(call.text, call.tool_calls, call.stop_reason)}
+            "reply": reply_payload(call.text, call.tool_calls, call.stop_reason,
+                                   call.thinking)}

@@ -48,6 +48,7 @@ class CallRecord:
     baseline_micro: int | None = None     # routed: the same tokens on the top model
     api_key_id: int | None = None         # made over the HTTP API with this key (lib.api)
     user_id: str | None = None            # who made it, when sign-in is on (lib/ui/identity)
+    reasoning_tokens: int = 0             # of output_tokens, those spent thinking (in its cost)
     id: int | None = None
 
 

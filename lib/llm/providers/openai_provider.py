@@ -7,12 +7,21 @@ builder, and its SSE is read as plain JSON: the builder and its typed models cos
 of CPU before a first token (bench_api: the API's added time to first token 2.0 -> 1.7 ms),
 and the sync SDK closes a stream at [DONE] unread, which drops the connection, so every
 call opened a new one (a TLS handshake to a hosted API; the async SDK drains it).
+
+Reasoning: OpenAI's models take `reasoning_effort` and count the tokens spent in
+`usage.completion_tokens_details.reasoning_tokens` (part of completion_tokens, billed as
+output); mode "off" asks for "none", which models since gpt-5.1 take (the call seam has
+already turned "off" into the lowest effort of a model that cannot stop reasoning). A
+compatible server streams reasoning as `reasoning_content` (vLLM, llama.cpp, DeepSeek) or
+`reasoning` deltas, or writes it into the text as `<think>…</think>` (Ollama, Qwen): all come
+out as ThinkingDelta, then one Thinking block when the reasoning ends. Thinking is never sent
+back: Chat Completions has no place for it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from typing import Any
 
@@ -23,12 +32,15 @@ from lib.llm.protocol import (
     Message,
     Stop,
     TextDelta,
+    Thinking,
+    ThinkingDelta,
     ToolResult,
     ToolUse,
     Usage,
     stop_reason,
 )
 from lib.llm.providers.sdk import client_options, translate
+from lib.llm.providers.thinktags import ThinkTags
 from lib.llm.structured import strict_compatible
 from lib.llm.toolcalls import ToolCallParts
 
@@ -99,12 +111,35 @@ class OpenAIProvider:
         params["max_tokens" if self._compat else "max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
+        if (r := request.reasoning) is not None:
+            # A compatible server may not know "none": it gets an effort only when one is set.
+            effort = r.effort or ("none" if r.mode == "off" and not self._compat else None)
+            if effort:
+                params["reasoning_effort"] = effort
         return params
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         usage: Usage | None = None
         finish: str | None = None
         calls = ToolCallParts()
+        thought: list[str] = []  # the reasoning streamed since the last Thinking block
+        tags = ThinkTags() if self._compat else None
+
+        def pieces(parts: Iterable[tuple[bool, str]]) -> Iterator[Event]:
+            """(is thinking, text) parts as events; a Thinking block once its reasoning ends."""
+            for thinking, piece in parts:
+                if thinking:
+                    thought.append(piece)
+                    yield ThinkingDelta(piece)
+                else:
+                    yield from thought_ends()
+                    yield TextDelta(piece)
+
+        def thought_ends() -> Iterator[Event]:
+            if thought:
+                yield Thinking("".join(thought), model=request.model)
+                thought.clear()
+
         try:
             body = {**self.params(request), "stream": True,
                     "stream_options": {"include_usage": True}}
@@ -117,13 +152,22 @@ class OpenAIProvider:
                 for chunk in _chunks(response, self._sdk):
                     if (u := chunk.get("usage")) is not None:
                         cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+                        reasoning = (u.get("completion_tokens_details") or {}).get(
+                            "reasoning_tokens") or 0
                         # Ledger input_tokens are the uncached ones, as Anthropic reports them.
                         usage = Usage(max(0, (u.get("prompt_tokens") or 0) - cached),
-                                      u.get("completion_tokens") or 0, cache_read_tokens=cached)
+                                      u.get("completion_tokens") or 0, cache_read_tokens=cached,
+                                      reasoning_tokens=reasoning)
                     for choice in chunk.get("choices") or ():
                         delta = choice.get("delta") or {}
-                        if text := delta.get("content"):
-                            yield TextDelta(text)
+                        for key in ("reasoning_content", "reasoning"):
+                            if isinstance(r := delta.get(key), str) and r:
+                                thought.append(r)
+                                yield ThinkingDelta(r)
+                        if (text := delta.get("content")) and tags is None and not thought:
+                            yield TextDelta(text)  # the common case, kept cheap (bench_api)
+                        elif text:
+                            yield from pieces(tags.feed(text) if tags else [(False, text)])
                         # Calls arrive by index, interleaved; complete only at the finish.
                         for part in delta.get("tool_calls") or ():
                             fn = part.get("function") or {}
@@ -131,6 +175,8 @@ class OpenAIProvider:
                                       fragment=fn.get("arguments"))
                         if choice.get("finish_reason"):
                             finish = choice["finish_reason"]
+                            yield from pieces(tags.end() if tags else ())
+                            yield from thought_ends()
                             yield from calls.finish_all()
         except ProviderError:
             raise
