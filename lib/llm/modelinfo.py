@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lib.core import CatalogError
+from lib.llm.protocol import Reasoning
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,23 @@ class ModelInfo:
     legacy: bool = False     # the vendor lists it as legacy: kept, and marked so
     thinking: tuple[str, ...] = ()  # the reasoning modes it takes (REASONING_MODES); ()=none
     efforts: tuple[str, ...] = ()   # the effort levels it takes, lowest first
+    # What the vendors' pages say today's models change (issue 23):
+    # our estimate of its tokens is multiplied by this: a newer tokenizer than the one we
+    # estimate with yields more tokens for the same text (Claude Sonnet 5 and later: ~30%).
+    token_margin: float = 1.0
+    # A prompt (input + cache read + cache write tokens) over `long_above` tokens bills the
+    # whole request at the long-context rates: input and cache prices x `long_input`, output
+    # x `long_output` (Claude Haiku 5.5 past 100K, OpenAI's GPT-6 models past 272K). 0: one rate.
+    long_above: int = 0
+    long_input: float = 1.0
+    long_output: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.token_margin < 1 or self.long_above < 0 or min(self.long_input,
+                                                                self.long_output) < 1:
+            raise CatalogError(f"Model {self.key}: token_margin, long_input and long_output "
+                               "must be at least 1, and long_above at least 0.",
+                               hint="A margin or a long-context rate only ever adds.")
 
     @property
     def key(self) -> str:
@@ -30,9 +48,43 @@ class ModelInfo:
 
     def cost_micro(self, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0,
                    cache_write_tokens: int = 0) -> int:
-        """Cost in integer micro-dollars: tokens x ($ per million) is exactly µ$."""
-        return round(input_tokens * self.input + output_tokens * self.output
-                     + cache_read_tokens * self.cache_read + cache_write_tokens * self.cache_write)
+        """Cost in integer micro-dollars: tokens x ($ per million) is exactly µ$ (at the
+        long-context rates when the prompt is past `long_above`)."""
+        long = self.long_above and (input_tokens + cache_read_tokens + cache_write_tokens
+                                    > self.long_above)
+        into, out = (self.long_input, self.long_output) if long else (1.0, 1.0)
+        return round(into * (input_tokens * self.input + cache_read_tokens * self.cache_read
+                             + cache_write_tokens * self.cache_write)
+                     + out * output_tokens * self.output)
+
+    # -- what a request to it may carry: the one rule every caller applies -------------
+    def temperature_for(self, wanted: float | None) -> float | None:
+        """The temperature a request to this model carries: none where it refuses one (it
+        samples at its own default then; Claude Sonnet 5 and later answer 400 otherwise)."""
+        return wanted if self.temperature else None
+
+    @property
+    def temperature_reason(self) -> str:
+        """Why no temperature is sent to this model, or "" when it takes one."""
+        return "" if self.temperature else (
+            f"{self.label} refuses a temperature (its API rejects any but its own default), "
+            "so none is sent.")
+
+    def temperature_note(self, wanted: float | None) -> str:
+        """What a caller tells its user when `wanted` is dropped for this model, or ""."""
+        if wanted is None or self.temperature:
+            return ""
+        return f"Temperature {wanted:g} not sent: {self.temperature_reason}"
+
+    def reasoning_for(self, wanted: Reasoning | None) -> Reasoning | None:
+        """The reasoning setting a request to this model carries: None (the model's own
+        default) where it takes no setting or refuses the mode asked for (manual thinking,
+        mode "on", on Claude Sonnet 5 and later); an effort it does not take is left out."""
+        if wanted is None or wanted.mode not in self.thinking:
+            return None
+        if wanted.effort is not None and wanted.effort not in self.efforts:
+            return replace(wanted, effort=None)
+        return wanted
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,13 @@ class Response(Protocol[E_co]):
 
 
 def shaped(request: ChatRequest, model: ModelInfo) -> ChatRequest:
-    """`request` as `model` takes it: its id, at most its output limit, no temperature where it
-    refuses one, prompt caching only where its provider offers it."""
+    """`request` as `model` takes it: its id, at most its output limit, no temperature or
+    reasoning setting it refuses (ModelInfo.temperature_for, reasoning_for), prompt caching
+    only where its provider offers it."""
     return replace(request, model=model.id,
                    max_tokens=max(1, min(request.max_tokens, model.max_output)),
-                   temperature=request.temperature if model.temperature else None,
+                   temperature=model.temperature_for(request.temperature),
+                   reasoning=model.reasoning_for(request.reasoning),
                    cache_system=request.cache_system
                    and capabilities(model.provider).prompt_cache_min is not None)
 
