@@ -30,7 +30,6 @@ from lib.llm import (
     shaped,
     user_catalog_path,
 )
-from lib.llm.tokens import CLAUDE_FACTOR
 from lib.prompts import PromptStore
 
 LOCAL = "local/smollm2-135m-instruct"
@@ -42,6 +41,7 @@ LEGACY = ("anthropic/claude-sonnet-4-5", "anthropic/claude-opus-4-5",
           "anthropic/claude-haiku-4-5", "openai/gpt-5", "openai/gpt-5-mini", "openai/gpt-4.1",
           "openai/gpt-4o-mini")
 SONNET = "anthropic/claude-sonnet-5-5"
+CLAUDE_FACTOR = 1.15  # our cl100k estimate of Claude's older tokenizer (lib.llm.tokens)
 PAGES = re.compile(r"https://(platform\.claude\.com/docs/en/|developers\.openai\.com/api/docs/)")
 
 
@@ -207,7 +207,8 @@ def test_the_margin_multiplies_the_estimate_and_the_counter_says_so(settings, ca
         replace(sonnet, token_margin=1.0), settings)
     n = len(encoding("cl100k_base").encode(TEXT))
     assert without.count(TEXT) == math.ceil(n * CLAUDE_FACTOR)
-    assert with_margin.count(TEXT) == math.ceil(n * CLAUDE_FACTOR * 1.3)
+    assert with_margin.count(TEXT) == math.ceil(n * CLAUDE_FACTOR * 1.3) > 1.25 * without.count(
+        TEXT)
     assert not with_margin.exact
     assert with_margin.name == ("estimate (cl100k × 1.15), +30% margin for this model's newer "
                                 "tokenizer")
