@@ -50,12 +50,18 @@ class ModelInfo:
                    cache_write_tokens: int = 0) -> int:
         """Cost in integer micro-dollars: tokens x ($ per million) is exactly µ$ (at the
         long-context rates when the prompt is past `long_above`)."""
-        long = self.long_above and (input_tokens + cache_read_tokens + cache_write_tokens
-                                    > self.long_above)
-        into, out = (self.long_input, self.long_output) if long else (1.0, 1.0)
+        into, out = self.rates(input_tokens + cache_read_tokens + cache_write_tokens)
         return round(into * (input_tokens * self.input + cache_read_tokens * self.cache_read
                              + cache_write_tokens * self.cache_write)
                      + out * output_tokens * self.output)
+
+    def rates(self, prompt_tokens: int) -> tuple[float, float]:
+        """What a request with a prompt this long pays on the list prices: (x on input and
+        cache prices, x on output); (1, 1) up to `long_above`. A budget's worst case for a
+        request asks it with the most the prompt may come to."""
+        if self.long_above and prompt_tokens > self.long_above:
+            return self.long_input, self.long_output
+        return 1.0, 1.0
 
     # -- what a request to it may carry: the one rule every caller applies -------------
     def temperature_for(self, wanted: float | None) -> float | None:
