@@ -15,6 +15,7 @@ import pytest
 from fake_openai import MODEL, http_error
 
 from lib import api, spend
+from lib.llm import ModelInfo, save_user_catalog
 
 pytest_plugins = ["api_served"]     # the `served` fixture
 
@@ -313,3 +314,40 @@ def test_tools_and_a_json_schema_go_through_like_openai(served):
     assert "colour" in json.loads(shaped.choices[0].message.content)
     assert shaped.model_extra["promptlab"]["structured"]["status"] in ("valid", "repaired")
     assert [r["structured"] for r in served.rows()][-1] in ("valid", "repaired")
+
+
+def test_a_temperature_the_model_refuses_is_left_out_with_a_note(served):
+    """Claude Sonnet 5 and later answer 400 to a temperature: a request that sets one is
+    answered without it, and the reply says so (a header, and the promptlab field)."""
+    def priced(**kw) -> None:
+        save_user_catalog(served.settings, [ModelInfo(MODEL, "compat", "Fake (priced)", 8192,
+                                                      1024, input=1.0, output=2.0, **kw)],
+                          "2026-01-01")
+
+    secret = served.key()
+    body = {"model": PRICED, "max_tokens": 5, "temperature": 0.7,
+            "messages": [{"role": "user", "content": "Hello?"}]}
+    priced(temperature=False)
+    r = served.post("/chat/completions", secret, body)
+    assert r.status_code == 200, r.text
+    assert "temperature" not in served.fake.requests[-1]
+    note = ("Temperature 0.7 not sent: Fake (priced) refuses a temperature (its API rejects any "
+            "but its own default), so none is sent.")
+    assert r.headers["x-promptlab-dropped"] == "temperature"
+    assert r.json()["promptlab"]["dropped"] == {"temperature": note}
+
+    with httpx.stream("POST", f"{served.url}/chat/completions", timeout=60,
+                      headers={"authorization": f"Bearer {secret}"},
+                      json={**body, "stream": True}) as streamed:
+        assert streamed.headers["x-promptlab-dropped"] == "temperature"
+        events = [json.loads(line[6:]) for line in streamed.iter_lines()
+                  if line.startswith("data: ") and line != "data: [DONE]"]
+    assert "temperature" not in served.fake.requests[-1]
+    assert [e["promptlab"]["dropped"] for e in events if "promptlab" in e] == [
+        {"temperature": note}]
+
+    priced()  # a model that takes one gets it, and nothing is said
+    r = served.post("/chat/completions", secret, body)
+    assert r.status_code == 200, r.text
+    assert served.fake.requests[-1]["temperature"] == 0.7
+    assert "x-promptlab-dropped" not in r.headers and "dropped" not in r.json()["promptlab"]

@@ -224,8 +224,9 @@ def test_anthropic_batches_submit_poll_and_record_at_half_price(settings, store)
     assert len(ids) == 2 and list(fake.batches) == ["msgbatch_1", "msgbatch_2"]
     sent = fake.batches["msgbatch_1"]["requests"]
     assert [r["custom_id"] for r in sent] == ["r0-v0", "r1-v0", "r2-v0"]
+    # Claude Haiku 4.5 takes a temperature (its page: temperature or top_p, not both).
     assert sent[0]["params"] == {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [
-        {"role": "user", "content": plan.cells[0].text}]}
+        {"role": "user", "content": plan.cells[0].text}], "temperature": 0.0}
     assert [r["params"]["model"] for r in fake.batches["msgbatch_2"]["requests"]] == [
         "claude-sonnet-4-5"] * 3
     # The budget holds the forecast at the batch price: half the streamed forecast.

@@ -10,7 +10,7 @@ from lib.core import get_settings
 from lib.prompts import PromptStore
 
 ONLY_LOCAL = ("Router chose SmolLM2 135M Instruct (bundled, local): rule for the classify task "
-              "names Claude Haiku 4.5, which is unavailable; the only available model")
+              "names Claude Haiku 5.5, which is unavailable; the only available model")
 
 
 def test_router_chooses_the_bundled_model_and_says_why_under_the_reply(app):

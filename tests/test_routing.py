@@ -34,9 +34,10 @@ from lib.llm import (
 from lib.prompts import PromptStore
 from lib.spend import Filters
 
-OPUS, SONNET, HAIKU = ("anthropic/claude-opus-4-5", "anthropic/claude-sonnet-4-5",
-                       "anthropic/claude-haiku-4-5")
-GPT5, GPT41, GPT5_MINI = "openai/gpt-5", "openai/gpt-4.1", "openai/gpt-5-mini"
+FABLE, OPUS, SONNET, HAIKU = ("anthropic/claude-fable-5-2", "anthropic/claude-opus-5-5",
+                              "anthropic/claude-sonnet-5-5", "anthropic/claude-haiku-5-5")
+ASTRA, SOL, TERRA, LUNA = ("openai/gpt-6.2-astra", "openai/gpt-6.2-sol", "openai/gpt-6.1-terra",
+                           "openai/gpt-6-luna")
 LOCAL = "local/smollm2-135m-instruct"
 
 
@@ -61,14 +62,14 @@ EVERYONE = ("anthropic", "openai", "local")
 
 @pytest.mark.parametrize(("task", "model"), [
     ("classify", HAIKU), ("extract", HAIKU), ("summarise", HAIKU),  # small
-    ("chat", SONNET), ("reasoning", SONNET),                         # mid
-    ("hard", OPUS),                                                  # top
+    ("chat", SONNET), ("reasoning", OPUS),                           # mid
+    ("hard", FABLE),                                                 # top
 ])
 def test_each_task_rule_sends_its_task_to_its_model(router, catalog, task, model):
     routed = route(router, statuses(catalog, *EVERYONE), task, 1_000)
     assert routed.model.key == model and routed.task == task
     assert routed.reason == f"rule for the {task} task"
-    assert routed.baseline.key == OPUS  # the top of the ladder
+    assert routed.baseline.key == FABLE  # the top of the ladder
 
 
 def test_no_task_means_the_default_task(router, catalog):
@@ -85,13 +86,19 @@ def test_a_prompts_declared_task_routes_and_is_named(router, catalog, prompts_di
     assert routed.reason == "rule for the classify task (declared by prompt 'classifier')"
 
 
-def test_an_input_over_the_threshold_goes_to_the_long_window_model(router, catalog):
+def test_a_long_summary_goes_to_the_model_whose_rate_holds_at_that_length(router, catalog):
     ready = statuses(catalog, *EVERYONE)
-    routed = route(router, ready, "classify", 150_001)
-    assert routed.model.key == GPT41 and routed.model.context_window > 1_000_000
-    assert routed.reason == "rule for an input over 150,000 tokens (this one is 150,001)"
-    assert route(router, ready, "classify", 150_000).model.key == HAIKU  # not over it
-    assert route(router, ready, "classify", None).model.key == HAIKU     # not counted yet
+    routed = route(router, ready, "summarise", 100_001)
+    assert routed.model.key == LUNA
+    assert routed.reason == ("rule for the summarise task with an input over 100,000 tokens "
+                             "(this one is 100,001)")
+    # Why: past 100K Haiku 5.5 bills the whole request at 5x, Luna keeps its rate to 272K.
+    haiku, luna = catalog.get(HAIKU), catalog.get(LUNA)
+    assert haiku.cost_micro(100_001, 1_000) > luna.cost_micro(100_001, 1_000)
+    assert haiku.cost_micro(100_000, 1_000) == luna.cost_micro(100_000, 1_000)  # same rates
+    assert route(router, ready, "summarise", 100_000).model.key == HAIKU  # not over it
+    assert route(router, ready, "summarise", None).model.key == HAIKU     # not counted yet
+    assert route(router, ready, "classify", 100_001).model.key == HAIKU   # summaries only
 
 
 def test_a_rule_naming_a_task_and_a_length_needs_both(catalog):
@@ -106,16 +113,17 @@ def test_a_rule_naming_a_task_and_a_length_needs_both(catalog):
     assert route(r, ready, "chat", 101).reason == "no rule for the chat task; the top model"
 
 
-@pytest.mark.parametrize(("task", "model"), [
-    ("classify", GPT5_MINI), ("hard", GPT5), ("reasoning", GPT41), ("chat", GPT41)])
+@pytest.mark.parametrize(("task", "model"), [  # a tie goes to the cheaper side
+    ("classify", LUNA), ("hard", ASTRA), ("reasoning", SOL), ("chat", TERRA)])
 def test_an_unavailable_rule_model_moves_to_the_nearest_available(router, catalog, task,
                                                                   model):
     routed = route(router, statuses(catalog, "openai", "local"), task, 10)
     assert routed.model.key == model
-    wanted = catalog.get({"classify": HAIKU, "hard": OPUS}.get(task, SONNET)).label
+    wanted = catalog.get({"classify": HAIKU, "hard": FABLE, "reasoning": OPUS}.get(
+        task, SONNET)).label
     assert routed.reason == (f"rule for the {task} task names {wanted}, which is unavailable; "
                              "the next available model on the router's ladder")
-    assert routed.baseline.key == GPT5  # the top available model
+    assert routed.baseline.key == ASTRA  # the top available model
 
 
 def test_with_only_the_local_model_the_router_still_answers(router, catalog):
@@ -176,7 +184,7 @@ def test_the_users_copy_replaces_the_rules_and_keeps_them_when_prices_are_saved(
     path.write_text('[router]\ndefault_task = "hard"\n\n[[route]]\ntask = "hard"\n'
                     f'model = "{HAIKU}"\n', encoding="utf-8")
     mine = load_router(settings, catalog)
-    assert mine.default_task == "hard" and mine.ladder[0] == OPUS  # shipped ladder kept
+    assert mine.default_task == "hard" and mine.ladder[0] == FABLE  # shipped ladder kept
     assert mine.rules == (RouteRule(HAIKU, "hard"),)
     save_user_catalog(settings, list(load_catalog(settings).models), "2026-01-01")
     assert load_router(settings, load_catalog(settings)) == mine
@@ -221,7 +229,7 @@ def test_a_routed_call_records_its_reason_and_the_top_models_price(settings, cat
     row = spend.get_call(settings.db, call.record.id)
     assert row.route == "rule for the classify task"
     assert row.cost_micro == 1000 * 0.15 + 200 * 0.60 == 270
-    assert row.baseline_micro == top.cost_micro(1000, 200) == 1000 * 5 + 200 * 25
+    assert row.baseline_micro == top.cost_micro(1000, 200) == 1000 * 4 + 200 * 20
 
 
 def test_a_routed_chat_turn_keeps_the_reason_with_the_reply(settings, catalog):

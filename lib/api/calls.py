@@ -78,7 +78,7 @@ def _ask(params: ChatParams) -> Callable[[ModelInfo, Counter], ChatRequest]:
                 f"{model.context_window:,}-token window.", hint="Shorten the messages.")
         request = ChatRequest(
             model=model.id, messages=params.messages, system=params.system,
-            temperature=params.temperature if model.temperature else None,
+            temperature=model.temperature_for(params.temperature),
             max_tokens=1, tools=params.tools, tool_choice=params.tool_choice,
             output_schema=params.output_schema, schema_name=params.schema_name)
         room = model.context_window - counter.count_request(request)

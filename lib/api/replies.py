@@ -36,8 +36,18 @@ class Head:
 
 
 def headers(started: Started) -> dict[str, str]:
-    """Which model answered: the one asked for, or the fallback that took over."""
-    return {"x-promptlab-model": _model(started)}
+    """Which model answered: the one asked for, or the fallback that took over; and which
+    parameters it refused, left out rather than failing the call."""
+    out = {"x-promptlab-model": _model(started)}
+    if dropped := _dropped(started):
+        out["x-promptlab-dropped"] = ", ".join(dropped)
+    return out
+
+
+def _dropped(started: Started) -> dict[str, str]:
+    """The request's parameters the answering model refuses (not sent), each with why."""
+    note = started.call.model.temperature_note(started.params.temperature)
+    return {"temperature": note} if note else {}
 
 
 def _records(started: Started) -> list[CallRecord]:
@@ -68,6 +78,8 @@ def extra(started: Started) -> dict[str, Any]:
         out["structured"] = {"status": v.status, "errors": list(v.errors)}
     if started.prompt:
         out["prompt"] = started.prompt
+    if dropped := _dropped(started):
+        out["dropped"] = dropped
     return out
 
 

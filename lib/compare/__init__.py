@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         LETTERS,
         ResolvedVariant,
         Variant,
+        dropped_notes,
         request_for,
         resolve,
         variables_of,

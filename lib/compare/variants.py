@@ -36,15 +36,34 @@ class ResolvedVariant:
     def label(self, index: int) -> str:
         return variant_label(index, self.as_dict())
 
+    @property
+    def notes(self) -> dict[str, str]:
+        """What the variant asks that its model refuses, by parameter, dropped rather than
+        sent (every cell would fail otherwise): shown with the variant, kept with the run."""
+        note = self.model.temperature_note(self.variant.temperature)
+        return {"temperature": note} if note else {}
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self.variant), "version": self.version, "schema": self.schema}
+        out = {**asdict(self.variant), "version": self.version, "schema": self.schema}
+        if notes := self.notes:
+            out["dropped"] = notes
+        return out
 
 
 def variant_label(index: int, v: dict[str, Any]) -> str:
     tools = f" · tools: {', '.join(v['tools'])}" if v.get("tools") else ""
     schema = " · JSON schema" if v.get("schema") else ""
+    # A temperature the model refused was not sent: the label says so, not "t=0.7".
+    temperature = ("t: the model's own (it refuses one)" if "temperature" in v.get("dropped", {})
+                   else f"t={v['temperature']:g}")
     return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
-            f"t={v['temperature']:g}{tools}{schema}")
+            f"{temperature}{tools}{schema}")
+
+
+def dropped_notes(variants: list[dict[str, Any]]) -> list[str]:
+    """One line per parameter a variant's model refused, which the run did not send."""
+    return [f"Variant {LETTERS[i]}: {note}" for i, v in enumerate(variants)
+            for note in v.get("dropped", {}).values()]
 
 
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
@@ -78,7 +97,7 @@ def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
 
 def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
     return ChatRequest(r.model.id, (Message("user", text),),
-                       temperature=r.variant.temperature if r.model.temperature else None,
+                       temperature=r.model.temperature_for(r.variant.temperature),
                        max_tokens=min(r.variant.max_tokens, r.model.max_output),
                        tools=tuple(registered_tools()[n].spec for n in r.variant.tools),
                        output_schema=r.schema)

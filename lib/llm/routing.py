@@ -3,16 +3,17 @@
 The rules live beside the models in `models.toml` (and the user's copy in the data folder):
 
     [router]
-    ladder = ["anthropic/claude-opus-4-5", ..., "local/smollm2-135m-instruct"]  # best first
+    ladder = ["anthropic/claude-fable-5-2", ..., "local/smollm2-135m-instruct"]  # best first
     default_task = "chat"
 
     [[route]]                 # rules are tried in order; the first that matches wins
-    above_tokens = 150000     # matches when the input is longer than this
-    model = "openai/gpt-4.1"
+    task = "summarise"        # matches this task ...
+    above_tokens = 100000     # ... with an input longer than this (a rule may name either)
+    model = "openai/gpt-6-luna"
 
     [[route]]
-    task = "classify"         # matches this task (a rule may name both: both must hold)
-    model = "anthropic/claude-haiku-4-5"
+    task = "classify"
+    model = "anthropic/claude-haiku-5-5"
 
 The router only chooses available models on its ladder. The first available one is the top
 model, the baseline routing's savings are measured against. A rule whose model is unavailable

@@ -32,7 +32,7 @@ from lib.llm.call import Call
 from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
-from lib.llm.protocol import ChatRequest, Event, Provider, Reasoning, ToolCall, Usage
+from lib.llm.protocol import ChatRequest, Event, Provider, ToolCall, Usage
 from lib.llm.recorder import LedgerRecorder, Recorder
 from lib.llm.registry import capabilities, counter_for, get_provider
 from lib.llm.repairs import Repairing
@@ -99,31 +99,15 @@ class Response(Protocol[E_co]):
 
 
 def shaped(request: ChatRequest, model: ModelInfo) -> ChatRequest:
-    """`request` as `model` takes it: its id, at most its output limit, no temperature where it
-    refuses one, prompt caching only where its provider offers it, a reasoning setting it
-    takes (`reasoning_for`)."""
+    """`request` as `model` takes it: its id, at most its output limit, no temperature or
+    reasoning setting it refuses (ModelInfo.temperature_for, reasoning_for), prompt caching
+    only where its provider offers it."""
     return replace(request, model=model.id,
                    max_tokens=max(1, min(request.max_tokens, model.max_output)),
-                   temperature=request.temperature if model.temperature else None,
+                   temperature=model.temperature_for(request.temperature),
+                   reasoning=model.reasoning_for(request.reasoning),
                    cache_system=request.cache_system
-                   and capabilities(model.provider).prompt_cache_min is not None,
-                   reasoning=reasoning_for(request.reasoning, model))
-
-
-def reasoning_for(reasoning: Reasoning | None, model: ModelInfo) -> Reasoning | None:
-    """`reasoning` as `model` takes it (its catalog entry's modes and efforts): none for a
-    model that takes no setting; an effort it lacks left to its default; "off" on a model that
-    cannot stop reasoning is its lowest effort; a mode it lacks is the nearest it has."""
-    if reasoning is None or not (model.thinking or model.efforts):
-        return None
-    mode, effort = reasoning.mode, reasoning.effort
-    if model.efforts and effort not in model.efforts:
-        effort = None
-    if mode == "off" and "off" not in model.thinking:
-        mode, effort = "adaptive", model.efforts[0] if model.efforts else effort
-    if model.thinking and mode not in model.thinking:
-        mode = next((m for m in ("adaptive", "on", "off") if m in model.thinking), "adaptive")
-    return Reasoning(mode, effort, reasoning.budget_tokens if mode == "on" else None)
+                   and capabilities(model.provider).prompt_cache_min is not None)
 
 
 def fit(request: ChatRequest, model: ModelInfo, counter: Counter) -> ChatRequest:

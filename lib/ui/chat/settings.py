@@ -19,6 +19,7 @@ from lib.llm import TASKS, ModelInfo, ModelStatus
 from lib.ui.chat import router, summary, tools
 from lib.ui.chat.sidebar import LOADED, MODEL_KEY
 from lib.ui.kit import app, resilience, stored_prompts, structured_output, widgets
+from lib.ui.kit.text import plain
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def turn_settings(settings: Settings, current: Conversation | None) -> TurnSetti
         offered = tools.tools_sidebar(kb_name)
         temperature = st.slider("Temperature", 0.0, 2.0, step=0.05, key=TEMPERATURE,
                                 disabled=not model.temperature)
+        if model.temperature_reason:  # disabled: say why, where it shows
+            st.caption(plain(model.temperature_reason))
         max_tokens = st.number_input("Max output tokens", 1, model.max_output, step=64,
                                      key=MAX_TOKENS)
         strategy = summary.strategy_picker(settings, current)

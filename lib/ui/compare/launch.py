@@ -98,6 +98,8 @@ def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
     st.markdown(md("**Forecast:** {:,} input tokens; at most **{}** (input plus every "
                    "cell's maximum output).", plan.input_tokens,
                    format_usd(plan.max_cost_micro)))
+    for note in compare.dropped_notes([r.as_dict() for r in resolved]):
+        st.warning(plain(note), icon=":material/tune:")
     for cell in plan.problems[:10]:
         why = cell.error or "input plus max output exceeds the context window"
         st.warning(md("Row {}, variant {}: {} — it will be skipped.", cell.row + 1,

@@ -122,6 +122,8 @@ def show_run(settings: Settings, run: Run) -> None:
     st.caption(md("{} UTC · {} rows · {} variants · {}{}", run.created_at[:19].replace("T", " "),
                   len(run.rows), len(run.variants), run.status,
                   f" · by {run.owner}" if run.owner else ""))
+    for note in compare.dropped_notes(run.variants):
+        st.warning(plain(note), icon=":material/tune:")
     batches_panel(settings, run)
     verdicts = compare.load_verdicts(settings.db, run.id)
     # The download comes before the figures: once they show a vote, so does the file.

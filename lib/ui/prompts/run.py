@@ -58,7 +58,8 @@ def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelSta
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     temperature = c1.number_input("Temperature", low, high, float(prompt.temperature), 0.05,
                                   key=f"run_temperature_{prompt.name}",
-                                  disabled=not model.temperature)
+                                  disabled=not model.temperature,
+                                  help=plain(model.temperature_reason) or None)
     max_tokens = c2.number_input("Max tokens", 1, cap, min(prompt.max_tokens, cap), 1,
                                  key=f"run_max_tokens_{prompt.name}")
     go = c3.button("Run", type="primary", icon=":material/play_arrow:", key="run_prompt",
