@@ -256,3 +256,22 @@ def test_the_margin_reaches_a_budget_reservation(settings, catalog):
     unmarked.reserve()  # what we would have let through before the margin
     [status] = spend.statuses(settings.db)
     assert status.reserved_micro == max(unmarked.worst_case_micro(), unmarked.bound_micro())
+
+
+def test_a_long_prompt_reserves_at_the_long_context_rates(settings, catalog):
+    """Haiku 5.5 bills a prompt past 100K tokens at 5x: the budget holds that, not the list
+    price (a reservation at list prices would let such calls overspend five-fold)."""
+    haiku = catalog.get("anthropic/claude-haiku-5-5")
+    short = ChatRequest(haiku.id, (Message("user", "word " * 1_000),), max_tokens=100)
+    long = replace(short, messages=(Message("user", "word " * 120_000),))
+
+    def call(request: ChatRequest):
+        return scripted(settings, FakeProvider([ok("done")])).call(
+            CallSpec(haiku, request, CallContext("test")))
+
+    for request, rate in ((short, 1), (long, 5)):
+        one = call(request)
+        tokens = round(counter_for(haiku, settings).count_request(request) * 1.1)
+        assert one.worst_case_micro() == round(
+            rate * tokens * max(haiku.input, haiku.cache_write) + rate * 100 * haiku.output)
+        assert one.bound_micro() >= one.worst_case_micro()

@@ -161,14 +161,18 @@ class Call:
         tokens = self._count_input(self.request) if self._count_input else 0
         if self.usage_estimated_input:
             tokens = round(tokens * 1.1)
-        return round(tokens * max(m.input, m.cache_write) + self.request.max_tokens * m.output)
+        into, out = m.rates(tokens)  # a prompt past a long-context threshold pays more
+        return round(into * tokens * max(m.input, m.cache_write)
+                     + out * self.request.max_tokens * m.output)
 
     def bound_micro(self) -> int:
         """The most the call can cost whatever the upstream counts: input tokens no tokenizer
         can exceed (tokens.max_input_tokens) at the dearest price, and full max output."""
         m = self.model
         price = max(m.input, m.cache_write, m.cache_read)
-        return round(max_input_tokens(self.request) * price + self.request.max_tokens * m.output)
+        tokens = max_input_tokens(self.request)
+        into, out = m.rates(tokens)
+        return round(into * tokens * price + out * self.request.max_tokens * m.output)
 
     def reserve(self) -> None:
         """Hold the call's bound against its budgets (admitted on its expected cost: see
