@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve test test-deps lint bench rebuild-llama clean
+.PHONY: install run serve mcp test test-deps lint bench rebuild-llama clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,12 @@ run: install
 # The HTTP API beside the app (same data folder): PROMPTLAB_API_HOST / PROMPTLAB_API_PORT.
 serve: install
 	$(PY) -m lib.api
+
+# The lab as an MCP server over stdio, for an IDE or a desktop assistant (README: MCP server);
+# `python -m lib.mcp --http` serves streamable HTTP behind the API's keys. Not echoed: stdout
+# is the protocol's wire.
+mcp: install
+	@$(PY) -m lib.mcp
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(PIP) install -q -e ".[dev]"

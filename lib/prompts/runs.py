@@ -25,11 +25,12 @@ from lib.prompts.store import PromptStore
 
 def run(settings: Settings, name: str, ref: str | int, values: dict[str, Any],
         model: ModelInfo, *, temperature: float | None = None, max_tokens: int | None = None,
-        page: str = "prompts", user: str | None = None,
+        page: str = "prompts", user: str | None = None, api_key_id: int | None = None,
         cancel: threading.Event | None = None, calls: Calls | None = None
         ) -> Response[CallEvent]:
     """A call of prompt `name` at `ref` (label or version) with `values`, ready to iterate
     (nothing is sent until then); temperature and max tokens default to the prompt's own.
+    `page`, `user` and `api_key_id` say who asked: the ledger row's, and whose budgets apply.
     Raises VariableError / RenderError / PromptStoreError for the prompt, ContextOverflowError
     when it cannot fit the model; iterating may raise BudgetExceededError."""
     store = PromptStore(settings.prompts_dir)
@@ -42,5 +43,5 @@ def run(settings: Settings, name: str, ref: str | int, values: dict[str, Any],
                           temperature=temperature, max_tokens=max_tokens,
                           output_schema=prompt.output_schema(version))
     return (calls or Calls(settings)).invoke(CallSpec(
-        model, request, CallContext(page, name, version, user=user),
+        model, request, CallContext(page, name, version, user=user, api_key_id=api_key_id),
         repairs=settings.structured_repairs, cancel=cancel))
