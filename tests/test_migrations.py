@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -46,13 +47,17 @@ _PG_SCHEMA = [
 
 def schema(target: Database) -> list[str]:
     """What the migrations made of a database: every table, column, index, constraint and
-    trigger, as text (the migrations table itself left out)."""
-    with target.connect() as conn:
-        if target.kind == "sqlite":
+    trigger, as text (the migrations table itself left out). Read on a connection of its own:
+    the handle's would first apply every migration not yet applied (one added since)."""
+    if target.kind == "sqlite":
+        with closing(sqlite3.connect(target.location)) as conn:
             return [" | ".join(map(str, r)) for r in conn.execute(
                 "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
                 "AND tbl_name <> 'schema_migrations' ORDER BY name")]
-        return [" | ".join(map(str, r)) for sql in _PG_SCHEMA for r in conn.execute(sql)]
+    import psycopg
+
+    with psycopg.connect(str(target.location)) as pg:
+        return [" | ".join(map(str, r)) for sql in _PG_SCHEMA for r in pg.execute(sql)]
 
 
 @pytest.fixture
