@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lib.core import CatalogError
+from lib.core import BudgetExceededError, CatalogError
+
+# catalog: a models.toml file; discovered: a provider's models endpoint (lib.llm.discovery);
+# server: an OpenAI-compatible server's own models; plugin: a provider plugin's models.
+SOURCES = ("catalog", "discovered", "server", "plugin")
+# What the lab assumes of a model whose window or output limit nobody gave: no chat model
+# Anthropic or OpenAI lists today has a smaller window, nor (Claude 3 Haiku) a smaller output.
+DEFAULT_WINDOW = 128_000
+DEFAULT_OUTPUT = 4_096
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,11 @@ class ModelInfo:
     legacy: bool = False     # the vendor lists it as legacy: kept, and marked so
     thinking: tuple[str, ...] = ()  # the reasoning modes it takes (REASONING_MODES); ()=none
     efforts: tuple[str, ...] = ()   # the effort levels it takes, lowest first
+    # Where the entry came from (SOURCES). A model discovered from a provider's models
+    # endpoint has no known price (priced False) until <data dir>/models.toml gives it one:
+    # its cost reads "unknown", never $0, and budgets refuse it.
+    source: str = "catalog"
+    priced: bool = True
 
     @property
     def key(self) -> str:
@@ -33,6 +46,15 @@ class ModelInfo:
         """Cost in integer micro-dollars: tokens x ($ per million) is exactly µ$."""
         return round(input_tokens * self.input + output_tokens * self.output
                      + cache_read_tokens * self.cache_read + cache_write_tokens * self.cache_write)
+
+
+def price_unknown(model: ModelInfo, price_file: str, what: str = "this call"
+                  ) -> BudgetExceededError:
+    """Why a budget refuses a model whose price is unknown, and where to set one."""
+    return BudgetExceededError(
+        f"{model.label}'s price is unknown, so a budget cannot bound what {what} costs: it "
+        "was not sent.", hint=f"Set a price for {model.id} (provider {model.provider}) in "
+        f"{price_file}, or on the Costs page's Prices tab, or use another model.")
 
 
 @dataclass(frozen=True)
