@@ -303,3 +303,18 @@ def test_the_setting_reads_as_a_flag():
     assert load_settings({"PROMPTLAB_DISCOVER_MODELS": "0"}).discover_models is False
     assert load_settings({"PROMPTLAB_DISCOVER_MODELS": "on"}).discover_models is True
     assert load_settings({}).discover_models is True
+
+
+def test_a_plugins_lister_that_breaks_is_said_plainly_and_redacted(settings, monkeypatch):
+    from lib.llm import discovery, spec_of
+
+    def broken(_settings, _client):
+        raise RuntimeError("rejected key sk-live-0123456789abcdef0123")
+
+    spec = replace(spec_of("openai"), name="mine", label="My gateway", lists=broken,
+                   check=lambda _s, _run: (True, ""), source="my_plugin")
+    monkeypatch.setattr(discovery, "provider_specs", lambda: {"mine": spec})
+    [listing] = refresh_models(replace(settings, discover_models=True))
+    assert listing.note == "could not list models from My gateway: RuntimeError: rejected key " \
+        "[redacted]"
+    assert listing.models == ()

@@ -5,6 +5,8 @@ in the data folder's models.toml; an endpoint that cannot be reached changes not
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from fake_openai import FakeOpenAI, reply, serving
 from support import free_port, shown
@@ -115,3 +117,30 @@ def test_an_endpoint_that_cannot_be_reached_changes_nothing_and_says_so(app, mon
     at.run()
     assert "OpenAI · GPT-5" in at.selectbox(key="chat_model").options
     assert not any("discovered" in o for o in at.selectbox(key="chat_model").options)
+
+
+@pytest.mark.usefixtures("backend")  # on SQLite, then on PostgreSQL
+def test_costs_and_the_call_page_say_unknown_for_an_unpriced_call(app):
+    db = get_settings().db
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    for model, cost, priced in (("gpt-4.1", 5000, True), ("gpt-9", 0, False)):
+        spend.record(db, spend.CallRecord(
+            ts=now, page="chat", provider="openai", model=model, attempts=1, status="ok",
+            total_ms=500.0, input_tokens=100, output_tokens=20, cost_micro=cost,
+            priced=priced))
+    at = app("app_pages/costs.py")
+    spent = next(m for m in at.metric if m.label == "Spend")
+    assert shown(spent.value) == "$0.0050 + unknown"
+    assert "1 call ran on a model whose price is unknown" in shown(spent.help)
+    latest = next(df.value for df in at.dataframe if "details" in df.value.columns
+                  and "API key" in df.value.columns)
+    costs = dict(zip(latest["Model"], latest["Cost (USD)"], strict=True))
+    assert costs == {"gpt-9": "unknown", "gpt-4.1": "0.005000"}
+    home = app()
+    assert shown(next(m.value for m in home.metric if m.label == "Spend today (UTC)")) == \
+        "$0.0050 + unknown"
+
+    at = app("app_pages/call.py")
+    at.query_params["id"] = str(spend.latest_call_id(db))
+    at.run()
+    assert shown(next(m.value for m in at.metric if m.label == "Cost")) == "unknown"

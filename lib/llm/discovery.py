@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lib.core import ProviderError, Settings
+from lib.core import ProviderError, Settings, redact
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.registry import ProviderSpec, capabilities, provider_label, provider_specs
 
@@ -132,22 +132,32 @@ def _checked(spec: ProviderSpec, models: list[ModelInfo]) -> tuple[ModelInfo, ..
 def _ask(settings: Settings, spec: ProviderSpec, http_client: Any | None,
          background: bool = False) -> None:
     global _changes
-    at, origin_, lister = time.time(), where(spec.name, settings), spec.lists
     try:
-        listed = lister(settings, http_client) if lister else []
-        listing = Listing(spec.name, origin_, _checked(spec, listed), at=at)
-        log.info("listed %d models from %s", len(listing.models), origin_)
-    except Exception as exc:  # the catalog never breaks: the last good list stays
-        log.warning("could not list models from %s", origin_, exc_info=True)
-        reason = exc.message if isinstance(exc, ProviderError) else \
-            f"{type(exc).__name__}: {exc}"
-        with _lock:
-            last = _kept.get(settings, {}).get(spec.name)
-        listing = Listing(spec.name, origin_, last.models if last else (), reason, at)
-    with _lock:
+        listing = _listing(settings, spec, http_client)
+    finally:
         if background:
-            _asking.discard((settings, spec.name))
+            with _lock:
+                _asking.discard((settings, spec.name))
+    with _lock:
         kept = _kept.setdefault(settings, {})
         if spec.name not in kept or kept[spec.name].models != listing.models:
             _changes += 1
         kept[spec.name] = listing
+
+
+def _listing(settings: Settings, spec: ProviderSpec, http_client: Any | None) -> Listing:
+    """What the provider lists now; on any failure, its last good list and the reason."""
+    origin = where(spec.name, settings) if spec.capabilities.per_url else spec.label
+    at, lister = time.time(), spec.lists
+    try:
+        listing = Listing(spec.name, origin,
+                          _checked(spec, lister(settings, http_client) if lister else []), at=at)
+        log.info("listed %d models from %s", len(listing.models), origin)
+        return listing
+    except Exception as exc:  # the catalog never breaks: the last good list stays
+        log.warning("could not list models from %s", origin, exc_info=True)
+        reason = exc.message if isinstance(exc, ProviderError) else \
+            redact(f"{type(exc).__name__}: {exc}")  # a plugin's lister: its text unread
+        with _lock:
+            last = _kept.get(settings, {}).get(spec.name)
+        return Listing(spec.name, origin, last.models if last else (), reason, at)
