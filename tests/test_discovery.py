@@ -318,3 +318,37 @@ def test_a_plugins_lister_that_breaks_is_said_plainly_and_redacted(settings, mon
     assert listing.note == "could not list models from My gateway: RuntimeError: rejected key " \
         "[redacted]"
     assert listing.models == ()
+
+
+def test_a_compare_run_on_an_unpriced_model_forecasts_and_stores_its_cost_as_unknown(
+        settings, prompts_dir):
+    import csv
+    import io
+
+    from lib import compare
+    from lib.compare import Variant
+    from lib.prompts import PromptStore
+
+    s = fable_settings(settings)
+    variants = [Variant("classifier", "production", FABLE, 0.0, 20),
+                Variant("classifier", "production", "openai/gpt-4o-mini", 0.0, 20)]
+    resolved = compare.resolve(PromptStore(prompts_dir), load_catalog(s), variants)
+    rows = [{"text": "The app crashes on save."}]
+    plan = compare.forecast(s, resolved, rows)
+    assert plan.unpriced == 1 and [p["unpriced"] for p in plan.per_variant()] == [1, 0]
+    assert compare.batch_forecast(resolved, plan).unpriced == 1
+    run_id = compare.create_run(s.db, "unpriced", resolved, rows, [])
+    list(compare.execute(s, run_id, resolved, plan, [],
+                         calls=scripted(s, FakeProvider([ok("bug", usage=Usage(50, 2))]))))
+    run = compare.load_run(s.db, run_id)
+    fable, gpt = run.cells[(0, 0)], run.cells[(0, 1)]
+    assert (fable.status, fable.priced, fable.cost_micro) == ("ok", False, 0)
+    assert gpt.priced and gpt.cost_micro > 0
+    exported = list(csv.DictReader(io.StringIO(compare.export_csv(run))))
+    assert exported[0]["cost_usd"] == ""  # unknown, not 0
+    assert float(exported[1]["cost_usd"]) > 0
+
+    spend.set_budget(s.db, "all", "day", 5.0)  # a batch under a budget is refused whole
+    with pytest.raises(BudgetExceededError, match="price is unknown"):
+        compare.submit_batch(s, compare.create_run(s.db, "batch", resolved, rows, []),
+                             resolved, plan, [], client_for=lambda p: None)
