@@ -1,9 +1,9 @@
 import streamlit as st
 
 from lib import chat, spend
-from lib.core import PromptLabError, format_usd
+from lib.core import PromptLabError, format_cost, today
 from lib.llm import provider_summary
-from lib.ui.kit import app, resilience, widgets
+from lib.ui.kit import app, models, resilience, widgets
 from lib.ui.kit.text import Markdown, join, md, plain
 
 st.title("Prompt Lab")
@@ -17,7 +17,9 @@ try:
     a, b, c = st.columns(3)
     a.metric("Conversations", md("{:,}", chat.count_conversations(db, owner=app.user())))
     b.metric("Model calls recorded", md("{:,}", spend.count_calls(db)))
-    c.metric("Spend today (UTC)", plain(format_usd(spend.spend_today_micro(db))))
+    day = today()
+    c.metric("Spend today (UTC)", plain(format_cost(  # a model with no price: "+ unknown"
+        spend.spend_today_micro(db), spend.unpriced_calls(db, spend.Filters(day, day)))))
 except PromptLabError as exc:
     widgets.show_error(exc)
 
@@ -48,6 +50,9 @@ if any(p.checking for p in provider_summary(app.statuses(check_local=False))):
     watch()
 else:
     providers_table()
+
+st.subheader("Models")
+models.models_section()
 
 st.subheader("Pages")
 for path, title, icon, blurb in app.PAGES[1:]:

@@ -10,8 +10,12 @@ import pytest
 
 # Before anything imports lib.settings: no real keys or secrets may reach a test.
 for _var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PROMPTLAB_OPENAI_BASE_URL",
-             "PROMPTLAB_OPENAI_MODELS", "PROMPTLAB_DATA_DIR", "PROMPTLAB_DATABASE_URL"):
+             "PROMPTLAB_OPENAI_MODELS", "PROMPTLAB_DATA_DIR", "PROMPTLAB_DATABASE_URL",
+             "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
     os.environ.pop(_var, None)
+# A test that sets a (fake) key must not ask a vendor's models endpoint: listing is off unless
+# a test turns it on over a fake endpoint (tests/test_discovery.py). Browser apps inherit it.
+os.environ["PROMPTLAB_DISCOVER_MODELS"] = "0"
 os.environ["PROMPTLAB_SECRETS_FILE"] = os.devnull
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

@@ -7,8 +7,9 @@ reply with `hold` (a threading.Event) waits for it before answering (a slow mode
 pace the test sets). A reply's `usage(body)` gives the (prompt, completion) tokens it
 reports, as a server counting with its own tokenizer does; an error's message may echo
 request headers (`{authorization}`), as some servers' 401s do. GET /v1/models lists one
-model. Streams are chunked on kept-alive connections, as real servers send them;
-`connections` counts the connections clients opened.
+model, or `models` (each a dict of the listed fields), after `models_hold` is set if there is
+one; `gets` keeps the path of every GET. Streams are chunked on kept-alive connections, as
+real servers send them; `connections` counts the connections clients opened.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.url = ""  # set while served
         self.connections = 0
+        self.models: list[dict] = [{"id": MODEL, "object": "model", "owned_by": "test"}]
+        self.models_hold: threading.Event | None = None  # GET /v1/models waits for it
+        self.gets: list[str] = []
         self._lock = threading.Condition()
 
     def next(self, body: dict) -> Reply:
@@ -100,8 +104,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             super().setup()
 
         def do_GET(self) -> None:
-            body = json.dumps({"object": "list", "data": [
-                {"id": MODEL, "object": "model", "owned_by": "test"}]}).encode()
+            with fake._lock:
+                fake.gets.append(self.path)
+            if fake.models_hold is not None:
+                fake.models_hold.wait(60)
+            body = json.dumps({"object": "list", "data": fake.models}).encode()
             self._send(200, body, "application/json")
 
         def do_POST(self) -> None:

@@ -69,8 +69,10 @@ def usage(records: list[CallRecord]) -> Usage:
 def extra(started: Started) -> dict[str, Any]:
     """Our own field beside OpenAI's: the ledger rows, the cost, fallbacks, schema status."""
     records = _records(started)
+    # A model whose price is unknown costs null ("unknown"), never 0.
     out: dict[str, Any] = {"call_ids": [r.id for r in records], "model": _model(started),
-                           "cost_usd": sum(r.cost_micro for r in records) / 1e6}
+                           "cost_usd": sum(r.cost_micro for r in records) / 1e6
+                           if all(r.priced for r in records) else None}
     call = started.call
     if call.passed_over:
         out["fallbacks"] = [{"model": s.model, "reason": s.reason} for s in call.passed_over]

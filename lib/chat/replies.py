@@ -14,7 +14,8 @@ def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[
     """What is shown under a reply: model, tokens, cost, timings, and what was left out."""
     return {"model": model.key, "label": model.label, "input_tokens": record.input_tokens,
             "output_tokens": record.output_tokens, "estimated": record.usage_estimated,
-            "cost_micro": record.cost_micro, "ttft_ms": record.ttft_ms,
+            "cost_micro": record.cost_micro, "unpriced": int(not record.priced),
+            "ttft_ms": record.ttft_ms,
             "total_ms": record.total_ms, "dropped": plan.dropped,
             "anatomy": {**plan.bands(), "window": plan.window, "input": plan.input_tokens,
                         "counter": plan.counter},

@@ -227,7 +227,8 @@ class ChatTurn:
         meta = reply_meta(self.model, last, plan) | self.compaction.meta(plan)
         meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
-                    cost_micro=run.cost_micro, total_ms=run.ms)
+                    cost_micro=run.cost_micro, total_ms=run.ms,
+                    unpriced=sum(not s.record.priced for s in run.steps))
         if run.finished is not None and run.finished.error is not None:
             meta["error"] = str(run.finished.error)
         if (v := run.steps[-1].validation) is not None:
@@ -237,7 +238,7 @@ class ChatTurn:
         if self.paused is not None:  # one reply for the whole run: earlier steps first
             before = self.paused.meta
             meta["steps"] = before["steps"] + meta["steps"]
-            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
+            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms", "unpriced"):
                 meta[key] += before.get(key, 0)
             update_message(db, self.paused.id, text, status=stored_status(reason),
                            meta=meta)
@@ -266,6 +267,7 @@ class ChatTurn:
                                   "repairs": len(records) - 1}
             for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms"):
                 meta[key] = sum(getattr(r, key) for r in records)  # every attempt is paid
+            meta["unpriced"] = sum(not r.priced for r in records)
         if self.hits:
             meta["knowledge_base"] = self.options.knowledge_base
             meta["sources"] = sources_meta(self.hits)

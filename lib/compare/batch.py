@@ -39,7 +39,9 @@ from lib.llm import (
     batch_client,
     batch_price,
     batch_providers,
+    price_unknown,
     provider_label,
+    user_catalog_path,
 )
 from lib.storage import Database
 
@@ -97,7 +99,7 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
     if refusal := spend.refusal(settings.db, priced.cost_by_provider(resolved), user=owner):
         raise BudgetExceededError(refusal, hint="Raise the budget on the Costs page, lower max "
                                   "tokens, or run fewer rows.")
-    holds = _hold(settings.db, groups, owner)
+    holds = _hold(settings.db, groups, owner, str(user_catalog_path(settings)))
     for cell in priced.problems:  # as the engine does: shown, never sent
         save_cell(settings.db, run_id, CellResult(
             cell.row, cell.variant, status="skipped", prompt_text=cell.text,
@@ -125,16 +127,19 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
 
 
 def _hold(db: Database, groups: dict[str, tuple[ModelInfo, list[CellPlan]]],
-          user: str | None = None) -> dict[str, int | None]:
+          user: str | None = None, price_file: str = "<data dir>/models.toml"
+          ) -> dict[str, int | None]:
     """Reserve each batch's worst case; if one is refused, drop the holds already taken."""
     holds: dict[str, int | None] = {}
     taken: list[tuple[int, str, int]] = []
     try:
         for key, (model, cells) in groups.items():
             amount = sum(c.max_cost_micro for c in cells)
+            applies = spend.applies(db, model.provider, user=user)
+            if applies and not model.priced:
+                raise price_unknown(model, price_file, "its batch")
             holds[key] = hold = spend.reserve(db, model.provider, amount,
-                                              user=user) \
-                if spend.applies(db, model.provider, user=user) else None
+                                              user=user) if applies else None
             if hold is not None:
                 taken.append((hold, model.provider, amount))
     except BudgetExceededError:

@@ -184,14 +184,14 @@ def _record(settings: Settings, b: BatchInfo, run: Run, o: BatchOutcome, row: in
             status=status, total_ms=waited_ms, prompt_name=v["prompt"],
             prompt_version=v["version"], input_tokens=u.input_tokens,
             output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-            cache_write_tokens=u.cache_write_tokens, cost_micro=cost,
+            cache_write_tokens=u.cache_write_tokens, cost_micro=cost, priced=b.model.priced,
             cache_savings_micro=round(u.cache_read_tokens
                                       * max(0.0, price.input - price.cache_read)),
             error_kind=o.status if status == "error" else None, error_message=error or None,
             structured=valid.status if valid else None, user_id=run.owner))
     cell = CellResult(row, variant, o.text, status, u.input_tokens, u.output_tokens, cost,
                       None, waited_ms, call_id, error, prompt_text=old.prompt_text if old else "",
-                      structured=valid.status if valid else "")
+                      structured=valid.status if valid else "", priced=b.model.priced)
     if valid is not None and not valid.ok:
         cell.error = "The reply does not match its schema: " + "; ".join(valid.errors)
     if status == "ok":

@@ -105,6 +105,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         result.input_tokens = sum(r.input_tokens for r in records)
         result.output_tokens = sum(r.output_tokens for r in records)
         result.cost_micro, result.ttft_ms = sum(r.cost_micro for r in records), rec.ttft_ms
+        result.priced = all(r.priced for r in records)
         result.total_ms, result.call_id = sum(r.total_ms for r in records), rec.id
         result.repairs = len(records) - 1
         if (v := call.validation) is not None:
@@ -135,6 +136,7 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         result.status = stored_status(end.reason)
         result.input_tokens, result.output_tokens = run.input_tokens, run.output_tokens
         result.cost_micro, result.total_ms = run.cost_micro, run.ms
+        result.priced = all(s.record.priced for s in run.steps)
         result.call_id = last.call_id if last else None
         result.trace = {"run_id": run.run_id, "steps": len(run.steps), "end": end.reason,
                         "calls": [{"name": c.name, "arguments": c.arguments,

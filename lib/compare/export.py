@@ -42,7 +42,8 @@ def export_csv(run: Run, verdicts: Iterable[Verdict] = ()) -> str:
             lines.append([
                 i + 1, LETTERS[v], spec["prompt"], spec["version"], spec["model"],
                 spec["temperature"], *(row.get(c, "") for c in columns), cell.output,
-                cell.status, cell.input_tokens, cell.output_tokens, cell.cost_micro / 1e6,
+                cell.status, cell.input_tokens, cell.output_tokens,
+                cell.cost_micro / 1e6 if cell.priced else None,  # unknown: an empty cell
                 None if cell.ttft_ms is None else round(cell.ttft_ms),
                 None if cell.total_ms is None else round(cell.total_ms), cell.error,
                 *(cell.checks.get(c, "") for c in check_labels), votes, *said])

@@ -26,6 +26,7 @@ class CellPlan:
     over_window: bool = False
     canned: dict[str, str] = field(default_factory=dict)  # tool results given by the row
     expected: str | None = None     # the row's expected answer, if the dataset has one
+    priced: bool = True             # False: its model's price is unknown (so is its cost)
 
 
 @dataclass
@@ -41,6 +42,11 @@ class Forecast:
     @property
     def max_cost_micro(self) -> int:
         return sum(c.max_cost_micro for c in self.cells)
+
+    @property
+    def unpriced(self) -> int:
+        """Cells to run on a model whose price is unknown: their cost is not in the sums."""
+        return sum(not c.priced for c in self.cells if not (c.error or c.over_window))
 
     @property
     def problems(self) -> list[CellPlan]:
@@ -61,6 +67,7 @@ class Forecast:
             out.append({"variant": LETTERS[v], "rows": len(cells),
                         "input_tokens": sum(c.input_tokens for c in cells),
                         "max_cost_micro": sum(c.max_cost_micro for c in cells),
+                        "unpriced": sum(not c.priced for c in cells),
                         "over_window": sum(c.over_window for c in cells),
                         "errors": sum(bool(c.error) for c in cells)})
         return out
@@ -74,7 +81,7 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
     for v, r in enumerate(resolved):
         counter = counter_for(r.model, settings)
         for i, row in enumerate(rows):
-            cell = CellPlan(i, v, expected=expected_of(row))
+            cell = CellPlan(i, v, expected=expected_of(row), priced=r.model.priced)
             try:
                 cell.text = render(r.source, validate(r.prompt.variables, row))
             except TemplateError as exc:

@@ -39,6 +39,7 @@ class CellResult:
     trace: dict[str, Any] = field(default_factory=dict)  # tool variants: steps, calls, run id
     structured: str = ""             # valid | repaired | invalid, when the variant has a schema
     repairs: int = 0                 # repair attempts made
+    priced: bool = True              # False: a call ran on a model whose price is unknown
 
 
 def create_run(db: Database, title: str, resolved: list[ResolvedVariant],
@@ -57,7 +58,7 @@ def create_run(db: Database, title: str, resolved: list[ResolvedVariant],
 # A cell saved again replaces every column but the key (a portable upsert).
 _CELL_COLUMNS = ("prompt_text", "output", "status", "input_tokens", "output_tokens",
                  "cost_micro", "ttft_ms", "total_ms", "call_id", "error", "checks", "trace",
-                 "structured", "repairs")
+                 "structured", "repairs", "priced")
 _SAVE_CELL = (f"INSERT INTO compare_cells (run_id, row_index, variant_index, "
               f"{', '.join(_CELL_COLUMNS)}) VALUES ({', '.join('?' * (len(_CELL_COLUMNS) + 3))})"
               " ON CONFLICT (run_id, row_index, variant_index) DO UPDATE SET "
@@ -71,7 +72,7 @@ def save_cell(db: Database, run_id: int, cell: CellResult) -> None:
             (run_id, cell.row, cell.variant, cell.prompt_text, cell.output, cell.status,
              cell.input_tokens, cell.output_tokens, cell.cost_micro, cell.ttft_ms,
              cell.total_ms, cell.call_id, cell.error, json.dumps(cell.checks),
-             json.dumps(cell.trace), cell.structured or None, cell.repairs))
+             json.dumps(cell.trace), cell.structured or None, cell.repairs, int(cell.priced)))
 
 
 def set_status(db: Database, run_id: int, status: str) -> None:
@@ -168,7 +169,7 @@ def load_run(db: Database, run_id: int) -> Run:
             c["row_index"], c["variant_index"], c["output"], c["status"], c["input_tokens"],
             c["output_tokens"], c["cost_micro"], c["ttft_ms"], c["total_ms"], c["call_id"],
             c["error"] or "", json.loads(c["checks"]), c["prompt_text"], json.loads(c["trace"]),
-            c["structured"] or "", c["repairs"])
+            c["structured"] or "", c["repairs"], bool(c["priced"]))
     return Run(row["id"], row["title"], row["created_at"], row["status"],
                json.loads(row["variants"]), json.loads(row["inputs"]),
                [Check(**c) for c in json.loads(row["checks"])], results,

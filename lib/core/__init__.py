@@ -48,7 +48,7 @@ from lib.core.jsontext import values as json_values
 from lib.core.lazy import lazy_face
 from lib.core.logs import log_path, setup_logging
 from lib.core.memory import MemoryGuard, rss_mb
-from lib.core.money import MICRO, format_usd, format_usd_pair, to_micro
+from lib.core.money import MICRO, UNKNOWN_COST, format_cost, format_usd, format_usd_pair, to_micro
 from lib.core.plugins import Failure, Registered, failures, registered
 from lib.core.redaction import redact, remember_secrets
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
@@ -59,6 +59,7 @@ __all__ = [
     "LOG_STEP",
     "MICRO",
     "ROOT",
+    "UNKNOWN_COST",
     "ApiError",
     "ApiKeyError",
     "BatchError",
@@ -104,6 +105,7 @@ __all__ = [
     "bucket_value",
     "csv_text",
     "failures",
+    "format_cost",
     "format_usd",
     "format_usd_pair",
     "frame_csv",

@@ -18,6 +18,18 @@ def format_usd(micro: int, *, like: int | None = None) -> str:
     return f"${dollars:,.4f}" if scale < MICRO else f"${dollars:,.2f}"
 
 
+UNKNOWN_COST = "unknown"  # what a cost at a price nobody set reads (a discovered model): never "$0"
+
+
+def format_cost(micro: int, unpriced: int | bool = 0) -> str:
+    """What calls cost, for people: `unpriced` counts the calls among them that ran on a model
+    whose price is unknown, so the sum reads "unknown" or "$0.0120 + unknown", never a
+    figure that leaves them out without saying so."""
+    if not unpriced:
+        return format_usd(micro)
+    return UNKNOWN_COST if micro == 0 else f"{format_usd(micro)} + {UNKNOWN_COST}"
+
+
 def format_usd_pair(used: int, limit: int) -> tuple[str, str]:
     """Two amounts read together ("$0.0000 of $0.0100"), at one precision."""
     like = max(abs(used), abs(limit))

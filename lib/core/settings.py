@@ -33,6 +33,7 @@ class Settings:
     openai_compat_api_key: str | None = field(default=None, repr=False)
     openai_compat_models: tuple[str, ...] = ()
     openai_compat_context_window: int = 8192
+    discover_models: bool = True                # list each keyed provider's models (lib.llm)
     chroma_host: str | None = None
     chroma_port: int = 8000
     read_timeout_s: float = 60.0                # longest silence between two stream chunks
@@ -80,6 +81,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_OPENAI_MODELS": ("openai_compat_models",
                                 lambda v: tuple(m.strip() for m in v.split(",") if m.strip())),
     "PROMPTLAB_OPENAI_CONTEXT_WINDOW": ("openai_compat_context_window", int),
+    "PROMPTLAB_DISCOVER_MODELS": ("discover_models", lambda v: _flag(v)),
     "PROMPTLAB_CHROMA_HOST": ("chroma_host", str),
     "PROMPTLAB_CHROMA_PORT": ("chroma_port", int),
     "PROMPTLAB_READ_TIMEOUT": ("read_timeout_s", float),
@@ -111,6 +113,11 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(value)
     return value
+
+
+def _flag(value: str) -> bool:
+    return _choice(value.strip().lower(), ("1", "0", "true", "false", "on", "off", "yes", "no")
+                   ) in ("1", "true", "on", "yes")
 
 
 def _within(value: int, low: int, high: int) -> int:

@@ -29,9 +29,25 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         save_user_catalog,
         user_catalog_path,
     )
+    from lib.llm.discovery import (
+        Listing,
+        askable,
+        forget_listings,
+        listing_under_way,
+        model_listings,
+        model_origin,
+        refresh_models,
+    )
     from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
     from lib.llm.guards import GUARDS, Guards
-    from lib.llm.modelinfo import Catalog, ModelInfo
+    from lib.llm.modelinfo import (
+        DEFAULT_OUTPUT,
+        DEFAULT_WINDOW,
+        SOURCES,
+        Catalog,
+        ModelInfo,
+        price_unknown,
+    )
     from lib.llm.protocol import (
         REASONING_MODES,
         STOP_REASONS,

@@ -16,7 +16,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from lib.core import ProviderError, now_iso
 from lib.llm.guards import GUARDS, Guards
-from lib.llm.modelinfo import ModelInfo
+from lib.llm.modelinfo import ModelInfo, price_unknown
 from lib.llm.payloads import payload
 from lib.llm.protocol import (
     Block,
@@ -61,7 +61,8 @@ class Call:
                  cancel: threading.Event | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, budget: bool = True,
-                 estimated_input: bool = False, guards: Guards | None = None) -> None:
+                 estimated_input: bool = False, guards: Guards | None = None,
+                 price_file: str = "<data dir>/models.toml") -> None:
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.policy = policy or RetryPolicy()
         self.recorder = recorder
@@ -89,10 +90,11 @@ class Call:
         self._reserved = False
         self._iterated = False
         self.guards = guards or GUARDS
+        self.price_file = price_file  # where a price is set: named when a budget refuses
         self._options: dict[str, Any] = dict(
             policy=policy, count_input=count_input, count_output=count_output,
             cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
-            estimated_input=estimated_input, guards=guards)
+            estimated_input=estimated_input, guards=guards, price_file=price_file)
 
     def again(self, request: ChatRequest, context: CallContext) -> Call:
         """A new call to the same model with the same settings (a repair, a next step)."""
@@ -177,11 +179,15 @@ class Call:
     def reserve(self) -> None:
         """Hold the call's bound against its budgets (admitted on its expected cost: see
         lib.spend.budgets) or raise BudgetExceededError. Free models, and calls under no
-        budget (of their provider, user or API key), reserve nothing (and count nothing)."""
+        budget (of their provider, user or API key), reserve nothing (and count nothing). A
+        model whose price is unknown has no bound: a budget over it refuses it."""
         if self._reserved:
             return
         self._reserved = True
         m, key, user = self.model, self.context.api_key_id, self.context.user
+        if self.budget and not m.priced and self.recorder.applies(m.provider, api_key=key,
+                                                                  user=user):
+            raise price_unknown(m, self.price_file)
         if self.budget and (m.input or m.output or m.cache_write) and self.recorder.applies(
                 m.provider, api_key=key, user=user):
             expected = self.worst_case_micro()
@@ -312,6 +318,7 @@ class Call:
             reasoning_tokens=usage.reasoning_tokens,  # of output_tokens: priced in them, once
             cost_micro=self.model.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens),
+            priced=self.model.priced,
             cache_savings_micro=round(usage.cache_read_tokens
                                       * max(0.0, self.model.input - self.model.cache_read)),
             error_kind=err.kind if err else None, error_message=err.message if err else None,

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lib.core import CatalogError
+from lib.core import BudgetExceededError, CatalogError
 from lib.llm.protocol import Reasoning
+
+# catalog: a models.toml file; discovered: a provider's models endpoint (lib.llm.discovery);
+# server: an OpenAI-compatible server's own models; plugin: a provider plugin's models.
+SOURCES = ("catalog", "discovered", "server", "plugin")
+# What the lab assumes of a model whose window or output limit nobody gave: no chat model
+# Anthropic or OpenAI lists today has a smaller window, nor (Claude 3 Haiku) a smaller output.
+DEFAULT_WINDOW = 128_000
+DEFAULT_OUTPUT = 4_096
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,11 @@ class ModelInfo:
     long_above: int = 0
     long_input: float = 1.0
     long_output: float = 1.0
+    # Where the entry came from (SOURCES). A model discovered from a provider's models
+    # endpoint has no known price (priced False) until <data dir>/models.toml gives it one:
+    # its cost reads "unknown", never $0, and budgets refuse it.
+    source: str = "catalog"
+    priced: bool = True
 
     def __post_init__(self) -> None:
         if self.token_margin < 1 or self.long_above < 0 or min(self.long_input,
@@ -97,6 +110,15 @@ class ModelInfo:
         if self.thinking and mode not in self.thinking:
             mode = next((m for m in ("adaptive", "on", "off") if m in self.thinking), "adaptive")
         return Reasoning(mode, effort, wanted.budget_tokens if mode == "on" else None)
+
+
+def price_unknown(model: ModelInfo, price_file: str, what: str = "this call"
+                  ) -> BudgetExceededError:
+    """Why a budget refuses a model whose price is unknown, and where to set one."""
+    return BudgetExceededError(
+        f"{model.label}'s price is unknown, so a budget cannot bound what {what} costs: it "
+        "was not sent.", hint=f"Set a price for {model.id} (provider {model.provider}) in "
+        f"{price_file}, or on the Costs page's Prices tab, or use another model.")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib.core import CatalogError, ProviderError, Settings, TokenizerError, registered
 from lib.llm.modelinfo import Catalog, ModelInfo
@@ -59,6 +59,9 @@ class ProviderSpec:
     models: Callable[[Settings], list[ModelInfo]] = lambda _settings: []
     adjust: Callable[[ModelInfo, Settings], ModelInfo] | None = None
     source: str = "built-in"                              # or the plugin that registered it
+    # Asks its models endpoint what it serves, over an HTTP client (None: the SDK's own);
+    # lib.llm.discovery calls it off the hot path, once the provider is available.
+    lists: Callable[[Settings, Any], list[ModelInfo]] | None = None
 
 
 @functools.cache
@@ -140,7 +143,7 @@ def provider_status(provider: str, settings: Settings, *, check_local: bool) -> 
 
 def served_models(models: list[ModelInfo], settings: Settings) -> list[ModelInfo]:
     """The catalog's models as the settings change them, then each provider's own models not
-    already in the catalog."""
+    already in the catalog (a plugin's marked as such)."""
     out = []
     for m in models:
         spec = spec_of(m.provider)
@@ -152,7 +155,7 @@ def served_models(models: list[ModelInfo], settings: Settings) -> list[ModelInfo
                 raise CatalogError(f"Provider {spec.name!r} ({spec.source}) lists {m.key}, "
                                    "a model of another provider.")
             if m.key not in known:
-                out.append(m)
+                out.append(replace(m, source="plugin") if spec.source != "built-in" else m)
                 known.add(m.key)
     return out
 

@@ -29,6 +29,7 @@ from typing import Protocol, TypeVar
 
 from lib.core import ContextOverflowError, Settings
 from lib.llm.call import Call
+from lib.llm.catalog import user_catalog_path
 from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
@@ -173,7 +174,7 @@ class Calls:
                     policy=self._policy, count_input=counter.count_request,
                     count_output=counter.count, cancel=spec.cancel, sleep=self.sleep,
                     clock=self.clock, budget=spec.budget, estimated_input=not counter.exact,
-                    guards=self.guards)
+                    guards=self.guards, price_file=str(user_catalog_path(self.settings)))
 
     def _provider(self, model: ModelInfo) -> Provider:
         return get_provider(model.provider, self.settings)

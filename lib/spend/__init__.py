@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         routing_savings,
         spend_by_user,
         structured_by_model,
+        unpriced_calls,
     )
     from lib.spend.ledger import (
         PAYLOAD_CHARS,

@@ -169,7 +169,7 @@ def top_calls(db: Database, f: Filters, limit: int = 20) -> pd.DataFrame:
     """The most expensive single calls (from the ledger itself, by its cost index)."""
     where, args = f.where(ledger=True)
     return _frame(db, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
-                  "input_tokens, output_tokens, cache_read_tokens, cost_micro, ttft_ms, "
+                  "input_tokens, output_tokens, cache_read_tokens, cost_micro, priced, ttft_ms, "
                   f"total_ms, status, run_id, step FROM calls INDEXED BY calls_cost WHERE {where} "
                   "ORDER BY cost_micro DESC LIMIT ?", [*args, limit])
 
@@ -179,9 +179,10 @@ def latest_calls(db: Database, f: Filters, limit: int = 50) -> pd.DataFrame:
     name of the HTTP API key a call was made with."""
     where, args = f.where(ledger=True)
     return _frame(db, "SELECT id, ts, provider, model, page, prompt_name, prompt_version, "
-                  "input_tokens, output_tokens, cost_micro, ttft_ms, total_ms, status, run_id, "
-                  "step, (SELECT name FROM api_keys WHERE api_keys.id = calls.api_key_id) AS "
-                  f"api_key FROM calls WHERE {where} ORDER BY id DESC LIMIT ?", [*args, limit])
+                  "input_tokens, output_tokens, cost_micro, priced, ttft_ms, total_ms, status, "
+                  "run_id, step, (SELECT name FROM api_keys WHERE api_keys.id = "
+                  f"calls.api_key_id) AS api_key FROM calls WHERE {where} ORDER BY id DESC "
+                  "LIMIT ?", [*args, limit])
 
 
 def spend_by_prompt(db: Database, f: Filters) -> pd.DataFrame:
@@ -232,6 +233,19 @@ def routing_savings(db: Database, f: Filters) -> dict[str, int]:
     return {"calls": calls, "saved_micro": saved, "baseline_micro": baseline}
 
 
+def unpriced_calls(db: Database, f: Filters) -> int:
+    """Calls on a model whose price is unknown (their cost is not in the sums), read through
+    the ledger's partial index on them."""
+    import datetime as dt
+
+    where, args = f.where(ledger=True)
+    after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
+    with db.connect() as conn:
+        return int(conn.execute(
+            "SELECT COUNT(*) FROM calls INDEXED BY calls_unpriced WHERE priced = 0 AND ts >= ? "
+            f"AND ts < ? AND {where}", [f.start, after, *args]).fetchone()[0])
+
+
 def spend_by_user(db: Database, f: Filters, total: dict[str, int] | None = None
                   ) -> pd.DataFrame:
     """Calls, spend, tokens and errors per signed-in user, most spent first; with `total`
@@ -267,4 +281,5 @@ def dashboard(db: Database, f: Filters) -> dict[str, Any]:
             "top": top_calls(db, f), "latest": latest_calls(db, f),
             "prompts": spend_by_prompt(db, f),
             "structured": structured_by_model(db, f), "routing": routing_savings(db, f),
+            "unpriced": unpriced_calls(db, f),
             "users": spend_by_user(db, f, total)}

@@ -36,6 +36,7 @@ class CallRecord:
     cache_write_tokens: int = 0
     usage_estimated: bool = False
     cost_micro: int = 0
+    priced: bool = True                   # False: its model's price is unknown (cost_micro 0)
     error_kind: str | None = None
     error_message: str | None = None
     cache_savings_micro: int = 0          # what the cache reads saved against full price
@@ -237,6 +238,7 @@ def record_many(db: Database, calls: list[CallRecord]) -> None:
 def _record(row) -> CallRecord:
     data = {k: v for k, v in dict(row).items() if k not in ("ttft_bucket", "total_bucket")}
     data["usage_estimated"] = bool(data["usage_estimated"])
+    data["priced"] = bool(data["priced"])
     return CallRecord(**data)
 
 
@@ -261,7 +263,7 @@ def recent_runs(db: Database, limit: int = 50, *, user: str | None = None) -> li
     with db.connect() as conn:
         rows = conn.execute(
             "SELECT run_id, MIN(ts) AS started, COUNT(*) AS steps, SUM(cost_micro) AS "
-            "cost_micro, SUM(total_ms) AS total_ms, "
+            "cost_micro, SUM(1 - priced) AS unpriced, SUM(total_ms) AS total_ms, "
             "SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END) AS failed, "
             f"MIN(model) AS model FROM calls WHERE run_id IS NOT NULL{mine} GROUP BY run_id "
             "ORDER BY started DESC LIMIT ?", (*args, limit)).fetchall()

@@ -98,6 +98,7 @@ def model_table(text: str, catalog: Catalog, settings: Settings) -> list[dict]:
         counter = counter_for(m, settings)
         n = counter.count(text)
         rows.append({"model": m.label, "provider": m.provider, "tokens": n,
-                     "counted by": counter.name, "input cost (USD)": m.cost_micro(n, 0) / 1e6,
+                     "counted by": counter.name, "input cost (USD)":
+                     m.cost_micro(n, 0) / 1e6 if m.priced else None,  # unknown, not $0
                      "window": m.context_window, "window used": n / m.context_window})
     return rows

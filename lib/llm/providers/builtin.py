@@ -10,6 +10,7 @@ from dataclasses import replace
 from lib.core import ProviderError, Settings
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import Provider
+from lib.llm.providers.listing import anthropic_models, openai_models, server_model, server_models
 from lib.llm.registry import Capabilities, ProviderSpec, local_model_path
 from lib.llm.tokens import claude_counter, estimate_counter, local_counter, openai_counter
 
@@ -79,11 +80,9 @@ def _local_window(m: ModelInfo, s: Settings) -> ModelInfo:
 
 
 def _compat_models(s: Settings) -> list[ModelInfo]:
-    """The models PROMPTLAB_OPENAI_MODELS names on the configured server."""
-    window = s.openai_compat_context_window
-    return [ModelInfo(id=model_id, provider="compat", label=f"{model_id} (server)",
-                      context_window=window, max_output=min(4096, window // 2))
-            for model_id in s.openai_compat_models]
+    """The models PROMPTLAB_OPENAI_MODELS names on the configured server (unset: the server's
+    own list, asked by lib.llm.discovery)."""
+    return [server_model(model_id, s) for model_id in s.openai_compat_models]
 
 
 def register_providers(register: Callable[[ProviderSpec], None]) -> None:
@@ -96,13 +95,15 @@ def register_providers(register: Callable[[ProviderSpec], None]) -> None:
         "anthropic", "Anthropic", True, _key_check("anthropic_api_key", "ANTHROPIC_API_KEY"),
         _anthropic, claude_counter,
         Capabilities(prompt_cache_min=ANTHROPIC_CACHE_MIN, counts_tokens=True,
-                     batch=_anthropic_batches, structured="native")))
+                     batch=_anthropic_batches, structured="native"),
+        lists=anthropic_models))
     register(ProviderSpec(
         "openai", "OpenAI", True, _key_check("openai_api_key", "OPENAI_API_KEY"), _openai,
-        openai_counter, Capabilities(batch=_openai_batches, structured="native")))
+        openai_counter, Capabilities(batch=_openai_batches, structured="native"),
+        lists=openai_models))
     register(ProviderSpec(
         "compat", "OpenAI-compatible server", True,
         lambda s, _run: (bool(s.openai_base_url),
                          "Set PROMPTLAB_OPENAI_BASE_URL to your server's /v1 URL."),
         _compat, estimate_counter, Capabilities(structured="native", per_url=True),
-        models=_compat_models))
+        models=_compat_models, lists=server_models))

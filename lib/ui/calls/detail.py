@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib.core import format_usd
+from lib.core import format_cost
 from lib.spend import CallDetail, CallRecord
 from lib.ui.kit.links import call_link
 from lib.ui.kit.text import Markdown, join, md, plain
@@ -57,7 +57,7 @@ def draw(detail: CallDetail) -> None:
                    else None)
     cols[1].metric("Cache read / write", md("{:,} / {:,}", r.cache_read_tokens,
                                             r.cache_write_tokens))
-    cols[2].metric("Cost", plain(format_usd(r.cost_micro)))
+    cols[2].metric("Cost", plain(format_cost(r.cost_micro, not r.priced)))
     cols[3].metric("First token", plain(_ms(r.ttft_ms)))
     cols[4].metric("Total", plain(_ms(r.total_ms)))
     _related(r)

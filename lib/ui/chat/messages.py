@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from lib.chat import SUMMARISE, Draft, Estimate, StoredMessage, Summary, provider_count
-from lib.core import PromptLabError, format_usd
+from lib.core import PromptLabError, format_cost
 from lib.llm import capabilities, provider_label
 from lib.ui.chat.actions import ERROR as BRANCH_ERROR
 from lib.ui.chat.actions import message_actions
@@ -31,7 +31,7 @@ def metrics_line(meta: dict) -> Markdown:
     est = " (estimated)" if meta.get("estimated") else ""
     parts.append(md("{:,} in / {:,} out{}", meta.get("input_tokens", 0),
                     meta.get("output_tokens", 0), est))
-    parts.append(plain(format_usd(int(meta.get("cost_micro", 0)))))
+    parts.append(plain(format_cost(int(meta.get("cost_micro", 0)), meta.get("unpriced", 0))))
     if meta.get("ttft_ms") is not None:
         parts.append(md("first token {:,.0f} ms", meta["ttft_ms"]))
     if meta.get("total_ms") is not None:

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from lib.agents import DEFAULT_STEPS, Tool, registered_tools, schema_tool, tool_sources
-from lib.core import PromptLabError, format_usd
+from lib.core import PromptLabError, format_cost
 from lib.ui.kit.text import Markdown, inert, md
 from lib.ui.kit.widgets import show_error
 
@@ -150,7 +150,8 @@ def run_caption(meta: dict) -> Markdown:
     line = md(":material/account_tree: {} step{} · {} tool call{} · {:,} in / {:,} out · {} · "
               "{:,.1f} s", len(steps), "s" if len(steps) != 1 else "", calls,
               "s" if calls != 1 else "", meta.get("input_tokens", 0),
-              meta.get("output_tokens", 0), format_usd(int(meta.get("cost_micro", 0))),
+              meta.get("output_tokens", 0),
+              format_cost(int(meta.get("cost_micro", 0)), meta.get("unpriced", 0)),
               meta.get("total_ms", 0) / 1000)
     end = meta.get("run_end", "answered")
     if end in ENDS:

@@ -10,7 +10,8 @@ import streamlit as st
 
 from lib import compare, spend
 from lib.compare import LETTERS, Check, Forecast, ResolvedVariant
-from lib.core import PromptLabError, Settings, format_usd
+from lib.core import PromptLabError, Settings, format_cost
+from lib.llm import price_unknown, user_catalog_path
 from lib.ui.compare.form import Setup
 from lib.ui.compare.results import PAGE, cell_markdown, row_caption
 from lib.ui.kit import app
@@ -40,14 +41,19 @@ def forecast(settings: Settings, setup: Setup) -> Forecast | None:
 def affordable(settings: Settings, setup: Setup, plan: Forecast) -> bool:
     """Whether the run may start: no budget refuses it, and a costly one is accepted."""
     refused = spend.refusal(settings.db, plan.cost_by_provider(setup.resolved),
-                            user=app.user())
+                            user=app.user()) or next(
+        (str(price_unknown(r.model, str(user_catalog_path(settings)), "this run"))
+         for r in setup.resolved if not r.model.priced
+         and spend.applies(settings.db, r.model.provider, user=app.user())), None)
     if refused:
         st.error(plain(refused), icon=":material/block:")
         st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
                    "compare on the local model, which is free.")
-    needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000
+    # A model whose price is unknown may cost anything: such a run is confirmed too.
+    needs_ok = plan.max_cost_micro > settings.confirm_above_usd * 1_000_000 or plan.unpriced
     return not refused and (not needs_ok or st.checkbox(
-        md("I accept spending up to {} on this run.", format_usd(plan.max_cost_micro)),
+        md("I accept spending up to {} on this run.",
+           format_cost(plan.max_cost_micro, plan.unpriced)),
         key="cmp_confirm"))
 
 
@@ -59,7 +65,7 @@ def run_buttons(settings: Settings, setup: Setup, plan: Forecast, *, confirmed: 
     except PromptLabError as exc:
         batch_why = str(exc)
     half = compare.batch_forecast(setup.resolved, plan).max_cost_micro
-    if st.button(md("Run as batch (half price: at most {})", format_usd(half)),
+    if st.button(md("Run as batch (half price: at most {})", format_cost(half, plan.unpriced)),
                  icon=":material/schedule:", key="cmp_batch", disabled=bool(batch_why) or not
                  confirmed, help=plain(batch_why) if batch_why else BATCH_HELP):
         try:
@@ -91,13 +97,14 @@ def _save_run(settings: Settings, setup: Setup) -> int:
 
 def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
     st.dataframe([{"variant": resolved[v].label(v), "rows": p["rows"],
-                   "input tokens": p["input_tokens"], "at most": format_usd(p["max_cost_micro"]),
+                   "input tokens": p["input_tokens"],
+                   "at most": format_cost(p["max_cost_micro"], p["unpriced"]),
                    "over window": p["over_window"], "render errors": p["errors"]}
                   for v, p in enumerate(plan.per_variant())], hide_index=True,
                  width="stretch")
     st.markdown(md("**Forecast:** {:,} input tokens; at most **{}** (input plus every "
                    "cell's maximum output).", plan.input_tokens,
-                   format_usd(plan.max_cost_micro)))
+                   format_cost(plan.max_cost_micro, plan.unpriced)))
     for note in compare.dropped_notes([r.as_dict() for r in resolved]):
         st.warning(plain(note), icon=":material/tune:")
     for cell in plan.problems[:10]:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib import compare
 from lib.compare import LETTERS, OUTCOMES, Run
-from lib.core import Settings, format_usd
+from lib.core import Settings, format_cost
 from lib.storage import Database
 from lib.ui.compare.judging import batches_panel, judges_panel
 from lib.ui.kit.links import call_url
@@ -100,7 +100,8 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
         if cell.call_id is not None else Markdown()
     return (body + status + md("\n\n:gray[{:,} in / {:,} out · {} · first token {} · total "
                                "{}]{}", cell.input_tokens, cell.output_tokens,
-                               format_usd(cell.cost_micro), ttft, total, details)
+                               format_cost(cell.cost_micro, not cell.priced), ttft, total,
+                               details)
             + (Markdown("\n\n") + checks if checks else Markdown()))
 
 
@@ -190,7 +191,8 @@ def summary(run: Run) -> None:
                                                f"{s.both_bad}",
             "votes to significance": ("significant" if needed == 0 else
                                       "–" if needed is None else f"~{needed} more"),
-            "cost": format_usd(sum(c.cost_micro for c in cells)),
+            "cost": format_cost(sum(c.cost_micro for c in cells),
+                                sum(not c.priced for c in cells)),
             "median first token": f"{ttfts[len(ttfts) // 2]:,.0f} ms" if ttfts else "–",
             **{f"pass: {k}": f"{v:.0%}" for k, v in rates[s.variant].items()},
             **({"JSON valid / repaired / invalid": " / ".join(

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from lib import spend
-from lib.core import PromptLabError, Settings, format_usd, format_usd_pair, frame_csv
+from lib.core import (
+    UNKNOWN_COST,
+    PromptLabError,
+    Settings,
+    format_cost,
+    format_usd,
+    format_usd_pair,
+    frame_csv,
+)
 from lib.llm import (
     load_router,
     top_model,
@@ -129,6 +137,16 @@ def day_chart(df: pd.DataFrame, y: str, color: str, *, money: bool = False):
                   **({"range": [0, 1]} if empty else {})}}})
 
 
+def call_costs(df: pd.DataFrame) -> pd.DataFrame:
+    """Calls' costs in dollars; a call on a model whose price is unknown reads "unknown"."""
+    out = usd(df, "cost_micro")
+    priced = out.pop("priced").astype(bool)
+    if not priced.all():  # one type per column (see `readable`): then all of it as text
+        out["cost_usd"] = [f"{v:,.6f}" if p else UNKNOWN_COST
+                           for v, p in zip(out["cost_usd"], priced, strict=True)]
+    return out
+
+
 def usd(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
     """Micro-dollar columns as dollars, for display and download."""
     out = df.copy()
@@ -148,7 +166,12 @@ def dashboard(settings: Settings, f: Filters) -> None:
     data = _aggregates(settings.db, f, spend.latest_call_id(settings.db))
     t = data["totals"]
     a, b, c, d = st.columns(4)
-    a.metric("Spend", plain(format_usd(t["cost_micro"])))
+    a.metric("Spend", plain(format_cost(t["cost_micro"], data["unpriced"])),
+             help=md("{:,} call{} ran on a model whose price is unknown: {} not in these "
+                     "figures. Set its price on the Prices tab.", data["unpriced"],
+                     "s" if data["unpriced"] != 1 else "",
+                     "their cost is" if data["unpriced"] != 1 else "its cost is")
+             if data["unpriced"] else None)
     b.metric("Calls", md("{:,}", t["calls"]))
     c.metric("Tokens in / out", md("{:,} / {:,}", t["input_tokens"], t["output_tokens"]))
     rate = spend.hit_rate(t["cache_read_tokens"], t["input_tokens"], t["cache_write_tokens"])
@@ -208,12 +231,12 @@ def caching_section(data: dict[str, Any]) -> None:
 
 def calls_section(data: dict[str, Any]) -> None:
     st.subheader("The 20 most expensive calls")
-    table(call_links(usd(data["top"], "cost_micro")), "top calls", "top_calls",
+    table(call_links(call_costs(data["top"])), "top calls", "top_calls",
           column_config=LINKS)
     st.subheader("Latest calls")
     st.caption("The 50 newest calls under these filters; **details** opens a call's exact "
                "request and raw reply. Calls over the HTTP API name their key.")
-    table(call_links(usd(data["latest"], "cost_micro")), "latest calls", "latest_calls",
+    table(call_links(call_costs(data["latest"])), "latest calls", "latest_calls",
           column_config=LINKS)
 
 

@@ -23,7 +23,12 @@ def prices_editor(settings: Settings) -> None:
                                 "provider": st.column_config.SelectboxColumn(
                                     options=provider_names(),
                                     required=True),
-                                "temperature": st.column_config.CheckboxColumn(default=True)})
+                                "temperature": st.column_config.CheckboxColumn(default=True),
+                                # A discovered model has no price until one is set here.
+                                "source": st.column_config.TextColumn(disabled=True),
+                                "priced": st.column_config.CheckboxColumn(
+                                    default=True, help="Off: discovered, price unknown. A "
+                                    "price (or ticking it: free) saves it as priced.")})
     if st.button("Save prices", type="primary", key="prices_save"):
         try:
             models = [ModelInfo(**{k: v for k, v in row.items() if v is not None})

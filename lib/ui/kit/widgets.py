@@ -8,17 +8,22 @@ from typing import Literal, TypeVar, overload
 import streamlit as st
 
 from lib.core import PromptLabError
-from lib.llm import ModelStatus, provider_label, spec_of
-from lib.ui.kit.app import statuses
+from lib.llm import ModelStatus, model_origin, provider_label, spec_of
+from lib.ui.kit.app import settings, statuses
+from lib.ui.kit.models import PRICE_UNKNOWN
 from lib.ui.kit.resilience import circuit_mark
 from lib.ui.kit.text import md, plain
 
 
 def model_label(status: ModelStatus) -> str:
-    """An option of the model select box (options are shown as plain text)."""
+    """An option of the model select box (options are shown as plain text): a model the
+    provider's endpoint listed says so (its provider comes first), and one with no price."""
     m = status.model
     mark = "" if status.available else "  (unavailable)"
-    return f"{provider_label(m.provider)} · {m.label}{mark}{circuit_mark(m.provider)}"
+    found = f" · {model_origin(m, settings())}" if m.source == "discovered" else ""
+    price = "" if m.priced else f" · {PRICE_UNKNOWN}"
+    return (f"{provider_label(m.provider)} · {m.label}{found}{price}{mark}"
+            f"{circuit_mark(m.provider)}")
 
 
 def _order(status: ModelStatus) -> tuple[bool, bool, str]:
@@ -57,6 +62,10 @@ def model_picker(key: str, *, label: str = "Model", default: str | None = None,
     choice = by_key[picked]
     if not choice.available:
         st.warning(md("{} is unavailable. {}", choice.model.label, choice.reason))
+    elif not choice.model.priced:
+        st.caption(md(":material/sell: {}'s price is unknown: its cost reads “unknown”, and "
+                      "a budget refuses it until a price is set (Costs page, Prices tab).",
+                      choice.model.label))
     return choice
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from lib import chat, prompts
-from lib.core import PromptLabError, format_usd
+from lib.core import PromptLabError, format_cost
 from lib.llm import CallEvent, ModelInfo, ModelStatus, Response, counter_for
 from lib.prompts import MAX_TOKENS_LIMIT, TEMPERATURE_RANGE, Prompt, PromptStore
 from lib.ui.chat.stream import stream_into
@@ -95,6 +95,7 @@ def _outcome(call: Response[CallEvent], text: str, error: Any, model: ModelInfo
         "output": sum(r.output_tokens for r in records),
         "estimated": any(r.usage_estimated for r in records),
         "cost": sum(r.cost_micro for r in records),
+        "unpriced": sum(not r.priced for r in records),
         "ms": sum(r.total_ms for r in records),
         "ttft": records[0].ttft_ms if records else None,
         "status": records[-1].status if records else "error",
@@ -116,5 +117,5 @@ def _show_outcome(o: dict[str, Any]) -> None:
         st.caption(md("v{} on {} · {} · {:,} in + {:,} out tokens{} · {} · {:.1f} s{} · "
                       "ledger row {}", o["version"], o["model"], o["status"], o["input"],
                       o["output"], " (estimated)" if o["estimated"] else "",
-                      format_usd(o["cost"]), o["ms"] / 1000, first,
+                      format_cost(o["cost"], o["unpriced"]), o["ms"] / 1000, first,
                       ", ".join(f"#{i}" for i in o["rows"])))

@@ -8,15 +8,16 @@ import json
 import streamlit as st
 
 from lib.chat import RunTrace
-from lib.core import format_usd
+from lib.core import format_cost
 from lib.ui.chat.tools import ENDS
 from lib.ui.kit.text import Markdown, inert, md, plain
 
 
 def run_option(run: dict) -> str:
     """A run in the picker (options are shown as plain text)."""
+    cost = format_cost(int(run["cost_micro"]), run.get("unpriced") or 0)
     return (f"{run['started'][:19].replace('T', ' ')} · {run['model']} · {run['steps']} "
-            f"step{'s' if run['steps'] != 1 else ''} · {format_usd(int(run['cost_micro']))}")
+            f"step{'s' if run['steps'] != 1 else ''} · {cost}")
 
 
 def draw(trace: RunTrace) -> None:
@@ -26,7 +27,8 @@ def draw(trace: RunTrace) -> None:
     c[1].metric("Tool calls", plain(trace.tool_calls))
     c[2].metric("Tokens in / out", md("{:,} / {:,}", sum(r.input_tokens for r in records),
                                       sum(r.output_tokens for r in records)))
-    c[3].metric("Cost", plain(format_usd(sum(r.cost_micro for r in records))))
+    c[3].metric("Cost", plain(format_cost(sum(r.cost_micro for r in records),
+                                          sum(not r.priced for r in records))))
     c[4].metric("Model time", md("{:,.2f} s", sum(r.total_ms for r in records) / 1000))
     if trace.end in ENDS:
         st.caption(md(ENDS[trace.end], len(trace.steps)))
@@ -40,7 +42,7 @@ def draw(trace: RunTrace) -> None:
                 else Markdown()
             st.markdown(md("**Step {}** · {} · {} · {:,} in / {:,} out · {} · {:,.0f} ms", r.step,
                            r.model, r.status, r.input_tokens, r.output_tokens,
-                           format_usd(r.cost_micro), r.total_ms) + first)
+                           format_cost(r.cost_micro, not r.priced), r.total_ms) + first)
             if r.error_message:
                 st.caption(md(":material/warning: {}", r.error_message))
             if s.text:
