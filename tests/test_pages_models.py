@@ -132,6 +132,8 @@ def test_costs_and_the_call_page_say_unknown_for_an_unpriced_call(app):
     spent = next(m for m in at.metric if m.label == "Spend")
     assert shown(spent.value) == "$0.0050 + unknown"
     assert "1 call ran on a model whose price is unknown" in shown(spent.help)
+    at.query_params["section"] = "Calls"
+    at.run()
     latest = next(df.value for df in at.dataframe if "details" in df.value.columns
                   and "API key" in df.value.columns)
     costs = dict(zip(latest["Model"], latest["Cost (USD)"], strict=True))
