@@ -223,6 +223,9 @@ def test_the_costs_tables_download_through_the_helper(openai_key):
         at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "Home.py"))
         at.run()
         at.switch_page("app_pages/costs.py").run()
+        for section in ("Tokens", "Latency and errors", "Prompt caching", "Calls", "Prompts"):
+            at.query_params["section"] = section  # each section draws its own tables
+            at.run()
     finally:
         costs_view.st.download_button = real
     assert not at.exception
