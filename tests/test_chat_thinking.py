@@ -29,7 +29,7 @@ from lib.llm import (
     Usage,
     default_mode,
     estimate_counter,
-    fitted_reasoning,
+    thinking_budget,
 )
 from lib.spend import CallRecord
 
@@ -189,32 +189,29 @@ def test_a_runs_trace_keeps_its_thinking(settings):
 
 # -- the Reasoning setting -------------------------------------------------------------------
 
-def test_the_setting_is_fitted_to_the_model_it_goes_to():
-    wanted = Reasoning("on", "high", 4096)
-    assert fitted_reasoning(THINKER, wanted) == wanted
-    assert fitted_reasoning(MANUAL, wanted) == Reasoning("on", None, 4096)  # no effort levels
-    assert fitted_reasoning(MANUAL, Reasoning("adaptive", "high")) is None  # its own default
-    assert fitted_reasoning(PLAIN, wanted) is None
-    assert fitted_reasoning(THINKER, Reasoning("adaptive", "extreme", 99)) == Reasoning(
-        "adaptive", None, None)  # an effort it does not take; a budget only for "on"
-    assert [default_mode(m) for m in (THINKER, MANUAL)] == ["adaptive", "off"]
+def test_a_model_is_offered_its_own_mode_first_and_reserves_a_budget_only_for_on():
+    assert [default_mode(m) for m in (THINKER, MANUAL, PLAIN)] == ["adaptive", "off",
+                                                                   "adaptive"]
+    on = Reasoning("on", "high", 4096)
+    assert thinking_budget(THINKER, on) == thinking_budget(MANUAL, on) == 4096
+    assert thinking_budget(PLAIN, on) == 0  # it is not sent that way: nothing to reserve
+    assert thinking_budget(THINKER, Reasoning("adaptive", budget_tokens=4096)) == 0
+    assert thinking_budget(THINKER, None) == 0
 
 
-@pytest.mark.parametrize("model,sent", [
-    (THINKER, Reasoning("on", "high", 2048)),
-    (MANUAL, Reasoning("on", None, 2048)),
-    (PLAIN, None)])
-def test_the_setting_reaches_the_request_and_its_budget_is_reserved(settings, model, sent):
+@pytest.mark.parametrize("model,reserved", [(THINKER, 2048), (MANUAL, 2048), (PLAIN, 0)])
+def test_the_setting_reaches_the_request_and_its_budget_is_reserved(settings, model,
+                                                                    reserved):
     provider = FakeProvider([ok("Hi.")])
     options = TurnOptions(max_tokens=1000, reasoning=Reasoning("on", "high", 2048))
     turn = chat_turn(settings, None, model, "Hello?", options,
                      calls=scripted(settings, provider))
     list(turn)
-    assert provider.requests[0].reasoning == sent
+    if model is THINKER:  # it takes all of it (the seam fits it to any other model)
+        assert provider.requests[0].reasoning == Reasoning("on", "high", 2048)
     [_, reply] = chat.list_messages(settings.db, turn.conversation_id)
-    anatomy = reply.meta["anatomy"]
-    assert anatomy["reserved thinking"] == (2048 if sent else 0)
-    assert anatomy["reserved output"] == 1000
+    assert reply.meta["anatomy"]["reserved thinking"] == reserved
+    assert reply.meta["anatomy"]["reserved output"] == 1000
 
 
 def test_the_plan_reserves_the_thinking_budget_beside_the_output():
@@ -266,7 +263,7 @@ def test_a_tool_runs_interleaved_thinking_is_stored_and_sent_back(settings):
     """Thinking, a tool call, then (after the result) thinking and the answer: each step
     keeps its own thinking, and a run that goes on sends the first step's back unchanged."""
     provider = FakeProvider([
-        ([*thinking("Use the tool.", signature="sig-1=="),
+        ([*thinking("Use the tool.", signature="sig-1==", model="thinker-1"),
           ToolCall("c1", "calculator", {"expression": "6 * 7"}, "{}"), Usage(50, 10),
           Stop("tool_use")], None),
         ([SECRET, TextDelta("It is 42."), Usage(60, 5), Stop("end_turn")], None)])

@@ -34,7 +34,6 @@ from lib.llm import (
     ModelInfo,
     Routed,
     counter_for,
-    fitted_reasoning,
     thinking_budget,
 )
 
@@ -168,7 +167,7 @@ def _estimate(draft: Draft) -> Estimate:
                         draft.messages, draft.ask.text, min(o.max_tokens,
                                                             draft.model.max_output),
                         summary=sent_text(draft.summary) if draft.summary else "",
-                        thinking=thinking_budget(fitted_reasoning(draft.model, o.reasoning)))
+                        thinking=thinking_budget(draft.model, o.reasoning))
     docs = next((m.meta.get("documents_tokens", 0) for m in reversed(draft.history)
                  if m.role == "assistant"), 0) if o.knowledge_base else 0
     last = owners[plan.dropped - 1] if plan.dropped else 0

@@ -38,7 +38,6 @@ from lib.llm import (
     ModelInfo,
     Response,
     counter_for,
-    fitted_reasoning,
     thinking_budget,
     worth_caching,
 )
@@ -94,7 +93,6 @@ class ChatTurn:
             return self._plans[model.key]
         o, docs = self.options, grounding(self.hits)
         max_tokens = min(o.max_tokens, model.max_output)
-        reasoning = fitted_reasoning(model, o.reasoning)  # a chain's models differ here too
         est = self.draft.estimate
         if est is not None and model.key == self.model.key and not docs \
                 and not self.compaction.made:
@@ -103,7 +101,7 @@ class ChatTurn:
             plan = plan_context(counter_for(model, self.settings), model, o.system,
                                 self.compaction.history(), self.ask.text, max_tokens,
                                 documents=docs, summary=self.compaction.block(),
-                                thinking=thinking_budget(reasoning))
+                                thinking=thinking_budget(model, o.reasoning))
         # A provider that caches a long prompt prefix: mark the system prompt (and the
         # documents travelling with it) so repeated turns read it at a fraction of the price.
         request = ChatRequest(
@@ -111,7 +109,8 @@ class ChatTurn:
             cache_system=worth_caching(model, plan.system_tokens + plan.documents_tokens),
             system=with_documents(o.system, docs), temperature=o.temperature,
             max_tokens=max_tokens, tools=tuple(t.spec for t in o.tools),
-            tool_choice=o.tool_choice, output_schema=o.output_schema, reasoning=reasoning)
+            tool_choice=o.tool_choice, output_schema=o.output_schema,
+            reasoning=o.reasoning)  # the seam fits it to the model (a chain's models differ)
         self._plans[model.key] = plan, request
         return plan, request
 

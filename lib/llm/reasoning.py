@@ -1,5 +1,6 @@
-"""How a model is asked to reason, as the catalog says it may be: the setting a model starts
-from, a setting fitted to the model a request goes to, and the thinking budget it reserves."""
+"""How a model is asked to reason, as the catalog says it may be: the mode it is offered
+first, and the thinking budget a request to it reserves. (The call seam fits a setting to the
+model a request goes to.)"""
 
 from __future__ import annotations
 
@@ -19,20 +20,9 @@ def reasoning_mode(value: object) -> ReasoningMode | None:
     return next((m for m in REASONING_MODES if m == value), None)
 
 
-def fitted_reasoning(model: ModelInfo, reasoning: Reasoning | None) -> Reasoning | None:
-    """`reasoning` as `model` takes it. None (the model's own default) for a model that takes
-    no setting, or not this mode (another model of a chain, a routed one); an effort it does
-    not take is left out, and a budget is kept only for mode "on"."""
-    if reasoning is None or not (model.thinking or model.efforts) or (
-            model.thinking and reasoning.mode not in model.thinking):
-        return None
-    return Reasoning(reasoning.mode,
-                     reasoning.effort if reasoning.effort in model.efforts else None,
-                     reasoning.budget_tokens if reasoning.mode == "on" else None)
-
-
-def thinking_budget(reasoning: Reasoning | None) -> int:
-    """The tokens a request reserves for thinking beside its answer's (mode "on" only)."""
-    if reasoning is None or reasoning.mode != "on":
+def thinking_budget(model: ModelInfo, reasoning: Reasoning | None) -> int:
+    """The tokens a request to `model` reserves for thinking beside its answer's: the budget
+    of mode "on", where the model takes that mode (else it is not sent that way)."""
+    if reasoning is None or reasoning.mode != "on" or "on" not in model.thinking:
         return 0
     return reasoning.budget_tokens or 0

@@ -33,7 +33,6 @@ from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo
 from lib.llm.protocol import ChatRequest, Event, Provider, ToolCall, Usage
-from lib.llm.reasoning import fitted_reasoning
 from lib.llm.recorder import LedgerRecorder, Recorder
 from lib.llm.registry import capabilities, counter_for, get_provider
 from lib.llm.repairs import Repairing
@@ -101,14 +100,12 @@ class Response(Protocol[E_co]):
 
 def shaped(request: ChatRequest, model: ModelInfo) -> ChatRequest:
     """`request` as `model` takes it: its id, at most its output limit, no temperature where it
-    refuses one, prompt caching only where its provider offers it, reasoning only as it takes
-    it (lib.llm.reasoning)."""
+    refuses one, prompt caching only where its provider offers it."""
     return replace(request, model=model.id,
                    max_tokens=max(1, min(request.max_tokens, model.max_output)),
                    temperature=request.temperature if model.temperature else None,
                    cache_system=request.cache_system
-                   and capabilities(model.provider).prompt_cache_min is not None,
-                   reasoning=fitted_reasoning(model, request.reasoning))
+                   and capabilities(model.provider).prompt_cache_min is not None)
 
 
 def fit(request: ChatRequest, model: ModelInfo, counter: Counter) -> ChatRequest:
