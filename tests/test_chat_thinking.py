@@ -264,9 +264,10 @@ def test_a_tool_runs_interleaved_thinking_is_stored_and_sent_back(settings):
     keeps its own thinking, and a run that goes on sends the first step's back unchanged."""
     provider = FakeProvider([
         ([*thinking("Use the tool.", signature="sig-1==", model="thinker-1"),
-          ToolCall("c1", "calculator", {"expression": "6 * 7"}, "{}"), Usage(50, 10),
-          Stop("tool_use")], None),
-        ([SECRET, TextDelta("It is 42."), Usage(60, 5), Stop("end_turn")], None)])
+          ToolCall("c1", "calculator", {"expression": "6 * 7"}, "{}"),
+          Usage(50, 10, reasoning_tokens=6), Stop("tool_use")], None),
+        ([SECRET, TextDelta("It is 42."), Usage(60, 5, reasoning_tokens=3), Stop("end_turn")],
+         None)])
     turn = chat_turn(settings, None, THINKER, "What is 6 * 7?", TurnOptions(tools=CALC),
                      calls=scripted(settings, provider))
     list(turn)
@@ -275,6 +276,9 @@ def test_a_tool_runs_interleaved_thinking_is_stored_and_sent_back(settings):
     assert [(b["text"], b["signature"], b["at"]) for b in first["thinking"]] == [
         ("Use the tool.", "sig-1==", 0)]
     assert [b["data"] for b in second["thinking"]] == ["ENCRYPTED-blob"]
+    assert (first["reasoning_tokens"], second["reasoning_tokens"]) == (6, 3)
+    assert reply.meta["reasoning_tokens"] == 9
+    assert reply.meta["reasoning_micro"] == THINKER.cost_micro(0, 9)
     # Within the run, the second step was sent the first step's thinking before its call.
     assert provider.requests[1].messages[1].blocks == (
         Thinking("Use the tool.", "sig-1==", model="thinker-1"),
