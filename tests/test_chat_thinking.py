@@ -169,17 +169,23 @@ def test_exports_keep_the_thinking_in_order(settings):
         step["thinking"][1]["data"] == "ENCRYPTED-blob"
 
 
-def test_a_runs_trace_keeps_its_thinking(settings):
+def saved_run(db) -> int:
+    """A conversation whose reply is `stored_run()`, its steps' calls in the ledger (run r1)."""
     from lib import spend
 
-    conv = chat.create_conversation(settings.db)
+    conv = chat.create_conversation(db)
     meta = stored_run()
     for number in (1, 2):
-        call_id = spend.record(settings.db, CallRecord(
+        meta["steps"][number - 1]["call_id"] = spend.record(db, CallRecord(
             "2026-12-06T10:00:00", "chat", "openai", "thinker-1", 1, "ok", 10.0,
             conversation_id=conv, run_id="r1", step=number))
-        meta["steps"][number - 1]["call_id"] = call_id
-    chat.add_message(settings.db, conv, "assistant", "It is 42.", meta=meta)
+    chat.add_message(db, conv, "user", "What is 6 * 7?")
+    chat.add_message(db, conv, "assistant", "It is 42.", meta=meta)
+    return conv
+
+
+def test_a_runs_trace_keeps_its_thinking(settings):
+    saved_run(settings.db)
     trace = chat.run_trace(settings.db, "r1")
     kinds = [[(k, p if k == "text" else None) for k, p in s.parts()] for s in trace.steps]
     assert kinds == [[("thinking", None), ("text", "Let me compute."), ("call", None),

@@ -10,7 +10,7 @@ import pytest
 import scripted_provider
 from fakes import ok
 from support import picker, shown
-from test_chat_thinking import stored_run
+from test_chat_thinking import saved_run, stored_run
 
 from lib import chat
 from lib.core import get_settings
@@ -102,6 +102,20 @@ def test_a_runs_thinking_is_drawn_between_its_tool_calls_in_order(app):
     text = [t for kind, t in drawn(at.chat_message[1]) if kind == "markdown"]
     assert text.index("Use the tool.") < text.index("Let me compute.") < text.index(
         "The tool said 42.") < text.index("It is 42.")
+
+
+def test_the_trace_draws_each_steps_thinking_where_it_came(app):
+    saved_run(get_settings().db)
+    at = app()
+    at.query_params["run"] = "r1"
+    at.switch_page("app_pages/traces.py")
+    at.run()
+    assert not at.exception and not at.error
+    order = [n.label if n.type == "expander" else shown(n.value) for n in at.main
+             if n.type == "expander" or (n.type == "markdown" and "`calculator`" in n.value)]
+    assert [o.split(" answered")[0] for o in order] == [
+        "Thought for 2 s", "└ :material/build: `calculator`", "Thought for under 1 s",
+        "└ :material/build: `calculator`", "Thought for 1 s · 30 tokens"]
 
 
 def test_the_reasoning_control_is_offered_kept_and_sent(app, scripted_model):
