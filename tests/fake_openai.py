@@ -2,7 +2,10 @@
 
 Each POST /v1/chat/completions takes the next scripted reply (the last one repeats):
 `reply("text")`, `http_error(status, message)`, `broken("partial", message)` (a stream
-that sends some text, then an in-stream error event) or `tool_call(name, arguments)`; a
+that sends some text, then an in-stream error event), `tool_call(name, arguments)` or
+`reasoning(["thought"], "text")` (`reasoning_content` deltas before the answer, as vLLM and
+llama.cpp's server stream a reasoning model's; Ollama's put `<think>…</think>` in the
+content instead, which `reply` sends as it is given); a
 reply with `hold` (a threading.Event) waits for it before answering (a slow model whose
 pace the test sets). A reply's `usage(body)` gives the (prompt, completion) tokens it
 reports, as a server counting with its own tokenizer does; an error's message may echo
@@ -34,6 +37,7 @@ class Reply:
     hold: threading.Event | None = None  # answer only once it is set (60 s at most)
     usage: Callable[[dict], tuple[int, int]] | None = None   # reported (prompt, completion)
     echo: bool = False                # fill `{header}` fields of `error` from the request
+    reasoning: list[str] = field(default_factory=list)  # reasoning_content deltas, first
 
 
 def reply(*chunks: str) -> Reply:
@@ -51,6 +55,11 @@ def echoing(status: int, message: str) -> Reply:
 
 def broken(partial: str, message: str) -> Reply:
     return Reply([partial], error=message)
+
+
+def reasoning(thought: list[str], *chunks: str) -> Reply:
+    """A reasoning model's reply: its thinking as `reasoning_content` deltas, then the text."""
+    return Reply(list(chunks), reasoning=list(thought))
 
 
 def tool_call(name: str, arguments: str, *chunks: str) -> Reply:
@@ -132,6 +141,10 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
                     "model": MODEL}
+            for thought in step.reasoning:
+                self._chunk(_event({**base, "choices": [
+                    {"index": 0, "delta": {"reasoning_content": thought},
+                     "finish_reason": None}]}))
             for text in step.chunks:
                 self._chunk(_event({**base, "choices": [
                     {"index": 0, "delta": {"content": text}, "finish_reason": None}]}))

@@ -1,5 +1,5 @@
 """Chat: conversations, a session that drafts and sends each turn (context planning,
-grounding, routing, summaries), and the turn's own events."""
+grounding, routing, summaries), the turn's own events and the thinking its reply keeps."""
 
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         Repaired,
         Summarising,
         Text,
+        Thought,
+        ThoughtDone,
         ToolFinished,
         ToolStarted,
         TurnEvent,
@@ -59,6 +61,13 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         set_strategy,
         summarise,
         summary_model,
+    )
+    from lib.chat.thoughts import (
+        Thoughts,
+        group_label,
+        reply_label,
+        step_parts,
+        thought_label,
     )
     from lib.chat.turn import ChatTurn
 else:

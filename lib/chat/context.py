@@ -1,6 +1,6 @@
 """Context planning: which history fits the model's window beside the system prompt, the
-documents, a summary of earlier turns, the new message and the reserved output (a sliding
-window)."""
+documents, a summary of earlier turns, the new message, the reserved output and any thinking
+budget (a sliding window)."""
 
 from __future__ import annotations
 
@@ -28,17 +28,19 @@ class ContextPlan:
     exact: bool
     counter: str
     summary_tokens: int = 0          # the summary sent in place of earlier turns (0: none)
+    reserved_thinking: int = 0       # the thinking budget (reasoning mode "on"), beside output
 
     @property
     def used(self) -> int:
-        return self.input_tokens + self.reserved_output
+        return self.input_tokens + self.reserved_output + self.reserved_thinking
 
     def bands(self) -> dict[str, int]:
         """Every part of the window, named; they add up to `used`."""
         return {"system": self.system_tokens, "documents": self.documents_tokens,
                 "summary": self.summary_tokens, "history": self.history_tokens,
                 "new message": self.new_tokens, "framing": self.framing_tokens,
-                "reserved output": self.reserved_output}
+                "reserved output": self.reserved_output,
+                "reserved thinking": self.reserved_thinking}
 
     @property
     def fraction(self) -> float:
@@ -63,8 +65,9 @@ def with_documents(system: str, documents: str) -> str:
 
 def plan_context(counter: Counter, model: ModelInfo, system: str, history: Sequence[Message],
                  new: str, max_output: int, documents: str = "",
-                 summary: str = "") -> ContextPlan:
-    """Keep the newest turns that fit `window - max_output` (a sliding window).
+                 summary: str = "", thinking: int = 0) -> ContextPlan:
+    """Keep the newest turns that fit `window - max_output - thinking` (a sliding window;
+    `thinking`: the thinking budget reserved beside the output).
 
     `documents` (retrieved chunks) travel with the system prompt and are counted apart.
     `summary` (earlier turns, condensed) opens the first user turn, ahead of the kept history;
@@ -72,15 +75,17 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
     """
     overhead = counter.message_overhead()
     base_system, system = system, with_documents(system, documents)
-    budget = model.context_window - max_output
+    budget = model.context_window - max_output - thinking
     fixed = counter.count_request(ChatRequest(model.id, (Message("user", new),), system=system))
     if fixed > budget:
         raise ContextOverflowError(
             f"The system prompt{', documents' if documents else ''} and your message take "
             f"about {fixed:,} tokens; with "
-            f"{max_output:,} reserved for the reply that exceeds {model.label}'s "
+            f"{max_output + thinking:,} reserved for the reply"
+            f"{' and its thinking' if thinking else ''} that exceeds {model.label}'s "
             f"{model.context_window:,}-token window.",
-            hint="Shorten the message or the system prompt, or lower max tokens.")
+            hint="Shorten the message or the system prompt, or lower max tokens"
+                 f"{' or the thinking budget' if thinking else ''}.")
     costs = [counter.count(message_text(m)) + overhead for m in history]
     summary_tokens = counter.count(summary) if summary else 0
     if summary_tokens + overhead > budget - fixed:
@@ -121,4 +126,4 @@ def plan_context(counter: Counter, model: ModelInfo, system: str, history: Seque
         new_tokens=new_tokens, framing_tokens=max(0, total - content),
         reserved_output=max_output, window=model.context_window,
         input_tokens=max(total, content), exact=counter.exact, counter=counter.name,
-        summary_tokens=summary_tokens)
+        summary_tokens=summary_tokens, reserved_thinking=thinking)

@@ -13,7 +13,7 @@ from lib.agents import Outcome, RunFinished
 from lib.agents import ToolFinished as RunToolFinished
 from lib.agents import ToolStarted as RunToolStarted
 from lib.core import PromptLabError
-from lib.llm import Error, Fallback, Repair, TextDelta, ToolCall
+from lib.llm import Error, Fallback, Repair, TextDelta, Thinking, ThinkingDelta, ToolCall
 from lib.llm import Waiting as CallWaiting
 
 
@@ -45,6 +45,20 @@ class Grounded:
 @dataclass(frozen=True)
 class Text:
     text: str
+
+
+@dataclass(frozen=True)
+class Thought:
+    """A piece of the model's reasoning as it streams (drawn apart from the answer)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThoughtDone:
+    """A block of reasoning is complete; a redacted one streamed no text to show."""
+
+    redacted: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,8 @@ class Finished:
     error: PromptLabError | None = None
 
 
-TurnEvent = (Summarising | Began | Grounded | Text | ToolStarted | ToolFinished | Waiting
-             | FellBack | Repaired | Finished)
+TurnEvent = (Summarising | Began | Grounded | Text | Thought | ThoughtDone | ToolStarted
+             | ToolFinished | Waiting | FellBack | Repaired | Finished)
 
 
 def turn_events(events: Iterable[object]) -> Iterator[TurnEvent]:
@@ -100,6 +114,10 @@ def turn_events(events: Iterable[object]) -> Iterator[TurnEvent]:
     for event in events:
         if isinstance(event, TextDelta):
             yield Text(event.text)
+        elif isinstance(event, ThinkingDelta):
+            yield Thought(event.text)
+        elif isinstance(event, Thinking):
+            yield ThoughtDone(event.redacted)
         elif isinstance(event, RunToolStarted):
             yield ToolStarted(event.call)
         elif isinstance(event, RunToolFinished):

@@ -1,14 +1,17 @@
-"""A conversation exported as Markdown or JSON: its messages, tool calls, and the summary
-that later calls sent in place of its oldest turns."""
+"""A conversation exported as Markdown or JSON: its messages, the model's thinking and tool
+calls in the order it wrote them, and the summary that later calls sent in place of its
+oldest turns."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import asdict
 
 from lib.chat.conversations import get_conversation, list_messages
 from lib.chat.summaries import active_summary
+from lib.chat.thoughts import group_label, reply_label, step_parts
 from lib.storage import Database
 
 
@@ -30,14 +33,20 @@ def export_markdown(db: Database, conversation_id: int) -> str:
     for m in list_messages(db, conversation_id):
         note = "" if m.status == "ok" else f" ({m.status})"
         out += [f"## {m.role.capitalize()}{note}", ""]
-        for step in m.meta.get("steps", ()):  # an agent run: its text and tool calls in order
-            if step.get("text") and step.get("calls"):  # the final text is the content
-                out += [closed_fences(step["text"]), ""]
-            for c in step.get("calls", ()):
-                state = "error" if c.get("is_error") else "result"
-                out += [f"**Tool call** `{c['name']}` ({c.get('ms', 0):.0f} ms)", "",
-                        "````json", c.get("raw") or json.dumps(c.get("arguments", {})), "````",
-                        "", f"*{state}:*", "", "````text", c.get("result", ""), "````", ""]
+        if m.meta.get("thinking"):
+            out += thinking_markdown(m.meta["thinking"], reply_label(m.meta))
+        for step in m.meta.get("steps", ()):  # an agent run: in the order the model wrote it
+            for kind, part in step_parts(step):
+                if kind == "thinking":
+                    out += thinking_markdown(part, group_label(step, part))
+                elif kind == "text":
+                    out += [closed_fences(part), ""]
+                else:
+                    state = "error" if part.get("is_error") else "result"
+                    out += [f"**Tool call** `{part['name']}` ({part.get('ms', 0):.0f} ms)", "",
+                            "````json", part.get("raw") or json.dumps(part.get("arguments", {})),
+                            "````", "", f"*{state}:*", "", "````text", part.get("result", ""),
+                            "````", ""]
         out += [closed_fences(m.content), ""]
         if summary is not None and m.id == summary.through_id:
             out += [f"## Summary of the {summary.covered} messages above"
@@ -45,6 +54,15 @@ def export_markdown(db: Database, conversation_id: int) -> str:
                     "*Later calls sent this in their place.*", "",
                     closed_fences(summary.text), ""]
     return "\n".join(out)
+
+
+def thinking_markdown(blocks: list[dict], label: str) -> list[str]:
+    """Thinking as a collapsed block (an HTML <details>, which Markdown viewers fold)."""
+    out = ["<details>", f"<summary>{html.escape(label)}</summary>", ""]
+    for b in blocks:
+        out += ["*Redacted by the provider.*" if b.get("data") else
+                closed_fences(b.get("text", "")), ""]
+    return [*out, "</details>", ""]
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lib.llm import ModelInfo, Routed
+from lib.llm import ModelInfo, Reasoning, Routed
 
 
 @dataclass
@@ -28,8 +28,10 @@ class TurnOptions:
     baseline: ModelInfo | None = None     # routed: the top model, what routing saves against
     history: str = "window"               # or "summarise": what overflowing history becomes
     user: str | None = None               # signed in: owns a new conversation, pays the calls
+    reasoning: Reasoning | None = None    # how the model thinks; None: its own default
 
     def routed(self, routed: Routed) -> TurnOptions:
         """These options for a turn the router chose the model of: the ledger records why,
         and what always using the top model would have cost."""
         return replace(self, route=routed.reason, baseline=routed.baseline)
+

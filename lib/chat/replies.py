@@ -1,5 +1,5 @@
-"""What a stored reply keeps besides its text: model, tokens, cost, timings, its context's
-anatomy and what was left out (shown under the reply)."""
+"""What a stored reply keeps besides its text: model, tokens (reasoning tokens too), cost,
+timings, its context's anatomy and what was left out (shown under the reply)."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def reply_meta(model: ModelInfo, record: CallRecord, plan: ContextPlan) -> dict[
             "documents_tokens": plan.documents_tokens,
             "error": record.error_message, "error_kind": record.error_kind,
             "route": record.route, "baseline_micro": record.baseline_micro}
+
+
+def reasoning_meta(model: ModelInfo, tokens: int) -> dict[str, Any]:
+    """The reply's reasoning tokens (0: none reported) and what they cost: billed as output."""
+    return {"reasoning_tokens": tokens, "reasoning_micro": model.cost_micro(0, tokens)}

@@ -1,13 +1,15 @@
-"""An agent run's trace: its steps from the ledger, each with the text and tool calls the
-reply that holds the run stored."""
+"""An agent run's trace: its steps from the ledger, each with the thinking, text and tool calls
+the reply that holds the run stored."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from lib import spend
+from lib.chat.thoughts import step_parts
 from lib.storage import Database
 
 
@@ -16,6 +18,12 @@ class StepTrace:
     call: spend.CallRecord
     text: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    stored: dict[str, Any] = field(default_factory=dict)  # the step as the reply keeps it
+
+    def parts(self) -> Iterator[tuple[str, Any]]:
+        """Its thinking, text and tool calls in the order the model wrote them."""
+        return step_parts({**self.stored, "text": self.text, "calls": self.calls},
+                          answer=True)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ def run_trace(db: Database, run_id: str, *, user: str | None = None) -> RunTrace
     meta = json.loads(row["meta"]) if row else {}
     stored = {s.get("number"): s for s in meta.get("steps", ())}
     steps = [StepTrace(c, stored.get(c.step, {}).get("text", ""),
-                       list(stored.get(c.step, {}).get("calls", ()))) for c in calls]
+                       list(stored.get(c.step, {}).get("calls", ())), stored.get(c.step, {}))
+             for c in calls]
     return RunTrace(run_id, steps, row["conversation_id"] if row else None,
                     meta.get("run_end", "answered" if calls[-1].status == "ok" else "error"))

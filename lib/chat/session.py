@@ -28,7 +28,14 @@ from lib.chat.summaries import SUMMARISE, Summary, active_summary, sent_text
 from lib.chat.tool_turns import give_results
 from lib.chat.turn import ChatTurn
 from lib.core import NotFoundError, PromptLabError, Settings, ToolError
-from lib.llm import Calls, Message, ModelInfo, Routed, counter_for
+from lib.llm import (
+    Calls,
+    Message,
+    ModelInfo,
+    Routed,
+    counter_for,
+    thinking_budget,
+)
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,8 @@ def _estimate(draft: Draft) -> Estimate:
     plan = plan_context(counter_for(draft.model, draft.settings), draft.model, o.system,
                         draft.messages, draft.ask.text, min(o.max_tokens,
                                                             draft.model.max_output),
-                        summary=sent_text(draft.summary) if draft.summary else "")
+                        summary=sent_text(draft.summary) if draft.summary else "",
+                        thinking=thinking_budget(draft.model, o.reasoning))
     docs = next((m.meta.get("documents_tokens", 0) for m in reversed(draft.history)
                  if m.role == "assistant"), 0) if o.knowledge_base else 0
     last = owners[plan.dropped - 1] if plan.dropped else 0

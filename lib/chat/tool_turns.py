@@ -1,24 +1,31 @@
-"""A turn with tools is one stored reply whose meta holds its steps (text, calls, results):
-drawn inline under the reply, exported, and expanded back into calls and results, in each
-provider's format, when the conversation goes on."""
+"""A turn with tools is one stored reply whose meta holds its steps (thinking, text, calls,
+results): drawn inline under the reply, exported, and expanded back into thinking, calls and
+results, in each provider's format, when the conversation goes on."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from lib.chat.thoughts import Thoughts, as_block, step_parts
 from lib.core import ToolError
-from lib.llm import Message, ToolResult, ToolUse
+from lib.llm import Block, Message, ToolResult, ToolUse
 
 
 def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
-    """A stored message as the model saw it: each step's calls and results, then the text."""
+    """A stored message as the model saw it: each step's thinking and calls in the order the
+    model wrote them, and their results; then the text."""
     out: list[Message] = []
     for step in meta.get("steps", ()):
         calls = step.get("calls", ())
         if not calls:
             continue
-        out.append(Message("assistant", step.get("text", ""), tuple(
-            ToolUse(c["id"], c["name"], c.get("arguments", {})) for c in calls)))
+        blocks: list[Block] = []
+        for kind, part in step_parts(step):
+            if kind == "thinking":
+                blocks += [as_block(b) for b in part]
+            elif kind == "call":
+                blocks.append(ToolUse(part["id"], part["name"], part.get("arguments", {})))
+        out.append(Message("assistant", step.get("text", ""), tuple(blocks)))
         out.append(Message("user", "", tuple(
             ToolResult(c["id"], "No result was given." if c.get("pending") else
                        c.get("result", ""), bool(c.get("is_error") or c.get("pending")))
@@ -29,10 +36,14 @@ def expand(role: str, content: str, meta: dict[str, Any]) -> list[Message]:
     return out
 
 
-def steps_meta(steps: list[Any]) -> list[dict[str, Any]]:
-    """The run's steps (lib.agents.Step) as plain data for the message's meta."""
+def steps_meta(steps: list[Any], thoughts: Thoughts | None = None,
+               model: str = "") -> list[dict[str, Any]]:
+    """The run's steps (lib.agents.Step) as plain data for the message's meta, each with the
+    thinking `thoughts` saw in it (`model`: the run's, for blocks that name none)."""
     return [{"number": s.number, "call_id": s.call_id, "text": s.text, "status": s.status,
              "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
+             "reasoning_tokens": s.record.reasoning_tokens if s.record else 0,
+             "thinking": thoughts.blocks(model, s.number) if thoughts else [],
              "cost_micro": s.cost_micro, "ms": round(s.ms, 1),
              "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
                         "invalid": c.invalid, "result": o.content, "is_error": o.is_error,

@@ -22,8 +22,9 @@ from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import add_message, create_conversation, update_message
 from lib.chat.events import Began, Grounded, Summarising, TurnEvent, turn_events
 from lib.chat.grounded import grounding, sources_meta
-from lib.chat.replies import reply_meta
+from lib.chat.replies import reasoning_meta, reply_meta
 from lib.chat.summaries import summary_model
+from lib.chat.thoughts import Thoughts
 from lib.chat.tool_turns import give_results, steps_meta
 from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
@@ -37,6 +38,7 @@ from lib.llm import (
     ModelInfo,
     Response,
     counter_for,
+    thinking_budget,
     worth_caching,
 )
 from lib.spend import CallRecord
@@ -65,6 +67,7 @@ class ChatTurn:
         self._plans: dict[str, tuple[ContextPlan, ChatRequest]] = {}
         self._stored: Future[int] | None = None
         self._asked: int | None = None      # the user message the reply follows
+        self.thoughts = Thoughts()           # the reply's thinking, as it streams
         self.paused = self._paused()
 
     # -- planning ------------------------------------------------------------------------
@@ -97,7 +100,8 @@ class ChatTurn:
         else:
             plan = plan_context(counter_for(model, self.settings), model, o.system,
                                 self.compaction.history(), self.ask.text, max_tokens,
-                                documents=docs, summary=self.compaction.block())
+                                documents=docs, summary=self.compaction.block(),
+                                thinking=thinking_budget(model, o.reasoning))
         # A provider that caches a long prompt prefix: mark the system prompt (and the
         # documents travelling with it) so repeated turns read it at a fraction of the price.
         request = ChatRequest(
@@ -105,7 +109,8 @@ class ChatTurn:
             cache_system=worth_caching(model, plan.system_tokens + plan.documents_tokens),
             system=with_documents(o.system, docs), temperature=o.temperature,
             max_tokens=max_tokens, tools=tuple(t.spec for t in o.tools),
-            tool_choice=o.tool_choice, output_schema=o.output_schema)
+            tool_choice=o.tool_choice, output_schema=o.output_schema,
+            reasoning=o.reasoning)  # the seam fits it to the model (a chain's models differ)
         self._plans[model.key] = plan, request
         return plan, request
 
@@ -208,7 +213,7 @@ class ChatTurn:
         if call is None:
             return
         try:
-            yield from turn_events(call)
+            yield from turn_events(self.thoughts.watch(call))
         finally:
             if self._stored is not None:
                 self._asked = self._stored.result()  # the user's message is in first
@@ -225,10 +230,12 @@ class ChatTurn:
         reason = run.finished.reason if run.finished else "paused"
         plan = self._plan(self.model)[0]
         meta = reply_meta(self.model, last, plan) | self.compaction.meta(plan)
-        meta.update(steps=steps_meta(run.steps), run_id=run.run_id, run_end=reason,
+        steps = steps_meta(run.steps, self.thoughts, self.model.id)
+        meta.update(steps=steps, run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
                     cost_micro=run.cost_micro, total_ms=run.ms,
                     unpriced=sum(not s.record.priced for s in run.steps))
+        meta.update(reasoning_meta(self.model, sum(s["reasoning_tokens"] for s in steps)))
         if run.finished is not None and run.finished.error is not None:
             meta["error"] = str(run.finished.error)
         if (v := run.steps[-1].validation) is not None:
@@ -238,7 +245,8 @@ class ChatTurn:
         if self.paused is not None:  # one reply for the whole run: earlier steps first
             before = self.paused.meta
             meta["steps"] = before["steps"] + meta["steps"]
-            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms", "unpriced"):
+            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms", "unpriced",
+                        "reasoning_tokens", "reasoning_micro"):
                 meta[key] += before.get(key, 0)
             update_message(db, self.paused.id, text, status=stored_status(reason),
                            meta=meta)
@@ -258,6 +266,9 @@ class ChatTurn:
         model = call.model
         plan = self._plan(model)[0]
         meta = reply_meta(model, record, plan) | self.compaction.meta(plan)
+        meta.update(reasoning_meta(model, call.usage.reasoning_tokens if call.usage else 0))
+        if thinking := self.thoughts.blocks(model.id):
+            meta.update(thinking=thinking, thinking_ms=round(self.thoughts.ms, 1))
         if call.passed_over:
             meta["fallbacks"] = [{"model": s.label, "reason": s.reason}
                                  for s in call.passed_over]

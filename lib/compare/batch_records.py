@@ -191,7 +191,9 @@ def _record(settings: Settings, b: BatchInfo, run: Run, o: BatchOutcome, row: in
             structured=valid.status if valid else None, user_id=run.owner))
     cell = CellResult(row, variant, o.text, status, u.input_tokens, u.output_tokens, cost,
                       None, waited_ms, call_id, error, prompt_text=old.prompt_text if old else "",
-                      structured=valid.status if valid else "", priced=b.model.priced)
+                      structured=valid.status if valid else "", priced=b.model.priced,
+                      trace={"reasoning_tokens": u.reasoning_tokens} if u.reasoning_tokens
+                      else {})
     if valid is not None and not valid.ok:
         cell.error = "The reply does not match its schema: " + "; ".join(valid.errors)
     if status == "ok":

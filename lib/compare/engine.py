@@ -108,6 +108,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         result.priced = all(r.priced for r in records)
         result.total_ms, result.call_id = sum(r.total_ms for r in records), rec.id
         result.repairs = len(records) - 1
+        if call.usage is not None and call.usage.reasoning_tokens:
+            result.trace["reasoning_tokens"] = call.usage.reasoning_tokens
         if (v := call.validation) is not None:
             result.structured = v.status
             if not v.ok:
@@ -142,6 +144,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                         "calls": [{"name": c.name, "arguments": c.arguments,
                                    "result": o.content, "is_error": o.is_error}
                                   for s in run.steps for c, o in s.calls]}
+        if run.usage is not None and run.usage.reasoning_tokens:
+            result.trace["reasoning_tokens"] = run.usage.reasoning_tokens
         if last is not None and (v := last.validation) is not None:
             result.structured = v.status
         if result.status == "ok":

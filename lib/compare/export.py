@@ -23,8 +23,9 @@ def export_csv(run: Run, verdicts: Iterable[Verdict] = ()) -> str:
             judged.setdefault(verdict.judge, {}).setdefault((verdict.row, variant), []).append(
                 verdict)
     judges = sorted(judged)
-    header = ["row", "variant", "prompt", "version", "model", "temperature", *columns, "output",
-              "status", "input_tokens", "output_tokens", "cost_usd", "ttft_ms", "total_ms",
+    header = ["row", "variant", "prompt", "version", "model", "temperature", "effort", *columns,
+              "output", "status", "input_tokens", "output_tokens", "reasoning_tokens",
+              "cost_usd", "ttft_ms", "total_ms",
               "error", *(f"check: {c}" for c in check_labels), "votes",
               *(f"judge: {j}{part}" for j in judges for part in ("", ": reasons"))]
     lines: list[list[Any]] = []
@@ -41,8 +42,9 @@ def export_csv(run: Run, verdicts: Iterable[Verdict] = ()) -> str:
                          " | ".join(r for t in texts for r in t.reasons)]
             lines.append([
                 i + 1, LETTERS[v], spec["prompt"], spec["version"], spec["model"],
-                spec["temperature"], *(row.get(c, "") for c in columns), cell.output,
-                cell.status, cell.input_tokens, cell.output_tokens,
+                spec["temperature"], spec.get("effort", ""), *(row.get(c, "") for c in columns),
+                cell.output, cell.status, cell.input_tokens, cell.output_tokens,
+                cell.reasoning_tokens,
                 cell.cost_micro / 1e6 if cell.priced else None,  # unknown: an empty cell
                 None if cell.ttft_ms is None else round(cell.ttft_ms),
                 None if cell.total_ms is None else round(cell.total_ms), cell.error,

@@ -36,10 +36,16 @@ class CellResult:
     error: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
     prompt_text: str = ""
-    trace: dict[str, Any] = field(default_factory=dict)  # tool variants: steps, calls, run id
+    # How the cell ran: a tool variant's steps, calls and run id; reasoning tokens if reported
+    trace: dict[str, Any] = field(default_factory=dict)
     structured: str = ""             # valid | repaired | invalid, when the variant has a schema
     repairs: int = 0                 # repair attempts made
     priced: bool = True              # False: a call ran on a model whose price is unknown
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Of its output tokens, those the model spent reasoning (0: none reported)."""
+        return int(self.trace.get("reasoning_tokens", 0))
 
 
 def create_run(db: Database, title: str, resolved: list[ResolvedVariant],

@@ -7,7 +7,7 @@ from typing import Any
 
 from lib.agents import registered_tools
 from lib.core import CompareError, SchemaError
-from lib.llm import Catalog, ChatRequest, Message, ModelInfo, check_schema
+from lib.llm import Catalog, ChatRequest, Message, ModelInfo, Reasoning, check_schema, default_mode
 from lib.prompts import Prompt, PromptStore, Variable
 
 LETTERS = "ABCD"
@@ -22,6 +22,7 @@ class Variant:
     max_tokens: int = 256
     tools: tuple[str, ...] = ()  # built-in tools the model may call: each cell is an agent run
     output_schema: str = ""      # JSON Schema text; "" uses the prompt version's, if it has one
+    effort: str = ""             # reasoning effort, one the model takes; "": its own default
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def variant_label(index: int, v: dict[str, Any]) -> str:
     # A temperature the model refused was not sent: the label says so, not "t=0.7".
     temperature = ("t: the model's own (it refuses one)" if "temperature" in v.get("dropped", {})
                    else f"t={v['temperature']:g}")
+    effort = f" · effort {v['effort']}" if v.get("effort") else ""
     return (f"{LETTERS[index]}: {v['prompt']} v{v['version']} · {v['model']} · "
-            f"{temperature}{tools}{schema}")
+            f"{temperature}{effort}{tools}{schema}")
 
 
 def dropped_notes(variants: list[dict[str, Any]]) -> list[str]:
@@ -74,6 +76,10 @@ def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> li
         prompt = store.get(v.prompt)
         version = prompt.resolve(v.ref)
         model = catalog.get(v.model)
+        if v.effort and v.effort not in model.efforts:
+            raise CompareError(f"Variant {LETTERS[len(out)]}: {model.label} takes no effort "
+                               f"{v.effort!r}" + (f"; it takes {', '.join(model.efforts)}."
+                                                  if model.efforts else "."))
         if unknown := [t for t in v.tools if t not in registered_tools()]:
             raise CompareError(f"Unknown tool {unknown[0]!r}; built-ins are "
                                f"{', '.join(registered_tools())}.")
@@ -96,8 +102,10 @@ def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
 
 
 def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
+    effort = r.variant.effort
     return ChatRequest(r.model.id, (Message("user", text),),
                        temperature=r.model.temperature_for(r.variant.temperature),
                        max_tokens=min(r.variant.max_tokens, r.model.max_output),
                        tools=tuple(registered_tools()[n].spec for n in r.variant.tools),
-                       output_schema=r.schema)
+                       output_schema=r.schema,
+                       reasoning=Reasoning(default_mode(r.model), effort) if effort else None)

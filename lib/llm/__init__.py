@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         Message,
         Provider,
         Reasoning,
+        ReasoningMode,
         Stop,
         TextDelta,
         Thinking,
@@ -81,6 +82,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     from lib.llm.providers.openai_provider import OpenAIProvider
     from lib.llm.providers.sdk import retry_after, translate
     from lib.llm.ratelimits import Limit, Limiters, parse_limits
+    from lib.llm.reasoning import default_mode, reasoning_mode, thinking_budget
     from lib.llm.recorder import LedgerRecorder, MemoryRecorder, Recorder
     from lib.llm.registry import (
         Capabilities,

@@ -63,13 +63,14 @@ class ToolSpec:
 ToolChoice = str
 
 # off: no thinking; on: thinking within `budget_tokens`; adaptive: the model decides how much.
-REASONING_MODES = ("off", "on", "adaptive")
+ReasoningMode = Literal["off", "on", "adaptive"]
+REASONING_MODES: tuple[ReasoningMode, ...] = ("off", "on", "adaptive")
 
 
 @dataclass(frozen=True)
 class Reasoning:
     """How a model reasons before it answers, where it takes a setting."""
-    mode: Literal["off", "on", "adaptive"] = "adaptive"
+    mode: ReasoningMode = "adaptive"
     effort: str | None = None        # low | medium | high | ... for a model that takes one
     budget_tokens: int | None = None  # for mode "on"
 

@@ -17,6 +17,7 @@ from lib.ui.chat.actions import ERROR as BRANCH_ERROR
 from lib.ui.chat.actions import message_actions
 from lib.ui.chat.router import route_note, routed
 from lib.ui.chat.summary import reply_note, summary_box
+from lib.ui.chat.thinking import reasoning_note, reply_thinking
 from lib.ui.chat.tools import render_steps, run_caption
 from lib.ui.kit.links import call_link
 from lib.ui.kit.resilience import fallback_note
@@ -31,6 +32,8 @@ def metrics_line(meta: dict) -> Markdown:
     est = " (estimated)" if meta.get("estimated") else ""
     parts.append(md("{:,} in / {:,} out{}", meta.get("input_tokens", 0),
                     meta.get("output_tokens", 0), est))
+    if (reasoning := reasoning_note(meta)) is not None:
+        parts.append(reasoning)
     parts.append(plain(format_cost(int(meta.get("cost_micro", 0)), meta.get("unpriced", 0))))
     if meta.get("ttft_ms") is not None:
         parts.append(md("first token {:,.0f} ms", meta["ttft_ms"]))
@@ -44,6 +47,7 @@ def render_message(conversation_id: int, message: StoredMessage,
                    enabled: bool = True) -> None:
     with st.chat_message(message.role):
         render_steps(message.meta)
+        reply_thinking(message.meta)
         if message.meta.get("structured"):
             render_structured(message.meta, message.content, str(message.id))
         elif message.meta.get("empty"):
@@ -119,7 +123,8 @@ _PARTS = {"system": ("#94a3b8", "the system prompt"),
           "new message": ("#fdba74", "the message being sent"),
           "framing": ("#fcd34d", "roles, separators and the reply's priming around each "
                                  "message"),
-          "reserved output": ("#cbd5e1", "room kept for the reply (max output tokens)")}
+          "reserved output": ("#cbd5e1", "room kept for the reply (max output tokens)"),
+          "reserved thinking": ("#a5b4fc", "room kept for the model's thinking (its budget)")}
 
 
 def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
@@ -137,7 +142,8 @@ def anatomy_html(anatomy: dict, reported: int | None = None) -> str:
         legend.append(f'<span title="{meaning}"><i style="background:{colour}"></i>{part} '
                       f"{tokens:,}</span>")
     used = sum(int(anatomy.get(p, 0)) for p in _PARTS)
-    sent = used - int(anatomy.get("reserved output", 0))
+    sent = used - int(anatomy.get("reserved output", 0)) - int(anatomy.get("reserved thinking",
+                                                                          0))
     counted = html.escape(str(anatomy.get("counter", "")))
     note = f" as counted by {counted}" if counted else ""
     if reported is not None and anatomy.get("counter") and reported != sent:

@@ -1,6 +1,6 @@
 """The Chat sidebar's settings kept with each conversation: model (or the router and its
-task), temperature, max tokens, knowledge base, tools and output schema (the system prompt is
-kept as the conversation's own).
+task), temperature, max tokens, reasoning, knowledge base, tools and output schema (the system
+prompt is kept as the conversation's own).
 Saved whenever they change on an open conversation (and with its first turn), restored into
 the sidebar when the conversation is opened again, by URL or from the list."""
 
@@ -15,9 +15,10 @@ from lib import chat, knowledge
 from lib.agents import registered_tools
 from lib.chat import Conversation, Routing, TurnOptions
 from lib.core import PromptLabError, Settings
-from lib.llm import TASKS, ModelInfo, ModelStatus
+from lib.llm import REASONING_MODES, TASKS, ModelInfo, ModelStatus
 from lib.ui.chat import router, summary, tools
 from lib.ui.chat.sidebar import LOADED, MODEL_KEY
+from lib.ui.chat.thinking import BUDGET, EFFORT, MODE, reasoning_sidebar
 from lib.ui.kit import app, resilience, stored_prompts, structured_output, widgets
 from lib.ui.kit.text import plain
 
@@ -44,7 +45,8 @@ class TurnSettings:
 
 def turn_settings(settings: Settings, current: Conversation | None) -> TurnSettings:
     """The Chat sidebar below the conversation list: model or Router, fallbacks, system prompt,
-    knowledge base, tools, temperature, max tokens, history strategy and output schema, restored
+    knowledge base, tools, temperature, max tokens, reasoning (for a model that takes it),
+    history strategy and output schema, restored
     from the conversation when it is opened and kept with it when they change."""
     kbs = [kb.name for kb in knowledge.list_kbs(settings.db)]
     restore(current, kbs, {widgets.ROUTER, *(m.key for m in app.catalog().models)})
@@ -73,6 +75,7 @@ def turn_settings(settings: Settings, current: Conversation | None) -> TurnSetti
             st.caption(plain(model.temperature_reason))
         max_tokens = st.number_input("Max output tokens", 1, model.max_output, step=64,
                                      key=MAX_TOKENS)
+        reasoning = reasoning_sidebar(model)
         strategy = summary.strategy_picker(settings, current)
         try:  # sending is held until a typed schema is fixed
             output_schema, schema_ok = structured_output.schema_input(prompt_name,
@@ -87,7 +90,8 @@ def turn_settings(settings: Settings, current: Conversation | None) -> TurnSetti
         prompt_name=prompt_name, prompt_version=prompt_version, knowledge_base=kb_name,
         top_k=top_k, tools=offered.tools, tool_choice=offered.choice,
         max_steps=offered.max_steps, max_cost_usd=offered.max_cost_usd,
-        output_schema=output_schema, fallbacks=fallbacks, history=strategy, user=app.user())
+        output_schema=output_schema, fallbacks=fallbacks, history=strategy, user=app.user(),
+        reasoning=reasoning)
     return TurnSettings(routing or model, status, options, schema_ok, kept)
 
 TEMPERATURE, MAX_TOKENS = "chat_temperature", "chat_max_tokens"
@@ -136,6 +140,13 @@ def _fitting(kept: dict[str, Any], kbs: list[str], models: set[str]) -> dict[str
     if "output_schema" in kept:
         schema = kept["output_schema"]
         out[SCHEMA] = schema if isinstance(schema, str) else ""
+    # Checked against the model when the Reasoning control is drawn (lib/ui/chat/thinking.py).
+    if kept.get("reasoning") in REASONING_MODES:
+        out[MODE] = kept["reasoning"]
+    if isinstance(kept.get("effort"), str):
+        out[EFFORT] = kept["effort"]
+    if isinstance(kept.get("thinking_budget"), int) and kept["thinking_budget"] >= 1:
+        out[BUDGET] = kept["thinking_budget"]
     return out
 
 
@@ -159,7 +170,8 @@ def chosen() -> dict[str, Any]:
             "temperature": state.get(TEMPERATURE), "max_tokens": state.get(MAX_TOKENS),
             "knowledge_base": state.get(KB), "top_k": state.get(TOP_K),
             "tools": list(state.get(TOOLS) or ()), "tool_choice": state.get(CHOICE),
-            "output_schema": state.get(SCHEMA) or ""}
+            "output_schema": state.get(SCHEMA) or "", "reasoning": state.get(MODE),
+            "effort": state.get(EFFORT), "thinking_budget": state.get(BUDGET)}
 
 
 def remember(settings: Settings, current: Conversation | None, now: dict[str, Any]) -> None:

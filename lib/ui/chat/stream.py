@@ -18,6 +18,8 @@ from lib.chat import (
     Repaired,
     Summarising,
     Text,
+    Thought,
+    ThoughtDone,
     ToolFinished,
     ToolStarted,
     TurnEvent,
@@ -27,6 +29,7 @@ from lib.core import PromptLabError
 from lib.ui.chat.actions import Resend, forget_requeue, requeue
 from lib.ui.chat.messages import NOTICE
 from lib.ui.chat.sidebar import open_conversation
+from lib.ui.chat.thinking import LiveThinking
 from lib.ui.chat.tools import block_label, draw_call, draw_result
 from lib.ui.kit.resilience import live_note
 from lib.ui.kit.text import inert, md
@@ -39,8 +42,9 @@ def stream_into(events: Iterable[TurnEvent], body, *, min_interval: float = 0.05
                 on: Callable[[TurnEvent], object] = lambda _event: None
                 ) -> tuple[str, PromptLabError | None]:
     """Draw a turn's events: streamed text, coalescing updates so long replies stay smooth,
-    each tool call as a block between the texts around it, waits, fallbacks and repairs as
-    notes; `on` sees every event first (the page's own lines: grounding, progress).
+    thinking in a box above the text it came before (collapsed once the text begins), each
+    tool call as a block between the texts around it, waits, fallbacks and repairs as notes;
+    `on` sees every event first (the page's own lines: grounding, progress).
 
     If Streamlit interrupts (the Stop button reruns the script), the generator is closed
     at once, which records the turn as cancelled and saves the partial reply.
@@ -49,13 +53,29 @@ def stream_into(events: Iterable[TurnEvent], body, *, min_interval: float = 0.05
     text, error, last = "", None, 0.0
     slot, blocks, note = body.empty(), {}, None
     slot.markdown(CURSOR)
+    thinking = LiveThinking(body, min_interval)
     try:
         for event in gen:
             on(event)
             if note is not None and not isinstance(event, Waiting):
                 note.empty()  # the wait is over
                 note = None
-            if isinstance(event, Text):
+            if isinstance(event, Thought | ThoughtDone) and not thinking.open:
+                if text:  # the text so far stays above the thinking
+                    slot.markdown(inert(text))
+                else:
+                    slot.empty()
+                text = ""
+                thinking.start()
+                slot = body.empty()
+                slot.markdown(CURSOR)
+            elif isinstance(event, Text | ToolStarted):
+                thinking.close()
+            if isinstance(event, Thought):
+                thinking.add(event.text)
+            elif isinstance(event, ThoughtDone) and event.redacted:
+                thinking.redacted()
+            elif isinstance(event, Text):
                 text += event.text
                 now = time.monotonic()
                 if now - last >= min_interval:
@@ -96,6 +116,7 @@ def stream_into(events: Iterable[TurnEvent], body, *, min_interval: float = 0.05
         close = getattr(gen, "close", None)
         if close:
             close()
+    thinking.close()
     slot.markdown(inert(text))
     return text, error
 
@@ -136,7 +157,7 @@ def send(draft: Draft, remember: dict[str, Any] | None = None) -> None:
                 open_conversation(event.conversation_id)
                 if remember is not None:
                     chat.save_settings(settings.db, event.conversation_id, remember)
-            elif isinstance(event, Text | ToolStarted):
+            elif isinstance(event, Text | Thought | ToolStarted):
                 line.empty()
 
         _, error = stream_into(_chain(first, turn), st.container(), on=on)

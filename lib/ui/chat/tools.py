@@ -10,7 +10,9 @@ from typing import Any
 import streamlit as st
 
 from lib.agents import DEFAULT_STEPS, Tool, registered_tools, schema_tool, tool_sources
+from lib.chat import group_label, step_parts
 from lib.core import PromptLabError, format_cost
+from lib.ui.chat.thinking import draw_thinking
 from lib.ui.kit.text import Markdown, inert, md
 from lib.ui.kit.widgets import show_error
 
@@ -129,18 +131,22 @@ def draw_result(result: str, is_error: bool) -> None:
 
 
 def render_steps(meta: dict) -> None:
-    """A stored run: each step's text and tool calls, in order, then its totals."""
+    """A stored run: each step's thinking, text and tool calls in the order the model wrote
+    them (the last step's text is the reply's own)."""
     for step in meta.get("steps", ()):
-        if not step.get("calls"):
-            continue
-        if step.get("text"):
-            st.markdown(inert(step["text"]))
-        for c in step["calls"]:
-            with st.expander(block_label(c["name"], c.get("ms", 0), c.get("is_error", False),
-                                         c.get("pending", False))):
-                draw_call(c.get("raw") if c.get("invalid") else c.get("arguments", {}),
-                          None if c.get("pending") else c.get("result"),
-                          c.get("is_error", False), c.get("sources", ()))
+        for kind, part in step_parts(step):
+            if kind == "thinking":
+                draw_thinking(part, group_label(step, part))
+            elif kind == "text":
+                st.markdown(inert(part))
+            else:
+                with st.expander(block_label(part["name"], part.get("ms", 0),
+                                             part.get("is_error", False),
+                                             part.get("pending", False))):
+                    draw_call(part.get("raw") if part.get("invalid") else
+                              part.get("arguments", {}),
+                              None if part.get("pending") else part.get("result"),
+                              part.get("is_error", False), part.get("sources", ()))
 
 
 def run_caption(meta: dict) -> Markdown:

@@ -1,5 +1,5 @@
-"""A new comparison on the Compare page: its variants (prompt, version, model, settings, tools,
-schema), its input (one, or a dataset), its checks and its title."""
+"""A new comparison on the Compare page: its variants (prompt, version, model, settings, effort,
+tools, schema), its input (one, or a dataset), its checks and its title."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from lib.compare import (
     Variant,
 )
 from lib.core import CompareError, PromptLabError, Settings
+from lib.llm import ModelInfo
 from lib.ui.chat.tools import LABELS
 from lib.ui.kit import app, stored_prompts, widgets
 from lib.ui.kit.text import md, plain
@@ -45,6 +46,7 @@ def variant_editor(index: int, names: list[str]) -> Variant:
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
                                  key=f"cv{index}_max_{name}")
+    effort = effort_input(index, status.model)
     tools = st.multiselect("Tools", [t for t in registered_tools() if t not in KB_TOOLS],
                            key=f"cv{index}_tools", placeholder="No tools",
                            format_func=lambda t: plain(LABELS[t]),
@@ -61,7 +63,18 @@ def variant_editor(index: int, names: list[str]) -> Variant:
         raise CompareError(f"Variant {LETTERS[index]} uses an unavailable model.",
                              hint=status.reason)
     return Variant(name, ref, status.model.key, temperature, int(max_tokens), tuple(tools),
-                   schema.strip())
+                   schema.strip(), effort)
+
+
+def effort_input(index: int, model: ModelInfo) -> str:
+    """A reasoning effort for a model that takes one ("": the model's default)."""
+    if not model.efforts:
+        return ""
+    # Keyed by the model: another model's levels differ, and it starts from its default.
+    return st.selectbox("Reasoning effort", ["", *model.efforts], key=f"cv{index}_effort_"
+                        f"{model.key}", format_func=lambda e: e or "The model's default",
+                        help="How much the model reasons before it answers; reasoning "
+                             "tokens are billed as output.")
 
 
 CHECKS_KEY = "cmp_checks"

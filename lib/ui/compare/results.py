@@ -98,8 +98,10 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
                              ) + (calls if cell.trace.get("calls") else md("no tool"))
     details = md(" · [call details]({})", call_url(cell.call_id)) \
         if cell.call_id is not None else Markdown()
-    return (body + status + md("\n\n:gray[{:,} in / {:,} out · {} · first token {} · total "
-                               "{}]{}", cell.input_tokens, cell.output_tokens,
+    reasoning = md(" ({:,} reasoning)", cell.reasoning_tokens) if cell.reasoning_tokens \
+        else Markdown()
+    return (body + status + md("\n\n:gray[{:,} in / {:,} out{} · {} · first token {} · total "
+                               "{}]{}", cell.input_tokens, cell.output_tokens, reasoning,
                                format_cost(cell.cost_micro, not cell.priced), ttft, total,
                                details)
             + (Markdown("\n\n") + checks if checks else Markdown()))

@@ -1,5 +1,6 @@
 """An agent run drawn as a tree: the run, its steps (each a model call with its tokens, cost
-and timings), and under each step the tool calls it made with their arguments and results."""
+and timings), and under each step its thinking and the tool calls it made with their arguments
+and results, in the order the model wrote them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 
 import streamlit as st
 
-from lib.chat import RunTrace
+from lib.chat import RunTrace, group_label
 from lib.core import format_cost
+from lib.ui.chat.thinking import draw_thinking
 from lib.ui.chat.tools import ENDS
 from lib.ui.kit.text import Markdown, inert, md, plain
 
@@ -45,9 +47,14 @@ def draw(trace: RunTrace) -> None:
                            format_cost(r.cost_micro, not r.priced), r.total_ms) + first)
             if r.error_message:
                 st.caption(md(":material/warning: {}", r.error_message))
-            if s.text:
-                st.markdown(inert(s.text))
-            for call in s.calls:
+            for kind, part in s.parts():
+                if kind == "thinking":
+                    draw_thinking(part, group_label(s.stored, part))
+                    continue
+                if kind == "text":
+                    st.markdown(inert(part))
+                    continue
+                call = part
                 state = "failed" if call.get("is_error") else "answered"
                 st.markdown(md("└ :material/build: `{}` {} in {:,.0f} ms", call["name"], state,
                                call.get("ms", 0)))
