@@ -42,7 +42,7 @@ def steps_meta(steps: list[Any], thoughts: Thoughts | None = None,
     thinking `thoughts` saw in it (`model`: the run's, for blocks that name none)."""
     return [{"number": s.number, "call_id": s.call_id, "text": s.text, "status": s.status,
              "input_tokens": s.input_tokens, "output_tokens": s.output_tokens,
-             "reasoning_tokens": s.record.reasoning_tokens if s.record else 0,
+             "reasoning_tokens": s.record.reasoning_tokens,
              "thinking": thoughts.blocks(model, s.number) if thoughts else [],
              "cost_micro": s.cost_micro, "ms": round(s.ms, 1),
              "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
