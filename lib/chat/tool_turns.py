@@ -61,3 +61,14 @@ def give_results(meta: dict[str, Any], typed: dict[str, str]) -> None:
         raise ToolError(f"Give a result for {', '.join(missing)} before going on.")
     for c in waiting:
         c["result"], c["pending"] = str(typed[c["id"]]), False
+
+
+# What a run's reply adds up over its steps: a paused run that goes on sums both parts.
+RUN_TOTALS = ("input_tokens", "output_tokens", "cost_micro", "total_ms", "unpriced",
+              "reasoning_tokens", "reasoning_micro")
+
+
+def gone_on(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The reply meta of a paused run that went on: earlier steps first, totals summed."""
+    return {**after, "steps": before["steps"] + after["steps"],
+            **{k: after.get(k, 0) + before.get(k, 0) for k in RUN_TOTALS}}

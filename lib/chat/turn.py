@@ -25,7 +25,7 @@ from lib.chat.grounded import grounding, sources_meta
 from lib.chat.replies import reasoning_meta, reply_meta
 from lib.chat.summaries import summary_model
 from lib.chat.thoughts import Thoughts
-from lib.chat.tool_turns import give_results, steps_meta
+from lib.chat.tool_turns import give_results, gone_on, steps_meta
 from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -242,14 +242,9 @@ class ChatTurn:
             meta["structured"] = {"status": v.status, "errors": list(v.errors)}
         text = run.steps[-1].text if reason == "answered" else ""
         db = self.settings.db
-        if self.paused is not None:  # one reply for the whole run: earlier steps first
-            before = self.paused.meta
-            meta["steps"] = before["steps"] + meta["steps"]
-            for key in ("input_tokens", "output_tokens", "cost_micro", "total_ms", "unpriced",
-                        "reasoning_tokens", "reasoning_micro"):
-                meta[key] += before.get(key, 0)
+        if self.paused is not None:  # one reply for the whole run
             update_message(db, self.paused.id, text, status=stored_status(reason),
-                           meta=meta)
+                           meta=gone_on(self.paused.meta, meta))
             return
         add_message(db, self.conversation_id, "assistant", text,
                     status=stored_status(reason), call_id=last.id, meta=meta,
