@@ -59,7 +59,7 @@ def test_chat_streams_a_local_reply_and_saves_it(app, data_dir):
 def test_unavailable_model_explains_how_to_enable_it(app):
     at = app("app_pages/chat.py")
     box = at.selectbox(key="chat_model")
-    assert "Anthropic · Claude Haiku 4.5  (unavailable)" in box.options
+    assert "Anthropic · Claude Haiku 4.5 · legacy  (unavailable)" in box.options
     box.set_value("anthropic/claude-haiku-4-5").run()
     assert any("ANTHROPIC_API_KEY" in shown(w.value) for w in at.warning)
     assert at.chat_input[0].disabled

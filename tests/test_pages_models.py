@@ -71,7 +71,10 @@ def test_home_says_where_models_came_from_and_the_picker_marks_price_unknown(app
     at.run()
     box = at.selectbox(key="chat_model")
     assert OPTION in box.options
-    assert "OpenAI · GPT-5" in box.options  # a catalog model: no mark
+    assert "OpenAI · GPT-6.2 Sol" in box.options  # a current catalog model: no mark
+    # A model the vendor lists as legacy says so, after the provider's current ones.
+    options = list(box.options)
+    assert options.index("OpenAI · GPT-5 · legacy") > options.index("OpenAI · GPT-6 Luna")
     box.set_value(NEW).run()
     assert any("gpt-9's price is unknown" in shown(c.value) for c in at.caption)
 
@@ -115,7 +118,7 @@ def test_an_endpoint_that_cannot_be_reached_changes_nothing_and_says_so(app, mon
     assert "discovered" not in page_text(at) and "with no price yet" not in page_text(at)
     at.switch_page("app_pages/chat.py")
     at.run()
-    assert "OpenAI · GPT-5" in at.selectbox(key="chat_model").options
+    assert "OpenAI · GPT-6.2 Sol" in at.selectbox(key="chat_model").options
     assert not any("discovered" in o for o in at.selectbox(key="chat_model").options)
 
 

@@ -17,20 +17,23 @@ from lib.ui.kit.text import md, plain
 
 def model_label(status: ModelStatus) -> str:
     """An option of the model select box (options are shown as plain text): a model the
-    provider's endpoint listed says so (its provider comes first), and one with no price."""
+    provider's endpoint listed says so (its provider comes first), a legacy one, and one with
+    no price."""
     m = status.model
     mark = "" if status.available else "  (unavailable)"
     found = f" · {model_origin(m, settings())}" if m.source == "discovered" else ""
     price = "" if m.priced else f" · {PRICE_UNKNOWN}"
-    return (f"{provider_label(m.provider)} · {m.label}{found}{price}{mark}"
+    legacy = " · legacy" if m.legacy else ""  # still served; the vendor lists a successor
+    return (f"{provider_label(m.provider)} · {m.label}{legacy}{found}{price}{mark}"
             f"{circuit_mark(m.provider)}")
 
 
-def _order(status: ModelStatus) -> tuple[bool, bool, str]:
+def _order(status: ModelStatus) -> tuple[bool, bool, str, bool]:
     """Available first; a plugin's models after the built-ins, so installing one does not
-    change the default model."""
-    spec = spec_of(status.model.provider)
-    return not status.available, spec is None or spec.source != "built-in", status.model.provider
+    change the default model; a provider's legacy models after its current ones."""
+    m = status.model
+    spec = spec_of(m.provider)
+    return not status.available, spec is None or spec.source != "built-in", m.provider, m.legacy
 
 
 T = TypeVar("T")
