@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING
 from lib.core import lazy_face
 
 if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first use)
-    from lib.mcp.config import FILE, ServerConfig, load_servers, parse_servers, tools_path
+    from lib.mcp.config import (
+        FILE,
+        ServerConfig,
+        expand_variables,
+        load_servers,
+        parse_servers,
+        tools_path,
+    )
     from lib.mcp.connection import ServerStatus
     from lib.mcp.protocol import RemoteTool, Reply
     from lib.mcp.servers import STATES, Servers, manager

@@ -165,7 +165,7 @@ def _server(table: Any, number: int, where: str) -> ServerConfig:
                         seconds("call_timeout", CALL_TIMEOUT_S))
 
 
-def resolve(values: dict[str, str], what: str) -> dict[str, str]:
+def expand_variables(values: dict[str, str], what: str) -> dict[str, str]:
     """Values with each ${NAME} replaced from the environment, then secrets.toml; the
     replaced values are remembered as secrets (blanked wherever they turn up in text).
     Raises ConfigError naming the variable, never a value."""

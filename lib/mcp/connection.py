@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from lib.core import ConfigError, ToolError, redact
-from lib.mcp.config import ServerConfig, executable, resolve
+from lib.mcp.config import ServerConfig, executable, expand_variables
 from lib.mcp.protocol import RemoteTool, Reply, list_tools, result_text, short, watched
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,12 @@ class Connection:
         self.settled.set()
         self.client: Any = None              # mcp.Client while ready
         self.scope: Any = None               # the anyio CancelScope around the connection
+        self.task: Any = None                # the asyncio task serving it
         self.ended: Any = None               # an anyio.Event: the connection is over
         self.broken = ""                     # why the server's output ended it
         self.stopping = False
         self.errlog: IO[str] | None = None   # a stdio server's stderr
+        self.http_status: int | None = None  # an HTTP server's last error status
 
     def status(self) -> ServerStatus:
         return ServerStatus(self.config, self.state, self.error, self.stderr_tail(),
@@ -108,6 +110,7 @@ class Connection:
         from mcp import Client, Implementation
 
         cfg, started = self.config, time.perf_counter()
+        self.task = asyncio.current_task()
         timer = asyncio.get_running_loop().call_later(cfg.start_timeout_s, self._give_up)
         try:
             with anyio.CancelScope() as self.scope:
@@ -131,7 +134,7 @@ class Connection:
                                                    "It ended the connection."))
         except Exception as exc:  # whatever stopped it is its status, and ours to log
             if self.state != "stopping":
-                self.wind_down(_reason(exc, cfg))
+                self.wind_down(_reason(exc, cfg, self.http_status))
                 log.warning("MCP server %s failed: %s", cfg.name, self.error,
                             exc_info=None if isinstance(exc, ConfigError) else exc)
         finally:
@@ -147,7 +150,7 @@ class Connection:
             from mcp import StdioServerParameters
             from mcp.client.stdio import stdio_client
 
-            env = resolve(cfg.env, "env")
+            env = expand_variables(cfg.env, "env")
             if self.errlog is not None:
                 self.errlog.close()
             # Kept past the server's end (its status shows the tail); replaced at the next start.
@@ -159,8 +162,13 @@ class Connection:
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
+        async def note(response: httpx2.Response) -> None:
+            if response.status_code >= 400:  # the SDK's error says no more than "an error"
+                self.http_status = response.status_code
+
+        self.http_status = None
         http = await stack.enter_async_context(httpx2.AsyncClient(
-            headers=resolve(cfg.headers, "header"),
+            headers=expand_variables(cfg.headers, "header"), event_hooks={"response": [note]},
             timeout=httpx2.Timeout(30.0, read=300.0)))  # the SDK's own defaults
         return streamable_http_client(cfg.url, http_client=http)
 
@@ -208,7 +216,7 @@ def last_words(stderr: str) -> str:
     return f" Its stderr ends: {lines[-1][:300]}" if lines else ""
 
 
-def _reason(exc: BaseException, cfg: ServerConfig) -> str:
+def _reason(exc: BaseException, cfg: ServerConfig, http_status: int | None) -> str:
     """Why a server could not start or went away, in plain words."""
     from mcp import MCPError
 
@@ -220,6 +228,11 @@ def _reason(exc: BaseException, cfg: ServerConfig) -> str:
         return f"There is no program {cfg.command!r} (on PATH or beside the lab's Python)."
     if isinstance(exc, OSError) and cfg.command:
         return f"{cfg.command!r} could not be started: {exc.strerror or exc}."
+    if http_status in (401, 403):
+        return (f"It answered HTTP {http_status}: it refused the credentials (the headers in "
+                "tools.toml).")
+    if http_status is not None:
+        return f"It answered HTTP {http_status}."
     if isinstance(exc, MCPError):
         return f"It refused the connection: {redact(exc.error.message)}."
     return short(exc) + "."

@@ -63,6 +63,12 @@ class Servers:
             conns = list(self._conns.values())
         return [c.status() for c in conns]
 
+    def settled(self, name: str) -> ServerStatus:
+        """Its status once it is neither starting nor stopping (waits, bounded)."""
+        conn = self._get(name)
+        conn.settled.wait(conn.config.start_timeout_s + STOP_S)
+        return conn.status()
+
     def _get(self, name: str) -> Connection:
         with self._lock:
             conn = self._conns.get(name)
@@ -111,7 +117,8 @@ class Servers:
             conn.wind_down()
             if conn.scope is not None:
                 conn.scope.cancel()
-            await asyncio.to_thread(conn.settled.wait, STOP_S)
+            if conn.task is not None:  # no thread to wait in: at exit none may start
+                await asyncio.wait([conn.task], timeout=STOP_S)
 
         return self._run(stop())
 
