@@ -7,6 +7,7 @@ from lib.core import lazy_face
 
 if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first use)
     from lib.mcp.config import (
+        EXAMPLE,
         FILE,
         ServerConfig,
         expand_variables,

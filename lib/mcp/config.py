@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from lib.agents import POLICIES
-from lib.core import ConfigError, Settings, remember_secrets, secrets_path
+from lib.core import ROOT, ConfigError, Settings, remember_secrets, secrets_path
 
 FILE = "tools.toml"
+EXAMPLE = ROOT / "tools.example.toml"
 NAME = re.compile(r"[A-Za-z0-9_-]{1,24}")
 START_TIMEOUT_S = 20.0
 CALL_TIMEOUT_S = 30.0
