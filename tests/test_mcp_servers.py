@@ -141,7 +141,7 @@ def test_the_git_server_over_a_throwaway_repository(tools_toml, tmp_path):
 
 
 def test_the_bundled_model_calls_an_mcp_tool_and_the_trace_keeps_its_server(tools_toml,
-                                                                              settings):
+                                                                              settings, app):
     from fakes import chat_turn
 
     from lib.chat import TurnOptions
@@ -172,6 +172,9 @@ def test_the_bundled_model_calls_an_mcp_tool_and_the_trace_keeps_its_server(tool
     trace = chat.run_trace(settings.db, reply.meta["run_id"])
     assert trace is not None and trace.steps[0].calls[0]["server"] == "time"
     assert trace.steps[0].calls[0]["result"] == first["result"]
+    traces = app("app_pages/traces.py")  # the latest run, drawn with the call's server
+    assert any("`time__get_current_time`" in m.value and "MCP server time" in m.value
+               for m in traces.markdown)
 
 
 # -- a server that misbehaves -----------------------------------------------------------------
@@ -186,6 +189,10 @@ def test_a_server_that_hangs_on_start_times_out_with_a_clear_message(tools_toml,
     assert status.status.error == ("It did not start within 1 s (the start_timeout in "
                                    "tools.toml).")
     assert gone(int(pidfile.read_text()))  # stopped, not left sleeping
+    # Tried again, in the background: a listing does not wait for it a second time.
+    [again] = manager().start_all(retry_after=0)
+    assert again.state == "starting"
+    assert manager().settled("slow").state == "failed" and gone(int(pidfile.read_text()))
 
 
 def test_a_crash_mid_call_is_an_error_and_the_next_call_starts_it_again(tools_toml):

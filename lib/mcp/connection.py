@@ -50,7 +50,8 @@ class Connection:
         self.state, self.error, self.since = "stopped", "", time.time()
         self.tools: tuple[RemoteTool, ...] = ()
         self.start_ms: float | None = None
-        self.settled = threading.Event()     # set whenever it is not starting
+        self.settled = threading.Event()     # set whenever it is not starting or stopping
+        self.tried = False                   # a start has ended (ready, or failed)
         self.settled.set()
         self.client: Any = None              # mcp.Client while ready
         self.scope: Any = None               # the anyio CancelScope around the connection
@@ -92,6 +93,7 @@ class Connection:
 
     def _settle(self, state: str, error: str = "") -> None:
         self.state, self.error, self.since = state, redact(error), time.time()
+        self.tried = True
         self.client = None
         self.settled.set()
 
@@ -126,7 +128,7 @@ class Connection:
                     timer.cancel()
                     self.tools, self.client = tools, client
                     self.start_ms = (time.perf_counter() - started) * 1000
-                    self.state, self.since = "ready", time.time()
+                    self.state, self.since, self.tried = "ready", time.time(), True
                     self.settled.set()
                     log.info("MCP server %s is ready with %d tools", cfg.name, len(tools))
                     await self.ended.wait()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import math
 import threading
 import time
 from collections.abc import Coroutine
@@ -94,12 +93,17 @@ class Servers:
         return conn.status()
 
     def start_all(self, *, retry_after: float = RETRY_S) -> list[ServerStatus]:
-        """Start every server not ready (at once) and wait for them all."""
+        """Start every server not ready, at once (one that failed: `retry_after` seconds
+        later); wait for those starting for the first time. A retry goes on in the
+        background: a server that hangs on start holds up a listing once, not every minute."""
         with self._lock:
-            names = list(self._conns)
-        for name in names:
-            self.start(name, wait=False, retry_after=retry_after)
-        return [self.start(name, retry_after=math.inf) for name in names]
+            conns = list(self._conns.values())
+        for conn in conns:
+            self.start(conn.config.name, wait=False, retry_after=retry_after)
+        for conn in conns:
+            if not conn.tried:
+                conn.settled.wait(conn.config.start_timeout_s + STOP_S)
+        return [conn.status() for conn in conns]
 
     def restart(self, name: str) -> ServerStatus:
         self.stop(name)
