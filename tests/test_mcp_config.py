@@ -98,9 +98,9 @@ def test_values_come_from_the_environment_then_secrets_and_are_secrets(monkeypat
     secrets.write_text('FROM_SECRETS = "secret-from-file-123"\n')
     monkeypatch.setenv("PROMPTLAB_SECRETS_FILE", str(secrets))
     monkeypatch.setenv("FROM_ENV", "secret-from-env-456")
-    assert expand_variables({"A": "Bearer ${FROM_ENV}", "B": "${FROM_SECRETS}", "C": "plain"},
-                   "header") == {"A": "Bearer secret-from-env-456",
-                                 "B": "secret-from-file-123", "C": "plain"}
+    values = {"A": "Bearer ${FROM_ENV}", "B": "${FROM_SECRETS}", "C": "plain"}
+    assert expand_variables(values, "header") == {
+        "A": "Bearer secret-from-env-456", "B": "secret-from-file-123", "C": "plain"}
     assert redact("sent secret-from-file-123") == "sent [redacted]"
     with pytest.raises(ConfigError) as info:
         expand_variables({"A": "${FROM_ENV} ${NOT_SET_ANYWHERE}"}, "header")

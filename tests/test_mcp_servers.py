@@ -226,11 +226,15 @@ def test_a_call_that_never_answers_times_out_and_the_run_goes_on(tools_toml, set
     assert int(call("bad__pid").content) == pid  # the same server still answers
 
 
-def test_a_huge_result_is_cut(tools_toml):
+def test_a_huge_result_is_cut_and_other_blocks_are_named(tools_toml):
     tools_toml(misbehaving("bad"))
     huge = call("bad__huge", n=200_000)
     assert huge.cut and not huge.is_error
     assert huge.content.endswith("the first 2,000 are shown]")
+    assert call("bad__mixed").content == ("a chart:\n[image (image/png), not shown]\n"
+                                          "the notes\n[a resource: file:///big.csv]")
+    fail = call("bad__fail")
+    assert fail.is_error and fail.content == "bad__fail failed: the tool failed on purpose"
 
 
 def test_a_line_that_is_not_json_rpc_ends_the_connection_with_a_clear_error(tools_toml):

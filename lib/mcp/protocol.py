@@ -79,6 +79,7 @@ class EndWatch:
 
 
 async def list_tools(client: Any) -> tuple[RemoteTool, ...]:
+    """Every tool the server lists, page by page (at most MAX_PAGES pages)."""
     tools: list[RemoteTool] = []
     cursor = None
     for _ in range(MAX_PAGES):
@@ -114,8 +115,9 @@ def result_text(result: Any) -> str:
 
 
 def short(exc: BaseException) -> str:
+    """An exception in a few words (a pydantic error: its first problem and the text)."""
     errors = getattr(exc, "errors", None)
-    if callable(errors):  # pydantic: the first problem and the text it was about
+    if callable(errors):
         try:
             first = errors()[0]
             shown = repr(first.get("input", ""))[:120]

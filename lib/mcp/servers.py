@@ -6,8 +6,8 @@ task on it, and calls from any thread are handed to it (asyncio.run_coroutine_th
 A server starts on first use and is stopped at exit; one that died (it exited, or sent
 something that is not JSON-RPC) starts again on its next call. Starting and every call are
 bounded by the server's timeouts: whatever happens, the caller gets a ToolError in plain
-words, never a hang. Its state (stopped, starting, ready, failed with why and the end of its
-stderr) is for the Tools page."""
+words, never a hang. Its state (stopped, starting, ready, stopping, failed with why and the
+end of its stderr) is for the Tools page."""
 
 from __future__ import annotations
 
