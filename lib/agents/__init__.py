@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     from lib.agents.loop import DEFAULT_STEPS, AgentRun, Limits
     from lib.agents.registry import forget_tools, registered_tools, tool_sources
     from lib.agents.tools import (
+        POLICIES,
         RESULT_TOKENS,
         Cited,
         Outcome,

@@ -19,6 +19,8 @@ from lib.llm import ToolCall, ToolSpec, check_tool_parameters, encoding, schema_
 log = logging.getLogger(__name__)
 RESULT_TOKENS = 2000      # a result longer than this is cut, and says so
 TIMEOUT_S = 10.0
+# Whether a call needs a person: run it, ask first, or never offer the tool to a model.
+POLICIES = ("run", "ask", "never")
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # Tool bodies run here so a hung one can be timed out; a few at a time for parallel calls.
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
@@ -34,6 +36,7 @@ class Outcome:
     cut: bool = False
     sources: tuple[dict[str, Any], ...] = ()
     pending: bool = False     # a page-defined tool with no result yet: the user gives it
+    server: str = ""          # the MCP server of the tool, if it is one's
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class Tool:
     canned: str | None = None                   # a code-less tool's fixed result, if any
     timeout_s: float = TIMEOUT_S
     needs: tuple[str, ...] = field(default=())  # context keys the function takes (settings, kb)
+    policy: str = "run"                         # one of POLICIES; the caller enforces it
+    server: str = ""                            # the MCP server whose tool this is, if any
+    # The server's hints (readOnlyHint, destructiveHint, ...), shown beside the tool, never
+    # trusted for what the call may do.
+    annotations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec(self) -> ToolSpec:
@@ -128,7 +136,9 @@ def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
 
     def done(content: str, is_error: bool = False, sources: tuple = ()) -> Outcome:
         text, cut = cap(content)
-        return Outcome(text, is_error, (time.perf_counter() - start) * 1000, cut, sources)
+        # The tool's MCP server: none when a canned or typed result stood in for it.
+        return Outcome(text, is_error, (time.perf_counter() - start) * 1000, cut, sources,
+                       server=t.server if t is not None and t.fn is not None else "")
 
     if t is None:
         return done(f"There is no tool named {call.name!r}.", True)

@@ -48,7 +48,8 @@ def steps_meta(steps: list[Any], thoughts: Thoughts | None = None,
              "calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw,
                         "invalid": c.invalid, "result": o.content, "is_error": o.is_error,
                         "ms": round(o.ms, 1), "cut": o.cut, "sources": list(o.sources),
-                        **({"pending": True} if o.pending else {})}
+                        **({"pending": True} if o.pending else {}),
+                        **({"server": o.server} if o.server else {})}
                        for c, o in s.calls]}
             for s in steps]
 

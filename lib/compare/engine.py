@@ -142,7 +142,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         result.call_id = last.call_id if last else None
         result.trace = {"run_id": run.run_id, "steps": len(run.steps), "end": end.reason,
                         "calls": [{"name": c.name, "arguments": c.arguments,
-                                   "result": o.content, "is_error": o.is_error}
+                                   "result": o.content, "is_error": o.is_error,
+                                   **({"server": o.server} if o.server else {})}
                                   for s in run.steps for c, o in s.calls]}
         if run.usage is not None and run.usage.reasoning_tokens:
             result.trace["reasoning_tokens"] = run.usage.reasoning_tokens

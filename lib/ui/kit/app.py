@@ -37,6 +37,8 @@ PAGES = [
      "spend, tokens, latency, errors, caching, budgets"),
     ("app_pages/traces.py", "Traces", ":material/account_tree:",
      "agent runs: steps and tool calls with timings, tokens and cost"),
+    ("app_pages/tools.py", "Tools", ":material/build:",
+     "MCP servers and every tool a model may call, with a form to try each"),
     ("app_pages/api.py", "API", ":material/api:",
      "keys for the OpenAI-compatible HTTP API, their spend and budgets"),
 ]

@@ -56,8 +56,10 @@ def draw(trace: RunTrace) -> None:
                     continue
                 call = part
                 state = "failed" if call.get("is_error") else "answered"
+                server = md(" · MCP server {}", call["server"]) if call.get("server") \
+                    else Markdown()
                 st.markdown(md("└ :material/build: `{}` {} in {:,.0f} ms", call["name"], state,
-                               call.get("ms", 0)))
+                               call.get("ms", 0)) + server)
                 left, right = st.columns(2)
                 left.code(call.get("raw") if call.get("invalid") else json.dumps(
                     call.get("arguments", {}), indent=2, ensure_ascii=False), language="json")
