@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -70,9 +71,16 @@ def children(word: str) -> list[int]:
     return found
 
 
-def gone(pid: int) -> bool:
-    """Ended and reaped: no process, not even a zombie."""
-    return not Path(f"/proc/{pid}").exists()
+def gone(pid: int, timeout_s: float = 30.0) -> bool:
+    """Ended and reaped, no process, not even a zombie, within `timeout_s`: a crash is
+    reported as soon as the server's output closes, and reaped by its connection just after
+    (under load that was after the check)."""
+    deadline = time.monotonic() + timeout_s
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)  # a poll for the condition, not a wait for time
+    return True
 
 
 def call(name: str, **arguments):
