@@ -84,6 +84,12 @@ class FakeOpenAI:
             self._lock.notify_all()
             return self.script[min(len(self.requests), len(self.script)) - 1]
 
+    def wait_for_gets(self, n: int, timeout: float = 60.0) -> None:
+        """Until `n` GET requests (a models listing) have come in."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.gets) >= n, timeout):
+                raise TimeoutError(f"{len(self.gets)} of {n} GET requests came in")
+
     def wait_for_requests(self, n: int, timeout: float = 60.0) -> None:
         """Until `n` requests have come in (a test that acts once a call has gone out)."""
         with self._lock:
@@ -115,6 +121,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with fake._lock:
                 fake.gets.append(self.path)
+                fake._lock.notify_all()
             if fake.models_hold is not None:
                 fake.models_hold.wait(60)
             body = json.dumps({"object": "list", "data": fake.models}).encode()

@@ -6,12 +6,13 @@ in the data folder's models.toml; an endpoint that cannot be reached changes not
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from fake_openai import FakeOpenAI, reply, serving
 from support import free_port, shown
 
-from lib import spend
+from lib import chat, spend
 from lib.core import get_settings
 from lib.llm import forget_listings, user_catalog_path
 
@@ -149,3 +150,26 @@ def test_costs_and_the_call_page_say_unknown_for_an_unpriced_call(app):
     at.query_params["id"] = str(spend.latest_call_id(db))
     at.run()
     assert shown(next(m.value for m in at.metric if m.label == "Cost")) == "unknown"
+
+
+def test_a_conversation_kept_on_a_discovered_model_keeps_it_when_opened_first(app, listed):
+    """Just after the app starts the listing is still under way: opening a conversation kept
+    on a model only it brings waits for it, rather than putting the default model in its
+    place (and keeping that)."""
+    db = get_settings().db
+    conv = chat.create_conversation(db, title="On gpt-9", model=NEW)
+    chat.save_settings(db, conv, {"model": NEW, "max_tokens": 64})
+    listed.models_hold = threading.Event()
+    # The listing answers only once it has been asked: the page cannot have found gpt-9 by
+    # then, so a page that did not wait would draw the default model.
+    release = threading.Thread(target=lambda: (listed.wait_for_gets(1),
+                                               listed.models_hold.set()))
+    release.start()
+    at = app()
+    at.switch_page("app_pages/chat.py")
+    at.query_params["c"] = str(conv)
+    at.run()
+    release.join()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="chat_model").value == NEW
+    assert chat.get_conversation(db, conv).settings["model"] == NEW

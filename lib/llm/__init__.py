@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         model_listings,
         model_origin,
         refresh_models,
+        wait_for_listings,
     )
     from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
     from lib.llm.guards import GUARDS, Guards

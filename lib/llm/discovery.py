@@ -41,7 +41,7 @@ class Listing:
         return f"could not list models from {self.where}: {self.error}" if self.error else ""
 
 
-_lock = threading.Lock()
+_lock = threading.Condition()  # also told when an ask ends (wait_for_listings)
 _kept: dict[Settings, dict[str, Listing]] = {}
 _asking: set[tuple[Settings, str]] = set()
 _changes = 0
@@ -91,6 +91,14 @@ def listing_under_way(settings: Settings) -> bool:
         return any(s == settings for s, _ in _asking)
 
 
+def wait_for_listings(settings: Settings, timeout_s: float) -> bool:
+    """Wait until no ask for these settings is under way, at most `timeout_s`: for a page
+    that opens something naming a model no listing has brought yet (a conversation kept on a
+    discovered model, opened just after the app started). False: still under way."""
+    with _lock:
+        return _lock.wait_for(lambda: not any(s == settings for s, _ in _asking), timeout_s)
+
+
 def refresh_models(settings: Settings, *, http_client: Any | None = None) -> list[Listing]:
     """Ask every available provider now, one after the other; returns every listing."""
     for spec in askable(settings):
@@ -134,15 +142,16 @@ def _ask(settings: Settings, spec: ProviderSpec, http_client: Any | None,
     global _changes
     try:
         listing = _listing(settings, spec, http_client)
+        with _lock:
+            kept = _kept.setdefault(settings, {})
+            if spec.name not in kept or kept[spec.name].models != listing.models:
+                _changes += 1
+            kept[spec.name] = listing
     finally:
-        if background:
+        if background:  # kept first: a page waiting on the ask finds its models
             with _lock:
                 _asking.discard((settings, spec.name))
-    with _lock:
-        kept = _kept.setdefault(settings, {})
-        if spec.name not in kept or kept[spec.name].models != listing.models:
-            _changes += 1
-        kept[spec.name] = listing
+                _lock.notify_all()
 
 
 def _listing(settings: Settings, spec: ProviderSpec, http_client: Any | None) -> Listing:

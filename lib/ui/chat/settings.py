@@ -15,7 +15,7 @@ from lib import chat, knowledge
 from lib.agents import registered_tools
 from lib.chat import Conversation, Routing, TurnOptions
 from lib.core import PromptLabError, Settings
-from lib.llm import REASONING_MODES, TASKS, ModelInfo, ModelStatus
+from lib.llm import REASONING_MODES, TASKS, ModelInfo, ModelStatus, wait_for_listings
 from lib.ui.chat import router, summary, tools
 from lib.ui.chat.sidebar import LOADED, MODEL_KEY
 from lib.ui.chat.thinking import BUDGET, EFFORT, MODE, reasoning_sidebar
@@ -49,7 +49,7 @@ def turn_settings(settings: Settings, current: Conversation | None) -> TurnSetti
     history strategy and output schema, restored
     from the conversation when it is opened and kept with it when they change."""
     kbs = [kb.name for kb in knowledge.list_kbs(settings.db)]
-    restore(current, kbs, {widgets.ROUTER, *(m.key for m in app.catalog().models)})
+    restore(current, kbs, keepable(settings, current))
     with st.sidebar:
         st.divider()
         status = widgets.model_picker(MODEL_KEY, router=True)
@@ -98,6 +98,20 @@ TEMPERATURE, MAX_TOKENS = "chat_temperature", "chat_max_tokens"
 KB, TOP_K = "chat_kb", "chat_top_k"
 TOOLS, CHOICE, SCHEMA, TASK = "chat_tools", "chat_tool_choice", "chat_schema", "chat_task"
 KB_TOOLS = ("search_knowledge_base", "read_chunk")
+
+
+def keepable(settings: Settings, current: Conversation | None) -> set[str]:
+    """The model keys a conversation's kept settings may name. Opening one kept on a model no
+    listing has brought yet while an ask is under way (a discovered model, just after the app
+    started) waits for the ask, ten seconds at most: else its model would be replaced by the
+    default, and that kept."""
+    keys = {widgets.ROUTER, *(m.key for m in app.catalog().models)}
+    wanted = (current.settings or {}).get("model", current.model) if current else None
+    if (current is not None and wanted and wanted not in keys
+            and st.session_state.get(LOADED) != current.id
+            and wait_for_listings(settings, timeout_s=10.0)):
+        keys |= {m.key for m in app.catalog().models}
+    return keys
 
 
 def restore(current: Conversation | None, kbs: list[str], models: set[str]) -> None:
