@@ -173,3 +173,15 @@ def test_a_conversation_kept_on_a_discovered_model_keeps_it_when_opened_first(ap
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="chat_model").value == NEW
     assert chat.get_conversation(db, conv).settings["model"] == NEW
+
+
+def test_the_api_finds_a_discovered_model_asked_for_before_the_first_listing_is_back(listed):
+    from lib.api.calls import find_model
+
+    listed.models_hold = threading.Event()
+    release = threading.Thread(target=lambda: (listed.wait_for_gets(1),
+                                               listed.models_hold.set()))
+    release.start()
+    found = find_model(get_settings(), "gpt-9")  # the catalog starts the listing
+    release.join()
+    assert found.key == NEW and not found.priced

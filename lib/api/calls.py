@@ -28,6 +28,7 @@ from lib.llm import (
     load_router,
     message_text,
     model_statuses,
+    wait_for_listings,
 )
 
 ROUTER = "router"   # the model name that asks the catalog's router to choose
@@ -45,8 +46,13 @@ def available_models(settings: Settings) -> list[ModelInfo]:
 def find_model(settings: Settings, name: str) -> ModelInfo:
     """A model by catalog key ("local/smollm2-135m-instruct") or by a bare id served by one
     provider only; ApiError 404 otherwise."""
-    models = current_catalog(settings).models
-    found = [m for m in models if m.key == name] or [m for m in models if m.id == name]
+    def named() -> list[ModelInfo]:
+        models = current_catalog(settings).models
+        return [m for m in models if m.key == name] or [m for m in models if m.id == name]
+
+    found = named()
+    if not found and wait_for_listings(settings, timeout_s=10.0):
+        found = named()  # just after the server started, a listing may bring it
     if len(found) != 1:
         raise ApiError(f"The model '{name}' does not exist here." if not found else
                        f"'{name}' is served by several providers; name one, like "
