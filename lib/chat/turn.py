@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from lib import knowledge
-from lib.agents import AgentRun, Limits, stored_status
+from lib.agents import AgentRun, Approval, Limits, stored_status
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import add_message, create_conversation, update_message
 from lib.chat.events import Began, Grounded, Summarising, TurnEvent, turn_events
@@ -25,7 +25,14 @@ from lib.chat.grounded import grounding, sources_meta
 from lib.chat.replies import reasoning_meta, reply_meta
 from lib.chat.summaries import summary_model
 from lib.chat.thoughts import Thoughts
-from lib.chat.tool_turns import give_results, gone_on, steps_meta
+from lib.chat.tool_turns import (
+    approved_calls,
+    approved_tools,
+    give_results,
+    gone_on,
+    ran_approved,
+    steps_meta,
+)
 from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -184,6 +191,8 @@ class ChatTurn:
                 {t.name: t for t in o.tools},
                 tool_context={"settings": self.settings, "kb": self.kb},
                 limits=Limits(o.max_steps, o.max_cost_usd),
+                approval=Approval(approved_tools(self.draft.history)),
+                approved=approved_calls(self.paused.meta) if self.paused else (),
                 **({"run_id": self.paused.meta.get("run_id"),
                     "step_offset": len(self.paused.meta["steps"])} if self.paused else {}))
         else:
@@ -224,13 +233,18 @@ class ChatTurn:
 
     # -- saving --------------------------------------------------------------------------
     def _save_run(self, run: AgentRun) -> None:
+        if self.paused is not None and run.resumed:  # approved calls ran: their results in
+            ran_approved(self.paused.meta, run.resumed)
+            if not run.steps:  # nothing after them (Stop, a refusal): Go on sends them
+                update_message(self.settings.db, self.paused.id, "", status="incomplete",
+                               meta={**self.paused.meta, "run_end": "paused"})
         if not run.steps or self.conversation_id is None:
             return
         last = run.steps[-1].record
         reason = run.finished.reason if run.finished else "paused"
         plan = self._plan(self.model)[0]
         meta = reply_meta(self.model, last, plan) | self.compaction.meta(plan)
-        steps = steps_meta(run.steps, self.thoughts, self.model.id)
+        steps = steps_meta(run.steps, self.thoughts, self.model.id, run.tools)
         meta.update(steps=steps, run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
                     cost_micro=run.cost_micro, total_ms=run.ms,
