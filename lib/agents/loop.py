@@ -325,6 +325,9 @@ class AgentRun:
             replace(m, blocks=tuple(results.get(b.call_id, b)
                                     if isinstance(b, ToolResult) else b for b in m.blocks))
             for m in self.request.messages))
+        if self._first is not None:  # reserved on the placeholders: the step asks anew
+            self._first.close()
+            self._first = None
 
     def _run_tools(self, step: Step, calls: list[ToolCall]
                    ) -> Generator[RunEvent, None, list[Outcome]]:  # the outcomes, in call order

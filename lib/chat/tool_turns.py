@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from lib.agents import Outcome, Tool, denial
+from lib.agents import Approval, Outcome, Tool, denial
 from lib.chat.thoughts import Thoughts, as_block, step_parts
 from lib.core import ToolError
 from lib.llm import Block, Message, ToolCall, ToolResult, ToolUse
@@ -98,14 +98,30 @@ def approved_calls(meta: dict[str, Any]) -> tuple[ToolCall, ...]:
                  if c.get("pending") and c.get("decision") in ("approve", "conversation"))
 
 
-def ran_approved(meta: dict[str, Any], ran: Iterable[tuple[ToolCall, Outcome]]) -> None:
-    """Put the outcomes of approved calls in their places in `meta` (in place)."""
+def ran_approved(meta: dict[str, Any], ran: Iterable[tuple[ToolCall, Outcome]],
+                 alone: bool = False) -> bool:
+    """Put the outcomes of approved calls in their places in `meta` (in place). `alone`:
+    no step followed them (Stop, a refusal): the run is paused, Go on sends them; returns
+    `alone` (the meta is then to be stored as it is)."""
     outcomes = {c.id: (c, o) for c, o in ran}
+    if alone:
+        meta["run_end"] = "paused"
     for s in meta.get("steps", ()):
         s["calls"] = [{**call_meta(*outcomes[c["id"]]), "decision": c.get("decision"),
                        "annotations": c.get("annotations", {}), "asks": True}
                       if c["id"] in outcomes and c.get("pending") else c
                       for c in s.get("calls", ())]
+    return alone
+
+
+def resuming(history: Iterable[Any], paused: dict[str, Any] | None) -> dict[str, Any]:
+    """An AgentRun's arguments for the conversation's approvals and, going on with the paused
+    run whose meta is `paused`, its id, its step numbers and the calls a person approved."""
+    approval = {"approval": Approval(approved_tools(history))}
+    if paused is None:
+        return approval
+    return approval | {"run_id": paused.get("run_id"), "step_offset": len(paused["steps"]),
+                       "approved": approved_calls(paused)}
 
 
 def approved_tools(history: Iterable[Any]) -> frozenset[str]:

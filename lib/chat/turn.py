@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from lib import knowledge
-from lib.agents import AgentRun, Approval, Limits, stored_status
+from lib.agents import AgentRun, Limits, stored_status
 from lib.chat.context import ContextPlan, plan_context, with_documents
 from lib.chat.conversations import add_message, create_conversation, update_message
 from lib.chat.events import Began, Grounded, Summarising, TurnEvent, turn_events
@@ -25,14 +25,7 @@ from lib.chat.grounded import grounding, sources_meta
 from lib.chat.replies import reasoning_meta, reply_meta
 from lib.chat.summaries import summary_model
 from lib.chat.thoughts import Thoughts
-from lib.chat.tool_turns import (
-    approved_calls,
-    approved_tools,
-    give_results,
-    gone_on,
-    ran_approved,
-    steps_meta,
-)
+from lib.chat.tool_turns import give_results, gone_on, ran_approved, resuming, steps_meta
 from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -191,10 +184,7 @@ class ChatTurn:
                 {t.name: t for t in o.tools},
                 tool_context={"settings": self.settings, "kb": self.kb},
                 limits=Limits(o.max_steps, o.max_cost_usd),
-                approval=Approval(approved_tools(self.draft.history)),
-                approved=approved_calls(self.paused.meta) if self.paused else (),
-                **({"run_id": self.paused.meta.get("run_id"),
-                    "step_offset": len(self.paused.meta["steps"])} if self.paused else {}))
+                **resuming(self.draft.history, self.paused.meta if self.paused else None))
         else:
             call = self.calls.invoke(CallSpec(
                 self.model, self._ask, context, fallbacks=o.fallbacks,
@@ -233,11 +223,11 @@ class ChatTurn:
 
     # -- saving --------------------------------------------------------------------------
     def _save_run(self, run: AgentRun) -> None:
-        if self.paused is not None and run.resumed:  # approved calls ran: their results in
-            ran_approved(self.paused.meta, run.resumed)
-            if not run.steps:  # nothing after them (Stop, a refusal): Go on sends them
-                update_message(self.settings.db, self.paused.id, "", status="incomplete",
-                               meta={**self.paused.meta, "run_end": "paused"})
+        # Approved calls ran: their results in; with no step after them, stored as they are.
+        if self.paused is not None and run.resumed and ran_approved(
+                self.paused.meta, run.resumed, not run.steps):
+            update_message(self.settings.db, self.paused.id, "", status="incomplete",
+                           meta=self.paused.meta)
         if not run.steps or self.conversation_id is None:
             return
         last = run.steps[-1].record
