@@ -217,7 +217,8 @@ def test_a_crash_mid_call_is_an_error_and_the_next_call_starts_it_again(tools_to
 
 
 def test_a_call_that_never_answers_times_out_and_the_run_goes_on(tools_toml, settings):
-    tools_toml(misbehaving("bad", call_timeout=1))
+    # Trusted: the run calls it without asking (approval is tests/test_approval.py's).
+    tools_toml(misbehaving("bad", call_timeout=1, trusted="true"))
     tools = {n: t for n, t in registered_tools().items() if t.server == "bad"}
     pid = int(call("bad__pid").content)
     provider = FakeProvider([

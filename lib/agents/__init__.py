@@ -23,10 +23,12 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     from lib.agents.tools import (
         POLICIES,
         RESULT_TOKENS,
+        Approval,
         Cited,
         Outcome,
         Tool,
         cap,
+        denial,
         run_tool,
         schema_tool,
         tool,

@@ -28,7 +28,7 @@ from lib.agents.events import (
     ToolFinished,
     ToolStarted,
 )
-from lib.agents.tools import Outcome, Tool, run_tool
+from lib.agents.tools import Approval, Outcome, Tool, run_tool
 from lib.agents.written import may_be_call, written_call
 from lib.core import BudgetExceededError, PromptLabError, ToolError, get_settings
 from lib.llm import (
@@ -83,11 +83,16 @@ class AgentRun:
     def __init__(self, calls: Calls, spec: CallSpec, tools: dict[str, Tool], *,
                  tool_context: dict[str, Any] | None = None, limits: Limits | None = None,
                  typed: Callable[[ToolCall], str | None] | None = None,
-                 run_id: str | None = None, step_offset: int = 0) -> None:
+                 run_id: str | None = None, step_offset: int = 0,
+                 approval: Approval | None = None, approved: tuple[ToolCall, ...] = ()
+                 ) -> None:
         """`spec`: the model, the first step's request (each step adds to its messages), who
         calls, Stop, and `repairs` (answers failing the output schema may be sent back this
         many times); every step goes through `calls`, the one seam. `run_id` and
-        `step_offset`: go on with a paused run (its steps are numbered on)."""
+        `step_offset`: go on with a paused run (its steps are numbered on). `approval`: how
+        calls of `ask` tools are decided (default: the run pauses for a person);
+        `approved`: the paused step's calls a person approved, run first (their results
+        stand in for the placeholders the request holds, and are in `resumed`)."""
         if not isinstance(spec.ask, ChatRequest):
             raise ToolError("An agent run starts from a request, not a request builder.")
         self.calls, self.cancel = calls, spec.cancel or threading.Event()
@@ -97,6 +102,9 @@ class AgentRun:
         self.tool_context = tool_context or {}
         self.limits = (limits or Limits()).checked()
         self._typed = typed
+        self.approval = approval or Approval()
+        self._approved = approved
+        self.resumed: list[tuple[ToolCall, Outcome]] = []
         self.run_id = run_id or uuid.uuid4().hex
         self.offset = step_offset
         self.allowed = self.limits.max_steps
@@ -140,6 +148,8 @@ class AgentRun:
         self.allowed = len(self.steps) + max(1, more)
 
     def __iter__(self) -> Iterator[RunEvent]:
+        if self._approved and not self.cancel.is_set():
+            yield from self._run_approved()
         while self.finished is None:
             if self.cancel.is_set():
                 yield self._finish("stopped")
@@ -299,6 +309,26 @@ class AgentRun:
         elif self.cancel.is_set():
             yield self._finish("stopped")
 
+    def _run_approved(self) -> Iterator[RunEvent]:
+        """Run the calls a person approved (in the paused step, numbered `offset`), and put
+        their results where the request holds the placeholders."""
+        calls, self._approved = self._approved, ()
+        for c in calls:
+            yield ToolStarted(self.offset, c)
+            # Approved: run as a person's own call, whatever the tool's policy.
+            outcome = run_tool(self.tools.get(c.name), c, self.tool_context)
+            self._seen[f"{c.name}:{json.dumps(c.arguments, sort_keys=True)}"] = outcome
+            self.resumed.append((c, outcome))
+            yield ToolFinished(self.offset, c, outcome)
+        results = {c.id: ToolResult(c.id, o.content, o.is_error) for c, o in self.resumed}
+        self.request = replace(self.request, messages=tuple(
+            replace(m, blocks=tuple(results.get(b.call_id, b)
+                                    if isinstance(b, ToolResult) else b for b in m.blocks))
+            for m in self.request.messages))
+        if self._first is not None:  # reserved on the placeholders: the step asks anew
+            self._first.close()
+            self._first = None
+
     def _run_tools(self, step: Step, calls: list[ToolCall]
                    ) -> Generator[RunEvent, None, list[Outcome]]:  # the outcomes, in call order
         outcomes: dict[int, Outcome] = {}
@@ -324,7 +354,8 @@ class AgentRun:
                     self._choice = "none"
                     continue
                 pending[pool.submit(run_tool, self.tools.get(c.name), c, self.tool_context,
-                                    self._typed(c) if self._typed else None)] = (i, key)
+                                    self._typed(c) if self._typed else None,
+                                    self.approval)] = (i, key)
             for future in concurrent.futures.as_completed(pending):
                 i, key = pending[future]
                 outcomes[i] = self._seen[key] = future.result()

@@ -37,6 +37,22 @@ class Outcome:
     sources: tuple[dict[str, Any], ...] = ()
     pending: bool = False     # a page-defined tool with no result yet: the user gives it
     server: str = ""          # the MCP server of the tool, if it is one's
+    asks: bool = False        # pending a person's approval (an `ask` tool): not run yet
+
+
+@dataclass(frozen=True)
+class Approval:
+    """How a run decides calls of `ask` tools: it pauses for a person (Chat), or, when `deny`
+    says why no one is asked (Compare, the API), the call is denied. Tools in `allowed` run
+    without asking (approved for the conversation)."""
+    allowed: frozenset[str] = frozenset()
+    deny: str = ""
+
+
+def denial(name: str, why: str) -> str:
+    """The result a denied call gives the model: an error it can act on."""
+    return (f"denied: {why}. {name} did not run; answer without it, or tell the person what "
+            "you would need it for.")
 
 
 @dataclass(frozen=True)
@@ -130,8 +146,9 @@ def check_arguments(t: Tool, call: ToolCall) -> dict[str, Any] | str:
 
 
 def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
-             typed: str | None = None) -> Outcome:
-    """Run one call; every failure is an error result. `typed`: a code-less tool's result."""
+             typed: str | None = None, approval: Approval | None = None) -> Outcome:
+    """Run one call; every failure is an error result. `typed`: a code-less tool's result.
+    `approval`: a model's call, held to the tool's policy (None: a person called it)."""
     start = time.perf_counter()
 
     def done(content: str, is_error: bool = False, sources: tuple = ()) -> Outcome:
@@ -145,6 +162,14 @@ def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
     arguments = check_arguments(t, call)
     if isinstance(arguments, str):
         return done(arguments, True)
+    if approval is not None and t.policy == "never":  # never offered; named all the same
+        return done(f"The tool {t.name} may not be called by a model.", True)
+    if approval is not None and t.policy == "ask" and t.name not in approval.allowed:
+        if approval.deny:
+            return done(denial(t.name, approval.deny), True)
+        # Checked, not run: the run pauses until a person decides.
+        return Outcome("", ms=(time.perf_counter() - start) * 1000, pending=True,
+                       server=t.server, asks=True)
     if t.fn is None:
         result = typed if typed is not None else t.canned
         if result is None:  # the run waits for the user to type it

@@ -25,7 +25,7 @@ from lib.chat.grounded import grounding, sources_meta
 from lib.chat.replies import reasoning_meta, reply_meta
 from lib.chat.summaries import summary_model
 from lib.chat.thoughts import Thoughts
-from lib.chat.tool_turns import give_results, gone_on, steps_meta
+from lib.chat.tool_turns import give_results, gone_on, ran_approved, resuming, steps_meta
 from lib.core import ContextOverflowError, ToolError
 from lib.knowledge import Hit
 from lib.llm import (
@@ -184,8 +184,7 @@ class ChatTurn:
                 {t.name: t for t in o.tools},
                 tool_context={"settings": self.settings, "kb": self.kb},
                 limits=Limits(o.max_steps, o.max_cost_usd),
-                **({"run_id": self.paused.meta.get("run_id"),
-                    "step_offset": len(self.paused.meta["steps"])} if self.paused else {}))
+                **resuming(self.draft.history, self.paused.meta if self.paused else None))
         else:
             call = self.calls.invoke(CallSpec(
                 self.model, self._ask, context, fallbacks=o.fallbacks,
@@ -224,13 +223,18 @@ class ChatTurn:
 
     # -- saving --------------------------------------------------------------------------
     def _save_run(self, run: AgentRun) -> None:
+        # Approved calls ran: their results in; with no step after them, stored as they are.
+        if self.paused is not None and run.resumed and ran_approved(
+                self.paused.meta, run.resumed, not run.steps):
+            update_message(self.settings.db, self.paused.id, "", status="incomplete",
+                           meta=self.paused.meta)
         if not run.steps or self.conversation_id is None:
             return
         last = run.steps[-1].record
         reason = run.finished.reason if run.finished else "paused"
         plan = self._plan(self.model)[0]
         meta = reply_meta(self.model, last, plan) | self.compaction.meta(plan)
-        steps = steps_meta(run.steps, self.thoughts, self.model.id)
+        steps = steps_meta(run.steps, self.thoughts, self.model.id, run.tools)
         meta.update(steps=steps, run_id=run.run_id, run_end=reason,
                     input_tokens=run.input_tokens, output_tokens=run.output_tokens,
                     cost_micro=run.cost_micro, total_ms=run.ms,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from lib.agents import AgentRun, RunFinished, registered_tools, stored_status
+from lib.agents import AgentRun, Approval, RunFinished, registered_tools, stored_status
 from lib.compare.checks import EXPECTS, Check, run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, Forecast
@@ -29,6 +29,8 @@ from lib.llm import (
 )
 
 log = logging.getLogger(__name__)
+# Why a Compare run denies the calls of tools that ask first: no one is there to approve.
+COMPARE_DENIES = "Compare runs do not wait for approval"
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,11 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                    counter: Counter) -> None:
         """A tool variant's cell: an agent run; the row's canned results stand in for tools."""
         offered = registered_tools()
-        tools = {n: replace(offered[n], fn=None, canned=cell.canned[n])
+        # A canned result reaches no system: it needs no approval.
+        tools = {n: replace(offered[n], fn=None, canned=cell.canned[n], policy="run")
                  if n in cell.canned else offered[n] for n in r.variant.tools}
-        run = AgentRun(calls, spec, tools, tool_context={"settings": settings, "kb": None})
+        run = AgentRun(calls, spec, tools, tool_context={"settings": settings, "kb": None},
+                       approval=Approval(deny=COMPARE_DENIES))
         for event in run:
             if isinstance(event, TextDelta):
                 events.put(CellEvent(cell.row, cell.variant, delta=event.text))

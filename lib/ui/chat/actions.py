@@ -5,8 +5,10 @@ replaces, which stays reachable; the ledger keeps every call."""
 
 from __future__ import annotations
 
+import json
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -95,22 +97,84 @@ def _go_on(conversation_id: int, message_id: int) -> None:
     st.session_state[RESEND] = Resend(conversation_id, "", None, message_id)
 
 
-def _send_results(conversation_id: int, message_id: int, call_ids: list[str]) -> None:
+def _decisions(message_id: int, call_ids: list[str]) -> dict[str, str]:
+    return {c: st.session_state[f"decide_{message_id}_{c}"] for c in call_ids
+            if f"decide_{message_id}_{c}" in st.session_state}
+
+
+def _send_results(conversation_id: int, message_id: int, call_ids: list[str],
+                  asking: list[str]) -> None:
     typed = {c: st.session_state.get(f"typed_{message_id}_{c}", "") for c in call_ids}
-    st.session_state[RESEND] = Resend(conversation_id, "", None, message_id, typed)
+    st.session_state[RESEND] = Resend(conversation_id, "", None, message_id,
+                                      typed | _decisions(message_id, asking))
+
+
+def _decide(conversation_id: int, message_id: int, call_id: str, decision: str,
+            asking: list[str], typed: bool) -> None:
+    """One call decided; once every call is (and none waits for a typed result), the run
+    goes on."""
+    st.session_state[f"decide_{message_id}_{call_id}"] = decision
+    decided = _decisions(message_id, asking)
+    if len(decided) == len(asking) and not typed:
+        st.session_state[RESEND] = Resend(conversation_id, "", None, message_id, decided)
+
+
+BUTTONS: tuple[tuple[str, str, str, Literal["primary", "secondary", "tertiary"]], ...] = (
+    ("approve", "Approve", ":material/check:", "primary"),
+    ("deny", "Deny", ":material/block:", "secondary"),
+    ("conversation", "Approve for this conversation", ":material/done_all:", "tertiary"))
+DECIDED = {"approve": "approved", "deny": "denied", "conversation": "approved for this "
+           "conversation"}
+
+
+def approval_request(conversation_id: int, message_id: int, call: dict[str, Any],
+                     asking: list[str], typed: bool, *, enabled: bool) -> None:
+    """A call that asks first: its tool, server, arguments and the server's hints, with
+    Approve, Deny and Approve for this conversation."""
+    cid, name, server = call["id"], call["name"], call.get("server", "")
+    with st.container(border=True):
+        hints = call.get("annotations") or {}
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.markdown(md(":material/front_hand: `{}` asks before it runs", name) +
+                        (md(" · MCP server `{}`", server) if server else md("")))
+            if hints.get("readOnlyHint"):
+                st.badge("read-only", icon=":material/visibility:", color="green")
+            if hints.get("destructiveHint"):
+                st.badge("destructive", icon=":material/warning:", color="red")
+        st.code(json.dumps(call.get("arguments", {}), indent=2, ensure_ascii=False),
+                language="json")
+        chosen = st.session_state.get(f"decide_{message_id}_{cid}")
+        if chosen:
+            st.caption(md("You {} this call; the run goes on once every call is decided.",
+                          DECIDED[chosen]))
+            return
+        row = st.container(horizontal=True, gap="small")
+        for decision, label, icon, kind in BUTTONS:
+            row.button(label, icon=icon, type=kind, disabled=not enabled,
+                       key=f"{decision}_{message_id}_{cid}", on_click=_decide,
+                       args=(conversation_id, message_id, cid, decision, asking, typed))
 
 
 def typed_results(conversation_id: int, message: StoredMessage, *, enabled: bool) -> None:
-    """The calls of page-defined tools the run waits on: the user types each result."""
+    """The calls the run waits on: a person approves or denies each call that asks first,
+    and types each result of a page-defined tool."""
     waiting = [c for s in message.meta.get("steps", ()) for c in s.get("calls", ())
                if c.get("pending")]
+    asking = [c["id"] for c in waiting if c.get("asks")]
+    typed = [c for c in waiting if not c.get("asks")]
     for c in waiting:
+        if c.get("asks"):
+            approval_request(conversation_id, message.id, c, asking, bool(typed),
+                             enabled=enabled)
+    for c in typed:
         st.text_area(md("Result of `{}` for the model", c["name"]),
                      key=f"typed_{message.id}_{c['id']}",
                      placeholder="What the tool would have returned")
-    st.button("Send results", icon=":material/send:", type="primary", disabled=not enabled,
-              key=f"send_typed_{message.id}", on_click=_send_results,
-              args=(conversation_id, message.id, [c["id"] for c in waiting]))
+    if typed:
+        st.button("Send results", icon=":material/send:", type="primary",
+                  disabled=not enabled, key=f"send_typed_{message.id}",
+                  on_click=_send_results,
+                  args=(conversation_id, message.id, [c["id"] for c in typed], asking))
 
 
 EDITING = "chat_editing"   # the id of the message whose editor is open

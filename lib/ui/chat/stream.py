@@ -97,7 +97,8 @@ def stream_into(events: Iterable[TurnEvent], body, *, min_interval: float = 0.05
                 if not o.pending:
                     with box:
                         draw_result(o.content, o.is_error)
-                box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending),
+                box.update(label=block_label(event.call.name, o.ms, o.is_error, o.pending,
+                                             o.asks),
                            state="error" if o.is_error else "complete")
             elif isinstance(event, Waiting | FellBack):  # a rate limit's wait, or moving on
                 if note is None or isinstance(event, FellBack):

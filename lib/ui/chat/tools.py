@@ -17,9 +17,16 @@ from lib.ui.kit.text import Markdown, inert, md
 from lib.ui.kit.widgets import show_error
 
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
-def _tool_label(name: str, source: str) -> str:
-    """A built-in by its label; a plugin's tool by its name and its plugin."""
-    return LABELS.get(name, name) if source == "built-in" else f"{name} (plugin {source})"
+def tool_label(tool: Tool, source: str) -> str:
+    """A built-in by its label; an MCP tool by its server and its own name; a plugin's tool by
+    its name and its plugin; each says when it asks before it runs."""
+    asks = ", asks first" if tool.policy == "ask" else ""
+    if tool.server:
+        own = tool.name.removeprefix(f"{tool.server}__")  # lib.mcp names it <server>__<tool>
+        return f"{tool.server} · {own} (MCP{asks})"
+    if source == "built-in":
+        return LABELS.get(tool.name, tool.name) + (f" ({asks[2:]})" if asks else "")
+    return f"{tool.name} (plugin {source}{asks})"
 
 
 LABELS = {"search_knowledge_base": "Search the knowledge base", "calculator": "Calculator",
@@ -32,6 +39,8 @@ ENDS = {"paused": ":material/pause_circle: Paused at the step limit after {} ste
         "error": ":material/warning: Step {} failed; the run ends here.",
         "awaiting": ":material/edit_note: Step {} called a tool defined here: type its result "
                     "below and send it, and the run goes on.",
+        "approval": ":material/front_hand: Step {} called a tool that asks first: approve or "
+                    "deny each call below, and the run goes on.",
         "no_answer": ":material/help: The model could not use the tools: after {} steps its "
                      "last reply was empty or a tool call written out as text, so there is no "
                      "answer. Small models often cannot; try Tool choice set to the tool, or a "
@@ -55,9 +64,12 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
         sources = tool_sources()
         # Options are drawn as plain text: no Markdown escaping.
         chosen = st.multiselect("Enabled tools", names,
-                                format_func=lambda n: _tool_label(n, sources.get(n, "built-in")),
+                                format_func=lambda n: tool_label(offered[n],
+                                                                 sources.get(n, "built-in")),
                                 key="chat_tools", placeholder="No tools",
-                                help="Knowledge-base tools need a knowledge base above.")
+                                help="Knowledge-base tools need a knowledge base above. A "
+                                   "tool that asks first pauses the run at each call until "
+                                   "you approve or deny it.")
         custom: dict[str, Tool] = st.session_state.setdefault(CUSTOM, {})
         for name in list(custom):
             c1, c2 = st.columns([4, 1])
@@ -103,7 +115,10 @@ def _define(custom: dict[str, Tool]) -> None:
         st.rerun()
 
 
-def block_label(name: str, ms: float | None, error: bool, pending: bool = False) -> Markdown:
+def block_label(name: str, ms: float | None, error: bool, pending: bool = False,
+                asks: bool = False) -> Markdown:
+    if pending and asks:
+        return md(":material/front_hand: `{}` waits for your approval", name)
     if pending:
         return md(":material/hourglass_empty: `{}` waits for your result", name)
     if ms is None:
@@ -142,7 +157,8 @@ def render_steps(meta: dict) -> None:
             else:
                 with st.expander(block_label(part["name"], part.get("ms", 0),
                                              part.get("is_error", False),
-                                             part.get("pending", False))):
+                                             part.get("pending", False),
+                                             part.get("asks", False))):
                     draw_call(part.get("raw") if part.get("invalid") else
                               part.get("arguments", {}),
                               None if part.get("pending") else part.get("result"),
@@ -160,6 +176,9 @@ def run_caption(meta: dict) -> Markdown:
               format_cost(int(meta.get("cost_micro", 0)), meta.get("unpriced", 0)),
               meta.get("total_ms", 0) / 1000)
     end = meta.get("run_end", "answered")
+    if end == "awaiting" and any(c.get("asks") and c.get("pending") for s in steps
+                                 for c in s.get("calls", ())):
+        end = "approval"
     if end in ENDS:
         line = line + Markdown("  \n") + md(ENDS[end], len(steps))
     return line
