@@ -173,6 +173,12 @@ def rerun(page, timeout_ms: float = 120_000) -> Iterator[None]:
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
+def sidebar_section(page, name: str):
+    """The label of a sidebar expander of the page itself (not a navigation link of the same
+    name above it, such as the Tools page's)."""
+    return page.get_by_test_id("stSidebarUserContent").get_by_text(name, exact=True)
+
+
 def expand(label) -> None:
     """Open an expander by clicking its label, and wait until it has opened: for half a
     second it grows, scroll anchoring moves what is inside, and a press and release on a

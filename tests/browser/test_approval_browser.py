@@ -11,7 +11,15 @@ import textwrap
 import pytest
 from fake_openai import COMPAT, FakeOpenAI, app_env_for, reply, serving, tool_call
 from playwright.sync_api import Page, expect
-from support import choose, pick_in_sidebar, rerun, send_chat, wait_idle
+from support import (
+    choose,
+    expand,
+    pick_in_sidebar,
+    rerun,
+    send_chat,
+    sidebar_section,
+    wait_idle,
+)
 
 TOOL = "time__get_current_time"
 UTC = json.dumps({"timezone": "UTC"})
@@ -57,8 +65,7 @@ def test_an_ask_tool_pauses_and_deny_or_approve_goes_on(page: Page, app_url: str
     page.goto(app_url + "/chat")
     pick_in_sidebar(page, "Model", COMPAT)
     sidebar = page.get_by_test_id("stSidebar")
-    # The expander, not the Tools page's link in the navigation above it.
-    sidebar.get_by_test_id("stSidebarUserContent").get_by_text("Tools", exact=True).click()
+    expand(sidebar_section(page, "Tools"))
     choose(page, sidebar.get_by_role("combobox", name="Enabled tools"),
            "time · get_current_time (MCP, asks first)")
     send_chat(page, "What time is it?")

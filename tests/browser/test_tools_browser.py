@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
-from support import choose, rerun, send_chat, wait_idle
+from support import choose, expand, rerun, send_chat, sidebar_section, wait_idle
 
 
 def test_calculator_on_the_bundled_model(page: Page, app_url: str):
@@ -15,7 +15,7 @@ def test_calculator_on_the_bundled_model(page: Page, app_url: str):
     sidebar = page.get_by_test_id("stSidebar")
     # Greedy decoding, so the small model writes the same short call every time.
     greedy(page)
-    sidebar.get_by_text("Tools", exact=True).click()
+    expand(sidebar_section(page, "Tools"))
     choose(page, sidebar.get_by_role("combobox", name="Enabled tools"), "Calculator")
     choice = sidebar.get_by_role("combobox", name="Tool choice")
     choose(page, choice, "required")  # it checks the choice holds
@@ -74,7 +74,7 @@ def test_knowledge_base_search_and_calculator_on_the_bundled_model(page: Page, a
     expect(sidebar.get_by_role("combobox", name="Ground in a knowledge base")).to_be_enabled()
     choose(page, sidebar.get_by_role("combobox", name="Ground in a knowledge base"), "HR")
     greedy(page)
-    sidebar.get_by_text("Tools", exact=True).click()
+    expand(sidebar_section(page, "Tools"))
     tools = sidebar.get_by_role("combobox", name="Enabled tools")
     choose(page, tools, "Search the knowledge base")
     choose(page, tools, "Calculator")

@@ -22,7 +22,15 @@ from fake_openai import (
     tool_call,
 )
 from playwright.sync_api import Page, expect
-from support import choose, pick_in_sidebar, rerun, send_chat, wait_idle
+from support import (
+    choose,
+    expand,
+    pick_in_sidebar,
+    rerun,
+    send_chat,
+    sidebar_section,
+    wait_idle,
+)
 
 
 @pytest.fixture
@@ -179,7 +187,7 @@ def test_tool_names_and_arguments_a_model_chose(page: Page, app_url: str, fake, 
     page.goto(app_url + "/chat")
     pick_in_sidebar(page, "Model", COMPAT)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_text("Tools", exact=True).click()
+    expand(sidebar_section(page, "Tools"))
     choose(page, sidebar.get_by_role("combobox", name="Enabled tools"), "Calculator")
     steps = sidebar.get_by_role("spinbutton", name="Step limit")
     steps.fill("20")
