@@ -5,6 +5,7 @@ base searched and a passage read, and every refusal an error result in plain wor
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -29,6 +30,13 @@ TOOLS = {"list_prompts", "get_prompt", "run_prompt", "list_knowledge_bases",
          "search_knowledge_base", "read_chunk", "list_traces", "get_trace"}
 FAKE = f"compat/{MODEL}"     # the scripted upstream's priced model (api_served)
 WAIT_S = 120                 # a first call loads the bundled model or the embedding model
+
+
+def run_async(fn, *args):
+    """`fn(*args)` on an event loop of its own thread: the browser tests' sync Playwright
+    keeps a loop running on this one for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
 
 
 def text(result) -> str:
@@ -66,7 +74,7 @@ def test_over_stdio_a_prompt_runs_on_the_bundled_model_and_a_base_is_searched(se
             after = await client.call_tool("list_prompts", {})  # the server is still there
             return locals()
 
-    got = anyio.run(session)
+    got = run_async(session)
     assert set(got["tools"]) == TOOLS
     assert got["tools"]["search_knowledge_base"].annotations.read_only_hint
     assert not got["tools"]["run_prompt"].annotations.read_only_hint
@@ -133,7 +141,7 @@ def test_traces_and_prompts_as_tools_and_resources_and_a_fault_in_plain_words(
     def broken_store(_settings):
         raise OSError("disk on fire")
 
-    got = anyio.run(session)
+    got = run_async(session)
     assert {r["run_id"] for r in got["runs"].structured_content["runs"]} == {"run-1", "run-2"}
     [step] = got["trace"].structured_content["steps"]
     assert (step["step"], step["input_tokens"], step["output_tokens"], step["status"]) == (
@@ -223,8 +231,8 @@ def test_over_http_a_key_is_required_and_its_calls_are_its_own(served):
                 **headers, "Accept": "application/json, text/event-stream"})
             assert r.status_code == 401, (headers, r.text)
         with pytest.raises(ExceptionGroup) as refused_client:  # the SDK's client, the same
-            anyio.run(_list_tools, url, "pl-not-a-key")
-        got = anyio.run(session, url)
+            run_async(_list_tools, url, "pl-not-a-key")
+        got = run_async(session, url)
 
     assert refused_client.group_contains(MCPError, depth=2)
     assert set(got["tools"]) == TOOLS

@@ -16,7 +16,7 @@ from lib import chat
 from lib.chat import StoredMessage
 from lib.core import PromptLabError
 from lib.ui.kit import app
-from lib.ui.kit.text import md
+from lib.ui.kit.text import md, plain
 
 RESEND = "chat_resend"
 
@@ -150,7 +150,7 @@ def approval_request(conversation_id: int, message_id: int, call: dict[str, Any]
             return
         row = st.container(horizontal=True, gap="small")
         for decision, label, icon, kind in BUTTONS:
-            row.button(label, icon=icon, type=kind, disabled=not enabled,
+            row.button(plain(label), icon=icon, type=kind, disabled=not enabled,
                        key=f"{decision}_{message_id}_{cid}", on_click=_decide,
                        args=(conversation_id, message_id, cid, decision, asking, typed))
 

@@ -17,7 +17,7 @@ from lib.ui.kit.text import Markdown, inert, md
 from lib.ui.kit.widgets import show_error
 
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
-def tool_label(tool: Tool, source: str) -> str:
+def tool_option(tool: Tool, source: str) -> str:
     """A built-in by its label; an MCP tool by its server and its own name; a plugin's tool by
     its name and its plugin; each says when it asks before it runs."""
     asks = ", asks first" if tool.policy == "ask" else ""
@@ -64,7 +64,7 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
         sources = tool_sources()
         # Options are drawn as plain text: no Markdown escaping.
         chosen = st.multiselect("Enabled tools", names,
-                                format_func=lambda n: tool_label(offered[n],
+                                format_func=lambda n: tool_option(offered[n],
                                                                  sources.get(n, "built-in")),
                                 key="chat_tools", placeholder="No tools",
                                 help="Knowledge-base tools need a knowledge base above. A "

@@ -42,7 +42,8 @@ def variant_editor(index: int, names: list[str]) -> Variant:
     status = widgets.model_picker(f"cv{index}_model_{name}", default=prompt.model)
     temperature = st.slider("Temperature", 0.0, 2.0, float(prompt.temperature), 0.05,
                             key=f"cv{index}_temp_{name}", disabled=not status.model.temperature,
-                            help=plain(status.model.temperature_reason) or None)
+                            help=plain(status.model.temperature_reason)
+                            if status.model.temperature_reason else None)
     max_tokens = st.number_input("Max output tokens", 1, status.model.max_output,
                                  min(prompt.max_tokens, status.model.max_output),
                                  key=f"cv{index}_max_{name}")

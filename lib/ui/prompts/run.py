@@ -59,7 +59,8 @@ def run_panel(prompt: Prompt, ref: str, values: dict[str, Any], status: ModelSta
     temperature = c1.number_input("Temperature", low, high, float(prompt.temperature), 0.05,
                                   key=f"run_temperature_{prompt.name}",
                                   disabled=not model.temperature,
-                                  help=plain(model.temperature_reason) or None)
+                                  help=plain(model.temperature_reason)
+                                  if model.temperature_reason else None)
     max_tokens = c2.number_input("Max tokens", 1, cap, min(prompt.max_tokens, cap), 1,
                                  key=f"run_max_tokens_{prompt.name}")
     go = c3.button("Run", type="primary", icon=":material/play_arrow:", key="run_prompt",
