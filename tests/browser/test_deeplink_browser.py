@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 PAGES = {"chat": "Chat", "prompts": "Prompts", "compare": "Compare", "documents": "Documents",
          "retrieval": "Retrieval", "tokens": "Tokens", "costs": "Costs", "traces": "Traces",
-         "api": "API"}
+         "tools": "Tools", "api": "API"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
