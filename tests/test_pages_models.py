@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from fake_openai import FakeOpenAI, reply, serving
-from support import free_port, shown
+from support import free_port, shown, wait_for_http
 
 from lib import chat, spend
 from lib.core import get_settings
@@ -175,13 +175,31 @@ def test_a_conversation_kept_on_a_discovered_model_keeps_it_when_opened_first(ap
     assert chat.get_conversation(db, conv).settings["model"] == NEW
 
 
-def test_the_api_finds_a_discovered_model_asked_for_before_the_first_listing_is_back(listed):
-    from lib.api.calls import find_model
+def test_the_api_answers_for_a_discovered_model_asked_for_before_the_listing_is_back(listed):
+    import httpx
+    import uvicorn
 
+    from lib import api
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = api.create_key(settings.db, "test").secret
     listed.models_hold = threading.Event()
     release = threading.Thread(target=lambda: (listed.wait_for_gets(1),
                                                listed.models_hold.set()))
     release.start()
-    found = find_model(get_settings(), "gpt-9")  # the catalog starts the listing
-    release.join()
-    assert found.key == NEW and not found.priced
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
+        answer = httpx.get(f"http://127.0.0.1:{port}/v1/models/gpt-9", timeout=60,
+                           headers={"authorization": f"Bearer {secret}"})
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        release.join()
+    assert answer.status_code == 200, answer.text  # not a 404: the listing was waited for
+    assert "gpt-9" in answer.json()["id"]
