@@ -45,6 +45,10 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; fi; }
+	# The shared-state tests start a throwaway Redis server from Debian's package.
+	test -x /usr/bin/redis-server || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server; fi; }
 	touch $@
 
 test-deps: $(VENV)/.test-installed

@@ -21,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from pgserver import backend, postgres_server  # noqa: E402, F401  (fixtures)
+from redisserver import redis_server, redis_url  # noqa: E402, F401  (fixtures)
 from support import free_port, wait_for_http  # noqa: E402
 
 from lib.core import ROOT, Settings, get_settings, load_settings  # noqa: E402

@@ -56,6 +56,10 @@ class Settings:
     api_port: int = 8400                        # not 8000: Chroma's own default port
     mcp_host: str = "127.0.0.1"                 # where `python -m lib.mcp --http` listens
     mcp_port: int = 8401
+    # Redis shared by every process (the app, each API worker): limits, breakers, the cache.
+    # None: each process keeps its own, as a single process needs. Kept out of repr: the URL
+    # may carry a password.
+    redis_url: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
 
     @property
@@ -76,6 +80,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "OPENAI_API_KEY": ("openai_api_key", str),
     "PROMPTLAB_DATA_DIR": ("data_dir", Path),
     "PROMPTLAB_DATABASE_URL": ("database_url", str),
+    "PROMPTLAB_REDIS_URL": ("redis_url", str),
     "PROMPTLAB_OPENAI_BASE_URL": ("openai_base_url", str),
     "PROMPTLAB_OPENAI_API_KEY": ("openai_compat_api_key", str),
     "PROMPTLAB_OPENAI_MODELS": ("openai_compat_models",
