@@ -45,11 +45,12 @@ class CellEvent:
 def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
             checks: list[Check], *, concurrency: int = 4,
             cancel: threading.Event | None = None,
-            calls: Calls | None = None) -> Iterator[CellEvent]:
+            calls: Calls | None = None, page: str = "compare") -> Iterator[CellEvent]:
     """Stream every cell, row by row, at most `concurrency` calls at once.
 
     Closing the iterator (or setting `cancel`) stops the calls in flight, which are recorded
-    as cancelled, and marks cells not yet started as cancelled too.
+    as cancelled, and marks cells not yet started as cancelled too. `page`: what the ledger
+    says made the calls ("eval" for the command line's runs).
     """
     cancel = cancel or threading.Event()
     events: queue.Queue[CellEvent] = queue.Queue()
@@ -86,8 +87,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
 
     def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
         counter = counter_for(r.model, settings)
-        spec = CallSpec(r.model, request_for(r, cell.text),
-                        CallContext("compare", r.variant.prompt, r.version, user=owner),
+        spec = CallSpec(r.model, request_for(r, cell.text, cell.repeat),
+                        CallContext(page, r.variant.prompt, r.version, user=owner),
                         repairs=settings.structured_repairs, cancel=cancel)
         if r.variant.tools:
             _run_agent(cell, r, result, spec, counter)

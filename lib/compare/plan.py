@@ -27,6 +27,7 @@ class CellPlan:
     canned: dict[str, str] = field(default_factory=dict)  # tool results given by the row
     expected: str | None = None     # the row's expected answer, if the dataset has one
     priced: bool = True             # False: its model's price is unknown (so is its cost)
+    repeat: int = 0                 # an eval's repeat of the same row: a distinct call
 
 
 @dataclass
@@ -74,14 +75,16 @@ class Forecast:
 
 
 def forecast(settings: Settings, resolved: list[ResolvedVariant],
-             rows: list[dict[str, Any]]) -> Forecast:
+             rows: list[dict[str, Any]], repeats: list[int] | None = None) -> Forecast:
     """Render every row for every variant, count its input with that model's tokenizer, and
-    price it at input plus the maximum output. Nothing is sent anywhere."""
+    price it at input plus the maximum output. Nothing is sent anywhere. `repeats`: per row,
+    which asking of its dataset row it is (an eval's repeats; 0 for every row by default)."""
     cells = []
     for v, r in enumerate(resolved):
         counter = counter_for(r.model, settings)
         for i, row in enumerate(rows):
-            cell = CellPlan(i, v, expected=expected_of(row), priced=r.model.priced)
+            cell = CellPlan(i, v, expected=expected_of(row), priced=r.model.priced,
+                            repeat=repeats[i] if repeats else 0)
             try:
                 cell.text = render(r.source, validate(r.prompt.variables, row))
             except TemplateError as exc:
@@ -95,7 +98,7 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
                     cell.error = str(exc)
                     cells.append(cell)
                     continue
-            request = request_for(r, cell.text)
+            request = request_for(r, cell.text, cell.repeat)
             cell.input_tokens = counter.count_request(request)
             # An agent run may take every step it is allowed, each at least this big.
             steps = DEFAULT_STEPS if r.variant.tools else 1

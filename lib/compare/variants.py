@@ -23,6 +23,7 @@ class Variant:
     tools: tuple[str, ...] = ()  # built-in tools the model may call: each cell is an agent run
     output_schema: str = ""      # JSON Schema text; "" uses the prompt version's, if it has one
     effort: str = ""             # reasoning effort, one the model takes; "": its own default
+    seed: int | None = None      # sampling seed; repeat k of a row is sent seed + k
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,12 @@ def dropped_notes(variants: list[dict[str, Any]]) -> list[str]:
             for note in v.get("dropped", {}).values()]
 
 
-def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant]) -> list[ResolvedVariant]:
-    if not 2 <= len(variants) <= 4:
-        raise CompareError("Compare needs two to four variants.")
+def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant], *,
+            at_least: int = 2) -> list[ResolvedVariant]:
+    """`at_least`: 1 for an eval of one prompt against its thresholds alone."""
+    if not at_least <= len(variants) <= 4:
+        raise CompareError("Compare needs two to four variants." if at_least == 2 else
+                           f"An eval runs {at_least} to four variants.")
     out: list[ResolvedVariant] = []
     for v in variants:
         prompt = store.get(v.prompt)
@@ -101,11 +105,14 @@ def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
     return list(seen.values())
 
 
-def request_for(r: ResolvedVariant, text: str) -> ChatRequest:
+def request_for(r: ResolvedVariant, text: str, repeat: int = 0) -> ChatRequest:
+    """`repeat`: which asking of the same row this is (an eval's repeats are distinct calls)."""
     effort = r.variant.effort
+    seed = r.variant.seed
     return ChatRequest(r.model.id, (Message("user", text),),
                        temperature=r.model.temperature_for(r.variant.temperature),
                        max_tokens=min(r.variant.max_tokens, r.model.max_output),
                        tools=tuple(registered_tools()[n].spec for n in r.variant.tools),
                        output_schema=r.schema,
-                       reasoning=Reasoning(default_mode(r.model), effort) if effort else None)
+                       reasoning=Reasoning(default_mode(r.model), effort) if effort else None,
+                       seed=None if seed is None else seed + repeat)

@@ -24,6 +24,7 @@ PromptLabError               anything a user should read in plain words
 ├── SchemaError              a JSON Schema (output, tool parameters) is invalid, unsafe, or
 │                            cannot be enforced by a provider
 ├── JudgeError               a judge is set up wrongly or its verdict cannot be read
+├── EvalError                an eval file is invalid (its line and key named) or cannot run
 ├── BatchError               a batch run cannot be submitted, read or cancelled
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
@@ -133,6 +134,10 @@ class SchemaError(PromptLabError):
 
 
 class JudgeError(PromptLabError):
+    pass
+
+
+class EvalError(PromptLabError):
     pass
 
 

@@ -44,6 +44,7 @@ def request_payload(request: ChatRequest) -> dict[str, Any]:
         "schema_name": request.schema_name if request.output_schema is not None else None,
         "temperature": request.temperature, "max_tokens": request.max_tokens,
         "cache_system": request.cache_system,
+        **({"seed": request.seed} if request.seed is not None else {}),
         **({"reasoning": asdict(request.reasoning)} if request.reasoning else {})}
 
 

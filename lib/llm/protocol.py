@@ -90,6 +90,9 @@ class ChatRequest:
     output_schema: dict[str, Any] | None = None
     schema_name: str = "reply"
     reasoning: Reasoning | None = None  # None: the model's own default
+    # Sampling seed (None: the provider's own). OpenAI-style servers and the local model take
+    # one; Anthropic has none, so there it is recorded but not sent.
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

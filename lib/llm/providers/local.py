@@ -159,6 +159,8 @@ class LocalProvider:
             # A repeat penalty keeps free text from looping; under a grammar a lighter one:
             # at 1.1 the digits of a tool's result come back as "7006.65", at 1.0 a free
             # string runs on past its closing quote (both seen with SmolLM2-135M).
+            if request.seed is not None:
+                model.llm.set_seed(request.seed)
             tokens = model.llm.generate(
                 prompt, temp=request.temperature or 0.0, top_k=40, top_p=0.95, min_p=0.05,
                 repeat_penalty=1.1 if grammar is None else 1.05, grammar=grammar)

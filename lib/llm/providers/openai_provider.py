@@ -111,6 +111,8 @@ class OpenAIProvider:
         params["max_tokens" if self._compat else "max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
+        if request.seed is not None:
+            params["seed"] = request.seed
         if (r := request.reasoning) is not None:
             # A compatible server may not know "none": it gets an effort only when one is set.
             effort = r.effort or ("none" if r.mode == "off" and not self._compat else None)
