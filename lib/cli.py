@@ -45,7 +45,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
         exit_code,
         judge,
         load,
-        record_outcome,
         run_eval,
         to_json,
         to_junit,

@@ -200,7 +200,7 @@ def test_an_interrupted_run_is_marked_incomplete_and_holds_nothing(tmp_path, set
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     assert "Interrupted" in err
-    [(run_id, _, _, status, _)] = compare.list_runs(settings.db)
+    [(_, _, _, status, _)] = compare.list_runs(settings.db)
     assert status == "incomplete"
     with settings.db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0

@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         list_runs,
         load_run,
         outcome_label,
+        set_status,
         vote,
     )
     from lib.compare.stats import VariantScore, more_votes_needed, scores, significant, wilson

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -45,7 +45,8 @@ class CellEvent:
 def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
             checks: list[Check], *, concurrency: int = 4,
             cancel: threading.Event | None = None,
-            calls: Calls | None = None, page: str = "compare") -> Iterator[CellEvent]:
+            calls: Calls | None = None, page: str = "compare"
+            ) -> Generator[CellEvent, None, None]:
     """Stream every cell, row by row, at most `concurrency` calls at once.
 
     Closing the iterator (or setting `cancel`) stops the calls in flight, which are recorded
