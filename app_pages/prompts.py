@@ -29,7 +29,7 @@ if notice := st.session_state.pop("saved_notice", None):
 versions_tab, preview_tab, edit_tab, diff_tab = st.tabs(
     ["Versions", "Preview and run", "Edit", "Diff"])
 with versions_tab:
-    versions.versions_tab(store, prompt)
+    versions.versions_tab(store, prompt, user)
 with preview_tab:
     run.preview_tab(store, prompt, user)
 with edit_tab:

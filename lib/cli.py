@@ -34,9 +34,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="the lab's address, for the link to the run (PROMPTLAB_APP_URL)")
     ev.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
                     help="a bar on a terminal, plain lines in CI (auto)")
+    from lib.evals import add_promote_arguments, promote_main
+
+    add_promote_arguments(sub.add_parser("promote", help="move a label, gated on evals"))
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings)
+    if args.command == "promote":
+        return promote_main(args)
     return run_eval_command(args)
 
 
@@ -45,6 +50,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
         exit_code,
         judge,
         load,
+        record_outcome,
         run_eval,
         to_json,
         to_junit,
@@ -74,6 +80,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     write_atomic(out / f"{ef.name}.json", to_json(result))
     write_atomic(out / f"{ef.name}.xml", to_junit(result, inputs))
     write_atomic(out / f"{ef.name}.md", to_markdown(result, inputs))
+    record_outcome(settings.db, result, by=args.user)
     code = exit_code(result)
     print(f"{ef.name}: {result['status']} · wrote {out / ef.name}.json, .xml, .md",
           file=sys.stderr)

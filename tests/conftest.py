@@ -55,6 +55,8 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "prompts"
     shutil.copytree(ROOT / "prompts", d)
     monkeypatch.setenv("PROMPTLAB_PROMPTS_DIR", str(d))
+    # No shipped eval guards a label here: a test that wants one writes it.
+    monkeypatch.setenv("PROMPTLAB_EVALS_DIR", str(tmp_path / "evals"))
     return d
 
 

@@ -29,6 +29,8 @@ PromptLabError               anything a user should read in plain words
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
 │   └── DatasetError         an uploaded dataset cannot be read
+├── PromotionError           a label move was refused: a required eval result is missing
+│                            or failing for that version
 ├── ApiError                 an HTTP API request is invalid (its body, an unknown model)
 │   └── ApiKeyError          an API key is missing, unknown or revoked, or cannot be made
 └── DocumentError            a document or knowledge base operation failed
@@ -155,6 +157,15 @@ class CheckError(CompareError):
 
 class DatasetError(CompareError):
     pass
+
+
+class PromotionError(PromptLabError):
+    """`missing` and `failing` name the required evals at fault for the version."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = (),
+                 failing: tuple[str, ...] = (), hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.missing, self.failing = missing, failing
 
 
 class ApiError(PromptLabError):

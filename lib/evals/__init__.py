@@ -1,5 +1,6 @@
 """Evals as code: an eval file run through the Compare engine from the command line, gated by
-paired statistics against a baseline, written as JSON, JUnit XML and Markdown."""
+paired statistics against a baseline, written as JSON, JUnit XML and Markdown; label moves
+gated on eval results."""
 
 from typing import TYPE_CHECKING
 
@@ -7,7 +8,25 @@ from lib.core import lazy_face
 
 if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first use)
     from lib.evals.gate import ALL, exit_code, judge
+    from lib.evals.promote_cli import add_arguments as add_promote_arguments
+    from lib.evals.promote_cli import main as promote_main
+    from lib.evals.promotion import (
+        LabelMove,
+        Shortfall,
+        eval_name_of,
+        guarding,
+        label_moves,
+        promote,
+        shortfall,
+    )
     from lib.evals.report import to_json, to_junit, to_markdown, write_atomic
+    from lib.evals.results import (
+        EvalRecord,
+        latest_by_version,
+        latest_result,
+        record_outcome,
+        record_result,
+    )
     from lib.evals.runner import PAGE, Outcome, load_rows, run_eval
     from lib.evals.spec import EvalFile, EvalSpec, load
     from lib.evals.stats import (

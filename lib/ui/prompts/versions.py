@@ -1,5 +1,6 @@
-"""A prompt's versions on the Prompts page: open one, its versions and where its labels point
-(a label moved here rolls back or forward), and two versions side by side."""
+"""A prompt's versions on the Prompts page: open one, its versions with their newest eval
+results and where its labels point (a label moved here rolls back or forward), and two versions
+side by side."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import streamlit as st
 
 from lib.core import PromptLabError
 from lib.prompts import Prompt, PromptStore
-from lib.ui.kit.text import md
 from lib.ui.kit.widgets import show_error
+from lib.ui.prompts import labels
 
 
 def load(store: PromptStore, name: str) -> Prompt | None:
@@ -22,25 +23,16 @@ def load(store: PromptStore, name: str) -> Prompt | None:
         return None
 
 
-def versions_tab(store: PromptStore, prompt: Prompt) -> None:
-    """Every version with its labels, and a label pointed at any version."""
+def versions_tab(store: PromptStore, prompt: Prompt, user: str | None) -> None:
+    """Every version with its labels and newest eval result, and a label pointed at any
+    version (lib.ui.prompts.labels: a guarded label asks for a passing eval)."""
+    results = labels.eval_columns(prompt)
     st.dataframe([{"version": v.version, "labels": ", ".join(prompt.labels_of(v.version)),
-                   "note": v.note, "author": v.author, "saved": v.created_at[:19]}
+                   **results[v.version], "note": v.note, "author": v.author,
+                   "saved": v.created_at[:19]}
                   for v in reversed(prompt.versions)], hide_index=True,
-                 width="stretch")
-    st.markdown("**Move a label** — point it at any version; pointing `production` at an older "
-                "version rolls back.")
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    label = c1.text_input("Label", value="production", key="label_name")
-    target = c2.selectbox("Version", [v.version for v in reversed(prompt.versions)],
-                          key="label_version", format_func=lambda v: f"v{v}")
-    if c3.button("Point label", key="set_label"):
-        try:
-            store.set_label(prompt.name, label.strip(), target)
-            st.toast(md("{} → v{}", label, target))
-            st.rerun()
-        except PromptLabError as exc:
-            show_error(exc)
+                 width="stretch", column_config=labels.EVAL_COLUMNS)
+    labels.move_label(store, prompt, user)
 
 
 def diff_tab(store: PromptStore, prompt: Prompt) -> None:
