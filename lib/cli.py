@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings)
+    for handler in logging.getLogger("lib").handlers:
+        if type(handler) is logging.StreamHandler:  # the terminal gets plain lines; the log
+            handler.setLevel(logging.ERROR)         # file keeps warnings and tracebacks
     if args.command == "promote":
         return promote_main(args)
     return run_eval_command(args)
@@ -68,6 +71,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
                if args.app_url else "")
         result = judge(settings, outcome, run_url=url)
     except KeyboardInterrupt:
+        log.warning("promptlab eval %s: interrupted", args.file)
         print("\nInterrupted: the run is marked incomplete; nothing was written.",
               file=sys.stderr)
         return ERROR

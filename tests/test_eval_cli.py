@@ -69,13 +69,13 @@ def run(argv: list[str], capsys) -> tuple[int, str]:
 
 @pytest.mark.parametrize(("body", "where"), [
     (EXTRACT.replace("temperature = 0.0", 'temperature = "hot"'),
-     "line 11: variants[0].temperature"),
+     "line 10: variants[0].temperature"),
     (EXTRACT.replace("max_tokens = 40", "max_tokens = 40\ncolour = 3"),
-     "line 13: variants[0].colour"),
-    (EXTRACT.replace('kind = "json_schema"', 'kind = "vibes"'), "line 19: checks[0]"),
-    (EXTRACT.replace("[baseline]", "[baseline\n"), "line 16"),
+     "line 12: variants[0].colour"),
+    (EXTRACT.replace('kind = "json_schema"', 'kind = "vibes"'), "line 16: checks[0]"),
+    (EXTRACT.replace("[baseline]", "[baseline\n"), "line 13"),
     (EXTRACT.replace('ref = "production"', 'ref = "production"\nrun = 3'),
-     "line 16: baseline"),
+     "line 13: baseline"),
 ])
 def test_a_malformed_file_exits_1_naming_its_line_and_key(tmp_path, settings, capsys, body,
                                                           where):
@@ -142,12 +142,13 @@ def test_a_harmless_change_passes_and_a_worse_version_fails_naming_the_rows(
     md = (out / "extract.md").read_text()
     assert "❌" in md and "Why it failed" in md and "regressed" in md and "row 1:" in md
     suites = ET.parse(out / "extract.xml").getroot()
-    cases = {c.get("name"): c for c in suites.iter("testcase")}
-    assert cases["gate"].find("failure") is not None
-    failed = [n for n, c in cases.items() if c.find("failure") is not None and n != "gate"]
-    assert len(failed) == len(finding["rows"])
-    assert all(n.startswith("row ") for n in failed)
-    assert "regressed" in cases["gate"].find("failure").get("message")
+    [gate] = [c for c in suites.iter("testcase") if c.get("name") == "gate"]
+    assert "regressed" in gate.find("failure").get("message")
+    failed = [c for c in suites.iter("testcase")
+              if c.find("failure") is not None and c is not gate]
+    assert len(failed) == len(finding["rows"])      # the lost rows, all of the candidate's
+    assert all(c.get("name").startswith("row ") and c.get("classname").endswith(".A")
+               for c in failed)
 
 
 def _pages(settings) -> set[str]:
