@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lib import telemetry
 from lib.agents.events import (
     RunEvent,
     RunFinished,
@@ -148,6 +149,11 @@ class AgentRun:
         self.allowed = len(self.steps) + max(1, more)
 
     def __iter__(self) -> Iterator[RunEvent]:
+        # Traced (lib.telemetry): an invoke_agent span, current while the run steps, parents
+        # its calls and tool calls; the events are the same, and nothing changes when off.
+        return telemetry.agent_run(self, self._events())
+
+    def _events(self) -> Iterator[RunEvent]:
         if self._approved and not self.cancel.is_set():
             yield from self._run_approved()
         while self.finished is None:
@@ -353,7 +359,8 @@ class AgentRun:
                                           seen.is_error)
                     self._choice = "none"
                     continue
-                pending[pool.submit(run_tool, self.tools.get(c.name), c, self.tool_context,
+                traced = telemetry.carried(run_tool)  # the pool's thread: in the run's trace
+                pending[pool.submit(traced, self.tools.get(c.name), c, self.tool_context,
                                     self._typed(c) if self._typed else None,
                                     self.approval)] = (i, key)
             for future in concurrent.futures.as_completed(pending):

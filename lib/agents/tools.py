@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib import telemetry
 from lib.core import SchemaError, ToolError
 from lib.llm import ToolCall, ToolSpec, check_tool_parameters, encoding, schema_errors
 
@@ -149,6 +150,17 @@ def run_tool(t: Tool | None, call: ToolCall, context: dict[str, Any],
              typed: str | None = None, approval: Approval | None = None) -> Outcome:
     """Run one call; every failure is an error result. `typed`: a code-less tool's result.
     `approval`: a model's call, held to the tool's policy (None: a person called it)."""
+    # Traced (lib.telemetry): an execute_tool span, a child of the run's when there is one.
+    with telemetry.tool_span(call.name, call.id, call.arguments,
+                             description=t.description if t else "",
+                             server=t.server if t else "") as span:
+        outcome = _run(t, call, context, typed, approval)
+        span.ended(outcome.content, error=outcome.is_error, pending=outcome.pending)
+    return outcome
+
+
+def _run(t: Tool | None, call: ToolCall, context: dict[str, Any], typed: str | None,
+         approval: Approval | None) -> Outcome:
     start = time.perf_counter()
 
     def done(content: str, is_error: bool = False, sources: tuple = ()) -> Outcome:

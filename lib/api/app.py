@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from lib import telemetry
 from lib.api import calls
 from lib.api.chat_request import ChatParams, chat_params
 from lib.api.failures import answer
@@ -42,6 +43,8 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        # Traces, when an OTLP endpoint is set: once in each process that serves (each worker).
+        telemetry.setup(settings)
         pool.submit(_warm, settings)
         yield
         pool.shutdown(wait=False, cancel_futures=True)

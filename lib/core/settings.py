@@ -61,6 +61,7 @@ class Settings:
     # None: each process keeps its own, as a single process needs. Kept out of repr: the URL
     # may carry a password.
     redis_url: str | None = field(default=None, repr=False)
+    otel_content: bool = False                  # traces (lib.telemetry) carry message text
     log_level: str = "INFO"
 
     @property
@@ -82,6 +83,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_DATA_DIR": ("data_dir", Path),
     "PROMPTLAB_DATABASE_URL": ("database_url", str),
     "PROMPTLAB_REDIS_URL": ("redis_url", str),
+    "PROMPTLAB_OTEL_CONTENT": ("otel_content", lambda v: _flag(v)),
     "PROMPTLAB_OPENAI_BASE_URL": ("openai_base_url", str),
     "PROMPTLAB_OPENAI_API_KEY": ("openai_compat_api_key", str),
     "PROMPTLAB_OPENAI_MODELS": ("openai_compat_models",

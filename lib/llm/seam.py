@@ -41,6 +41,7 @@ from lib.llm.structured import Repair, Validation
 from lib.llm.terms import CallContext, RetryPolicy
 from lib.llm.tokens import Counter
 from lib.spend import CallRecord
+from lib.telemetry import traced
 
 CallEvent = Event | Fallback | Repair
 E_co = TypeVar("E_co", covariant=True)
@@ -144,6 +145,8 @@ class Calls:
 
     def __post_init__(self) -> None:
         self._recorder: Recorder = self.recorder or LedgerRecorder(self.settings.db)
+        # Tracing on (lib.telemetry): each row stored is also a span; else the same recorder.
+        self._recorder = traced(self._recorder)
         self._policy = self.policy or RetryPolicy(deadline_s=self.settings.deadline_s)
 
     def invoke(self, spec: CallSpec) -> Response[CallEvent]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from lib import telemetry
 from lib.core import get_settings, setup_logging
 
 
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     http = parser.parse_args(argv).http
     settings = get_settings()
     setup_logging(settings)
+    telemetry.setup(settings)  # traces, when an OTLP endpoint is set
     from lib.mcp.serve import run_http, run_stdio  # the SDK, once the arguments are read
 
     (run_http if http else run_stdio)(settings)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from lib import compare, spend
+from lib import compare, spend, telemetry
 from lib.core import PromptLabError, Settings, format_usd_pair, get_settings, setup_logging
 from lib.llm import Catalog, ModelStatus, current_catalog, model_statuses, provider_summary
 from lib.ui.kit import identity
@@ -52,6 +52,7 @@ HIDDEN_PAGES = [
 def settings() -> Settings:
     s = get_settings()
     setup_logging(s)  # once per settings; cheap afterwards
+    telemetry.setup(s)  # traces, when an OTLP endpoint is set: once per process
     return s
 
 
