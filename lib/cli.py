@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings)
+    from lib import telemetry
+
+    telemetry.setup(settings)   # traces, when an OTLP endpoint is set
     for handler in logging.getLogger("lib").handlers:
         if type(handler) is logging.StreamHandler:  # the terminal gets plain lines; the log
             handler.setLevel(logging.ERROR)         # file keeps warnings and tracebacks
