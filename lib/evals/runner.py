@@ -16,7 +16,7 @@ from lib import compare, spend
 from lib.compare import Judge, Run, Verdict
 from lib.core import EvalError, PromptLabError, Settings, json_loads
 from lib.evals.spec import EvalFile
-from lib.llm import current_catalog, model_statuses, price_unknown, user_catalog_path
+from lib.llm import Calls, current_catalog, model_statuses, price_unknown, user_catalog_path
 from lib.prompts import PromptStore
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,11 @@ def _inputs(row: dict[str, Any]) -> dict[str, Any]:
 
 def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
              progress: Progress | None = None,
-             cancel: threading.Event | None = None) -> Outcome:
+             cancel: threading.Event | None = None, calls: Calls | None = None) -> Outcome:
     """Run every row × variant × repeat, then the judges; EvalError before any call if the
     file's prompts, models or budget cannot run it. An interrupted run is marked
-    incomplete (its calls in flight cancelled, their holds given back) and re-raised."""
+    incomplete (its calls in flight cancelled, their holds given back) and re-raised.
+    `calls`: the seam to call through (tests pass a scripted one)."""
     progress = progress or (lambda stage, done, total: None)
     cancel = cancel or threading.Event()
     rows = load_rows(settings, ef)
@@ -126,11 +127,18 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
     title = f"eval {ef.name}" + (f" (×{k} repeats)" if k > 1 else "")
     run_id = compare.create_run(settings.db, title, resolved, run_rows, ef.checks, owner=user)
     total, done = len(plan.cells), 0
+    # The engine sets its event when it finishes (stopping its own calls): the judges after
+    # it need one of their own.
+    cells_cancel = threading.Event()
     try:
-        events = compare.execute(settings, run_id, resolved, plan, ef.checks, cancel=cancel,
-                                 concurrency=settings.compare_concurrency, page=PAGE)
+        events = compare.execute(settings, run_id, resolved, plan, ef.checks,
+                                 cancel=cells_cancel,
+                                 concurrency=settings.compare_concurrency, page=PAGE,
+                                 calls=calls)
         with contextlib.closing(events):
             for event in events:
+                if cancel.is_set():
+                    break
                 if event.result is not None:
                     done += 1
                     progress("cells", done, total)
@@ -138,14 +146,16 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
             jobs = len(compare.judging_jobs(compare.load_run(settings.db, run_id),
                                             rj.judge.kind))
             for n, _ in enumerate(compare.judge_run(settings, run_id, rj, cancel=cancel,
-                                                    user=user), 1):
+                                                    user=user, calls=calls), 1):
                 progress(f"judge {rj.name}", n, jobs)
     except BaseException:
         cancel.set()
+        cells_cancel.set()
         compare.set_status(settings.db, run_id, "incomplete")
         raise
     run = compare.load_run(settings.db, run_id)
-    complete = all(c.status not in ("cancelled", "pending") for c in run.cells.values())
+    complete = not cancel.is_set() and all(c.status not in ("cancelled", "pending")
+                                           for c in run.cells.values())
     if not complete:
         compare.set_status(settings.db, run_id, "incomplete")
     return Outcome(ef, run, rows, compare.load_verdicts(settings.db, run_id),
