@@ -30,7 +30,7 @@ from lib.api.failures import answer
 from lib.api.openai_format import error_body
 from lib.core import MICRO, PromptLabError, Settings
 from lib.llm import GUARDS, current_catalog
-from lib.spend import LATENCY_BUCKETS_S, Latencies, ledger_groups
+from lib.spend import LATENCY_BUCKETS_S, Latencies, LedgerTotals
 
 LABELS = ["provider", "model", "page", "api_key_id"]
 TIMED = ["provider", "model", "page"]        # the histograms' labels: a series per bucket
@@ -60,6 +60,7 @@ class LedgerCollector(Collector):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.ledger = LedgerTotals(settings.db)
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -69,7 +70,7 @@ class LedgerCollector(Collector):
         known = {m.key for m in catalog}
         calls, failures, sums = _Sums(1), _Sums(1), _Sums(6)
         ttft, total = _Sums(len(LATENCY_BUCKETS_S) + 2), _Sums(len(LATENCY_BUCKETS_S) + 2)
-        for g in ledger_groups(self.settings.db):
+        for g in self.ledger.groups():
             model = g.model if f"{g.provider}/{g.model}" in known else OTHER
             key = (g.provider, model, g.page, NO_KEY if g.api_key_id is None
                    else str(g.api_key_id))

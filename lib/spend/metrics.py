@@ -1,5 +1,5 @@
 """The ledger's totals for a metrics scrape (lib.api's /metrics): calls, tokens, spend and
-latency histograms by provider, model, page, API key and status, in one aggregate query.
+latency histograms by provider, model, page, API key and status, by one aggregate query.
 
 Read from the ledger, not counted in memory, so every process that makes calls (the app, each
 API worker) is in them, and a restart loses nothing. The ledger only grows, so each total only
@@ -8,6 +8,7 @@ grows: a Prometheus counter.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from lib.storage import Database
@@ -49,6 +50,7 @@ class LedgerGroup:
 
 _DIMS = "provider, model, page, api_key_id, status, error_kind"
 _SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost_micro")
+_WIDTH = 1 + len(_SUMS) + 2 * (2 + len(LATENCY_BUCKETS_S))  # the numbers after the dims
 
 
 def _histogram(column: str) -> str:
@@ -61,25 +63,50 @@ def _histogram(column: str) -> str:
 _QUERY = (f"SELECT {_DIMS}, COUNT(*), "
           + ", ".join(f"COALESCE(SUM({c}), 0)" for c in _SUMS)
           + f", {_histogram('ttft_ms')}, {_histogram('total_ms')} "
-          f"FROM calls GROUP BY {_DIMS}")
+          f"FROM calls WHERE id > ? AND id <= ? GROUP BY {_DIMS}")
 
 
-def _latencies(values: tuple) -> Latencies:
-    return Latencies(tuple(int(v or 0) for v in values[2:]), int(values[0]),
-                     float(values[1]) / 1000)
+def _latencies(values: list[float]) -> Latencies:
+    return Latencies(tuple(int(v) for v in values[2:]), int(values[0]), values[1] / 1000)
 
 
-def ledger_groups(db: Database) -> list[LedgerGroup]:
-    """Every group's totals, in one pass over the ledger."""
-    with db.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(_QUERY).fetchall()]
+class LedgerTotals:
+    """The ledger's groups, for one process's scrapes.
+
+    On SQLite only the rows added since the last read are aggregated (the first read takes
+    them all): a ledger row is never changed or deleted, and one writer at a time means every
+    id under the newest visible one is visible too. On PostgreSQL an id can commit after a
+    higher one, so each read aggregates the whole ledger.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._sums: dict[tuple, list[float]] = {}
+        self._seen = 0  # the newest id in _sums
+
+    def groups(self) -> list[LedgerGroup]:
+        """Every group's totals, as of now."""
+        with self._lock:
+            with self.db.connect() as conn:
+                top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0])
+                if self.db.kind != "sqlite" or top < self._seen:  # (fewer: another ledger)
+                    self._sums, self._seen = {}, 0
+                rows = conn.execute(_QUERY, (self._seen, top)).fetchall() \
+                    if top > self._seen else []
+            for r in rows:
+                into = self._sums.setdefault(tuple(r[:6]), [0] * _WIDTH)
+                for i, v in enumerate(r[6:]):
+                    into[i] += v or 0
+            self._seen = top
+            return [_group(dims, values) for dims, values in self._sums.items()]
+
+
+def _group(dims: tuple, values: list[float]) -> LedgerGroup:
     n, k = 2 + len(LATENCY_BUCKETS_S), len(_SUMS)
-    out = []
-    for r in rows:
-        provider, model, page, key_id, status, kind, calls, *rest = r
-        tokens_in, tokens_out, cache_read, reasoning, cost = (int(v) for v in rest[:k])
-        out.append(LedgerGroup(provider, model, page, key_id, status, kind, int(calls),
-                               tokens_in, tokens_out, cache_read, reasoning, cost,
-                               _latencies(tuple(rest[k:k + n])),
-                               _latencies(tuple(rest[k + n:]))))
-    return out
+    provider, model, page, key_id, status, kind = dims
+    calls, *rest = values
+    tokens_in, tokens_out, cache_read, reasoning, cost = (int(v) for v in rest[:k])
+    return LedgerGroup(provider, model, page, key_id, status, kind, int(calls), tokens_in,
+                       tokens_out, cache_read, reasoning, cost, _latencies(rest[k:k + n]),
+                       _latencies(rest[k + n:]))
