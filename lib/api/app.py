@@ -107,6 +107,12 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
                   ModelRoute(settings, pool, prompt_run),  # type: ignore[arg-type]
                   methods=["POST"])
 
+    if settings.metrics:  # off: /metrics is a 404 as any unknown path (and no
+        # prometheus_client is loaded)
+        from lib.api.metrics import metrics_route
+
+        app.add_api_route("/metrics", metrics_route(settings, pool), methods=["GET"])
+
     @app.exception_handler(404)
     async def not_found(_request: Request, _exc: Exception) -> Response:
         return JSONResponse(error_body("No such endpoint.", "invalid_request_error",

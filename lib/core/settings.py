@@ -62,6 +62,8 @@ class Settings:
     # may carry a password.
     redis_url: str | None = field(default=None, repr=False)
     otel_content: bool = False                  # traces (lib.telemetry) carry message text
+    metrics: bool = False                       # serve Prometheus /metrics on the API
+    metrics_key: str | None = field(default=None, repr=False)  # its bearer token; None: open
     log_level: str = "INFO"
 
     @property
@@ -114,6 +116,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_API_PORT": ("api_port", int),
     "PROMPTLAB_MCP_HOST": ("mcp_host", str),
     "PROMPTLAB_MCP_PORT": ("mcp_port", int),
+    "PROMPTLAB_METRICS": ("metrics", lambda v: _flag(v)),
+    "PROMPTLAB_METRICS_KEY": ("metrics_key", str),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }
 
@@ -171,7 +175,7 @@ def load_settings(environ: dict[str, str] | None = None,
     settings = Settings(**values)  # type: ignore[arg-type]
     # Wherever a configured key turns up in text from elsewhere, it is blanked (lib.core.redaction).
     remember_secrets(settings.anthropic_api_key, settings.openai_api_key,
-                     settings.openai_compat_api_key)
+                     settings.openai_compat_api_key, settings.metrics_key)
     for attr in ("data_dir", "prompts_dir", "evals_dir"):
         if not getattr(settings, attr).is_absolute():
             settings = Settings(**{**settings.__dict__, attr: ROOT / getattr(settings, attr)})

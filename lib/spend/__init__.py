@@ -48,5 +48,6 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         spend_since_micro,
         spend_today_micro,
     )
+    from lib.spend.metrics import LATENCY_BUCKETS_S, Latencies, LedgerGroup, LedgerTotals
 else:
     __getattr__, __dir__, __all__ = lazy_face(__name__)
