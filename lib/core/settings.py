@@ -60,6 +60,11 @@ class Settings:
     # None: each process keeps its own, as a single process needs. Kept out of repr: the URL
     # may carry a password.
     redis_url: str | None = field(default=None, repr=False)
+    # The response cache (lib.llm.cache): the pages whose calls use it ("compare,eval,api"),
+    # how long a reply is kept, and how many are kept (the oldest go first).
+    cache_pages: tuple[str, ...] = ()
+    cache_ttl_s: float = 7 * 24 * 3600.0
+    cache_max_entries: int = 10_000
     log_level: str = "INFO"
 
     @property
@@ -110,6 +115,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_API_PORT": ("api_port", int),
     "PROMPTLAB_MCP_HOST": ("mcp_host", str),
     "PROMPTLAB_MCP_PORT": ("mcp_port", int),
+    "PROMPTLAB_CACHE": ("cache_pages",
+                        lambda v: tuple(p.strip() for p in v.split(",") if p.strip())),
+    "PROMPTLAB_CACHE_TTL": ("cache_ttl_s", float),
+    "PROMPTLAB_CACHE_MAX_ENTRIES": ("cache_max_entries", lambda v: _within(int(v), 1, 10**9)),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }
 
