@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         store_for,
     )
     from lib.llm.cache import clear as clear_cache
+    from lib.llm.cache import mode_for as cache_mode
     from lib.llm.call import Call
     from lib.llm.catalog import (
         SHIPPED,
