@@ -383,6 +383,33 @@ def test_cache_control_only_restricts(header, mode):
     assert CacheMode.OFF.restricted(header) is CacheMode.OFF
 
 
+def test_a_repeated_compare_run_costs_nothing_the_second_time(settings, prompts_dir, clock):
+    from lib import compare
+    from lib.compare import Variant
+    from lib.llm import load_catalog
+    from lib.prompts import PromptStore
+
+    resolved = compare.resolve(PromptStore(prompts_dir), load_catalog(settings), [
+        Variant("classifier", "production", "openai/gpt-4o-mini", 0.0, 8),
+        Variant("classifier", "production", "openai/gpt-4o-mini", 0.5, 8)])
+    inputs = [{"text": "The app crashes."}, {"text": "Add a dark mode."}]
+    plan = compare.forecast(settings, resolved, inputs)
+    fake = FakeProvider([ok("bug", usage=Usage(300, 2))])
+    calls = cached_calls(settings, fake, clock)
+    runs = []
+    for _ in range(2):
+        run_id = compare.create_run(settings.db, "again", resolved, inputs, [])
+        list(compare.execute(settings, run_id, resolved, plan, [], calls=calls,
+                             cache=CacheMode.ON))
+        runs.append(compare.load_run(settings.db, run_id))
+    assert len(fake.requests) == 4  # each cell once: the second run asked nothing
+    first, second = ([c.cost_micro for c in r.cells.values()] for r in runs)
+    assert all(c > 0 for c in first) and second == [0] * 4
+    assert all(c.status == "ok" and c.output == "bug" for r in runs for c in r.cells.values())
+    saved = sum(r.saved_micro for r in rows(settings) if r.response_cache == "hit")
+    assert saved == sum(first)
+
+
 def test_a_lookup_without_reads_never_touches_the_store():
     class Untouchable:
         def get(self, key):
