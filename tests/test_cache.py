@@ -79,7 +79,9 @@ def cached_calls(settings, provider, clock, **kw):
     return scripted(settings, provider, cache_store=store_for(settings, clock), **kw)
 
 
-def test_two_identical_requests_make_one_provider_call_and_two_ledger_rows(settings, clock):
+def test_two_identical_requests_make_one_provider_call_and_two_ledger_rows(backend, settings,
+                                                                          clock):
+    assert settings.db == backend  # on SQLite, then on PostgreSQL
     fake = FakeProvider([ok("Hel", "lo.", usage=Usage(1000, 200))])
     calls = cached_calls(settings, fake, clock)
     first, _ = run(calls)
@@ -296,8 +298,8 @@ def test_entries_expire_after_the_ttl_without_waiting(settings, clock):
     assert run(calls)[0].cache_status == "miss" and len(fake.requests) == 2
 
 
-def test_the_oldest_entries_go_past_the_size_limit(settings, clock):
-    store = DatabaseStore(settings.db, 3600.0, 2, clock)
+def test_the_oldest_entries_go_past_the_size_limit(backend, clock):
+    store = DatabaseStore(backend, 3600.0, 2, clock)  # on SQLite, then on PostgreSQL
     for key in "abc":
         store.put(key, "[]")
         clock.now += 1
