@@ -234,9 +234,7 @@ def routing_savings(db: Database, f: Filters) -> dict[str, int]:
 
 
 def response_cache(db: Database, f: Filters) -> dict[str, int]:
-    """The response cache under these filters: calls that looked it up, hits, and what the
-    hits saved (their calls' price when they were made), read through the ledger's partial
-    index on those calls."""
+    """Calls that looked up the response cache, its hits and what they saved (partial index)."""
     import datetime as dt
 
     where, args = f.where(ledger=True)
@@ -247,7 +245,7 @@ def response_cache(db: Database, f: Filters) -> dict[str, int]:
             "END), 0), COALESCE(SUM(saved_micro), 0) FROM calls INDEXED BY "
             "calls_response_cache WHERE response_cache IS NOT NULL AND ts >= ? AND ts < ? "
             f"AND {where}", [f.start, after, *args]).fetchone()
-    return {"lookups": int(lookups), "hits": int(hits), "saved_micro": int(saved)}
+    return {"lookups": lookups, "hits": hits, "saved_micro": saved}
 
 
 def unpriced_calls(db: Database, f: Filters) -> int:

@@ -28,6 +28,7 @@ from lib.storage import Database
 from lib.ui.kit import app
 from lib.ui.kit.links import call_url
 from lib.ui.kit.text import md, plain
+from lib.ui.kit.widgets import guarded
 
 if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table is drawn
     import pandas as pd
@@ -273,14 +274,11 @@ def cache_line(settings: Settings, cached: dict[str, int]) -> None:
     with button.popover("Clear the cache", icon=":material/delete_sweep:"):
         st.markdown("Forget every kept reply? The next identical requests go to their models "
                     "again (and are paid for).")
-        if st.button("Clear it", type="primary", key="cost_clear_cache"):
-            try:
-                gone = clear_cache(settings)
-            except PromptLabError as exc:
-                st.error(plain(exc), icon=":material/error:")
-            else:
-                st.success(md("Cleared: {:,} kept repl{} forgotten.", gone,
-                              "y" if gone == 1 else "ies"), icon=":material/check:")
+        gone = guarded(lambda: clear_cache(settings)) if st.button(
+            "Clear it", type="primary", key="cost_clear_cache") else None
+        if gone is not None:
+            st.success(md("Cleared: {:,} kept repl{} forgotten.", gone,
+                          "y" if gone == 1 else "ies"), icon=":material/check:")
 
 
 def routing_line(routed: dict[str, int]) -> None:
