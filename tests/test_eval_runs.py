@@ -170,3 +170,18 @@ def test_an_eval_run_opens_in_compare_like_any_other(tmp_path, settings, prompts
     assert not at.exception, [e.value for e in at.exception]
     assert any("eval e" in s.value for s in at.subheader)
     assert sum("good answer" in m.value for m in at.main.markdown) == 3
+
+
+def test_with_the_cache_on_repeats_are_still_distinct_calls(tmp_path, settings, prompts_dir):
+    two_versions(prompts_dir)
+    ef = eval_file(tmp_path, 2, "").path
+    ef.write_text("repeats = 3\ncache = true\n" + ef.read_text())
+    provider = ByVersion({"NEW": {0, 1}})
+    run(settings, evals.load(ef), provider)
+    assert len(provider.requests) == 6          # 2 rows × 3 repeats, none replayed
+    run(settings, evals.load(ef), provider)     # the same eval again: every answer kept
+    assert len(provider.requests) == 6
+    with settings.db.connect() as conn:
+        hits = conn.execute("SELECT COUNT(*) FROM calls WHERE response_cache = 'hit' AND "
+                            "page = 'eval'").fetchone()[0]
+    assert hits == 6

@@ -60,9 +60,8 @@ def ask(served, secret: str | openai.OpenAI, text: str, *, stream: bool = False)
 
 
 def app_rows() -> list[CallRecord]:
-    """Calls as the app makes them (no key): a chat's, an unknown model's, a failed one.
-    (A cached hit joins them once the ledger takes the status "cached": its CHECK refuses
-    it until the response cache's migration.)"""
+    """Calls as the app makes them (no key): a chat's, an unknown model's, a failed one, and
+    one answered from the response cache ($0, with what it saved)."""
     def row(**kw) -> CallRecord:
         return CallRecord(**{"ts": now_iso(), "page": "chat", "provider": "compat",
                              "model": MODEL, "attempts": 1, "status": "ok",
@@ -72,7 +71,8 @@ def app_rows() -> list[CallRecord]:
     return [row(), row(total_ms=4.0, ttft_ms=2.0),
             row(model="made-up-model", total_ms=70_000.0, ttft_ms=None),
             row(status="error", error_kind="server", ttft_ms=None, output_tokens=0,
-                reasoning_tokens=0, cost_micro=0, total_ms=15.0)]
+                reasoning_tokens=0, cost_micro=0, total_ms=15.0),
+            row(cost_micro=0, response_cache="hit", saved_micro=456, total_ms=1.0, ttft_ms=0.5)]
 
 
 def labels_of(row: dict) -> tuple:
@@ -112,7 +112,7 @@ def test_every_counter_and_histogram_equals_the_ledger(metered):
     spend.record_many(served.settings.db, app_rows())
     after = scrape(served)
     rows = served.rows()
-    assert len(rows) == 8
+    assert len(rows) == 9   # four over the API, five as the app writes them
 
     # The counters move by exactly the calls made: three over the API since the first scrape.
     api_calls = values(after["promptlab_requests"], "promptlab_requests_total", "page")
@@ -139,9 +139,11 @@ def test_every_counter_and_histogram_equals_the_ledger(metered):
                       "provider", "model", "page", "api_key_id") == sums, family
     cost: Counter[tuple] = Counter()
     hits: Counter[tuple] = Counter()
+    saved: Counter[tuple] = Counter()
     for r in rows:
         cost[labels_of(r)] += r["cost_micro"]
-        hits[labels_of(r)] += r["status"] == "cached"
+        hits[labels_of(r)] += r["response_cache"] == "hit"
+        saved[labels_of(r)] += r["saved_micro"]
     assert values(after["promptlab_spend_usd"], "promptlab_spend_usd_total", "provider",
                   "model", "page", "api_key_id") == pytest.approx(
         {k: v / MICRO for k, v in cost.items()})
@@ -149,7 +151,10 @@ def test_every_counter_and_histogram_equals_the_ledger(metered):
     # A group without hits reads 0 (not missing), so a hit rate can be taken from the start.
     assert values(after["promptlab_cache_hits"], "promptlab_cache_hits_total", "provider",
                   "model", "page", "api_key_id") == {k: hits[k] for k in cost}
-    assert sum(hits.values()) == 0  # no cache yet (see app_rows)
+    assert sum(hits.values()) == 1  # the app's cached row (see app_rows)
+    assert values(after["promptlab_cache_saved_usd"], "promptlab_cache_saved_usd_total",
+                  "provider", "model", "page", "api_key_id") == pytest.approx(
+        {k: saved[k] / MICRO for k in cost})
 
     for family, column in (("time_to_first_token_seconds", "ttft_ms"),
                            ("request_duration_seconds", "total_ms")):
@@ -205,7 +210,7 @@ def test_distinct_prompts_and_users_add_no_label_values(metered):
     assert label_values(after) == labels_before
     assert values(after["promptlab_requests"], "promptlab_requests_total", "page",
                   "api_key_id", "status")[("api", "1", "ok")] == 1_001
-    assert len(served.rows()) == 1_001 + 4 + 1_000
+    assert len(served.rows()) == 1_001 + len(app_rows()) + 1_000
 
 
 def label_values(families: dict[str, list]) -> dict[str, set[str]]:

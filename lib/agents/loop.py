@@ -208,6 +208,11 @@ class AgentRun:
     def error(self) -> PromptLabError | None:
         return self.finished.error if self.finished else None
 
+    @property
+    def cache_status(self) -> str | None:
+        """The last step's (each step looks up its own request)."""
+        return self.steps[-1].record.response_cache if self.steps else None
+
     def reserve(self) -> None:
         """Reserve the first step's budget now: raises BudgetExceededError (or the reason the
         request cannot be sent) before the caller stores anything."""

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         list_keys,
         revoke_key,
         set_key_budget,
+        set_key_cache,
         verify_key,
     )
     from lib.api.metrics import LedgerCollector

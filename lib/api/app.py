@@ -28,7 +28,7 @@ from lib.api.openai_format import error_body
 from lib.api.replies import Answer
 from lib.api.routes import ModelRoute, Receive, Send
 from lib.core import ApiError, Settings
-from lib.llm import CallContext
+from lib.llm import CacheMode, CallContext, cache_mode
 
 # Threads for calls in flight: a streaming call holds one until its last token, so this is
 # how many calls may stream at once before the next ones queue.
@@ -82,21 +82,23 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
             return _model_body(found)
         return await in_worker(request, one)
 
-    def chat(body: Any, key: ApiKey, cancel: threading.Event, _path: dict[str, str]
-             ) -> calls.Started:
+    def chat(body: Any, key: ApiKey, cancel: threading.Event, _path: dict[str, str],
+             asked: dict[str, str]) -> calls.Started:
         params = chat_params(body)
         return calls.start(settings, params,
                            CallContext(PAGE, api_key_id=key.id, user=key.owner), cancel,
-                           fallbacks=_fallbacks(params, key))
+                           fallbacks=_fallbacks(params, key),
+                           cache=_cache(settings, key, asked["cache-control"]))
 
-    def prompt_run(body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str]
-                   ) -> calls.Started:
+    def prompt_run(body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str],
+                   asked: dict[str, str]) -> calls.Started:
         name = path["name"]
         params, version = calls.prompt_params(settings, name, body)
         return calls.start(settings, params, CallContext(PAGE, name, version,
                                                          api_key_id=key.id, user=key.owner),
                            cancel, prompt={"name": name, "version": version},
-                           fallbacks=_fallbacks(params, key))
+                           fallbacks=_fallbacks(params, key),
+                           cache=_cache(settings, key, asked["cache-control"]))
 
     # Starlette serves an endpoint that is not a function as a plain ASGI app; add_route's
     # type names only request handlers.
@@ -132,6 +134,14 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
 def _fallbacks(params: ChatParams, key: ApiKey) -> bool:
     """The request's own `fallbacks`, else its key's."""
     return key.fallbacks if params.fallbacks is None else params.fallbacks
+
+
+def _cache(settings: Settings, key: ApiKey, cache_control: str) -> CacheMode:
+    """On for a key made to use the cache or where PROMPTLAB_CACHE lists the API; the
+    request's Cache-Control can then only narrow it (no-cache: no read, no-store: no
+    write)."""
+    on = cache_mode(settings, PAGE, CacheMode.ON if key.cache else None)
+    return on.restricted(cache_control)
 
 
 def _warm(settings: Settings) -> None:

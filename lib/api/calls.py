@@ -16,6 +16,7 @@ from lib.api.chat_request import ChatParams, chat_params
 from lib.chat import AUTO, Routing, route_turn
 from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
 from lib.llm import (
+    CacheMode,
     CallContext,
     CallEvent,
     Calls,
@@ -103,12 +104,13 @@ def _ask(params: ChatParams) -> Callable[[ModelInfo, Counter], ChatRequest]:
 def start(settings: Settings, params: ChatParams, context: CallContext,
           cancel: threading.Event | None = None, *,
           prompt: dict[str, Any] | None = None, fallbacks: bool = False,
-          calls: Calls | None = None) -> Started:
+          calls: Calls | None = None, cache: CacheMode | None = None) -> Started:
     """Build the call and reserve its budget; raises BudgetExceededError,
     ContextOverflowError, ProviderError, ApiError. With `fallbacks`, a model that cannot
     answer passes the request down its catalog chain; without, only the model named answers
     (an API client asked for that model: another one is an answer to another question).
-    Setting `cancel` stops the call at its next event."""
+    Setting `cancel` stops the call at its next event. `cache`: how it uses the response
+    cache (None: as PROMPTLAB_CACHE says for the API)."""
     cat = current_catalog(settings)
     if params.model == ROUTER:  # the catalog's router picks from the task and the input
         routed = route_turn(settings, Routing(load_router(settings, cat), tuple(
@@ -125,7 +127,8 @@ def start(settings: Settings, params: ChatParams, context: CallContext,
     repairs = settings.structured_repairs if not params.stream else 0
     try:
         call = (calls or Calls(settings)).invoke(CallSpec(
-            model, _ask(params), context, fallbacks=chain, repairs=repairs, cancel=cancel))
+            model, _ask(params), context, fallbacks=chain, repairs=repairs, cancel=cancel,
+            cache=cache))
     except ProviderError as exc:
         if exc.kind != "unavailable":
             raise

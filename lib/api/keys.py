@@ -35,6 +35,7 @@ class ApiKey:
     revoked_at: str | None
     owner: str | None = None          # who made it (signed in): its calls are theirs
     fallbacks: bool = False           # its requests may fall back to other models unasked
+    cache: bool = False               # its requests use the response cache (lib.llm.cache)
 
     @property
     def revoked(self) -> bool:
@@ -52,11 +53,12 @@ def digest(secret: str) -> str:
 
 
 _COLUMNS = ("id, name, prefix, budget_micro, spent_micro, calls, created_at, last_used_at, "
-            "revoked_at, owner, fallbacks")
+            "revoked_at, owner, fallbacks, cache")
 
 
 def _key(row) -> ApiKey:
-    return ApiKey(**{**dict(row), "fallbacks": bool(row["fallbacks"])})
+    return ApiKey(**{**dict(row), "fallbacks": bool(row["fallbacks"]),
+                     "cache": bool(row["cache"])})
 
 
 def _budget(budget_usd: float | None) -> int | None:
@@ -68,10 +70,12 @@ def _budget(budget_usd: float | None) -> int | None:
 
 
 def create_key(db: Database, name: str, budget_usd: float | None = None,
-               owner: str | None = None, *, fallbacks: bool = False) -> NewKey:
+               owner: str | None = None, *, fallbacks: bool = False,
+               cache: bool = False) -> NewKey:
     """A new key, made by `owner` (None without sign-in); its secret is in the result and
-    nowhere else. With `fallbacks`, a request that does not say otherwise may be answered
-    by the next model of its model's fallback chain."""
+    nowhere else. With `cache`, its requests use the response cache (a request's
+    Cache-Control can still say no-cache or no-store). With `fallbacks`, a request that does
+    not say otherwise may be answered by the next model of its model's fallback chain."""
     name = " ".join(str(name).split())
     if not name or len(name) > MAX_NAME:
         raise ApiKeyError(f"A key needs a name of 1 to {MAX_NAME} characters.", status=400,
@@ -80,9 +84,10 @@ def create_key(db: Database, name: str, budget_usd: float | None = None,
     secret = PREFIX + secrets.token_urlsafe(32)
     with db.connect(write=True) as conn:
         cur = conn.execute("INSERT INTO api_keys (name, prefix, secret_hash, budget_micro, "
-                           "created_at, owner, fallbacks) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           "created_at, owner, fallbacks, cache) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (name, secret[:SHOWN], digest(secret), budget, now_iso(), owner,
-                            int(fallbacks)))
+                            int(fallbacks), int(cache)))
         key_id = int(cur.lastrowid)
     log.info("api key %d created", key_id)
     return NewKey(get_key(db, key_id), secret)
@@ -117,6 +122,12 @@ def set_key_budget(db: Database, key_id: int, budget_usd: float | None) -> None:
     budget = _budget(budget_usd)
     with db.connect(write=True) as conn:
         conn.execute("UPDATE api_keys SET budget_micro = ? WHERE id = ?", (budget, key_id))
+
+
+def set_key_cache(db: Database, key_id: int, cache: bool) -> None:
+    """Whether the key's requests use the response cache from now on."""
+    with db.connect(write=True) as conn:
+        conn.execute("UPDATE api_keys SET cache = ? WHERE id = ?", (int(cache), key_id))
 
 
 def verify_key(db: Database, authorization: str | None) -> ApiKey:

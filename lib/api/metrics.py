@@ -68,7 +68,7 @@ class LedgerCollector(Collector):
         except PromptLabError:  # a broken catalog file: every model reads "other"
             catalog = ()
         known = {m.key for m in catalog}
-        calls, failures, sums = _Sums(1), _Sums(1), _Sums(6)
+        calls, failures, sums = _Sums(1), _Sums(1), _Sums(7)
         ttft, total = _Sums(len(LATENCY_BUCKETS_S) + 2), _Sums(len(LATENCY_BUCKETS_S) + 2)
         for g in self.ledger.groups():
             model = g.model if f"{g.provider}/{g.model}" in known else OTHER
@@ -78,8 +78,7 @@ class LedgerCollector(Collector):
             if g.status in FAILED:
                 failures.add((*key, g.status, g.error_kind or "unknown"), (g.calls,))
             sums.add(key, (g.input_tokens, g.output_tokens, g.cache_read_tokens,
-                           g.reasoning_tokens, g.cost_micro,
-                           g.calls if g.status == "cached" else 0))
+                           g.reasoning_tokens, g.cost_micro, g.cache_hits, g.saved_micro))
             ttft.add(key[:3], _flat(g.ttft))
             total.add(key[:3], _flat(g.total))
 
@@ -97,6 +96,11 @@ class LedgerCollector(Collector):
             spend.add_metric(labels, v[4] / MICRO)
         yield spend
         yield _counter("cache_hits", "Calls answered from the response cache.", sums, LABELS, 5)
+        saved = CounterMetricFamily("promptlab_cache_saved_usd", "What the calls answered from "
+                                    "the response cache would have cost.", labels=LABELS)
+        for labels, v in sorted(sums.by.items()):
+            saved.add_metric(labels, v[6] / MICRO)
+        yield saved
         yield _histogram("time_to_first_token_seconds", "Time to a call's first token.", ttft)
         yield _histogram("request_duration_seconds", "A call's whole time.", total)
         yield from _guards({m.provider for m in catalog})

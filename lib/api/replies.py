@@ -36,9 +36,12 @@ class Head:
 
 
 def headers(started: Started) -> dict[str, str]:
-    """Which model answered: the one asked for, or the fallback that took over; and which
-    parameters it refused, left out rather than failing the call."""
+    """Which model answered: the one asked for, or the fallback that took over; which
+    parameters it refused, left out rather than failing the call; and, where the response
+    cache was used, whether the reply came from it (hit) or from the model (miss)."""
     out = {"x-promptlab-model": _model(started)}
+    if status := started.call.cache_status:
+        out["x-promptlab-cache"] = status
     if dropped := _dropped(started):
         out["x-promptlab-dropped"] = ", ".join(dropped)
     return out

@@ -104,7 +104,8 @@ def _relay(items: Iterator[Any], cancel: threading.Event,
 # As ASGI (and starlette.types) has them.
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Build = Callable[[Any, ApiKey, threading.Event, dict[str, str]], Started]
+# The body, the key, the cancel event, the path's parameters and the request's headers.
+Build = Callable[[Any, ApiKey, threading.Event, dict[str, str], dict[str, str]], Started]
 
 
 class ModelRoute:
@@ -131,11 +132,12 @@ class ModelRoute:
             return
         cancel = threading.Event()
         path = scope.get("path_params") or {}
+        asked = {"cache-control": _header(scope, b"cache-control") or ""}
 
         def work() -> Iterator[bytes | Head | Answer]:
             try:
                 key = verify_key(self.settings.db, authorization)
-                started = self.build(door.read_json(raw), key, cancel, path)
+                started = self.build(door.read_json(raw), key, cancel, path, asked)
             except Exception as exc:
                 yield Answer(*answer(exc))
                 return

@@ -18,6 +18,7 @@ from lib.compare.runs import CellResult, run_owner, run_status, save_cell, set_s
 from lib.compare.variants import ResolvedVariant, request_for
 from lib.core import CompareError, PromptLabError, Settings
 from lib.llm import (
+    CacheMode,
     CallContext,
     Calls,
     CallSpec,
@@ -45,9 +46,10 @@ class CellEvent:
 def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
             checks: list[Check], *, concurrency: int = 4,
             cancel: threading.Event | None = None,
-            calls: Calls | None = None, page: str = "compare"
-            ) -> Generator[CellEvent, None, None]:
-    """Stream every cell, row by row, at most `concurrency` calls at once.
+            calls: Calls | None = None, page: str = "compare",
+            cache: CacheMode | None = None) -> Generator[CellEvent, None, None]:
+    """Stream every cell, row by row, at most `concurrency` calls at once; `cache`: how
+    the cells use the response cache (None: as PROMPTLAB_CACHE says for the page).
 
     Closing the iterator (or setting `cancel`) stops the calls in flight, which are recorded
     as cancelled, and marks cells not yet started as cancelled too. `page`: what the ledger
@@ -89,8 +91,9 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
     def _run_cell(cell: CellPlan, r: ResolvedVariant, result: CellResult) -> None:
         counter = counter_for(r.model, settings)
         spec = CallSpec(r.model, request_for(r, cell.text, cell.repeat),
-                        CallContext(page, r.variant.prompt, r.version, user=owner),
-                        repairs=settings.structured_repairs, cancel=cancel)
+                        CallContext(page, r.variant.prompt, r.version, user=owner,
+                                    repeat=cell.repeat),
+                        repairs=settings.structured_repairs, cancel=cancel, cache=cache)
         if r.variant.tools:
             _run_agent(cell, r, result, spec, counter)
             return

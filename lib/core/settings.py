@@ -64,6 +64,11 @@ class Settings:
     otel_content: bool = False                  # traces (lib.telemetry) carry message text
     metrics: bool = False                       # serve Prometheus /metrics on the API
     metrics_key: str | None = field(default=None, repr=False)  # its bearer token; None: open
+    # The response cache (lib.llm.cache): the pages whose calls use it ("compare,eval,api"),
+    # how long a reply is kept, and how many are kept (the oldest go first).
+    cache_pages: tuple[str, ...] = ()
+    cache_ttl_s: float = 7 * 24 * 3600.0
+    cache_max_entries: int = 10_000
     log_level: str = "INFO"
 
     @property
@@ -118,6 +123,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_MCP_PORT": ("mcp_port", int),
     "PROMPTLAB_METRICS": ("metrics", lambda v: _flag(v)),
     "PROMPTLAB_METRICS_KEY": ("metrics_key", str),
+    "PROMPTLAB_CACHE": ("cache_pages",
+                        lambda v: tuple(p.strip() for p in v.split(",") if p.strip())),
+    "PROMPTLAB_CACHE_TTL": ("cache_ttl_s", float),
+    "PROMPTLAB_CACHE_MAX_ENTRIES": ("cache_max_entries", lambda v: _within(int(v), 1, 10**9)),
     "PROMPTLAB_LOG_LEVEL": ("log_level", lambda v: _choice(v.upper(), LOG_LEVELS)),
 }
 

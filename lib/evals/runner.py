@@ -16,7 +16,14 @@ from lib import compare, spend
 from lib.compare import Judge, Run, Verdict
 from lib.core import EvalError, PromptLabError, Settings, json_loads
 from lib.evals.spec import EvalFile
-from lib.llm import Calls, current_catalog, model_statuses, price_unknown, user_catalog_path
+from lib.llm import (
+    CacheMode,
+    Calls,
+    current_catalog,
+    model_statuses,
+    price_unknown,
+    user_catalog_path,
+)
 from lib.prompts import PromptStore
 
 log = logging.getLogger(__name__)
@@ -134,7 +141,8 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
         events = compare.execute(settings, run_id, resolved, plan, ef.checks,
                                  cancel=cells_cancel,
                                  concurrency=settings.compare_concurrency, page=PAGE,
-                                 calls=calls)
+                                 calls=calls,
+                                 cache=CacheMode.ON if ef.spec.cache else None)
         with contextlib.closing(events):
             for event in events:
                 if cancel.is_set():

@@ -95,6 +95,8 @@ class EvalSpec(_Strict):
     description: str = ""
     repeats: int = Field(1, ge=1, le=MAX_REPEATS)
     seed: int | None = None
+    cache: bool = False      # reuse identical answers (exact; each repeat its own key);
+    #                          false: as PROMPTLAB_CACHE says for page "eval"
     dataset: DatasetSpec
     variants: tuple[VariantSpec, ...] = Field(min_length=1, max_length=4)
     baseline: BaselineSpec | None = None

@@ -21,6 +21,18 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         batch_price,
     )
     from lib.llm.breakers import BreakerPolicy, Breakers, BreakerState
+    from lib.llm.cache import (
+        CacheMode,
+        CacheStore,
+        DatabaseStore,
+        Lookup,
+        RedisStore,
+        redis_client,
+        request_key,
+        store_for,
+    )
+    from lib.llm.cache import clear as clear_cache
+    from lib.llm.cache import mode_for as cache_mode
     from lib.llm.call import Call
     from lib.llm.catalog import (
         SHIPPED,

@@ -15,6 +15,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from tenacity.wait import wait_exponential_jitter
 
 from lib.core import ProviderError, now_iso
+from lib.llm.cache import Lookup
 from lib.llm.guards import GUARDS, Guards
 from lib.llm.modelinfo import ModelInfo, price_unknown
 from lib.llm.payloads import payload
@@ -52,6 +53,11 @@ class Call:
 
     The final event is a Stop (success) or an Error. Closing the iterator early, or setting
     `cancel`, ends the call as cancelled; the ledger row is written in every case.
+
+    With a cache `Lookup` (lib.llm.cache), a reply kept for the identical request is replayed
+    instead of sent: the same events, and a ledger row "ok" that says so (response_cache
+    "hit") at no cost, with what the call would have cost (saved_micro). A whole reply got
+    from the model is kept (`cache_status`: hit | miss; None without a lookup).
     """
 
     def __init__(self, provider: Provider, model: ModelInfo, request: ChatRequest,
@@ -62,7 +68,8 @@ class Call:
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, budget: bool = True,
                  estimated_input: bool = False, guards: Guards | None = None,
-                 price_file: str = "<data dir>/models.toml") -> None:
+                 price_file: str = "<data dir>/models.toml",
+                 cache: Lookup | None = None) -> None:
         self.provider, self.model, self.request, self.context = provider, model, request, context
         self.policy = policy or RetryPolicy()
         self.recorder = recorder
@@ -91,6 +98,10 @@ class Call:
         self._iterated = False
         self.guards = guards or GUARDS
         self.price_file = price_file  # where a price is set: named when a budget refuses
+        self.cache = cache
+        self.cache_status: str | None = None if cache is None else "miss"
+        self._hit: list[Event] | None = None   # the kept reply, found when reserving
+        self._heard: list[Event] = []          # this attempt's reply, to keep if it is whole
         self._options: dict[str, Any] = dict(
             policy=policy, count_input=count_input, count_output=count_output,
             cancel=self.cancel, sleep=sleep, clock=clock, budget=budget,
@@ -184,6 +195,9 @@ class Call:
         if self._reserved:
             return
         self._reserved = True
+        if self.cache is not None and (hit := self.cache.read()) is not None:
+            self._hit, self.cache_status = hit, "hit"
+            return  # nothing is sent: nothing to hold
         m, key, user = self.model, self.context.api_key_id, self.context.user
         if self.budget and not m.priced and self.recorder.applies(m.provider, api_key=key,
                                                                   user=user):
@@ -200,6 +214,9 @@ class Call:
         self._iterated = True
         self._start = self._clock()
         self._started_at = now_iso()
+        if self._hit is not None:
+            yield from self._replay(self._hit)
+            return
         status = "error"
         try:
             retrying = Retrying(stop=stop_after_attempt(self.policy.max_attempts),
@@ -231,7 +248,23 @@ class Call:
         finally:
             self._finish(status)
 
+    def _replay(self, events: list[Event]) -> Iterator[Event]:
+        """A kept reply as the events a live one yields.
+
+        Its row's status is "ok" like any whole reply (every reader of the ledger takes "ok"
+        as answered); `response_cache` = "hit" tells it apart."""
+        status = "cancelled"
+        try:
+            yield from self._events(iter(events))
+            status = "ok"
+            yield Stop(self.stop_reason or "end_turn")
+        except _Cancelled:
+            pass
+        finally:
+            self._finish(status)
+
     def _one_attempt(self) -> Iterator[Event]:
+        self._heard = []  # a failed attempt before any output is retried: its events go
         # Closed at once on the way out, so the breaker and limiter learn how the try ended.
         with closing(self.guards.attempt(self.provider, self.model.provider,
                                          lambda: self.provider.stream(self.request),
@@ -242,6 +275,8 @@ class Call:
         for event in events:
             if self.cancel.is_set():
                 raise _Cancelled
+            if self.cache is not None and not isinstance(event, Waiting | Usage | Stop):
+                self._heard.append(event)
             if isinstance(event, TextDelta):
                 if self.ttft_ms is None:
                     self.ttft_ms = self._elapsed() * 1000
@@ -306,6 +341,9 @@ class Call:
         if schema is not None and status == "ok" and not self.tool_calls:
             self.validation = validate(self.text, schema,
                                        repaired=self.context.repair_of is not None)
+        cost = self.model.cost_micro(usage.input_tokens, usage.output_tokens,
+                                     usage.cache_read_tokens, usage.cache_write_tokens)
+        hit = self._hit is not None  # a replay costs nothing, whole or not
         self.record = CallRecord(
             ts=self._started_at, page=self.context.page, provider=self.model.provider,
             model=self.model.id, attempts=max(self.attempts, 1), status=status,
@@ -316,20 +354,21 @@ class Call:
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens, usage_estimated=usage.estimated,
             reasoning_tokens=usage.reasoning_tokens,  # of output_tokens: priced in them, once
-            cost_micro=self.model.cost_micro(usage.input_tokens, usage.output_tokens,
-                                             usage.cache_read_tokens, usage.cache_write_tokens),
-            priced=self.model.priced,
-            cache_savings_micro=round(usage.cache_read_tokens
-                                      * max(0.0, self.model.input - self.model.cache_read)),
+            cost_micro=0 if hit else cost, saved_micro=cost if hit and status == "ok" else 0,
+            response_cache=self.cache_status, priced=self.model.priced,
+            cache_savings_micro=0 if hit else round(
+                usage.cache_read_tokens * max(0.0, self.model.input - self.model.cache_read)),
             error_kind=err.kind if err else None, error_message=err.message if err else None,
             run_id=self.context.run_id, step=self.context.step,
             structured=self.validation.status if self.validation else None,
             repair_of=self.context.repair_of, fallback_of=self.context.fallback_of,
             route=self.context.route, api_key_id=self.context.api_key_id,
             user_id=self.context.user,
-            baseline_micro=None if self.context.baseline is None else
+            baseline_micro=None if self.context.baseline is None or hit else
             self.context.baseline.cost_micro(usage.input_tokens, usage.output_tokens,
                                              usage.cache_read_tokens, usage.cache_write_tokens))
+        if self.cache is not None and self._whole(status):
+            self.cache.write([*self._heard, usage, Stop(self.stop_reason or "end_turn")])
         try:
             self.recorder.record(self.record, settles=self._reservation, payload=payload(self))
         except Exception:
@@ -346,6 +385,13 @@ class Call:
                  "-" if self.ttft_ms is None else f"{self.ttft_ms:.0f}ms", self.record.total_ms,
                  f" error={err.kind}" if err else "",
                  f" structured={self.validation.status}" if self.validation else "")
+
+    def _whole(self, status: str) -> bool:
+        """A reply worth keeping: got from the model, complete, ended as replies normally
+        end (not cut at max tokens, not refused), and valid where it has a schema."""
+        return (status == "ok" and self._hit is None
+                and self.stop_reason in ("end_turn", "tool_use", "stop_sequence")
+                and (self.validation is None or self.validation.ok))
 
 
 class _Cancelled(Exception):

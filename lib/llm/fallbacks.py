@@ -107,6 +107,10 @@ class Fallbacks:
         return self.last.error
 
     @property
+    def cache_status(self) -> str | None:
+        return self.last.cache_status
+
+    @property
     def passed_over(self) -> list[Skipped]:
         """Why each model before the one that answered did not."""
         return list(self.skipped)

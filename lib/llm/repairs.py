@@ -73,6 +73,10 @@ class Repairing:
     def error(self) -> ProviderError | None:
         return self.last.error
 
+    @property
+    def cache_status(self) -> str | None:
+        return self.first.cache_status  # the first reply's: a repair is always sent
+
     def reserve(self) -> None:
         self.first.reserve()
 

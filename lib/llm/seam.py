@@ -17,6 +17,10 @@ in-memory recorder.
 A model of the chain that cannot be used (its provider unavailable here, the request does not
 fit its window, its budget refuses) is passed over before anything is sent, and the reply says
 why; a chain of one model raises that reason instead.
+
+`CallSpec.cache` says how a call uses the response cache (lib.llm.cache; None: on where its
+page is listed in PROMPTLAB_CACHE). Each model's call of a chain looks up its own request;
+a schema repair is always sent.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from lib.core import ContextOverflowError, Settings
+from lib.llm.cache import CacheMode, CacheStore, Lookup, mode_for, request_key, store_for
 from lib.llm.call import Call
 from lib.llm.catalog import user_catalog_path
 from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
@@ -61,6 +66,7 @@ class CallSpec:
     repairs: int = 0                         # a reply failing its schema is sent back (0-2)
     cancel: threading.Event | None = None
     budget: bool = True                      # False: no reservation (a batch holds its own)
+    cache: CacheMode | None = None           # the response cache; None: as the page's setting
 
 
 class Response(Protocol[E_co]):
@@ -87,6 +93,8 @@ class Response(Protocol[E_co]):
     def validation(self) -> Validation | None: ...
     @property
     def error(self) -> Exception | None: ...
+    @property
+    def cache_status(self) -> str | None: ...  # the response cache: hit | miss | None (off)
 
     def reserve(self) -> None:
         """Hold the budget now: raises BudgetExceededError before anything is sent."""
@@ -142,6 +150,7 @@ class Calls:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     guards: Guards = field(default_factory=lambda: GUARDS)
+    cache_store: CacheStore | None = None                   # default: as the settings say
 
     def __post_init__(self) -> None:
         self._recorder: Recorder = self.recorder or LedgerRecorder(self.settings.db)
@@ -177,7 +186,17 @@ class Calls:
                     policy=self._policy, count_input=counter.count_request,
                     count_output=counter.count, cancel=spec.cancel, sleep=self.sleep,
                     clock=self.clock, budget=spec.budget, estimated_input=not counter.exact,
-                    guards=self.guards, price_file=str(user_catalog_path(self.settings)))
+                    guards=self.guards, price_file=str(user_catalog_path(self.settings)),
+                    cache=self._lookup(spec, model, request))
+
+    def _lookup(self, spec: CallSpec, model: ModelInfo, request: ChatRequest) -> Lookup | None:
+        mode = mode_for(self.settings, spec.context.page, spec.cache)
+        if mode is CacheMode.OFF:
+            return None
+        if self.cache_store is None:
+            self.cache_store = store_for(self.settings)
+        return Lookup(self.cache_store, request_key(model.provider, model.key, request,
+                                                    spec.context.repeat), mode)
 
     def _provider(self, model: ModelInfo) -> Provider:
         return get_provider(model.provider, self.settings)

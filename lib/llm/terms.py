@@ -33,3 +33,4 @@ class CallContext:
     baseline: ModelInfo | None = None  # routed: the top model, whose price is the baseline
     api_key_id: int | None = None    # the HTTP API key it was made with: its budget applies
     user: str | None = None          # the signed-in user who made it: their budget applies
+    repeat: int = 0                  # which repeat of the same request (evals): cached apart

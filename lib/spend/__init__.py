@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         hit_rate,
         latest_calls,
         options,
+        response_cache,
         routing_savings,
         spend_by_user,
         structured_by_model,

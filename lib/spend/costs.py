@@ -233,6 +233,21 @@ def routing_savings(db: Database, f: Filters) -> dict[str, int]:
     return {"calls": calls, "saved_micro": saved, "baseline_micro": baseline}
 
 
+def response_cache(db: Database, f: Filters) -> dict[str, int]:
+    """Calls that looked up the response cache, its hits and what they saved (partial index)."""
+    import datetime as dt
+
+    where, args = f.where(ledger=True)
+    after = (dt.date.fromisoformat(f.end) + dt.timedelta(days=1)).isoformat()
+    with db.connect() as conn:
+        lookups, hits, saved = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN response_cache = 'hit' THEN 1 ELSE 0 "
+            "END), 0), COALESCE(SUM(saved_micro), 0) FROM calls INDEXED BY "
+            "calls_response_cache WHERE response_cache IS NOT NULL AND ts >= ? AND ts < ? "
+            f"AND {where}", [f.start, after, *args]).fetchone()
+    return {"lookups": lookups, "hits": hits, "saved_micro": saved}
+
+
 def unpriced_calls(db: Database, f: Filters) -> int:
     """Calls on a model whose price is unknown (their cost is not in the sums), read through
     the ledger's partial index on them."""
@@ -281,5 +296,5 @@ def dashboard(db: Database, f: Filters) -> dict[str, Any]:
             "top": top_calls(db, f), "latest": latest_calls(db, f),
             "prompts": spend_by_prompt(db, f),
             "structured": structured_by_model(db, f), "routing": routing_savings(db, f),
-            "unpriced": unpriced_calls(db, f),
+            "unpriced": unpriced_calls(db, f), "response_cache": response_cache(db, f),
             "users": spend_by_user(db, f, total)}

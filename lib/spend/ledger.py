@@ -50,6 +50,8 @@ class CallRecord:
     api_key_id: int | None = None         # made over the HTTP API with this key (lib.api)
     user_id: str | None = None            # who made it, when sign-in is on (lib/ui/identity)
     reasoning_tokens: int = 0             # of output_tokens, those spent thinking (in its cost)
+    saved_micro: int = 0                  # a response-cache hit (cost 0): what it would have cost
+    response_cache: str | None = None     # hit | miss, when the call looked the cache up
     id: int | None = None
 
 

@@ -44,12 +44,15 @@ class LedgerGroup:
     cache_read_tokens: int
     reasoning_tokens: int
     cost_micro: int
+    cache_hits: int            # calls answered from the response cache (lib.llm.cache)
+    saved_micro: int           # what those would have cost
     ttft: Latencies            # calls that had a first token
     total: Latencies
 
 
 _DIMS = "provider, model, page, api_key_id, status, error_kind"
-_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost_micro")
+_SUMS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost_micro",
+         "CASE WHEN response_cache = 'hit' THEN 1 ELSE 0 END", "saved_micro")
 _WIDTH = 1 + len(_SUMS) + 2 * (2 + len(LATENCY_BUCKETS_S))  # the numbers after the dims
 
 
@@ -106,7 +109,8 @@ def _group(dims: tuple, values: list[float]) -> LedgerGroup:
     n, k = 2 + len(LATENCY_BUCKETS_S), len(_SUMS)
     provider, model, page, key_id, status, kind = dims
     calls, *rest = values
-    tokens_in, tokens_out, cache_read, reasoning, cost = (int(v) for v in rest[:k])
+    tokens_in, tokens_out, cache_read, reasoning, cost, hits, saved = (int(v) for v in rest[:k])
     return LedgerGroup(provider, model, page, key_id, status, kind, int(calls), tokens_in,
-                       tokens_out, cache_read, reasoning, cost, _latencies(rest[k:k + n]),
+                       tokens_out, cache_read, reasoning, cost, hits, saved,
+                       _latencies(rest[k:k + n]),
                        _latencies(rest[k + n:]))

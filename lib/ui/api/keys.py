@@ -62,12 +62,18 @@ def create_form(settings: Settings) -> None:
                  "fails before any output), the next model of its fallback chain (Chat "
                  "sidebar, model catalog) answers, and the reply names it. Off: such a "
                  "request is an error. A request's own `fallbacks` field wins either way.")
+        cache = st.checkbox(
+            "Answer identical requests from the response cache", key="api_key_cache",
+            help="A request identical to one answered before (model, messages, tools and "
+                 "every parameter) gets the kept reply: no model call, $0, header "
+                 "`x-promptlab-cache: hit`. A request can still send `Cache-Control: "
+                 "no-cache` (always ask the model) or `no-store` (keep nothing).")
         made = st.form_submit_button("Create key", type="primary", icon=":material/key:")
     if not made:
         return
     try:
         new = api.create_key(settings.db, name, budget, owner=user_id(),
-                             fallbacks=fallbacks)
+                             fallbacks=fallbacks, cache=cache)
     except PromptLabError as exc:
         st.error(plain(exc), icon=":material/error:")
         return
@@ -82,7 +88,7 @@ def _row(k: api.ApiKey) -> dict[str, object]:
                 "T", " "), "Calls": k.calls, "Spent": format_usd(k.spent_micro),
             "Budget": "none" if k.budget_micro is None else format_usd(k.budget_micro),
             "Left": "" if left is None else format_usd(left),
-            "Fallbacks": "yes" if k.fallbacks else "no",
+            "Fallbacks": "yes" if k.fallbacks else "no", "Cache": "yes" if k.cache else "no",
             "Last used": (k.last_used_at or "")[:16].replace("T", " "),
             "Status": "revoked" if k.revoked else "active", "Made": owner_text(k.owner)}
 

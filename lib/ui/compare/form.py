@@ -152,6 +152,7 @@ class Setup:
     new_dataset: Dataset | None
     checks: list[Check]
     title: str
+    cache: bool = False             # reuse identical answers (the response cache)
 
     def signature(self) -> str:
         """Changes with anything a forecast depends on."""
@@ -184,7 +185,13 @@ def setup(settings: Settings, names: list[str]) -> Setup | None:
             st.session_state["cmp_title"] = default_title  # follows the variants until edited
         st.session_state["cmp_title_default"] = default_title
         title = st.text_input("Run title", key="cmp_title")
+        cache = st.checkbox(
+            "Reuse identical answers (cache)", key="cmp_cache",
+            value="compare" in settings.cache_pages,
+            help="A cell whose exact request (model, prompt, input and every parameter) was "
+                 "answered before is answered from the response cache: no call, $0, the same "
+                 "text. Off: every cell asks its model again.")
     except PromptLabError as exc:
         widgets.show_error(exc)
         return None
-    return Setup(variants, resolved, rows, dataset_id, new_dataset, checks, title)
+    return Setup(variants, resolved, rows, dataset_id, new_dataset, checks, title, cache)

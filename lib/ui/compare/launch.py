@@ -11,7 +11,7 @@ import streamlit as st
 from lib import compare, spend
 from lib.compare import LETTERS, Check, Forecast, ResolvedVariant
 from lib.core import PromptLabError, Settings, format_cost
-from lib.llm import price_unknown, user_catalog_path
+from lib.llm import CacheMode, price_unknown, user_catalog_path
 from lib.ui.compare.form import Setup
 from lib.ui.compare.results import PAGE, cell_markdown, row_caption
 from lib.ui.kit import app
@@ -80,7 +80,8 @@ def run_buttons(settings: Settings, setup: Setup, plan: Forecast, *, confirmed: 
         try:
             run_id = _save_run(settings, setup)
             st.query_params["run"] = str(run_id)  # a Stop or a reload lands on the saved run
-            run_live(settings, run_id, setup.resolved, setup.rows, plan, setup.checks)
+            run_live(settings, run_id, setup.resolved, setup.rows, plan, setup.checks,
+                     cache=setup.cache)
             st.session_state.pop(FORECAST, None)
             st.switch_page(PAGE, query_params={"run": str(run_id)})
         except PromptLabError as exc:
@@ -116,8 +117,10 @@ def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
 
 
 def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
-             rows: list[dict[str, Any]], plan: Forecast, checks: list[Check]) -> None:
-    """Stream every cell into a grid under a Stop button and a progress bar."""
+             rows: list[dict[str, Any]], plan: Forecast, checks: list[Check], *,
+             cache: bool = False) -> None:
+    """Stream every cell into a grid under a Stop button and a progress bar; with `cache`,
+    a cell asked before is answered from the response cache."""
     st.button("Stop", icon=":material/stop_circle:", key="cmp_stop")
     progress = st.progress(0.0, text=md("0 of {} rows", len(rows)))
     slots: dict[tuple[int, int], Any] = {}
@@ -134,7 +137,8 @@ def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
     done_cells: dict[int, int] = {}
     rows_done, last = 0, 0.0
     for event in compare.execute(settings, run_id, resolved, plan, checks,
-                                 concurrency=settings.compare_concurrency):
+                                 concurrency=settings.compare_concurrency,
+                                 cache=CacheMode.ON if cache else CacheMode.OFF):
         key = (event.row, event.variant)
         if event.result is None:  # a repair starts its cell's text again
             texts[key] = ("" if event.restart else texts.get(key, "")) + event.delta

@@ -19,6 +19,7 @@ from lib.core import (
     frame_csv,
 )
 from lib.llm import (
+    clear_cache,
     load_router,
     top_model,
 )
@@ -27,6 +28,7 @@ from lib.storage import Database
 from lib.ui.kit import app
 from lib.ui.kit.links import call_url
 from lib.ui.kit.text import md, plain
+from lib.ui.kit.widgets import guarded
 
 if TYPE_CHECKING:  # pandas takes a quarter second to import: only when a table is drawn
     import pandas as pd
@@ -178,6 +180,7 @@ def dashboard(settings: Settings, f: Filters) -> None:
     d.metric("Cache hit rate", "–" if rate is None else md("{:.0%}", rate),
              help=md("Cache reads saved {}.", format_usd(t["cache_savings_micro"])))
     routing_line(data["routing"])
+    cache_line(settings, data["response_cache"])
     # One section drawn at a time (a table is the heaviest thing a browser redraws on every
     # rerun), the open one kept in the URL: /costs?section=Calls is a link that works.
     tabs = st.tabs(list(SECTIONS), key="section", bind="query-params")
@@ -255,6 +258,27 @@ def prompts_section(data: dict[str, Any]) -> None:
 SECTIONS = {"Spend": spend_section, "Tokens": tokens_section,
             "Latency and errors": latency_section, "Prompt caching": caching_section,
             "Calls": calls_section, "Prompts": prompts_section}
+
+
+def cache_line(settings: Settings, cached: dict[str, int]) -> None:
+    """What the response cache saved, its hit rate, and a button that empties it."""
+    text, button = st.columns([5, 1], vertical_alignment="center")
+    if cached["lookups"]:
+        text.markdown(md(":material/cached: The cache saved **{}**: {:,} of {:,} calls that "
+                         "looked it up were answered from it ({:.0%} hit rate).",
+                         format_usd(cached["saved_micro"]), cached["hits"], cached["lookups"],
+                         cached["hits"] / cached["lookups"]))
+    else:
+        text.caption(":material/cached: No call in this range used the response cache: it is "
+                     "on per page (PROMPTLAB_CACHE), per Compare run and per API key.")
+    with button.popover("Clear the cache", icon=":material/delete_sweep:"):
+        st.markdown("Forget every kept reply? The next identical requests go to their models "
+                    "again (and are paid for).")
+        gone = guarded(lambda: clear_cache(settings)) if st.button(
+            "Clear it", type="primary", key="cost_clear_cache") else None
+        if gone is not None:
+            st.success(md("Cleared: {:,} kept repl{} forgotten.", gone,
+                          "y" if gone == 1 else "ies"), icon=":material/check:")
 
 
 def routing_line(routed: dict[str, int]) -> None:
