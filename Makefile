@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run serve mcp test test-deps lint bench rebuild-llama clean
+.PHONY: install run serve mcp eval test test-deps lint bench rebuild-llama clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,13 @@ serve: install
 # is the protocol's wire.
 mcp: install
 	@$(PY) -m lib.mcp
+
+# Every eval file in evals/ (or EVAL=evals/<name>.toml), as CI runs them; results in
+# eval-results/. Exit 100 when a gate fails (README: Evals in CI).
+EVAL ?= $(wildcard evals/*.toml)
+eval: install
+	@status=0; for f in $(EVAL); do $(VENV)/bin/promptlab eval $$f || { c=$$?; \
+	  [ $$c -gt $$status ] && status=$$c; }; done; exit $$status
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(PIP) install -q -e ".[dev]"

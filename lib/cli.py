@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", type=Path, default=Path("eval-results"),
                     help="where <name>.json, <name>.xml (JUnit) and <name>.md go")
     ev.add_argument("--user", default=None, help="whose calls these are (budgets per user)")
-    ev.add_argument("--app-url", default=os.environ.get("PROMPTLAB_APP_URL", ""),
+    ev.add_argument("--app-url", default=None,
                     help="the lab's address, for the link to the run (PROMPTLAB_APP_URL)")
     ev.add_argument("--progress", choices=("auto", "bar", "lines"), default="auto",
                     help="a bar on a terminal, plain lines in CI (auto)")
@@ -70,8 +69,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         ef = load(args.file)
         show = _progress(args.progress)
         outcome = run_eval(settings, ef, user=args.user, progress=show, cancel=cancel)
-        url = (f"{args.app_url.rstrip('/')}/compare_run?run={outcome.run.id}"
-               if args.app_url else "")
+        app_url = (args.app_url or settings.app_url).rstrip("/")
+        url = f"{app_url}/compare_run?run={outcome.run.id}" if app_url else ""
         result = judge(settings, outcome, run_url=url)
     except KeyboardInterrupt:
         log.warning("promptlab eval %s: interrupted", args.file)

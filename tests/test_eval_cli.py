@@ -206,3 +206,44 @@ def test_an_interrupted_run_is_marked_incomplete_and_holds_nothing(tmp_path, set
     with settings.db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
     assert not (tmp_path / "out" / "extract.json").exists()
+
+
+def test_the_shipped_github_workflow_runs_every_eval_on_pull_requests():
+    import yaml
+
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "eval.yml").read_text())
+    assert flow[True]["pull_request"]["paths"] == ["prompts/**", "evals/**"]  # YAML's `on`
+    steps = flow["jobs"]["eval"]["steps"]
+    run = next(s["run"] for s in steps if s.get("id") == "evals")
+    assert ".venv/bin/promptlab eval \"$file\" --out eval-results" in run
+    assert "exit $status" in run                    # a gate's 100 fails the job
+    assert any(s.get("with", {}).get("path") == "eval-results/" for s in steps)
+    assert any("gh pr comment" in s.get("run", "") for s in steps)
+
+
+@pytest.mark.parametrize("name", ["extract", "classify"])
+def test_the_shipped_eval_files_are_valid(name):
+    from lib.evals import load
+
+    ef = load(ROOT / "evals" / f"{name}.toml")
+    assert ef.baseline_beside and ef.spec.promote.labels == ("production",)
+    assert ef.resolve_path(ef.spec.dataset.path or "").exists()
+
+
+@pytest.mark.server
+def test_the_console_script_runs_a_shipped_example_offline(tmp_path, settings):
+    """`promptlab` as pip installed it, on the pairwise-judged example, in CI's plain mode."""
+    script = Path(sys.executable).parent / "promptlab"
+    env = {**os.environ, "PROMPTLAB_DATA_DIR": str(settings.data_dir)}
+    done = subprocess.run([str(script), "eval", "evals/classify.toml", "--out",
+                           str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "judge judge-pairwise v1" in done.stderr and "classify: passed" in done.stderr
+    result = json.loads((tmp_path / "out" / "classify.json").read_text())
+    [pair] = [c for c in result["comparisons"] if c["test"] == "sign test"]
+    with settings.db.connect() as conn:
+        pages = dict(conn.execute("SELECT page, COUNT(*) FROM calls GROUP BY page").fetchall())
+    assert pages == {"eval": 12, "judge": 12}     # 6 rows × 2 variants; 6 pairs × 2 orders
+    verdicts = compare.load_verdicts(settings.db, result["run_id"])
+    assert len(verdicts) == 6 and pair["lost"] + pair["gained"] <= 6

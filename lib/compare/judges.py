@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +83,7 @@ class Verdict:
 def judge_run(settings: Settings, run_id: int, rj: ResolvedJudge, *, concurrency: int = 2,
               cancel: threading.Event | None = None,
               calls: Calls | None = None,
-              user: str | None = None) -> Iterator[Verdict]:
+              user: str | None = None) -> Generator[Verdict, None, None]:
     """Judge every finished cell (rubric) or pair of cells (pairwise) of a run, saving each
     verdict as it comes (the calls are `user`'s, who judges). A refused budget stops the
     rest; other failures are kept on the verdict (no outcome) and judging goes on."""

@@ -61,6 +61,7 @@ class Settings:
     # None: each process keeps its own, as a single process needs. Kept out of repr: the URL
     # may carry a password.
     redis_url: str | None = field(default=None, repr=False)
+    app_url: str = ""                           # the lab's address, for links made elsewhere
     otel_content: bool = False                  # traces (lib.telemetry) carry message text
     metrics: bool = False                       # serve Prometheus /metrics on the API
     metrics_key: str | None = field(default=None, repr=False)  # its bearer token; None: open
@@ -90,6 +91,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_DATA_DIR": ("data_dir", Path),
     "PROMPTLAB_DATABASE_URL": ("database_url", str),
     "PROMPTLAB_REDIS_URL": ("redis_url", str),
+    "PROMPTLAB_APP_URL": ("app_url", lambda v: v.strip().rstrip("/")),
     "PROMPTLAB_OTEL_CONTENT": ("otel_content", lambda v: _flag(v)),
     "PROMPTLAB_OPENAI_BASE_URL": ("openai_base_url", str),
     "PROMPTLAB_OPENAI_API_KEY": ("openai_compat_api_key", str),

@@ -134,12 +134,16 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
     title = f"eval {ef.name}" + (f" (×{k} repeats)" if k > 1 else "")
     run_id = compare.create_run(settings.db, title, resolved, run_rows, ef.checks, owner=user)
     total, done = len(plan.cells), 0
-    # The engine sets its event when it finishes (stopping its own calls): the judges after
-    # it need one of their own.
-    cells_cancel = threading.Event()
+    # The engine and each judge set the event they are given when they finish (stopping
+    # their own calls): each gets its own, and `cancel` (a Stop) is watched between events.
+    inner: list[threading.Event] = []
+
+    def own() -> threading.Event:
+        inner.append(threading.Event())
+        return inner[-1]
+
     try:
-        events = compare.execute(settings, run_id, resolved, plan, ef.checks,
-                                 cancel=cells_cancel,
+        events = compare.execute(settings, run_id, resolved, plan, ef.checks, cancel=own(),
                                  concurrency=settings.compare_concurrency, page=PAGE,
                                  calls=calls,
                                  cache=CacheMode.ON if ef.spec.cache else None)
@@ -151,14 +155,21 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
                     done += 1
                     progress("cells", done, total)
         for rj in judges:
+            if cancel.is_set():
+                break
             jobs = len(compare.judging_jobs(compare.load_run(settings.db, run_id),
                                             rj.judge.kind))
-            for n, _ in enumerate(compare.judge_run(settings, run_id, rj, cancel=cancel,
-                                                    user=user, calls=calls), 1):
-                progress(f"judge {rj.name}", n, jobs)
+            verdicts = compare.judge_run(settings, run_id, rj, cancel=own(), user=user,
+                                         calls=calls)
+            with contextlib.closing(verdicts):
+                for n, _ in enumerate(verdicts, 1):
+                    if cancel.is_set():
+                        break
+                    progress(f"judge {rj.name}", n, jobs)
     except BaseException:
         cancel.set()
-        cells_cancel.set()
+        for stop in inner:
+            stop.set()
         compare.set_status(settings.db, run_id, "incomplete")
         raise
     run = compare.load_run(settings.db, run_id)
