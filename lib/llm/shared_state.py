@@ -35,10 +35,16 @@ class SharedState:
 
     def __init__(self, url: str, clock: Callable[[], float]) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.url, self.clock = url, clock
+        # One retry, at once: a pooled connection to a restarted server fails once and the
+        # retry reconnects; more (redis-py's default is 3, with backoff) would only slow each
+        # call down during an outage.
         self.client: redis.Redis = redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=TIMEOUT_S)
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=TIMEOUT_S,
+            retry=Retry(NoBackoff(), 1))
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
