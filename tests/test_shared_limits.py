@@ -12,11 +12,12 @@ import pytest
 import redis
 from fakes import FakeProvider, Replay, error_response, ok, sse, stream_response
 from redisserver import RedisServer
+from support import free_port
 from test_adapters import provider_for, text_of
 from test_resilience import Clock, VirtualClock, call
 
 from lib.core import ProviderError
-from lib.llm import BreakerPolicy, Guards, Limit, Waiting, shared_state_notice
+from lib.llm import GUARDS, BreakerPolicy, Guards, Limit, Waiting, shared_state_notice
 from lib.llm.shared_limits import STALE_S
 from lib.llm.shared_state import RECHECK_S
 
@@ -175,3 +176,25 @@ def test_a_redis_outage_degrades_to_each_process_and_recovers(settings, caplog):
         assert up.requests == []
     finally:
         server.close()
+
+
+def test_home_says_when_the_shared_state_is_unavailable(app, monkeypatch):
+    monkeypatch.setenv("PROMPTLAB_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nobody
+    try:
+        at = app()
+        assert not at.exception
+        [warning] = [w.value for w in at.warning if "Shared state" in w.value]
+        assert "Shared state unavailable since" in warning and "Calls still go" in warning
+    finally:
+        GUARDS.configure(GUARDS.limiters.limits, None)  # the next tests' guards: in-process
+
+
+def test_home_says_nothing_while_redis_answers(app, monkeypatch, redis_url):
+    monkeypatch.setenv("PROMPTLAB_REDIS_URL", redis_url)
+    try:
+        at = app()
+        assert not at.exception and at.title[0].value == "Prompt Lab"
+        assert not [w for w in at.warning if "Shared state" in w.value]
+        assert GUARDS.shared is not None and GUARDS.shared.url == redis_url
+    finally:
+        GUARDS.configure(GUARDS.limiters.limits, None)
