@@ -100,9 +100,16 @@ class VirtualClock:
 @pytest.fixture(params=["in-process", "redis"])
 def make_guards(request):
     """`Guards.make`, in-process or shared through a throwaway Redis: the same rule tests run
-    against both."""
+    against both (and Redis answered every step: none fell back to the process's own)."""
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    return lambda **kw: Guards.make(redis_url=url, **kw)
+    made: list[Guards] = []
+
+    def make(**kw) -> Guards:
+        made.append(Guards.make(redis_url=url, **kw))
+        return made[-1]
+
+    yield make
+    assert all(g.shared is None or g.shared.down_since is None for g in made)
 
 
 def request(model=CLAUDE) -> ChatRequest:

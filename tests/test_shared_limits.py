@@ -21,11 +21,22 @@ from lib.llm import GUARDS, BreakerPolicy, Guards, Limit, Waiting, shared_state_
 from lib.llm.shared_limits import STALE_S
 from lib.llm.shared_state import RECHECK_S
 
+MADE: list[Guards] = []
+
+
+@pytest.fixture(autouse=True)
+def redis_answered_every_step():
+    """No step fell back to a process's own guards unless a test stopped Redis (a script
+    error would fall back too, and the rules would still seem to hold, per process)."""
+    MADE.clear()
+    yield
+    assert all(g.shared is None or g.shared.down_since is None for g in MADE)
+
 
 def two(url: str, clock, **kw) -> tuple[Guards, Guards]:
     """The guards of two processes on one Redis."""
-    return Guards.make(clock=clock, redis_url=url, **kw), Guards.make(clock=clock,
-                                                                      redis_url=url, **kw)
+    MADE.extend(Guards.make(clock=clock, redis_url=url, **kw) for _ in range(2))
+    return MADE[-2], MADE[-1]
 
 
 def test_two_processes_under_ten_a_minute_never_exceed_it_together(settings, redis_url):
@@ -117,6 +128,7 @@ def test_every_key_is_namespaced_and_expires(settings, redis_url):
     clock = Clock()
     guards = Guards.make(limits={"fake": Limit(rpm=5, tpm=10_000)},
                          policy=BreakerPolicy(consecutive=1), clock=clock, redis_url=redis_url)
+    MADE.append(guards)
     list(call(FakeProvider([ok("hi")]), settings, guards, clock))
     guards.limiters.get("fake", "fake").pause(5)
     list(call(FakeProvider([([], ProviderError("server", "down"))]), settings, guards, clock,
@@ -198,3 +210,16 @@ def test_home_says_nothing_while_redis_answers(app, monkeypatch, redis_url):
         assert GUARDS.shared is not None and GUARDS.shared.url == redis_url
     finally:
         GUARDS.configure(GUARDS.limiters.limits, None)
+
+
+def test_calls_counted_without_tokens_leave_the_window(redis_url):
+    clock = Clock()
+    a, _ = two(redis_url, clock, limits={"fake": Limit(rpm=1)})
+    limiter = a.limiters.get("fake", "fake")
+    first = limiter.claim(0)
+    assert limiter.left(first) == 0
+    limiter.answered(first)
+    second = limiter.claim(0)
+    assert limiter.left(second) == pytest.approx(60)
+    clock.now += 60  # the first leaves the window (and its 0 tokens the running sum)
+    assert limiter.left(second) == 0

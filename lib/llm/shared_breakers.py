@@ -27,8 +27,9 @@ PROBE_LOST_S = 600.0   # longer than a call's deadline (300 s by default)
 IDLE_S = 86400.0
 KNOWN = key("breakers", "known")  # every breaker's key, for the states of all processes
 
-# KEYS: the breaker (a hash: state, opened_at, streak, reason, probing, seq), its recent
-# attempts (a sorted set by time: "seq:0|1"), the set of known breakers.
+# KEYS: the breaker (a hash: state, opened_at, streak, reason, probing, seq, and total and
+# failed: the counts of recent), its recent attempts (a sorted set by time: "seq:0|1"), the
+# set of known breakers.
 # ARGV: op, now, consecutive, window, rate, min_calls, cooldown, probe_lost, idle, name,
 # kind, opens at once (0/1).
 LUA = """
@@ -41,16 +42,28 @@ local at_once = ARGV[12] == '1'
 
 local function fmt(x) return string.format('%.17g', x) end
 local function get(f, default) return redis.call('HGET', b, f) or default end
-local function keep()
+local function keep()  -- the counts in b describe recent: both live and expire together
   redis.call('PEXPIRE', b, math.ceil(idle * 1000))
-  redis.call('PEXPIRE', recent, math.ceil(window * 1000) + 1000)
+  redis.call('PEXPIRE', recent, math.ceil(idle * 1000))
   redis.call('SADD', known, name)
   redis.call('PEXPIRE', known, math.ceil(idle * 1000))
 end
-local function note(failed)  -- an attempt into the window; older ones leave it
+local function note(failed)  -- an attempt into the window (and its counts); older ones leave
   local seq = redis.call('HINCRBY', b, 'seq', 1)
   redis.call('ZADD', recent, now, seq .. ':' .. (failed and '1' or '0'))
-  redis.call('ZREMRANGEBYSCORE', recent, '-inf', '(' .. fmt(now - window))
+  redis.call('HINCRBY', b, 'total', 1)
+  if failed then redis.call('HINCRBY', b, 'failed', 1) end
+  local cut = '(' .. fmt(now - window)
+  local gone = redis.call('ZRANGEBYSCORE', recent, '-inf', cut)
+  if #gone > 0 then
+    local f = 0
+    for _, m in ipairs(gone) do
+      if string.sub(m, -1) == '1' then f = f + 1 end
+    end
+    redis.call('HINCRBY', b, 'total', -#gone)
+    if f > 0 then redis.call('HINCRBY', b, 'failed', -f) end  -- never "-0"
+    redis.call('ZREMRANGEBYSCORE', recent, '-inf', cut)
+  end
 end
 
 local state = get('state', 'closed')
@@ -79,11 +92,7 @@ elseif op == 'failure' then
   local streak = redis.call('HINCRBY', b, 'streak', 1)
   redis.call('HSET', b, 'reason', (string.gsub(kind, '_', ' ')))
   note(true)
-  local total, failed = 0, 0
-  for _, m in ipairs(redis.call('ZRANGE', recent, 0, -1)) do
-    total = total + 1
-    if string.sub(m, -1) == '1' then failed = failed + 1 end
-  end
+  local total, failed = tonumber(get('total', '0')), tonumber(get('failed', '0'))
   if state == 'half-open' or at_once or streak >= consecutive
       or (total >= min_calls and failed / total >= rate) then
     redis.call('HSET', b, 'state', 'open', 'opened_at', fmt(now))

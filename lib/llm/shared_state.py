@@ -90,9 +90,9 @@ class SharedState:
             self._retry_at = self.clock() + RECHECK_S
             if self.down_since is None:
                 self.down_since = time.time()
-                log.warning("shared state: Redis at %s is unavailable (%s); each process keeps "
+                log.warning("shared state: Redis at %s is unavailable (%s: %s); each process keeps "
                             "its own rate limits and circuit breakers until it is back",
-                            self.where, type(exc).__name__)
+                            self.where, type(exc).__name__, str(exc)[:200])
 
     def notice(self) -> str | None:
         if not self.check() and self.down_since is not None:
