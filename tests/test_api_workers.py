@@ -147,8 +147,6 @@ def test_a_key_budget_stays_exact_across_two_workers(workers):
 
 
 def test_workers_default_to_the_cpu_count(data_dir, monkeypatch):
-    from lib.api.server import workers as worker_count
-
-    assert worker_count(load_settings()) == len(os.sched_getaffinity(0))
+    assert api.api_workers(load_settings()) == len(os.sched_getaffinity(0))
     monkeypatch.setenv("PROMPTLAB_API_WORKERS", "3")
-    assert worker_count(load_settings()) == 3
+    assert api.api_workers(load_settings()) == 3

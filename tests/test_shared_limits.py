@@ -19,7 +19,6 @@ from test_resilience import Clock, VirtualClock, call
 from lib.core import ProviderError
 from lib.llm import GUARDS, BreakerPolicy, Guards, Limit, Waiting, shared_state_notice
 from lib.llm.shared_limits import STALE_S
-from lib.llm.shared_state import RECHECK_S
 
 MADE: list[Guards] = []
 
@@ -165,7 +164,7 @@ def test_a_redis_outage_degrades_to_each_process_and_recovers(settings, caplog):
         with caplog.at_level(logging.INFO, "lib.llm.shared_state"):
             for _ in range(3):  # calls still go, each asking Redis again: one warning
                 assert text_of(list(call(FakeProvider([ok("hi")]), settings, a, clock))) == "hi"
-                clock.now += RECHECK_S
+                clock.now += a.shared.recheck_s
             # Each process's own breaker: a's opens, b's knows nothing of it.
             down = FakeProvider([([], ProviderError("server", "down"))])
             list(call(down, settings, a, clock, attempts=1))
@@ -178,7 +177,7 @@ def test_a_redis_outage_degrades_to_each_process_and_recovers(settings, caplog):
             assert len(warnings(caplog)) == 2  # b is another process: it says so once too
 
             server.start()  # back (empty, as a restarted Redis without persistence is)
-            clock.now += RECHECK_S
+            clock.now += a.shared.recheck_s
             assert shared_state_notice(on_redis, a) is None
             assert any("shared again" in r.getMessage() for r in caplog.records)
         list(call(down, settings, a, clock, attempts=1))  # shared again: b sees it open

@@ -37,7 +37,7 @@ def answering(settings: Settings, timeout: float = 0.5) -> bool:
     return isinstance(body, dict) and body.get("status") == "ok"
 
 
-def workers(settings: Settings) -> int:
+def api_workers(settings: Settings) -> int:
     """How many API processes serve the port (PROMPTLAB_API_WORKERS; 0: one per CPU)."""
     return settings.api_workers or len(os.sched_getaffinity(0))
 
@@ -63,7 +63,7 @@ def serve(settings: Settings | None = None) -> None:
     if settings.api_host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("the API listens on %s: anyone who can reach it needs only a key",
                     settings.api_host)
-    n = workers(settings)
+    n = api_workers(settings)
     if n > 1 and not settings.redis_url:
         log.warning("%d API workers without PROMPTLAB_REDIS_URL: each keeps its own rate "
                     "limits and circuit breakers (budgets are exact either way)", n)

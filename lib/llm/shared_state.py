@@ -49,6 +49,7 @@ class SharedState:
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.down_since: float | None = None  # wall-clock time, for the notice
+        self.recheck_s = RECHECK_S
         self._retry_at = 0.0
 
     def script(self, lua: str) -> Any:
@@ -87,7 +88,7 @@ class SharedState:
 
     def _went_down(self, exc: BaseException) -> None:
         with self._lock:
-            self._retry_at = self.clock() + RECHECK_S
+            self._retry_at = self.clock() + self.recheck_s
             if self.down_since is None:
                 self.down_since = time.time()
                 log.warning("shared state: Redis at %s is unavailable (%s: %s); each process keeps "
