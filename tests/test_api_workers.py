@@ -142,8 +142,9 @@ def test_a_key_budget_stays_exact_across_two_workers(workers):
     assert [r["status"] for r in rows] == ["ok"] * len(ok) == ["ok"] * key.calls
     assert sum(r["cost_micro"] for r in rows) == key.spent_micro <= key.budget_micro
     assert held == 0  # every hold settled or given back
-    # The workers' rate limiter was the shared one.
-    assert redis.Redis.from_url(workers.redis_url).keys("promptlab:limit:*")
+    # The workers' rate limiter and breaker were the shared ones.
+    shared = redis.Redis.from_url(workers.redis_url)
+    assert shared.keys("promptlab:limit:*") and shared.keys("promptlab:breaker:*")
 
 
 def test_workers_default_to_the_cpu_count(data_dir, monkeypatch):
