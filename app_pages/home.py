@@ -2,7 +2,7 @@ import streamlit as st
 
 from lib import chat, spend
 from lib.core import PromptLabError, format_cost, today
-from lib.llm import provider_summary
+from lib.llm import provider_summary, shared_state_notice
 from lib.ui.kit import app, models, resilience, widgets
 from lib.ui.kit.text import Markdown, join, md, plain
 
@@ -11,6 +11,9 @@ st.markdown(
     "A prompt lab and RAG playground in one: chat with models over your own documents, "
     "version and compare prompts, watch tokens and context windows, and see what it all costs. "
     "With no API key and no network it runs on the bundled local model.")
+
+if notice := shared_state_notice(app.settings()):  # PROMPTLAB_REDIS_URL set and not answering
+    st.warning(plain(notice), icon=":material/cloud_off:")
 
 try:
     db = app.settings().db

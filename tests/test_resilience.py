@@ -97,6 +97,21 @@ class VirtualClock:
             self.cv.notify_all()
 
 
+@pytest.fixture(params=["in-process", "redis"])
+def make_guards(request):
+    """`Guards.make`, in-process or shared through a throwaway Redis: the same rule tests run
+    against both (and Redis answered every step: none fell back to the process's own)."""
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    made: list[Guards] = []
+
+    def make(**kw) -> Guards:
+        made.append(Guards.make(redis_url=url, **kw))
+        return made[-1]
+
+    yield make
+    assert all(g.shared is None or g.shared.down_since is None for g in made)
+
+
 def request(model=CLAUDE) -> ChatRequest:
     return ChatRequest(model.id, (Message("user", REQUEST_TEXT),), max_tokens=100)
 
@@ -128,8 +143,8 @@ def sdk_chain(settings, guards, clock, claude: Replay, gpt: Replay) -> Fallbacks
                                            "o": provider_for("openai", gpt)})
 
 
-def test_primary_overloaded_three_times_then_the_fallback_answers(settings):
-    clock, guards = Clock(), Guards.make()
+def test_primary_overloaded_three_times_then_the_fallback_answers(settings, make_guards):
+    clock, guards = Clock(), make_guards()
     claude = Replay(error_response(529, "overloaded_error", "Overloaded"))
     gpt = Replay(stream_response(sse("openai_success.sse")))
     fb = sdk_chain(settings, guards, clock, claude, gpt)
@@ -149,8 +164,8 @@ def test_primary_overloaded_three_times_then_the_fallback_answers(settings):
     assert fb.model == GPT and fb.text == "Hello, I am GPT."
 
 
-def test_no_fallback_after_the_first_token(settings):
-    clock, guards = Clock(), Guards.make()
+def test_no_fallback_after_the_first_token(settings, make_guards):
+    clock, guards = Clock(), make_guards()
     body = b"".join(sse("anthropic_success.sse").split(b"\n\n")[i] + b"\n\n" for i in range(4))
     claude = Replay(cut_response(body))
     gpt = Replay(stream_response(sse("openai_success.sse")))
@@ -163,9 +178,9 @@ def test_no_fallback_after_the_first_token(settings):
     assert [r.status for r in rows_of(fb)] == [r.status for r in fb.records] == ["incomplete"]
 
 
-def test_no_fallback_after_a_tool_call(settings):
+def test_no_fallback_after_a_tool_call(settings, make_guards):
     """A cut after a complete tool call stays a tool call: it is never re-asked as prose."""
-    clock, guards = Clock(), Guards.make()
+    clock, guards = Clock(), make_guards()
     tool = ToolCall("c1", "calculator", {"expression": "1+1"}, '{"expression": "1+1"}')
     first = FakeProvider([([tool], ProviderError("connection", "cut"))])
     second = FakeProvider([ok("prose instead")])
@@ -174,8 +189,8 @@ def test_no_fallback_after_a_tool_call(settings):
     assert isinstance(events[-1], Error)
 
 
-def test_every_model_failing_ends_with_the_last_error_and_every_row(settings):
-    clock, guards = Clock(), Guards.make()
+def test_every_model_failing_ends_with_the_last_error_and_every_row(settings, make_guards):
+    clock, guards = Clock(), make_guards()
     down = ProviderError("server", "Internal error", status=500)
     fb = chain(settings, guards, clock, {"a": FakeProvider([([], down)]),
                                          "o": FakeProvider([([], down)])})
@@ -185,9 +200,9 @@ def test_every_model_failing_ends_with_the_last_error_and_every_row(settings):
     assert [s.label for s in fb.passed_over] == [CLAUDE.label, GPT.label]
 
 
-def test_breaker_closed_open_half_open_closed(settings):
+def test_breaker_closed_open_half_open_closed(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(policy=BreakerPolicy(consecutive=3, cooldown_s=30), clock=clock)
+    guards = make_guards(policy=BreakerPolicy(consecutive=3, cooldown_s=30), clock=clock)
     down = ProviderError("server", "Internal error", status=500)
     provider = FakeProvider([([], down)])
     for _ in range(3):
@@ -212,9 +227,9 @@ def test_breaker_closed_open_half_open_closed(settings):
     assert guards.state_of("fake").state == "closed"
 
 
-def test_only_one_probe_goes_through_while_half_open(settings):
+def test_only_one_probe_goes_through_while_half_open(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(policy=BreakerPolicy(consecutive=1, cooldown_s=10), clock=clock)
+    guards = make_guards(policy=BreakerPolicy(consecutive=1, cooldown_s=10), clock=clock)
     breaker = guards.breakers.get("fake")
     breaker.failure("server")
     clock.now += 10
@@ -226,9 +241,9 @@ def test_only_one_probe_goes_through_while_half_open(settings):
     breaker.before()
 
 
-def test_failure_rate_over_the_window_opens_it(settings):
+def test_failure_rate_over_the_window_opens_it(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(policy=BreakerPolicy(consecutive=99, rate=0.5, min_calls=4,
+    guards = make_guards(policy=BreakerPolicy(consecutive=99, rate=0.5, min_calls=4,
                                               window_s=60), clock=clock)
     b = guards.breakers.get("fake")
     for kind in (None, "server", None, "timeout"):  # 2 of 4 failed, never 2 in a row
@@ -237,8 +252,8 @@ def test_failure_rate_over_the_window_opens_it(settings):
     assert b.state().state == "open"
 
 
-def test_an_auth_error_opens_it_at_once(settings):
-    clock, guards = Clock(), Guards.make(clock=Clock())
+def test_an_auth_error_opens_it_at_once(settings, make_guards):
+    clock, guards = Clock(), make_guards(clock=Clock())
     replay = Replay(error_response(401, "authentication_error", "invalid x-api-key"))
     events = list(call(provider_for("anthropic", replay), settings, guards, clock))
     assert replay.attempts == 1 and events[-1].error.kind == "auth"
@@ -247,20 +262,20 @@ def test_an_auth_error_opens_it_at_once(settings):
     assert replay.attempts == 1 and again[-1].error.kind == "circuit_open"
 
 
-def test_bad_requests_say_nothing_about_health(settings):
+def test_bad_requests_say_nothing_about_health(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(policy=BreakerPolicy(consecutive=1), clock=clock)
+    guards = make_guards(policy=BreakerPolicy(consecutive=1), clock=clock)
     replay = Replay(error_response(400, "invalid_request_error", "too long"))
     for _ in range(3):
         list(call(provider_for("anthropic", replay), settings, guards, clock))
     assert guards.state_of("anthropic").state == "closed" and replay.attempts == 3
 
 
-def test_the_breaker_stops_a_retry_loop_it_opens_and_the_chain_moves_on(settings):
+def test_the_breaker_stops_a_retry_loop_it_opens_and_the_chain_moves_on(settings, make_guards):
     """Every failed attempt counts, retries included (LiteLLM #32574 skipped cooldowns on
     retries): with 2 failures to open, the third attempt is refused, not sent."""
     clock = Clock()
-    guards = Guards.make(policy=BreakerPolicy(consecutive=2), clock=clock)
+    guards = make_guards(policy=BreakerPolicy(consecutive=2), clock=clock)
     claude = Replay(error_response(503, "api_error", "unavailable"))
     gpt = Replay(stream_response(sse("openai_success.sse")))
     fb = sdk_chain(settings, guards, clock, claude, gpt)
@@ -275,9 +290,9 @@ def test_the_breaker_stops_a_retry_loop_it_opens_and_the_chain_moves_on(settings
     assert "circuit breaker is open" in next(e for e in events if isinstance(e, Fallback)).reason
 
 
-def test_fifty_threads_under_ten_a_minute_never_exceed_it(settings):
+def test_fifty_threads_under_ten_a_minute_never_exceed_it(settings, make_guards):
     clock = VirtualClock(threads=50)
-    guards = Guards.make(limits={"fake": Limit(rpm=10)}, clock=clock)
+    guards = make_guards(limits={"fake": Limit(rpm=10)}, clock=clock)
     sent: list[float] = []
     lock = threading.Lock()
 
@@ -309,13 +324,13 @@ def test_fifty_threads_under_ten_a_minute_never_exceed_it(settings):
     assert sent[-1] == pytest.approx(240)  # and none waited longer than the limit asks
 
 
-def test_tokens_per_minute_count_input_and_the_reserved_output(settings):
+def test_tokens_per_minute_count_input_and_the_reserved_output(settings, make_guards):
     clock = Clock()
     # Each call takes its input as the seam's counter counts it and its 100 output tokens:
     # three fit only if the input is left out.
     per_call = counter_for(CLAUDE, settings).count_request(request()) + 100
     tpm = 3 * per_call - 1
-    guards = Guards.make(limits={"fake": Limit(tpm=tpm)}, clock=clock)
+    guards = make_guards(limits={"fake": Limit(tpm=tpm)}, clock=clock)
     provider = FakeProvider([ok("hi")])
     list(call(provider, settings, guards, clock))
     list(call(provider, settings, guards, clock))
@@ -325,9 +340,9 @@ def test_tokens_per_minute_count_input_and_the_reserved_output(settings):
     assert isinstance(events[0], Waiting) and f"{tpm:,} tokens a minute" in events[0].reason
 
 
-def test_a_retry_after_pauses_the_provider_for_every_caller(settings):
+def test_a_retry_after_pauses_the_provider_for_every_caller(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(limits={"anthropic": Limit(rpm=1000)}, clock=clock)
+    guards = make_guards(limits={"anthropic": Limit(rpm=1000)}, clock=clock)
     replay = Replay(error_response(429, "rate_limit_error", "slow down", {"retry-after": "7"}))
     first = call(provider_for("anthropic", replay), settings, guards, clock, attempts=1)
     assert list(first)[-1].error.kind == "rate_limit"
@@ -338,9 +353,9 @@ def test_a_retry_after_pauses_the_provider_for_every_caller(settings):
     assert text_of(events) == "Hello, I am Claude."
 
 
-def test_stop_while_waiting_frees_the_slot(settings):
+def test_stop_while_waiting_frees_the_slot(settings, make_guards):
     clock = Clock()
-    guards = Guards.make(limits={"fake": Limit(rpm=1)}, clock=clock)
+    guards = make_guards(limits={"fake": Limit(rpm=1)}, clock=clock)
     provider = FakeProvider([ok("hi")])
     list(call(provider, settings, guards, clock))
     waiting = call(provider, settings, guards, clock)
@@ -358,10 +373,10 @@ def test_rate_limit_setting_is_parsed_and_checked():
         parse_limits("openai=lots")
 
 
-def test_a_model_that_cannot_fit_is_passed_over(settings):
+def test_a_model_that_cannot_fit_is_passed_over(settings, make_guards):
     from lib.core import ContextOverflowError
 
-    clock, guards = Clock(), Guards.make()
+    clock, guards = Clock(), make_guards()
     gpt = FakeProvider([ok("from the bigger window")])
 
     def ask(m, counter):
@@ -388,11 +403,12 @@ def test_sleeps_are_not_needed_when_nothing_limits(settings):
     assert [type(e) for e in c] == [TextDelta, Stop] and sleeps == []
 
 
-def test_a_slot_opens_a_minute_after_the_provider_answered_not_after_we_sent(settings):
+def test_a_slot_opens_a_minute_after_the_provider_answered_not_after_we_sent(settings,
+                                                                            make_guards):
     """A request can take a few ms to arrive; a server counting arrivals would refuse a call
     sent exactly a minute after the previous one was *sent* (the bench's 429s)."""
     clock = Clock()
-    guards = Guards.make(limits={"fake": Limit(rpm=1)}, clock=clock)
+    guards = make_guards(limits={"fake": Limit(rpm=1)}, clock=clock)
     arrivals: list[float] = []
 
     class Slow(FakeProvider):

@@ -22,6 +22,6 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         verify_key,
     )
     from lib.api.metrics import LedgerCollector
-    from lib.api.server import answering, base_url, serve
+    from lib.api.server import answering, api_workers, base_url, serve
 else:
     __getattr__, __dir__, __all__ = lazy_face(__name__)

@@ -55,6 +55,7 @@ class Settings:
     rate_limits: str = ""                       # "compat=60/100000, openai=500": rpm[/tpm]
     api_host: str = "127.0.0.1"                 # where `make serve` listens (lib.api)
     api_port: int = 8400                        # not 8000: Chroma's own default port
+    api_workers: int = 0                        # API processes on that port; 0: the CPU count
     mcp_host: str = "127.0.0.1"                 # where `python -m lib.mcp --http` listens
     mcp_port: int = 8401
     # Redis shared by every process (the app, each API worker): limits, breakers, the cache.
@@ -121,6 +122,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_RATE_LIMITS": ("rate_limits", str),
     "PROMPTLAB_API_HOST": ("api_host", str),
     "PROMPTLAB_API_PORT": ("api_port", int),
+    "PROMPTLAB_API_WORKERS": ("api_workers", lambda v: _within(int(v), 0, 256)),
     "PROMPTLAB_MCP_HOST": ("mcp_host", str),
     "PROMPTLAB_MCP_PORT": ("mcp_port", int),
     "PROMPTLAB_METRICS": ("metrics", lambda v: _flag(v)),

@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         wait_for_listings,
     )
     from lib.llm.fallbacks import Fallback, Fallbacks, Skipped
-    from lib.llm.guards import GUARDS, Guards
+    from lib.llm.guards import GUARDS, Guards, shared_state_notice
     from lib.llm.modelinfo import (
         DEFAULT_OUTPUT,
         DEFAULT_WINDOW,

@@ -14,8 +14,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lib.core import ProviderError
+
+if TYPE_CHECKING:
+    from lib.llm.shared_breakers import SharedBreaker
+    from lib.llm.shared_state import SharedState
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +131,36 @@ class Breaker:
 
 
 class Breakers:
-    """The breakers of a process, made on first use per key."""
+    """The breakers of a process, made on first use per key; their states in Redis when
+    `shared` (lib/llm/shared_breakers.py)."""
 
     def __init__(self, policy: BreakerPolicy | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.policy, self.clock = policy or BreakerPolicy(), clock
+                 clock: Callable[[], float] = time.monotonic,
+                 shared: SharedState | None = None) -> None:
+        self.policy, self.clock, self.shared = policy or BreakerPolicy(), clock, shared
         self._lock = threading.Lock()
-        self._by_key: dict[str, Breaker] = {}
+        self._by_key: dict[str, Breaker | SharedBreaker] = {}
 
-    def get(self, key: str) -> Breaker:
+    def get(self, key: str) -> Breaker | SharedBreaker:
         with self._lock:
             if key not in self._by_key:
-                self._by_key[key] = Breaker(key, self.policy, self.clock)
+                local = Breaker(key, self.policy, self.clock)
+                if self.shared is None:
+                    self._by_key[key] = local
+                else:
+                    from lib.llm.shared_breakers import SharedBreaker
+
+                    self._by_key[key] = SharedBreaker(key, self.policy, self.clock,
+                                                      self.shared, local)
             return self._by_key[key]
 
     def states(self) -> dict[str, BreakerState]:
+        """Every breaker of this process (and, when shared, those other processes used)."""
+        keys: set[str] = set()
+        if self.shared is not None:
+            from lib.llm.shared_breakers import known_keys
+
+            keys.update(known_keys(self.shared))
         with self._lock:
-            breakers = list(self._by_key.values())
-        return {b.key: b.state() for b in breakers}
+            keys.update(self._by_key)
+        return {k: self.get(k).state() for k in sorted(keys)}

@@ -1,5 +1,6 @@
 """What stands in front of every provider: its circuit breaker and its rate limiter, keyed by
-provider (and by base URL for OpenAI-compatible servers), shared process-wide."""
+provider (and by base URL for OpenAI-compatible servers), shared process-wide, and by every
+process on one Redis when PROMPTLAB_REDIS_URL is set (lib/llm/shared_state.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
-from lib.core import ProviderError
+from lib.core import ProviderError, Settings
 from lib.llm.breakers import BreakerPolicy, Breakers, BreakerState
 from lib.llm.protocol import Event, Provider, Waiting
 from lib.llm.ratelimits import Limit, Limiters
 from lib.llm.registry import guard_key
+from lib.llm.shared_state import SharedState
 
 
 @dataclass
@@ -21,16 +23,30 @@ class Guards:
 
     @classmethod
     def make(cls, limits: dict[str, Limit] | None = None, policy: BreakerPolicy | None = None,
-             clock: Callable[[], float] = time.monotonic) -> Guards:
-        return cls(Breakers(policy, clock), Limiters(limits, clock))
+             clock: Callable[[], float] = time.monotonic,
+             redis_url: str | None = None) -> Guards:
+        """In-process guards, or guards shared through the Redis at `redis_url`."""
+        if redis_url and clock is time.monotonic:
+            clock = time.time  # processes share no monotonic clock; the wall clock is shared
+        shared = SharedState(redis_url, clock) if redis_url else None
+        return cls(Breakers(policy, clock, shared), Limiters(limits, clock, shared))
+
+    @property
+    def shared(self) -> SharedState | None:
+        return self.limiters.shared
 
     def reset(self) -> None:
-        """Forget every breaker and limiter (tests; a restart does the same)."""
-        self.breakers = Breakers(self.breakers.policy, self.breakers.clock)
-        self.limiters = Limiters(self.limiters.limits, self.limiters.clock)
+        """Forget every breaker and limiter of the process (tests; a restart does the same);
+        what Redis holds stays."""
+        self.breakers = Breakers(self.breakers.policy, self.breakers.clock, self.shared)
+        self.limiters = Limiters(self.limiters.limits, self.limiters.clock, self.shared)
 
-    def configure(self, limits: dict[str, Limit]) -> None:
-        """Apply the settings' limits (a changed limit takes effect on the next call)."""
+    def configure(self, limits: dict[str, Limit], redis_url: str | None = None) -> None:
+        """Apply the settings' limits (a changed limit takes effect on the next call) and
+        their Redis (a changed URL: new guards on it, or in-process ones without it)."""
+        if redis_url != (self.shared.url if self.shared else None):
+            fresh = Guards.make(limits, self.breakers.policy, time.monotonic, redis_url)
+            self.breakers, self.limiters = fresh.breakers, fresh.limiters
         self.limiters.limits = dict(limits)
 
     def attempt(self, provider: Provider, provider_name: str,
@@ -78,6 +94,18 @@ class Guards:
         found = [s for k, s in self.breakers.states().items() if k.split(" ")[0] == provider_name]
         order = {"open": 0, "half-open": 1, "closed": 2}
         return min(found, key=lambda s: order[s.state]) if found else None
+
+
+def shared_state_notice(settings: Settings, guards: Guards | None = None) -> str | None:
+    """What Home says while the shared Redis does not answer ("shared state unavailable
+    since …"); None without Redis or while it answers."""
+    if not settings.redis_url:
+        return None
+    guards = guards or GUARDS
+    # Home may show before the first call has configured them.
+    guards.configure(guards.limiters.limits, settings.redis_url)
+    assert guards.shared is not None
+    return guards.shared.notice()
 
 
 GUARDS = Guards.make()  # shared by every session of the app process

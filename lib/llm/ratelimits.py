@@ -15,8 +15,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lib.core import ConfigError
+
+if TYPE_CHECKING:
+    from lib.llm.shared_limits import SharedLimiter
+    from lib.llm.shared_state import SharedState
 
 WINDOW_S = 60.0
 
@@ -140,18 +145,28 @@ class Limiter:
 
 
 class Limiters:
-    """The limiters of a process, one per provider key, with limits by provider name."""
+    """The limiters of a process, one per provider key, with limits by provider name; their
+    queues in Redis when `shared` (lib/llm/shared_limits.py)."""
 
     def __init__(self, limits: dict[str, Limit] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits, self.clock = dict(limits or {}), clock
+                 clock: Callable[[], float] = time.monotonic,
+                 shared: SharedState | None = None) -> None:
+        self.limits, self.clock, self.shared = dict(limits or {}), clock, shared
         self._lock = threading.Lock()
-        self._by_key: dict[str, Limiter] = {}
+        self._by_key: dict[str, Limiter | SharedLimiter] = {}
 
-    def get(self, key: str, provider: str) -> Limiter:
+    def get(self, key: str, provider: str) -> Limiter | SharedLimiter:
         limit = self.limits.get(key) or self.limits.get(provider) or Limit()
         with self._lock:
             found = self._by_key.get(key)
             if found is None or found.limit != limit:  # a changed setting: new limits
-                found = self._by_key[key] = Limiter(key, limit, self.clock)
+                found = self._by_key[key] = self._make(key, limit)
             return found
+
+    def _make(self, key: str, limit: Limit) -> Limiter | SharedLimiter:
+        local = Limiter(key, limit, self.clock)
+        if self.shared is None or not limit.active:
+            return local
+        from lib.llm.shared_limits import SharedLimiter
+
+        return SharedLimiter(key, limit, self.clock, self.shared, local)

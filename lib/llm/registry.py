@@ -227,7 +227,7 @@ def get_provider(provider: str, settings: Settings) -> Provider:
     from lib.llm.guards import GUARDS
     from lib.llm.ratelimits import parse_limits
 
-    GUARDS.configure(parse_limits(settings.rate_limits))
+    GUARDS.configure(parse_limits(settings.rate_limits), settings.redis_url)
     ok, reason = provider_status(provider, settings, check_local=True)
     if not ok:
         raise ProviderError("unavailable", f"The {provider_label(provider)} provider is not "
