@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     )
     from lib.prompts.store import (
         PromptStore,
+        diff_rows,
         locked,
         next_version,
         write_manifest,

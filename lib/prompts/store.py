@@ -70,22 +70,7 @@ class PromptStore:
 
     def diff(self, name: str, a: int, b: int) -> list[tuple[str, str, str]]:
         """Side-by-side rows (kind, left line, right line); kind is =, -, + or ~."""
-        left = self.source(name, a).splitlines()
-        right = self.source(name, b).splitlines()
-        rows: list[tuple[str, str, str]] = []
-        matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                rows += [("=", x, x) for x in left[i1:i2]]
-            elif op == "delete":
-                rows += [("-", x, "") for x in left[i1:i2]]
-            elif op == "insert":
-                rows += [("+", "", y) for y in right[j1:j2]]
-            else:
-                ls, rs = left[i1:i2], right[j1:j2]
-                for k in range(max(len(ls), len(rs))):
-                    rows.append(("~", ls[k] if k < len(ls) else "", rs[k] if k < len(rs) else ""))
-        return rows
+        return diff_rows(self.source(name, a), self.source(name, b))
 
     # -- writing ---------------------------------------------------------------------------
     def _locked(self, name: str) -> contextlib.AbstractContextManager[Path]:
@@ -170,6 +155,26 @@ class PromptStore:
             prompt.resolve(version)
             text = manifest.dump(replace(prompt, labels={**prompt.labels, label: version}))
             write_manifest(folder, text)
+
+
+def diff_rows(a: str, b: str) -> list[tuple[str, str, str]]:
+    """Two versions' texts side by side: rows (kind, left line, right line); kind is =, -,
+    + or ~."""
+    left, right = a.splitlines(), b.splitlines()
+    rows: list[tuple[str, str, str]] = []
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            rows += [("=", x, x) for x in left[i1:i2]]
+        elif op == "delete":
+            rows += [("-", x, "") for x in left[i1:i2]]
+        elif op == "insert":
+            rows += [("+", "", y) for y in right[j1:j2]]
+        else:
+            ls, rs = left[i1:i2], right[j1:j2]
+            for k in range(max(len(ls), len(rs))):
+                rows.append(("~", ls[k] if k < len(ls) else "", rs[k] if k < len(rs) else ""))
+    return rows
 
 
 # The writing rules below are shared with the workflow store (lib.workflows): a workflow is
