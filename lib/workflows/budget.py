@@ -32,16 +32,18 @@ class RunBudget:
         self._lock = threading.Lock()
         self._tokens = itertools.count(-1, -1)   # draws: never a real hold's id
 
-    def hold(self, cost_by_provider: dict[str, int]) -> None:
-        """Reserve each provider's forecast, or raise BudgetExceededError holding nothing."""
+    def hold(self, expected: dict[str, int], bounds: dict[str, int]) -> None:
+        """Reserve each provider's bound, admitted on its expected cost (the forecast), or
+        raise BudgetExceededError holding nothing."""
         try:
-            for provider, amount in sorted(cost_by_provider.items()):
-                if amount > 0 and spend.applies(self.db, provider, api_key=self.api_key,
-                                                 user=self.user):
-                    hold = spend.reserve(self.db, provider, amount, api_key=self.api_key,
-                                         user=self.user)
+            for provider, amount in sorted(expected.items()):
+                bound = max(amount, bounds.get(provider, 0))
+                if bound > 0 and spend.applies(self.db, provider, api_key=self.api_key,
+                                               user=self.user):
+                    hold = spend.reserve(self.db, provider, amount, bound_micro=bound,
+                                         api_key=self.api_key, user=self.user)
                     if hold is not None:
-                        self.holds[provider] = [hold, amount, amount]
+                        self.holds[provider] = [hold, bound, bound]
         except BudgetExceededError:
             self.release()
             raise

@@ -108,7 +108,8 @@ class WorkflowRun:
                                                  api_key=self.api_key_id, user=self.user):
                 raise price_unknown(plan.model, str(user_catalog_path(self.settings)),
                                     "this workflow run")
-        self.budget.hold(self.forecast.cost_by_provider())
+        self.budget.hold(self.forecast.cost_by_provider(),
+                         self.forecast.cost_by_provider(bound=True))
         self._reserved = True
 
     def __iter__(self) -> Any:
@@ -168,6 +169,9 @@ class WorkflowRun:
         deps = sorted(self.resolved.graph.deps[sid])
         if any(self.status[d] in ("waiting", "running") for d in deps):
             return None
+        if self.cancel.is_set():
+            self.status[sid] = "failed"
+            return StepFailed(sid, "Stopped before it began.", "stopped")
         if failed := [d for d in deps if self.status[d] == "failed"]:
             self.status[sid] = "failed"
             return StepFailed(sid, f"Not run: it needs {failed[0]}, which failed.",
@@ -175,9 +179,6 @@ class WorkflowRun:
         if skipped := [d for d in deps if self.status[d] == "skipped"]:
             self.status[sid] = "skipped"
             return StepSkipped(sid, f"It needs {skipped[0]}, which was skipped.")
-        if self.cancel.is_set():
-            self.status[sid] = "failed"
-            return StepFailed(sid, "Stopped before it began.", "stopped")
         when = self.wf.steps[sid].when
         if when is not None:
             ref, negated = condition(when)

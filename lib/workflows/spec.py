@@ -174,7 +174,7 @@ def parse(name: str, text: str, version: int | None = None) -> Workflow:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        line = int(m[1]) if (m := re.search(r"at line (\d+)", str(exc))) else None
         raise WorkflowError(f"{name}: not valid TOML: {exc}", line=line) from None
     steps = data.get("steps")
     ids: list[str] = []
@@ -200,7 +200,8 @@ def _fault(name: str, text: str, exc: ValidationError | None, loc: tuple[Any, ..
            message: str = "") -> WorkflowError:
     if exc is not None:
         err = exc.errors()[0]
-        loc = loc or _plain(tuple(err["loc"]))
+        loc = loc or _plain(tuple(err["loc"])) + (
+            ("kind",) if err["type"] == "union_tag_invalid" else ())
         message = message or _message(err)
     line = key_line(text, loc)
     where = f", line {line}" if line else ""
