@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lib.core import WorkflowError
 from lib.workflows.spec import MapStep, OrchestratorStep, Workflow
 
 _PATH = r"((?:\.[A-Za-z0-9_-]+)*)"
@@ -39,7 +40,7 @@ class Ref:
             elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
                 value = value[int(part)]
             else:
-                raise KeyError(f"{self.text} has no {part!r}")
+                raise WorkflowError(f"{self.text} cannot be read: it has no {part!r}.")
         return value
 
     @property

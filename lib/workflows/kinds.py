@@ -237,12 +237,7 @@ def _tool_context(job: StepJob, knowledge_base: str, item: Any) -> dict[str, Any
 def _value(job: StepJob, value: Any, item: Any) -> Any:
     """A step's value: what a reference names, or the literal."""
     r = reference(value)
-    if r is None:
-        return value
-    try:
-        return r.value(job.inputs, job.outputs, item)
-    except KeyError as exc:
-        raise WorkflowError(f"{r.text} cannot be read: {exc.args[0]}.") from None
+    return value if r is None else r.value(job.inputs, job.outputs, item)
 
 
 def _list(value: Any, where: str) -> list[Any]:
