@@ -57,6 +57,8 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PROMPTLAB_PROMPTS_DIR", str(d))
     # No shipped eval guards a label here: a test that wants one writes it.
     monkeypatch.setenv("PROMPTLAB_EVALS_DIR", str(tmp_path / "evals"))
+    # Nor a shipped workflow: a test that wants one copies it (tests/test_workflows*.py).
+    monkeypatch.setenv("PROMPTLAB_WORKFLOWS_DIR", str(tmp_path / "workflows"))
     return d
 
 

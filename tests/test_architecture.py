@@ -21,6 +21,7 @@ RANK = {"core": 0, "storage": 1, "spend": 2, "users": 2, "llm": 3, "prompts": 4,
         "agents": 5, "chat": 6, "compare": 6, "tokenviz": 6, "api": 7, "evals": 7, "mcp": 8,
         "cli": 8, "ui": 9}
 RANK["telemetry"] = 2.5  # between spend (the rows it traces) and llm (whose seam calls it)
+RANK["workflows"] = 5.5  # steps are agent runs and prompts; Compare may run a workflow
 
 # The one arrow allowed up: settings name the database (`Settings.db`), and the handle they
 # return is storage's, built on core; the import is late, inside the property.
@@ -163,7 +164,8 @@ def test_lib_raises_only_errors_of_the_tree():
     # Converters that raise ValueError by contract, caught one level up and turned into an
     # error naming the variable or setting (an eval file's validators: pydantic's contract,
     # turned into an EvalError naming the line and key).
-    converters = {"lib.prompts.variables", "lib.core.settings", "lib.evals.spec"}
+    converters = {"lib.prompts.variables", "lib.core.settings", "lib.evals.spec",
+                  "lib.workflows.spec"}
     found = []
     for path in ROOT.glob("lib/**/*.py"):
         if module_name(path) in converters:

@@ -239,7 +239,7 @@ def test_a_write_that_fails_for_any_reason_leaves_nothing(store, monkeypatch):
         raise RuntimeError("disk on fire")
 
     before = snapshot(store.root / "classifier")
-    monkeypatch.setattr(store_module, "_write_manifest", broken)
+    monkeypatch.setattr(store_module, "write_manifest", broken)
     with pytest.raises(RuntimeError):
         store.save_version("classifier", SOURCE, variables=(Variable("text"),))
     with pytest.raises(RuntimeError):

@@ -39,6 +39,7 @@ from lib.core.errors import (
     VariableError,
     VectorIndexError,
     WorkerError,
+    WorkflowError,
 )
 from lib.core.exports import csv_text, frame_csv, safe_cell
 from lib.core.files import atomic_write
@@ -54,6 +55,7 @@ from lib.core.money import MICRO, UNKNOWN_COST, format_cost, format_usd, format_
 from lib.core.plugins import Failure, Registered, failures, registered
 from lib.core.redaction import redact, remember_secrets
 from lib.core.settings import ROOT, Settings, get_settings, load_settings, secrets_path
+from lib.core.tomllines import key_line
 from lib.core.workers import Worker, WorkerPool
 
 __all__ = [
@@ -104,6 +106,7 @@ __all__ = [
     "Worker",
     "WorkerError",
     "WorkerPool",
+    "WorkflowError",
     "ago_iso",
     "atomic_write",
     "bucket_value",
@@ -117,6 +120,7 @@ __all__ = [
     "json_depth",
     "json_loads",
     "json_values",
+    "key_line",
     "latency_bucket",
     "lazy_face",
     "load_settings",

@@ -25,6 +25,8 @@ PromptLabError               anything a user should read in plain words
 │                            cannot be enforced by a provider
 ├── JudgeError               a judge is set up wrongly or its verdict cannot be read
 ├── EvalError                an eval file is invalid (its line and key named) or cannot run
+├── WorkflowError            a workflow file is invalid (its line named: unknown step or kind,
+│                            cycle, missing input, type mismatch) or a run cannot start
 ├── BatchError               a batch run cannot be submitted, read or cancelled
 ├── CompareError             a comparison is set up wrongly (variants, votes, runs)
 │   ├── CheckError           an automated check cannot run (bad regex, schema, number)
@@ -141,6 +143,14 @@ class JudgeError(PromptLabError):
 
 class EvalError(PromptLabError):
     pass
+
+
+class WorkflowError(PromptLabError):
+    """`line`: the line of the workflow file at fault, when there is one."""
+
+    def __init__(self, message: str, *, line: int | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.line = line
 
 
 class BatchError(PromptLabError):

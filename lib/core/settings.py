@@ -47,6 +47,7 @@ class Settings:
     ingest_memory_mb: int = 1024                # how much one ingest may grow the app process
     prompts_dir: Path = ROOT / "prompts"
     evals_dir: Path = ROOT / "evals"            # eval files (evals/<name>.toml), lib.evals
+    workflows_dir: Path = ROOT / "workflows"    # workflows/<name>/vN.toml, lib.workflows
     confirm_above_usd: float = 0.50            # ask before a compare run forecast above this
     compare_concurrency: int = 4
     structured_repairs: int = 1                 # repair attempts for a reply failing its schema
@@ -113,6 +114,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "PROMPTLAB_INGEST_MEMORY_MB": ("ingest_memory_mb", int),
     "PROMPTLAB_PROMPTS_DIR": ("prompts_dir", Path),
     "PROMPTLAB_EVALS_DIR": ("evals_dir", Path),
+    "PROMPTLAB_WORKFLOWS_DIR": ("workflows_dir", Path),
     "PROMPTLAB_CONFIRM_ABOVE_USD": ("confirm_above_usd", float),
     "PROMPTLAB_COMPARE_CONCURRENCY": ("compare_concurrency", int),
     "PROMPTLAB_STRUCTURED_REPAIRS": ("structured_repairs",
@@ -189,7 +191,7 @@ def load_settings(environ: dict[str, str] | None = None,
     # Wherever a configured key turns up in text from elsewhere, it is blanked (lib.core.redaction).
     remember_secrets(settings.anthropic_api_key, settings.openai_api_key,
                      settings.openai_compat_api_key, settings.metrics_key)
-    for attr in ("data_dir", "prompts_dir", "evals_dir"):
+    for attr in ("data_dir", "prompts_dir", "evals_dir", "workflows_dir"):
         if not getattr(settings, attr).is_absolute():
             settings = Settings(**{**settings.__dict__, attr: ROOT / getattr(settings, attr)})
     return settings

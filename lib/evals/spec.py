@@ -6,7 +6,6 @@ broken file in a pull request says where it is broken. Paths in the file are rel
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lib.compare import KINDS as CHECK_KINDS
 from lib.compare import Check, Variant
-from lib.core import CheckError, EvalError
+from lib.core import CheckError, EvalError, key_line
 
 MAX_REPEATS = 20
 
@@ -184,29 +183,7 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out or "the file"
 
 
-_ARRAY = re.compile(r"\[\[\s*([A-Za-z0-9_.-]+)\s*\]\]")
-_TABLE = re.compile(r"\[\s*([A-Za-z0-9_.-]+)\s*\]")
-_KEY = re.compile(r"([A-Za-z0-9_-]+)\s*=")
-
-
 def _where(text: str, loc: tuple[Any, ...]) -> str:
     """", line N" for the key at `loc` (or the deepest table holding it); "" if not found."""
-    table: tuple[Any, ...] = ()
-    counts: dict[str, int] = {}
-    best = (0, 0)   # (how much of loc matched, line)
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if m := _ARRAY.match(line):
-            counts[m[1]] = counts.get(m[1], -1) + 1
-            table = (*m[1].split("."), counts[m[1]])
-            here = table
-        elif m := _TABLE.match(line):
-            table = tuple(m[1].split("."))
-            here = table
-        elif m := _KEY.match(line):
-            here = (*table, m[1])
-        else:
-            continue
-        if loc[:len(here)] == here and len(here) > best[0]:
-            best = (len(here), n)
-    return f", line {best[1]}" if best[1] else ""
+    line = key_line(text, loc)
+    return f", line {line}" if line else ""

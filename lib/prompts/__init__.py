@@ -12,8 +12,13 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         MAX_TOKENS_LIMIT,
         NAME,
         TEMPERATURE_RANGE,
+        VERSION_REF,
         Prompt,
         VersionInfo,
+        check_label,
+        check_name,
+        check_text,
+        resolve_ref,
     )
     from lib.prompts.runs import run
     from lib.prompts.sandbox import (
@@ -23,7 +28,14 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         declared_names,
         render,
     )
-    from lib.prompts.store import PromptStore
+    from lib.prompts.store import (
+        PromptStore,
+        diff_rows,
+        locked,
+        next_version,
+        write_manifest,
+        write_version,
+    )
     from lib.prompts.variables import VARIABLE_TYPES, Variable, coerce, validate
 else:
     __getattr__, __dir__, __all__ = lazy_face(__name__)

@@ -57,19 +57,8 @@ class Prompt:
 
     def resolve(self, ref: str | int) -> int:
         """A version number from 3, "v3", "latest" or a label such as "production"."""
-        if isinstance(ref, int):
-            version = ref
-        elif ref == "latest":
-            version = self.latest
-        elif ref in self.labels:
-            version = self.labels[ref]
-        elif m := VERSION_REF.fullmatch(str(ref)):
-            version = int(m.group(1))
-        else:
-            raise PromptStoreError(f"Prompt '{self.name}' has no label or version {ref!r}.")
-        if version not in {v.version for v in self.versions}:
-            raise PromptStoreError(f"Prompt '{self.name}' has no version {version}.")
-        return version
+        return resolve_ref(f"Prompt '{self.name}'", self.labels,
+                           [v.version for v in self.versions], ref)
 
     def output_schema(self, version: int) -> dict[str, Any] | None:
         """The JSON Schema this version declares for its replies, if any."""
@@ -80,6 +69,24 @@ class Prompt:
 
     def labels_of(self, version: int) -> list[str]:
         return sorted(label for label, v in self.labels.items() if v == version)
+
+
+def resolve_ref(what: str, labels: dict[str, int], versions: list[int], ref: str | int) -> int:
+    """A version number of `versions` from 3, "v3", "latest" or one of `labels`; `what`
+    ("Prompt 'x'") starts the PromptStoreError otherwise."""
+    if isinstance(ref, int):
+        version = ref
+    elif ref == "latest":
+        version = max(versions)
+    elif ref in labels:
+        version = labels[ref]
+    elif m := VERSION_REF.fullmatch(str(ref)):
+        version = int(m.group(1))
+    else:
+        raise PromptStoreError(f"{what} has no label or version {ref!r}.")
+    if version not in versions:
+        raise PromptStoreError(f"{what} has no version {version}.")
+    return version
 
 
 def check_name(name: str) -> str:

@@ -70,34 +70,11 @@ class PromptStore:
 
     def diff(self, name: str, a: int, b: int) -> list[tuple[str, str, str]]:
         """Side-by-side rows (kind, left line, right line); kind is =, -, + or ~."""
-        left = self.source(name, a).splitlines()
-        right = self.source(name, b).splitlines()
-        rows: list[tuple[str, str, str]] = []
-        matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                rows += [("=", x, x) for x in left[i1:i2]]
-            elif op == "delete":
-                rows += [("-", x, "") for x in left[i1:i2]]
-            elif op == "insert":
-                rows += [("+", "", y) for y in right[j1:j2]]
-            else:
-                ls, rs = left[i1:i2], right[j1:j2]
-                for k in range(max(len(ls), len(rs))):
-                    rows.append(("~", ls[k] if k < len(ls) else "", rs[k] if k < len(rs) else ""))
-        return rows
+        return diff_rows(self.source(name, a), self.source(name, b))
 
     # -- writing ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self, name: str) -> Iterator[Path]:
-        folder = self.root / check_name(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield folder
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self, name: str) -> contextlib.AbstractContextManager[Path]:
+        return locked(self.root / check_name(name))
 
     def check(self, source: str, variables: tuple[Variable, ...]) -> str:
         """Everything a save requires, before anything is written: storable text, valid
@@ -131,7 +108,7 @@ class PromptStore:
             with self._locked(name) as folder:
                 if (folder / "manifest.toml").exists():
                     raise PromptStoreError(f"A prompt named '{name}' already exists.")
-                _write_version(folder, 1, source, text)
+                write_version(folder / "v1.j2", source, text)
         except BaseException:
             if fresh:  # a failed create leaves no folder behind
                 shutil.rmtree(self.root / name, ignore_errors=True)
@@ -157,8 +134,7 @@ class PromptStore:
         with self._locked(name) as folder:
             prompt = self.get(name)  # re-read under the lock: another session may have saved
             # Past any file a crashed save left behind, too: nothing is ever overwritten.
-            version = max([prompt.latest, *(int(m.group(1)) for p in folder.glob("v*.j2")
-                                             if (m := VERSION_REF.fullmatch(p.stem)))]) + 1
+            version = next_version(folder, prompt.latest, ".j2")
             schema = prompt.versions[-1].output_schema if output_schema is None \
                 else output_schema.strip()
             info = VersionInfo(version, note, author, now_iso(), schema)
@@ -168,7 +144,7 @@ class PromptStore:
                 model=prompt.model if model is None else model,
                 temperature=prompt.temperature if temperature is None else temperature,
                 max_tokens=prompt.max_tokens if max_tokens is None else max_tokens))
-            _write_version(folder, version, source, text)
+            write_version(folder / f"v{version}.j2", source, text)
         return version
 
     def set_label(self, name: str, label: str, version: int) -> None:
@@ -178,19 +154,62 @@ class PromptStore:
             prompt = self.get(name)
             prompt.resolve(version)
             text = manifest.dump(replace(prompt, labels={**prompt.labels, label: version}))
-            _write_manifest(folder, text)
+            write_manifest(folder, text)
 
 
-def _write_version(folder: Path, version: int, source: str, manifest_text: str) -> None:
-    """The version file, then the manifest that lists it; if either cannot be written, for
-    whatever reason, the version file goes again: a failed save changes nothing on disk."""
-    path = folder / f"v{version}.j2"
+def diff_rows(a: str, b: str) -> list[tuple[str, str, str]]:
+    """Two versions' texts side by side: rows (kind, left line, right line); kind is =, -,
+    + or ~."""
+    left, right = a.splitlines(), b.splitlines()
+    rows: list[tuple[str, str, str]] = []
+    matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            rows += [("=", x, x) for x in left[i1:i2]]
+        elif op == "delete":
+            rows += [("-", x, "") for x in left[i1:i2]]
+        elif op == "insert":
+            rows += [("+", "", y) for y in right[j1:j2]]
+        else:
+            ls, rs = left[i1:i2], right[j1:j2]
+            for k in range(max(len(ls), len(rs))):
+                rows.append(("~", ls[k] if k < len(ls) else "", rs[k] if k < len(rs) else ""))
+    return rows
+
+
+# The writing rules below are shared with the workflow store (lib.workflows): a workflow is
+# versioned and labelled exactly like a prompt.
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[Path]:
+    """`folder` (created if need be) with its lock file held: one writer at a time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def next_version(folder: Path, listed: int, suffix: str) -> int:
+    """The version after the manifest's newest (`listed`) and past any `v<N><suffix>` file a
+    crashed save left behind: nothing is ever overwritten."""
+    return max([listed, *(int(m.group(1)) for p in folder.glob(f"v*{suffix}")
+                          if (m := VERSION_REF.fullmatch(p.name.removesuffix(suffix))))]) + 1
+
+
+def write_version(path: Path, source: str, manifest_text: str) -> None:
+    """The version file, then the manifest beside it that lists it; if either cannot be
+    written, for whatever reason, the version file goes again: a failed save changes nothing
+    on disk. PromptStoreError when the disk refuses."""
+    folder = path.parent
     created = False
     try:
         with open(path, "x", encoding="utf-8") as f:  # "x": an existing file is never replaced
             created = True
             f.write(source)
-        _write_manifest(folder, manifest_text)
+        write_manifest(folder, manifest_text)
     except BaseException as exc:
         if created:  # ours, half-written or unlisted: not left behind
             path.unlink(missing_ok=True)
@@ -200,7 +219,8 @@ def _write_version(folder: Path, version: int, source: str, manifest_text: str) 
         raise
 
 
-def _write_manifest(folder: Path, text: str) -> None:
+def write_manifest(folder: Path, text: str) -> None:
+    """`folder`'s manifest.toml replaced atomically."""
     try:
         atomic_write(folder / "manifest.toml", text)
     except OSError as exc:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         WARN_AT,
         BudgetStatus,
         applies,
+        draw,
         refusal,
         release,
         renew,

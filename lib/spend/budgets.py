@@ -210,6 +210,16 @@ def renew(db: Database, hold: int, provider: str, amount_micro: int, *,
                                 (provider, amount_micro, now, user)).lastrowid)
 
 
+def draw(db: Database, hold: int, provider: str, amount_micro: int, by_micro: int) -> int:
+    """Take `by_micro` off a hold of `amount_micro` (one call of a run that holds for all its
+    calls has its ledger row now); returns what the hold keeps."""
+    left = max(0, amount_micro - by_micro)
+    with db.connect(write=True) as conn:
+        conn.execute(f"UPDATE reservations SET amount_micro = ? WHERE {_HOLD}",
+                     (left, hold, provider, amount_micro))
+    return left
+
+
 def settle(conn: Any, hold: int) -> None:
     """Drop the hold a ledger row settles, inside the transaction that writes the row."""
     conn.execute("DELETE FROM reservations WHERE id = ?", (hold,))
