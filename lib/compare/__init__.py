@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         cancel_batch,
         poll_batch,
         poll_open,
+        prompt_variants,
         resume_batches,
         submit_batch,
     )
@@ -69,7 +70,9 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
     from lib.compare.stats import VariantScore, more_votes_needed, scores, significant, wilson
     from lib.compare.variants import (
         LETTERS,
+        AnyVariant,
         ResolvedVariant,
+        ResolvedWorkflow,
         Variant,
         dropped_notes,
         request_for,

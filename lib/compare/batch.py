@@ -23,7 +23,7 @@ from lib.compare.batch_records import (
 from lib.compare.checks import EXPECTS, Check
 from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_owner, save_cell, set_status
-from lib.compare.variants import LETTERS, ResolvedVariant, request_for
+from lib.compare.variants import LETTERS, AnyVariant, ResolvedVariant, request_for
 from lib.core import (
     BatchError,
     BudgetExceededError,
@@ -53,21 +53,39 @@ POLL_EVERY_S = 30.0
 _polling = threading.RLock()   # one poll or cancel at a time in this process
 
 
-def batch_forecast(resolved: list[ResolvedVariant], plan: Forecast) -> Forecast:
-    """The forecast at the batch price: each runnable cell's worst case, discounted."""
-    return Forecast([c if c.error or c.over_window else replace(
-        c, max_cost_micro=batch_price(resolved[c.variant].model).cost_micro(
-            c.input_tokens, request_for(resolved[c.variant], c.text).max_tokens))
-        for c in plan.cells], plan.n_rows, plan.n_variants)
+def batch_forecast(resolved: list[AnyVariant], plan: Forecast) -> Forecast:
+    """The forecast at the batch price: each runnable cell's worst case, discounted (a
+    workflow's cells cannot be batched: their own price)."""
+    out = []
+    for c in plan.cells:
+        r = resolved[c.variant]
+        if c.error or c.over_window or not isinstance(r, ResolvedVariant):
+            out.append(c)
+            continue
+        cost = batch_price(r.model).cost_micro(c.input_tokens,
+                                               request_for(r, c.text).max_tokens)
+        out.append(replace(c, max_cost_micro=cost, costs={r.model.provider: cost}))
+    return Forecast(out, plan.n_rows, plan.n_variants)
+
+
+def prompt_variants(resolved: list[AnyVariant]) -> list[ResolvedVariant]:
+    """The variants, refused if any is a workflow: a batch sends single requests."""
+    out = []
+    for i, r in enumerate(resolved):
+        if not isinstance(r, ResolvedVariant):
+            raise BatchError(f"Variant {LETTERS[i]} is a workflow, whose steps need each "
+                             "other's answers: it cannot run as a batch.")
+        out.append(r)
+    return out
 
 
 def _client(settings: Settings, client_for: ClientFor | None, provider: str) -> BatchClient:
     return (client_for or (lambda p: batch_client(p, settings)))(provider)
 
 
-def batchable(resolved: list[ResolvedVariant]) -> None:
-    """Refuse variants a batch cannot run: tool runs, and models without a batch API."""
-    for i, r in enumerate(resolved):
+def batchable(resolved: list[AnyVariant]) -> None:
+    """Refuse variants a batch cannot run: workflows, tool runs, models without a batch API."""
+    for i, r in enumerate(prompt_variants(resolved)):
         if r.variant.tools:
             raise CompareError(f"Variant {LETTERS[i]} uses tools, whose results the model needs "
                                "between steps: it cannot run as a batch.")
@@ -77,17 +95,18 @@ def batchable(resolved: list[ResolvedVariant]) -> None:
                              f"{names} models can.")
 
 
-def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
+def submit_batch(settings: Settings, run_id: int, variants: list[AnyVariant],
                  plan: Forecast, checks: list[Check],
                  client_for: ClientFor | None = None) -> list[int]:
     """Submit a run's cells at half price, one batch per model; returns the batches' ids."""
-    batchable(resolved)
+    batchable(variants)
+    resolved = prompt_variants(variants)
     for c in checks:
         c.validate()
     if any(c.kind in EXPECTS for c in checks) and all(c.expected is None for c in plan.cells):
         raise CompareError("Checks against the expected answer need an 'expected' column in "
                            "the dataset.")
-    priced = batch_forecast(resolved, plan)
+    priced = batch_forecast(variants, plan)
     groups: dict[str, tuple[ModelInfo, list[CellPlan]]] = {}
     for cell in sorted(priced.cells, key=lambda c: (c.row, c.variant)):
         if not (cell.error or cell.over_window):
@@ -96,7 +115,7 @@ def submit_batch(settings: Settings, run_id: int, resolved: list[ResolvedVariant
     # A missing key fails here, before any budget is held or anything stored.
     clients = {m.provider: _client(settings, client_for, m.provider) for m, _ in groups.values()}
     owner = run_owner(settings.db, run_id)  # the run's calls are its owner's
-    if refusal := spend.refusal(settings.db, priced.cost_by_provider(resolved), user=owner):
+    if refusal := spend.refusal(settings.db, priced.cost_by_provider(), user=owner):
         raise BudgetExceededError(refusal, hint="Raise the budget on the Costs page, lower max "
                                   "tokens, or run fewer rows.")
     holds = _hold(settings.db, groups, owner, str(user_catalog_path(settings)))

@@ -3,6 +3,7 @@ cell's call in the ledger and its result saved as it finishes."""
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -15,7 +16,7 @@ from lib.compare.checks import EXPECTS, Check, run_checks
 from lib.compare.expected import similarity_with
 from lib.compare.plan import CellPlan, Forecast
 from lib.compare.runs import CellResult, run_owner, run_status, save_cell, set_status
-from lib.compare.variants import ResolvedVariant, request_for
+from lib.compare.variants import AnyVariant, ResolvedVariant, ResolvedWorkflow, request_for
 from lib.core import CompareError, PromptLabError, Settings
 from lib.llm import (
     CacheMode,
@@ -43,7 +44,7 @@ class CellEvent:
     restart: bool = False              # a repair begins: the text so far is dropped
 
 
-def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], plan: Forecast,
+def execute(settings: Settings, run_id: int, resolved: list[AnyVariant], plan: Forecast,
             checks: list[Check], *, concurrency: int = 4,
             cancel: threading.Event | None = None,
             calls: Calls | None = None, page: str = "compare",
@@ -74,6 +75,8 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
                 result.error = cell.error or "The input does not fit the model's window."
             elif cancel.is_set():
                 result.status = "cancelled"
+            elif isinstance(r, ResolvedWorkflow):
+                _run_workflow(cell, r, result)
             else:
                 _run_cell(cell, r, result)
         except PromptLabError as exc:
@@ -124,6 +127,41 @@ def execute(settings: Settings, run_id: int, resolved: list[ResolvedVariant], pl
         if rec.status == "ok":
             result.checks = run_checks(checks, call.text, counter.count, {"steps": 1},
                                        cell.expected, similar)
+
+    def _run_workflow(cell: CellPlan, r: ResolvedWorkflow, result: CellResult) -> None:
+        """A workflow variant's cell: a run of it on the row's inputs; its reply is the run's
+        output (one output: its text; several: them as JSON), streamed from its steps."""
+        from lib.workflows import RunDone, StepDelta, StepDone, WorkflowRun
+
+        run = WorkflowRun(settings, r.workflow, cell.inputs, user=owner, calls=calls,
+                          cancel=cancel)
+        done: RunDone | None = None
+        steps: list[StepDone] = []
+        for event in run:
+            if isinstance(event, StepDelta) and event.step in r.workflow.graph.outputs:
+                events.put(CellEvent(cell.row, cell.variant, delta=event.text))
+            elif isinstance(event, StepDone):
+                steps.append(event)
+            elif isinstance(event, RunDone):
+                done = event
+        if done is None:
+            raise CompareError("The workflow run ended without a result.")
+        outputs = list(done.outputs.values())
+        value = outputs[0] if len(outputs) == 1 else done.outputs
+        result.output = value if isinstance(value, str) else json.dumps(value)
+        result.status = {"done": "ok", "stopped": "cancelled"}.get(done.status, "error")
+        result.error = done.error
+        result.input_tokens = sum(s.input_tokens for s in steps)
+        result.output_tokens = sum(s.output_tokens for s in steps)
+        result.cost_micro, result.total_ms = done.cost_micro, done.ms
+        ids = [i for s in steps for i in s.calls]
+        result.call_id = ids[-1] if ids else None
+        result.trace = {"workflow_run": done.run_id, "workflow": r.variant.prompt,
+                        "steps": len(steps), "failed": list(done.failed)}
+        if result.status == "ok":
+            result.checks = run_checks(checks, result.output, counter_for(
+                r.models[0], settings).count if r.models else len, {"steps": len(steps)},
+                cell.expected, similar)
 
     def _run_agent(cell: CellPlan, r: ResolvedVariant, result: CellResult, spec: CallSpec,
                    counter: Counter) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from lib.agents import DEFAULT_STEPS
 from lib.compare.expected import EXPECTED
-from lib.compare.variants import LETTERS, ResolvedVariant, request_for
-from lib.core import CompareError, Settings, TemplateError, json_loads
+from lib.compare.variants import LETTERS, AnyVariant, ResolvedWorkflow, request_for
+from lib.core import CompareError, Settings, TemplateError, WorkflowError, json_loads
 from lib.llm import counter_for
 from lib.prompts import render, validate
 
@@ -28,6 +28,8 @@ class CellPlan:
     expected: str | None = None     # the row's expected answer, if the dataset has one
     priced: bool = True             # False: its model's price is unknown (so is its cost)
     repeat: int = 0                 # an eval's repeat of the same row: a distinct call
+    costs: dict[str, int] = field(default_factory=dict)  # its most cost, by provider
+    inputs: dict[str, Any] = field(default_factory=dict)  # a workflow cell's checked inputs
 
 
 @dataclass
@@ -53,12 +55,12 @@ class Forecast:
     def problems(self) -> list[CellPlan]:
         return [c for c in self.cells if c.error or c.over_window]
 
-    def cost_by_provider(self, resolved: list[ResolvedVariant]) -> dict[str, int]:
+    def cost_by_provider(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in self.cells:
             if not (c.error or c.over_window):
-                provider = resolved[c.variant].model.provider
-                out[provider] = out.get(provider, 0) + c.max_cost_micro
+                for provider, cost in c.costs.items():
+                    out[provider] = out.get(provider, 0) + cost
         return out
 
     def per_variant(self) -> list[dict[str, Any]]:
@@ -74,13 +76,17 @@ class Forecast:
         return out
 
 
-def forecast(settings: Settings, resolved: list[ResolvedVariant],
+def forecast(settings: Settings, resolved: list[AnyVariant],
              rows: list[dict[str, Any]], repeats: list[int] | None = None) -> Forecast:
     """Render every row for every variant, count its input with that model's tokenizer, and
     price it at input plus the maximum output. Nothing is sent anywhere. `repeats`: per row,
     which asking of its dataset row it is (an eval's repeats; 0 for every row by default)."""
     cells = []
     for v, r in enumerate(resolved):
+        if isinstance(r, ResolvedWorkflow):
+            cells += [_workflow_cell(settings, r, i, v, row, repeats[i] if repeats else 0)
+                      for i, row in enumerate(rows)]
+            continue
         counter = counter_for(r.model, settings)
         for i, row in enumerate(rows):
             cell = CellPlan(i, v, expected=expected_of(row), priced=r.model.priced,
@@ -105,8 +111,30 @@ def forecast(settings: Settings, resolved: list[ResolvedVariant],
             cell.max_cost_micro = steps * r.model.cost_micro(cell.input_tokens,
                                                              request.max_tokens)
             cell.over_window = cell.input_tokens + request.max_tokens > r.model.context_window
+            cell.costs = {r.model.provider: cell.max_cost_micro}
             cells.append(cell)
     return Forecast(cells, len(rows), len(resolved))
+
+
+def _workflow_cell(settings: Settings, r: ResolvedWorkflow, row_index: int, variant: int,
+                   row: dict[str, Any], repeat: int) -> CellPlan:
+    """A row as a workflow run: its inputs checked and its steps forecast, nothing sent."""
+    from lib.workflows import check_inputs
+    from lib.workflows import forecast as run_forecast
+
+    declared = r.workflow.wf.spec.inputs
+    cell = CellPlan(row_index, variant, expected=expected_of(row), repeat=repeat,
+                    text="\n".join(f"{k}: {row[k]}" for k in declared if k in row))
+    try:
+        cell.inputs = check_inputs(r.workflow.wf, {k: row[k] for k in declared if k in row})
+        plan = run_forecast(settings, r.workflow, cell.inputs)
+    except WorkflowError as exc:
+        cell.error = str(exc)
+        return cell
+    cell.input_tokens = sum(s.input_tokens for s in plan.steps)
+    cell.max_cost_micro, cell.costs = plan.max_cost_micro, plan.cost_by_provider()
+    cell.priced = not plan.unpriced
+    return cell
 
 
 def expected_of(row: dict[str, Any]) -> str | None:

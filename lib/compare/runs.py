@@ -8,7 +8,7 @@ from typing import Any
 
 from lib.compare.checks import Check
 from lib.compare.stats import VariantScore, scores
-from lib.compare.variants import LETTERS, ResolvedVariant, variant_label
+from lib.compare.variants import LETTERS, AnyVariant, variant_label
 from lib.core import CompareError, NotFoundError, now_iso
 from lib.storage import Database
 
@@ -48,7 +48,7 @@ class CellResult:
         return int(self.trace.get("reasoning_tokens", 0))
 
 
-def create_run(db: Database, title: str, resolved: list[ResolvedVariant],
+def create_run(db: Database, title: str, resolved: list[AnyVariant],
                rows: list[dict[str, Any]], checks: list[Check],
                dataset_id: int | None = None, *, owner: str | None = None) -> int:
     """Store a new run; `owner`: the signed-in user making it (runs are shared, shown)."""

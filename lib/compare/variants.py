@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from lib.agents import registered_tools
 from lib.core import CompareError, SchemaError
 from lib.llm import Catalog, ChatRequest, Message, ModelInfo, Reasoning, check_schema, default_mode
 from lib.prompts import Prompt, PromptStore, Variable
+
+if TYPE_CHECKING:
+    from lib.workflows import Resolved, WorkflowStore
 
 LETTERS = "ABCD"
 
@@ -24,6 +27,9 @@ class Variant:
     output_schema: str = ""      # JSON Schema text; "" uses the prompt version's, if it has one
     effort: str = ""             # reasoning effort, one the model takes; "": its own default
     seed: int | None = None      # sampling seed; repeat k of a row is sent seed + k
+    # "workflow": `prompt` names a stored workflow and `ref` its label or version; each row is
+    # a run of it (its steps' models and parameters are its own: the fields above are unused)
+    kind: str = "prompt"
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,45 @@ class ResolvedVariant:
             out["dropped"] = notes
         return out
 
+    @property
+    def models(self) -> list[ModelInfo]:
+        return [self.model]
+
+
+@dataclass(frozen=True)
+class ResolvedWorkflow:
+    """A variant that is a stored workflow version: each row runs it with the row's values as
+    its inputs; its reply is the run's output."""
+
+    variant: Variant
+    workflow: Resolved
+    version: int
+    models: list[ModelInfo] = field(default_factory=list)   # its steps' models
+
+    def label(self, index: int) -> str:
+        return variant_label(index, self.as_dict())
+
+    @property
+    def notes(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def inputs(self) -> list[Variable]:
+        """The workflow's inputs, as the variables a dataset's columns fill."""
+        return [Variable(name, spec.type, spec.required, spec.default, spec.description)
+                for name, spec in self.workflow.wf.spec.inputs.items()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self.variant), "version": self.version, "schema": None,
+                "model": "workflow"}
+
+
+AnyVariant = ResolvedVariant | ResolvedWorkflow
+
 
 def variant_label(index: int, v: dict[str, Any]) -> str:
+    if v.get("kind") == "workflow":
+        return f"{LETTERS[index]}: workflow {v['prompt']} v{v['version']}"
     tools = f" · tools: {', '.join(v['tools'])}" if v.get("tools") else ""
     schema = " · JSON schema" if v.get("schema") else ""
     # A temperature the model refused was not sent: the label says so, not "t=0.7".
@@ -70,13 +113,22 @@ def dropped_notes(variants: list[dict[str, Any]]) -> list[str]:
 
 
 def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant], *,
-            at_least: int = 2) -> list[ResolvedVariant]:
-    """`at_least`: 1 for an eval of one prompt against its thresholds alone."""
+            at_least: int = 2, workflows: WorkflowStore | None = None) -> list[AnyVariant]:
+    """`at_least`: 1 for an eval of one prompt against its thresholds alone; `workflows`: the
+    store a workflow variant is read from."""
     if not at_least <= len(variants) <= 4:
         raise CompareError("Compare needs two to four variants." if at_least == 2 else
                            f"An eval runs {at_least} to four variants.")
-    out: list[ResolvedVariant] = []
+    out: list[AnyVariant] = []
     for v in variants:
+        if v.kind == "workflow":
+            if workflows is None:
+                raise CompareError(f"Variant {LETTERS[len(out)]} is a workflow, and no "
+                                   "workflow store was given.")
+            wf = workflows.resolved(v.prompt, v.ref)
+            out.append(ResolvedWorkflow(v, wf, wf.wf.version or 0,
+                                        [plan.model for plan in wf.models.values()]))
+            continue
         prompt = store.get(v.prompt)
         version = prompt.resolve(v.ref)
         model = catalog.get(v.model)
@@ -96,11 +148,11 @@ def resolve(store: PromptStore, catalog: Catalog, variants: list[Variant], *,
     return out
 
 
-def variables_of(resolved: list[ResolvedVariant]) -> list[Variable]:
-    """The union of the variants' declared variables, first declaration wins."""
+def variables_of(resolved: list[AnyVariant]) -> list[Variable]:
+    """The union of the variants' declared variables (a workflow's inputs), first wins."""
     seen: dict[str, Any] = {}
     for r in resolved:
-        for var in r.prompt.variables:
+        for var in (r.inputs if isinstance(r, ResolvedWorkflow) else r.prompt.variables):
             seen.setdefault(var.name, var)
     return list(seen.values())
 

@@ -25,6 +25,7 @@ from lib.llm import (
     user_catalog_path,
 )
 from lib.prompts import PromptStore
+from lib.workflows import WorkflowStore
 
 log = logging.getLogger(__name__)
 PAGE = "eval"   # the ledger's page for an eval's calls (judges keep their own, "judge")
@@ -108,7 +109,8 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
     rows = load_rows(settings, ef)
     store, catalog = PromptStore(settings.prompts_dir), current_catalog(settings)
     try:
-        resolved = compare.resolve(store, catalog, ef.variants(), at_least=1)
+        resolved = compare.resolve(store, catalog, ef.variants(), at_least=1,
+                                   workflows=WorkflowStore(settings))
         judges = [compare.resolve_judge(store, catalog, Judge(j.kind, j.prompt, j.ref, j.model))
                   for j in ef.spec.judges]
     except PromptLabError as exc:
@@ -116,7 +118,7 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
     if any(j.judge.kind == "pairwise" for j in judges) and len(resolved) < 2:
         raise EvalError(f"{ef.path}: a pairwise judge needs two variants (a candidate and a "
                         "baseline beside it).")
-    _usable(settings, [r.model for r in resolved] + [j.model for j in judges], ef)
+    _usable(settings, [m for r in resolved for m in r.models] + [j.model for j in judges], ef)
 
     k = ef.spec.repeats
     run_rows = [_inputs(row) for row in rows for _ in range(k)]
@@ -124,10 +126,10 @@ def run_eval(settings: Settings, ef: EvalFile, *, user: str | None = None,
     if len(plan.problems) == len(plan.cells):
         first = plan.problems[0]
         raise EvalError(f"{ef.path}: no cell can run; row 1: {first.error or 'too long'}")
-    refused = spend.refusal(settings.db, plan.cost_by_provider(resolved), user=user) or next(
-        (str(price_unknown(r.model, str(user_catalog_path(settings)), "this eval"))
-         for r in resolved if not r.model.priced
-         and spend.applies(settings.db, r.model.provider, user=user)), None)
+    refused = spend.refusal(settings.db, plan.cost_by_provider(), user=user) or next(
+        (str(price_unknown(m, str(user_catalog_path(settings)), "this eval"))
+         for r in resolved for m in r.models if not m.priced
+         and spend.applies(settings.db, m.provider, user=user)), None)
     if refused:
         raise EvalError(f"The budget refuses this eval before any call: {refused}")
 

@@ -24,7 +24,10 @@ class _Strict(BaseModel):
 
 
 class VariantSpec(_Strict):
-    prompt: str
+    """A stored prompt on a model, or (`workflow`) a stored workflow run on each row."""
+
+    prompt: str = ""
+    workflow: str = ""
     ref: str = "latest"
     model: str = "local/smollm2-135m-instruct"
     temperature: float = Field(0.0, ge=0, le=2)
@@ -32,6 +35,12 @@ class VariantSpec(_Strict):
     tools: tuple[str, ...] = ()
     output_schema: str = ""
     effort: str = ""
+
+    @model_validator(mode="after")
+    def _prompt_or_workflow(self) -> VariantSpec:
+        if bool(self.prompt) == bool(self.workflow):
+            raise ValueError("a variant names a prompt or a workflow (one of them)")
+        return self
 
 
 class BaselineSpec(_Strict):
@@ -129,14 +138,16 @@ class EvalFile:
     def variants(self) -> list[Variant]:
         """The candidates, then the baseline when it runs beside them (the last variant)."""
         seed = self.spec.seed
-        out = [Variant(v.prompt, v.ref, v.model, v.temperature, v.max_tokens, v.tools,
+        out = [Variant(v.workflow, v.ref, "workflow", kind="workflow") if v.workflow else
+               Variant(v.prompt, v.ref, v.model, v.temperature, v.max_tokens, v.tools,
                        v.output_schema, v.effort, seed) for v in self.spec.variants]
         b = self.spec.baseline
         if b is not None and b.ref is not None:
             first = out[0]
             out.append(Variant(b.prompt or first.prompt, b.ref, b.model or first.model,
                                first.temperature, first.max_tokens, first.tools,
-                               first.output_schema, first.effort, seed))
+                               first.output_schema, first.effort, seed,
+                               "prompt" if b.prompt else first.kind))
         return out
 
     @property

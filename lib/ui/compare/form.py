@@ -16,9 +16,9 @@ from lib.compare import (
     KINDS,
     LETTERS,
     NEEDS_VALUE,
+    AnyVariant,
     Check,
     Dataset,
-    ResolvedVariant,
     Variant,
 )
 from lib.core import CompareError, PromptLabError, Settings
@@ -26,11 +26,17 @@ from lib.llm import ModelInfo
 from lib.ui.chat.tools import LABELS
 from lib.ui.kit import app, stored_prompts, widgets
 from lib.ui.kit.text import md, plain
+from lib.workflows import WorkflowStore
 
 KB_TOOLS = ("search_knowledge_base", "read_chunk")  # compare runs have no knowledge base
 
 
-def variant_editor(index: int, names: list[str]) -> Variant:
+def variant_editor(index: int, names: list[str], workflows: list[str]) -> Variant:
+    if workflows and st.segmented_control(
+            "Kind", ["Prompt", "Workflow"], default="Prompt", key=f"cv{index}_kind",
+            help="A workflow variant runs a stored workflow on each row (its inputs from the "
+                 "row's columns); its reply is the run's output.") == "Workflow":
+        return workflow_variant(index, workflows)
     name = st.selectbox("Prompt", names, key=f"cv{index}_prompt",
                         index=names.index("classifier") if "classifier" in names else 0)
     prompt = stored_prompts.store().get(name)
@@ -65,6 +71,15 @@ def variant_editor(index: int, names: list[str]) -> Variant:
                              hint=status.reason)
     return Variant(name, ref, status.model.key, temperature, int(max_tokens), tuple(tools),
                    schema.strip(), effort)
+
+
+def workflow_variant(index: int, workflows: list[str]) -> Variant:
+    """A stored workflow at a label or version: its steps bring their own models."""
+    name = st.selectbox("Workflow", workflows, key=f"cv{index}_wf")
+    info = WorkflowStore(app.settings()).get(name)
+    refs = [*sorted(info.labels), *(f"v{v.version}" for v in reversed(info.versions))]
+    ref = st.selectbox("Version", refs, key=f"cv{index}_wfref_{name}")
+    return Variant(name, ref, "workflow", kind="workflow")
 
 
 def effort_input(index: int, model: ModelInfo) -> str:
@@ -146,7 +161,7 @@ class Setup:
     dataset's id when saved, or an uploaded one to save with the run), checks and title."""
 
     variants: list[Variant]
-    resolved: list[ResolvedVariant]
+    resolved: list[AnyVariant]
     rows: list[dict[str, Any]]
     dataset_id: int | None
     new_dataset: Dataset | None
@@ -165,13 +180,15 @@ def setup(settings: Settings, names: list[str]) -> Setup | None:
     """Variants side by side, the input, checks and the run's title; None (the reason shown)
     when a variant or the input cannot be used."""
     try:
+        flows = WorkflowStore(settings)
         n = st.segmented_control("Variants", [2, 3, 4], default=2, key="cmp_n") or 2
         variants = []
         for i, col in enumerate(st.columns(n)):
             with col, st.container(border=True):
                 st.markdown(md("**Variant {}**", LETTERS[i]))
-                variants.append(variant_editor(i, names))
-        resolved = compare.resolve(stored_prompts.store(), app.catalog(), variants)
+                variants.append(variant_editor(i, names, flows.names()))
+        resolved = compare.resolve(stored_prompts.store(), app.catalog(), variants,
+                                   workflows=flows)
 
         mode = st.radio("Input", ["One input", "Dataset (CSV)"], horizontal=True, key="cmp_mode")
         dataset_id, new_dataset = None, None

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from lib import compare, spend
-from lib.compare import LETTERS, Check, Forecast, ResolvedVariant
+from lib.compare import LETTERS, AnyVariant, Check, Forecast
 from lib.core import PromptLabError, Settings, format_cost
 from lib.llm import CacheMode, price_unknown, user_catalog_path
 from lib.ui.compare.form import Setup
@@ -40,11 +40,10 @@ def forecast(settings: Settings, setup: Setup) -> Forecast | None:
 
 def affordable(settings: Settings, setup: Setup, plan: Forecast) -> bool:
     """Whether the run may start: no budget refuses it, and a costly one is accepted."""
-    refused = spend.refusal(settings.db, plan.cost_by_provider(setup.resolved),
-                            user=app.user()) or next(
-        (str(price_unknown(r.model, str(user_catalog_path(settings)), "this run"))
-         for r in setup.resolved if not r.model.priced
-         and spend.applies(settings.db, r.model.provider, user=app.user())), None)
+    refused = spend.refusal(settings.db, plan.cost_by_provider(), user=app.user()) or next(
+        (str(price_unknown(m, str(user_catalog_path(settings)), "this run"))
+         for r in setup.resolved for m in r.models if not m.priced
+         and spend.applies(settings.db, m.provider, user=app.user())), None)
     if refused:
         st.error(plain(refused), icon=":material/block:")
         st.caption("Raise the budget on the Costs page, use fewer rows or lower max tokens, or "
@@ -96,7 +95,7 @@ def _save_run(settings: Settings, setup: Setup) -> int:
                               setup.checks, dataset_id, owner=app.user())
 
 
-def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
+def show_forecast(plan: Forecast, resolved: list[AnyVariant]) -> None:
     st.dataframe([{"variant": resolved[v].label(v), "rows": p["rows"],
                    "input tokens": p["input_tokens"],
                    "at most": format_cost(p["max_cost_micro"], p["unpriced"]),
@@ -116,7 +115,7 @@ def show_forecast(plan: Forecast, resolved: list[ResolvedVariant]) -> None:
         st.warning(md("…and {} more cells will be skipped.", len(plan.problems) - 10))
 
 
-def run_live(settings: Settings, run_id: int, resolved: list[ResolvedVariant],
+def run_live(settings: Settings, run_id: int, resolved: list[AnyVariant],
              rows: list[dict[str, Any]], plan: Forecast, checks: list[Check], *,
              cache: bool = False) -> None:
     """Stream every cell into a grid under a Stop button and a progress bar; with `cache`,
