@@ -7,20 +7,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from support import shown
+from test_promotion import GUARD
 
 from lib import evals
 from lib.core import get_settings
 from lib.prompts import PromptStore
-
-GUARD = """
-name = "classifier-gate"
-[[variants]]
-prompt = "classifier"
-ref = "latest"
-model = "local"
-[promote]
-labels = ["production"]
-"""
 
 
 @pytest.fixture

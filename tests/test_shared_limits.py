@@ -5,7 +5,6 @@ makes minutes take no time; an outage is a real redis-server stopped and started
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 
 import pytest
@@ -14,10 +13,10 @@ from fakes import FakeProvider, Replay, error_response, ok, sse, stream_response
 from redisserver import RedisServer
 from support import free_port
 from test_adapters import provider_for, text_of
-from test_resilience import Clock, VirtualClock, call
+from test_resilience import Clock, VirtualClock, call, crowd
 
 from lib.core import ProviderError
-from lib.llm import GUARDS, BreakerPolicy, Guards, Limit, Waiting, shared_state_notice
+from lib.llm import GUARDS, BreakerPolicy, Guards, Limit, shared_state_notice
 from lib.llm.shared_limits import STALE_S
 
 MADE: list[Guards] = []
@@ -41,33 +40,8 @@ def two(url: str, clock, **kw) -> tuple[Guards, Guards]:
 def test_two_processes_under_ten_a_minute_never_exceed_it_together(settings, redis_url):
     clock = VirtualClock(threads=40)
     a, b = two(redis_url, clock, limits={"fake": Limit(rpm=10)})
-    sent: list[float] = []
-    lock = threading.Lock()
-
-    class Timed(FakeProvider):
-        def stream(self, req):
-            with lock:
-                sent.append(clock())
-            yield from super().stream(req)
-
-    provider = Timed([ok("hi")])
-    waited: list[bool] = []
-
-    def one(guards: Guards) -> None:
-        try:
-            events = list(call(provider, settings, guards, clock))
-            waited.append(any(isinstance(e, Waiting) for e in events))
-            assert text_of(events) == "hi"
-        finally:
-            clock.done()
-
-    threads = [threading.Thread(target=one, args=(g,)) for g in (a, b) * 20]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    sent, waited = crowd(settings, clock, [a, b], 40)
     assert len(sent) == 40 and sum(waited) == 30  # alone, each process would let 10 go now
-    sent.sort()
     assert all(sent[i + 10] - sent[i] >= 60 for i in range(30))  # no 60 s window has 11
     assert sent[-1] == pytest.approx(180)  # and nobody waited longer than the limit asks
 
