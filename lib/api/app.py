@@ -1,4 +1,5 @@
-"""The HTTP API: OpenAI-compatible chat completions and models, and stored prompt runs.
+"""The HTTP API: OpenAI-compatible chat completions and models, stored prompt and workflow
+runs.
 
 Anything that touches the database or a model runs in a worker thread, so the event loop
 only moves bytes; the model routes are in lib.api.routes.
@@ -27,6 +28,7 @@ from lib.api.keys import ApiKey, verify_key
 from lib.api.openai_format import error_body
 from lib.api.replies import Answer
 from lib.api.routes import ModelRoute, Receive, Send
+from lib.api.workflows import WorkflowRoute, listing
 from lib.core import ApiError, Settings
 from lib.llm import CacheMode, CallContext, cache_mode
 
@@ -108,6 +110,13 @@ def create_app(settings: Settings, *, workers: int = WORKERS) -> Callable[..., A
     app.add_route("/v1/prompts/{name}/run",
                   ModelRoute(settings, pool, prompt_run),  # type: ignore[arg-type]
                   methods=["POST"])
+    app.add_route("/v1/workflows/{name}/run",
+                  WorkflowRoute(settings, pool),  # type: ignore[arg-type]
+                  methods=["POST"])
+
+    @app.get("/v1/workflows")
+    async def workflow_list(request: Request) -> Response:
+        return await in_worker(request, lambda: listing(settings))
 
     if settings.metrics:  # off: /metrics is a 404 as any unknown path (and no
         # prometheus_client is loaded)

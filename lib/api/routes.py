@@ -1,6 +1,7 @@
-"""Routes that call a model, as plain ASGI: the request read on the event loop, the call run
-in a worker thread (a model call blocks: its retry loop, the local model's lock, the ledger's
-write), its output relayed to the loop and written as one JSON answer or server-sent events.
+"""Routes that call a model (or run a workflow, lib.api.workflows), as plain ASGI: the request
+read on the event loop, the call run in a worker thread (a model call blocks: its retry loop,
+the local model's lock, the ledger's write), its output relayed to the loop and written as one
+JSON answer or server-sent events.
 
 A stream's chunks cross to the loop in batches (one wake-up and one write for whatever
 arrived meanwhile); when the client goes away the call is cancelled at its next event and its
@@ -15,7 +16,14 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    MutableMapping,
+)
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -108,14 +116,23 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Build = Callable[[Any, ApiKey, threading.Event, dict[str, str], dict[str, str]], Started]
 
 
-class ModelRoute:
-    """A route that calls a model, as plain ASGI: read the body (413 past the door's limit,
-    announced or not, without reading on); in a worker, check the key, pass the body through
-    the door, build and reserve the call; then stream it or answer whole. Anything refused
-    before output is a JSON error with its status."""
+class Route:
+    """A route as plain ASGI: read the body (413 past the door's limit, announced or not,
+    without reading on); in a worker, check the key, pass the body through the door, and send
+    what `reply` gives — an Answer (JSON, with its status), or a Head and then the bytes of
+    server-sent events. Anything refused before output is a JSON error with its status."""
 
-    def __init__(self, settings: Settings, pool: ThreadPoolExecutor, build: Build) -> None:
-        self.settings, self.pool, self.build = settings, pool, build
+    # A whole answer that may take long (a workflow run) is watched from the start, so a
+    # client gone before it ends stops it; a stream is watched once its first bytes are out.
+    watch_whole = False
+
+    def __init__(self, settings: Settings, pool: ThreadPoolExecutor) -> None:
+        self.settings, self.pool = settings, pool
+
+    def reply(self, body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str],
+              asked: dict[str, str]) -> Iterable[bytes | Head | Answer]:
+        """What to send for this body, in a worker thread; `cancel` set: the client left."""
+        raise NotImplementedError
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         authorization = _header(scope, b"authorization")
@@ -137,16 +154,15 @@ class ModelRoute:
         def work() -> Iterator[bytes | Head | Answer]:
             try:
                 key = verify_key(self.settings.db, authorization)
-                started = self.build(door.read_json(raw), key, cancel, path, asked)
+                replies = self.reply(door.read_json(raw), key, cancel, path, asked)
             except Exception as exc:
                 yield Answer(*answer(exc))
                 return
-            if started.params.stream:
-                yield from chunks(started, started.params.include_usage)
-            else:
-                yield whole(started)
+            yield from replies
 
         relayed = _relay(work(), cancel, self.pool)
+        watcher = asyncio.ensure_future(_disconnected(receive, cancel)) \
+            if self.watch_whole else None
         try:
             try:
                 first = await anext(relayed, None)
@@ -161,20 +177,37 @@ class ModelRoute:
                         "headers": _SSE + _encoded(head)})
             await send({"type": "http.response.body", "more_body": True,
                         "body": b"".join(b for b in first if isinstance(b, bytes))})
-            # Watched from here, off the first token's path: a client gone mid-stream
-            # cancels the call at its next event (the server drops what is sent after).
-            watcher = asyncio.ensure_future(_disconnected(receive, cancel))
+            # Watched from here (unless from the start), off the first token's path: a client
+            # gone mid-stream cancels the call at its next event (the server drops what is
+            # sent after).
+            watcher = watcher or asyncio.ensure_future(_disconnected(receive, cancel))
             try:
                 async for batch in relayed:
                     await send({"type": "http.response.body", "body": b"".join(batch),
                                 "more_body": True})
             except Exception:  # the status is sent: the stream ends without [DONE]
                 log.exception("api: a stream failed after its first token")
-            finally:
-                watcher.cancel()
             await send({"type": "http.response.body", "body": b""})
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await relayed.aclose()
+
+
+class ModelRoute(Route):
+    """A route that calls a model: build and reserve the call, then stream it or answer
+    whole."""
+
+    def __init__(self, settings: Settings, pool: ThreadPoolExecutor, build: Build) -> None:
+        super().__init__(settings, pool)
+        self.build = build
+
+    def reply(self, body: Any, key: ApiKey, cancel: threading.Event, path: dict[str, str],
+              asked: dict[str, str]) -> Iterable[bytes | Head | Answer]:
+        started = self.build(body, key, cancel, path, asked)
+        if started.params.stream:
+            return chunks(started, started.params.include_usage)
+        return [whole(started)]
 
 
 _SSE = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
