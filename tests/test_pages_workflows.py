@@ -215,3 +215,29 @@ def test_an_odd_or_unknown_run_link_reads_as_not_found(app, examples, raw):
     said = [shown(w.value) for w in at.warning]
     assert any(s.startswith("There is no ") and "“" in s for s in said), said
     assert not at.error
+
+
+def test_a_run_a_budget_would_refuse_is_refused_before_anything_is_sent(app, openai_key,
+                                                                         tmp_path):
+    from lib import spend
+
+    settings = get_settings()
+    WorkflowStore(settings).create("paid", '''
+[inputs]
+text = "str"
+
+[[steps]]
+id = "summary"
+kind = "prompt"
+prompt = "summarizer"
+model = "openai/gpt-6.1-terra"
+inputs = { text = "inputs.text" }
+''')
+    spend.set_budget(settings.db, "all", "day", 0.0001)
+    at = open_page(app, name="paid")
+    said = [shown(e.value) for e in at.error]
+    assert len(said) == 1 and said[0].startswith("This run could cost up to "), said
+    assert at.button(key="wf_run").disabled
+    assert list_runs(settings.db) == []
+    with settings.db.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 0

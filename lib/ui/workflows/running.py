@@ -95,7 +95,7 @@ def _affordable(settings: Settings, plan: Forecast, user: str | None) -> bool:
 
 def _live(run: WorkflowRun, graph_slot: Any, stop_slot: Any) -> None:
     """The run, drawn as it goes; a Stop (a rerun) interrupts the drawing, and the run is
-    stopped and closed (its finished steps kept) before the page draws again."""
+    stopped and run to its end (its finished steps kept) before the page draws again."""
     try:
         run.reserve()  # the budget's refusal, before any call
     except PromptLabError as exc:
@@ -116,9 +116,10 @@ def _live(run: WorkflowRun, graph_slot: Any, stop_slot: Any) -> None:
         show_error(exc)
         return
     finally:
-        if not ended:
-            run.stop()
-        events.close()
+        if not ended:  # Stop (or the page left): the run is told, and heard out without
+            run.stop()  # drawing, so the steps it stops are stored as stopped
+            for _rest in events:
+                pass
     stop_slot.empty()
     st.rerun()  # the outcome is drawn from the stored run, as on any later visit
 
