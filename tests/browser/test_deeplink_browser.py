@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 PAGES = {"chat": "Chat", "prompts": "Prompts", "compare": "Compare", "documents": "Documents",
          "retrieval": "Retrieval", "tokens": "Tokens", "costs": "Costs", "traces": "Traces",
-         "tools": "Tools", "api": "API"}
+         "tools": "Tools", "api": "API", "workflows": "Workflows"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))

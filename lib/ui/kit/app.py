@@ -27,6 +27,8 @@ PAGES = [
      "versioned templates, preview, edit, diff, labels"),
     ("app_pages/compare.py", "Compare", ":material/compare:",
      "2-4 variants side by side, votes, win rates"),
+    ("app_pages/workflows.py", "Workflows", ":material/schema:",
+     "steps chained as code: the graph, runs with live steps, traces, versions"),
     ("app_pages/documents.py", "Documents", ":material/folder_open:",
      "knowledge bases in Chroma, upload, chunks"),
     ("app_pages/retrieval.py", "Retrieval", ":material/manage_search:",
