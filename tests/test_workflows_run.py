@@ -214,3 +214,21 @@ def test_bad_inputs_are_refused_naming_them(settings):
     with pytest.raises(WorkflowError, match="Input 'n' \\(int\\)"):
         WorkflowRun(settings, resolved, {"text": "x", "n": "many"})
     assert WorkflowRun(settings, resolved, {"text": "x"}).inputs == {"text": "x", "n": 1}
+
+
+def test_a_caller_that_stops_listening_stops_the_run_and_its_steps_are_stored(settings):
+    provider = TimedProvider(held=("slow",))
+    run = WorkflowRun(settings, workflow(settings, step("slow") + step("after", "slow.output")),
+                      {}, calls=scripted(settings, provider))
+    events = iter(run)
+    for event in events:
+        if isinstance(event, StepRunning) and event.step == "slow":
+            break
+    events.close()        # a page closed, a client gone: no Stop, no more reading
+    tree = load_run(settings.db, run.run_id)
+    assert tree.run.status == "stopped"
+    nodes = {n.step: n for n in tree.steps}
+    assert nodes["slow"].status == "failed" and nodes["slow"].cause == "stopped"
+    assert nodes["after"].status == "failed" and nodes["after"].cause == "stopped"
+    with settings.db.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0

@@ -155,6 +155,20 @@ class WorkflowRun:
             if running:  # the caller stopped listening: the run stops with it
                 self.cancel.set()
             pool.shutdown(wait=True)
+            # Steps that ended after the caller stopped listening are stored all the same.
+            while running:
+                try:
+                    event = q.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(event, _Ended):
+                    running.discard(event.step)
+                    cost += sum(r.cost_micro for r in event.job.records)
+                    self._save(event.step, self._ended(event), event)
+            if self.cancel.is_set():  # and the steps that never began say so
+                for sid in [s for s in graph.scheduled if self.status[s] == "waiting"]:
+                    self.status[sid] = "failed"
+                    self._save(sid, StepFailed(sid, "Stopped before it began.", "stopped"))
             self.budget.release()
             status, failed, error = self._outcome()
             runs.finish_run(db, self.run_id, status, ms=(time.perf_counter() - started) * 1000,

@@ -116,10 +116,9 @@ def _live(run: WorkflowRun, graph_slot: Any, stop_slot: Any) -> None:
         show_error(exc)
         return
     finally:
-        if not ended:  # Stop (or the page left): the run is told, and heard out without
-            run.stop()  # drawing, so the steps it stops are stored as stopped
-            for _rest in events:
-                pass
+        if not ended:  # Stop (or the page left): the run stops, storing what it stopped
+            run.stop()
+            events.close()
     stop_slot.empty()
     st.rerun()  # the outcome is drawn from the stored run, as on any later visit
 
