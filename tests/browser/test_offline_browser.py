@@ -25,7 +25,7 @@ from lib.prompts import PromptStore
 PAGES = {"": "Prompt Lab", "chat": "Chat", "prompts": "Prompts", "compare": "Compare",
          "compare?run=1": "Compare", "documents": "Documents", "retrieval": "Retrieval",
          "tokens": "Tokens", "costs": "Costs", "traces": "Traces", "api": "API",
-         "call?id=1": "Call 1"}
+         "tools": "Tools", "workflows": "Workflows", "call?id=1": "Call 1"}
 
 
 def seed(data: Path) -> None:
