@@ -98,6 +98,6 @@ def main(n: int) -> bool:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300, help="rounds per store")
+    parser.add_argument("--requests", type=int, default=1000, help="rounds per store")
     args = parser.parse_args()
     sys.exit(0 if main(args.requests) else 1)
