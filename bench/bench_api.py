@@ -17,20 +17,25 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from common import llama_server, paired, pct, scratch_data_dir, summary
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PROMPT = "Name one colour."
+# A chunk with text in it (not a role-only or empty-content chunk), in any JSON spacing.
+_TEXT = re.compile(r'"content":\s*"[^"]')
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -38,7 +43,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout
@@ -53,19 +58,41 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def api_server(env: dict[str, str]) -> Iterator[str]:
-    """The API in its own process, over the scratch data dir; yields its /v1 URL."""
-    port = _free_port()
+def fast_upstream(chunks: int = 16) -> Iterator[str]:
+    """bench/fast_upstream.py in its own process; yields its /v1 URL."""
+    port = free_port()
+    fake = subprocess.Popen([sys.executable, str(HERE / "fast_upstream.py"), str(port),
+                             str(chunks)])
+    try:
+        wait_up(f"http://127.0.0.1:{port}/v1/models", fake)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        fake.terminate()
+        fake.wait(10)
+
+
+@contextlib.contextmanager
+def api_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API in its own process, over the scratch data dir; yields its /v1 URL and the
+    process (with one worker, the one that serves)."""
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "lib.api"], cwd=ROOT,
                             env={**os.environ, **env, "PROMPTLAB_API_PORT": str(port),
                                  "PROMPTLAB_LOG_LEVEL": "WARNING"},
                             stdout=subprocess.DEVNULL)  # its warnings and errors show
     try:
-        _wait(f"http://127.0.0.1:{port}/health", proc)
-        yield f"http://127.0.0.1:{port}/v1"
+        wait_up(f"http://127.0.0.1:{port}/health", proc)
+        yield f"http://127.0.0.1:{port}/v1", proc
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str]) -> Iterator[str]:
+    """The API in its own process, over the scratch data dir; yields its /v1 URL."""
+    with api_process(env) as (url, _proc):
+        yield url
 
 
 def added_ttft(n: int) -> float:
@@ -130,7 +157,7 @@ def added_ttft(n: int) -> float:
                   "SDK -> API -> llama.cpp", apis, "p50 <= 2 ms")
 
 
-async def _clients(url: str, secret: str, clients: int, seconds: float
+async def streaming_clients(url: str, secret: str, clients: int, seconds: float
                    ) -> tuple[int, int, list[float], float]:
     """(started, completed, ttfts in ms, elapsed s) of `clients` looping for `seconds`."""
     import httpx
@@ -154,7 +181,7 @@ async def _clients(url: str, secret: str, clients: int, seconds: float
                 try:
                     async with client.stream("POST", "/chat/completions", json=body) as r:
                         async for line in r.aiter_lines():
-                            if first is None and '"content"' in line:
+                            if first is None and _TEXT.search(line):
                                 first = time.perf_counter()
                             if line == "data: [DONE]":
                                 done = True
@@ -175,44 +202,57 @@ async def _clients(url: str, secret: str, clients: int, seconds: float
         return started, completed, ttfts, time.perf_counter() - t0
 
 
-def load(clients: int, seconds: float) -> bool:
+def priced_key(upstream: str, *, cache: bool = False) -> tuple[dict[str, str], Any, Any]:
+    """In a scratch data dir: the fake upstream's model "compat/fast", priced, and a key
+    under a budget, so every request reserves, records and settles. Returns the API's
+    environment, the settings and the new key."""
     from lib import api
     from lib.core import load_settings
     from lib.llm import ModelInfo, save_user_catalog
 
-    port = _free_port()
-    fake = subprocess.Popen([sys.executable, str(HERE / "fast_upstream.py"), str(port)])
-    try:
-        _wait(f"http://127.0.0.1:{port}/v1/models", fake)
-        with scratch_data_dir():
-            env = {"PROMPTLAB_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
-                   "PROMPTLAB_OPENAI_MODELS": "fast"}
-            os.environ.update(env)
-            settings = load_settings()
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            # Priced, under a key budget: every request reserves and settles.
-            save_user_catalog(settings, [ModelInfo("fast", "compat", "Fast fake", 8192, 1024,
-                                                   input=1.0, output=2.0)], "2026-01-01")
-            key = api.create_key(settings.db, "load", 1000.0)
-            with api_server(env) as url:
-                import openai
+    env = {"PROMPTLAB_OPENAI_BASE_URL": upstream, "PROMPTLAB_OPENAI_MODELS": "fast"}
+    os.environ.update(env)
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    save_user_catalog(settings, [ModelInfo("fast", "compat", "Fast fake", 8192, 1024,
+                                           input=1.0, output=2.0)], "2026-01-01")
+    return env, settings, api.create_key(settings.db, "load", 1000.0, cache=cache)
 
-                openai.OpenAI(base_url=url, api_key=key.secret).models.list()  # the check
-                asyncio.run(_clients(url, key.secret, 5, 1))  # warm up
-                with settings.db.connect() as conn:
-                    before = conn.execute("SELECT MAX(id) FROM calls").fetchone()[0]
-                warm = api.get_key(settings.db, key.key.id).calls
-                started, completed, ttfts, took = asyncio.run(
-                    _clients(url, key.secret, clients, seconds))
+
+@dataclass
+class Load:
+    """What a load run measured: requests/s, first-token times (ms), rows lost, all kept."""
+
+    rps: float
+    ttfts: list[float]
+    lost: int
+    ok: bool
+
+
+def load(clients: int, seconds: float, workers: int = 0) -> Load:
+    """The load part; `workers` sets PROMPTLAB_API_WORKERS (0: the API's default)."""
+    from lib import api
+
+    with fast_upstream() as upstream, scratch_data_dir():
+        env, settings, key = priced_key(upstream)
+        if workers:
+            env["PROMPTLAB_API_WORKERS"] = str(workers)
+        with api_server(env) as url:
+            import openai
+
+            openai.OpenAI(base_url=url, api_key=key.secret).models.list()  # the check
+            asyncio.run(streaming_clients(url, key.secret, 5, 1))  # warm up
             with settings.db.connect() as conn:
-                rows = dict(conn.execute(
-                    "SELECT status, COUNT(*) FROM calls WHERE page = 'api' AND id > ? "
-                    "GROUP BY status", (before,)).fetchall())
-                held = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
-            counted = api.get_key(settings.db, key.key.id)
-    finally:
-        fake.terminate()
-        fake.wait(10)
+                before = conn.execute("SELECT MAX(id) FROM calls").fetchone()[0]
+            warm = api.get_key(settings.db, key.key.id).calls
+            started, completed, ttfts, took = asyncio.run(
+                streaming_clients(url, key.secret, clients, seconds))
+        with settings.db.connect() as conn:
+            rows = dict(conn.execute(
+                "SELECT status, COUNT(*) FROM calls WHERE page = 'api' AND id > ? "
+                "GROUP BY status", (before,)).fetchall())
+            held = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
+        counted = api.get_key(settings.db, key.key.id)
     recorded = sum(rows.values())
     print(f"{'clients x seconds':<28} {clients} x {seconds:g} s (streaming, 16 chunks each)")
     print(f"{'requests completed':<28} {completed} of {started} started "
@@ -223,7 +263,8 @@ def load(clients: int, seconds: float) -> bool:
           f"; the key counted {counted.calls - warm}; {held} budget holds left")
     lost = started - recorded
     print(f"{'lost ledger rows':<28} {lost}  (goal: 0)")
-    return lost == 0 and held == 0 and rows.get("ok", 0) == completed == counted.calls - warm
+    return Load(completed / took, ttfts, lost, lost == 0 and held == 0
+                and rows.get("ok", 0) == completed == counted.calls - warm)
 
 
 if __name__ == "__main__":
@@ -238,5 +279,5 @@ if __name__ == "__main__":
     if not args.skip_ttft:
         ok &= added_ttft(args.requests) <= 2.0
     if not args.skip_load:
-        ok &= load(args.clients, args.seconds)
+        ok &= load(args.clients, args.seconds).ok
     sys.exit(0 if ok else 1)
