@@ -239,11 +239,11 @@ def chat_box(page, enabled: bool = True):
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stChatInputTextArea")
+    # The input in the wanted state first (the new one), then it alone (the old one gone):
+    # counting first could see the old input alone just before the new one joins it.
+    wanted = box.and_(page.locator(":enabled" if enabled else ":disabled"))
+    expect(wanted).to_have_count(1)
     expect(box).to_have_count(1)
-    if enabled:
-        expect(box).to_be_enabled()
-    else:
-        expect(box).to_be_disabled()
     return box
 
 
