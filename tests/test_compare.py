@@ -243,3 +243,20 @@ def test_tool_variants_run_agents_with_canned_results_and_tool_checks(settings, 
     with pytest.raises(PromptLabError):
         compare.resolve(store, load_catalog(settings), [chosen[0], Variant(
             "classifier", "production", "openai/gpt-4o-mini", tools=("rm_rf",))])
+
+
+@pytest.mark.parametrize(("model", "peak"), [("local/smollm2-135m-instruct", 1),
+                                             ("openai/gpt-6.1-terra", 2)])
+def test_cells_on_a_one_at_a_time_model_run_in_turn(settings, model, peak):
+    """The bundled model generates one reply at a time: threads would only queue for it."""
+    from scripted_provider import TimedProvider
+
+    variants = compare.resolve(PromptStore(settings.prompts_dir), load_catalog(settings),
+                               [Variant("summarizer", "production", model, 0.0, 20)] * 2)
+    rows = [{"text": f"[[k{i}]] text {i}"} for i in range(4)]
+    provider = TimedProvider({f"k{i}": 0.05 for i in range(4)})
+    plan = compare.forecast(settings, variants, rows)
+    run_id = compare.create_run(settings.db, "turns", variants, rows, [])
+    list(compare.execute(settings, run_id, variants, plan, [], concurrency=2,
+                         calls=scripted(settings, provider)))
+    assert len(provider.intervals) == 8 and provider.peak == peak

@@ -110,3 +110,4 @@ def test_the_compare_form_offers_workflows(app, settings, workflows_dir):
     assert at.selectbox(key="cv1_wfref_extract-validate-format").value == "production"
     at.radio(key="cmp_mode").set_value("One input").run()
     assert "text (str)" in [t.label for t in at.text_area] + [t.label for t in at.text_input]
+

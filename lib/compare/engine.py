@@ -27,6 +27,7 @@ from lib.llm import (
     Error,
     Repair,
     TextDelta,
+    capabilities,
     counter_for,
 )
 
@@ -202,6 +203,11 @@ def execute(settings: Settings, run_id: int, resolved: list[AnyVariant], plan: F
 
     # Row by row, so the progress bar moves and early rows finish first.
     ordered = sorted(plan.cells, key=lambda c: (c.row, c.variant))
+    models = [m for r in resolved for m in r.models]
+    if models and all(capabilities(m.provider).one_at_a_time for m in models):
+        # Threads would only queue for the one model, in no order, costing its prompt cache
+        # the prefix each cell shares with the one before: in turn is faster.
+        concurrency = 1
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="compare")
     try:
         for cell in ordered:

@@ -43,6 +43,7 @@ class Capabilities:
     structured: str = "validated"
     runs_here: bool = False               # no key and no network: summaries and last fallbacks
     per_url: bool = False                 # one breaker and limiter per base URL, not per provider
+    one_at_a_time: bool = False           # generates one reply at a time: more threads only wait
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def register_providers(register: Callable[[ProviderSpec], None]) -> None:
     register(ProviderSpec(
         "local", "Local (bundled)", False, _local_check, _local,
         lambda m, s: local_counter(m, s, local_model_path(s)),
-        Capabilities(structured="grammar", runs_here=True),
+        Capabilities(structured="grammar", runs_here=True, one_at_a_time=True),
         adjust=_local_window))
     register(ProviderSpec(
         "anthropic", "Anthropic", True, _key_check("anthropic_api_key", "ANTHROPIC_API_KEY"),
