@@ -15,8 +15,8 @@ def test_a_chat_reply_opens_its_call(page: Page, app_url: str):
     page.goto(app_url + "/chat")
     tokens = page.get_by_test_id("stSidebar").get_by_role("spinbutton",
                                                           name="Max output tokens")
-    tokens.fill("16")
-    with rerun(page):
+    with rerun(page):  # settled first: a run still drawing could undo the typing
+        tokens.fill("16")
         tokens.press("Enter")
     send_chat(page, "Name a colour.")
     link = page.get_by_role("link", name="Call details")

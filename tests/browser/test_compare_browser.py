@@ -34,8 +34,8 @@ def max_tokens(page: Page, main, value: str) -> None:
     """Both variants' max output tokens."""
     for i in range(2):
         box = main.get_by_role("spinbutton", name="Max output tokens").nth(i)
-        box.fill(value)
-        with rerun(page):
+        with rerun(page):  # settled first: a run still drawing could undo the typing
+            box.fill(value)
             box.press("Enter")
 
 

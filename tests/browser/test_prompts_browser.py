@@ -45,8 +45,8 @@ def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
     offer = main.get_by_text("The template uses changes, which is not declared yet.")
     expect(offer).to_be_visible()
 
-    name.fill("release-notes")
-    with rerun(page):
+    with rerun(page):  # settled first: a run still drawing could undo the typing
+        name.fill("release-notes")
         name.press("Enter")
     template = main.get_by_role("textbox", name="Template (Jinja)")
     template.fill("Write one line of release notes for {{ product }}:\n"
@@ -63,8 +63,8 @@ def test_a_newcomer_creates_previews_and_runs_a_prompt_with_variables(
     edit_cell(page, grid, 4, 1, "Prompt Lab")   # product's default
 
     tokens = main.get_by_role("spinbutton", name="Max tokens")
-    tokens.fill("12")
-    with rerun(page):
+    with rerun(page):  # settled first: a run still drawing could undo the typing
+        tokens.fill("12")
         tokens.press("Enter")
     main.get_by_role("button", name="Create").click()
 

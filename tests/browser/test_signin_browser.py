@@ -88,8 +88,8 @@ def chat_once(page: Page, app_url: str, text: str) -> None:
     page.goto(app_url + "/chat")
     tokens = page.get_by_test_id("stSidebar").get_by_role("spinbutton",
                                                           name="Max output tokens")
-    tokens.fill("16")
-    with rerun(page):
+    with rerun(page):  # settled first: a run still drawing could undo the typing
+        tokens.fill("16")
         tokens.press("Enter")
     send_chat(page, text)
     expect(page.get_by_text("first token")).to_have_count(1, timeout=90_000)

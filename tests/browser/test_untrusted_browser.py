@@ -190,8 +190,8 @@ def test_tool_names_and_arguments_a_model_chose(page: Page, app_url: str, fake, 
     expand(sidebar_section(page, "Tools"))
     choose(page, sidebar.get_by_role("combobox", name="Enabled tools"), "Calculator")
     steps = sidebar.get_by_role("spinbutton", name="Step limit")
-    steps.fill("20")
-    with rerun(page):
+    with rerun(page):  # settled first: a run still drawing could undo the typing
+        steps.fill("20")
         steps.press("Enter")
     send_chat(page, "Use the tools.")
     expect(page.get_by_text(re.compile(r"\d+ steps · \d+ tool calls"))).to_be_visible(
