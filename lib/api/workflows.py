@@ -20,7 +20,7 @@ from lib.api.keys import ApiKey
 from lib.api.replies import Answer, Head
 from lib.api.routes import Route
 from lib.core import MICRO, ApiError, Settings, VariableError, WorkflowError
-from lib.prompts import Variable, validate
+from lib.prompts import validate
 from lib.workflows import (
     RunDone,
     RunStarted,
@@ -132,10 +132,10 @@ def _check_inputs(wf: Workflow, raw: Any) -> None:
             raise ApiError(f"Unknown input '{name}': '{wf.name}' declares "
                            f"{', '.join(declared) or 'none'}.", status=422,
                            code="invalid_input", param=f"inputs.{name}")
-    for name, i in declared.items():
+    for var in wf.variables:
+        name = var.name
         try:
-            validate((Variable(name, i.type, i.required, i.default, i.description),),
-                     {name: raw.get(name)})
+            validate((var,), {name: raw.get(name)})
         except VariableError as exc:
             raise ApiError(exc.message.replace("Variable", "Input"), status=422,
                            code="invalid_input", param=f"inputs.{name}",

@@ -82,8 +82,7 @@ class ResolvedWorkflow:
     @property
     def inputs(self) -> list[Variable]:
         """The workflow's inputs, as the variables a dataset's columns fill."""
-        return [Variable(name, spec.type, spec.required, spec.default, spec.description)
-                for name, spec in self.workflow.wf.spec.inputs.items()]
+        return list(self.workflow.wf.variables)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self.variant), "version": self.version, "schema": None,

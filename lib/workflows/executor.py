@@ -25,7 +25,7 @@ from typing import Any
 from lib import telemetry
 from lib.core import PromptLabError, Settings, VariableError, WorkflowError, now_iso
 from lib.llm import Calls, LedgerRecorder, price_unknown, user_catalog_path
-from lib.prompts import Variable, validate
+from lib.prompts import validate
 from lib.spend import applies
 from lib.workflows import kinds, runs
 from lib.workflows.budget import RunBudget, StepRecorder
@@ -53,10 +53,8 @@ def check_inputs(wf: Workflow, values: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise WorkflowError(f"{wf.name} has no input {unknown[0]!r}.",
                             hint=f"Its inputs: {', '.join(wf.spec.inputs) or 'none'}.")
-    variables = tuple(Variable(n, i.type, i.required, i.default, i.description)
-                      for n, i in wf.spec.inputs.items())
     try:
-        return validate(variables, values)
+        return validate(wf.variables, values)
     except VariableError as exc:
         raise WorkflowError(exc.message.replace("Variable", "Input"), hint=exc.hint) from None
 

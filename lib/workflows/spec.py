@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lib.core import WorkflowError, key_line
+from lib.prompts import Variable
 
 TYPES = ("str", "int", "float", "bool", "list", "json")
 KINDS = ("prompt", "agent", "tool", "template", "condition", "map", "orchestrator")
@@ -145,6 +146,12 @@ class Workflow:
                  version: int | None = None) -> None:
         self.name, self.spec, self.ids, self.text, self.version = name, spec, ids, text, version
         self.steps: dict[str, Any] = dict(zip(ids, spec.steps, strict=True))
+
+    @property
+    def variables(self) -> tuple[Variable, ...]:
+        """Its inputs as the variables a form, a dataset's columns or a request fill."""
+        return tuple(Variable(n, i.type, i.required, i.default, i.description)
+                     for n, i in self.spec.inputs.items())
 
     def position(self, step: str) -> int:
         """The step's place in the file, from 1: the ledger rows' step number."""

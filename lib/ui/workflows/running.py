@@ -13,7 +13,6 @@ import streamlit as st
 
 from lib import spend
 from lib.core import PromptLabError, Settings, format_cost
-from lib.prompts import Variable
 from lib.ui.kit import stored_prompts
 from lib.ui.kit.text import md, plain
 from lib.ui.kit.widgets import guarded, show_error
@@ -51,9 +50,7 @@ def run_tab(settings: Settings, resolved: Resolved, user: str | None) -> None:
     drawing.draw(graph_slot, resolved)
     drawing.legend()
     st.markdown("**Inputs**")
-    variables = [Variable(n, i.type, i.required, i.default, i.description)
-                 for n, i in wf.spec.inputs.items()]
-    values = stored_prompts.variable_form(variables, key=f"wf_in_{wf.name}_{wf.version}")
+    values = stored_prompts.variable_form(list(wf.variables), key=f"wf_in_{wf.name}_{wf.version}")
     run = guarded(lambda: WorkflowRun(settings, resolved, values, user=user))
     ready = run is not None and _affordable(settings, run.forecast, user)
     c1, c2 = st.columns([1, 6])
