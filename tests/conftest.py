@@ -38,6 +38,17 @@ def fresh_guards():
     GUARDS.reset()
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_pollers():
+    """A page starts a batch poller for its database; it stops with the test, not the process
+    (a poller outliving a dropped database logged a traceback every round, and 3.11's
+    traceback carets call ast.parse, which races a page's own parse in another thread)."""
+    yield
+    from lib import compare
+
+    compare.stop_pollers()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "data"

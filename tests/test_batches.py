@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import time
 
 import httpx2
@@ -404,6 +405,17 @@ def test_a_new_process_poller_finishes_a_batch_with_a_fresh_client(settings, sto
     assert {c.output for c in run.cells.values()} == {"praise"}
     assert spend.count_calls(settings.db) == 6
     assert not compare.get_batch(settings, batch_id).open
+
+
+def test_stopping_the_pollers_ends_their_threads_and_a_new_one_can_start(settings):
+    compare.resume_batches(settings, every_s=0.05)
+    assert [t for t in threading.enumerate() if t.name == "batch-poller"]
+    compare.stop_pollers()
+    assert not [t for t in threading.enumerate() if t.name == "batch-poller"]
+    again = compare.resume_batches(settings, every_s=0.05)
+    assert not again.is_set()
+    compare.stop_pollers()
+    assert again.is_set()
 
 
 def test_an_item_interrupted_while_recording_is_never_recorded_twice(settings, store,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the face (lazy_face reads it: each module loads on first us
         poll_open,
         prompt_variants,
         resume_batches,
+        stop_pollers,
         submit_batch,
     )
     from lib.compare.batch_records import BatchInfo, get_batch, open_batches, run_batches

@@ -216,7 +216,7 @@ def poll_open(settings: Settings, client_for: ClientFor | None = None) -> dict[i
     return out
 
 
-_pollers: dict[Database, threading.Event] = {}
+_pollers: dict[Database, tuple[threading.Event, threading.Thread]] = {}
 _pollers_guard = threading.Lock()
 
 
@@ -225,12 +225,28 @@ def resume_batches(settings: Settings, *, every_s: float = POLL_EVERY_S,
     """Start this process's poller for the database once; set the returned event to stop it."""
     key = settings.db
     with _pollers_guard:
-        if key in _pollers and not _pollers[key].is_set():
-            return _pollers[key]
-        stop = _pollers[key] = threading.Event()
-    threading.Thread(target=_poll_forever, args=(settings, every_s, client_for, stop),
-                     name="batch-poller", daemon=True).start()
+        if key in _pollers and not _pollers[key][0].is_set():
+            return _pollers[key][0]
+        stop = threading.Event()
+        thread = threading.Thread(target=_poll_forever, args=(settings, every_s, client_for, stop),
+                                  name="batch-poller", daemon=True)
+        _pollers[key] = (stop, thread)
+    thread.start()
     return stop
+
+
+def stop_pollers(timeout_s: float = 10.0) -> None:
+    """Stop every poller this process started and wait for each to finish its round.
+
+    A poller outliving its database (a test's, dropped at teardown) would log a failed round
+    every `every_s` for the rest of the process."""
+    with _pollers_guard:
+        running = list(_pollers.values())
+        _pollers.clear()
+    for stop, _ in running:
+        stop.set()
+    for _, thread in running:
+        thread.join(timeout_s)
 
 
 def _poll_forever(settings: Settings, every_s: float, client_for: ClientFor | None,
