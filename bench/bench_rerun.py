@@ -2,7 +2,8 @@
 what it draws, not for what it re-reads. In a real browser, the time from a widget change to
 the page settled (its script run finished, as the browser hears it, and drawn) on:
 
-- Chat, a 20-message conversation open: a sidebar setting changed (Max output tokens);
+- Chat, a 20-message conversation open (ten real turns: each reply with its metrics, call
+  link and context anatomy, as in use): a sidebar setting changed (Max output tokens);
 - Compare, a saved 50-row, 2-variant run open: a rerun (Streamlit's "r" shortcut, the same
   script run a widget change makes, the page has no sidebar setting);
 - Costs, 5,000 ledger rows: a rerun;
@@ -49,13 +50,14 @@ class Abstracts:
 
     name = "bench"
 
-    def __init__(self, texts: list[str]) -> None:
-        self.texts, self.next = texts, 0
+    def __init__(self, texts: list[str], most: int = 400) -> None:
+        self.texts, self.next, self.most = texts, 0, most
 
     def stream(self, request):
         from lib.llm import Stop, TextDelta, Usage
 
-        text, self.next = self.texts[self.next % len(self.texts)][:400], self.next + 1
+        text = self.texts[self.next % len(self.texts)][:self.most]
+        self.next += 1
         for word in text.split(" "):
             yield TextDelta(word + " ")
         yield Usage(180, len(text) // 4)
@@ -73,12 +75,18 @@ def seed(data: Path) -> tuple[int, int]:
 
     settings = get_settings()
     docs = list(cisi_documents().values())
-    conv = chat.create_conversation(settings.db, title="CISI reading list",
-                                    model="local/smollm2-135m-instruct")
-    for i in range(10):
-        chat.add_message(settings.db, conv, "user", f"Summarise: {docs[i][0]}")
-        chat.add_message(settings.db, conv, "assistant", docs[i][1][:1200])
     local = "local/smollm2-135m-instruct"
+    conv = chat.create_conversation(settings.db, title="CISI reading list", model=local)
+    # Ten real turns (each reply with its call, metrics and "Call details" link, as in use),
+    # answered by CISI abstracts.
+    model = load_catalog(settings).get(local)
+    replies = Abstracts([text for _, text in docs[:10]], most=1200)
+    calls = Calls(settings, provider_for=lambda _model: replies)
+    for turn in range(10):
+        session = chat.ChatSession(settings, chat.get_conversation(settings.db, conv),
+                                   calls=calls)
+        list(session.draft(chat.TurnOptions(max_tokens=400),
+                           chat.Ask(f"Summarise: {docs[turn][0]}"), model).send())
     resolved = compare.resolve(PromptStore(settings.prompts_dir), load_catalog(settings),
                                [compare.Variant("summarizer", "production", local, 0.2, 64),
                                 compare.Variant("summarizer", "production", local, 0.9, 64)])

@@ -11,6 +11,7 @@ from lib.agents import BUILTINS
 from lib.chat import TurnOptions
 from lib.core import BudgetExceededError, PromptLabError
 from lib.llm import ModelInfo, Stop, ToolCall, ToolResult, ToolUse, Usage
+from lib.ui.chat.tools import DEFINE
 
 MODEL = ModelInfo("m", "openai", "Paid", 8000, 1000, input=1.0, output=2.0)
 CALC = (BUILTINS["calculator"],)
@@ -185,6 +186,8 @@ def test_define_a_tool_in_the_page_and_type_its_result(app):
 
     at = app("app_pages/chat.py")
     next(s for s in at.slider if s.label == "Temperature").set_value(0.0).run()
+    at.session_state[DEFINE] = True  # the "Define a tool" popover is open
+    at.run()
     at.text_input(key="tool_new_name").input("get_weather").run()
     at.text_input(key="tool_new_description").input("Today's weather in a city.").run()
     at.button(key="tool_add").click().run()

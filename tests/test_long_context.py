@@ -9,7 +9,7 @@ import time
 
 from lib.chat import plan_context
 from lib.llm import Message, counter_for, load_catalog
-from lib.ui.chat.messages import anatomy_html
+from lib.ui.chat.anatomy import anatomy_html
 
 SONNET = "anthropic/claude-sonnet-5-5"
 

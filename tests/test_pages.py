@@ -6,6 +6,8 @@ from support import picker, shown
 
 from lib import chat, llm, spend
 from lib.core import get_settings
+from lib.ui.chat.sidebar import MENU
+from lib.ui.kit.app import PROVIDERS
 
 
 def test_home_shows_providers_and_counts(app):
@@ -22,6 +24,8 @@ def test_home_shows_providers_and_counts(app):
     def sidebar_says(at) -> str:
         return " ".join(shown(c.value) for c in at.sidebar.caption)
 
+    at.session_state[PROVIDERS] = True  # the sidebar's panel is open: it is drawn
+    at.run()
     # A fresh data folder: the page shows at once, and the local model is being checked in
     # the background: the table and the sidebar say the same thing.
     first = rows(at)["Local (bundled)"]
@@ -106,6 +110,8 @@ def test_rename_resume_and_delete(app):
     assert at.query_params["c"] == str(conv)
     assert at.title[0].value == "Old name"
     assert "remember me" in [m.value for m in at.chat_message[0].markdown]
+    at.session_state[MENU] = True  # the menu is open: its controls are drawn
+    at.run()
     at.text_input(key=f"title_{conv}").set_value("New name").run()
     at.button(key="rename").click().run()
     assert chat.get_conversation(db, conv).title == "New name"

@@ -192,7 +192,8 @@ def test_a_chat_reply_links_to_its_call(open_as):
     chat.add_message(db, conv, "assistant", "Let me compute.", call_id=call_id,
                      meta={"model": "openai/m1", "input_tokens": 120, "output_tokens": 30})
     at = open_as(None, "app_pages/chat.py", c=str(conv))
-    assert ("Call details", f"id={call_id}") in page_links(at)
+    # In the reply's caption (a link opening a new tab, as the Costs page's call links do).
+    assert any(f"[Call details](/call?id={call_id})" in c.value for c in at.caption)
     # The detail page links back to the conversation.
     at = open_as(None, "app_pages/call.py", id=str(call_id))
     assert ("Conversation", f"c={conv}") in page_links(at)

@@ -163,6 +163,11 @@ def test_chat_shows_context_anatomy_and_what_will_be_left_out(app, monkeypatch):
     assert any("will be left out of the next call" in reads(c.value) for c in at.caption)
     at.chat_input[0].set_value("A short one").run()
     assert not at.exception
+    # Each reply's context anatomy opens under it.
+    assert "html" not in {e.type for e in at.main}  # drawn only when asked
+    last = at.button_group[-1]
+    assert last.options == ["Copy", "Context anatomy"]
+    last.set_value("context").run()
     anatomy = [h.proto.body for h in at.get("html") if "pl-bar" in h.proto.body]
     assert anatomy and "history" in anatomy[-1] and "reserved output" in anatomy[-1]
 

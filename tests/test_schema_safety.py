@@ -35,6 +35,7 @@ from lib.llm import (
     schema_errors,
     validate,
 )
+from lib.ui.chat.tools import DEFINE
 
 MARKER = "FETCHED-DOCUMENT-7f3a"
 
@@ -263,6 +264,8 @@ def test_a_deep_tool_schema_in_the_sidebar_form_is_a_clear_error(app):
     """A person pastes a tool schema nested 3,000 deep into the chat sidebar's form, then one
     with a remote $ref: each gives a plain error under the form, and the page carries on."""
     at = app("app_pages/chat.py")
+    at.session_state[DEFINE] = True  # the "Define a tool" popover is open
+    at.run()
     at.text_input(key="tool_new_name").input("deep_tool").run()
     at.text_area(key="tool_new_schema").input(deep_text(3000)).run()
     at.button(key="tool_add").click().run()

@@ -63,8 +63,8 @@ class Checker:
                 return getattr(f, "id", None) in self.safe_functions | set(HELPERS)
             return name in HELPERS or name in self.safe_functions or (
                 name is not None and name.endswith("_html"))  # escaping HTML builders
-        if isinstance(node, ast.Name):
-            return self.safe_name(node, seen)
+        if isinstance(node, ast.Name):  # a value, or a function of ours as a format_func
+            return node.id in self.safe_functions or self.safe_name(node, seen)
         # A module's constant (view.REF_HELP) is ours; f-strings, str(), other attributes and
         # subscripts are not escaped.
         return isinstance(node, ast.Attribute) and node.attr.isupper()

@@ -19,21 +19,26 @@ def test_a_chat_reply_opens_its_call(page: Page, app_url: str):
         tokens.fill("16")
         tokens.press("Enter")
     send_chat(page, "Name a colour.")
+    # The reply's caption links its call; the call opens in a new tab, as the Costs page's
+    # call links do, and the conversation stays where it was.
     link = page.get_by_role("link", name="Call details")
     expect(link).to_be_visible()
-    link.click()
-    expect(page).to_have_url(re.compile(r"/call\?id=\d+$"))
-    call_id = page.url.rsplit("=", 1)[1]
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Call {call_id}")
-    expect(page.get_by_role("heading", name="Request")).to_be_visible()
-    expect(page.get_by_role("heading", name="Reply")).to_be_visible()
+    with page.context.expect_page() as opened:
+        link.click()
+    detail = opened.value
+    expect(detail).to_have_url(re.compile(r"/call\?id=\d+$"))
+    call_id = detail.url.rsplit("=", 1)[1]
+    expect(detail.get_by_role("heading", level=1)).to_have_text(f"Call {call_id}")
+    expect(detail.get_by_role("heading", name="Request")).to_be_visible()
+    expect(detail.get_by_role("heading", name="Reply")).to_be_visible()
     # The message as sent, and the reply's stop reason; both drawn as code, not Markdown.
-    sent = page.get_by_test_id("stCode").filter(has_text="Name a colour.")
+    sent = detail.get_by_test_id("stCode").filter(has_text="Name a colour.")
     expect(sent).to_have_count(1)
-    expect(page.get_by_text(re.compile(r"Stop reason: (end_turn|max_tokens)"))).to_be_visible()
-    expect(page.get_by_test_id("stMetric").filter(has_text="Tokens in / out")).to_be_visible()
+    expect(detail.get_by_text(re.compile(r"Stop reason: (end_turn|max_tokens)"))).to_be_visible()
+    expect(detail.get_by_test_id("stMetric").filter(has_text="Tokens in / out")).to_be_visible()
     # Back to the conversation it belongs to.
-    page.get_by_role("link", name="Conversation").click()
+    detail.get_by_role("link", name="Conversation").click()
+    expect(detail.get_by_text("Name a colour.", exact=True).first).to_be_visible()
     expect(page.get_by_text("Name a colour.", exact=True).first).to_be_visible()
 
 

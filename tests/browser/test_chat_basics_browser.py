@@ -69,21 +69,25 @@ def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str,
     assert spend.count_calls(Database.sqlite(app_data / "promptlab.sqlite3")) == 3
 
     # Copy: the whole reply, as the Markdown the model wrote.
-    # The Copy box is drawn once it opens (a rerun); the reply's own code block has a "Copy to
+    # The Copy box opens under the reply (a rerun); the reply's own code block has a "Copy to
     # clipboard" button too, shown while the pointer is over it.
+    copy = chats.nth(1).get_by_role("radio", name="Copy")  # a pill
     with rerun(page):
-        chats.nth(1).get_by_test_id("stPopoverButton").filter(has_text="Copy").click()
-    block = page.get_by_test_id("stPopoverBody").get_by_test_id("stCode")
-    expect(block).to_be_visible()
+        copy.click()
+    block = chats.nth(1).get_by_test_id("stCode").last
+    expect(block).to_contain_text("```")
     block.hover()  # the copy button shows on hover
     block.get_by_role("button").click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.strip() == MARKDOWN_REPLY
-    page.keyboard.press("Escape")
+    with rerun(page):  # chosen again, it closes
+        copy.click()
+    expect(chats.nth(1).get_by_test_id("stCode")).to_have_count(1)  # the reply's own block
 
     # Rename: the sidebar picker shows the new title at once.
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name="Rename, export or delete").click()
+    with rerun(page):  # the menu's controls are drawn once it opens
+        sidebar.get_by_role("button", name="Rename, export or delete").click()
     title = page.get_by_role("textbox", name="Title")
     title.fill("Arithmetic")
     page.get_by_role("button", name="Rename", exact=True).click()
@@ -111,7 +115,8 @@ def test_regenerate_edit_copy_search_rename_and_delete(page: Page, app_url: str,
     expect(marked).to_have_text(re.compile("Arithmetic"))
 
     # Delete asks first: the button is disabled until the box is ticked.
-    sidebar.get_by_role("button", name="Rename, export or delete").click()
+    with rerun(page):
+        sidebar.get_by_role("button", name="Rename, export or delete").click()
     delete = page.get_by_role("button", name="Delete conversation")
     expect(delete).to_be_disabled()
     page.get_by_text("Yes, delete this conversation").click()

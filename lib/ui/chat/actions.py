@@ -15,8 +15,9 @@ import streamlit as st
 from lib import chat
 from lib.chat import StoredMessage
 from lib.core import PromptLabError
+from lib.ui.chat.anatomy import anatomy_html
 from lib.ui.kit import app
-from lib.ui.kit.text import md, plain
+from lib.ui.kit.text import Markdown, md, plain
 
 RESEND = "chat_resend"
 
@@ -178,6 +179,14 @@ def typed_results(conversation_id: int, message: StoredMessage, *, enabled: bool
 
 
 EDITING = "chat_editing"   # the id of the message whose editor is open
+VIEW = "chat_view"         # + _<id>: which box a reply has open under it, if any
+COPY, CONTEXT = "copy", "context"
+VIEWS = (COPY, CONTEXT)
+
+
+def view_label(view: str) -> Markdown:
+    return (Markdown(":material/content_copy: Copy") if view == COPY
+            else Markdown(":material/stacked_bar_chart: Context anatomy"))
 
 
 def _set_editing(message_id: int | None) -> None:
@@ -213,6 +222,12 @@ def message_actions(conversation_id: int, message: StoredMessage,
                           enabled=enabled)
     if editing:
         editor(conversation_id, message, enabled=enabled)
+    view = st.session_state.get(f"{VIEW}_{mid}") if reply else None
+    if view == COPY:
+        st.caption("The whole reply as Markdown; copy it with the button in the box's corner.")
+        st.code(message.content, language="markdown", wrap_lines=True)
+    elif view == CONTEXT and message.meta.get("anatomy"):
+        st.html(anatomy_html(message.meta["anatomy"], message.meta.get("input_tokens")))
     if reply and last and message.meta.get("run_end") == "awaiting":
         typed_results(conversation_id, message, enabled=enabled)
 
@@ -233,17 +248,15 @@ def editor(conversation_id: int, message: StoredMessage, *, enabled: bool) -> No
 
 def reply_actions(conversation_id: int, message: StoredMessage, asked: StoredMessage | None,
                   *, last: bool, paused: bool, enabled: bool) -> None:
-    """Copy; and on the last reply, Go on (a paused run) and Regenerate."""
+    """The Copy and Context anatomy pills; on the last reply, Go on (a paused run) and
+    Regenerate."""
     mid = message.id
-    # Drawn only while open: every reply's copy box, highlighted, made each rerun pay ~25 ms
-    # in the browser (bench/bench_rerun.py).
-    copy = st.popover("Copy", icon=":material/content_copy:", type="tertiary",
-                      key=f"copy_pop_{mid}", on_change="rerun")
-    if copy.open:
-        with copy:
-            st.caption("The whole reply as Markdown; copy it with the button in the box's "
-                       "corner.")
-            st.code(message.content, language="markdown", wrap_lines=True)
+    # One toggle row whose choice opens its box under the reply, not a popover and an
+    # expander each: every element is redrawn on each rerun, and those two were a third of
+    # a 20-message Chat page's (bench/bench_rerun.py).
+    st.pills("Show", [v for v in VIEWS if v != CONTEXT or message.meta.get("anatomy")],
+             format_func=view_label, key=f"{VIEW}_{mid}",
+             label_visibility="collapsed")
     if paused:
         st.button("Go on", icon=":material/play_arrow:", type="tertiary", key=f"go_on_{mid}",
                   disabled=not enabled, on_click=_go_on, args=(conversation_id, mid),

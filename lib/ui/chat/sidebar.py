@@ -18,6 +18,7 @@ from lib.ui.kit.text import md, plain
 MODEL_KEY = "chat_model"
 RECENT = 12          # conversations listed before "Show all"
 LOADED = "chat_loaded"  # the conversation whose settings the sidebar holds
+MENU = "chat_conversation_menu"  # its "Rename, export or delete" popover is open
 
 
 def current_conversation(settings: Settings) -> tuple[Conversation | None, Link | None]:
@@ -83,8 +84,12 @@ def conversation_sidebar(settings: Settings, current: Conversation | None) -> No
     conversation_list(convs, current)
     if current is None:
         return
-    with sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
-                         width="stretch"):
+    # Drawn only while open: its seven controls were redrawn on every rerun of the page.
+    menu = sidebar.popover("Rename, export or delete", icon=":material/more_horiz:",
+                           width="stretch", key=MENU, on_change="rerun")
+    if not menu.open:
+        return
+    with menu:
         st.text_input("Title", value=current.title, key=f"title_{current.id}")
         st.button("Rename", key="rename", on_click=_rename, args=(db, current.id))
         slug = "".join(ch if ch.isalnum() else "-" for ch in current.title.lower())[:40]

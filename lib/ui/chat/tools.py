@@ -17,6 +17,7 @@ from lib.ui.kit.text import Markdown, inert, md
 from lib.ui.kit.widgets import show_error
 
 CUSTOM = "chat_custom_tools"   # session: tools defined in the page
+DEFINE = "chat_define_tool"    # the "Define a tool" popover is open
 def tool_option(tool: Tool, source: str) -> str:
     """A built-in by its label; an MCP tool by its server and its own name; a plugin's tool by
     its name and its plugin; each says when it asks before it runs."""
@@ -79,8 +80,11 @@ def tools_sidebar(kb_name: str | None) -> ToolSettings:
                          help="Remove this tool"):
                 custom.pop(name)
                 st.rerun()
-        with st.popover("Define a tool", icon=":material/add:", width="stretch"):
-            _define(custom)
+        define = st.popover("Define a tool", icon=":material/add:", width="stretch",
+                            key=DEFINE, on_change="rerun")
+        if define.open:  # drawn only while open, as the page reruns on every change
+            with define:
+                _define(custom)
         tools = tuple(offered[n] for n in chosen) + tuple(custom.values())
         choice = st.selectbox("Tool choice", ["auto", "required", "none",
                                               *[t.name for t in tools]],

@@ -78,6 +78,7 @@ def user() -> str | None:
 ROW_ID = re.compile(r"[1-9][0-9]{0,18}")
 RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _MAX_ROW = 2**63 - 1
+PROVIDERS = "providers_open"  # the sidebar's Providers panel is open
 
 
 class Link(NamedTuple):
@@ -128,7 +129,11 @@ def budget_banner() -> None:
 
 def sidebar_status() -> None:
     """Provider status, shown on every page; never reveals a key."""
-    with st.sidebar.expander("Providers", expanded=False):
+    # Drawn only while open: every page pays for what its sidebar draws on each rerun.
+    panel = st.sidebar.expander("Providers", key=PROVIDERS, on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         for p in provider_summary(statuses(check_local=False)):
             icon = (":material/check_circle:" if p.available else
                     ":material/hourglass_top:" if p.checking else ":material/cancel:")
