@@ -13,8 +13,9 @@ from typing import Any
 from lib import prompts
 from lib.api import door
 from lib.api.chat_request import ChatParams, chat_params
+from lib.api.values import checked_values
 from lib.chat import AUTO, Routing, route_turn
-from lib.core import ApiError, ContextOverflowError, ProviderError, Settings, VariableError
+from lib.core import ApiError, ContextOverflowError, ProviderError, Settings
 from lib.llm import (
     CacheMode,
     CallContext,
@@ -159,28 +160,6 @@ def _reference(prompt: Any, body: dict[str, Any]) -> str | int:
     return "production" if "production" in prompt.labels else "latest"
 
 
-def _values(prompt: Any, raw: Any) -> dict[str, Any]:
-    """The variables, checked one by one so a refusal names its variable (422)."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ApiError("`variables` must be a JSON object of name: value.", status=422,
-                       code="invalid_variable", param="variables")
-    declared = {v.name: v for v in prompt.variables}
-    for name in raw:
-        if name not in declared:
-            raise ApiError(f"Unknown variable '{name}': '{prompt.name}' declares "
-                           f"{', '.join(declared) or 'none'}.", status=422,
-                           code="invalid_variable", param=f"variables.{name}")
-    for name, var in declared.items():
-        try:
-            prompts.validate((var,), {name: raw.get(name)})
-        except VariableError as exc:
-            raise ApiError(str(exc), status=422, code="invalid_variable",
-                           param=f"variables.{name}") from None
-    return raw
-
-
 def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams, int]:
     """A prompt run's body (label or version, variables, stream, optional model, max_tokens,
     temperature) as chat parameters, its template rendered in the sandbox; and the version."""
@@ -189,7 +168,9 @@ def prompt_params(settings: Settings, name: str, body: Any) -> tuple[ChatParams,
     store = prompts.PromptStore(settings.prompts_dir)
     prompt = store.get(name)
     version = prompt.resolve(_reference(prompt, body))
-    _, text = store.render(name, version, _values(prompt, body.get("variables")))
+    values = checked_values(body.get("variables"), prompt.variables, owner=prompt.name,
+                            field="variables", noun="variable", code="invalid_variable")
+    _, text = store.render(name, version, values)
     model = body.get("model") or prompt.model
     if not isinstance(model, str) or not model:
         raise ApiError(f"Prompt '{name}' names no default model: pass `model`.", param="model")

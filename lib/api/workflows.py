@@ -19,8 +19,8 @@ from lib.api.failures import answer
 from lib.api.keys import ApiKey
 from lib.api.replies import Answer, Head
 from lib.api.routes import Route
-from lib.core import MICRO, ApiError, Settings, VariableError, WorkflowError
-from lib.prompts import validate
+from lib.api.values import checked_values
+from lib.core import MICRO, ApiError, Settings, WorkflowError
 from lib.workflows import (
     RunDone,
     RunStarted,
@@ -30,7 +30,6 @@ from lib.workflows import (
     StepRunning,
     StepSkipped,
     StepWaiting,
-    Workflow,
     WorkflowEvent,
     WorkflowRun,
     WorkflowStore,
@@ -92,7 +91,9 @@ def start_run(settings: Settings, name: str, body: Any, key: ApiKey,
         raise ApiError(str(exc), status=404, code="workflow_not_found", param=param,
                        hint="GET /v1/workflows lists the workflows served here.") from None
     resolved = store.resolved(name, version)   # a file the lab no longer resolves: a 500
-    _check_inputs(resolved.wf, body.get("inputs"))
+    # Each input on its own, so a refusal names it; the run checks them all again as it starts.
+    checked_values(body.get("inputs"), resolved.wf.variables, owner=resolved.wf.name,
+                   field="inputs", noun="input", code="invalid_input")
     try:
         run = WorkflowRun(settings, resolved, body.get("inputs") or {}, user=key.owner,
                           api_key_id=key.id, cancel=cancel)
@@ -116,30 +117,6 @@ def _reference(body: dict[str, Any]) -> tuple[str | int, str | None]:
             raise ApiError("`version` must be a number such as 3 (or \"v3\").", param="version")
         return version, "version"
     return "latest", None
-
-
-def _check_inputs(wf: Workflow, raw: Any) -> None:
-    """Each input on its own, so a refusal names it (422, param `inputs.<name>`); the run
-    checks them all again as it starts (lib.workflows.check_inputs)."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ApiError("`inputs` must be a JSON object of name: value.", status=422,
-                       code="invalid_input", param="inputs")
-    declared = wf.spec.inputs
-    for name in raw:
-        if name not in declared:
-            raise ApiError(f"Unknown input '{name}': '{wf.name}' declares "
-                           f"{', '.join(declared) or 'none'}.", status=422,
-                           code="invalid_input", param=f"inputs.{name}")
-    for var in wf.variables:
-        name = var.name
-        try:
-            validate((var,), {name: raw.get(name)})
-        except VariableError as exc:
-            raise ApiError(exc.message.replace("Variable", "Input"), status=422,
-                           code="invalid_input", param=f"inputs.{name}",
-                           hint=exc.hint) from None
 
 
 class Result:
