@@ -5,7 +5,6 @@ fallback chain) and `flaky` (unpriced; its chain falls back to the bundled model
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import httpx
 import openai
 import pytest
 from fake_openai import MODEL, FakeOpenAI, app_env_for, reply, serving
-from support import free_port, wait_for_http
+from support import serving_asgi
 
 from lib import api
 from lib.core import Settings, load_settings
@@ -51,8 +50,6 @@ class Served:
 
 @pytest.fixture
 def served(data_dir, prompts_dir, monkeypatch) -> Iterator[Served]:
-    import uvicorn
-
     fake = FakeOpenAI(reply("Hello", " from", " the fake."))
     with serving(fake):
         env = app_env_for(fake)
@@ -62,16 +59,5 @@ def served(data_dir, prompts_dir, monkeypatch) -> Iterator[Served]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         save_user_catalog(settings, [ModelInfo(MODEL, "compat", "Fake (priced)", 8192, 1024,
                                                input=1.0, output=2.0)], "2026-01-01")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
-                                               port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
-            yield Served(f"http://127.0.0.1:{port}/v1", settings, fake)
-        finally:
-            server.should_exit = True
-            thread.join(15)
-
-
+        with serving_asgi(api.create_app(settings)) as url:
+            yield Served(f"{url}/v1", settings, fake)

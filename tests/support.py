@@ -363,3 +363,30 @@ class Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+@contextlib.contextmanager
+def serving_asgi(app, port: int = 0, timeout: float = 30.0) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on 127.0.0.1 until the block ends: its base URL,
+    once it listens. Port 0: one the system picks, which no other process can hold."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:  # set once its socket is bound
+            if not thread.is_alive():
+                raise RuntimeError("the server stopped before it listened")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not listen")
+            thread.join(0.02)  # returns at once if the server's thread ends
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

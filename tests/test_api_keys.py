@@ -220,10 +220,8 @@ def test_a_key_can_be_made_to_fall_back_and_the_table_says_so(app):
 def test_the_api_page_says_where_the_api_is_and_whether_it_answers_now(app, monkeypatch):
     """The configured address, not a fixed one; a short look at /health, kept a few seconds
     (reruns do not knock again) until "Check again"."""
-    import threading
 
-    import uvicorn
-    from support import free_port, shown, wait_for_http
+    from support import free_port, serving_asgi, shown
 
     from lib.core import get_settings
 
@@ -243,12 +241,7 @@ def test_the_api_page_says_where_the_api_is_and_whether_it_answers_now(app, monk
             knocks.append(scope["path"])
         await served(scope, receive, send)
 
-    server = uvicorn.Server(uvicorn.Config(counted, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    with serving_asgi(counted, port):  # the port the page's settings name
         knocks.clear()
         at.run()                                  # the last look still stands
         assert at.warning and knocks == []
@@ -258,7 +251,4 @@ def test_the_api_page_says_where_the_api_is_and_whether_it_answers_now(app, monk
         at.run()
         at.run()
         assert knocks == ["/health"]              # reruns: no new look
-    finally:
-        server.should_exit = True
-        thread.join(15)
     assert not at.exception

@@ -6,7 +6,6 @@ on PostgreSQL; and every hold holds a bound that the call cannot pass."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from fake_openai import MODEL, FakeOpenAI, Reply, app_env_for, serving
 from fakes import FakeProvider, scripted
-from support import free_port, together, wait_for_http
+from support import serving_asgi, together
 
 from lib import api
 from lib.core import Settings, load_settings
@@ -58,8 +57,6 @@ class Served:
 @pytest.fixture
 def served(data_dir, prompts_dir, monkeypatch) -> Iterator[Served]:
     """The API on loopback before a fake OpenAI-compatible server (its script set by tests)."""
-    import uvicorn
-
     fake = FakeOpenAI()
     with serving(fake):
         for name, value in app_env_for(fake).items():
@@ -67,17 +64,8 @@ def served(data_dir, prompts_dir, monkeypatch) -> Iterator[Served]:
         settings = load_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         save_user_catalog(settings, [PRICED], "2026-01-01")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
-                                               port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
-            yield Served(f"http://127.0.0.1:{port}/v1", settings, fake)
-        finally:
-            server.should_exit = True
-            thread.join(15)
+        with serving_asgi(api.create_app(settings)) as url:
+            yield Served(f"{url}/v1", settings, fake)
 
 
 def our_estimate(settings: Settings, text: str) -> int:

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 from fake_openai import FakeOpenAI, reply, serving
-from support import free_port, shown, wait_for_http
+from support import free_port, serving_asgi, shown
 
 from lib import chat, spend
 from lib.core import get_settings
@@ -177,7 +177,6 @@ def test_a_conversation_kept_on_a_discovered_model_keeps_it_when_opened_first(ap
 
 def test_the_api_answers_for_a_discovered_model_asked_for_before_the_listing_is_back(listed):
     import httpx
-    import uvicorn
 
     from lib import api
 
@@ -188,18 +187,11 @@ def test_the_api_answers_for_a_discovered_model_asked_for_before_the_listing_is_
     release = threading.Thread(target=lambda: (listed.wait_for_gets(1),
                                                listed.models_hold.set()))
     release.start()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
-        answer = httpx.get(f"http://127.0.0.1:{port}/v1/models/gpt-9", timeout=60,
-                           headers={"authorization": f"Bearer {secret}"})
+        with serving_asgi(api.create_app(settings)) as url:
+            answer = httpx.get(f"{url}/v1/models/gpt-9", timeout=60,
+                               headers={"authorization": f"Bearer {secret}"})
     finally:
-        server.should_exit = True
-        thread.join(15)
         release.join()
     assert answer.status_code == 200, answer.text  # not a 404: the listing was waited for
     assert "gpt-9" in answer.json()["id"]

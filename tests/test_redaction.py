@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx2
 import pytest
 from fake_openai import MODEL, FakeOpenAI, app_env_for, echoing, serving
 from fakes import Replay, scripted
-from support import free_port, shown, wait_for_http
+from support import serving_asgi, shown
 
 from lib import api, chat
 from lib.core import ProviderError, get_settings, load_settings, log_path, redact, setup_logging
@@ -231,8 +230,6 @@ def test_a_chat_whose_models_echo_their_keys_shows_stores_and_exports_none(
 
 @pytest.fixture
 def served(data_dir, prompts_dir, echo_server, monkeypatch) -> Iterator[tuple[str, str]]:
-    import uvicorn
-
     key = "lab-server-" + secrets.token_hex(10)
     for name, value in {**app_env_for(echo_server), "PROMPTLAB_OPENAI_API_KEY": key,
                         "PROMPTLAB_OPENAI_MODELS": f"{MODEL},flaky"}.items():
@@ -242,17 +239,8 @@ def served(data_dir, prompts_dir, echo_server, monkeypatch) -> Iterator[tuple[st
     # The server's model from the user's catalog has no fallback chain: its error is the
     # answer; "flaky" falls back to the bundled model.
     save_user_catalog(settings, [COMPAT], "2026-01-01")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api.create_app(settings), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30)
-        yield f"http://127.0.0.1:{port}/v1", key
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with serving_asgi(api.create_app(settings)) as url:
+        yield f"{url}/v1", key
 
 
 @pytest.mark.parametrize("stream", [False, True])
