@@ -390,3 +390,13 @@ def serving_asgi(app, port: int = 0, timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+# tools.toml naming the reference MCP time server (installed beside the lab's Python), in UTC.
+# Not trusted: its tools ask before they run (append `trusted = true` for one that does not).
+TIME_SERVER = """
+[[server]]
+name = "time"
+command = "mcp-server-time"
+args = ["--local-timezone", "UTC"]
+"""

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 from fakes import FakeProvider, chat_turn, ok, scripted
+from support import TIME_SERVER
 from test_mcp_servers import tools_toml  # noqa: F401  (a fixture)
 
 from lib import chat, compare
@@ -163,12 +164,7 @@ def test_approve_for_the_conversation_skips_later_asks(settings):
 
 def test_a_compare_variant_with_an_ask_tool_denies_it_and_says_so(settings, prompts_dir,
                                                                   tools_toml):  # noqa: F811
-    tools_toml("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"
-        args = ["--local-timezone", "UTC"]
-        """)  # not trusted: its tools ask first
+    tools_toml(TIME_SERVER)  # not trusted: its tools ask first
 
     class Scripted(FakeProvider):
         def stream(self, request):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from fakes import ok
-from support import picker, shown
+from support import TIME_SERVER, picker, shown
 from test_chat_thinking_page import THINKER, scripted_model  # noqa: F401  (a fixture)
 from test_mcp_servers import tools_toml  # noqa: F401  (a fixture)
 
@@ -30,12 +30,7 @@ def last_reply(conversation: int):
 
 def test_an_ask_tool_pauses_the_reply_and_deny_or_approve_goes_on(app, scripted_model,  # noqa: F811
                                                                   tools_toml):  # noqa: F811
-    tools_toml("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"
-        args = ["--local-timezone", "UTC"]
-        """)  # not trusted: its tools ask first
+    tools_toml(TIME_SERVER)  # not trusted: its tools ask first
     scripted_model.attempts = [asks_the_time("t1"), ok("I was not allowed to look."),
                                asks_the_time("t2"), ok("It is the time above.")]
     at = app("app_pages/chat.py")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeProvider, ok, scripted
-from support import listening_port
+from support import TIME_SERVER, listening_port
 
 from lib import chat
 from lib.agents import (
@@ -90,12 +90,7 @@ def call(name: str, **arguments):
 # -- the reference servers ------------------------------------------------------------------
 
 def test_the_time_server_lists_its_tools_and_answers(tools_toml):
-    tools_toml("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"   # found beside the lab's Python
-        args = ["--local-timezone", "UTC"]
-        """)
+    tools_toml(TIME_SERVER)
     offered = registered_tools()
     assert {"time__get_current_time", "time__convert_time"} <= set(offered)
     assert list(offered).index("calculator") < list(offered).index("time__get_current_time")
@@ -158,13 +153,7 @@ def test_the_bundled_model_calls_an_mcp_tool_and_the_trace_keeps_its_server(tool
     path = bundled_model_path()
     if path is None:
         pytest.skip("the bundled model is not installed")
-    tools_toml("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"
-        args = ["--local-timezone", "UTC"]
-        trusted = true
-        """)
+    tools_toml(TIME_SERVER + "trusted = true\n")
     now = registered_tools()["time__get_current_time"]
     model = ModelInfo("smollm2-135m-instruct", "local", "SmolLM2", 4096, 512)
     turn = chat_turn(settings, None, model, "What time is it in Paris?",

@@ -6,12 +6,12 @@ sends the denial, and Approve runs the call; each time the run goes on in the sa
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 from fake_openai import COMPAT, FakeOpenAI, app_env_for, reply, serving, tool_call
 from playwright.sync_api import Page, expect
 from support import (
+    TIME_SERVER,
     choose,
     expand,
     pick_in_sidebar,
@@ -42,12 +42,7 @@ def app_env(fake) -> dict[str, str]:
 def app_data(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "tools.toml").write_text(textwrap.dedent("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"
-        args = ["--local-timezone", "UTC"]
-        """), encoding="utf-8")
+    (data / "tools.toml").write_text(TIME_SERVER, encoding="utf-8")
     return data
 
 

@@ -6,11 +6,10 @@ run goes on in the same reply."""
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
 from playwright.sync_api import Page, expect
-from support import choose, expand, rerun, send_chat, sidebar_section, wait_idle
+from support import TIME_SERVER, choose, expand, rerun, send_chat, sidebar_section, wait_idle
 from test_tools_browser import greedy
 
 TOOL = "time__get_current_time"
@@ -20,12 +19,7 @@ TOOL = "time__get_current_time"
 def app_data(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "tools.toml").write_text(textwrap.dedent("""
-        [[server]]
-        name = "time"
-        command = "mcp-server-time"
-        args = ["--local-timezone", "UTC"]
-        """), encoding="utf-8")
+    (data / "tools.toml").write_text(TIME_SERVER, encoding="utf-8")
     return data
 
 
