@@ -10,7 +10,18 @@ import httpx2
 
 from lib.chat import Ask, ChatSession, ChatTurn, TurnOptions
 from lib.core import ProviderError, Settings
-from lib.llm import Calls, ChatRequest, Event, ModelInfo, Provider, Stop, TextDelta, Usage
+from lib.llm import (
+    AnthropicProvider,
+    Calls,
+    ChatRequest,
+    Event,
+    ModelInfo,
+    OpenAIProvider,
+    Provider,
+    Stop,
+    TextDelta,
+    Usage,
+)
 
 SSE = Path(__file__).parent / "fixtures" / "sse"
 
@@ -134,6 +145,16 @@ class Replay:
 
     def client(self) -> httpx2.Client:
         return httpx2.Client(transport=httpx2.MockTransport(self))
+
+    def anthropic(self, **kw) -> AnthropicProvider:
+        """The real Anthropic adapter (its SDK) over this transport."""
+        return AnthropicProvider("sk-ant-test", base_url="http://anthropic.test",
+                                 http_client=self.client(), **kw)
+
+    def openai(self, **kw) -> OpenAIProvider:
+        """The real OpenAI adapter (its SDK) over this transport."""
+        return OpenAIProvider("sk-test", base_url="http://openai.test/v1",
+                              http_client=self.client(), **kw)
 
 
 def chat_turn(settings: Settings, conversation_id: int | None, model: ModelInfo, text: str,

@@ -18,14 +18,12 @@ from fakes import (
 
 from lib import spend
 from lib.llm import (
-    AnthropicProvider,
     CallContext,
     CallSpec,
     ChatRequest,
     Error,
     Message,
     ModelInfo,
-    OpenAIProvider,
     RetryPolicy,
     Stop,
     TextDelta,
@@ -40,11 +38,8 @@ REQUEST_TEXT = "Say hello and tell me who you are, in one short sentence."
 
 
 def provider_for(kind: str, replay: Replay, read_timeout: float = 60.0):
-    if kind == "anthropic":
-        return AnthropicProvider("sk-ant-test", base_url="http://anthropic.test",
-                                 http_client=replay.client(), read_timeout=read_timeout)
-    return OpenAIProvider("sk-test", base_url="http://openai.test/v1",
-                          http_client=replay.client(), read_timeout=read_timeout)
+    make = replay.anthropic if kind == "anthropic" else replay.openai
+    return make(read_timeout=read_timeout)
 
 
 def run(kind: str, replay: Replay, settings, **policy):

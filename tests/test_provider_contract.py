@@ -79,16 +79,14 @@ def fake(_settings) -> Subject:
 def anthropic(_settings) -> Subject:
     replay = replayed("anthropic_success.sse", error_response(
         400, "invalid_request_error", "prompt is too long: 3003 tokens > 2048 maximum"))
-    return Subject(AnthropicProvider("sk-ant-test", base_url="http://anthropic.test",
-                                     http_client=replay.client()),
+    return Subject(replay.anthropic(),
                    ModelInfo("claude-haiku-4-5", "anthropic", "Claude", 2048, 256, 1.0, 5.0))
 
 
 def openai(_settings) -> Subject:
     replay = replayed("openai_success.sse", error_response(
         400, "invalid_request_error", "This model's maximum context length is 2048 tokens."))
-    return Subject(OpenAIProvider("sk-test", base_url="http://openai.test/v1",
-                                  http_client=replay.client()),
+    return Subject(replay.openai(),
                    ModelInfo("gpt-4o-mini", "openai", "GPT", 2048, 256, 0.15, 0.6))
 
 

@@ -25,13 +25,11 @@ from lib import spend
 from lib.agents import BUILTINS, AgentRun, RunFinished, ToolStarted
 from lib.core import ProviderError
 from lib.llm import (
-    AnthropicProvider,
     CallContext,
     CallSpec,
     ChatRequest,
     Message,
     ModelInfo,
-    OpenAIProvider,
     Reasoning,
     Stop,
     TextDelta,
@@ -51,16 +49,6 @@ GPT = ModelInfo("gpt-5-mini", "openai", "GPT-5 mini", 400_000, 128_000, input=0.
                 output=2.0, temperature=False, efforts=("minimal", "low", "medium", "high"))
 QWEN = ModelInfo("qwen3-8b", "compat", "Qwen3 8B", 32_768, 8192)
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/=="
-
-
-def anthropic(replay: Replay) -> AnthropicProvider:
-    return AnthropicProvider("sk-ant-test", base_url="http://anthropic.test",
-                             http_client=replay.client())
-
-
-def openai(replay: Replay, *, compat: bool = False) -> OpenAIProvider:
-    return OpenAIProvider("sk-test", base_url="http://openai.test/v1", compat=compat,
-                          http_client=replay.client())
 
 
 def body(replay: Replay, n: int = 0) -> dict:
@@ -97,7 +85,7 @@ def sent_blocks(sse_name: str) -> list[dict]:
 
 def test_thinking_streams_then_comes_whole_with_its_signature_and_tokens(settings):
     replay = Replay(stream_response(sse("anthropic_thinking.sse")))
-    call = scripted(settings, anthropic(replay)).call(
+    call = scripted(settings, replay.anthropic()).call(
         CallSpec(SONNET, ask(SONNET, reasoning=Reasoning("adaptive", "high")),
                  CallContext("test")))
     events = list(call)
@@ -125,7 +113,7 @@ def test_a_stream_cut_after_thinking_began_is_kept_not_retried(settings):
     incomplete, its output estimated from the thinking streamed."""
     head = b"".join(sse_events("anthropic_thinking.sse")[:3])  # start, block, first delta
     replay = Replay(cut_response(head), stream_response(sse("anthropic_thinking.sse")))
-    call = scripted(settings, anthropic(replay)).call(
+    call = scripted(settings, replay.anthropic()).call(
         CallSpec(SONNET, ask(SONNET), CallContext("test")))
     events = list(call)
     assert replay.attempts == 1
@@ -139,7 +127,7 @@ def test_a_stream_cut_after_thinking_began_is_kept_not_retried(settings):
 
 def test_redacted_thinking_is_a_block_of_its_data_and_streams_no_text():
     replay = Replay(stream_response(sse("anthropic_redacted.sse")))
-    events = list(anthropic(replay).stream(ask(SONNET)))
+    events = list(replay.anthropic().stream(ask(SONNET)))
     [block] = [e for e in events if isinstance(e, Thinking)]
     assert block.redacted and block.text == "" and block.model == SONNET.id
     assert block.data == sent_blocks("anthropic_redacted.sse")[0]["data"]
@@ -149,7 +137,7 @@ def test_redacted_thinking_is_a_block_of_its_data_and_streams_no_text():
 
 def test_thinking_a_tool_call_thinking_and_text_come_in_the_order_written():
     replay = Replay(stream_response(sse("anthropic_interleaved.sse")))
-    events = [e for e in anthropic(replay).stream(ask(SONNET))
+    events = [e for e in replay.anthropic().stream(ask(SONNET))
               if not isinstance(e, Usage | Stop)]
     assert events == [ThinkingDelta("Look it up first."),
                       Thinking("Look it up first.", "sigA", model=SONNET.id),
@@ -167,7 +155,7 @@ def test_the_tool_result_turn_sends_the_thinking_back_as_it_came(settings):
     thinking text and signatures unchanged, in their places among the text and tool calls."""
     replay = Replay(stream_response(sse("anthropic_thinking_tools.sse")),
                     stream_response(sse("anthropic_thinking.sse")))
-    run = AgentRun(scripted(settings, anthropic(replay)), CallSpec(
+    run = AgentRun(scripted(settings, replay.anthropic()), CallSpec(
         SONNET, ask(SONNET, tools=tuple(t.spec for t in BUILTINS.values()),
                     reasoning=Reasoning("adaptive")), CallContext("chat")), BUILTINS,
         tool_context={"settings": settings, "kb": None})
@@ -203,7 +191,7 @@ def test_another_models_thinking_is_not_sent():
                                   ToolUse("t1", "calculator", {"expression": "1"}))),
         Message("user", "", (ToolResult("t1", "1"),)))
     replay = Replay(stream_response(sse("anthropic_thinking.sse")))
-    list(anthropic(replay).stream(ChatRequest(SONNET.id, history)))
+    list(replay.anthropic().stream(ChatRequest(SONNET.id, history)))
     messages = body(replay)["messages"]
     assert messages[1] == {"role": "assistant", "content": "Hello."}
     assert messages[3]["content"] == [
@@ -224,7 +212,7 @@ def test_another_models_thinking_is_not_sent():
 ])
 def test_the_reasoning_setting_is_sent_as_the_api_takes_it(model, reasoning, thinking, effort):
     replay = Replay(stream_response(sse("anthropic_success.sse")))
-    provider = anthropic(replay)
+    provider = replay.anthropic()
     request = ChatRequest(model, (Message("user", "hi"),), temperature=0.7, max_tokens=4096,
                           reasoning=reasoning, output_schema={"type": "object"})
     list(provider.stream(request))
@@ -239,14 +227,14 @@ def test_the_reasoning_setting_is_sent_as_the_api_takes_it(model, reasoning, thi
 
 def test_no_reasoning_setting_leaves_the_models_default_and_counting_sends_it():
     replay = Replay(stream_response(sse("anthropic_success.sse")))
-    list(anthropic(replay).stream(ChatRequest("claude-sonnet-4-5", (Message("user", "hi"),))))
+    list(replay.anthropic().stream(ChatRequest("claude-sonnet-4-5", (Message("user", "hi"),))))
     sent = body(replay)
     assert "thinking" not in sent and "output_config" not in sent
     assert sent["temperature"] == 0.7
     counted = Replay(lambda r: httpx2.Response(200, json={"input_tokens": 7}))
     request = ChatRequest("claude-sonnet-4-5", (Message("user", "hi"),), max_tokens=4096,
                           reasoning=Reasoning("on", budget_tokens=2000))
-    assert anthropic(counted).count_tokens(request) == 7
+    assert counted.anthropic().count_tokens(request) == 7
     assert body(counted)["thinking"] == {"type": "enabled", "budget_tokens": 2000}
 
 
@@ -255,7 +243,7 @@ def test_a_budget_the_output_cannot_hold_is_refused_before_sending():
     request = ChatRequest("claude-sonnet-4-5", (Message("user", "hi"),), max_tokens=1024,
                           reasoning=Reasoning("on"))
     with pytest.raises(ProviderError) as info:
-        list(anthropic(replay).stream(request))
+        list(replay.anthropic().stream(request))
     assert info.value.kind == "bad_request" and "max tokens" in str(info.value)
     assert replay.attempts == 0
 
@@ -264,7 +252,7 @@ def test_a_budget_the_output_cannot_hold_is_refused_before_sending():
 
 def test_openai_reasoning_tokens_reach_the_row_and_are_priced_as_output_once(settings):
     replay = Replay(stream_response(sse("openai_reasoning.sse")))
-    call = scripted(settings, openai(replay)).call(
+    call = scripted(settings, replay.openai()).call(
         CallSpec(GPT, ask(GPT, reasoning=Reasoning(effort="high")), CallContext("test")))
     events = list(call)
     assert isinstance(events[-1], Stop) and call.text == "42"
@@ -285,7 +273,7 @@ def test_openai_reasoning_tokens_reach_the_row_and_are_priced_as_output_once(set
 ])
 def test_openai_effort_is_one_the_model_takes(settings, reasoning, effort):
     replay = Replay(stream_response(sse("openai_reasoning.sse")))
-    list(scripted(settings, openai(replay)).call(
+    list(scripted(settings, replay.openai()).call(
         CallSpec(GPT, ask(GPT, reasoning=reasoning), CallContext("test"))))
     assert body(replay).get("reasoning_effort") == effort
 
@@ -293,7 +281,7 @@ def test_openai_effort_is_one_the_model_takes(settings, reasoning, effort):
 def test_reasoning_off_asks_openai_for_none_and_a_compatible_server_for_nothing():
     for compat, expected in ((False, "none"), (True, None)):
         replay = Replay(stream_response(sse("compat_reasoning_content.sse")))
-        list(openai(replay, compat=compat).stream(ask(QWEN, reasoning=Reasoning("off"))))
+        list(replay.openai(compat=compat).stream(ask(QWEN, reasoning=Reasoning("off"))))
         assert body(replay).get("reasoning_effort") == expected
 
 
@@ -314,14 +302,14 @@ def test_the_seam_fits_the_setting_to_the_model():
 
 def test_compat_reasoning_content_is_thinking_and_is_never_sent_back():
     replay = Replay(stream_response(sse("compat_reasoning_content.sse")))
-    events = [e for e in openai(replay, compat=True).stream(ask(QWEN))
+    events = [e for e in replay.openai(compat=True).stream(ask(QWEN))
               if not isinstance(e, Usage | Stop)]
     assert events == [ThinkingDelta("The user asks for"), ThinkingDelta(" 6 × 7."),
                       Thinking("The user asks for 6 × 7.", model=QWEN.id),
                       TextDelta("It is"), TextDelta(" 42.")]
     history = (Message("user", "What is 6 * 7?"),
                Message("assistant", "It is 42.", (events[2],)), Message("user", "Sure?"))
-    list(openai(replay, compat=True).stream(ChatRequest(QWEN.id, history)))
+    list(replay.openai(compat=True).stream(ChatRequest(QWEN.id, history)))
     assert body(replay, 1)["messages"][1] == {"role": "assistant", "content": "It is 42."}
     assert b"asks for" not in replay.requests[1].content
 
@@ -344,7 +332,7 @@ def test_think_tags_cut_anywhere_come_out_as_thinking(cut):
     body_ = _chunks({"role": "assistant", "content": ""}, {"content": THOUGHT[:cut]},
                     {"content": THOUGHT[cut:]})
     replay = Replay(lambda r: httpx2.Response(200, headers=EVENT_STREAM, content=body_))
-    events = list(openai(replay, compat=True).stream(ask(QWEN)))
+    events = list(replay.openai(compat=True).stream(ask(QWEN)))
     thinking = "".join(e.text for e in events if isinstance(e, ThinkingDelta))
     assert thinking == "\nSix sevens.\n"
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "It is 42."
@@ -357,7 +345,7 @@ def test_think_tags_cut_anywhere_come_out_as_thinking(cut):
 def test_think_tags_are_left_alone_by_openai_itself():
     body_ = _chunks({"content": "<think>x</think>y"})
     replay = Replay(lambda r: httpx2.Response(200, headers=EVENT_STREAM, content=body_))
-    events = list(openai(replay).stream(ask(GPT)))
+    events = list(replay.openai().stream(ask(GPT)))
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("<think>x</think>y")]
 
 
@@ -368,7 +356,7 @@ def test_a_reasoning_delta_before_tool_calls_ends_as_a_block_before_them():
                                                   "arguments": '{"expression": "6*7"}'}}]},
                     finish="tool_calls")
     replay = Replay(lambda r: httpx2.Response(200, headers=EVENT_STREAM, content=body_))
-    events = [e for e in openai(replay, compat=True).stream(ask(QWEN))
+    events = [e for e in replay.openai(compat=True).stream(ask(QWEN))
               if not isinstance(e, Usage | Stop)]
     assert events == [ThinkingDelta("Use the tool."), Thinking("Use the tool.", model=QWEN.id),
                       ToolCall("call_1", "calculator", {"expression": "6*7"},
