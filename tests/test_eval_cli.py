@@ -190,7 +190,11 @@ def test_an_interrupted_run_is_marked_incomplete_and_holds_nothing(tmp_path, set
     spend.set_budget(settings.db, "all", "day", 5.0)   # every call holds its bound
     path = write_eval(tmp_path)
     env = {**os.environ, "PROMPTLAB_COMPARE_CONCURRENCY": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lib.cli", "eval", str(path), "--out",
+    # Ctrl-C as at a terminal: a suite started in the background (nohup, `&` without job
+    # control) passes SIGINT on ignored, and Python then never raises KeyboardInterrupt.
+    ctrl_c = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "from lib.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", ctrl_c, "eval", str(path), "--out",
                              str(tmp_path / "out"), "--progress", "lines"], cwd=ROOT, env=env,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
