@@ -18,7 +18,7 @@ from lib.ui.chat.router import route_note, routed
 from lib.ui.chat.summary import reply_note, summary_box
 from lib.ui.chat.thinking import reasoning_note, reply_thinking
 from lib.ui.chat.tools import render_steps, run_caption
-from lib.ui.kit.links import call_url
+from lib.ui.kit.links import call_md
 from lib.ui.kit.resilience import fallback_note
 from lib.ui.kit.structured_output import render_structured
 from lib.ui.kit.text import Markdown, inert, join, md, plain
@@ -110,8 +110,8 @@ def render_reply_footer(status: str, meta: dict, body: str = "", call: int | Non
     # The call's page as a link in the caption, not a page link of its own: one element
     # fewer per reply on every rerun (bench/bench_rerun.py); it opens in a new tab, as the
     # Costs page's call links do.
-    st.caption(metrics_line(meta) + (md(" · [Call details]({})", call_url(call))
-                                     if call is not None else Markdown()))
+    st.caption(metrics_line(meta) + (md(" · {}", call_md(call)) if call is not None
+                                     else Markdown()))
 
 
 def render_history(conversation_id: int, history: list[StoredMessage],

@@ -14,7 +14,7 @@ from lib.compare import LETTERS, OUTCOMES, Run
 from lib.core import Settings, format_cost
 from lib.storage import Database
 from lib.ui.compare.judging import batches_panel, judges_panel
-from lib.ui.kit.links import call_url
+from lib.ui.kit.links import call_md
 from lib.ui.kit.tables import markdown_table
 from lib.ui.kit.text import Markdown, inert, join, md, plain
 
@@ -96,7 +96,7 @@ def cell_markdown(cell: compare.CellResult) -> Markdown:
         status = status + md("\n\n:gray[:material/build: {} step{}; called ]",
                              cell.trace["steps"], "s" if cell.trace["steps"] != 1 else ""
                              ) + (calls if cell.trace.get("calls") else md("no tool"))
-    details = md(" · [call details]({})", call_url(cell.call_id)) \
+    details = md(" · {}", call_md(cell.call_id, Markdown("call details"))) \
         if cell.call_id is not None else Markdown()
     reasoning = md(" ({:,} reasoning)", cell.reasoning_tokens) if cell.reasoning_tokens \
         else Markdown()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.ui.kit.text import Markdown
+from lib.ui.kit.text import Markdown, md
 
 PAGE = "app_pages/call.py"
 DETAILS = Markdown("Call details")
@@ -16,6 +16,11 @@ def call_link(call_id: int | None, label: Markdown = DETAILS) -> None:
     if call_id is not None:
         st.page_link(PAGE, label=label, icon=":material/receipt_long:",
                      query_params={"id": str(call_id)})
+
+
+def call_md(call_id: int, label: Markdown = DETAILS) -> Markdown:
+    """A Markdown link to a call's detail page, inside a caption (opens in a new tab)."""
+    return md("[{}]({})", label, call_url(call_id))
 
 
 def call_url(call_id: int) -> str:
